@@ -1,0 +1,159 @@
+"""/v1/tenants/{tenant_id}/...: the tenant admin API used by the booking platform's backend."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+from meetbridge.domain.hosting import COMPANY
+from meetbridge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from meetbridge.logic import admin, tenants
+from meetbridge.observability import logger, metrics
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+TENANT = '/v1/tenants/<tenant_id>'
+Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
+
+
+def _error(status: int, code: str, message: str, **extra) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body={'error': code, 'message': message, **extra})
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response:
+    problems = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get('loc', ()) if part not in ('body', 'path', 'query')]
+        problems.append({'field': '.'.join(location) or None, 'message': error.get('msg', 'invalid')})
+    first = problems[0] if problems else {'field': None, 'message': 'invalid request'}
+    return _error(400, 'invalid_request', f"{first['field'] or 'request'}: {first['message']}",
+                  field=first['field'], problems=problems)
+
+
+@app.exception_handler(InvalidInput)
+def _invalid_input(exc: InvalidInput) -> Response:
+    return _error(400, 'invalid_request', str(exc), field=exc.field)
+
+
+@app.exception_handler(Unauthorized)
+def _unauthorized(exc: Unauthorized) -> Response:
+    return _error(401, 'unauthorized', str(exc))
+
+
+@app.exception_handler(Forbidden)
+def _forbidden(exc: Forbidden) -> Response:
+    return _error(403, 'forbidden', str(exc))
+
+
+@app.exception_handler(NotFound)
+def _not_found(exc: NotFound) -> Response:
+    return _error(404, 'not_found', str(exc))
+
+
+@app.exception_handler(Conflict)
+def _conflict(exc: Conflict) -> Response:
+    return _error(409, 'conflict', str(exc))
+
+
+@app.not_found
+def _no_route(_exc) -> Response:
+    return _error(404, 'not_found', 'no such endpoint')
+
+
+def _authenticate(app: APIGatewayHttpResolver, next_middleware):
+    """Every route is a tenant's: its Bearer API key, checked before the body is looked at."""
+    tenant_id = (app.current_event.path_parameters or {}).get('tenant_id', '')
+    tenants.authenticate(tenant_id, app.current_event.headers.get('authorization'))
+    return next_middleware(app)
+
+
+app.use(middlewares=[_authenticate])
+
+
+@app.put(f'{TENANT}/services/<service_id>', summary='Create or replace a service', tags=['services'])
+def put_service(tenant_id: Id, service_id: Id, body: Annotated[admin.ServiceIn, Body()]) -> admin.ServiceOut:
+    return admin.put_service(tenant_id, service_id, body)
+
+
+@app.get(f'{TENANT}/services/<service_id>', summary='Get a service', tags=['services'])
+def get_service(tenant_id: Id, service_id: Id) -> admin.ServiceOut:
+    return admin.get_service(tenant_id, service_id)
+
+
+@app.put(f'{TENANT}/providers/<provider_id>', summary='Create or replace a provider (staff member)',
+         tags=['providers'])
+def put_provider(tenant_id: Id, provider_id: Id, body: Annotated[admin.ProviderIn, Body()]) -> admin.ProviderOut:
+    return admin.put_provider(tenant_id, provider_id, body)
+
+
+@app.get(f'{TENANT}/providers/<provider_id>', summary='Get a provider', tags=['providers'])
+def get_provider(tenant_id: Id, provider_id: Id) -> admin.ProviderOut:
+    return admin.get_provider(tenant_id, provider_id)
+
+
+@app.put(f'{TENANT}/accounts/default', summary="Set the company's default meeting account", tags=['accounts'])
+def put_default_account(tenant_id: Id, body: Annotated[admin.CustomLinkAccountIn, Body()]) -> admin.AccountOut:
+    return admin.put_custom_link(tenant_id, COMPANY, body)
+
+
+@app.get(f'{TENANT}/accounts/default', summary="Get the company's default meeting account", tags=['accounts'])
+def get_default_account(tenant_id: Id) -> admin.AccountOut:
+    return admin.get_account(tenant_id, COMPANY)
+
+
+@app.delete(f'{TENANT}/accounts/default', summary="Disconnect the company's default meeting account",
+            tags=['accounts'])
+def delete_default_account(tenant_id: Id) -> admin.AccountOut:
+    return admin.disconnect(tenant_id, COMPANY)
+
+
+@app.put(f'{TENANT}/providers/<provider_id>/account', summary="Set a provider's own meeting account",
+         tags=['accounts'])
+def put_provider_account(tenant_id: Id, provider_id: Id,
+                         body: Annotated[admin.CustomLinkAccountIn, Body()]) -> admin.AccountOut:
+    return admin.put_custom_link(tenant_id, admin.provider_account_id(tenant_id, provider_id), body)
+
+
+@app.get(f'{TENANT}/providers/<provider_id>/account', summary="Get a provider's own meeting account",
+         tags=['accounts'])
+def get_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
+    return admin.get_account(tenant_id, admin.provider_account_id(tenant_id, provider_id))
+
+
+@app.delete(f'{TENANT}/providers/<provider_id>/account', summary="Disconnect a provider's own meeting account",
+            tags=['accounts'])
+def delete_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
+    return admin.disconnect(tenant_id, admin.provider_account_id(tenant_id, provider_id))
+
+
+@app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',
+         tags=['templates'])
+def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:
+    return admin.get_template(tenant_id, name)
+
+
+@app.put(f'{TENANT}/templates/<name>', summary='Replace a notification template', tags=['templates'])
+def put_template(tenant_id: Id, name: Id, body: Annotated[admin.TemplateIn, Body()]) -> admin.TemplateOut:
+    return admin.put_template(tenant_id, name, body)
+
+
+@app.get(f'{TENANT}/bookings/<booking_id>', summary='A booking with its meeting and join links', tags=['bookings'])
+def get_booking(tenant_id: Id, booking_id: Id) -> admin.BookingView:
+    return admin.get_booking(tenant_id, booking_id)
+
+
+def openapi_json() -> str:
+    return app.get_openapi_json_schema(
+        title='meetbridge admin API', version='1', security_schemes={'apiKey': HTTPBearer()},
+        security=[{'apiKey': []}],
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context) -> dict:
+    return app.resolve(event, context)

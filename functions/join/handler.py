@@ -1,0 +1,46 @@
+"""GET /j/{token}: our join link. Waiting page before the start, the meeting at the start."""
+
+from datetime import UTC, datetime
+
+from meetbridge.domain.access import Outcome
+from meetbridge.errors import NotFound
+from meetbridge.logic.joining import open_link
+from meetbridge.observability import logger, metrics
+from meetbridge.web.pages import page_response, redirect_response
+
+# The waiting page reloads at least this often, so an early start by the provider is noticed.
+POLL_SECONDS = 30
+
+MESSAGES = {
+    Outcome.CANCELLED: (410, 'This meeting was cancelled', 'The booking behind this link was cancelled, so the link '
+                        'no longer opens a meeting. Contact the business if you think this is a mistake.'),
+    Outcome.ENDED: (410, 'This meeting has ended', 'The booked time for this meeting is over.'),
+    Outcome.PAYMENT_REQUIRED: (402, 'Payment needed to join', 'This booking is not paid yet. The link opens the '
+                               'meeting as soon as the payment is approved.'),
+    Outcome.UNAVAILABLE: (503, 'The meeting is unavailable', 'The meeting account behind this booking has been '
+                          'disconnected. The business has been told; please contact them.'),
+}
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context) -> dict:
+    token = (event.get('pathParameters') or {}).get('token', '')
+    now = datetime.now(UTC)
+    try:
+        view = open_link(token, now)
+    except NotFound:
+        return page_response(404, 'Link not found', 'This meeting link does not exist. Check that it was copied '
+                             'completely from your message.')
+    metrics.add_metric(name=f'Join{view.outcome.value.title().replace("_", "")}', unit='Count', value=1)
+    if view.outcome is Outcome.REDIRECT:
+        return redirect_response(view.location)
+    details = {'service_name': view.service_name, 'provider_name': view.provider_name,
+               'when': view.local_start.strftime('%A %d %B %Y, %H:%M') + f' ({view.timezone})'}
+    if view.outcome is Outcome.WAIT:
+        seconds_left = max(1, int((view.start - now).total_seconds()))
+        return page_response(200, 'Your meeting starts soon', 'You are a little early.',
+                             refresh_seconds=min(seconds_left, POLL_SECONDS),
+                             password=view.password, description=view.description, **details)
+    status, title, text = MESSAGES[view.outcome]
+    return page_response(status, title, text, **details)

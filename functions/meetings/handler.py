@@ -1,0 +1,36 @@
+"""SQS consumer of booking.* events: each becomes a meeting, join links and a start schedule."""
+
+import json
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
+from meetbridge import idempotency
+from meetbridge.domain.model import BookingEvent
+from meetbridge.logic import bookings
+from meetbridge.observability import logger, metrics
+
+processor = BatchProcessor(event_type=EventType.SQS)
+ONCE = idempotency.config(key='[tenant_id, source, event_id]', expires_after_seconds=7 * 24 * 3600)
+
+
+@idempotent_function(data_keyword_argument='event', config=ONCE, persistence_store=idempotency.store())
+def apply_once(event: dict) -> dict:
+    result = bookings.apply(BookingEvent.model_validate(event), datetime.now(UTC))
+    logger.info('booking event applied', extra={'tenant_id': event['tenant_id'], 'booking_id': event['booking']['id'],
+                                                'type': event['type'], 'outcome': result.outcome})
+    return {'outcome': result.outcome, 'notice': result.notice}
+
+
+def record_handler(record: SQSRecord) -> dict:
+    bus_event = json.loads(record.body)
+    return apply_once(event=BookingEvent.model_validate(bus_event['detail']).model_dump(mode='json'))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context) -> dict:
+    ONCE.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,38 @@
+"""SQS consumer of meeting.* and connection.* events: renders and sends the notifications."""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
+from meetbridge import idempotency
+from meetbridge.logic import notices
+from meetbridge.notify import email
+from meetbridge.observability import logger, metrics
+
+processor = BatchProcessor(event_type=EventType.SQS)
+# Keyed per recipient, so a retry after a partial failure does not send the first message twice.
+ONCE = idempotency.config(key='[notice_id, recipient]', expires_after_seconds=7 * 24 * 3600)
+
+
+@idempotent_function(data_keyword_argument='message', config=ONCE, persistence_store=idempotency.store())
+def send_once(message: dict) -> dict:
+    return {'message_id': email.send_email(message['to'], message['subject'], message['html'])}
+
+
+def record_handler(record: SQSRecord) -> None:
+    notice = json.loads(record.body)['detail']
+    if 'notice_id' not in notice:
+        return  # events that notify nobody yet (meeting.started)
+    for message in notices.compose(notice):
+        send_once(message={'notice_id': notice['notice_id'], 'recipient': message.recipient, 'to': message.to,
+                           'subject': message.subject, 'html': message.html})
+        metrics.add_metric(name='NotificationsSent', unit='Count', value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context) -> dict:
+    ONCE.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""meetbridge: online video meetings for booking platforms, on AWS Lambda."""

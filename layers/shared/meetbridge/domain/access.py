@@ -1,0 +1,65 @@
+"""Whether a join link may open now, and what the person sees instead."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+# A link still opens this long after the booked end, for meetings that run over.
+AFTER_END_GRACE = timedelta(hours=1)
+
+
+class Role(str, Enum):
+    CLIENT = 'client'
+    PROVIDER = 'provider'
+
+
+class Outcome(str, Enum):
+    REDIRECT = 'redirect'
+    WAIT = 'wait'
+    PAYMENT_REQUIRED = 'payment_required'
+    CANCELLED = 'cancelled'
+    ENDED = 'ended'
+    UNAVAILABLE = 'unavailable'
+
+
+@dataclass(frozen=True)
+class LinkState:
+    role: Role
+    link_active: bool
+    booking_cancelled: bool
+    meeting_cancelled: bool
+    meeting_started: bool
+    payment_required: bool
+    paid: bool
+    account_usable: bool
+    start: datetime
+    end: datetime
+
+
+def decide(state: LinkState, now: datetime) -> Outcome:
+    if not state.link_active or state.booking_cancelled or state.meeting_cancelled:
+        return Outcome.CANCELLED
+    if now > state.end + AFTER_END_GRACE:
+        return Outcome.ENDED
+    if not state.account_usable:
+        return Outcome.UNAVAILABLE
+    if state.role is Role.PROVIDER:
+        # The provider may always open the meeting, which starts it early.
+        return Outcome.REDIRECT
+    if state.payment_required and not state.paid:
+        return Outcome.PAYMENT_REQUIRED
+    if state.meeting_started or now >= state.start:
+        return Outcome.REDIRECT
+    return Outcome.WAIT
+
+
+# A provider opening the link this close to the start starts the meeting for everyone.
+EARLY_START_WINDOW = timedelta(minutes=15)
+
+
+def provider_click_starts_meeting(state: LinkState, now: datetime) -> bool:
+    return (
+        state.role is Role.PROVIDER
+        and not state.meeting_started
+        and state.start - EARLY_START_WINDOW <= now <= state.end
+    )

@@ -1,0 +1,33 @@
+"""Domain errors; each entry point maps them to its own kind of answer (HTTP status, page, retry)."""
+
+
+class MeetbridgeError(Exception):
+    """Base class: the message is safe to show to the caller (never carries a secret)."""
+
+
+class NotFound(MeetbridgeError):
+    pass
+
+
+class Unauthorized(MeetbridgeError):
+    pass
+
+
+class Forbidden(MeetbridgeError):
+    pass
+
+
+class InvalidInput(MeetbridgeError):
+    """Bad input; `field` names the offending field in dotted form (e.g. booking.start)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class Conflict(MeetbridgeError):
+    pass
+
+
+class RetryLater(MeetbridgeError):
+    """A transient condition: the message will be processed again by its queue or scheduler."""

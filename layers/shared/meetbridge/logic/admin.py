@@ -1,0 +1,256 @@
+"""The tenant admin API's operations and its request/response models."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from meetbridge.domain import hosting
+from meetbridge.domain import templates as rules
+from meetbridge.domain.model import Email, Name, TimeZoneName
+from meetbridge.errors import InvalidInput, NotFound
+from meetbridge.logic import links
+from meetbridge.logic.notices import template_for
+from meetbridge.notify import render
+from meetbridge.store import repository
+from meetbridge.store.models import (
+    BookingItem,
+    ConnectionItem,
+    MeetingItem,
+    ProviderItem,
+    ServiceItem,
+    TemplateItem,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+
+
+# --- services and providers ---------------------------------------------------------------------
+
+
+class ServiceIn(_Body):
+    name: Name
+    online: bool = False
+    kind: Literal['appointment', 'class'] = 'appointment'
+
+
+class ServiceOut(ServiceIn):
+    id: str
+
+
+def put_service(tenant_id: str, service_id: str, body: ServiceIn) -> ServiceOut:
+    ServiceItem(*ServiceItem.key(tenant_id, service_id), service_id=service_id, updated_at=_now(),
+                **body.model_dump()).save()
+    return ServiceOut(id=service_id, **body.model_dump())
+
+
+def get_service(tenant_id: str, service_id: str) -> ServiceOut:
+    item = repository.get_service(tenant_id, service_id)
+    return ServiceOut(id=service_id, name=item.name, online=item.online, kind=item.kind)
+
+
+class ProviderIn(_Body):
+    name: Name
+    email: Email | None = None
+    timezone: TimeZoneName | None = None
+
+
+class ProviderOut(ProviderIn):
+    id: str
+
+
+def put_provider(tenant_id: str, provider_id: str, body: ProviderIn) -> ProviderOut:
+    ProviderItem(*ProviderItem.key(tenant_id, provider_id), provider_id=provider_id, updated_at=_now(),
+                 **body.model_dump()).save()
+    return ProviderOut(id=provider_id, **body.model_dump())
+
+
+def get_provider(tenant_id: str, provider_id: str) -> ProviderOut:
+    item = repository.get_provider(tenant_id, provider_id)
+    return ProviderOut(id=provider_id, name=item.name, email=item.email, timezone=item.timezone)
+
+
+# --- meeting accounts -----------------------------------------------------------------------------
+
+
+def _web_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ('https', 'http') or not parts.netloc:
+        raise ValueError('must be an http(s) URL')
+    return url
+
+
+class CustomLinkAccountIn(_Body):
+    type: Literal['custom_link']
+    url: Annotated[str, Field(max_length=2048), AfterValidator(_web_url)]
+    password: Annotated[str, Field(max_length=100)] | None = None
+    description: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class AccountOut(BaseModel):
+    type: str
+    status: str
+    url: str | None = None
+    description: str | None = None
+    has_password: bool = False
+    updated_at: datetime
+
+
+def _account_out(item: ConnectionItem) -> AccountOut:
+    settings = item.settings.as_dict() if hasattr(item.settings, 'as_dict') else dict(item.settings or {})
+    return AccountOut(type=item.type, status=item.status, url=settings.get('url'),
+                      description=settings.get('description'), has_password=bool(settings.get('has_password')),
+                      updated_at=item.updated_at)
+
+
+def put_custom_link(tenant_id: str, connection_id: str, body: CustomLinkAccountIn) -> AccountOut:
+    item = repository.find(ConnectionItem, ConnectionItem.key(tenant_id, connection_id)) or ConnectionItem(
+        *ConnectionItem.key(tenant_id, connection_id), connection_id=connection_id)
+    item.type = body.type
+    item.status = 'active'
+    item.settings = {'url': body.url, 'description': body.description, 'has_password': body.password is not None}
+    item.secret_sealed = (
+        repository.seal_json({'password': body.password}, tenant_id, 'connection', connection_id)
+        if body.password is not None else None
+    )
+    item.updated_at = _now()
+    repository.save(item)
+    return _account_out(item)
+
+
+def get_account(tenant_id: str, connection_id: str) -> AccountOut:
+    return _account_out(repository.get_connection(tenant_id, connection_id))
+
+
+def disconnect(tenant_id: str, connection_id: str) -> AccountOut:
+    """Future bookings no longer use the account; the join page of its meetings says it is unavailable."""
+    item = repository.get_connection(tenant_id, connection_id)
+    item.status = 'disconnected'
+    item.secret_sealed = None
+    item.updated_at = _now()
+    repository.save(item)
+    return _account_out(item)
+
+
+def provider_account_id(tenant_id: str, provider_id: str) -> str:
+    repository.get_provider(tenant_id, provider_id)
+    return hosting.provider_connection_id(provider_id)
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+
+class TemplateIn(_Body):
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    body: Annotated[str, Field(min_length=1, max_length=render.MAX_TEMPLATE_CHARS)]
+
+
+class TemplateOut(TemplateIn):
+    name: str
+    default: bool
+    variables: list[str]
+
+
+def _template_name(name: str) -> str:
+    if name not in rules.TEMPLATE_NAMES:
+        raise NotFound(f'unknown template {name!r}; templates are: {", ".join(rules.TEMPLATE_NAMES)}')
+    return name
+
+
+def get_template(tenant_id: str, name: str) -> TemplateOut:
+    subject, body, is_default = template_for(tenant_id, _template_name(name))
+    return TemplateOut(name=name, subject=subject, body=body, default=is_default, variables=list(rules.VARIABLES))
+
+
+def put_template(tenant_id: str, name: str, body: TemplateIn) -> TemplateOut:
+    _template_name(name)
+    forbidden = rules.forbidden_variables(name, body.subject + body.body)
+    if forbidden:
+        raise InvalidInput(f'a client template cannot show {", ".join(sorted(forbidden))}: it is the host\'s link',
+                           field='body')
+    render.check(body.subject, body.body)
+    TemplateItem(*TemplateItem.key(tenant_id, name), name=name, subject=body.subject, body=body.body,
+                 updated_at=_now()).save()
+    return TemplateOut(name=name, subject=body.subject, body=body.body, default=False, variables=list(rules.VARIABLES))
+
+
+# --- bookings -----------------------------------------------------------------------------------
+
+
+class ClientOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    timezone: str | None = None
+
+
+class PaymentOut(BaseModel):
+    required: bool
+    status: str
+
+
+class BookingOut(BaseModel):
+    id: str
+    service_id: str
+    provider_id: str
+    start: datetime
+    end: datetime
+    timezone: str
+    session_id: str | None
+    status: str
+    payment: PaymentOut
+    client: ClientOut
+    problem: str | None
+
+
+class MeetingOut(BaseModel):
+    key: str
+    status: str
+    provider: str
+    connection_id: str
+    start: datetime
+    end: datetime
+    started_at: datetime | None
+    started_by: str | None
+
+
+class LinksOut(BaseModel):
+    provider: str | None
+    clients: dict[str, str]
+
+
+class BookingView(BaseModel):
+    booking: BookingOut
+    meeting: MeetingOut | None
+    links: LinksOut
+
+
+def get_booking(tenant_id: str, booking_id: str) -> BookingView:
+    item: BookingItem = repository.get_booking(tenant_id, booking_id)
+    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, item.meeting_key))
+    if meeting is not None and meeting.status == 'creating':
+        meeting = None
+    client_link = links.open_sealed(item.client_link_sealed, tenant_id, 'client', booking_id)
+    provider_link = meeting and links.open_sealed(meeting.provider_link_sealed, tenant_id, 'provider',
+                                                   meeting.meeting_key)
+    return BookingView(
+        booking=BookingOut(
+            id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
+            timezone=item.timezone, session_id=item.session_id, status=item.status,
+            payment=PaymentOut(required=item.payment_required, status=item.payment_status),
+            client=ClientOut(**item.client.as_dict()), problem=item.problem,
+        ),
+        meeting=meeting and MeetingOut(
+            key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,
+            connection_id=meeting.connection_id, start=meeting.start, end=meeting.end,
+            started_at=meeting.started_at, started_by=meeting.started_by,
+        ),
+        links=LinksOut(provider=provider_link or None, clients={item.client.id: client_link} if client_link else {}),
+    )

@@ -1,0 +1,100 @@
+"""Opening a join link: decided when clicked (time, payment, role, account health)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from meetbridge.domain.access import LinkState, Outcome, Role, decide, provider_click_starts_meeting
+from meetbridge.errors import NotFound, RetryLater
+from meetbridge.logic import starting
+from meetbridge.logic.bookings import details_of
+from meetbridge.providers import provider_for
+from meetbridge.security import secrets
+from meetbridge.store import repository
+from meetbridge.store.models import BookingItem, ConnectionItem, JoinLinkItem, ProviderItem, ServiceItem
+
+
+@dataclass(frozen=True)
+class JoinView:
+    outcome: Outcome
+    location: str | None = None  # set for REDIRECT: never logged, never shown
+    service_name: str = ''
+    provider_name: str = ''
+    start: datetime | None = None
+    timezone: str = 'UTC'
+    password: str | None = None
+    description: str | None = None
+
+    @property
+    def local_start(self) -> datetime | None:
+        return self.start.astimezone(ZoneInfo(self.timezone)) if self.start else None
+
+
+def open_link(token: str, now: datetime) -> JoinView:
+    if not token or len(token) > 128:
+        raise NotFound('unknown link')
+    link = repository.find(JoinLinkItem, JoinLinkItem.key(secrets.digest(token)))
+    if link is None:
+        raise NotFound('unknown link')
+    tenant_id, role = link.tenant_id, Role(link.role)
+    meeting = repository.get_meeting(tenant_id, link.meeting_key)
+    booking = repository.get_booking(tenant_id, link.booking_id) if link.booking_id else None
+    connection = repository.find(ConnectionItem, ConnectionItem.key(tenant_id, meeting.connection_id))
+
+    state = LinkState(
+        role=role,
+        link_active=link.status == 'active',
+        booking_cancelled=booking is not None and booking.status == 'cancelled',
+        meeting_cancelled=meeting.status == 'cancelled',
+        meeting_started=meeting.status == 'started',
+        payment_required=booking is not None and booking.payment_required,
+        paid=booking is not None and booking.payment_status == 'paid',
+        account_usable=connection is not None and connection.status == 'active',
+        start=meeting.start,
+        end=meeting.end,
+    )
+    outcome = decide(state, now)
+    _record_open(link, now)
+
+    service = repository.find(ServiceItem, ServiceItem.key(tenant_id, meeting.service_id))
+    provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, meeting.provider_id))
+    view = dict(
+        service_name=service.name if service else '',
+        provider_name=provider.name if provider else '',
+        start=meeting.start,
+        timezone=_viewer_zone(role, booking, provider, meeting.timezone),
+    )
+    if outcome is not Outcome.REDIRECT:
+        details = details_of(tenant_id, meeting) if outcome is Outcome.WAIT and meeting.details_sealed else None
+        return JoinView(outcome, password=details and details.password,
+                        description=details and details.description, **view)
+
+    if provider_click_starts_meeting(state, now):
+        try:
+            starting.mark_started(tenant_id, meeting, 'provider', now)
+        except RetryLater:
+            pass  # another click or the schedule started it at the same moment
+    account = repository.account_of(connection, tenant_id)
+    adapter = provider_for(meeting.provider_type)
+    details = details_of(tenant_id, meeting)
+    if role is Role.PROVIDER:
+        location = adapter.host_url(account, details)
+    else:
+        location = adapter.attendee_url(account, details, link.client_id or '')
+    return JoinView(outcome, location=location, **view)
+
+
+def _viewer_zone(role: Role, booking: BookingItem | None, provider: ProviderItem | None, fallback: str) -> str:
+    if role is Role.CLIENT and booking is not None and booking.client.timezone:
+        return booking.client.timezone
+    if role is Role.PROVIDER and provider is not None and provider.timezone:
+        return provider.timezone
+    return fallback
+
+
+def _record_open(link: JoinLinkItem, now: datetime) -> None:
+    """Who opened their link and when: evidence for no-show disputes."""
+    actions = [JoinLinkItem.last_opened_at.set(now), JoinLinkItem.open_count.add(1)]
+    if link.first_opened_at is None:
+        actions.append(JoinLinkItem.first_opened_at.set(now))
+    link.update(actions=actions)

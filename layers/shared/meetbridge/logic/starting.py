@@ -1,0 +1,52 @@
+"""Starting a meeting: on the booked second by its schedule, or early by the provider."""
+
+import time
+from datetime import datetime
+
+from meetbridge import events
+from meetbridge.errors import NotFound
+from meetbridge.store import repository
+from meetbridge.store.models import MeetingItem
+
+# The schedule fires up to lead + 60 s before the start; waiting longer than this means a bad input.
+MAX_WAIT_SECONDS = 190
+
+
+def mark_started(tenant_id: str, meeting: MeetingItem, by: str, now: datetime) -> bool:
+    """Moves a scheduled meeting to started; False when someone else already did (or it is gone)."""
+    if meeting.status != 'scheduled':
+        return False
+    meeting.status, meeting.started_at, meeting.started_by, meeting.updated_at = 'started', now, by, now
+    repository.save(meeting)
+    events.publish(
+        events.MEETING_STARTED,
+        {
+            'tenant_id': tenant_id,
+            'meeting_key': meeting.meeting_key,
+            'started_by': by,
+            'start': meeting.start.isoformat(),
+            'started_at': now.isoformat(),
+        },
+    )
+    return True
+
+
+def start_on_time(tenant_id: str, meeting_key: str, start: datetime, clock=datetime.now, sleep=time.sleep) -> str:
+    """Called when the meeting's schedule fires: waits for the exact start, then starts it."""
+    try:
+        meeting = repository.get_meeting(tenant_id, meeting_key)
+    except NotFound:
+        return 'meeting no longer exists'
+    if meeting.start != start:
+        return 'stale schedule: the meeting was moved'
+    if meeting.status != 'scheduled':
+        return f'nothing to do: meeting is {meeting.status}'
+    wait = (start - clock(start.tzinfo)).total_seconds()
+    if 0 < wait <= MAX_WAIT_SECONDS:
+        sleep(wait)
+    elif wait > MAX_WAIT_SECONDS:
+        return 'schedule fired too early; it will not start the meeting'
+    meeting.refresh()
+    if meeting.start != start:
+        return 'stale schedule: the meeting was moved'
+    return 'started' if mark_started(tenant_id, meeting, 'schedule', clock(start.tzinfo)) else 'already started'

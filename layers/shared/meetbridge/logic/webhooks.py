@@ -1,0 +1,35 @@
+"""Receiving a booking platform's webhook: verify, translate, publish each booking event once."""
+
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
+from meetbridge import events, idempotency
+from meetbridge.errors import NotFound
+from meetbridge.logic import tenants
+from meetbridge.sources import source_for
+from meetbridge.sources.base import WebhookRequest
+from meetbridge.store import repository
+
+# Platforms retry for hours (Zoom: up to 60 min, others longer); a week covers them all.
+DEDUPE_SECONDS = 7 * 24 * 3600
+DEDUPE = idempotency.config(
+    key='[tenant_id, source, event_id]', expires_after_seconds=DEDUPE_SECONDS, payload_validation='[type, booking]'
+)
+
+
+def receive(source_name: str, request: WebhookRequest) -> list[str]:
+    """Returns the accepted event ids. Raises NotFound, SignatureError, InvalidInput,
+    IdempotencyValidationError (an event id reused for different content)."""
+    source = source_for(source_name)
+    if not request.tenant_id or len(request.tenant_id) > 64:
+        raise NotFound('tenant not found')
+    tenant = repository.get_tenant(request.tenant_id)
+    booking_events = source.translate(request, tenants.webhook_secret(tenant))
+    for event in booking_events:
+        publish_once(event=event.model_dump(mode='json'))
+    return [event.event_id for event in booking_events]
+
+
+@idempotent_function(data_keyword_argument='event', config=DEDUPE, persistence_store=idempotency.store())
+def publish_once(event: dict) -> dict:
+    events.publish(event['type'], event)
+    return {'event_id': event['event_id']}

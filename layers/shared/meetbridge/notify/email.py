@@ -1,0 +1,20 @@
+"""Delivery through SES."""
+
+from meetbridge import aws
+from meetbridge.config import settings
+from meetbridge.notify.render import text_alternative
+
+
+def send_email(to: str, subject: str, html_body: str) -> str:
+    response = aws.client('ses').send_email(
+        Source=settings().require('sender_email'),
+        Destination={'ToAddresses': [to]},
+        Message={
+            'Subject': {'Data': subject, 'Charset': 'UTF-8'},
+            'Body': {
+                'Html': {'Data': html_body, 'Charset': 'UTF-8'},
+                'Text': {'Data': text_alternative(html_body), 'Charset': 'UTF-8'},
+            },
+        },
+    )
+    return response['MessageId']

@@ -1,0 +1,14 @@
+"""Meeting providers, one module each behind `MeetingProvider`; a module (and its SDK) is imported
+only when a meeting account of its type is used."""
+
+import importlib
+
+from meetbridge.providers.base import MeetingProvider
+
+PROVIDER_TYPES = ('custom_link',)
+
+
+def provider_for(account_type: str) -> MeetingProvider:
+    if account_type not in PROVIDER_TYPES:
+        raise ValueError(f'unknown meeting provider {account_type!r}')
+    return importlib.import_module(f'meetbridge.providers.{account_type}').PROVIDER

@@ -1,0 +1,34 @@
+"""A tenant's fixed meeting link (a Webex room, a Skype or Jitsi URL), with password and description.
+
+Every meeting of the account uses the same room, so there is nothing to create or delete at a provider.
+"""
+
+from meetbridge.providers.base import MeetingSpec, ProviderMeeting
+from meetbridge.store.repository import Account
+
+
+class CustomLinkProvider:
+    type = 'custom_link'
+
+    def create(self, account: Account, spec: MeetingSpec) -> ProviderMeeting:
+        return ProviderMeeting(
+            external_id=None,
+            join_url=account.settings['url'],
+            password=account.secrets().get('password'),
+            description=account.settings.get('description'),
+        )
+
+    def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting:
+        return meeting
+
+    def delete(self, account: Account, meeting: ProviderMeeting) -> None:
+        return None
+
+    def host_url(self, account: Account, meeting: ProviderMeeting) -> str:
+        return meeting.join_url
+
+    def attendee_url(self, account: Account, meeting: ProviderMeeting, client_id: str) -> str:
+        return meeting.join_url
+
+
+PROVIDER = CustomLinkProvider()

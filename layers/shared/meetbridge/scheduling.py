@@ -1,0 +1,68 @@
+"""One-time EventBridge Scheduler schedules that start meetings.
+
+Scheduler fires within the minute after its time, so a meeting's schedule is set `lead` seconds
+before the start and the auto_start function waits for the exact second.
+"""
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from meetbridge import aws
+from meetbridge.config import settings
+
+# Scheduler needs a little time between creating a schedule and its first moment.
+_MIN_DELAY = timedelta(seconds=5)
+
+
+def schedule_name(tenant_id: str, meeting_key: str) -> str:
+    """Deterministic, so creating twice conflicts instead of duplicating (names allow 64 chars)."""
+    return 'meeting-' + hashlib.sha256(f'{tenant_id}|{meeting_key}'.encode()).hexdigest()[:48]
+
+
+def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: datetime) -> str | None:
+    """Creates or moves the meeting's start schedule; None when the start has already passed."""
+    if start <= now:
+        return None
+    config = settings()
+    fire_at = max(start - timedelta(seconds=config.auto_start_lead_seconds), now + _MIN_DELAY)
+    name = schedule_name(tenant_id, meeting_key)
+    request = {
+        'Name': name,
+        'GroupName': config.require('schedule_group'),
+        'ScheduleExpression': f'at({fire_at.strftime("%Y-%m-%dT%H:%M:%S")})',
+        'ScheduleExpressionTimezone': 'UTC',
+        'FlexibleTimeWindow': {'Mode': 'OFF'},
+        'ActionAfterCompletion': 'DELETE',
+        'Target': {
+            'Arn': config.require('auto_start_function_arn'),
+            'RoleArn': config.require('scheduler_role_arn'),
+            'Input': json.dumps(
+                {
+                    'tenant_id': tenant_id,
+                    'meeting_key': meeting_key,
+                    'start': start.isoformat(),
+                    'scheduled_time': '<aws.scheduler.scheduled-time>',
+                    'execution_id': '<aws.scheduler.execution-id>',
+                }
+            ),
+            'RetryPolicy': {'MaximumRetryAttempts': 3, 'MaximumEventAgeInSeconds': 300},
+            'DeadLetterConfig': {'Arn': config.require('scheduler_dlq_arn')},
+        },
+    }
+    scheduler = aws.client('scheduler')
+    try:
+        scheduler.create_schedule(**request)
+    except scheduler.exceptions.ConflictException:
+        scheduler.update_schedule(**request)
+    return name
+
+
+def delete_start_schedule(name: str | None) -> None:
+    if not name:
+        return
+    scheduler = aws.client('scheduler')
+    try:
+        scheduler.delete_schedule(Name=name, GroupName=settings().require('schedule_group'))
+    except scheduler.exceptions.ResourceNotFoundException:
+        pass  # already fired and deleted itself, or deleted by an earlier attempt

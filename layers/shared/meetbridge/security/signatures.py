@@ -1,0 +1,46 @@
+"""HMAC signatures over raw request bytes, compared in constant time."""
+
+import hashlib
+import hmac
+
+
+class SignatureError(Exception):
+    """Missing, malformed, stale or wrong signature. The message names which, never the secret."""
+
+
+def hmac_sha256_hex(secret: bytes, message: bytes) -> str:
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def parse_timestamped_header(header: str | None) -> tuple[int, list[str]]:
+    """Parses `t=<unix seconds>,v1=<hex>[,v1=<hex>]` (several v1 values are allowed during secret rotation)."""
+    if not header:
+        raise SignatureError('missing signature header')
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(','):
+        key, sep, value = part.strip().partition('=')
+        if not sep:
+            raise SignatureError('malformed signature header')
+        if key == 't':
+            if not value.isascii() or not value.isdigit() or len(value) > 12:
+                raise SignatureError('malformed signature timestamp')
+            timestamp = int(value)
+        elif key == 'v1':
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        raise SignatureError('malformed signature header')
+    return timestamp, candidates
+
+
+def verify_timestamped(
+    secret: bytes, header: str | None, body: bytes, now: float, tolerance_seconds: int
+) -> int:
+    """Verifies HMAC-SHA256(secret, "<t>.<body>") and the freshness of t; returns t."""
+    timestamp, candidates = parse_timestamped_header(header)
+    if abs(now - timestamp) > tolerance_seconds:
+        raise SignatureError('signature timestamp outside the allowed window')
+    expected = hmac_sha256_hex(secret, str(timestamp).encode() + b'.' + body)
+    if not any(hmac.compare_digest(expected, c.encode('ascii', 'replace').decode()) for c in candidates):
+        raise SignatureError('signature does not match')
+    return timestamp

@@ -1,0 +1,195 @@
+"""The single table: one pynamodb model per item type, all sharing pk/sk.
+
+Keys (see docs/data-model.md):
+  TENANT#<tenant>  TENANT                 tenant (gsi1: TENANTS / <tenant>)
+  TENANT#<tenant>  SERVICE#<service>      service
+  TENANT#<tenant>  PROVIDER#<provider>    provider (staff)
+  TENANT#<tenant>  CONNECTION#<id>        meeting account: "company" or "provider:<provider>"
+  TENANT#<tenant>  TEMPLATE#<name>        notification template override
+  TENANT#<tenant>  BOOKING#<booking>      booking and its client's link
+  TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
+  LINK#<sha256>    LINK                   join link, found by the hash of its token
+"""
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from meetbridge.config import settings
+
+
+class _Meta:
+    table_name = settings().table_name
+    region = settings().region
+
+
+class Gsi1(GlobalSecondaryIndex):
+    class Meta:
+        index_name = 'gsi1'
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _Item(Model):
+    Meta = _Meta
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f'TENANT#{tenant_id}'
+
+
+class TenantItem(_Item):
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(default='TENANTS')
+    gsi1sk = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    api_key_digest = UnicodeAttribute()
+    webhook_secret_sealed = BinaryAttribute(legacy_encoding=False)
+    keys_rotated_at = UTCDateTimeAttribute(null=True)
+
+    @staticmethod
+    def key(tenant_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), 'TENANT'
+
+
+class ServiceItem(_Item):
+    service_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    online = BooleanAttribute(default=False)
+    kind = UnicodeAttribute(default='appointment')
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, service_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'SERVICE#{service_id}'
+
+
+class ProviderItem(_Item):
+    provider_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, provider_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'PROVIDER#{provider_id}'
+
+
+class ConnectionItem(_Item):
+    """A meeting account: the company's default or a provider's own."""
+
+    connection_id = UnicodeAttribute()
+    type = UnicodeAttribute()  # custom_link | zoom | microsoft | google
+    status = UnicodeAttribute(default='active')  # active | needs_reconnect | disconnected
+    settings = MapAttribute(default=dict)  # non-secret provider settings (e.g. the custom link URL)
+    secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # sealed JSON (passwords, tokens)
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, connection_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'CONNECTION#{connection_id}'
+
+
+class TemplateItem(_Item):
+    name = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    body = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, name: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'TEMPLATE#{name}'
+
+
+class ClientMap(MapAttribute):
+    id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    timezone = UnicodeAttribute(null=True)
+
+
+class BookingItem(_Item):
+    booking_id = UnicodeAttribute()
+    source = UnicodeAttribute()
+    service_id = UnicodeAttribute()
+    provider_id = UnicodeAttribute()
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
+    timezone = UnicodeAttribute()
+    session_id = UnicodeAttribute(null=True)
+    payment_required = BooleanAttribute(default=False)
+    payment_status = UnicodeAttribute(default='pending')
+    client = ClientMap()
+    status = UnicodeAttribute(default='active')  # active | cancelled
+    meeting_key = UnicodeAttribute()
+    client_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
+    pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
+    source_time = UTCDateTimeAttribute()  # when the source sent the newest event applied
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, booking_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'BOOKING#{booking_id}'
+
+
+class MeetingItem(_Item):
+    meeting_key = UnicodeAttribute()
+    service_id = UnicodeAttribute()
+    provider_id = UnicodeAttribute()
+    connection_id = UnicodeAttribute()  # the account that made it: updates and deletes go through it
+    provider_type = UnicodeAttribute()
+    external_id = UnicodeAttribute(null=True)
+    details_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # join URL, password: sealed JSON
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
+    timezone = UnicodeAttribute()
+    status = UnicodeAttribute()  # creating | scheduled | started | cancelled
+    started_at = UTCDateTimeAttribute(null=True)
+    started_by = UnicodeAttribute(null=True)  # schedule | provider
+    booking_ids = UnicodeSetAttribute(default=set)
+    provider_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    schedule_name = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, meeting_key: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'MEETING#{meeting_key}'
+
+
+class JoinLinkItem(_Item):
+    tenant_id = UnicodeAttribute()
+    role = UnicodeAttribute()  # client | provider
+    meeting_key = UnicodeAttribute()
+    booking_id = UnicodeAttribute(null=True)  # client links only
+    client_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default='active')  # active | revoked
+    created_at = UTCDateTimeAttribute()
+    first_opened_at = UTCDateTimeAttribute(null=True)
+    last_opened_at = UTCDateTimeAttribute(null=True)
+    open_count = NumberAttribute(default=0)
+    ttl = TTLAttribute(null=True)
+
+    @staticmethod
+    def key(token_digest: str) -> tuple[str, str]:
+        return f'LINK#{token_digest}', 'LINK'
