@@ -36,6 +36,11 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
 
+# Offline and without credentials: `sam validate` only skips its IAM lookups when linting.
+lint-template: $(STAMP) $(SAM_STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+
 # The layer is cross-installed with the SAM venv's pip (see layers/shared/Makefile); builds are cached in .aws-sam.
 build: $(SAM_STAMP)
 	PYTHON="$(CURDIR)/$(SAM_VENV)/bin/python" $(SAM) build
