@@ -1,0 +1,1 @@
+"""What runs and ships the meetbridge stack: the local cloud (``infra.local``) and deploy helpers."""

@@ -1,0 +1,12 @@
+"""The whole meetbridge stack running locally, driven by ``template.yaml``.
+
+``python -m infra.local`` (what ``make dev`` runs) starts moto's AWS in-process, provisions the
+template's resources in it, loads every function's handler in-process and serves:
+
+- an HTTP API gateway (payload format 2.0) built from the functions' ``HttpApi`` events;
+- SQS pollers for the functions' ``SQS`` events (``ReportBatchItemFailures`` honoured);
+- an EventBridge Scheduler loop firing one-time ``at(...)`` schedules (moto never fires them);
+- local-only dev endpoints under ``/_local/`` (the SES outbox).
+
+No Docker, no AWS account, no internet. Nothing here is deployed.
+"""
