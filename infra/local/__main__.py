@@ -1,0 +1,133 @@
+"""``python -m infra.local``: the whole stack on this machine (what ``make dev`` runs)."""
+
+import time
+
+_STARTED = time.monotonic()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from .stack import REPO_ROOT
+
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local",
+        description="Run meetbridge locally: moto's AWS in-process, the HTTP API, queues and schedules "
+        "from template.yaml. No Docker, no AWS account, no internet.",
+    )
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")),
+                        help="HTTP API port (env PORT, default 3000; 0 picks a free port)")
+    parser.add_argument("--aws-port", type=int, default=0, help="moto server port (default 0: a free port)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".meetbridge"),
+                        help="where dev.json and post-booking.sh are written (default .meetbridge)")
+    parser.add_argument("--ready-file", type=Path, help="write this JSON file (dev.json path, port) once ready")
+    parser.add_argument("--template", type=Path, default=REPO_ROOT / "template.yaml", help=argparse.SUPPRESS)
+    parser.add_argument("--no-seed", action="store_true", help="do not create the demo tenant")
+    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a template parameter's Default")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a variable for every function after the template's (e.g. POWERTOOLS_LOG_LEVEL=DEBUG)")
+    parser.add_argument("--sqs-backoff", type=int, default=2,
+                        help="seconds a failed SQS message stays invisible before its retry (default 2)")
+    parser.add_argument("--async-retry-delay", type=float, default=1.0,
+                        help="first delay between async invocation retries, doubling (Lambda: 60 s; default 1)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of the local stack")
+    return parser.parse_args(argv)
+
+
+def banner(info: dict, elapsed: float) -> str:
+    from .seed import booking_snippet, DemoTenant
+
+    lines = [
+        "",
+        "meetbridge is running locally",
+        f"  API             {info['api_url']}",
+        f"  local AWS       {info['aws_endpoint_url']}  (moto; AWS_ENDPOINT_URL for the aws CLI / boto3)",
+        f"  outbox          {info['outbox_url']}",
+    ]
+    if info.get("tenant_id"):
+        tenant = DemoTenant(info["tenant_id"], "", info["api_key"], info["webhook_secret"],
+                            info["service_id"], info["provider_id"])
+        lines += [
+            f"  tenant id       {info['tenant_id']}",
+            f"  API key         {info['api_key']}",
+            f"  webhook secret  {info['webhook_secret']}",
+            f"  service         {info['service_id']} (online)   provider {info['provider_id']}   account: custom link",
+            f"  state           {info['dev_json']}",
+            "",
+            f"Post a signed demo booking starting in 2 minutes (or run {info['booking_script']}):",
+            "",
+            booking_snippet(info["api_url"], tenant),
+        ]
+    else:
+        lines += [f"  state           {info['dev_json']}", "  (no demo tenant: --no-seed)"]
+    lines += [f"Ready in {elapsed:.2f} s. Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from .stack import LocalStack, Options, StartupError
+    from .template import TemplateError
+
+    stack = LocalStack(Options(
+        template=args.template,
+        port=args.port,
+        aws_port=args.aws_port,
+        state_dir=args.state_dir,
+        ready_file=args.ready_file,
+        seed=not args.no_seed,
+        parameters=_pairs(args.parameter, "--parameter"),
+        env=_pairs(args.env, "--env"),
+        sqs_backoff_seconds=args.sqs_backoff,
+        async_retry_delay=args.async_retry_delay,
+    ))
+
+    def on_term(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        try:
+            info = stack.start()
+        except (StartupError, TemplateError, OSError) as exc:
+            logging.getLogger("infra.local").error("cannot start: %s", exc)
+            return 1
+        print(banner(info, time.monotonic() - _STARTED), flush=True)
+        stack.write_ready_file()
+        while not stack.stop_event.wait(1):
+            pass
+    except KeyboardInterrupt:
+        print("\nstopping...", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

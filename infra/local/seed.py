@@ -1,0 +1,97 @@
+"""The demo tenant: created through the shared package, then configured through the admin API."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+SERVICE_ID = "svc-demo"
+PROVIDER_ID = "prov-demo"
+
+DEMO_SERVICE = {"name": "Online consultation", "online": True, "kind": "appointment"}
+DEMO_PROVIDER = {"name": "Dana Demo", "email": "dana@example.com", "timezone": "Europe/Berlin"}
+DEMO_ACCOUNT = {
+    "type": "custom_link",
+    "url": "https://meet.example.com/demo-room",
+    "password": "demo-pass",
+    "description": "Demo room",
+}
+
+
+class SeedError(Exception):
+    pass
+
+
+@dataclass
+class DemoTenant:
+    tenant_id: str
+    name: str
+    api_key: str
+    webhook_secret: str
+    service_id: str = SERVICE_ID
+    provider_id: str = PROVIDER_ID
+
+
+def admin_put(api_url: str, api_key: str, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        api_url + path,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our loopback gateway
+            text = response.read().decode() or "null"
+    except urllib.error.HTTPError as exc:
+        raise SeedError(f"PUT {path} -> {exc.code}: {exc.read().decode(errors='replace')[:500]}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def seed_demo(api_url: str, *, name: str = "Demo clinic") -> DemoTenant:
+    try:
+        from meetbridge.logic.tenants import create_tenant
+    except ImportError as exc:
+        raise SeedError(f"cannot import meetbridge.logic.tenants.create_tenant: {exc}") from exc
+    created = create_tenant(name)
+    tenant = DemoTenant(
+        tenant_id=str(created.tenant_id),
+        name=str(created.name),
+        api_key=str(created.api_key),
+        webhook_secret=str(created.webhook_secret),
+    )
+    base = f"/v1/tenants/{tenant.tenant_id}"
+    admin_put(api_url, tenant.api_key, f"{base}/services/{SERVICE_ID}", DEMO_SERVICE)
+    admin_put(api_url, tenant.api_key, f"{base}/providers/{PROVIDER_ID}", DEMO_PROVIDER)
+    admin_put(api_url, tenant.api_key, f"{base}/accounts/default", DEMO_ACCOUNT)
+    return tenant
+
+
+def booking_snippet(api_url: str, tenant: DemoTenant) -> str:
+    """A shell snippet posting a signed booking that starts MINUTES (default 2) after it is pasted."""
+    q = shlex.quote
+    booking = (
+        '{"event_id":"evt-%s","type":"booking.created","booking":{"id":"bk-%s",'
+        f'"service_id":"{tenant.service_id}","provider_id":"{tenant.provider_id}",'
+        '"start":"%s","end":"%s","timezone":"Europe/Berlin","session_id":null,'
+        '"payment":{"required":false,"status":"pending"},'
+        '"client":{"id":"cl-%s","name":"Chris Client","email":"chris@example.com","timezone":"Europe/London"}}}'
+    )
+    return f"""\
+API={q(api_url)}; TENANT={q(tenant.tenant_id)}; KEY={q(tenant.api_key)}; SECRET={q(tenant.webhook_secret)}
+N=$(date +%s); S=$((N + ${{MINUTES:-2}} * 60)); E=$((S + 1800))
+iso() {{ date -u -d "@$1" +%Y-%m-%dT%H:%M:%S+00:00 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%S+00:00; }}
+BODY=$(printf '{booking}' "$N" "$N" "$(iso $S)" "$(iso $E)" "$N")
+T=$(date +%s)
+SIG=$(printf '%s.%s' "$T" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')
+curl -sS -w ' HTTP %{{http_code}}\\n' -X POST "$API/webhooks/generic/$TENANT" \\
+  -H 'Content-Type: application/json' -H "X-Meetbridge-Signature: t=$T,v1=$SIG" --data-binary "$BODY"
+echo "booking bk-$N: curl -sS -H \\"Authorization: Bearer $KEY\\" $API/v1/tenants/$TENANT/bookings/bk-$N"
+echo "emails: $API/_local/outbox.html"
+"""

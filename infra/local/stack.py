@@ -1,0 +1,265 @@
+"""Putting the local stack together: moto, resources, functions, gateway, pollers, scheduler, seed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import moto_patches, outbox
+from .gateway import Gateway, routes_from_functions
+from .lambdas import AsyncInvoker, LocalFunction, build_functions, merged_environment
+from .provision import Provisioner
+from .scheduler import SchedulerLoop
+from .seed import DemoTenant, booking_snippet, seed_demo
+from .sqs_poller import SqsPoller, pollers_from_functions
+from .template import ACCOUNT_ID, REGION, Template, TemplateError
+
+log = logging.getLogger("infra.local")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+class StartupError(Exception):
+    pass
+
+
+def isolate_aws_environment(endpoint_url: str) -> None:
+    """Point every boto3/botocore/pynamodb client in this process at moto, and only at moto."""
+    for key in list(os.environ):
+        if key.startswith("AWS_ENDPOINT_URL_") or key in (
+            "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ):
+            del os.environ[key]
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        **FAKE_CREDENTIALS,
+    )
+
+
+@dataclass
+class Options:
+    template: Path = REPO_ROOT / "template.yaml"
+    port: int = 3000
+    aws_port: int = 0
+    state_dir: Path = Path(".meetbridge")
+    ready_file: Path | None = None
+    seed: bool = True
+    parameters: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    sqs_backoff_seconds: int = 2
+    async_retry_delay: float = 1.0
+
+
+class LocalStack:
+    def __init__(self, options: Options):
+        self.options = options
+        self.stop_event = threading.Event()
+        self.moto: Any = None
+        self.aws_endpoint_url = ""
+        self.template: Template | None = None
+        self.provisioner: Provisioner | None = None
+        self.functions: list[LocalFunction] = []
+        self.gateway: Gateway | None = None
+        self.pollers: list[SqsPoller] = []
+        self.scheduler: SchedulerLoop | None = None
+        self.invoker: AsyncInvoker | None = None
+        self.tenant: DemoTenant | None = None
+        self.info: dict[str, Any] = {}
+
+    # --- start -----------------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        opts = self.options
+        self._start_moto()
+        moto_patches.apply()
+
+        self.template = Template.load(opts.template, parameter_overrides=opts.parameters)
+        self._add_layers_to_path()
+        self.provisioner = Provisioner(self.template)
+        self.provisioner.provision_all()
+        for warning in self.provisioner.warnings:
+            log.debug("%s", warning)
+        sender = self.provisioner.resolver.parameters.get("SenderEmail")
+        if sender:
+            self.provisioner.verify_sender(str(sender))
+
+        # The gateway binds first: its URL is PUBLIC_BASE_URL, which handlers may read at import.
+        self.gateway = Gateway(
+            [],
+            port=opts.port,
+            local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
+                             "/_local/health": self._health},
+        )
+        self.functions = build_functions(self.template, self.provisioner.resolver)
+        env = merged_environment(self.functions, local_overrides={"PUBLIC_BASE_URL": self.gateway.url})
+        os.environ.update(env)
+        os.environ.update(opts.env)
+        self._load_functions()
+
+        self.gateway.routes = routes_from_functions(self.functions)
+        self.gateway.start()
+        by_name = {fn.name: fn for fn in self.functions}
+        self.invoker = AsyncInvoker(by_name, self.stop_event, retry_delay=opts.async_retry_delay)
+        self.pollers = pollers_from_functions(self.functions, self.stop_event, backoff_seconds=opts.sqs_backoff_seconds)
+        for poller in self.pollers:
+            poller.start()
+        self.scheduler = SchedulerLoop(self.invoker, self.stop_event)
+        self.scheduler.start()
+
+        if opts.seed:
+            try:
+                self.tenant = seed_demo(self.gateway.url)
+            except Exception as exc:
+                raise StartupError(f"seeding the demo tenant failed: {exc}") from exc
+        self.info = self._write_state(env)
+        return self.info
+
+    def _start_moto(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.options.aws_port, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.aws_endpoint_url = f"http://{host}:{port}"
+        isolate_aws_environment(self.aws_endpoint_url)
+
+    def _add_layers_to_path(self) -> None:
+        assert self.template is not None
+        root = str(self.template.root)
+        if root not in sys.path:
+            sys.path.append(root)
+        for logical_id in self.template.of_type("AWS::Serverless::LayerVersion"):
+            content = self.template.properties(logical_id).get("ContentUri")
+            if isinstance(content, str):
+                layer = (self.template.root / content).resolve()
+                for candidate in (layer / "python", layer):
+                    if candidate.is_dir() and str(candidate) not in sys.path:
+                        sys.path.append(str(candidate))
+                        break
+
+    def _load_functions(self) -> None:
+        errors = []
+        for fn in self.functions:
+            try:
+                fn.load()
+            except Exception as exc:  # noqa: BLE001 - report every broken function at once
+                log.exception("cannot load %s", fn.logical_id)
+                assert self.template is not None
+                errors.append(f"{fn.logical_id} ({_relative(fn.source_file, self.template.root)}): {exc}")
+        if errors:
+            raise StartupError("functions failed to load:\n  " + "\n  ".join(errors))
+
+    def _health(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        body = {
+            "status": "ok",
+            "functions": [fn.logical_id for fn in self.functions],
+            "pollers": [{"name": p.name, "alive": p.is_alive(), "busy": p.busy, "invocations": p.invocations}
+                        for p in self.pollers],
+            "scheduler": {"alive": bool(self.scheduler and self.scheduler.is_alive()),
+                          "fired": self.scheduler.fired_count if self.scheduler else 0},
+            "async_in_flight": self.invoker.active() if self.invoker else 0,
+        }
+        return 200, {"content-type": "application/json"}, json.dumps(body).encode()
+
+    def _write_state(self, env: dict[str, str]) -> dict[str, Any]:
+        assert self.gateway is not None and self.provisioner is not None
+        state_dir = self.options.state_dir.resolve()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        resources = {lid: p.ref for lid, p in self.provisioner.physical.items() if isinstance(p.ref, str)}
+        api_url = self.gateway.url
+        info: dict[str, Any] = {
+            "api_url": api_url,
+            "aws_endpoint_url": self.aws_endpoint_url,
+            "tenant_id": self.tenant.tenant_id if self.tenant else None,
+            "api_key": self.tenant.api_key if self.tenant else None,
+            "webhook_secret": self.tenant.webhook_secret if self.tenant else None,
+            "service_id": self.tenant.service_id if self.tenant else None,
+            "provider_id": self.tenant.provider_id if self.tenant else None,
+            "table_name": env.get("TABLE_NAME"),
+            "region": REGION,
+            "account_id": ACCOUNT_ID,
+            "event_bus_name": env.get("EVENT_BUS_NAME"),
+            "schedule_group": env.get("SCHEDULE_GROUP"),
+            "outbox_url": f"{api_url}/_local/outbox.html",
+            "resources": resources,
+            "pid": os.getpid(),
+        }
+        if self.tenant:
+            script = state_dir / "post-booking.sh"
+            script.write_text("#!/usr/bin/env bash\n# Posts a signed demo booking; MINUTES=5 ./post-booking.sh starts it later.\n"
+                              + booking_snippet(api_url, self.tenant))
+            script.chmod(0o755)
+            info["booking_script"] = str(script)
+        _write_json(state_dir / "dev.json", info)
+        info["dev_json"] = str(state_dir / "dev.json")
+        return info
+
+    def write_ready_file(self) -> None:
+        if self.options.ready_file:
+            _write_json(self.options.ready_file, {
+                "dev_json": self.info.get("dev_json"),
+                "api_url": self.info.get("api_url"),
+                "port": self.gateway.port if self.gateway else None,
+                "aws_endpoint_url": self.aws_endpoint_url,
+                "pid": os.getpid(),
+            })
+
+    # --- stop ------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.gateway is not None:
+            try:
+                self.gateway.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping the gateway")
+        deadline = time.monotonic() + 5
+        for thread in [*self.pollers, *([self.scheduler] if self.scheduler else [])]:
+            if thread.is_alive():
+                thread.join(max(0.1, deadline - time.monotonic()))
+        if self.invoker is not None:
+            self.invoker.join(max(0.1, deadline - time.monotonic()))
+        if self.moto is not None:
+            try:
+                self.moto.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping moto")
+        if self.options.ready_file:
+            try:
+                self.options.ready_file.unlink()
+            except OSError:
+                pass
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+__all__ = ["LocalStack", "Options", "StartupError", "TemplateError", "REPO_ROOT"]
