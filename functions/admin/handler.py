@@ -1,14 +1,16 @@
 """/v1/tenants/{tenant_id}/...: the tenant admin API used by the booking platform's backend."""
 
+import json
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel
 
 from meetbridge.domain.hosting import COMPANY
-from meetbridge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from meetbridge.errors import Conflict, Forbidden, InvalidInput, MeetbridgeError, NotFound, Unauthorized
 from meetbridge.logic import admin, tenants
 from meetbridge.observability import logger, metrics
 
@@ -16,6 +18,23 @@ app = APIGatewayHttpResolver(enable_validation=True)
 
 TENANT = '/v1/tenants/<tenant_id>'
 Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    field: str | None = None
+
+
+ERRORS = {
+    status: {'description': description, 'content': {'application/json': {'model': ErrorOut}}}
+    for status, description in (
+        (400, 'Invalid request: `field` names the problem'),
+        (401, 'No API key'),
+        (403, 'The API key is not this tenant\'s'),
+        (404, 'Unknown tenant or resource'),
+    )
+}
 
 
 def _error(status: int, code: str, message: str, **extra) -> Response:
@@ -34,29 +53,27 @@ def _invalid_request(exc: RequestValidationError) -> Response:
                   field=first['field'], problems=problems)
 
 
-@app.exception_handler(InvalidInput)
-def _invalid_input(exc: InvalidInput) -> Response:
-    return _error(400, 'invalid_request', str(exc), field=exc.field)
+ERROR_CODES: dict[type[MeetbridgeError], tuple[int, str]] = {
+    InvalidInput: (400, 'invalid_request'),
+    Unauthorized: (401, 'unauthorized'),
+    Forbidden: (403, 'forbidden'),
+    NotFound: (404, 'not_found'),
+    Conflict: (409, 'conflict'),
+}
 
 
-@app.exception_handler(Unauthorized)
-def _unauthorized(exc: Unauthorized) -> Response:
-    return _error(401, 'unauthorized', str(exc))
+def _error_of(exc: MeetbridgeError) -> tuple[int, dict]:
+    status, code = ERROR_CODES.get(type(exc), (400, 'invalid_request'))
+    body = {'error': code, 'message': str(exc)}
+    if isinstance(exc, InvalidInput):
+        body['field'] = exc.field
+    return status, body
 
 
-@app.exception_handler(Forbidden)
-def _forbidden(exc: Forbidden) -> Response:
-    return _error(403, 'forbidden', str(exc))
-
-
-@app.exception_handler(NotFound)
-def _not_found(exc: NotFound) -> Response:
-    return _error(404, 'not_found', str(exc))
-
-
-@app.exception_handler(Conflict)
-def _conflict(exc: Conflict) -> Response:
-    return _error(409, 'conflict', str(exc))
+@app.exception_handler(MeetbridgeError)
+def _domain_error(exc: MeetbridgeError) -> Response:
+    status, body = _error_of(exc)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.not_found
@@ -64,96 +81,99 @@ def _no_route(_exc) -> Response:
     return _error(404, 'not_found', 'no such endpoint')
 
 
-def _authenticate(app: APIGatewayHttpResolver, next_middleware):
-    """Every route is a tenant's: its Bearer API key, checked before the body is looked at."""
-    tenant_id = (app.current_event.path_parameters or {}).get('tenant_id', '')
-    tenants.authenticate(tenant_id, app.current_event.headers.get('authorization'))
-    return next_middleware(app)
-
-
-app.use(middlewares=[_authenticate])
-
-
-@app.put(f'{TENANT}/services/<service_id>', summary='Create or replace a service', tags=['services'])
+@app.put(f'{TENANT}/services/<service_id>', summary='Create or replace a service', tags=['services'], responses=ERRORS)
 def put_service(tenant_id: Id, service_id: Id, body: Annotated[admin.ServiceIn, Body()]) -> admin.ServiceOut:
     return admin.put_service(tenant_id, service_id, body)
 
 
-@app.get(f'{TENANT}/services/<service_id>', summary='Get a service', tags=['services'])
+@app.get(f'{TENANT}/services/<service_id>', summary='Get a service', tags=['services'], responses=ERRORS)
 def get_service(tenant_id: Id, service_id: Id) -> admin.ServiceOut:
     return admin.get_service(tenant_id, service_id)
 
 
 @app.put(f'{TENANT}/providers/<provider_id>', summary='Create or replace a provider (staff member)',
-         tags=['providers'])
+         tags=['providers'], responses=ERRORS)
 def put_provider(tenant_id: Id, provider_id: Id, body: Annotated[admin.ProviderIn, Body()]) -> admin.ProviderOut:
     return admin.put_provider(tenant_id, provider_id, body)
 
 
-@app.get(f'{TENANT}/providers/<provider_id>', summary='Get a provider', tags=['providers'])
+@app.get(f'{TENANT}/providers/<provider_id>', summary='Get a provider', tags=['providers'], responses=ERRORS)
 def get_provider(tenant_id: Id, provider_id: Id) -> admin.ProviderOut:
     return admin.get_provider(tenant_id, provider_id)
 
 
-@app.put(f'{TENANT}/accounts/default', summary="Set the company's default meeting account", tags=['accounts'])
+@app.put(f'{TENANT}/accounts/default', summary="Set the company's default meeting account", tags=['accounts'], responses=ERRORS)
 def put_default_account(tenant_id: Id, body: Annotated[admin.CustomLinkAccountIn, Body()]) -> admin.AccountOut:
     return admin.put_custom_link(tenant_id, COMPANY, body)
 
 
-@app.get(f'{TENANT}/accounts/default', summary="Get the company's default meeting account", tags=['accounts'])
+@app.get(f'{TENANT}/accounts/default', summary="Get the company's default meeting account", tags=['accounts'], responses=ERRORS)
 def get_default_account(tenant_id: Id) -> admin.AccountOut:
     return admin.get_account(tenant_id, COMPANY)
 
 
 @app.delete(f'{TENANT}/accounts/default', summary="Disconnect the company's default meeting account",
-            tags=['accounts'])
+            tags=['accounts'], responses=ERRORS)
 def delete_default_account(tenant_id: Id) -> admin.AccountOut:
     return admin.disconnect(tenant_id, COMPANY)
 
 
 @app.put(f'{TENANT}/providers/<provider_id>/account', summary="Set a provider's own meeting account",
-         tags=['accounts'])
+         tags=['accounts'], responses=ERRORS)
 def put_provider_account(tenant_id: Id, provider_id: Id,
                          body: Annotated[admin.CustomLinkAccountIn, Body()]) -> admin.AccountOut:
     return admin.put_custom_link(tenant_id, admin.provider_account_id(tenant_id, provider_id), body)
 
 
 @app.get(f'{TENANT}/providers/<provider_id>/account', summary="Get a provider's own meeting account",
-         tags=['accounts'])
+         tags=['accounts'], responses=ERRORS)
 def get_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
     return admin.get_account(tenant_id, admin.provider_account_id(tenant_id, provider_id))
 
 
 @app.delete(f'{TENANT}/providers/<provider_id>/account', summary="Disconnect a provider's own meeting account",
-            tags=['accounts'])
+            tags=['accounts'], responses=ERRORS)
 def delete_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
     return admin.disconnect(tenant_id, admin.provider_account_id(tenant_id, provider_id))
 
 
 @app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',
-         tags=['templates'])
+         tags=['templates'], responses=ERRORS)
 def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:
     return admin.get_template(tenant_id, name)
 
 
-@app.put(f'{TENANT}/templates/<name>', summary='Replace a notification template', tags=['templates'])
+@app.put(f'{TENANT}/templates/<name>', summary='Replace a notification template', tags=['templates'], responses=ERRORS)
 def put_template(tenant_id: Id, name: Id, body: Annotated[admin.TemplateIn, Body()]) -> admin.TemplateOut:
     return admin.put_template(tenant_id, name, body)
 
 
-@app.get(f'{TENANT}/bookings/<booking_id>', summary='A booking with its meeting and join links', tags=['bookings'])
+@app.get(f'{TENANT}/bookings/<booking_id>', summary='A booking with its meeting and join links', tags=['bookings'], responses=ERRORS)
 def get_booking(tenant_id: Id, booking_id: Id) -> admin.BookingView:
     return admin.get_booking(tenant_id, booking_id)
 
 
 def openapi_json() -> str:
-    return app.get_openapi_json_schema(
+    document = json.loads(app.get_openapi_json_schema(
         title='meetbridge admin API', version='1', security_schemes={'apiKey': HTTPBearer()},
         security=[{'apiKey': []}],
-    )
+    ))
+    # Validation failures answer 400 (see _invalid_request), not the 422 Powertools documents by default.
+    for operation in (op for path in document['paths'].values() for op in path.values()):
+        operation['responses'].pop('422', None)
+    for schema in ('HTTPValidationError', 'ValidationError', 'ResponseValidationError'):
+        document['components']['schemas'].pop(schema, None)
+    return json.dumps(document, indent=2)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
+    # Every route is a tenant's: the key is checked before anything else, the body included.
+    tenant_id = (event.get('pathParameters') or {}).get('tenant_id', '')
+    try:
+        tenants.authenticate(tenant_id, (event.get('headers') or {}).get('authorization'))
+    except MeetbridgeError as exc:
+        status, body = _error_of(exc)
+        return {'statusCode': status, 'headers': {'Content-Type': 'application/json'}, 'body': json.dumps(body)}
     return app.resolve(event, context)

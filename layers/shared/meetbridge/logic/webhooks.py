@@ -3,7 +3,6 @@
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import events, idempotency
-from meetbridge.errors import NotFound
 from meetbridge.logic import tenants
 from meetbridge.sources import source_for
 from meetbridge.sources.base import WebhookRequest
@@ -20,8 +19,6 @@ def receive(source_name: str, request: WebhookRequest) -> list[str]:
     """Returns the accepted event ids. Raises NotFound, SignatureError, InvalidInput,
     IdempotencyValidationError (an event id reused for different content)."""
     source = source_for(source_name)
-    if not request.tenant_id or len(request.tenant_id) > 64:
-        raise NotFound('tenant not found')
     tenant = repository.get_tenant(request.tenant_id)
     booking_events = source.translate(request, tenants.webhook_secret(tenant))
     for event in booking_events:

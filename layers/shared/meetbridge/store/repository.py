@@ -1,6 +1,7 @@
 """Reads and writes shared by several operations; storage errors become domain errors here."""
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,12 @@ def _get(model, key: tuple[str, str], what: str):
         raise NotFound(f'{what} not found') from None
 
 
+_TENANT_ID = re.compile(r'^t_[0-9a-f]{20}$')
+
+
 def get_tenant(tenant_id: str) -> TenantItem:
+    if not _TENANT_ID.match(tenant_id or ''):
+        raise NotFound('tenant not found')  # nothing that is not a tenant id reaches the table
     return _get(TenantItem, TenantItem.key(tenant_id), 'tenant')
 
 

@@ -1,0 +1,116 @@
+"""The `meetbridge` console command: tenant administration against the configured AWS endpoint.
+
+It talks to whatever boto3 is configured for. Table and key come from --table/--kms-key, else
+TABLE_NAME/KMS_KEY_ID, else the local stack's .meetbridge/dev.json (which also names its endpoint).
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+LOCAL_STATE = Path('.meetbridge/dev.json')
+
+
+def _configure(args: argparse.Namespace) -> None:
+    """Settings must be in the environment before the store binds its table name on import."""
+    local = json.loads(LOCAL_STATE.read_text()) if LOCAL_STATE.is_file() else {}
+    using_local = bool(local) and not (args.table or os.environ.get('TABLE_NAME'))
+    table = args.table or os.environ.get('TABLE_NAME') or local.get('table_name')
+    key = args.kms_key or os.environ.get('KMS_KEY_ID') or (local.get('kms_key_id') if using_local else None)
+    if not table or not key:
+        raise SystemExit('meetbridge: name the table and the KMS key (--table/--kms-key, TABLE_NAME/KMS_KEY_ID), '
+                         'or start the local stack with `make dev`')
+    os.environ['TABLE_NAME'], os.environ['KMS_KEY_ID'] = table, key
+    endpoint = args.endpoint_url or (local.get('aws_endpoint_url') if using_local else None)
+    if endpoint:
+        os.environ['AWS_ENDPOINT_URL'] = endpoint
+    if using_local:
+        # The local stack accepts any credentials; real AWS uses the caller's own.
+        os.environ.setdefault('AWS_ACCESS_KEY_ID', 'local')
+        os.environ.setdefault('AWS_SECRET_ACCESS_KEY', 'local')
+    os.environ['AWS_DEFAULT_REGION'] = args.region or os.environ.get('AWS_DEFAULT_REGION') or local.get('region', 'us-east-1')
+
+
+def _print(args: argparse.Namespace, data: dict | list, lines: list[str]) -> None:
+    print(json.dumps(data, indent=2) if args.json else '\n'.join(lines))
+
+
+def _create(args: argparse.Namespace) -> None:
+    from meetbridge.logic.tenants import create_tenant
+
+    tenant = create_tenant(args.name)
+    _print(args, {'tenant_id': tenant.tenant_id, 'name': tenant.name, 'api_key': tenant.api_key,
+                  'webhook_secret': tenant.webhook_secret},
+           [f'tenant id:       {tenant.tenant_id}', f'name:            {tenant.name}',
+            f'api key:         {tenant.api_key}', f'webhook secret:  {tenant.webhook_secret}',
+            'These credentials are shown once; store them now.'])
+
+
+def _list(args: argparse.Namespace) -> None:
+    from meetbridge.logic.tenants import list_tenants
+
+    tenants = [{'tenant_id': t.tenant_id, 'name': t.name, 'created_at': t.created_at.isoformat()}
+               for t in list_tenants()]
+    _print(args, tenants, [f"{t['tenant_id']}  {t['created_at'][:19]}  {t['name']}" for t in tenants]
+           or ['no tenants'])
+
+
+def _rotate(args: argparse.Namespace) -> None:
+    from meetbridge.errors import NotFound
+    from meetbridge.logic.tenants import rotate_keys
+
+    try:
+        tenant = rotate_keys(args.tenant_id, api_key=args.only in (None, 'api-key'),
+                             webhook_secret=args.only in (None, 'webhook-secret'))
+    except NotFound:
+        raise SystemExit(f'meetbridge: no tenant {args.tenant_id}') from None
+    data = {'tenant_id': tenant.tenant_id}
+    lines = [f'tenant id:       {tenant.tenant_id}']
+    if tenant.api_key:
+        data['api_key'] = tenant.api_key
+        lines.append(f'api key:         {tenant.api_key}')
+    if tenant.webhook_secret:
+        data['webhook_secret'] = tenant.webhook_secret
+        lines.append(f'webhook secret:  {tenant.webhook_secret}')
+    _print(args, data, lines + ['The previous credentials no longer work.'])
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog='meetbridge', description=__doc__.splitlines()[0])
+    root.add_argument('--table', help='the DynamoDB table (default: TABLE_NAME or the local stack)')
+    root.add_argument('--kms-key', help='the sealing KMS key id or ARN (default: KMS_KEY_ID or the local stack)')
+    root.add_argument('--endpoint-url', help='an AWS endpoint, e.g. the local stack')
+    root.add_argument('--region')
+    nouns = root.add_subparsers(dest='noun', required=True)
+    tenant = nouns.add_parser('tenant', help='create, list and rotate tenants')
+    verbs = tenant.add_subparsers(dest='verb', required=True)
+
+    create = verbs.add_parser('create', help='create a tenant and print its credentials once')
+    create.add_argument('--name', required=True)
+    create.set_defaults(run=_create)
+    listing = verbs.add_parser('list', help='list tenants')
+    listing.set_defaults(run=_list)
+    rotate = verbs.add_parser('rotate-keys', help='issue a new API key and webhook secret')
+    rotate.add_argument('tenant_id')
+    rotate.add_argument('--only', choices=['api-key', 'webhook-secret'])
+    rotate.set_defaults(run=_rotate)
+    for command in (create, listing, rotate):
+        command.add_argument('--json', action='store_true', help='machine-readable output')
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _configure(args)
+    try:
+        args.run(args)
+    except ValueError as exc:
+        print(f'meetbridge: {exc}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

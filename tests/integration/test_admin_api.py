@@ -1,0 +1,112 @@
+"""/v1/tenants/{tenant}/...: the admin API a booking platform's backend calls."""
+
+import json
+from pathlib import Path
+
+from bookings import booking_event
+from conftest import Stack, sent_emails
+
+from meetbridge.logic.tenants import create_tenant
+
+
+def test_requests_need_this_tenants_api_key(stack):
+    assert stack.admin('GET', 'services/svc', api_key=None)[0] == 401
+    assert stack.admin('GET', 'services/svc', api_key='mbk_wrong')[0] == 403
+    other = create_tenant('Other Co')
+    status, answer = stack.admin('GET', 'services/svc', api_key=other.api_key)
+    assert status == 403 and answer['error'] == 'forbidden'
+    # A key is checked before the body: an unauthenticated caller learns nothing about validation.
+    assert stack.admin('PUT', 'services/svc', {'bogus': 1}, api_key=None)[0] == 401
+
+
+def test_an_unknown_tenant_is_404(stack):
+    from helpers import admin_event, handler
+
+    response = handler('admin')(admin_event('GET', 't_nobody', 'services/svc', stack.tenant.api_key), stack.context)
+    assert response['statusCode'] == 404
+
+
+def test_services_are_not_online_unless_they_say_so(stack):
+    status, service = stack.admin('PUT', 'services/cut', {'name': 'Haircut'})
+    assert status == 200 and service == {'id': 'cut', 'name': 'Haircut', 'online': False, 'kind': 'appointment'}
+    assert stack.admin('GET', 'services/cut')[1]['online'] is False
+    assert stack.admin('GET', 'services/nope')[0] == 404
+
+
+def test_invalid_bodies_are_400_naming_the_field(stack):
+    status, answer = stack.admin('PUT', 'services/svc', {'name': 'X', 'kind': 'workshop'})
+    assert status == 400 and answer['field'] == 'kind'
+    status, answer = stack.admin('PUT', 'providers/p', {'name': 'P', 'timezone': 'Nowhere/City'})
+    assert status == 400 and answer['field'] == 'timezone'
+    status, answer = stack.admin('PUT', 'accounts/default', {'type': 'custom_link', 'url': 'javascript:alert(1)'})
+    assert status == 400 and answer['field'] == 'url'
+    status, answer = stack.admin('PUT', 'services/bad%23id', {'name': 'X'})
+    assert status == 400
+    assert stack.admin('GET', 'nothing/here')[0] == 404
+
+
+def test_account_passwords_are_never_returned(stack):
+    stack.setup_online_service(password='s3cret-pass')
+    status, account = stack.admin('GET', 'accounts/default')
+    assert status == 200 and account['has_password'] is True
+    assert 's3cret-pass' not in json.dumps(account)
+
+
+def test_templates_start_as_defaults_and_can_be_replaced(stack):
+    status, template = stack.admin('GET', 'templates/client_created')
+    assert status == 200 and template['default'] is True and '[online_meeting_link]' in template['body']
+
+    custom = {'subject': 'See you, [client_name]', 'body': '<p>Join: {{ online_meeting_link }} at [start_time]</p>'}
+    status, template = stack.admin('PUT', 'templates/client_created', custom)
+    assert status == 200 and template['default'] is False
+
+    stack.setup_online_service()
+    stack.book(booking_event())
+    [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
+    assert mail.subject == 'See you, Client c1'
+    assert stack.view('b1')[1]['links']['clients']['c1'] in mail.body
+
+
+def test_a_client_template_cannot_show_the_host_link(stack):
+    body = {'subject': 'Hi', 'body': '<p>[online_meeting_provider_link]</p>'}
+    status, answer = stack.admin('PUT', 'templates/client_created', body)
+    assert status == 400 and 'online_meeting_provider_link' in answer['message']
+    assert stack.admin('PUT', 'templates/provider_created', body)[0] == 200
+
+
+def test_broken_templates_are_refused_and_unknown_names_are_404(stack):
+    status, answer = stack.admin('PUT', 'templates/client_created', {'subject': 'x', 'body': '{% if %}'})
+    assert status == 400 and 'line 1' in answer['message']
+    assert stack.admin('GET', 'templates/client_birthday')[0] == 404
+
+
+def test_a_template_that_fails_while_rendering_falls_back_to_the_default(stack):
+    # Valid syntax, but the sandbox refuses it at render time.
+    sneaky = {'subject': 'Hi', 'body': "{{ ''.__class__.__mro__[1].__subclasses__() }}"}
+    assert stack.admin('PUT', 'templates/client_created', sneaky)[0] == 200
+    stack.setup_online_service()
+
+    stack.book(booking_event())
+
+    [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
+    assert 'Join the meeting' in mail.body and 'subclasses' not in mail.body
+
+
+def test_customer_data_is_escaped_in_emails(cloud):
+    stack = Stack(cloud)
+    stack.setup_online_service()
+    body = booking_event()
+    body['booking']['client']['name'] = '<img src=x onerror=alert(1)>'
+
+    stack.book(body)
+
+    mails = sent_emails()
+    assert mails and all('<img src=x' not in m.body for m in mails)
+    assert any('&lt;img src=x onerror=alert(1)&gt;' in m.body for m in mails)
+
+
+def test_the_committed_openapi_document_matches_the_code():
+    from infra.openapi import generate
+
+    committed = Path(__file__).resolve().parents[2] / 'docs' / 'openapi.json'
+    assert committed.read_text() == generate(), 'docs/openapi.json is stale: run `make openapi`'
