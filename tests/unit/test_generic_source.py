@@ -1,0 +1,131 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from helpers import sign
+from meetbridge.errors import InvalidInput
+from meetbridge.security.signatures import SignatureError
+from meetbridge.sources import source_for
+from meetbridge.sources.base import WebhookRequest
+from meetbridge.sources.generic import SIGNATURE_HEADER, GenericSource
+
+from .payloads import booking_payload, webhook_payload
+
+SECRET = 'whsec_generic-unit'
+NOW = 1_800_000_000
+
+
+def request(body: bytes | dict | list, signed_at: int = NOW, secret: str = SECRET, now: float = NOW,
+            signature: str | None = None) -> WebhookRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    header = signature if signature is not None else sign(secret, raw, signed_at)
+    return WebhookRequest(tenant_id='tenant-1', headers={SIGNATURE_HEADER: header}, body=raw, received_at=now)
+
+
+def translate(req: WebhookRequest) -> list:
+    return GenericSource().translate(req, SECRET.encode())
+
+
+def test_valid_request_becomes_one_booking_event_stamped_with_the_signature_time():
+    events = translate(request(webhook_payload(), signed_at=NOW - 120))
+
+    assert len(events) == 1
+    event = events[0]
+    assert event.occurred_at == datetime.fromtimestamp(NOW - 120, UTC)
+    assert (event.tenant_id, event.source, event.event_id, event.type) == (
+        'tenant-1', 'generic', 'evt-1', 'booking.created')
+    assert event.booking.id == 'b-1001'
+    assert event.booking.client.email == 'ann@example.com'
+    assert event.booking.meeting_key == 'booking:b-1001'
+
+
+def test_source_registry_returns_the_generic_source():
+    assert source_for('generic').name == 'generic'
+
+
+def test_invalid_json_is_invalid_input():
+    with pytest.raises(InvalidInput, match='not valid JSON'):
+        translate(request(b'{"event_id": "evt-1",'))
+
+
+def test_body_that_is_not_utf8_is_invalid_input():
+    with pytest.raises(InvalidInput, match='not valid JSON'):
+        translate(request(b'\xff\xfe\x00{'))
+
+
+@pytest.mark.parametrize('document', [[webhook_payload()], 'booking', 42, None])
+def test_json_that_is_not_an_object_is_invalid_input(document):
+    with pytest.raises(InvalidInput, match='JSON object'):
+        translate(request(document))
+
+
+def test_missing_booking_start_names_the_field():
+    booking = booking_payload()
+    del booking['start']
+
+    with pytest.raises(InvalidInput) as exc_info:
+        translate(request(webhook_payload(booking=booking)))
+
+    assert exc_info.value.field == 'booking.start'
+    assert str(exc_info.value).startswith('booking.start:')
+
+
+def test_unknown_event_type_names_the_field():
+    with pytest.raises(InvalidInput) as exc_info:
+        translate(request(webhook_payload(type='booking.exploded')))
+
+    assert exc_info.value.field == 'type'
+
+
+def test_bad_client_email_names_the_nested_field():
+    booking = booking_payload(client={'id': 'cl-1', 'name': 'Ann', 'email': 'not-an-address'})
+
+    with pytest.raises(InvalidInput) as exc_info:
+        translate(request(webhook_payload(booking=booking)))
+
+    assert exc_info.value.field == 'booking.client.email'
+
+
+def test_unknown_time_zone_names_the_field_and_the_zone():
+    with pytest.raises(InvalidInput, match="unknown IANA time zone 'Mars/Base'") as exc_info:
+        translate(request(webhook_payload(booking=booking_payload(timezone='Mars/Base'))))
+
+    assert exc_info.value.field == 'booking.timezone'
+
+
+def test_end_before_start_is_explained():
+    booking = booking_payload(start='2026-12-01T11:00:00+01:00', end='2026-12-01T10:00:00+01:00')
+
+    with pytest.raises(InvalidInput, match='end must be after start') as exc_info:
+        translate(request(webhook_payload(booking=booking)))
+
+    assert exc_info.value.field == 'booking'
+    assert 'Value error' not in str(exc_info.value)
+
+
+def test_bad_signature_is_rejected_before_the_body_is_parsed():
+    with pytest.raises(SignatureError):
+        translate(request(b'this is not json at all', secret='whsec_wrong'))
+
+
+def test_missing_signature_header_is_rejected_before_the_body_is_parsed():
+    req = WebhookRequest(tenant_id='tenant-1', headers={}, body=b'not json', received_at=NOW)
+
+    with pytest.raises(SignatureError, match='missing'):
+        translate(req)
+
+
+def test_stale_request_is_rejected_even_when_the_body_is_valid():
+    with pytest.raises(SignatureError, match='outside the allowed window'):
+        translate(request(webhook_payload(), signed_at=NOW - 301))
+
+
+def test_class_session_booking_keeps_its_session_key():
+    booking = booking_payload(session_id='yoga-0800', payment={'required': True, 'status': 'pending'})
+
+    event = translate(request(webhook_payload(type='booking.paid', booking=booking)))[0]
+
+    assert event.booking.meeting_key == 'session:yoga-0800'
+    assert event.type == 'booking.paid'
+    assert event.booking.payment.required is True
