@@ -2,7 +2,7 @@ import tomllib
 
 
 def test_layer_requirements_match_pyproject_dependencies(repo_root):
-    # The layer ships exactly the project's runtime dependencies; regenerate with `make layer-requirements`.
+    # The layer ships exactly the project's runtime dependencies, no more and no fewer.
     dependencies = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["dependencies"]
     requirements_file = repo_root / "layers" / "shared" / "requirements.txt"
     requirements = [
@@ -10,4 +10,4 @@ def test_layer_requirements_match_pyproject_dependencies(repo_root):
         for line in requirements_file.read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    assert requirements == dependencies
+    assert requirements == dependencies, f"{requirements_file} is stale: run `make layer-requirements`"
