@@ -52,5 +52,9 @@ layer-requirements:
 openapi: $(STAMP)
 	$(BIN)/python -m infra.openapi > docs/openapi.json
 
+# Cold-start figures: handler import times against a bare interpreter and boto3, in one run.
+bench: $(STAMP)
+	$(BIN)/python -m infra.bench
+
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .meetbridge

@@ -101,24 +101,28 @@ CANNOT_RENDER = [
     pytest.param('{{ 1 / 0 }}', id='division-by-zero'),
 ]
 
-# Bug: check() parses only, so it accepts templates that cannot render; render() then raises TypeError
-# ("no loader for this environment specified") or ZeroDivisionError, not a jinja2 TemplateError, and
-# logic/notices._render, which falls back to the default template only on TemplateError, fails the whole notice.
-_BUG = 'render.check accepts un-renderable templates; render raises non-jinja2 errors that skip the default fallback'
-
-
-@pytest.mark.xfail(strict=True, reason=_BUG)
 @pytest.mark.parametrize('body', CANNOT_RENDER)
 def test_check_refuses_a_template_that_cannot_render(body):
     with pytest.raises(InvalidInput):
         check('Subject', body)
 
 
-@pytest.mark.xfail(strict=True, reason=_BUG, raises=(TypeError, ZeroDivisionError))
 @pytest.mark.parametrize('body', CANNOT_RENDER)
 def test_render_failures_are_jinja2_errors(body):
     with pytest.raises(jinja2.TemplateError):
         render('Subject', body, {})
+
+
+@pytest.mark.parametrize('body', ["{{ 'a' * 10**9 }}", '{{ 2 ** 100000000 }}', "{{ [1] * 1000000 }}"])
+def test_templates_cannot_build_huge_values(body):
+    with pytest.raises(jinja2.TemplateError):
+        render('Subject', body, {})
+    with pytest.raises(InvalidInput):
+        check('Subject', body)
+
+
+def test_bounded_arithmetic_still_works():
+    assert render('{{ 2 ** 10 }}', "{{ '-' * 3 }}", {}) == ('1024', '---')
 
 
 def test_text_alternative_strips_tags_and_keeps_line_breaks():
