@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel
 
 from meetbridge.domain.hosting import COMPANY
-from meetbridge.errors import Conflict, Forbidden, InvalidInput, MeetbridgeError, NotFound, Unauthorized
+from meetbridge.errors import Forbidden, InvalidInput, MeetbridgeError, NotFound, RetryLater, Unauthorized
 from meetbridge.logic import admin, tenants
 from meetbridge.observability import logger, metrics
 
@@ -19,10 +19,16 @@ TENANT = '/v1/tenants/<tenant_id>'
 Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
 
 
+class Problem(BaseModel):
+    field: str | None
+    message: str
+
+
 class ErrorOut(BaseModel):
     error: str
     message: str
     field: str | None = None
+    problems: list[Problem] | None = None
 
 
 ERRORS = {
@@ -32,6 +38,7 @@ ERRORS = {
         (401, 'No API key'),
         (403, 'The API key is not this tenant\'s'),
         (404, 'Unknown tenant or resource'),
+        (409, 'Changed by another request at the same moment; retry'),
     )
 }
 
@@ -57,12 +64,13 @@ ERROR_CODES: dict[type[MeetbridgeError], tuple[int, str]] = {
     Unauthorized: (401, 'unauthorized'),
     Forbidden: (403, 'forbidden'),
     NotFound: (404, 'not_found'),
-    Conflict: (409, 'conflict'),
+    RetryLater: (409, 'conflict'),
 }
 
 
 def _error_of(exc: MeetbridgeError) -> tuple[int, dict]:
-    status, code = ERROR_CODES.get(type(exc), (400, 'invalid_request'))
+    status, code = next((ERROR_CODES[kind] for kind in type(exc).__mro__ if kind in ERROR_CODES),
+                        (500, 'internal_error'))
     body = {'error': code, 'message': str(exc)}
     if isinstance(exc, InvalidInput):
         body['field'] = exc.field
@@ -172,9 +180,12 @@ def openapi_json() -> str:
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     # Every route is a tenant's: the key is checked before anything else, the body included.
+    headers = event['headers'] = event.get('headers') or {}
+    if event.get('body') and 'content-type' not in headers:
+        headers['content-type'] = 'application/json'  # every body this API takes is JSON
     tenant_id = (event.get('pathParameters') or {}).get('tenant_id', '')
     try:
-        tenants.authenticate(tenant_id, (event.get('headers') or {}).get('authorization'))
+        tenants.authenticate(tenant_id, headers.get('authorization'))
     except MeetbridgeError as exc:
         status, body = _error_of(exc)
         return {'statusCode': status, 'headers': {'Content-Type': 'application/json'}, 'body': json.dumps(body)}

@@ -18,7 +18,7 @@ MESSAGES = {
     Outcome.PAYMENT_REQUIRED: (402, 'Payment needed to join', 'This booking is not paid yet. The link opens the '
                                'meeting as soon as the payment is approved.'),
     Outcome.UNAVAILABLE: (503, 'The meeting is unavailable', 'The meeting account behind this booking has been '
-                          'disconnected. The business has been told; please contact them.'),
+                          'disconnected. Please contact the business for a new link.'),
 }
 
 

@@ -116,3 +116,34 @@ def test_the_committed_openapi_document_matches_the_code():
 
     committed = Path(__file__).resolve().parents[2] / 'docs' / 'openapi.json'
     assert committed.read_text() == generate(), 'docs/openapi.json is stale: run `make openapi`'
+
+
+def test_a_moved_room_reaches_existing_bookings_and_disconnect_clears_the_password(stack):
+    from datetime import UTC, datetime, timedelta
+
+    from helpers import handler, join_event
+    stack.setup_online_service(url='https://meet.example.com/old')
+    stack.book(booking_event(start=datetime.now(UTC) - timedelta(minutes=1)))
+    link = stack.view('b1')[1]['links']['clients']['c1']
+
+    moved = {'type': 'custom_link', 'url': 'https://meet.example.com/new', 'password': 'pw'}
+    assert stack.admin('PUT', 'accounts/default', moved)[0] == 200
+    page = handler('join')(join_event(link.rsplit('/', 1)[1]), stack.context)
+    assert page['headers']['Location'] == 'https://meet.example.com/new'
+
+    status, account = stack.admin('DELETE', 'accounts/default')
+    assert status == 200 and account['status'] == 'disconnected' and account['has_password'] is False
+
+
+def test_a_body_without_content_type_is_read_as_json(stack):
+    from helpers import admin_event, handler
+    event = admin_event('PUT', stack.tenant.tenant_id, 'services/svc', stack.tenant.api_key, {'name': 'Consult'})
+    del event['headers']['content-type']
+    response = handler('admin')(event, stack.context)
+    assert response['statusCode'] == 200
+
+
+def test_a_forbidden_variable_in_the_subject_names_the_subject(stack):
+    body = {'subject': 'Host: [online_meeting_provider_link]', 'body': '<p>hi</p>'}
+    status, answer = stack.admin('PUT', 'templates/client_cancelled', body)
+    assert status == 400 and answer['field'] == 'subject'

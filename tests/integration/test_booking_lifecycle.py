@@ -213,3 +213,14 @@ def test_a_paid_booking_opens_only_once_payment_is_approved(stack, paid_first):
 
     assert _open(stack, link)['statusCode'] == 302
     assert stack.view('b1')[1]['booking']['payment'] == {'required': True, 'status': 'paid'}
+
+
+def test_moving_a_booking_back_and_forth_notifies_every_time(stack):
+    stack.setup_online_service()
+    ten = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    eleven = ten + timedelta(hours=1)
+    stack.book(booking_event(start=ten))
+    for start in (eleven, ten, eleven):
+        stack.book(booking_event('booking.rescheduled', start=start))
+
+    assert len(_mail_to('c1@example.org')) == 4

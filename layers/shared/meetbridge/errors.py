@@ -25,9 +25,5 @@ class InvalidInput(MeetbridgeError):
         self.field = field
 
 
-class Conflict(MeetbridgeError):
-    pass
-
-
 class RetryLater(MeetbridgeError):
     """A transient condition: the message will be processed again by its queue or scheduler."""

@@ -103,8 +103,12 @@ class AccountOut(BaseModel):
     updated_at: datetime
 
 
+def _settings_of(item: ConnectionItem) -> dict:
+    return item.settings.as_dict() if hasattr(item.settings, 'as_dict') else dict(item.settings or {})
+
+
 def _account_out(item: ConnectionItem) -> AccountOut:
-    settings = item.settings.as_dict() if hasattr(item.settings, 'as_dict') else dict(item.settings or {})
+    settings = _settings_of(item)
     return AccountOut(type=item.type, status=item.status, url=settings.get('url'),
                       description=settings.get('description'), has_password=bool(settings.get('has_password')),
                       updated_at=item.updated_at)
@@ -134,6 +138,7 @@ def disconnect(tenant_id: str, connection_id: str) -> AccountOut:
     item = repository.get_connection(tenant_id, connection_id)
     item.status = 'disconnected'
     item.secret_sealed = None
+    item.settings = {**_settings_of(item), 'has_password': False}
     item.updated_at = _now()
     repository.save(item)
     return _account_out(item)
@@ -171,10 +176,11 @@ def get_template(tenant_id: str, name: str) -> TemplateOut:
 
 def put_template(tenant_id: str, name: str, body: TemplateIn) -> TemplateOut:
     _template_name(name)
-    forbidden = rules.forbidden_variables(name, body.subject + body.body)
-    if forbidden:
-        raise InvalidInput(f'a client template cannot show {", ".join(sorted(forbidden))}: it is the host\'s link',
-                           field='body')
+    for field, text in (('subject', body.subject), ('body', body.body)):
+        forbidden = rules.forbidden_variables(name, text)
+        if forbidden:
+            raise InvalidInput(f'{field}: a client template cannot show {", ".join(sorted(forbidden))}: '
+                               'it is the host\'s link', field=field)
     render.check(body.subject, body.body)
     TemplateItem(*TemplateItem.key(tenant_id, name), name=name, subject=body.subject, body=body.body,
                  updated_at=_now()).save()

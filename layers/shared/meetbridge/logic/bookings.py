@@ -146,7 +146,8 @@ def _announce(tenant_id: str, item: BookingItem) -> None:
     events.publish(
         NOTICE_EVENTS[change],
         {
-            'notice_id': f'{tenant_id}/{item.booking_id}/{change}/{item.start.isoformat()}',
+            # The version that saved the change: a retry repeats it, a later change never does.
+            'notice_id': f'{tenant_id}/{item.booking_id}/{change}/v{item.version}',
             'tenant_id': tenant_id,
             'booking_id': item.booking_id,
             'meeting_key': item.meeting_key,

@@ -57,10 +57,12 @@ def check(subject: str, body: str) -> None:
         for node in tree.find_all(_REFERENCES_OTHER_TEMPLATES):
             raise InvalidInput(f'{field}: templates cannot include, extend or import other templates '
                                f'(line {node.lineno})', field=field)
-    try:
-        render(subject, body, {name: 'sample' for name in VARIABLES})
-    except TemplateError as exc:
-        raise InvalidInput(f'the template cannot render: {exc}', field='body') from None
+    sample = {name: 'sample' for name in VARIABLES}
+    for field, text in (('subject', subject), ('body', body)):
+        try:
+            render(text if field == 'subject' else '', text if field == 'body' else '', sample)
+        except TemplateError as exc:
+            raise InvalidInput(f'{field}: the template cannot render: {exc}', field=field) from None
 
 
 def render(subject: str, body: str, variables: dict[str, str]) -> tuple[str, str]:

@@ -1,6 +1,7 @@
 """A tenant's fixed meeting link (a Webex room, a Skype or Jitsi URL), with password and description.
 
-Every meeting of the account uses the same room, so there is nothing to create or delete at a provider.
+Every meeting of the account uses the same room, so there is nothing to create or delete at a provider,
+and a click always goes to the room the account names now (an admin may move the room).
 """
 
 from meetbridge.providers.base import MeetingSpec, ProviderMeeting
@@ -25,10 +26,10 @@ class CustomLinkProvider:
         return None
 
     def host_url(self, account: Account, meeting: ProviderMeeting) -> str:
-        return meeting.join_url
+        return account.settings['url']
 
     def attendee_url(self, account: Account, meeting: ProviderMeeting, client_id: str) -> str:
-        return meeting.join_url
+        return account.settings['url']
 
 
 PROVIDER = CustomLinkProvider()
