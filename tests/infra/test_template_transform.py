@@ -167,6 +167,13 @@ def test_auto_start_failures_go_to_the_scheduler_dead_letter_queue(cfn_resources
     ]
     destination = get_att_target(config["DestinationConfig"]["OnFailure"]["Destination"])
     assert destination == "SchedulerDeadLetterQueue"
+    # SAM grants the function's role the send for its own destination; nothing else needs to.
+    sends = [
+        get_att_target(statement["Resource"])
+        for statement in allow_statements(cfn_resources, "AutoStartFunction")
+        if "sqs:SendMessage" in as_list(statement["Action"])
+    ]
+    assert sends == ["SchedulerDeadLetterQueue"]
 
 
 # --- least privilege ------------------------------------------------------------
