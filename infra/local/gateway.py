@@ -335,8 +335,8 @@ class Gateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            server_version = "meetbridge-local"
-            sys_version = ""
+            def version_string(self) -> str:
+                return "meetbridge-local"
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 log.debug("%s - " + format, self.address_string(), *args)

@@ -23,6 +23,8 @@ from .template import ACCOUNT_ID, REGION, Resolver, Template, TemplateError, _sc
 
 log = logging.getLogger("infra.local.lambda")
 
+_HERE = str(Path(__file__).resolve().parent)
+
 DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
 
@@ -183,7 +185,10 @@ def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": request_id,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "stackTrace": [
+            line for line, frame in zip(traceback.format_tb(exc.__traceback__), traceback.walk_tb(exc.__traceback__))
+            if not frame[0].f_code.co_filename.startswith(_HERE)
+        ],
     }
 
 

@@ -223,6 +223,7 @@ class LocalStack:
     # --- stop ------------------------------------------------------------------------------------
 
     def stop(self) -> None:
+        started = time.monotonic()
         self.stop_event.set()
         if self.gateway is not None:
             try:
@@ -245,6 +246,7 @@ class LocalStack:
                 self.options.ready_file.unlink()
             except OSError:
                 pass
+        log.info("stopped in %.2f s", time.monotonic() - started)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -1,0 +1,277 @@
+"""Talking to the local stack from e2e tests: HTTP (no redirects followed), signed webhooks, waits.
+
+Only the stack's public surface is used: its HTTP API, its ``/_local/`` dev endpoints, and moto
+(through ``aws_endpoint_url``) to look at schedules and queues.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import http.client
+import json
+import re
+import subprocess
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import boto3
+
+WAIT_SECONDS = 20.0
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.text[:300]!r}>"
+
+
+def request(url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.request(method, target, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+def sign(secret: str, body: bytes, t: int | None = None) -> str:
+    t = int(time.time()) if t is None else t
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def parse_at(expression: str, timezone: str | None) -> dt.datetime:
+    m = re.fullmatch(r"at\((.+)\)", expression)
+    assert m, f"not a one-time schedule: {expression}"
+    return dt.datetime.fromisoformat(m.group(1)).replace(tzinfo=ZoneInfo(timezone or "UTC"))
+
+
+@dataclass
+class Client:
+    id: str
+    name: str
+    email: str
+    timezone: str = "America/New_York"
+
+    @classmethod
+    def unique(cls, timezone: str = "America/New_York") -> Client:
+        tag = uuid.uuid4().hex[:10]
+        return cls(id=f"cl-{tag}", name=f"Casey {tag}", email=f"casey-{tag}@example.com", timezone=timezone)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "email": self.email, "timezone": self.timezone}
+
+
+@dataclass
+class Booking:
+    client: Client
+    start: dt.datetime
+    minutes: int = 30
+    service_id: str = "svc-demo"
+    provider_id: str = "prov-demo"
+    id: str = field(default_factory=lambda: f"bk-{uuid.uuid4().hex[:12]}")
+    timezone: str = "Europe/Berlin"
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + dt.timedelta(minutes=self.minutes)
+
+    def event(self, type_: str = "booking.created", event_id: str | None = None) -> dict[str, Any]:
+        return {
+            "event_id": event_id or f"evt-{uuid.uuid4().hex}",
+            "type": type_,
+            "booking": {
+                "id": self.id,
+                "service_id": self.service_id,
+                "provider_id": self.provider_id,
+                "start": iso(self.start),
+                "end": iso(self.end),
+                "timezone": self.timezone,
+                "session_id": None,
+                "payment": {"required": False, "status": "pending"},
+                "client": self.client.as_dict(),
+            },
+        }
+
+
+class Stack:
+    """A running ``python -m infra.local`` (subprocess) and what its dev.json says."""
+
+    def __init__(self, info: dict[str, Any], process: subprocess.Popen[bytes], log_path: Path):
+        self.info = info
+        self.process = process
+        self.log_path = log_path
+        self.api = info["api_url"]
+        self.tenant_id = info["tenant_id"]
+        self.api_key = info["api_key"]
+        self.secret = info["webhook_secret"]
+
+    # --- diagnostics ------------------------------------------------------------------------------
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def wait_for(self, what: str, probe: Callable[[], Any], timeout: float = WAIT_SECONDS, interval: float = 0.25) -> Any:
+        """Polls ``probe`` until it returns something truthy; fails with the stack's log otherwise."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while True:
+            last = probe()
+            if last:
+                return last
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}\n"
+                    f"--- local stack log (tail) ---\n{self.log_tail()}"
+                )
+            time.sleep(interval)
+
+    # --- HTTP -------------------------------------------------------------------------------------
+
+    def get(self, path_or_url: str, **headers: str) -> Response:
+        url = path_or_url if path_or_url.startswith("http") else self.api + path_or_url
+        return request(url, headers=headers)
+
+    def post_webhook(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        tenant_id: str | None = None,
+        secret: str | None = None,
+        t: int | None = None,
+    ) -> Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Meetbridge-Signature": sign(secret or self.secret, body, t),
+        }
+        return request(f"{self.api}/webhooks/generic/{tenant_id or self.tenant_id}", "POST", body, headers)
+
+    def admin(self, method: str, rest: str, body: dict[str, Any] | None = None) -> Response:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        return request(f"{self.api}/v1/tenants/{self.tenant_id}/{rest}", method, data, headers)
+
+    def booking_view(self, booking_id: str) -> Response:
+        return self.admin("GET", f"bookings/{booking_id}")
+
+    def wait_for_links(self, booking: Booking) -> dict[str, Any]:
+        """GET the booking until it has its meeting and both links."""
+
+        def ready() -> dict[str, Any] | None:
+            resp = self.booking_view(booking.id)
+            if resp.status != 200:
+                return None
+            view = resp.json()
+            links = view.get("links") or {}
+            if view.get("meeting") and links.get("provider") and (links.get("clients") or {}).get(booking.client.id):
+                return view
+            return None
+
+        return self.wait_for(f"meeting and links of booking {booking.id}", ready)
+
+    # --- the local outbox -------------------------------------------------------------------------
+
+    def emails(self, to: str | None = None, mentioning: str | None = None) -> list[dict[str, Any]]:
+        resp = self.get("/_local/outbox")
+        assert resp.status == 200, resp
+        items = resp.json()
+        if to:
+            items = [m for m in items if to.lower() in " ".join(m["to"] + m["cc"] + m["bcc"]).lower()]
+        if mentioning:
+            items = [m for m in items if mentioning in _content(m)]
+        return items
+
+    def wait_for_emails(self, count: int, *, to: str, mentioning: str | None = None) -> list[dict[str, Any]]:
+        return self.wait_for(
+            f"{count} email(s) to {to}" + (f" mentioning {mentioning!r}" if mentioning else ""),
+            lambda: (lambda found: found if len(found) >= count else None)(self.emails(to, mentioning)),
+        )
+
+    # --- moto, for what has no HTTP surface -------------------------------------------------------
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.info["aws_endpoint_url"],
+            region_name=self.info.get("region", "us-east-1"),
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def schedules_for(self, *identifiers: str) -> list[dict[str, Any]]:
+        """Schedules of the stack's group whose name or target input mentions one of ``identifiers``."""
+        scheduler = self.aws("scheduler")
+        group = self.info["schedule_group"]
+        found = []
+        for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group):
+            for summary in page["Schedules"]:
+                try:
+                    schedule = scheduler.get_schedule(GroupName=group, Name=summary["Name"])
+                except scheduler.exceptions.ResourceNotFoundException:
+                    continue
+                haystack = schedule["Name"] + " " + (schedule["Target"].get("Input") or "")
+                if any(i and i in haystack for i in identifiers):
+                    found.append(schedule)
+        return found
+
+    def queues_idle(self) -> bool:
+        """The booking and notification queues hold nothing, in flight or waiting (read in pipeline order)."""
+        sqs = self.aws("sqs")
+        resources = self.info["resources"]
+        for logical_id in ("MeetingsQueue", "NotificationsQueue"):
+            attrs = sqs.get_queue_attributes(QueueUrl=resources[logical_id], AttributeNames=["All"])["Attributes"]
+            busy = sum(int(attrs.get(k, 0)) for k in (
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"))
+            if busy:
+                return False
+        return True
+
+    def wait_until_drained(self) -> None:
+        """Both queues idle on two reads in a row."""
+        def twice() -> bool:
+            if not self.queues_idle():
+                return False
+            time.sleep(0.4)
+            return self.queues_idle()
+
+        self.wait_for("the queues to drain", twice)
+
+
+def content(message: dict[str, Any]) -> str:
+    return " ".join(str(message.get(k) or "") for k in ("subject", "html", "text"))
+
+
+_content = content
