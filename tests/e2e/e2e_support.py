@@ -11,8 +11,11 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import re
+import signal
 import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
@@ -24,6 +27,45 @@ from zoneinfo import ZoneInfo
 import boto3
 
 WAIT_SECONDS = 20.0
+STARTUP_SECONDS = 60.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class StartupFailed(Exception):
+    pass
+
+
+def launch(tmp: Path, *extra_args: str) -> Stack:
+    """Starts ``python -m infra.local`` as a developer would, on free ports; returns once it is ready."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    ready = tmp / "ready.json"
+    log_path = tmp / "stack.log"
+    # A clean AWS environment: the stack sets its own (moto) endpoint and fake credentials.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    command = [
+        sys.executable, "-m", "infra.local",
+        "--port", "0", "--aws-port", "0",
+        "--state-dir", str(tmp / "state"), "--ready-file", str(ready),
+        *extra_args,
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def tail() -> str:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-80:])
+
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not ready.exists():
+        if process.poll() is not None:
+            raise StartupFailed(f"python -m infra.local exited with {process.returncode} before it was ready:\n{tail()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait(10)
+            raise StartupFailed(f"python -m infra.local was not ready within {STARTUP_SECONDS:.0f} s:\n{tail()}")
+        time.sleep(0.1)
+    info = json.loads(Path(json.loads(ready.read_text())["dev_json"]).read_text())
+    return Stack(info, process, log_path)
 
 
 @dataclass
@@ -130,6 +172,15 @@ class Stack:
         self.tenant_id = info["tenant_id"]
         self.api_key = info["api_key"]
         self.secret = info["webhook_secret"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
     # --- diagnostics ------------------------------------------------------------------------------
 
