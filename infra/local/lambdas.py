@@ -121,7 +121,7 @@ class LocalFunction:
         _, _, func_name = self.handler_spec.rpartition(".")
         path = self.source_file
         if not path.is_file():
-            raise FileNotFoundError(f"{self.logical_id}: handler file {path} does not exist")
+            raise FileNotFoundError(f"{self.logical_id}: handler file {path} does not exist (CodeUri + Handler)")
         spec = importlib.util.spec_from_file_location(self.module_name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"{self.logical_id}: cannot import {path}")

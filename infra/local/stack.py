@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -99,12 +100,16 @@ class LocalStack:
             self.provisioner.verify_sender(str(sender))
 
         # The gateway binds first: its URL is PUBLIC_BASE_URL, which handlers may read at import.
-        self.gateway = Gateway(
-            [],
-            port=opts.port,
-            local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
-                             "/_local/health": self._health},
-        )
+        try:
+            self.gateway = Gateway(
+                [],
+                port=opts.port,
+                local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
+                                 "/_local/health": self._health},
+            )
+        except OSError as exc:
+            raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
+                               "pick another with --port or PORT (0 = any free port)") from exc
         self.functions = build_functions(self.template, self.provisioner.resolver)
         env = merged_environment(self.functions, local_overrides={"PUBLIC_BASE_URL": self.gateway.url})
         os.environ.update(env)
@@ -133,6 +138,15 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         from moto.server import ThreadedMotoServer
 
+        if self.options.aws_port:
+            # ThreadedMotoServer.start() waits forever if its thread cannot bind: check first.
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
+                try:
+                    probe.bind(("127.0.0.1", self.options.aws_port))
+                except OSError as exc:
+                    raise StartupError(f"cannot listen on 127.0.0.1:{self.options.aws_port} for moto "
+                                       f"({exc.strerror}); pick another with --aws-port (0 = any free port)") from exc
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.options.aws_port, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -158,6 +172,9 @@ class LocalStack:
         for fn in self.functions:
             try:
                 fn.load()
+            except FileNotFoundError as exc:
+                errors.append(str(exc))
+                continue
             except Exception as exc:  # noqa: BLE001 - report every broken function at once
                 log.exception("cannot load %s", fn.logical_id)
                 assert self.template is not None
