@@ -81,21 +81,27 @@ def messages() -> list[dict[str, Any]]:
 def json_endpoint(query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     items = messages()
     if query.get("to"):
-        items = [m for m in items if query["to"].lower() in [a.lower() for a in m["to"] + m["cc"] + m["bcc"]]]
+        items = [m for m in items if query["to"].lower() in " ".join(m["to"] + m["cc"] + m["bcc"]).lower()]
     body = json.dumps(items, indent=2).encode()
     return 200, {"content-type": "application/json", "cache-control": "no-store"}, body
 
 
 def html_endpoint(query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-    items = list(reversed(messages()))
+    items = messages()
+    if query.get("to"):
+        items = [m for m in items if query["to"].lower() in " ".join(m["to"] + m["cc"] + m["bcc"]).lower()]
+    items.reverse()
     cards = []
     for m in items:
         esc = html.escape
         recipients = ", ".join(m["to"] + m["cc"] + m["bcc"])
         parts = []
         if m.get("html"):
+            # No scripts; links open in a new tab, outside the sandbox.
+            doc = '<base target="_blank">' + m["html"]
             parts.append(
-                f'<iframe sandbox="" srcdoc="{esc(m["html"], quote=True)}" title="HTML part"></iframe>'
+                f'<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" '
+                f'srcdoc="{esc(doc, quote=True)}" title="HTML part"></iframe>'
             )
         if m.get("text"):
             parts.append(f"<details{' open' if not m.get('html') else ''}><summary>text part</summary>"
