@@ -115,9 +115,7 @@ class Provisioner:
             rtype = self.template.resource_type(logical_id)
             handler = self._handlers.get(rtype)
             if handler is None:
-                msg = f"{logical_id} ({rtype}) is not created locally; Ref gives its logical id"
-                self.warnings.append(msg)
-                log.debug(msg)
+                log.debug("%s (%s) is not created locally; Ref gives its logical id", logical_id, rtype)
                 physical = Physical(ref=logical_id)
             elif rtype in _RESOLVED_LATER:
                 physical = handler(logical_id, self.template.properties(logical_id))

@@ -94,7 +94,7 @@ class LocalStack:
         self.provisioner = Provisioner(self.template)
         self.provisioner.provision_all()
         for warning in self.provisioner.warnings:
-            log.debug("%s", warning)
+            log.warning("%s", warning)
         sender = self.provisioner.resolver.parameters.get("SenderEmail")
         if sender:
             self.provisioner.verify_sender(str(sender))
@@ -116,7 +116,10 @@ class LocalStack:
         os.environ.update(opts.env)
         self._load_functions()
 
-        self.gateway.routes = routes_from_functions(self.functions)
+        try:
+            self.gateway.routes = routes_from_functions(self.functions)
+        except ValueError as exc:
+            raise StartupError(f"HttpApi events: {exc}") from exc
         self.gateway.start()
         by_name = {fn.name: fn for fn in self.functions}
         self.invoker = AsyncInvoker(by_name, self.stop_event, retry_delay=opts.async_retry_delay)
