@@ -9,6 +9,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Powertools warns on every invocation that emitted no metric; harmless, and it buries the request log.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
     from .stack import LocalStack, Options, StartupError
     from .template import TemplateError

@@ -373,7 +373,9 @@ class Gateway:
                 self.end_headers()
                 if self.command != "HEAD" and payload:
                     self.wfile.write(payload)
-                log.info("%s %s -> %d %s %d ms", self.command, self.path, status, by,
+                # A join link's token opens the meeting: the console shows only its first characters.
+                shown_path = re.sub(r"^/j/([^/?]{4})[^/?]*", r"/j/\1…", self.path)
+                log.info("%s %s -> %d %s %d ms", self.command, shown_path, status, by,
                          (time.monotonic() - started) * 1000)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve

@@ -212,6 +212,7 @@ class LocalStack:
             "service_id": self.tenant.service_id if self.tenant else None,
             "provider_id": self.tenant.provider_id if self.tenant else None,
             "table_name": env.get("TABLE_NAME"),
+            "kms_key_id": env.get("KMS_KEY_ID"),
             "region": REGION,
             "account_id": ACCOUNT_ID,
             "event_bus_name": env.get("EVENT_BUS_NAME"),
