@@ -52,6 +52,9 @@ def _error(status: int, code: str, message: str, **extra) -> Response:
 def _invalid_request(exc: RequestValidationError) -> Response:
     problems = []
     for error in exc.errors():
+        if error.get('type') == 'json_invalid':  # its location is a character offset, not a field
+            problems.append({'field': None, 'message': 'the body is not valid JSON'})
+            continue
         location = [str(part) for part in error.get('loc', ()) if part not in ('body', 'path', 'query')]
         problems.append({'field': '.'.join(location) or None, 'message': error.get('msg', 'invalid')})
     first = problems[0] if problems else {'field': None, 'message': 'invalid request'}

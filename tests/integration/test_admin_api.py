@@ -147,3 +147,13 @@ def test_a_forbidden_variable_in_the_subject_names_the_subject(stack):
     body = {'subject': 'Host: [online_meeting_provider_link]', 'body': '<p>hi</p>'}
     status, answer = stack.admin('PUT', 'templates/client_cancelled', body)
     assert status == 400 and answer['field'] == 'subject'
+
+
+def test_malformed_json_is_a_400_that_says_so(stack):
+    from helpers import admin_event, handler
+    event = admin_event('PUT', stack.tenant.tenant_id, 'services/svc', stack.tenant.api_key)
+    event['body'] = '{"name": '
+    response = handler('admin')(event, stack.context)
+    answer = json.loads(response['body'])
+    assert response['statusCode'] == 400
+    assert answer['message'] == 'request: the body is not valid JSON' and answer['field'] is None
