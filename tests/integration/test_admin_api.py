@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from bookings import booking_event
-from conftest import Stack, sent_emails
+from integration_stack import Stack, sent_emails
 
 from meetbridge.logic.tenants import create_tenant
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from bookings import booking_event
-from conftest import sent_emails
+from integration_stack import sent_emails
 from helpers import handler, join_event
 
 from meetbridge.scheduling import schedule_name

@@ -1,0 +1,129 @@
+"""The in-process stack the integration tests drive: moto's AWS with this stack's resources."""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import yaml
+
+
+TEMPLATE = Path(__file__).resolve().parents[2] / 'template.yaml'
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+_CfnLoader.add_multi_constructor('!', lambda loader, suffix, node: None)
+
+
+def template_resources() -> dict:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)['Resources']
+
+
+def create_table(name: str, properties: dict) -> None:
+    client = boto3.client('dynamodb')
+    spec = {k: properties[k] for k in ('AttributeDefinitions', 'KeySchema', 'BillingMode', 'GlobalSecondaryIndexes')
+            if k in properties}
+    client.create_table(TableName=name, **spec)
+    ttl = properties['TimeToLiveSpecification']
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+
+
+
+@dataclass
+class Queue:
+    url: str
+    arn: str
+
+    def receive(self) -> list[dict]:
+        """Everything waiting, as the records of a real SQS event."""
+        sqs = boto3.client('sqs')
+        records = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=['All']).get('Messages', [])
+            if not batch:
+                return records
+            for message in batch:
+                sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message['ReceiptHandle'])
+                records.append({
+                    'messageId': message['MessageId'], 'receiptHandle': message['ReceiptHandle'],
+                    'body': message['Body'], 'attributes': message.get('Attributes', {}), 'messageAttributes': {},
+                    'md5OfBody': message['MD5OfBody'], 'eventSource': 'aws:sqs', 'eventSourceARN': self.arn,
+                    'awsRegion': 'us-east-1',
+                })
+
+
+@dataclass
+class Cloud:
+    queues: dict[str, Queue]
+
+
+class Stack:
+    """A tenant on the in-process stack, driven through the real handlers and moto's bus and queues."""
+
+    def __init__(self, cloud: Cloud):
+        from meetbridge.logic.tenants import create_tenant
+
+        from helpers import LambdaContext
+
+        self.cloud = cloud
+        self.tenant = create_tenant('Acme Clinic')
+        self.context = LambdaContext()
+
+    def admin(self, method: str, rest: str, body: dict | None = None, api_key: str | None = '') -> tuple[int, dict]:
+        from helpers import admin_event, handler
+
+        key = self.tenant.api_key if api_key == '' else api_key
+        response = handler('admin')(admin_event(method, self.tenant.tenant_id, rest, key, body), self.context)
+        return response['statusCode'], json.loads(response['body'] or 'null')
+
+    def setup_online_service(self, url: str = 'https://meet.example.com/room', password: str | None = 'pw') -> None:
+        assert self.admin('PUT', 'services/svc', {'name': 'Consultation', 'online': True})[0] == 200
+        assert self.admin('PUT', 'providers/dana', {'name': 'Dana Doe', 'email': 'dana@example.com',
+                                                    'timezone': 'Europe/Berlin'})[0] == 200
+        account = {'type': 'custom_link', 'url': url, 'password': password, 'description': 'Room 1'}
+        assert self.admin('PUT', 'accounts/default', account)[0] == 200
+
+    def post(self, body: dict | bytes, signature: str | None = None, tenant_id: str | None = None) -> tuple[int, dict]:
+        from helpers import handler, sign, webhook_event
+
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        if signature is None:
+            signature = sign(self.tenant.webhook_secret, raw)
+        event = webhook_event(tenant_id or self.tenant.tenant_id, raw, signature)
+        response = handler('booking_webhook')(event, self.context)
+        return response['statusCode'], json.loads(response['body'])
+
+    def pump(self) -> dict:
+        """Runs the consumers until the queues are empty; returns what each batch reported."""
+        from helpers import handler, sqs_event
+
+        reports = {'meetings': [], 'notifications': []}
+        for _ in range(5):
+            moved = False
+            for name in ('meetings', 'notifications'):
+                records = self.cloud.queues[name].receive()
+                if records:
+                    moved = True
+                    reports[name].append(handler(name)(sqs_event(records), self.context))
+            if not moved:
+                return reports
+        raise AssertionError('queues did not drain')
+
+    def book(self, body: dict) -> dict:
+        status, _ = self.post(body)
+        assert status == 202
+        return self.pump()
+
+    def view(self, booking_id: str) -> tuple[int, dict]:
+        return self.admin('GET', f'bookings/{booking_id}')
+
+
+def sent_emails() -> list:
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends['123456789012']['us-east-1'].sent_messages)
