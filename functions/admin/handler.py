@@ -147,6 +147,27 @@ def delete_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
     return admin.disconnect(tenant_id, admin.provider_account_id(tenant_id, provider_id))
 
 
+@app.post(f'{TENANT}/connections/<provider_type>/connect-link', summary='A link that connects a meeting account '
+          'through the provider\'s sign-in (expires in minutes)', tags=['accounts'], responses=ERRORS)
+def post_connect_link(tenant_id: Id, provider_type: Id,
+                      body: Annotated[admin.ConnectLinkIn, Body()]) -> admin.ConnectLinkOut:
+    event = app.current_event
+    base_url = f"{event.headers.get('x-forwarded-proto', 'https')}://{event.request_context.domain_name}"
+    return admin.connect_link(tenant_id, provider_type, body, base_url)
+
+
+@app.get(f'{TENANT}/accounts/default/users', summary='The users of the company meeting account (all pages)',
+         tags=['accounts'], responses=ERRORS)
+def get_company_users(tenant_id: Id) -> list[admin.AccountUser]:
+    return admin.company_users(tenant_id)
+
+
+@app.put(f'{TENANT}/providers/<provider_id>/company-user', summary='Map a provider to a user of the company '
+         'meeting account, who then hosts their bookings', tags=['accounts'], responses=ERRORS)
+def put_company_user(tenant_id: Id, provider_id: Id, body: Annotated[admin.CompanyUserIn, Body()]) -> admin.ProviderOut:
+    return admin.map_provider(tenant_id, provider_id, body)
+
+
 @app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',
          tags=['templates'], responses=ERRORS)
 def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:

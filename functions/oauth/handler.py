@@ -1,17 +1,69 @@
-"""GET /oauth/{provider}/start|callback: connecting a meeting account that signs in with OAuth.
+"""Connecting meeting accounts: GET /oauth/{provider}/start|callback, and the provider's own
+account events (POST /providers/zoom/events)."""
 
-No OAuth provider is available yet (a custom link needs no sign-in); every provider name answers
-with a page saying so.
-"""
+import base64
+import binascii
+import json
+import time
+from datetime import UTC, datetime
 
-from meetbridge.observability import logger
-from meetbridge.web.pages import page_response
+from meetbridge.errors import InvalidInput
+from meetbridge.logic import connect, provider_events
+from meetbridge.observability import logger, metrics
+from meetbridge.security.signatures import SignatureError
+from meetbridge.web.pages import page_response, redirect_response
+
+
+def _base_url(event: dict) -> str:
+    """Where this API is reached (a custom domain included), so the redirect URI is the same both ways."""
+    headers = event.get('headers') or {}
+    domain = (event.get('requestContext') or {}).get('domainName', '')
+    return f"{headers.get('x-forwarded-proto', 'https')}://{domain}"
+
+
+def _oauth(event: dict) -> dict:
+    provider = (event.get('pathParameters') or {}).get('provider', '')
+    step = event.get('rawPath', '').rsplit('/', 1)[-1]
+    params = event.get('queryStringParameters') or {}
+    redirect_uri = f'{_base_url(event)}/oauth/{provider}/callback'
+    now = datetime.now(UTC)
+    if provider not in connect.OAUTH_PROVIDERS:
+        return page_response(404, 'This meeting provider cannot be connected',
+                             'The link names a meeting provider that cannot be connected here.')
+    try:
+        if step == 'start':
+            return redirect_response(connect.start(provider, params.get('intent'), redirect_uri, now))
+        connected = connect.callback(provider, params, redirect_uri, now)
+    except connect.ConnectFailed as failure:
+        metrics.add_metric(name='ConnectFailed', unit='Count', value=1)
+        return page_response(failure.status, failure.title, failure.detail)
+    metrics.add_metric(name='AccountConnected', unit='Count', value=1)
+    if connected.return_url:
+        return redirect_response(connect.return_to(connected.return_url, connected=provider))
+    return page_response(200, f'{provider.title()} is connected',
+                         f'Meetings for this account will now be created in {provider.title()} as '
+                         f'{connected.email}. You can close this page.')
+
+
+def _zoom_events(event: dict) -> dict:
+    body = event.get('body') or ''
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get('isBase64Encoded') else body.encode()
+        answer = provider_events.zoom_event({k.lower(): v for k, v in (event.get('headers') or {}).items()},
+                                            raw, time.time())
+    except (binascii.Error, ValueError, InvalidInput) as exc:
+        return {'statusCode': 400, 'headers': {'Content-Type': 'application/json'},
+                'body': json.dumps({'error': 'invalid_request', 'message': str(exc)})}
+    except SignatureError as exc:
+        logger.warning('zoom event signature rejected', extra={'reason': str(exc)})
+        return {'statusCode': 401, 'headers': {'Content-Type': 'application/json'},
+                'body': json.dumps({'error': 'invalid_signature', 'message': str(exc)})}
+    return {'statusCode': 200, 'headers': {'Content-Type': 'application/json'}, 'body': json.dumps(answer)}
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
-    provider = (event.get('pathParameters') or {}).get('provider', '')
-    logger.info('oauth request for an unavailable provider', extra={'provider': provider[:40]})
-    return page_response(404, 'This meeting provider cannot be connected',
-                         'The link you followed names a meeting provider that cannot be connected here. '
-                         'Ask the business for a new connection link.')
+    if event.get('routeKey', '').startswith('POST /providers/zoom/events'):
+        return _zoom_events(event)
+    return _oauth(event)

@@ -20,8 +20,13 @@ class Settings(BaseModel, frozen=True):
     scheduler_role_arn: str = ''
     scheduler_dlq_arn: str = ''
     auto_start_function_arn: str = ''
+    meetings_queue_arn: str = ''
     auto_start_lead_seconds: int = 60
     sender_email: str = ''
+    zoom_client_secret_arn: str = ''
+    # Zoom's endpoints; the local stack and tests point these at the Zoom sandbox.
+    zoom_oauth_base: str = 'https://zoom.us'
+    zoom_api_base: str = 'https://api.zoom.us/v2'
     region: str = 'us-east-1'
 
     def require(self, name: str) -> str:

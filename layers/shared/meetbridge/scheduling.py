@@ -58,6 +58,34 @@ def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: d
     return name
 
 
+def put_booking_retry(event: dict, at: datetime) -> str:
+    """Queues a booking event again at `at` (after a provider's daily limit resets)."""
+    config = settings()
+    name = 'retry-' + hashlib.sha256(f'{event["tenant_id"]}|{event["event_id"]}'.encode()).hexdigest()[:48]
+    request = {
+        'Name': name,
+        'GroupName': config.require('schedule_group'),
+        'ScheduleExpression': f'at({at.strftime("%Y-%m-%dT%H:%M:%S")})',
+        'ScheduleExpressionTimezone': 'UTC',
+        'FlexibleTimeWindow': {'Mode': 'OFF'},
+        'ActionAfterCompletion': 'DELETE',
+        'Target': {
+            'Arn': config.require('meetings_queue_arn'),
+            'RoleArn': config.require('scheduler_role_arn'),
+            # The shape the bus delivers to the queue, so the meetings function reads it as any other.
+            'Input': json.dumps({'source': 'meetbridge', 'detail-type': event['type'], 'detail': event}),
+            'RetryPolicy': {'MaximumRetryAttempts': 10, 'MaximumEventAgeInSeconds': 3600},
+            'DeadLetterConfig': {'Arn': config.require('scheduler_dlq_arn')},
+        },
+    }
+    scheduler = aws.client('scheduler')
+    try:
+        scheduler.create_schedule(**request)
+    except scheduler.exceptions.ConflictException:
+        pass  # the same retry is already waiting
+    return name
+
+
 def delete_start_schedule(name: str | None) -> None:
     if not name:
         return

@@ -7,10 +7,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from meetbridge.domain import hosting
+from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Email, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import links
+from meetbridge.logic import links, tokens
+from meetbridge.logic.tokens import ConnectionUnusable
+from meetbridge.observability import logger
+from meetbridge.providers.base import ProviderRejected
 from meetbridge.logic.notices import template_for
 from meetbridge.notify import render
 from meetbridge.store import repository
@@ -64,17 +68,61 @@ class ProviderIn(_Body):
 
 class ProviderOut(ProviderIn):
     id: str
+    company_user: str | None = None
+
+
+def _provider_out(item: ProviderItem) -> ProviderOut:
+    return ProviderOut(id=item.provider_id, name=item.name, email=item.email, timezone=item.timezone,
+                       company_user=item.company_user)
 
 
 def put_provider(tenant_id: str, provider_id: str, body: ProviderIn) -> ProviderOut:
-    ProviderItem(*ProviderItem.key(tenant_id, provider_id), provider_id=provider_id, updated_at=_now(),
-                 **body.model_dump()).save()
-    return ProviderOut(id=provider_id, **body.model_dump())
+    """Replaces the provider's details; their mapping to a company account user stays."""
+    item = repository.find(ProviderItem, ProviderItem.key(tenant_id, provider_id)) or ProviderItem(
+        *ProviderItem.key(tenant_id, provider_id), provider_id=provider_id)
+    item.name, item.email, item.timezone, item.updated_at = body.name, body.email, body.timezone, _now()
+    item.save()
+    return _provider_out(item)
 
 
 def get_provider(tenant_id: str, provider_id: str) -> ProviderOut:
+    return _provider_out(repository.get_provider(tenant_id, provider_id))
+
+
+class CompanyUserIn(_Body):
+    user_id: Annotated[str, Field(min_length=1, max_length=128)] | None
+
+
+def map_provider(tenant_id: str, provider_id: str, body: CompanyUserIn) -> ProviderOut:
+    """Which user of the company meeting account hosts this provider's bookings (None: the account's own)."""
     item = repository.get_provider(tenant_id, provider_id)
-    return ProviderOut(id=provider_id, name=item.name, email=item.email, timezone=item.timezone)
+    if body.user_id is not None and body.user_id not in {user.id for user in company_users(tenant_id)}:
+        raise InvalidInput(f'{body.user_id!r} is not a user of the company meeting account', field='user_id')
+    item.company_user = body.user_id
+    item.updated_at = _now()
+    item.save()
+    return _provider_out(item)
+
+
+class AccountUser(BaseModel):
+    id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+def company_users(tenant_id: str) -> list[AccountUser]:
+    connection = repository.get_connection(tenant_id, COMPANY)
+    if connection.status != 'active' or connection.type != 'zoom':
+        raise InvalidInput('the company meeting account is not a connected Zoom account')
+    from meetbridge.providers.zoom import PROVIDER
+
+    try:
+        users = PROVIDER.users(repository.account_of(connection, tenant_id))
+    except (ProviderRejected, ConnectionUnusable) as refusal:
+        raise InvalidInput(str(refusal)) from None
+    return [AccountUser(id=u['id'], email=u.get('email'), first_name=u.get('first_name'),
+                        last_name=u.get('last_name')) for u in users]
 
 
 # --- meeting accounts -----------------------------------------------------------------------------
@@ -100,6 +148,8 @@ class AccountOut(BaseModel):
     url: str | None = None
     description: str | None = None
     has_password: bool = False
+    email: str | None = None  # the provider-side user an OAuth account is connected as
+    problem: str | None = None  # why it needs reconnecting
     updated_at: datetime
 
 
@@ -111,7 +161,7 @@ def _account_out(item: ConnectionItem) -> AccountOut:
     settings = _settings_of(item)
     return AccountOut(type=item.type, status=item.status, url=settings.get('url'),
                       description=settings.get('description'), has_password=bool(settings.get('has_password')),
-                      updated_at=item.updated_at)
+                      email=settings.get('email'), problem=item.problem, updated_at=item.updated_at)
 
 
 def put_custom_link(tenant_id: str, connection_id: str, body: CustomLinkAccountIn) -> AccountOut:
@@ -134,14 +184,46 @@ def get_account(tenant_id: str, connection_id: str) -> AccountOut:
 
 
 def disconnect(tenant_id: str, connection_id: str) -> AccountOut:
-    """Future bookings no longer use the account; the join page of its meetings says it is unavailable."""
+    """Future bookings no longer use the account; the join page of its meetings says it is unavailable.
+    An OAuth account's token is revoked at the provider first (best effort: it may be dead already)."""
     item = repository.get_connection(tenant_id, connection_id)
+    if item.type == 'zoom' and item.status == 'active' and item.secret_sealed:
+        _revoke_zoom(tenant_id, item)
     item.status = 'disconnected'
     item.secret_sealed = None
+    item.refresh_lease_until = None
     item.settings = {**_settings_of(item), 'has_password': False}
     item.updated_at = _now()
     repository.save(item)
     return _account_out(item)
+
+
+def _revoke_zoom(tenant_id: str, item: ConnectionItem) -> None:
+    from meetbridge.providers import zoom
+
+    try:
+        zoom.revoke(tokens.access_token(tenant_id, item.connection_id, zoom.refresh))
+    except Exception as exc:  # the account is disconnected here whatever Zoom answers
+        logger.warning('token revocation failed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id,
+                                                         'error': type(exc).__name__})
+    item.refresh()
+
+
+class ConnectLinkIn(_Body):
+    provider_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    return_url: Annotated[str, Field(max_length=2048)] | None = None
+
+
+class ConnectLinkOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+def connect_link(tenant_id: str, provider_type: str, body: ConnectLinkIn, base_url: str) -> ConnectLinkOut:
+    from meetbridge.logic import connect
+
+    url, expires = connect.create_link(tenant_id, provider_type, body.provider_id, body.return_url, base_url, _now())
+    return ConnectLinkOut(url=url, expires_at=expires)
 
 
 def provider_account_id(tenant_id: str, provider_id: str) -> str:

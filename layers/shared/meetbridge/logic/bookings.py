@@ -6,7 +6,7 @@ change is announced through `pending_notice`, which is saved with the change and
 after the notification event is on the bus.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from meetbridge import events, scheduling
@@ -14,11 +14,15 @@ from meetbridge.domain import hosting
 from meetbridge.domain.model import Booking, BookingEvent
 from meetbridge.errors import RetryLater
 from meetbridge.logic import links
+from meetbridge.logic.tokens import ConnectionUnusable
 from meetbridge.observability import logger
 from meetbridge.providers import provider_for
-from meetbridge.providers.base import MeetingSpec, ProviderMeeting
+from meetbridge.providers.base import Attendee, DailyLimit, MeetingSpec, ProviderMeeting, ProviderRejected
 from meetbridge.store import repository
-from meetbridge.store.models import BookingItem, ClientMap, MeetingItem, ServiceItem
+from meetbridge.store.models import BookingItem, ClientMap, MeetingItem, ProviderItem, ServiceItem
+
+# Retries after a provider's daily limit spread over a few minutes past midnight.
+RETRY_SPREAD = timedelta(minutes=5)
 
 # A meeting claim older than this is taken over: its holder died between claiming and creating.
 CLAIM_LEASE = timedelta(minutes=5)
@@ -51,7 +55,10 @@ def apply(event: BookingEvent, now: datetime) -> Result:
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
     if existing is None and (service is None or not service.online):
         return Result('ignored: the service is not an online meeting service')
-    return _ensure(event, existing, service, now)
+    try:
+        return _ensure(event, existing, service, now)
+    except DailyLimit as limit:
+        return _wait_for_limit(event, existing, limit, now)
 
 
 def _spec(booking: Booking, service: ServiceItem | None) -> MeetingSpec:
@@ -70,20 +77,30 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
         _leave_meeting(tenant_id, existing, now)  # moved to another class session
 
     meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
+    spec = _spec(booking, service)
     problem = None
-    if meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
-        meeting = _create_meeting(tenant_id, booking, _spec(booking, service), meeting, now)
-        if meeting is None:
-            problem = NO_ACCOUNT
-    elif meeting.status == 'creating':
-        raise RetryLater('the meeting is being created by another invocation')
-    elif (meeting.start, meeting.end) != (booking.start, booking.end):
-        _move_meeting(tenant_id, meeting, _spec(booking, service), now)
+    try:
+        if meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
+            meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
+            if meeting is None:
+                problem = NO_ACCOUNT
+        elif meeting.status == 'creating':
+            raise RetryLater('the meeting is being created by another invocation')
+        elif (meeting.start, meeting.end) != (booking.start, booking.end):
+            _move_meeting(tenant_id, meeting, spec, now)
+    except (ProviderRejected, ConnectionUnusable) as refusal:
+        problem = str(refusal)
+        if meeting is not None and meeting.status == 'creating':
+            meeting = None
 
     item = existing or BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
     change = _change(existing, booking, problem)
-    if meeting is not None:
+    if meeting is not None and problem is None:
         _join(tenant_id, meeting, booking, now)
+        if not item.attendee_sealed:
+            attendee = _add_attendee(tenant_id, meeting, spec, booking)
+            if attendee is not None:
+                item.attendee_sealed = repository.seal_json(attendee.to_dict(), tenant_id, 'attendee', booking.id)
         if not item.client_link_sealed:
             _, item.client_link_sealed = links.mint(
                 tenant_id, 'client', meeting.meeting_key, meeting.end, now,
@@ -170,10 +187,13 @@ def _claim_expired(meeting: MeetingItem, now: datetime) -> bool:
 def _create_meeting(
     tenant_id: str, booking: Booking, spec: MeetingSpec, previous: MeetingItem | None, now: datetime
 ) -> MeetingItem | None:
-    choice = hosting.choose_account(booking.provider_id, repository.active_connection_ids(tenant_id))
+    provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, booking.provider_id))
+    choice = hosting.choose_account(booking.provider_id, repository.active_connection_ids(tenant_id),
+                                    provider.company_user if provider else None)
     if choice is None:
         return None
     connection = repository.get_connection(tenant_id, choice.connection_id)
+    spec = replace(spec, host_user=choice.host_user)
     meeting = previous or MeetingItem(*MeetingItem.key(tenant_id, booking.meeting_key), meeting_key=booking.meeting_key)
     meeting.service_id = booking.service_id
     meeting.provider_id = booking.provider_id
@@ -190,8 +210,12 @@ def _create_meeting(
     try:
         made = provider_for(connection.type).create(account, spec)
     except Exception:
+        # Give the claim back, so that the retry (or the next booking of the session) can create it.
         if previous is None:
             meeting.delete()
+        else:
+            meeting.status = 'cancelled'
+            repository.save(meeting)
         raise
     meeting.external_id = made.external_id
     meeting.details_sealed = repository.seal_json(made.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
@@ -218,9 +242,8 @@ def _provider_url(tenant_id: str, meeting: MeetingItem) -> str | None:
 
 def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: datetime) -> None:
     """A reschedule changes the same meeting through the account that made it."""
-    connection = repository.get_connection(tenant_id, meeting.connection_id)
-    account = repository.account_of(connection, tenant_id)
-    moved = provider_for(meeting.provider_type).update(account, details_of(tenant_id, meeting), spec)
+    moved = provider_for(meeting.provider_type).update(_account_for(tenant_id, meeting), details_of(tenant_id, meeting),
+                                                       spec)
     meeting.details_sealed = repository.seal_json(moved.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
     meeting.start, meeting.end, meeting.timezone = spec.start, spec.end, spec.timezone
     if meeting.status == 'started':
@@ -229,6 +252,38 @@ def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: 
     meeting.updated_at = now
     repository.save(meeting)
     links.extend(_provider_url(tenant_id, meeting), meeting.end)
+
+
+def _account_for(tenant_id: str, meeting: MeetingItem):
+    return repository.account_of(repository.get_connection(tenant_id, meeting.connection_id), tenant_id)
+
+
+def _add_attendee(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, booking: Booking) -> Attendee | None:
+    """A client's own registration where the provider has them (Zoom classes); None elsewhere."""
+    return provider_for(meeting.provider_type).add_attendee(
+        _account_for(tenant_id, meeting), details_of(tenant_id, meeting), spec, booking.client.email, booking.client.name)
+
+
+def attendee_of(tenant_id: str, booking: BookingItem) -> Attendee | None:
+    if not booking.attendee_sealed:
+        return None
+    return Attendee(**repository.unseal_json(booking.attendee_sealed, tenant_id, 'attendee', booking.booking_id))
+
+
+def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: DailyLimit, now: datetime) -> Result:
+    """The provider's daily budget is spent: record why for the admin and try again after it resets."""
+    retry = event.model_copy(update={'event_id': f'{event.event_id}#after-{limit.resume_at:%Y%m%d}'})
+    at = limit.resume_at + RETRY_SPREAD * (hash(event.booking.id) % 100 / 100)
+    scheduling.put_booking_retry(retry.model_dump(mode='json'), at)
+    item = existing or BookingItem(*BookingItem.key(event.tenant_id, event.booking.id), booking_id=event.booking.id)
+    announced = item.problem is not None
+    _copy(event, item, str(limit), now)
+    item.pending_notice = _merge_notice(item.pending_notice, None if announced else 'failed')
+    repository.save(item)
+    _announce(event.tenant_id, item)
+    logger.warning('provider daily limit reached; retry scheduled',
+                   extra={'tenant_id': event.tenant_id, 'booking_id': event.booking.id, 'retry_at': at.isoformat()})
+    return Result('waiting for the provider\'s daily limit', item.pending_notice)
 
 
 def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime) -> None:
@@ -244,14 +299,21 @@ def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:
         return
     remaining = (meeting.booking_ids or set()) - {booking.booking_id}
     if remaining:
+        attendee = attendee_of(tenant_id, booking)
+        if attendee is not None:
+            provider_for(meeting.provider_type).remove_attendee(
+                _account_for(tenant_id, meeting), details_of(tenant_id, meeting), attendee)
         if booking.booking_id in (meeting.booking_ids or set()):
             repository.update(meeting, actions=[MeetingItem.booking_ids.delete({booking.booking_id}),
                                                 MeetingItem.updated_at.set(now)])
         return
     if meeting.details_sealed:
-        connection = repository.get_connection(tenant_id, meeting.connection_id)
-        provider_for(meeting.provider_type).delete(repository.account_of(connection, tenant_id),
-                                                  details_of(tenant_id, meeting))
+        try:
+            provider_for(meeting.provider_type).delete(_account_for(tenant_id, meeting), details_of(tenant_id, meeting))
+        except (ProviderRejected, ConnectionUnusable) as refusal:
+            # The booking is cancelled whatever the provider says; the meeting is left to its account.
+            logger.warning('meeting could not be removed at the provider', extra={
+                'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key, 'reason': str(refusal)})
     scheduling.delete_start_schedule(meeting.schedule_name)
     links.set_status(_provider_url(tenant_id, meeting), 'revoked')
     meeting.status = 'cancelled'

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from meetbridge.domain.access import LinkState, Outcome, Role, decide, provider_click_starts_meeting
 from meetbridge.errors import NotFound, RetryLater
 from meetbridge.logic import starting
-from meetbridge.logic.bookings import details_of
+from meetbridge.logic.bookings import attendee_of, details_of
 from meetbridge.providers import provider_for
 from meetbridge.security import secrets
 from meetbridge.store import repository
@@ -80,7 +80,7 @@ def open_link(token: str, now: datetime) -> JoinView:
     if role is Role.PROVIDER:
         location = adapter.host_url(account, details)
     else:
-        location = adapter.attendee_url(account, details, link.client_id or '')
+        location = adapter.attendee_url(account, details, attendee_of(tenant_id, booking) if booking else None)
     return JoinView(outcome, location=location, **view)
 
 

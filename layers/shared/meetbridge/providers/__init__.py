@@ -5,7 +5,7 @@ import importlib
 
 from meetbridge.providers.base import MeetingProvider
 
-PROVIDER_TYPES = ('custom_link',)
+PROVIDER_TYPES = ('custom_link', 'zoom')
 
 
 def provider_for(account_type: str) -> MeetingProvider:

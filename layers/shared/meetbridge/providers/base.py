@@ -4,7 +4,20 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from meetbridge.errors import MeetbridgeError, RetryLater
 from meetbridge.store.repository import Account
+
+
+class ProviderRejected(MeetbridgeError):
+    """The provider refused for a reason a retry will not fix; the message is shown to the admin."""
+
+
+class DailyLimit(RetryLater):
+    """A provider-side user's daily budget is used up; the work waits until `resume_at`."""
+
+    def __init__(self, message: str, resume_at: datetime):
+        super().__init__(message)
+        self.resume_at = resume_at
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,7 @@ class ProviderMeeting:
     join_url: str
     password: str | None = None
     description: str | None = None
+    host: str | None = None  # the provider-side user hosting it, when not the connected user
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,6 +46,17 @@ class ProviderMeeting:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> 'ProviderMeeting':
         return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """One client's own entry to a meeting (a Zoom registrant): revocable without touching the others."""
+
+    id: str | None
+    join_url: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class MeetingProvider(Protocol):
@@ -47,5 +72,11 @@ class MeetingProvider(Protocol):
     def host_url(self, account: Account, meeting: ProviderMeeting) -> str:
         """A link that opens the meeting as its host, fetched fresh when the provider clicks."""
 
-    def attendee_url(self, account: Account, meeting: ProviderMeeting, client_id: str) -> str:
+    def attendee_url(self, account: Account, meeting: ProviderMeeting, attendee: Attendee | None) -> str:
         """The link one client joins with."""
+
+    def add_attendee(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec,
+                     email: str, name: str) -> Attendee | None:
+        """Registers one client, or None when every client uses the meeting's own link."""
+
+    def remove_attendee(self, account: Account, meeting: ProviderMeeting, attendee: Attendee) -> None: ...

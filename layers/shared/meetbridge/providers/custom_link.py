@@ -4,7 +4,7 @@ Every meeting of the account uses the same room, so there is nothing to create o
 and a click always goes to the room the account names now (an admin may move the room).
 """
 
-from meetbridge.providers.base import MeetingSpec, ProviderMeeting
+from meetbridge.providers.base import Attendee, MeetingSpec, ProviderMeeting
 from meetbridge.store.repository import Account
 
 
@@ -28,8 +28,15 @@ class CustomLinkProvider:
     def host_url(self, account: Account, meeting: ProviderMeeting) -> str:
         return account.settings['url']
 
-    def attendee_url(self, account: Account, meeting: ProviderMeeting, client_id: str) -> str:
+    def attendee_url(self, account: Account, meeting: ProviderMeeting, attendee: Attendee | None) -> str:
         return account.settings['url']
+
+    def add_attendee(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec,
+                     email: str, name: str) -> Attendee | None:
+        return None
+
+    def remove_attendee(self, account: Account, meeting: ProviderMeeting, attendee: Attendee) -> None:
+        return None
 
 
 PROVIDER = CustomLinkProvider()

@@ -44,3 +44,18 @@ def verify_timestamped(
     if not any(hmac.compare_digest(expected, c.encode('ascii', 'replace').decode()) for c in candidates):
         raise SignatureError('signature does not match')
     return timestamp
+
+
+def verify_zoom(secret: bytes, timestamp: str | None, signature: str | None, body: bytes, now: float,
+                tolerance_seconds: int = 300) -> None:
+    """Zoom's scheme: x-zm-signature = "v0=" + hex HMAC-SHA256(secret, "v0:<ts>:<raw body>"),
+    x-zm-request-timestamp in seconds (the body's event_ts is in milliseconds)."""
+    if not timestamp or not signature:
+        raise SignatureError('missing signature header')
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        raise SignatureError('malformed signature timestamp')
+    if abs(now - int(timestamp)) > tolerance_seconds:
+        raise SignatureError('signature timestamp outside the allowed window')
+    expected = 'v0=' + hmac_sha256_hex(secret, b'v0:' + timestamp.encode() + b':' + body)
+    if not hmac.compare_digest(expected, signature.encode('ascii', 'replace').decode()):
+        raise SignatureError('signature does not match')

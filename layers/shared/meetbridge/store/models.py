@@ -83,6 +83,7 @@ class ServiceItem(_Item):
 class ProviderItem(_Item):
     provider_id = UnicodeAttribute()
     name = UnicodeAttribute()
+    company_user = UnicodeAttribute(null=True)  # the user in the company meeting account who hosts for them
     email = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
@@ -93,13 +94,23 @@ class ProviderItem(_Item):
 
 
 class ConnectionItem(_Item):
-    """A meeting account: the company's default or a provider's own."""
+    """A meeting account: the company's default or a provider's own.
 
+    OAuth accounts keep their tokens sealed in `secret_sealed`; a refresh is claimed with
+    `refresh_lease_until` and every write is versioned, so concurrent Lambdas refresh once.
+    gsi1 finds the connections of one provider-side user (Zoom's app_deauthorized names only that user).
+    """
+
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)  # <provider type>USER#<provider-side user id>
+    gsi1sk = UnicodeAttribute(null=True)  # <tenant>#<connection>
     connection_id = UnicodeAttribute()
     type = UnicodeAttribute()  # custom_link | zoom | microsoft | google
     status = UnicodeAttribute(default='active')  # active | needs_reconnect | disconnected
     settings = MapAttribute(default=dict)  # non-secret provider settings (e.g. the custom link URL)
     secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # sealed JSON (passwords, tokens)
+    refresh_lease_until = NumberAttribute(null=True)  # unix seconds; the holder is refreshing the tokens
+    problem = UnicodeAttribute(null=True)  # why the account needs reconnecting, shown to the admin
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
@@ -141,6 +152,7 @@ class BookingItem(_Item):
     status = UnicodeAttribute(default='active')  # active | cancelled
     meeting_key = UnicodeAttribute()
     client_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
     problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
     pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
     source_time = UTCDateTimeAttribute()  # when the source sent the newest event applied
@@ -193,3 +205,50 @@ class JoinLinkItem(_Item):
     @staticmethod
     def key(token_digest: str) -> tuple[str, str]:
         return f'LINK#{token_digest}', 'LINK'
+
+
+class QuotaItem(_Item):
+    """Calls one provider-side user made today, counted before the provider is asked."""
+
+    count = NumberAttribute(default=0)
+    ttl = TTLAttribute()
+
+    @staticmethod
+    def key(provider_type: str, user: str, day: str) -> tuple[str, str]:
+        return f'QUOTA#{provider_type}#{user}', f'DAY#{day}'
+
+
+class ConnectIntentItem(_Item):
+    """A connect link the admin API handed out: who connects what, valid for minutes."""
+
+    tenant_id = UnicodeAttribute()
+    provider_type = UnicodeAttribute()
+    provider_id = UnicodeAttribute(null=True)  # None: the company account
+    return_url = UnicodeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+    @staticmethod
+    def key(token_digest: str) -> tuple[str, str]:
+        return f'CONNECT#{token_digest}', 'CONNECT'
+
+
+class OAuthStateItem(_Item):
+    """One OAuth round trip: single use (deleted on the callback), expiring, with its sealed PKCE verifier."""
+
+    tenant_id = UnicodeAttribute()
+    provider_type = UnicodeAttribute()
+    provider_id = UnicodeAttribute(null=True)
+    return_url = UnicodeAttribute(null=True)
+    redirect_uri = UnicodeAttribute()
+    verifier_sealed = BinaryAttribute(legacy_encoding=False)
+    expires_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+    @property
+    def state(self) -> str:
+        return self.pk.removeprefix('OAUTHSTATE#')
+
+    @staticmethod
+    def key(state: str) -> tuple[str, str]:
+        return f'OAUTHSTATE#{state}', 'OAUTHSTATE'

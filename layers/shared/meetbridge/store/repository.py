@@ -64,6 +64,14 @@ def find(model, key: tuple[str, str]):
         return None
 
 
+def find_consistent(model, key: tuple[str, str]):
+    """A strongly consistent read, for items several Lambdas race on (tokens)."""
+    try:
+        return model.get(*key, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
 def active_connection_ids(tenant_id: str) -> set[str]:
     return {
         item.connection_id

@@ -1,0 +1,162 @@
+"""Connecting a meeting account through the provider's OAuth consent.
+
+1. The admin API hands out a connect link naming an intent kept server side (unguessable, minutes).
+2. `start` turns it into a single-use, expiring `state` with a PKCE verifier (both kept server side,
+   the verifier sealed) and sends the browser to the provider.
+3. `callback` consumes the state exactly once, exchanges the code, identifies the provider-side user
+   and stores the account with its tokens sealed.
+Every failure ends on a page a person can read; nothing here answers with a 5xx for bad input.
+"""
+
+import secrets as _random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx2
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from pynamodb.exceptions import DeleteError
+
+from meetbridge.domain.hosting import COMPANY, provider_connection_id
+from meetbridge.errors import InvalidInput, NotFound
+from meetbridge.logic import tokens
+from meetbridge.observability import logger
+from meetbridge.security import secrets
+from meetbridge.store import repository
+from meetbridge.store.models import ConnectionItem, ConnectIntentItem, OAuthStateItem
+
+INTENT_LIFETIME = timedelta(minutes=15)
+STATE_LIFETIME = timedelta(minutes=10)
+OAUTH_PROVIDERS = ('zoom',)
+
+
+class ConnectFailed(Exception):
+    """Ends the flow with a page: `title` and `detail` are shown to the person."""
+
+    def __init__(self, title: str, detail: str, status: int = 400):
+        super().__init__(title)
+        self.title, self.detail, self.status = title, detail, status
+
+
+@dataclass(frozen=True)
+class Connected:
+    tenant_id: str
+    connection_id: str
+    provider_type: str
+    email: str
+    return_url: str | None
+
+
+def _safe_return_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    local = parts.hostname in ('127.0.0.1', 'localhost')
+    if len(url) > 2048 or not parts.netloc or (parts.scheme != 'https' and not (local and parts.scheme == 'http')):
+        raise InvalidInput('return_url must be an https URL', field='return_url')
+    return url
+
+
+def create_link(tenant_id: str, provider_type: str, provider_id: str | None, return_url: str | None,
+                base_url: str, now: datetime) -> tuple[str, datetime]:
+    if provider_type not in OAUTH_PROVIDERS:
+        raise NotFound(f'{provider_type!r} accounts are not connected with a sign-in')
+    if provider_id is not None:
+        repository.get_provider(tenant_id, provider_id)
+    token = _random.token_urlsafe(24)
+    expires = now + INTENT_LIFETIME
+    ConnectIntentItem(*ConnectIntentItem.key(secrets.digest(token)), tenant_id=tenant_id,
+                      provider_type=provider_type, provider_id=provider_id,
+                      return_url=_safe_return_url(return_url), expires_at=expires, ttl=expires).save()
+    return f'{base_url}/oauth/{provider_type}/start?{urlencode({"intent": token})}', expires
+
+
+def start(provider_type: str, intent_token: str | None, redirect_uri: str, now: datetime) -> str:
+    """The provider's authorize URL for this intent."""
+    intent = repository.find(ConnectIntentItem, ConnectIntentItem.key(secrets.digest(intent_token or '')))
+    if intent is None or intent.provider_type != provider_type or intent.expires_at < now:
+        raise ConnectFailed('This connection link has expired',
+                            'Connection links work for 15 minutes. Ask for a new one from the booking system.')
+    state = _random.token_urlsafe(24)
+    verifier = _random.token_urlsafe(48)
+    expires = now + STATE_LIFETIME
+    OAuthStateItem(*OAuthStateItem.key(state), tenant_id=intent.tenant_id, provider_type=provider_type,
+                   provider_id=intent.provider_id, return_url=intent.return_url, redirect_uri=redirect_uri,
+                   verifier_sealed=repository.seal_json({'verifier': verifier}, intent.tenant_id, 'pkce', state),
+                   expires_at=expires, ttl=expires).save()
+    return _provider(provider_type).authorize_url(redirect_uri, state, create_s256_code_challenge(verifier))
+
+
+def _provider(provider_type: str):
+    from meetbridge.providers import zoom
+
+    return {'zoom': zoom}[provider_type]
+
+
+def _consume_state(state: str | None, now: datetime) -> OAuthStateItem:
+    """Exactly once: a second callback with the same state finds nothing."""
+    item = repository.find(OAuthStateItem, OAuthStateItem.key(state or '')) if state and len(state) < 200 else None
+    if item is not None:
+        try:
+            item.delete(condition=OAuthStateItem.pk.exists())
+        except DeleteError:
+            item = None
+    if item is None or item.expires_at < now:
+        raise ConnectFailed('This sign-in has expired or was already used',
+                            'Start again from the connection link in the booking system.')
+    return item
+
+
+def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now: datetime) -> Connected:
+    if params.get('error'):
+        if params.get('state'):
+            try:
+                _consume_state(params['state'], now)
+            except ConnectFailed:
+                pass
+        denied = params['error'] == 'access_denied'
+        raise ConnectFailed('Connection cancelled' if denied else 'The provider refused the connection',
+                            'No account was connected. You can start again from the booking system.')
+    state = _consume_state(params.get('state'), now)
+    if state.provider_type != provider_type:
+        raise ConnectFailed('This sign-in does not belong here', 'Start again from the connection link.')
+    if state.redirect_uri != redirect_uri:
+        raise ConnectFailed('This sign-in came back to another address', 'Start again from the connection link.')
+    if not params.get('code'):
+        raise ConnectFailed('The provider sent no authorisation', 'Start again from the connection link.')
+    verifier = repository.unseal_json(state.verifier_sealed, state.tenant_id, 'pkce', state.state)['verifier']
+    module = _provider(provider_type)
+    try:
+        token_set = module.exchange_code(params['code'], redirect_uri, verifier)
+        user = module.whoami(token_set.access_token)
+    except OAuthError as exc:
+        logger.warning('code exchange refused', extra={'provider': provider_type, 'error': exc.error})
+        raise ConnectFailed('The provider did not accept this sign-in',
+                            'The sign-in may have been used already or taken too long. Start again.') from None
+    except httpx2.HTTPError:
+        raise ConnectFailed('The provider did not answer', 'Please try again in a minute.', status=502) from None
+    connection_id = provider_connection_id(state.provider_id) if state.provider_id else COMPANY
+    item = repository.find(ConnectionItem, ConnectionItem.key(state.tenant_id, connection_id)) or ConnectionItem(
+        *ConnectionItem.key(state.tenant_id, connection_id), connection_id=connection_id)
+    item.type = provider_type
+    item.status = 'active'
+    item.problem = None
+    item.refresh_lease_until = None
+    item.settings = {'user_id': user['id'], 'account_id': user.get('account_id'), 'email': user.get('email'),
+                     'role': user.get('role_name')}
+    item.secret_sealed = tokens.seal_tokens(token_set, state.tenant_id, connection_id)
+    item.gsi1pk = f'{provider_type.upper()}USER#{user["id"]}'
+    item.gsi1sk = f'{state.tenant_id}#{connection_id}'
+    item.updated_at = now
+    repository.save(item)
+    logger.info('account connected', extra={'tenant_id': state.tenant_id, 'connection_id': connection_id,
+                                            'provider': provider_type})
+    return Connected(state.tenant_id, connection_id, provider_type, user.get('email') or '', state.return_url)
+
+
+def return_to(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+

@@ -1,0 +1,62 @@
+"""Events a meeting provider sends us about accounts (Zoom: URL validation, app_deauthorized).
+
+The signature is checked over the raw body before anything else, the URL-validation challenge
+included: answering it unverified would sign any text an attacker chooses.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from meetbridge import events
+from meetbridge.errors import InvalidInput
+from meetbridge.observability import logger
+from meetbridge.security.signatures import hmac_sha256_hex, verify_zoom
+from meetbridge.store.models import ConnectionItem
+
+MAX_PLAIN_TOKEN = 256
+
+
+def zoom_event(headers: dict[str, str], body: bytes, now: float) -> dict[str, Any]:
+    """The JSON answer for Zoom. Raises SignatureError (401) or InvalidInput (400)."""
+    from meetbridge.providers.zoom import credentials
+
+    secret = credentials()['webhook_secret_token'].encode()
+    verify_zoom(secret, headers.get('x-zm-request-timestamp'), headers.get('x-zm-signature'), body, now)
+    try:
+        event = json.loads(body)
+        name, payload = event['event'], event.get('payload') or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InvalidInput('not a Zoom event') from None
+    if name == 'endpoint.url_validation':
+        plain = payload.get('plainToken') if isinstance(payload, dict) else None
+        if not isinstance(plain, str) or not plain or len(plain) > MAX_PLAIN_TOKEN:
+            raise InvalidInput('plainToken is missing')
+        return {'plainToken': plain, 'encryptedToken': hmac_sha256_hex(secret, plain.encode())}
+    if name == 'app_deauthorized':
+        user_id = payload.get('user_id') if isinstance(payload, dict) else None
+        if not isinstance(user_id, str) or not user_id:
+            raise InvalidInput('user_id is missing')
+        return {'disconnected': deauthorized('zoom', user_id)}
+    return {}
+
+
+def deauthorized(provider_type: str, user_id: str) -> int:
+    """The user removed our app: their tokens are deleted and every account they connected is marked."""
+    count = 0
+    for found in ConnectionItem.gsi1.query(f'{provider_type.upper()}USER#{user_id}'):
+        tenant_id = found.gsi1sk.split('#', 1)[0]
+        item = ConnectionItem.get(found.pk, found.sk, consistent_read=True)
+        item.update(actions=[
+            ConnectionItem.status.set('disconnected'),
+            ConnectionItem.problem.set('The app was removed from the meeting account by its user.'),
+            ConnectionItem.secret_sealed.remove(),
+            ConnectionItem.refresh_lease_until.remove(),
+            ConnectionItem.updated_at.set(datetime.now(UTC)),
+        ])
+        events.publish(events.CONNECTION_BROKEN, {'tenant_id': tenant_id, 'connection_id': item.connection_id,
+                                                  'type': provider_type, 'problem': item.problem})
+        logger.info('account removed at the provider', extra={'tenant_id': tenant_id,
+                                                              'connection_id': item.connection_id})
+        count += 1
+    return count

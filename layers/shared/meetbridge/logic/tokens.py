@@ -1,0 +1,159 @@
+"""OAuth tokens of a meeting account, refreshed exactly once however many Lambdas need them.
+
+Zoom rotates refresh tokens and kills the old one on first use, so two concurrent refreshes would
+break the account. A refresh is therefore claimed first: a versioned conditional write sets
+`refresh_lease_until`; the winner refreshes and stores the new tokens (before anyone uses the new
+access token), losers re-read until the new tokens are there. An `invalid_grant` after somebody
+else already rotated the token is retried from the store; a real one marks the account
+"needs reconnect" and raises `connection.broken` for the admin.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pynamodb.exceptions import UpdateError
+
+from meetbridge import events
+from meetbridge.errors import MeetbridgeError, RetryLater
+from meetbridge.observability import logger
+from meetbridge.security import sealing
+from meetbridge.store import repository
+from meetbridge.store.models import ConnectionItem
+
+# A token this close to expiry is refreshed before use.
+EXPIRY_MARGIN_SECONDS = 60
+# How long a refresh may take before another invocation may claim it again.
+LEASE_SECONDS = 20
+# How long a loser waits in total for the winner's new tokens.
+WAIT_SECONDS = 15
+POLL_SECONDS = 0.15
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    expires_at: float  # unix seconds
+    scope: str = ''
+
+    def fresh(self, now: float) -> bool:
+        return self.expires_at - EXPIRY_MARGIN_SECONDS > now
+
+
+class InvalidGrant(Exception):
+    """The provider refused the refresh token."""
+
+
+class ConnectionUnusable(MeetbridgeError):
+    """The account is disconnected or needs reconnecting; `status` says which."""
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Refresher(Protocol):
+    def __call__(self, refresh_token: str) -> TokenSet:
+        """Exchanges a refresh token; raises InvalidGrant, or anything else for a transient failure."""
+
+
+def _context(tenant_id: str, connection_id: str) -> dict[str, str]:
+    return repository.seal_context(tenant_id, 'connection', connection_id)
+
+
+def seal_tokens(tokens: TokenSet, tenant_id: str, connection_id: str) -> bytes:
+    return sealing.seal(json.dumps(asdict(tokens)).encode(), _context(tenant_id, connection_id))
+
+
+def open_tokens(item: ConnectionItem, tenant_id: str) -> TokenSet:
+    return TokenSet(**json.loads(sealing.unseal(item.secret_sealed, _context(tenant_id, item.connection_id))))
+
+
+def _read(tenant_id: str, connection_id: str) -> ConnectionItem:
+    item = repository.find_consistent(ConnectionItem, ConnectionItem.key(tenant_id, connection_id))
+    if item is None or item.status == 'disconnected' or not item.secret_sealed:
+        raise ConnectionUnusable('the meeting account is disconnected', 'disconnected')
+    if item.status != 'active':
+        raise ConnectionUnusable('the meeting account needs to be connected again', item.status)
+    return item
+
+
+def access_token(tenant_id: str, connection_id: str, refresh: Refresher, rejected: str | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> str:
+    """A usable access token; `rejected` is one the provider just refused, which is never returned again."""
+    deadline = clock() + WAIT_SECONDS
+    while True:
+        item = _read(tenant_id, connection_id)
+        tokens = open_tokens(item, tenant_id)
+        now = clock()
+        if tokens.fresh(now) and tokens.access_token != rejected:
+            return tokens.access_token
+        if _claim(item, now):
+            refreshed = _refresh(item, tenant_id, tokens, refresh)
+            if refreshed is not None:
+                return refreshed
+        elif clock() > deadline:
+            raise RetryLater('another invocation is still refreshing the account tokens')
+        else:
+            sleep(POLL_SECONDS)
+
+
+def _claim(item: ConnectionItem, now: float) -> bool:
+    lease_free = ConnectionItem.refresh_lease_until.does_not_exist() | (ConnectionItem.refresh_lease_until < now)
+    try:
+        item.update(actions=[ConnectionItem.refresh_lease_until.set(now + LEASE_SECONDS)], condition=lease_free)
+    except UpdateError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False  # another invocation holds the lease, or the item changed under us
+        raise
+    return True
+
+
+def _refresh(item: ConnectionItem, tenant_id: str, old: TokenSet, refresh: Refresher) -> str | None:
+    """The new access token, or None when another invocation already rotated the tokens (read again)."""
+    try:
+        new = refresh(old.refresh_token)
+    except InvalidGrant:
+        current = repository.find_consistent(ConnectionItem, (item.pk, item.sk))
+        if current is not None and current.secret_sealed and \
+                open_tokens(current, tenant_id).refresh_token != old.refresh_token:
+            return None  # rotated by someone whose lease we outlived: theirs is the live token
+        mark_broken(item, tenant_id, 'the provider no longer accepts this account\'s authorisation')
+        raise ConnectionUnusable('the meeting account needs to be connected again', 'needs_reconnect') from None
+    except Exception:
+        _release(item)
+        raise
+    # Stored before the new access token is used: the old refresh token is already dead at Zoom.
+    item.update(actions=[
+        ConnectionItem.secret_sealed.set(seal_tokens(new, tenant_id, item.connection_id)),
+        ConnectionItem.refresh_lease_until.remove(),
+        ConnectionItem.updated_at.set(datetime.now(UTC)),
+    ])
+    logger.info('account tokens refreshed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id})
+    return new.access_token
+
+
+def _release(item: ConnectionItem) -> None:
+    try:
+        item.update(actions=[ConnectionItem.refresh_lease_until.remove()])
+    except UpdateError:
+        pass  # the lease runs out by itself
+
+
+def mark_broken(item: ConnectionItem, tenant_id: str, problem: str) -> None:
+    """The account needs reconnecting: future bookings are flagged and the admin is told."""
+    item.update(actions=[
+        ConnectionItem.status.set('needs_reconnect'),
+        ConnectionItem.problem.set(problem),
+        ConnectionItem.refresh_lease_until.remove(),
+        ConnectionItem.updated_at.set(datetime.now(UTC)),
+    ])
+    events.publish(events.CONNECTION_BROKEN, {
+        'tenant_id': tenant_id, 'connection_id': item.connection_id, 'type': item.type, 'problem': problem,
+    })
+    logger.warning('meeting account needs reconnecting', extra={'tenant_id': tenant_id,
+                                                                 'connection_id': item.connection_id})
