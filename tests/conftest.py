@@ -13,6 +13,7 @@ os.environ.update(
     IDEMPOTENCY_TABLE_NAME='meetbridge-test-idempotency',
     EVENT_BUS_NAME='meetbridge-test-events',
     SCHEDULE_GROUP='meetbridge-test-meetings',
+    MEETINGS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:meetings',
     SCHEDULER_ROLE_ARN='arn:aws:iam::123456789012:role/scheduler',
     AUTO_START_FUNCTION_ARN='arn:aws:lambda:us-east-1:123456789012:function:meetbridge-test-auto-start',
     PUBLIC_BASE_URL='https://meet.test',

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import importlib
 import json
+import urllib.parse
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ def handler(name: str):
 
 
 def http_event(method: str, path: str, route: str, path_parameters: dict, body: bytes | str | None = None,
-               headers: dict | None = None) -> dict:
+               headers: dict | None = None, query: dict | None = None) -> dict:
     raw = body.encode() if isinstance(body, str) else body
     text = None
     binary = False
@@ -36,7 +37,8 @@ def http_event(method: str, path: str, route: str, path_parameters: dict, body: 
         except UnicodeDecodeError:
             text, binary = base64.b64encode(raw).decode(), True
     return {
-        'version': '2.0', 'routeKey': f'{method} {route}', 'rawPath': path, 'rawQueryString': '',
+        'version': '2.0', 'routeKey': f'{method} {route}', 'rawPath': path,
+        'rawQueryString': urllib.parse.urlencode(query or {}), 'queryStringParameters': query or None,
         'headers': {k.lower(): v for k, v in (headers or {}).items()},
         'requestContext': {'accountId': '123456789012', 'apiId': 'api', 'domainName': 'api.test',
                            'domainPrefix': 'api', 'http': {'method': method, 'path': path, 'protocol': 'HTTP/1.1',
@@ -75,3 +77,12 @@ def join_event(token: str) -> dict:
 
 def sqs_event(records: list[dict]) -> dict:
     return {'Records': records}
+
+
+def oauth_event(provider: str, step: str, query: dict) -> dict:
+    return http_event('GET', f'/oauth/{provider}/{step}', f'/oauth/{{provider}}/{step}', {'provider': provider},
+                      query=query)
+
+
+def zoom_event_request(body: bytes, headers: dict) -> dict:
+    return http_event('POST', '/providers/zoom/events', '/providers/zoom/events', {}, body, headers)

@@ -5,7 +5,7 @@ import os
 
 import boto3
 import pytest
-from integration_stack import Cloud, Queue, Stack, create_table, template_resources
+from integration_stack import ZOOM_REDIRECT_URI, Cloud, Queue, Stack, create_table, template_resources
 from moto import mock_aws
 
 from meetbridge import aws
@@ -47,3 +47,30 @@ def cloud(monkeypatch):
 @pytest.fixture
 def stack(cloud) -> Stack:
     return Stack(cloud)
+
+
+@pytest.fixture
+def zoom(cloud, monkeypatch):
+    """A Zoom sandbox on loopback, its app credentials in Secrets Manager, the adapter pointed at it."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from infra.sandboxes.zoom import ZoomSandbox
+    from meetbridge.config import settings
+    from meetbridge.providers import zoom as zoom_provider
+
+    sandbox = ZoomSandbox(webhook_secret_token='zoom-webhook-secret').start()
+    sandbox.allow_redirect_uri(ZOOM_REDIRECT_URI)
+    secret = boto3.client('secretsmanager').create_secret(Name='zoom-app', SecretString=json.dumps({
+        'client_id': sandbox.client_id, 'client_secret': sandbox.client_secret,
+        'webhook_secret_token': 'zoom-webhook-secret'}))['ARN']
+    monkeypatch.setenv('ZOOM_CLIENT_SECRET_ARN', secret)
+    monkeypatch.setenv('ZOOM_OAUTH_BASE', sandbox.url)
+    monkeypatch.setenv('ZOOM_API_BASE', sandbox.api_base)
+    for cache in (settings, zoom_provider.credentials, zoom_provider._http):
+        cache.cache_clear()
+    parameters.clear_caches()
+    yield sandbox
+    sandbox.stop()
+    for cache in (settings, zoom_provider.credentials, zoom_provider._http):
+        cache.cache_clear()
+    parameters.clear_caches()

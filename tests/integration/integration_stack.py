@@ -10,6 +10,8 @@ import yaml
 
 
 TEMPLATE = Path(__file__).resolve().parents[2] / 'template.yaml'
+# helpers.http_event answers as the API at https://api.test.
+ZOOM_REDIRECT_URI = 'https://api.test/oauth/zoom/callback'
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -127,3 +129,23 @@ def sent_emails() -> list:
     from moto.ses.models import ses_backends
 
     return list(ses_backends['123456789012']['us-east-1'].sent_messages)
+
+
+def connect_zoom(stack: Stack, sandbox, user_id: str = 'zoom-owner', provider_id: str | None = None) -> dict:
+    """The whole connect flow: admin link, our start, consent at the sandbox, our callback."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from helpers import handler, oauth_event
+
+    status, link = stack.admin('POST', 'connections/zoom/connect-link', {'provider_id': provider_id})
+    assert status == 200, link
+    intent = parse_qs(urlsplit(link['url']).query)['intent'][0]
+    started = handler('oauth')(oauth_event('zoom', 'start', {'intent': intent}), stack.context)
+    assert started['statusCode'] == 302, started
+    authorize = parse_qs(urlsplit(started['headers']['Location']).query)
+    code = sandbox.authorize(user_id, code_challenge=authorize['code_challenge'][0],
+                             code_challenge_method=authorize['code_challenge_method'][0],
+                             redirect_uri=authorize['redirect_uri'][0], state=authorize['state'][0])
+    page = handler('oauth')(oauth_event('zoom', 'callback', {'code': code, 'state': authorize['state'][0]}),
+                            stack.context)
+    return {'authorize': authorize, 'code': code, 'page': page}

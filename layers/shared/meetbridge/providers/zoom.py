@@ -184,6 +184,14 @@ def _error_of(response: httpx2.Response) -> ZoomApiError:
     return ZoomApiError(response.status_code, code if isinstance(code, int) else None, str(message), response.headers)
 
 
+def _resume_at(error: ZoomApiError, now: datetime) -> datetime:
+    """Zoom's own Retry-After when it names a moment in the next two days, else the next 00:00 UTC."""
+    wait = retry_after_seconds((error.headers or {}).get('retry-after'), now)
+    if wait is not None and 0 < wait <= 2 * 24 * 3600:
+        return now + timedelta(seconds=wait)
+    return next_utc_midnight(now)
+
+
 def _is_daily_limit(error: ZoomApiError) -> bool:
     headers = error.headers or {}
     if headers.get('x-ratelimit-type', '').lower() == 'daily-limit':
@@ -228,7 +236,7 @@ class ZoomProvider:
         except ZoomApiError as error:
             if error.status == 429:
                 quota.exhaust('zoom', key, now, DAILY_CREATE_UPDATE_LIMIT)
-                raise DailyLimitReached(key, next_utc_midnight(now)) from None
+                raise DailyLimitReached(key, _resume_at(error, now)) from None
             raise
 
     @staticmethod

@@ -1,0 +1,109 @@
+"""Connecting Zoom: the admin's link, PKCE S256, single-use state, and a readable page for every failure."""
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from helpers import handler, oauth_event
+from integration_stack import ZOOM_REDIRECT_URI, connect_zoom
+
+from meetbridge.store.models import ConnectionItem, tenant_pk
+
+
+def _start(stack, provider_id=None, return_url=None) -> dict:
+    status, link = stack.admin('POST', 'connections/zoom/connect-link',
+                               {'provider_id': provider_id, 'return_url': return_url})
+    assert status == 200
+    intent = parse_qs(urlsplit(link['url']).query)['intent'][0]
+    started = handler('oauth')(oauth_event('zoom', 'start', {'intent': intent}), stack.context)
+    assert started['statusCode'] == 302
+    return {k: v[0] for k, v in parse_qs(urlsplit(started['headers']['Location']).query).items()}
+
+
+def _callback(stack, query: dict) -> dict:
+    return handler('oauth')(oauth_event('zoom', 'callback', query), stack.context)
+
+
+def _stored_text(stack) -> str:
+    return json.dumps([item.attribute_values for item in ConnectionItem.query(tenant_pk(stack.tenant.tenant_id))],
+                      default=str)
+
+
+def test_the_company_connects_zoom_through_consent(stack, zoom):
+    flow = connect_zoom(stack, zoom)
+
+    authorize = flow['authorize']
+    assert authorize['code_challenge_method'] == ['S256'] and authorize['redirect_uri'] == [ZOOM_REDIRECT_URI]
+    assert flow['page']['statusCode'] == 200 and 'owner@zoom.example' in flow['page']['body']
+    status, account = stack.admin('GET', 'accounts/default')
+    assert status == 200 and account['type'] == 'zoom' and account['status'] == 'active'
+    assert account['email'] == 'owner@zoom.example'
+    # Tokens are sealed: neither the access nor the refresh token is readable in the table.
+    from meetbridge.logic.tokens import open_tokens
+    item = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
+    opened = open_tokens(item, stack.tenant.tenant_id)
+    stored = _stored_text(stack)
+    assert opened.access_token and opened.access_token not in stored and opened.refresh_token not in stored
+
+
+def test_a_connect_link_can_return_to_the_booking_platform(stack, zoom):
+    query = _start(stack, return_url='https://platform.example/settings?tab=video')
+    code = zoom.authorize('zoom-owner', code_challenge=query['code_challenge'], code_challenge_method='S256',
+                          redirect_uri=query['redirect_uri'], state=query['state'])
+
+    page = _callback(stack, {'code': code, 'state': query['state']})
+
+    assert page['statusCode'] == 302
+    assert page['headers']['Location'] == 'https://platform.example/settings?tab=video&connected=zoom'
+
+
+def test_denied_consent_reused_state_and_reused_code_get_pages_not_errors(stack, zoom):
+    query = _start(stack)
+    denied = _callback(stack, {'error': 'access_denied', 'state': query['state']})
+    assert denied['statusCode'] == 400 and 'Connection cancelled' in denied['body']
+
+    query = _start(stack)
+    code = zoom.authorize('zoom-owner', code_challenge=query['code_challenge'], code_challenge_method='S256',
+                          redirect_uri=query['redirect_uri'], state=query['state'])
+    assert _callback(stack, {'code': code, 'state': query['state']})['statusCode'] == 200
+    reused_state = _callback(stack, {'code': code, 'state': query['state']})
+    assert reused_state['statusCode'] == 400 and 'already used' in reused_state['body']
+
+    # The same code with a fresh state: Zoom refuses a code twice.
+    fresh = _start(stack)
+    reused_code = _callback(stack, {'code': code, 'state': fresh['state']})
+    assert reused_code['statusCode'] == 400 and 'did not accept' in reused_code['body']
+
+
+def test_unknown_or_expired_links_and_states_get_pages(stack, zoom):
+    unknown = handler('oauth')(oauth_event('zoom', 'start', {'intent': 'made-up'}), stack.context)
+    assert unknown['statusCode'] == 400 and 'expired' in unknown['body']
+    missing = handler('oauth')(oauth_event('zoom', 'start', {}), stack.context)
+    assert missing['statusCode'] == 400
+    assert _callback(stack, {'code': 'x', 'state': 'made-up'})['statusCode'] == 400
+    assert _callback(stack, {})['statusCode'] == 400
+    other = handler('oauth')(oauth_event('webex', 'start', {'intent': 'x'}), stack.context)
+    assert other['statusCode'] == 404
+
+
+def test_a_code_issued_for_another_redirect_uri_is_refused(stack, zoom):
+    other_uri = 'https://elsewhere.test/oauth/zoom/callback'
+    zoom.allow_redirect_uri(other_uri)
+    query = _start(stack)
+    code = zoom.authorize('zoom-owner', code_challenge=query['code_challenge'], code_challenge_method='S256',
+                          redirect_uri=other_uri, state=query['state'])
+
+    page = _callback(stack, {'code': code, 'state': query['state']})
+
+    assert page['statusCode'] == 400
+    assert stack.admin('GET', 'accounts/default')[0] == 404
+
+
+def test_a_provider_connects_their_own_zoom(stack, zoom):
+    stack.setup_online_service()
+    flow = connect_zoom(stack, zoom, user_id='zoom-eli', provider_id='dana')
+
+    assert flow['page']['statusCode'] == 200
+    status, account = stack.admin('GET', 'providers/dana/account')
+    assert status == 200 and account['type'] == 'zoom' and account['email'] == 'eli@zoom.example'
+    assert stack.admin('POST', 'connections/zoom/connect-link', {'provider_id': 'nobody'})[0] == 404
+    assert stack.admin('POST', 'connections/zoom/connect-link', {'return_url': 'http://evil.test/'})[0] == 400
