@@ -4,7 +4,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from zoom_sandbox_support import api, bearer, connect, meeting_body
+from zoom_sandbox_support import REDIRECT_URI, api, bearer, connect, meeting_body
+
+from infra.sandboxes.zoom import ZoomSandbox
 
 
 @pytest.fixture(scope='module')
@@ -126,7 +128,8 @@ def test_patch_validates_what_it_is_given(http, zoom, dana, meeting):
     assert errors_of(api(http, zoom, dana, 'PATCH', path, json={'password': 'x' * 11})) == {'password'}
     assert errors_of(api(http, zoom, dana, 'PATCH', path, json={'start_time': '2030-03-05T08:00:00'})) == {'start_time'}
     assert api(http, zoom, dana, 'PATCH', path, json={}).status_code == 204
-    local = api(http, zoom, dana, 'PATCH', path, json={'start_time': '2030-01-10T09:00:00', 'timezone': 'Europe/Berlin'})
+    local = api(http, zoom, dana, 'PATCH', path,
+                json={'start_time': '2030-01-10T09:00:00', 'timezone': 'Europe/Berlin'})
     assert local.status_code == 204
     assert api(http, zoom, dana, 'GET', path).json()['start_time'] == '2030-01-10T08:00:00Z'
 
@@ -174,7 +177,8 @@ def test_join_page(http, zoom, dana, meeting):
 
 
 def test_changing_the_password_retires_the_old_join_url(http, zoom, dana, meeting):
-    assert api(http, zoom, dana, 'PATCH', f'/meetings/{meeting["id"]}', json={'password': 'new-pass'}).status_code == 204
+    changed = api(http, zoom, dana, 'PATCH', f'/meetings/{meeting["id"]}', json={'password': 'new-pass'})
+    assert changed.status_code == 204
     fresh = api(http, zoom, dana, 'GET', f'/meetings/{meeting["id"]}').json()
     assert fresh['password'] == 'new-pass' and fresh['join_url'] != meeting['join_url']
     assert http.get(meeting['join_url']).status_code == 403
@@ -223,3 +227,18 @@ def test_unknown_routes_and_methods(http, zoom, dana):
     assert missing.status_code == 404 and isinstance(missing.json()['code'], int)
     wrong_method = api(http, zoom, dana, 'PUT', '/users/me/meetings', json={})
     assert wrong_method.status_code == 405 and isinstance(wrong_method.json()['code'], int)
+
+
+def test_localized_messages_keep_the_codes(http):
+    with ZoomSandbox(redirect_uris=(REDIRECT_URI,), localized_messages=True) as zoom:
+        dana = connect(http, zoom, 'zoom-dana')
+        missing = api(http, zoom, dana, 'GET', '/meetings/12345678901')
+        assert missing.status_code == 404 and missing.json()['code'] == 3001
+        assert 'not found' not in missing.json()['message']
+        invalid = api(http, zoom, 'nope', 'GET', '/users/me').json()
+        zoom.expire_access_tokens()
+        expired = api(http, zoom, dana, 'GET', '/users/me').json()
+        assert invalid['code'] == expired['code'] == 124 and invalid['message'] != expired['message']
+        assert 'expired' not in expired['message']
+        failed = api(http, zoom, connect(http, zoom, 'zoom-dana'), 'POST', '/users/me/meetings', json={'duration': 0})
+        assert failed.json()['code'] == 300 and failed.json()['errors'][0]['field'] == 'start_time'

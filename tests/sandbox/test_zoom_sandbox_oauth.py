@@ -246,7 +246,8 @@ def test_expired_and_invalid_access_tokens_are_both_124_with_different_messages(
     assert expired.status_code == 401 and expired.json() == {'code': 124, 'message': 'Access token is expired.'}
     invalid = api(http, zoom, 'not-a-token', 'GET', '/users/me')
     assert invalid.status_code == 401 and invalid.json() == {'code': 124, 'message': 'Invalid access token.'}
-    for headers in ({}, {'Authorization': tokens['access_token']}, {'Authorization': 'Basic ' + tokens['access_token']}):
+    for headers in ({}, {'Authorization': tokens['access_token']},
+                    {'Authorization': 'Basic ' + tokens['access_token']}):
         response = http.get(zoom.api_base + '/users/me', headers=headers)
         assert response.status_code == 401 and response.json()['message'] == 'Invalid access token.'
 

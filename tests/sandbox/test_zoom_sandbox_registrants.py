@@ -87,7 +87,8 @@ def test_registration_off_is_3000(http, zoom, dana, settings):
     meeting = api(http, zoom, dana, 'POST', '/users/me/meetings', json=meeting_body(settings=settings)).json()
     response = register(http, zoom, dana, meeting, 'pat@example.com')
     assert response.status_code == 400
-    assert response.json() == {'code': 3000, 'message': f'Registration has not been enabled for this meeting: {meeting["id"]}.'}
+    assert response.json() == {'code': 3000,
+                               'message': f'Registration has not been enabled for this meeting: {meeting["id"]}.'}
 
 
 def test_turning_registration_on_with_patch(http, zoom, dana):

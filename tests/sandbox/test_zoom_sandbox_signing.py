@@ -13,7 +13,8 @@ TV3_BODY = ('{"event": "meeting.started", "payload": {"account_id": "AAAA", "obj
 TV4_BODY = ('{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},'
             '"event_ts":1654503849680}')
 TV5_BODY = ('{"event":"app_deauthorized","event_ts":1740439732278,"payload":{"account_id":"EabCDEFghiLHMA",'
-            '"user_id":"z9jkdsfsdfjhdkfjQ","signature":"827edc3452044f0bc86bdd5684afb7d1e6becfa1a767f24df1b287853cf73000",'
+            '"user_id":"z9jkdsfsdfjhdkfjQ",'
+            '"signature":"827edc3452044f0bc86bdd5684afb7d1e6becfa1a767f24df1b287853cf73000",'
             '"deauthorization_time":"2019-06-17T13:52:28.632Z","client_id":"ADZ9k9bTWmGUoUbECUKU_a"}}')
 
 
@@ -49,4 +50,5 @@ def test_verify_rejects_missing_or_wrong_parts_without_raising(timestamp, signat
 
 
 def test_tv8_pkce_s256():
-    assert s256_challenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk') == 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
+    verifier, challenge = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
+    assert s256_challenge(verifier) == challenge

@@ -3,7 +3,8 @@
 import pytest
 from zoom_sandbox_support import api, connect, meeting_body
 
-FORBIDDEN_LIST = {'code': 4711, 'message': 'Invalid access token, does not contain scopes:[user:read:list_users:admin].'}
+FORBIDDEN_LIST = {'code': 4711,
+                  'message': 'Invalid access token, does not contain scopes:[user:read:list_users:admin].'}
 NO_PERMISSION = {'code': 200, 'message': 'No permission.'}
 
 
@@ -51,7 +52,8 @@ def test_users_are_listed_in_pages_with_next_page_token(http, zoom, owner):
     page = first.json()
     assert page['page_size'] == 2 and page['total_records'] == 4 and len(page['users']) == 2
     assert page['next_page_token']
-    second = api(http, zoom, owner, 'GET', '/users', params={'page_size': 2, 'next_page_token': page['next_page_token']})
+    second = api(http, zoom, owner, 'GET', '/users',
+                 params={'page_size': 2, 'next_page_token': page['next_page_token']})
     last = second.json()
     assert len(last['users']) == 2 and last['next_page_token'] == ''
     ids = [u['id'] for u in page['users'] + last['users']]

@@ -64,7 +64,8 @@ def test_url_validation_challenge(http, zoom, receiver):
     result = zoom.validate_endpoint(receiver.url)
     assert result['valid'] is True and result['status'] == 200
     challenge = json.loads(receiver.requests[-1]['body'])
-    assert challenge['event'] == 'endpoint.url_validation' and challenge['payload']['plainToken'] == result['plainToken']
+    assert challenge['event'] == 'endpoint.url_validation'
+    assert challenge['payload']['plainToken'] == result['plainToken']
     assert isinstance(challenge['event_ts'], int) and challenge['event_ts'] > 10 ** 12  # milliseconds
     over_http = http.post(zoom.url + '/_sandbox/webhooks/send',
                           json={'target_url': receiver.url, 'event': 'endpoint.url_validation'})

@@ -24,7 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='an allowed OAuth redirect URI, exactly (repeatable)')
     parser.add_argument('--daily-limit', type=int, default=100,
                         help='meeting create/update requests per host user per UTC day (default 100)')
-    parser.add_argument('--qps-limit', type=int, default=None, help='REST requests per second per account (default: none)')
+    parser.add_argument('--qps-limit', type=int, default=None,
+                        help='REST requests per second per account (default: no limit)')
     parser.add_argument('--no-seed', action='store_true', help='start without the demo account and its three users')
     return parser.parse_args(argv)
 

@@ -14,7 +14,8 @@ h1{font-size:20px;margin-top:0} .muted{color:#6e7680;font-size:13px} code{backgr
 button{border-radius:8px;padding:9px 22px;font-size:15px;border:1px solid #0b5cff;cursor:pointer;margin-right:8px}
 .allow{background:#0b5cff;color:#fff} .deny{background:#fff;color:#0b5cff}
 .error{border-left:4px solid #e02828;padding-left:12px} select{font-size:15px;padding:4px}
-table{border-collapse:collapse;width:100%;font-size:13px} td,th{border-bottom:1px solid #ededf4;padding:4px;text-align:left}
+table{border-collapse:collapse;width:100%;font-size:13px}
+td,th{border-bottom:1px solid #ededf4;padding:4px;text-align:left}
 """
 
 
@@ -66,23 +67,29 @@ def index(*, url: str, client_id: str, redirect_uris: list[str], users: list[dic
         f'<td>{escape(m.get("start_time") or "")}</td><td>{m["duration"]}</td>'
         f'<td><a href="{escape(m["join_url"])}">join</a></td></tr>' for m in meetings) or (
         '<tr><td colspan="6" class="muted">No meetings yet.</td></tr>')
-    authorize = ''.join(
-        f'<li><a href="/oauth/authorize?{escape(urlencode(dict(response_type="code", client_id=client_id, redirect_uri=uri, state="from-index")))}">'
-        f'authorize for {escape(uri)}</a></li>' for uri in redirect_uris) or (
+    def start_link(uri: str) -> str:
+        query = urlencode({'response_type': 'code', 'client_id': client_id, 'redirect_uri': uri, 'state': 'from-index'})
+        return f'<li><a href="/oauth/authorize?{escape(query)}">authorize for {escape(uri)}</a></li>'
+
+    authorize = ''.join(start_link(uri) for uri in redirect_uris) or (
         '<li class="muted">No redirect URI is allowed yet (POST /_sandbox/redirect-uris {"uri": ...}).</li>')
     return page('Zoom sandbox', (
-        f'<h1>Zoom sandbox</h1><p class="muted">Sandbox clock: {escape(now)}. OAuth at <code>{escape(url)}/oauth/…</code>, '
+        f'<h1>Zoom sandbox</h1><p class="muted">Sandbox clock: {escape(now)}. '
+        f'OAuth at <code>{escape(url)}/oauth/…</code>, '
         f'REST at <code>{escape(url)}/v2</code>, client_id <code>{escape(client_id)}</code>.</p>'
         f'<h2>OAuth</h2><ul>{authorize}</ul>'
         '<h2>Users</h2><table><tr><th>id</th><th>email</th><th>role</th><th>account</th><th>timezone</th></tr>'
         f'{user_rows}</table>'
-        '<h2>Meetings</h2><table><tr><th>id</th><th>topic</th><th>host</th><th>start (UTC)</th><th>min</th><th></th></tr>'
+        '<h2>Meetings</h2><table>'
+        '<tr><th>id</th><th>topic</th><th>host</th><th>start (UTC)</th><th>min</th><th></th></tr>'
         f'{meeting_rows}</table>'
         '<h2>Control</h2><ul>'
         '<li><a href="/_sandbox/calls">GET /_sandbox/calls</a> (DELETE clears)</li>'
-        '<li><a href="/_sandbox/faults">GET /_sandbox/faults</a>; POST {operation, status, body?, headers?, times?, after?}</li>'
+        '<li><a href="/_sandbox/faults">GET /_sandbox/faults</a>; '
+        'POST {operation, status, body?, headers?, times?, after?}; DELETE clears</li>'
         '<li><a href="/_sandbox/state">GET /_sandbox/state</a></li>'
-        '<li>POST /_sandbox/webhooks/send {target_url, event: "endpoint.url_validation" | "app_deauthorized" | {...}, user_id?}</li>'
+        '<li>POST /_sandbox/webhooks/send '
+        '{target_url, event: "endpoint.url_validation" | "app_deauthorized" | {...}, user_id?}</li>'
         '<li>POST /_sandbox/advance {seconds}</li>'
         '<li>POST /_sandbox/expire-access-tokens</li>'
         '<li>POST /_sandbox/redirect-uris {uri}</li></ul>'), wide=True)

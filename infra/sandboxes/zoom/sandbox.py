@@ -193,7 +193,8 @@ class ZoomSandbox:
                  webhook_secret_token: str = 'sandbox-webhook-secret', redirect_uris: tuple[str, ...] = (),
                  host: str = '127.0.0.1', port: int = 0, access_token_ttl: int = 3599, code_ttl: int = 300, *,
                  daily_limit: int | None = 100, qps_limit: int | None = None, refresh_token_ttl: float | None = None,
-                 app_name: str = 'meetbridge', seed: bool = True, webhook_timeout: float = 3.0):
+                 app_name: str = 'meetbridge', seed: bool = True, webhook_timeout: float = 3.0,
+                 localized_messages: bool = False):
         self.client_id = client_id
         self.client_secret = client_secret
         self.webhook_secret_token = webhook_secret_token
@@ -206,6 +207,7 @@ class ZoomSandbox:
         self.refresh_token_ttl = refresh_token_ttl  # seconds; None: refresh tokens do not expire
         self.app_name = app_name
         self.webhook_timeout = webhook_timeout
+        self.localized_messages = localized_messages  # REST error messages in Russian: clients must read `code`
         self._lock = threading.Lock()
         self._offset = 0.0
         self._redirect_uris: list[str] = list(redirect_uris)
@@ -519,6 +521,8 @@ class ZoomSandbox:
                         response = reject.response
                     if fault is not None:
                         response = fault.response(operation)
+                    elif self.localized_messages and route[1][0] == 'v2':
+                        response = _localized(response)
                 self._log(request, operation, response.status)
             return response
         except Exception:  # a sandbox bug: say so in JSON, and show the traceback on the console
@@ -910,7 +914,8 @@ class ZoomSandbox:
         clean, errors = validate_meeting(body, current=meeting.data)
         new_type = clean.get('type', meeting.data['type'])
         if new_type == SCHEDULED and 'start_at' not in clean and not meeting.data.get('start_time') and not errors:
-            errors.append({'field': 'start_time', 'message': 'start_time is required for a scheduled meeting (type 2).'})
+            errors.append({'field': 'start_time',
+                           'message': 'start_time is required for a scheduled meeting (type 2).'})
         if errors:
             return validation_failed(errors)
         data = meeting.data
@@ -1053,6 +1058,26 @@ class ZoomSandbox:
                                users=users, meetings=[m.data for m in self._meetings.values()],
                                now=_iso(self.now()))
         return html_response(200, text)
+
+
+LOCALIZED = {  # Zoom localizes messages (a 3001 was seen in Russian); only `code` is stable
+    'Invalid access token.': 'Недействительный токен доступа.',
+    'Access token is expired.': 'Срок действия токена доступа истёк.',
+    'Validation Failed.': 'Ошибка проверки.',
+    'No permission.': 'Нет разрешения.',
+    'Invalid next_page_token.': 'Недопустимый next_page_token.',
+}
+
+
+def _localized(response: Response) -> Response:
+    """``response`` with its Zoom error message in Russian, as a localized Zoom account may answer."""
+    if response.status < 400 or not response.headers.get('Content-Type', '').startswith('application/json'):
+        return response
+    body = json.loads(response.body)
+    if not isinstance(body, dict) or not is_int(body.get('code')) or not isinstance(body.get('message'), str):
+        return response
+    body['message'] = LOCALIZED.get(body['message']) or f'Запрос отклонён (код {body["code"]}).'
+    return json_response(response.status, body, {k: v for k, v in response.headers.items() if k != 'Content-Type'})
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict[str, str], bytes]:
