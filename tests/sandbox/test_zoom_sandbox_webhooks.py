@@ -35,12 +35,13 @@ def receiver(zoom):
 
 
 def test_send_webhook_signs_the_raw_body_with_a_seconds_timestamp(zoom, receiver):
-    event = {'event': 'meeting.started', 'payload': {'account_id': 'acct-demo', 'object': {'id': '1'}},
-             'event_ts': int(time.time() * 1000)}
+    event = {'event': 'meeting.started', 'event_ts': int(time.time() * 1000),
+             'payload': {'account_id': 'acct-demo', 'object': {'id': '1', 'topic': 'Zürich'}}}
     status, headers, body = zoom.send_webhook(receiver.url, event)
     assert status == 204 and body == b''
     sent = receiver.requests[-1]
-    assert sent['body'] == json.dumps(event, separators=(',', ':')).encode()
+    assert sent['body'] == json.dumps(event, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
+    assert 'Zürich'.encode() in sent['body']  # raw UTF-8, as it must be verified: bytes, not re-encoded text
     timestamp = sent['headers']['x-zm-request-timestamp']
     assert timestamp.isdigit() and abs(int(timestamp) - time.time()) < 5
     assert sent['headers']['x-zm-signature'] == sign(zoom.webhook_secret_token, timestamp, sent['body'])

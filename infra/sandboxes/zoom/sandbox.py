@@ -420,7 +420,7 @@ class ZoomSandbox:
                      ) -> tuple[int, dict[str, str], bytes]:
         """POST ``event`` (or ``raw_body`` verbatim) signed as Zoom signs: (status, lower-cased headers, body)."""
         if raw_body is None:
-            raw_body = json.dumps(event, separators=(',', ':'))
+            raw_body = json.dumps(event, separators=(',', ':'), ensure_ascii=False)  # UTF-8 on the wire
         body = raw_body.encode() if isinstance(raw_body, str) else bytes(raw_body)
         timestamp = str(int(time.time()) if timestamp is None else timestamp)
         headers = {'Content-Type': 'application/json; charset=utf-8', 'User-Agent': 'Zoom Marketplace/1.0a',
