@@ -168,6 +168,18 @@ def put_company_user(tenant_id: Id, provider_id: Id, body: Annotated[admin.Compa
     return admin.map_provider(tenant_id, provider_id, body)
 
 
+@app.get(f'{TENANT}/settings/meetings', summary='How new meetings are set up (join before host, waiting room, '
+         '...)', tags=['settings'], responses=ERRORS)
+def get_meeting_settings(tenant_id: Id) -> admin.MeetingSettings:
+    return admin.get_meeting_settings(tenant_id)
+
+
+@app.put(f'{TENANT}/settings/meetings', summary='Set how new meetings are set up', tags=['settings'],
+         responses=ERRORS)
+def put_meeting_settings(tenant_id: Id, body: Annotated[admin.MeetingSettings, Body()]) -> admin.MeetingSettings:
+    return admin.put_meeting_settings(tenant_id, body)
+
+
 @app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',
          tags=['templates'], responses=ERRORS)
 def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:

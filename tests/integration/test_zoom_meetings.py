@@ -276,3 +276,46 @@ def test_disconnecting_revokes_at_zoom_and_closes_every_link(stack, zoom):
     assert page['statusCode'] == 503 and 'unavailable' in page['body']
     stack.book(booking_event(booking_id='b2'))
     assert 'No meeting account' in stack.view('b2')[1]['booking']['problem']
+
+
+def test_the_tenants_meeting_settings_reach_zoom(stack, zoom):
+    _ready(stack, zoom)
+    assert stack.admin('GET', 'settings/meetings')[1]['waiting_room'] is False
+    chosen = {'join_before_host': True, 'waiting_room': True, 'mute_upon_entry': True, 'auto_recording': 'cloud'}
+    assert stack.admin('PUT', 'settings/meetings', chosen)[1] == chosen
+    assert stack.admin('PUT', 'settings/meetings', {'auto_recording': 'vhs'})[0] == 400
+
+    stack.book(booking_event())
+
+    [meeting] = zoom.meetings.values()
+    assert {k: meeting['settings'][k] for k in chosen} == chosen
+
+
+def test_scheduling_for_another_user_without_shared_access_is_a_clear_problem(stack, zoom):
+    stack.setup_online_service()
+    connect_zoom(stack, zoom, user_id='zoom-dana')  # a member: may not schedule for others
+    from meetbridge.store.models import ProviderItem
+    provider = ProviderItem.get(*ProviderItem.key(stack.tenant.tenant_id, 'dana'))
+    provider.update(actions=[ProviderItem.company_user.set('zoom-eli')])
+
+    stack.book(booking_event())
+
+    assert 'shared access' in stack.view('b1')[1]['booking']['problem']
+
+
+def test_a_meeting_already_gone_at_zoom_is_recreated_on_reschedule_and_cancel_counts_as_done(stack, zoom):
+    _ready(stack, zoom)
+    start = datetime(2030, 5, 6, 7, 30, tzinfo=UTC)
+    stack.book(booking_event(start=start))
+    links = stack.view('b1')[1]['links']
+    gone = {'code': 3001, 'message': 'Meeting is not found or has expired.'}
+
+    zoom.fail('update_meeting', 404, body=gone)
+    stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=2)))
+    assert [op for op in _zoom_calls(zoom) if op != 'list_users'][-2:] == ['update_meeting', 'create_meeting']
+    assert stack.view('b1')[1]['links'] == links  # our links survive the new Zoom meeting
+
+    zoom.fail('delete_meeting', 404, body=gone)
+    stack.book(booking_event('booking.cancelled', start=start + timedelta(hours=2)))
+    view = stack.view('b1')[1]
+    assert view['booking']['status'] == 'cancelled' and view['meeting']['status'] == 'cancelled'

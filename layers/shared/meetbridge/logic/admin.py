@@ -25,6 +25,7 @@ from meetbridge.store.models import (
     ProviderItem,
     ServiceItem,
     TemplateItem,
+    TenantItem,
 )
 
 
@@ -229,6 +230,29 @@ def connect_link(tenant_id: str, provider_type: str, body: ConnectLinkIn, base_u
 def provider_account_id(tenant_id: str, provider_id: str) -> str:
     repository.get_provider(tenant_id, provider_id)
     return hosting.provider_connection_id(provider_id)
+
+
+# --- meeting settings -----------------------------------------------------------------------------
+
+
+class MeetingSettings(_Body):
+    """How new meetings are set up at providers that have these options (Zoom)."""
+
+    join_before_host: bool = False
+    waiting_room: bool = False
+    mute_upon_entry: bool = False
+    auto_recording: Literal['none', 'local', 'cloud'] = 'none'
+
+
+def get_meeting_settings(tenant_id: str) -> MeetingSettings:
+    stored = repository.get_tenant(tenant_id).meeting_settings
+    return MeetingSettings(**stored.as_dict()) if stored else MeetingSettings()
+
+
+def put_meeting_settings(tenant_id: str, body: MeetingSettings) -> MeetingSettings:
+    tenant = repository.get_tenant(tenant_id)
+    tenant.update(actions=[TenantItem.meeting_settings.set(body.model_dump())])
+    return body
 
 
 # --- templates ----------------------------------------------------------------------------------

@@ -61,8 +61,9 @@ def apply(event: BookingEvent, now: datetime) -> Result:
         return _wait_for_limit(event, existing, limit, now)
 
 
-def _spec(booking: Booking, service: ServiceItem | None) -> MeetingSpec:
+def _spec(booking: Booking, service: ServiceItem | None, meeting_settings: dict | None = None) -> MeetingSpec:
     return MeetingSpec(
+        settings=meeting_settings,
         topic=service.name if service else booking.service_id,
         start=booking.start,
         end=booking.end,
@@ -77,7 +78,8 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
         _leave_meeting(tenant_id, existing, now)  # moved to another class session
 
     meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
-    spec = _spec(booking, service)
+    tenant = repository.get_tenant(tenant_id)
+    spec = _spec(booking, service, tenant.meeting_settings.as_dict() if tenant.meeting_settings else None)
     problem = None
     try:
         if meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):

@@ -28,6 +28,7 @@ class MeetingSpec:
     timezone: str
     kind: Literal['appointment', 'class']
     host_user: str | None = None
+    settings: dict[str, Any] | None = None  # the tenant's meeting settings (join before host, waiting room, ...)
 
 
 @dataclass(frozen=True)

@@ -242,9 +242,7 @@ class ZoomProvider:
     @staticmethod
     def _body(account: Account, spec: MeetingSpec) -> dict[str, Any]:
         minutes = max(1, round((spec.end - spec.start).total_seconds() / 60))
-        meeting_settings = dict(account.settings.get('meeting_settings') or {})
-        meeting_settings.setdefault('join_before_host', False)
-        meeting_settings.setdefault('waiting_room', False)
+        meeting_settings = {'join_before_host': False, 'waiting_room': False, **(spec.settings or {})}
         if spec.kind == 'class':
             # Registration gives each client a join URL of their own; 0 approves them automatically.
             meeting_settings.update(approval_type=0, registration_type=1)

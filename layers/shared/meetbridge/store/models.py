@@ -62,6 +62,7 @@ class TenantItem(_Item):
     api_key_digest = UnicodeAttribute()
     webhook_secret_sealed = BinaryAttribute(legacy_encoding=False)
     keys_rotated_at = UTCDateTimeAttribute(null=True)
+    meeting_settings = MapAttribute(null=True)  # how the tenant's meetings are set up at the provider
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
