@@ -12,7 +12,8 @@ from meetbridge.domain.model import BookingEvent
 from meetbridge.logic import bookings
 from meetbridge.observability import logger, metrics
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch that failed whole is reported like any other, not raised: raising makes Lambda slow its polling.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 ONCE = idempotency.config(key='[tenant_id, source, event_id]', expires_after_seconds=7 * 24 * 3600)
 
 

@@ -11,7 +11,8 @@ from meetbridge.logic import notices
 from meetbridge.notify import email
 from meetbridge.observability import logger, metrics
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch that failed whole is reported like any other, not raised: raising makes Lambda slow its polling.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # Keyed per recipient, so a retry after a partial failure does not send the first message twice.
 ONCE = idempotency.config(key='[notice_id, recipient]', expires_after_seconds=7 * 24 * 3600)
 

@@ -319,3 +319,21 @@ def test_a_meeting_already_gone_at_zoom_is_recreated_on_reschedule_and_cancel_co
     stack.book(booking_event('booking.cancelled', start=start + timedelta(hours=2)))
     view = stack.view('b1')[1]
     assert view['booking']['status'] == 'cancelled' and view['meeting']['status'] == 'cancelled'
+
+
+def test_a_lost_refresh_response_ends_in_reconnect_not_a_retry_storm(stack, zoom):
+    from helpers import sqs_event
+    _ready(stack, zoom)
+    zoom.expire_access_tokens()
+    # Zoom rotates the token, but its answer never reaches us: the old refresh token is dead.
+    zoom.fail('token', 502, body={'reason': 'Bad gateway'}, after=True)
+
+    stack.post(booking_event())
+    [record] = stack.cloud.queues['meetings'].receive()
+    first = handler('meetings')(sqs_event([record]), stack.context)
+    assert first['batchItemFailures']  # transient: the queue will deliver it again
+    handler('meetings')(sqs_event([record]), stack.context)
+
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'needs_reconnect'
+    assert 'connected again' in stack.view('b1')[1]['booking']['problem']
+    assert [c['operation'] for c in zoom.calls()].count('token') == 2

@@ -91,6 +91,8 @@ def refresh(refresh_token: str) -> tokens.TokenSet:
             if exc.error == 'invalid_grant':
                 raise tokens.InvalidGrant() from None
             raise RetryLater(f'Zoom refused the refresh: {exc.error}') from None
+        except httpx2.HTTPError as exc:
+            raise RetryLater(f'Zoom did not answer the refresh ({type(exc).__name__})') from None
     return _token_set(token)
 
 
