@@ -47,12 +47,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds a failed SQS message stays invisible before its retry (default 2)")
     parser.add_argument("--async-retry-delay", type=float, default=1.0,
                         help="first delay between async invocation retries, doubling (Lambda: 60 s; default 1)")
+    parser.add_argument("--zoom-port", type=int, default=int(os.environ.get("ZOOM_SANDBOX_PORT", "0")),
+                        help="Zoom sandbox port (env ZOOM_SANDBOX_PORT, default 0: a free port)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of the local stack")
     return parser.parse_args(argv)
 
 
 def banner(info: dict, elapsed: float) -> str:
-    from .seed import booking_snippet, DemoTenant
+    from .seed import DemoTenant, booking_snippet, zoom_connect_link_command
 
     lines = [
         "",
@@ -61,9 +63,12 @@ def banner(info: dict, elapsed: float) -> str:
         f"  local AWS       {info['aws_endpoint_url']}  (moto; AWS_ENDPOINT_URL for the aws CLI / boto3)",
         f"  outbox          {info['outbox_url']}",
     ]
+    if info.get("zoom_sandbox_url"):
+        lines.append(f"  Zoom sandbox    {info['zoom_sandbox_url']}  (a local Zoom: OAuth, REST, webhooks; "
+                     f"webhook secret token {info['zoom_webhook_secret']})")
     if info.get("tenant_id"):
         tenant = DemoTenant(info["tenant_id"], "", info["api_key"], info["webhook_secret"],
-                            info["service_id"], info["provider_id"])
+                            info["service_id"], info["provider_id"], info.get("zoom_connect_url"))
         lines += [
             f"  tenant id       {info['tenant_id']}",
             f"  API key         {info['api_key']}",
@@ -75,6 +80,17 @@ def banner(info: dict, elapsed: float) -> str:
             "",
             booking_snippet(info["api_url"], tenant),
         ]
+        if tenant.zoom_connect_url:
+            lines += [
+                f"Connect Zoom (company account): open {tenant.zoom_connect_url} in a browser — "
+                "the sandbox's consent page has Allow/Deny.",
+                "  Allow replaces the demo custom link as the company account: bookings posted after that get a "
+                "Zoom meeting",
+                f"  (in the sandbox). Post one: bash {info['booking_script']}",
+                "  The link works for 15 minutes. A new one:",
+                f"  {zoom_connect_link_command(info['api_url'], tenant)}",
+                "",
+            ]
     else:
         lines += [f"  state           {info['dev_json']}", "  (no demo tenant: --no-seed)"]
     lines += [f"Ready in {elapsed:.2f} s. Ctrl-C stops everything.", ""]
@@ -89,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb"):
+    # httpx2 logs every request at INFO; Lambda's root logger (WARNING) hides those lines, so do the same.
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb", "httpx2", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Powertools warns on every invocation that emitted no metric; harmless, and it buries the request log.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
@@ -108,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         env=_pairs(args.env, "--env"),
         sqs_backoff_seconds=args.sqs_backoff,
         async_retry_delay=args.async_retry_delay,
+        zoom_port=args.zoom_port,
     ))
 
     def on_term(signum, frame):  # noqa: ARG001

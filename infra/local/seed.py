@@ -1,4 +1,8 @@
-"""The demo tenant: created through the shared package, then configured through the admin API."""
+"""The demo tenant: created through the shared package, then configured through the admin API.
+
+With the Zoom sandbox running, the seed also asks the admin API for a link that connects a Zoom
+account as the company account (it replaces the demo custom link once someone clicks Allow).
+"""
 
 from __future__ import annotations
 
@@ -34,27 +38,33 @@ class DemoTenant:
     webhook_secret: str
     service_id: str = SERVICE_ID
     provider_id: str = PROVIDER_ID
+    zoom_connect_url: str | None = None
+    zoom_connect_expires_at: str | None = None
 
 
-def admin_put(api_url: str, api_key: str, path: str, body: dict[str, Any]) -> Any:
+def admin_call(api_url: str, api_key: str, method: str, path: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
         api_url + path,
         data=json.dumps(body).encode(),
-        method="PUT",
+        method=method,
         headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our loopback gateway
             text = response.read().decode() or "null"
     except urllib.error.HTTPError as exc:
-        raise SeedError(f"PUT {path} -> {exc.code}: {exc.read().decode(errors='replace')[:500]}") from None
+        raise SeedError(f"{method} {path} -> {exc.code}: {exc.read().decode(errors='replace')[:500]}") from None
     try:
         return json.loads(text)
     except ValueError:
         return text
 
 
-def seed_demo(api_url: str, *, name: str = "Demo clinic") -> DemoTenant:
+def admin_put(api_url: str, api_key: str, path: str, body: dict[str, Any]) -> Any:
+    return admin_call(api_url, api_key, "PUT", path, body)
+
+
+def seed_demo(api_url: str, *, name: str = "Demo clinic", zoom: bool = False) -> DemoTenant:
     try:
         from meetbridge.logic.tenants import create_tenant
     except ImportError as exc:
@@ -70,7 +80,18 @@ def seed_demo(api_url: str, *, name: str = "Demo clinic") -> DemoTenant:
     admin_put(api_url, tenant.api_key, f"{base}/services/{SERVICE_ID}", DEMO_SERVICE)
     admin_put(api_url, tenant.api_key, f"{base}/providers/{PROVIDER_ID}", DEMO_PROVIDER)
     admin_put(api_url, tenant.api_key, f"{base}/accounts/default", DEMO_ACCOUNT)
+    if zoom:
+        link = admin_call(api_url, tenant.api_key, "POST", f"{base}/connections/zoom/connect-link",
+                          {"provider_id": None, "return_url": None})
+        tenant.zoom_connect_url, tenant.zoom_connect_expires_at = link["url"], link["expires_at"]
     return tenant
+
+
+def zoom_connect_link_command(api_url: str, tenant: DemoTenant) -> str:
+    """A curl command asking for a new company Zoom connect link (each lasts 15 minutes)."""
+    q = shlex.quote
+    return (f"curl -sS -X POST -H {q('Authorization: Bearer ' + tenant.api_key)} -H 'Content-Type: application/json' "
+            f"-d '{{}}' {q(f'{api_url}/v1/tenants/{tenant.tenant_id}/connections/zoom/connect-link')}")
 
 
 def booking_snippet(api_url: str, tenant: DemoTenant) -> str:

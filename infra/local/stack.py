@@ -21,6 +21,7 @@ from .scheduler import SchedulerLoop
 from .seed import DemoTenant, booking_snippet, seed_demo
 from .sqs_poller import SqsPoller, pollers_from_functions
 from .template import ACCOUNT_ID, REGION, Template, TemplateError
+from .zoom import LocalZoom, ZoomSandboxError, secret_arn
 
 log = logging.getLogger("infra.local")
 
@@ -64,6 +65,7 @@ class Options:
     env: dict[str, str] = field(default_factory=dict)
     sqs_backoff_seconds: int = 2
     async_retry_delay: float = 1.0
+    zoom_port: int = 0
 
 
 class LocalStack:
@@ -80,6 +82,7 @@ class LocalStack:
         self.scheduler: SchedulerLoop | None = None
         self.invoker: AsyncInvoker | None = None
         self.tenant: DemoTenant | None = None
+        self.zoom: LocalZoom | None = None
         self.info: dict[str, Any] = {}
 
     # --- start -----------------------------------------------------------------------------------
@@ -111,7 +114,10 @@ class LocalStack:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
                                "pick another with --port or PORT (0 = any free port)") from exc
         self.functions = build_functions(self.template, self.provisioner.resolver)
-        env = merged_environment(self.functions, local_overrides={"PUBLIC_BASE_URL": self.gateway.url})
+        # Before any function is imported: the Zoom settings are read once per process.
+        self._start_zoom()
+        env = merged_environment(self.functions, local_overrides={
+            "PUBLIC_BASE_URL": self.gateway.url, **(self.zoom.environment() if self.zoom else {})})
         os.environ.update(env)
         os.environ.update(opts.env)
         self._load_functions()
@@ -131,7 +137,7 @@ class LocalStack:
 
         if opts.seed:
             try:
-                self.tenant = seed_demo(self.gateway.url)
+                self.tenant = seed_demo(self.gateway.url, zoom=self.zoom is not None)
             except Exception as exc:
                 raise StartupError(f"seeding the demo tenant failed: {exc}") from exc
         self.info = self._write_state(env)
@@ -155,6 +161,17 @@ class LocalStack:
         host, port = self.moto.get_host_and_port()
         self.aws_endpoint_url = f"http://{host}:{port}"
         isolate_aws_environment(self.aws_endpoint_url)
+
+    def _start_zoom(self) -> None:
+        assert self.gateway is not None
+        arn = secret_arn([fn.environment for fn in self.functions])
+        if arn is None:
+            log.info("no function reads ZOOM_CLIENT_SECRET_ARN: the Zoom sandbox is not started")
+            return
+        try:
+            self.zoom = LocalZoom.start(port=self.options.zoom_port, api_port=self.gateway.port, secret_arn=arn)
+        except ZoomSandboxError as exc:
+            raise StartupError(str(exc)) from exc
 
     def _add_layers_to_path(self) -> None:
         assert self.template is not None
@@ -194,6 +211,7 @@ class LocalStack:
             "scheduler": {"alive": bool(self.scheduler and self.scheduler.is_alive()),
                           "fired": self.scheduler.fired_count if self.scheduler else 0},
             "async_in_flight": self.invoker.active() if self.invoker else 0,
+            "zoom_sandbox": self.zoom.url if self.zoom else None,
         }
         return 200, {"content-type": "application/json"}, json.dumps(body).encode()
 
@@ -218,6 +236,10 @@ class LocalStack:
             "event_bus_name": env.get("EVENT_BUS_NAME"),
             "schedule_group": env.get("SCHEDULE_GROUP"),
             "outbox_url": f"{api_url}/_local/outbox.html",
+            "zoom_sandbox_url": self.zoom.url if self.zoom else None,
+            "zoom_webhook_secret": self.zoom.webhook_secret if self.zoom else None,
+            "zoom_connect_url": self.tenant.zoom_connect_url if self.tenant else None,
+            "zoom_connect_expires_at": self.tenant.zoom_connect_expires_at if self.tenant else None,
             "resources": resources,
             "pid": os.getpid(),
         }
@@ -251,6 +273,11 @@ class LocalStack:
                 self.gateway.stop()
             except Exception:  # noqa: BLE001
                 log.exception("stopping the gateway")
+        if self.zoom is not None:
+            try:
+                self.zoom.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping the Zoom sandbox")
         deadline = time.monotonic() + 5
         for thread in [*self.pollers, *([self.scheduler] if self.scheduler else [])]:
             if thread.is_alive():
