@@ -30,6 +30,8 @@ log = logging.getLogger("infra.local.gateway")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r"^\{([A-Za-z0-9_.\-]+)(\+?)\}$")
 
+_SECRET_QUERY = re.compile(r"([?&](?:intent|code|state)=)([^&#]{0,4})[^&#]*")
+
 LocalEndpoint = Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]
 
 
@@ -373,8 +375,9 @@ class Gateway:
                 self.end_headers()
                 if self.command != "HEAD" and payload:
                     self.wfile.write(payload)
-                # A join link's token opens the meeting: the console shows only its first characters.
-                shown_path = re.sub(r"^/j/([^/?]{4})[^/?]*", r"/j/\1…", self.path)
+                # A join link's token opens the meeting, and a connect link's intent (or an OAuth code or
+                # state) connects an account: the console shows only their first characters.
+                shown_path = _SECRET_QUERY.sub(r"\1\2…", re.sub(r"^/j/([^/?]{4})[^/?]*", r"/j/\1…", self.path))
                 log.info("%s %s -> %d %s %d ms", self.command, shown_path, status, by,
                          (time.monotonic() - started) * 1000)
 
