@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import html.parser
 import http.client
 import json
 import os
@@ -95,6 +96,78 @@ def request(url: str, method: str = "GET", body: bytes | None = None, headers: d
         return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
         conn.close()
+
+
+@dataclass
+class Form:
+    """An HTML form as a browser sees it: where it goes, and what it sends besides its buttons."""
+
+    action: str
+    method: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[tuple[str, str, str]] = field(default_factory=list)  # (label, name, value)
+
+    def submission(self, page_url: str, button: str) -> tuple[str, str, bytes]:
+        """(method, absolute URL, urlencoded body) of a click on the button labelled ``button``."""
+        chosen = [b for b in self.buttons if b[0] == button]
+        assert chosen, f"no {button!r} button in the form; buttons: {[b[0] for b in self.buttons]}"
+        _, name, value = chosen[0]
+        pairs = self.fields + ([(name, value)] if name else [])
+        return self.method, urllib.parse.urljoin(page_url, self.action), urllib.parse.urlencode(pairs).encode()
+
+
+class _FormParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self._select: tuple[str, list[tuple[str, bool]]] | None = None
+        self._button: list[Any] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(Form(a.get("action", ""), (a.get("method") or "get").upper()))
+        elif not self.forms:
+            return
+        elif tag == "input" and a.get("name") and "disabled" not in a:
+            kind = a.get("type", "text").lower()
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.forms[-1].fields.append((a["name"], a.get("value", "on")))
+            elif kind == "submit":
+                self.forms[-1].buttons.append((a.get("value", ""), a["name"], a.get("value", "")))
+            elif kind not in ("button", "reset", "file", "image"):
+                self.forms[-1].fields.append((a["name"], a.get("value", "")))
+        elif tag == "select" and a.get("name"):
+            self._select = (a["name"], [])
+        elif tag == "option" and self._select is not None:
+            self._select[1].append((a.get("value", ""), "selected" in a))
+        elif tag == "button" and a.get("type", "submit").lower() == "submit":
+            self._button = ["", a.get("name", ""), a.get("value", "")]
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button[0] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select" and self._select is not None:
+            name, options = self._select
+            chosen = next((value for value, selected in options if selected), options[0][0] if options else None)
+            if chosen is not None:
+                self.forms[-1].fields.append((name, chosen))
+            self._select = None
+        elif tag == "button" and self._button is not None:
+            label, name, value = self._button
+            self.forms[-1].buttons.append((label.strip(), name, value))
+            self._button = None
+
+
+def forms(page: str) -> list[Form]:
+    """The forms of an HTML page, each with the values a browser would submit by default."""
+    parser = _FormParser()
+    parser.feed(page)
+    parser.close()
+    return parser.forms
 
 
 def sign(secret: str, body: bytes, t: int | None = None) -> str:

@@ -60,3 +60,18 @@ def test_the_banner_snippet_posts_a_signed_booking(stack):
     run = subprocess.run(["bash", script], capture_output=True, text=True, timeout=20, env=env)
     assert run.returncode == 0, run.stderr
     assert "HTTP 202" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_zoom_sandbox_runs_with_the_stack_and_the_seed_offers_a_connect_link(stack):
+    from e2e_support import request
+
+    zoom = stack.info["zoom_sandbox_url"]
+    assert zoom.startswith("http://127.0.0.1:")
+    assert stack.info["zoom_webhook_secret"]
+    assert request(f"{zoom}/").status == 200
+    start = stack.get(stack.info["zoom_connect_url"])
+    assert start.status == 302, start
+    assert start.headers["location"].startswith(f"{zoom}/oauth/authorize?")
+    banner = stack.log_path.read_text(errors="replace")
+    assert f"Zoom sandbox    {zoom}" in banner
+    assert f"Connect Zoom (company account): open {stack.info['zoom_connect_url']} in a browser" in banner
