@@ -66,11 +66,11 @@ def zoom(cloud, monkeypatch):
     monkeypatch.setenv('ZOOM_CLIENT_SECRET_ARN', secret)
     monkeypatch.setenv('ZOOM_OAUTH_BASE', sandbox.url)
     monkeypatch.setenv('ZOOM_API_BASE', sandbox.api_base)
-    for cache in (settings, zoom_provider.credentials, zoom_provider._http):
+    for cache in (settings, zoom_provider._http):
         cache.cache_clear()
     parameters.clear_caches()
     yield sandbox
     sandbox.stop()
-    for cache in (settings, zoom_provider.credentials, zoom_provider._http):
+    for cache in (settings, zoom_provider._http):
         cache.cache_clear()
     parameters.clear_caches()

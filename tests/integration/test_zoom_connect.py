@@ -107,3 +107,27 @@ def test_a_provider_connects_their_own_zoom(stack, zoom):
     assert status == 200 and account['type'] == 'zoom' and account['email'] == 'eli@zoom.example'
     assert stack.admin('POST', 'connections/zoom/connect-link', {'provider_id': 'nobody'})[0] == 404
     assert stack.admin('POST', 'connections/zoom/connect-link', {'return_url': 'http://evil.test/'})[0] == 400
+
+
+def test_a_connect_link_works_once(stack, zoom):
+    status, link = stack.admin('POST', 'connections/zoom/connect-link', {})
+    intent = parse_qs(urlsplit(link['url']).query)['intent'][0]
+    first = handler('oauth')(oauth_event('zoom', 'start', {'intent': intent}), stack.context)
+    second = handler('oauth')(oauth_event('zoom', 'start', {'intent': intent}), stack.context)
+
+    assert first['statusCode'] == 302
+    assert second['statusCode'] == 400 and 'already used' in second['body']
+
+
+def test_rotated_app_credentials_reach_a_warm_container(stack, zoom):
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    from meetbridge.providers import zoom as zoom_provider
+    before = zoom_provider.credentials()['webhook_secret_token']
+    arn = boto3.client('secretsmanager').list_secrets()['SecretList'][0]['ARN']
+    boto3.client('secretsmanager').put_secret_value(SecretId=arn, SecretString=json.dumps(
+        {'client_id': zoom.client_id, 'client_secret': zoom.client_secret, 'webhook_secret_token': 'rotated'}))
+    parameters.clear_caches()  # stands for the five minutes Powertools keeps a value
+
+    assert (before, zoom_provider.credentials()['webhook_secret_token']) == ('zoom-webhook-secret', 'rotated')

@@ -73,11 +73,17 @@ def create_link(tenant_id: str, provider_type: str, provider_id: str | None, ret
 
 
 def start(provider_type: str, intent_token: str | None, redirect_uri: str, now: datetime) -> str:
-    """The provider's authorize URL for this intent."""
+    """The provider's authorize URL for this intent. A link is used once: whoever else holds it
+    cannot connect another account with it afterwards."""
     intent = repository.find(ConnectIntentItem, ConnectIntentItem.key(secrets.digest(intent_token or '')))
+    if intent is not None:
+        try:
+            intent.delete(condition=ConnectIntentItem.pk.exists())
+        except DeleteError:
+            intent = None  # opened at the same moment by someone else
     if intent is None or intent.provider_type != provider_type or intent.expires_at < now:
-        raise ConnectFailed('This connection link has expired',
-                            'Connection links work for 15 minutes. Ask for a new one from the booking system.')
+        raise ConnectFailed('This connection link has expired or was already used',
+                            'A connection link works once, for 15 minutes. Ask the booking system for a new one.')
     state = _random.token_urlsafe(24)
     verifier = _random.token_urlsafe(48)
     expires = now + STATE_LIFETIME

@@ -47,9 +47,9 @@ class ZoomApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-@functools.cache
 def credentials() -> dict[str, str]:
-    """{client_id, client_secret, webhook_secret_token}, from Secrets Manager (cached per container)."""
+    """{client_id, client_secret, webhook_secret_token}, from Secrets Manager; Powertools keeps them for
+    five minutes, so a rotated secret reaches warm containers too."""
     from aws_lambda_powertools.utilities import parameters
 
     return parameters.get_secret(settings().require('zoom_client_secret_arn'), transform='json', max_age=300)
