@@ -1,16 +1,10 @@
 """One local stack per test session (per xdist worker), started exactly as a developer would."""
 
 import pytest
-from e2e_support import StartupFailed, launch
+from e2e_support import running_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    try:
-        running = launch(tmp_path_factory.mktemp("local-stack"))
-    except StartupFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running_stack(tmp_path_factory.mktemp("local-stack")) as running:
         yield running
-    finally:
-        running.stop()

@@ -6,6 +6,7 @@ Only the stack's public surface is used: its HTTP API, its ``/_local/`` dev endp
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -22,7 +23,9 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import pytest
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -34,6 +37,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class StartupFailed(Exception):
     pass
+
+
+@contextlib.contextmanager
+def running_stack(tmp: Path, *extra_args: str) -> Iterator[Stack]:
+    """A stack for a fixture: a failed start fails the tests that need it, and it always stops."""
+    try:
+        running = launch(tmp, *extra_args)
+    except StartupFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def launch(tmp: Path, *extra_args: str) -> Stack:

@@ -13,7 +13,7 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from e2e_support import StartupFailed, launch, request
+from e2e_support import request, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -178,15 +178,9 @@ def cloud(tmp_path_factory):
     for name, code in (("echo", ECHO), ("worker", WORKER), ("timer", TIMER)):
         (root / "fns" / name).mkdir(parents=True)
         (root / "fns" / name / "app.py").write_text(textwrap.dedent(code))
-    try:
-        running = launch(root / "run", "--template", str(root / "template.yaml"), "--no-seed",
-                         "--sqs-backoff", "1", "--async-retry-delay", "0.2")
-    except StartupFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running_stack(root / "run", "--template", str(root / "template.yaml"), "--no-seed",
+                       "--sqs-backoff", "1", "--async-retry-delay", "0.2") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _echo(cloud, path: str, **kwargs):

@@ -14,7 +14,7 @@ import urllib.parse
 from collections import Counter
 
 import pytest
-from e2e_support import Booking, Client, Response, StartupFailed, forms, launch, request
+from e2e_support import Booking, Client, Response, forms, request, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +23,8 @@ ZOOM_USER = "zoom-owner"  # the consent page's first (preselected) sandbox user
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    try:
-        running = launch(tmp_path_factory.mktemp("zoom-stack"))
-    except StartupFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running_stack(tmp_path_factory.mktemp("zoom-stack")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 # --- the sandbox's control endpoints ---------------------------------------------------------------

@@ -20,48 +20,9 @@ def schedule_name(tenant_id: str, meeting_key: str) -> str:
     return 'meeting-' + hashlib.sha256(f'{tenant_id}|{meeting_key}'.encode()).hexdigest()[:48]
 
 
-def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: datetime) -> str | None:
-    """Creates or moves the meeting's start schedule; None when the start has already passed."""
-    if start <= now:
-        return None
+def _put_one_time(name: str, at: datetime, target: dict, replace: bool) -> None:
+    """A one-time schedule that deletes itself after it fired; `replace` moves an existing one."""
     config = settings()
-    fire_at = max(start - timedelta(seconds=config.auto_start_lead_seconds), now + _MIN_DELAY)
-    name = schedule_name(tenant_id, meeting_key)
-    request = {
-        'Name': name,
-        'GroupName': config.require('schedule_group'),
-        'ScheduleExpression': f'at({fire_at.strftime("%Y-%m-%dT%H:%M:%S")})',
-        'ScheduleExpressionTimezone': 'UTC',
-        'FlexibleTimeWindow': {'Mode': 'OFF'},
-        'ActionAfterCompletion': 'DELETE',
-        'Target': {
-            'Arn': config.require('auto_start_function_arn'),
-            'RoleArn': config.require('scheduler_role_arn'),
-            'Input': json.dumps(
-                {
-                    'tenant_id': tenant_id,
-                    'meeting_key': meeting_key,
-                    'start': start.isoformat(),
-                    'scheduled_time': '<aws.scheduler.scheduled-time>',
-                    'execution_id': '<aws.scheduler.execution-id>',
-                }
-            ),
-            'RetryPolicy': {'MaximumRetryAttempts': 3, 'MaximumEventAgeInSeconds': 300},
-            'DeadLetterConfig': {'Arn': config.require('scheduler_dlq_arn')},
-        },
-    }
-    scheduler = aws.client('scheduler')
-    try:
-        scheduler.create_schedule(**request)
-    except scheduler.exceptions.ConflictException:
-        scheduler.update_schedule(**request)
-    return name
-
-
-def put_booking_retry(event: dict, at: datetime) -> str:
-    """Queues a booking event again at `at` (after a provider's daily limit resets)."""
-    config = settings()
-    name = 'retry-' + hashlib.sha256(f'{event["tenant_id"]}|{event["event_id"]}'.encode()).hexdigest()[:48]
     request = {
         'Name': name,
         'GroupName': config.require('schedule_group'),
@@ -70,19 +31,48 @@ def put_booking_retry(event: dict, at: datetime) -> str:
         'FlexibleTimeWindow': {'Mode': 'OFF'},
         'ActionAfterCompletion': 'DELETE',
         'Target': {
-            'Arn': config.require('meetings_queue_arn'),
             'RoleArn': config.require('scheduler_role_arn'),
-            # The shape the bus delivers to the queue, so the meetings function reads it as any other.
-            'Input': json.dumps({'source': 'meetbridge', 'detail-type': event['type'], 'detail': event}),
-            'RetryPolicy': {'MaximumRetryAttempts': 10, 'MaximumEventAgeInSeconds': 3600},
             'DeadLetterConfig': {'Arn': config.require('scheduler_dlq_arn')},
+            **target,
         },
     }
     scheduler = aws.client('scheduler')
     try:
         scheduler.create_schedule(**request)
     except scheduler.exceptions.ConflictException:
-        pass  # the same retry is already waiting
+        if replace:
+            scheduler.update_schedule(**request)
+
+
+def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: datetime) -> str | None:
+    """Creates or moves the meeting's start schedule; None when the start has already passed."""
+    if start <= now:
+        return None
+    config = settings()
+    name = schedule_name(tenant_id, meeting_key)
+    _put_one_time(name, max(start - timedelta(seconds=config.auto_start_lead_seconds), now + _MIN_DELAY), {
+        'Arn': config.require('auto_start_function_arn'),
+        'Input': json.dumps({
+            'tenant_id': tenant_id,
+            'meeting_key': meeting_key,
+            'start': start.isoformat(),
+            'scheduled_time': '<aws.scheduler.scheduled-time>',
+            'execution_id': '<aws.scheduler.execution-id>',
+        }),
+        'RetryPolicy': {'MaximumRetryAttempts': 3, 'MaximumEventAgeInSeconds': 300},
+    }, replace=True)
+    return name
+
+
+def put_booking_retry(event: dict, at: datetime) -> str:
+    """Queues a booking event again at `at` (after a provider's daily limit resets)."""
+    name = 'retry-' + hashlib.sha256(f'{event["tenant_id"]}|{event["event_id"]}'.encode()).hexdigest()[:48]
+    _put_one_time(name, at, {
+        'Arn': settings().require('meetings_queue_arn'),
+        # The shape the bus delivers to the queue, so the meetings function reads it as any other.
+        'Input': json.dumps({'source': 'meetbridge', 'detail-type': event['type'], 'detail': event}),
+        'RetryPolicy': {'MaximumRetryAttempts': 10, 'MaximumEventAgeInSeconds': 3600},
+    }, replace=False)  # the same retry is already waiting
     return name
 
 
