@@ -131,3 +131,20 @@ def test_rotated_app_credentials_reach_a_warm_container(stack, zoom):
     parameters.clear_caches()  # stands for the five minutes Powertools keeps a value
 
     assert (before, zoom_provider.credentials()['webhook_secret_token']) == ('zoom-webhook-secret', 'rotated')
+
+
+def test_wrong_app_credentials_end_on_a_page(stack, zoom):
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    arn = boto3.client('secretsmanager').list_secrets()['SecretList'][0]['ARN']
+    boto3.client('secretsmanager').put_secret_value(SecretId=arn, SecretString=json.dumps(
+        {'client_id': zoom.client_id, 'client_secret': 'the-development-secret', 'webhook_secret_token': 'x'}))
+    parameters.clear_caches()
+    query = _start(stack)
+    code = zoom.authorize('zoom-owner', code_challenge=query['code_challenge'], code_challenge_method='S256',
+                          redirect_uri=query['redirect_uri'], state=query['state'])
+
+    page = _callback(stack, {'code': code, 'state': query['state']})
+
+    assert page['statusCode'] == 400 and 'did not accept' in page['body']
+    assert 'the-development-secret' not in page['body']

@@ -101,6 +101,19 @@ def test_app_deauthorized_deletes_the_tokens_and_marks_the_account_within_the_re
     page = handler('join')(join_event(link.rsplit('/', 1)[1]), stack.context)
     assert page['statusCode'] == 503
 
+    # Zoom retries deliveries: the same event again changes nothing and announces nothing.
+    again = handler('oauth')(zoom_event_request(body, _headers(now, sign('zoom-webhook-secret', now, body))),
+                             stack.context)
+    assert json.loads(again['body']) == {'disconnected': 0}
+    assert stack.cloud.queues['notifications'].receive() == []
+
+
+def test_the_timestamp_header_is_in_seconds_not_milliseconds(cloud, vector_secret):
+    milliseconds = 1654503849680
+    signature = sign(TV_SECRET, milliseconds, TV4_BODY)
+    with pytest.raises(SignatureError):
+        provider_events.zoom_event(_headers(milliseconds, signature), TV4_BODY, now=1654503849)
+
 
 def test_malformed_events_are_400_after_the_signature(stack, zoom):
     now = int(time.time())

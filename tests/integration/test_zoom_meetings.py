@@ -2,9 +2,12 @@
 
 import json
 import threading
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import pytest
 from bookings import booking_event
 from helpers import handler, join_event
 from integration_stack import connect_zoom
@@ -195,9 +198,16 @@ def test_a_token_zoom_rejects_early_is_refreshed_and_the_call_retried(stack, zoo
     assert zoom.refresh_count() == 1 and len(zoom.meetings) == 1
 
 
-def test_twenty_parallel_creations_at_token_expiry_refresh_exactly_once(stack, zoom):
+@pytest.mark.parametrize('expired_at', ['zoom', 'store'])
+def test_twenty_parallel_creations_at_token_expiry_refresh_exactly_once(stack, zoom, expired_at):
+    from meetbridge.logic import tokens
     _ready(stack, zoom)
     zoom.expire_access_tokens()
+    if expired_at == 'store':  # our own record says so too: every thread sets out to refresh
+        item = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
+        stale = replace(tokens.open_tokens(item, stack.tenant.tenant_id), expires_at=time.time())
+        item.update(actions=[ConnectionItem.secret_sealed.set(
+            tokens.seal_tokens(stale, stack.tenant.tenant_id, 'company'))])
     events = [BookingEvent.model_validate({**booking_event(booking_id=f'b{n}', client_id=f'c{n}'),
                                            'tenant_id': stack.tenant.tenant_id, 'source': 'generic',
                                            'occurred_at': datetime.now(UTC).isoformat()}) for n in range(20)]
@@ -337,3 +347,21 @@ def test_a_lost_refresh_response_ends_in_reconnect_not_a_retry_storm(stack, zoom
     assert stack.admin('GET', 'accounts/default')[1]['status'] == 'needs_reconnect'
     assert 'connected again' in stack.view('b1')[1]['booking']['problem']
     assert [c['operation'] for c in zoom.calls()].count('token') == 2
+
+
+def test_a_reschedule_counts_against_the_hosts_daily_limit_before_zoom_is_asked(stack, zoom):
+    from meetbridge.store.models import QuotaItem
+    _ready(stack, zoom)
+    start = datetime(2030, 5, 6, 7, 30, tzinfo=UTC)
+    stack.book(booking_event(start=start))
+    zoom.reset_calls()
+    today = datetime.now(UTC).strftime('%Y-%m-%d')
+    QuotaItem(*QuotaItem.key('zoom', 'zoom-owner', today), count=100,
+              ttl=datetime.now(UTC) + timedelta(days=2)).save()
+
+    stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=1)))
+
+    assert _zoom_calls(zoom) == []  # Zoom is not hammered into a 429
+    view = stack.view('b1')[1]
+    assert '100 meeting changes a day' in view['booking']['problem']
+    assert view['meeting']['start'].startswith('2030-05-06T07:30')  # the meeting stays until it can move

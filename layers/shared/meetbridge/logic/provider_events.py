@@ -47,6 +47,8 @@ def deauthorized(provider_type: str, user_id: str) -> int:
     for found in ConnectionItem.gsi1.query(f'{provider_type.upper()}USER#{user_id}'):
         tenant_id = found.gsi1sk.split('#', 1)[0]
         item = ConnectionItem.get(found.pk, found.sk, consistent_read=True)
+        if item.status == 'disconnected' and not item.secret_sealed:
+            continue  # a repeated delivery: already handled
         item.update(actions=[
             ConnectionItem.status.set('disconnected'),
             ConnectionItem.problem.set('The app was removed from the meeting account by its user.'),
