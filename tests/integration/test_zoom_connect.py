@@ -38,11 +38,11 @@ def test_the_company_connects_zoom_through_consent(stack, zoom):
     assert status == 200 and account['type'] == 'zoom' and account['status'] == 'active'
     assert account['email'] == 'owner@zoom.example'
     # Tokens are sealed: neither the access nor the refresh token is readable in the table.
-    from meetbridge.logic.tokens import open_tokens
+    from meetbridge.logic.tokens import open_state
     item = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
-    opened = open_tokens(item, stack.tenant.tenant_id)
+    opened = open_state(item, stack.tenant.tenant_id)
     stored = _stored_text(stack)
-    assert opened.access_token and opened.access_token not in stored and opened.refresh_token not in stored
+    assert opened['access_token'] and opened['access_token'] not in stored and opened['refresh_token'] not in stored
 
 
 def test_a_connect_link_can_return_to_the_booking_platform(stack, zoom):

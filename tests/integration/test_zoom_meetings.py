@@ -3,7 +3,6 @@
 import json
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -205,9 +204,9 @@ def test_twenty_parallel_creations_at_token_expiry_refresh_exactly_once(stack, z
     zoom.expire_access_tokens()
     if expired_at == 'store':  # our own record says so too: every thread sets out to refresh
         item = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
-        stale = replace(tokens.open_tokens(item, stack.tenant.tenant_id), expires_at=time.time())
+        stale = {**tokens.open_state(item, stack.tenant.tenant_id), 'expires_at': time.time()}
         item.update(actions=[ConnectionItem.secret_sealed.set(
-            tokens.seal_tokens(stale, stack.tenant.tenant_id, 'company'))])
+            tokens.seal_state(stale, stack.tenant.tenant_id, 'company'))])
     events = [BookingEvent.model_validate({**booking_event(booking_id=f'b{n}', client_id=f'c{n}'),
                                            'tenant_id': stack.tenant.tenant_id, 'source': 'generic',
                                            'occurred_at': datetime.now(UTC).isoformat()}) for n in range(20)]
@@ -240,19 +239,20 @@ def test_an_invalid_grant_after_a_lost_race_is_retried_from_the_store(stack, zoo
     zoom.expire_access_tokens()
     tenant_id = stack.tenant.tenant_id
     item = ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company'))
-    old = tokens.open_tokens(item, tenant_id)
+    old = tokens.open_state(item, tenant_id)
 
-    def refresh_after_someone_else(refresh_token):
-        # Another invocation, whose lease we outlived, rotated the token and stored the new pair first.
-        theirs = zoom_provider.refresh(refresh_token)
-        item.refresh()
-        item.update(actions=[ConnectionItem.secret_sealed.set(tokens.seal_tokens(theirs, tenant_id, 'company'))])
-        return zoom_provider.refresh(refresh_token)  # our own attempt: the token is dead by now
+    class RenewsAfterSomeoneElse(zoom_provider.ZoomKeeper):
+        def renew(self, state):
+            # Another invocation, whose lease we outlived, rotated the token and stored the new pair first.
+            theirs = zoom_provider.refresh(state['refresh_token'])
+            item.refresh()
+            item.update(actions=[ConnectionItem.secret_sealed.set(tokens.seal_state(theirs, tenant_id, 'company'))])
+            return super().renew(state)  # our own attempt: the token is dead by now
 
     # Zoom has just refused the stored token; two invocations go to refresh it.
-    token = tokens.access_token(tenant_id, 'company', refresh_after_someone_else, rejected=old.access_token)
+    token = tokens.access_token(tenant_id, 'company', RenewsAfterSomeoneElse(), rejected=old['access_token'])
 
-    assert token != old.access_token
+    assert token != old['access_token']
     assert ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company')).status == 'active'
 
 

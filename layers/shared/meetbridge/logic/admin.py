@@ -203,7 +203,7 @@ def _revoke_zoom(tenant_id: str, item: ConnectionItem) -> None:
     from meetbridge.providers import zoom
 
     try:
-        zoom.revoke(tokens.access_token(tenant_id, item.connection_id, zoom.refresh))
+        zoom.revoke(tokens.access_token(tenant_id, item.connection_id, zoom.KEEPER))
     except Exception as exc:  # the account is disconnected here whatever Zoom answers
         logger.warning('token revocation failed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id,
                                                          'error': type(exc).__name__})

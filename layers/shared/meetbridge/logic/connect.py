@@ -1,27 +1,27 @@
 """Connecting a meeting account through the provider's OAuth consent.
 
 1. The admin API hands out a connect link naming an intent kept server side (unguessable, minutes).
-2. `start` turns it into a single-use, expiring `state` with a PKCE verifier (both kept server side,
-   the verifier sealed) and sends the browser to the provider.
+2. `start` turns it into a single-use, expiring `state` and sends the browser to the provider; what
+   the provider module needs back at the callback (a PKCE verifier, MSAL's whole flow) is kept
+   sealed server side.
 3. `callback` consumes the state exactly once, exchanges the code, identifies the provider-side user
    and stores the account with its tokens sealed.
 Every failure ends on a page a person can read; nothing here answers with a 5xx for bad input.
 """
 
+import importlib
 import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx2
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pynamodb.exceptions import DeleteError
 
 from meetbridge.domain.hosting import COMPANY, provider_connection_id
 from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import tokens
 from meetbridge.observability import logger
+from meetbridge.providers.base import SignInRefused
 from meetbridge.security import secrets
 from meetbridge.store import repository
 from meetbridge.store.models import ConnectionItem, ConnectIntentItem, OAuthStateItem
@@ -84,20 +84,17 @@ def start(provider_type: str, intent_token: str | None, redirect_uri: str, now: 
     if intent is None or intent.provider_type != provider_type or intent.expires_at < now:
         raise ConnectFailed('This connection link has expired or was already used',
                             'A connection link works once, for 15 minutes. Ask the booking system for a new one.')
-    state = _random.token_urlsafe(24)
-    verifier = _random.token_urlsafe(48)
+    state, auth_url, flow = _provider(provider_type).begin(redirect_uri)
     expires = now + STATE_LIFETIME
     OAuthStateItem(*OAuthStateItem.key(state), tenant_id=intent.tenant_id, provider_type=provider_type,
                    provider_id=intent.provider_id, return_url=intent.return_url, redirect_uri=redirect_uri,
-                   verifier_sealed=repository.seal_json({'verifier': verifier}, intent.tenant_id, 'pkce', state),
+                   flow_sealed=repository.seal_json(flow, intent.tenant_id, 'oauth_flow', state),
                    expires_at=expires, ttl=expires).save()
-    return _provider(provider_type).authorize_url(redirect_uri, state, create_s256_code_challenge(verifier))
+    return auth_url
 
 
 def _provider(provider_type: str):
-    from meetbridge.providers import zoom
-
-    return {'zoom': zoom}[provider_type]
+    return importlib.import_module(f'meetbridge.providers.{provider_type}')
 
 
 def _consume_state(state: str | None, now: datetime) -> OAuthStateItem:
@@ -129,19 +126,12 @@ def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now:
         raise ConnectFailed('This sign-in does not belong here', 'Start again from the connection link.')
     if state.redirect_uri != redirect_uri:
         raise ConnectFailed('This sign-in came back to another address', 'Start again from the connection link.')
-    if not params.get('code'):
-        raise ConnectFailed('The provider sent no authorisation', 'Start again from the connection link.')
-    verifier = repository.unseal_json(state.verifier_sealed, state.tenant_id, 'pkce', state.state)['verifier']
-    module = _provider(provider_type)
+    flow = repository.unseal_json(state.flow_sealed, state.tenant_id, 'oauth_flow', state.state)
     try:
-        token_set = module.exchange_code(params['code'], redirect_uri, verifier)
-        user = module.whoami(token_set.access_token)
-    except OAuthError as exc:
-        logger.warning('code exchange refused', extra={'provider': provider_type, 'error': exc.error})
-        raise ConnectFailed('The provider did not accept this sign-in',
-                            'The sign-in may have been used already or taken too long. Start again.') from None
-    except httpx2.HTTPError:
-        raise ConnectFailed('The provider did not answer', 'Please try again in a minute.', status=502) from None
+        signed_in = _provider(provider_type).finish(flow, params, redirect_uri)
+    except SignInRefused as refusal:
+        logger.warning('sign-in refused', extra={'provider': provider_type, 'reason': refusal.title})
+        raise ConnectFailed(refusal.title, refusal.detail, refusal.status) from None
     connection_id = provider_connection_id(state.provider_id) if state.provider_id else COMPANY
     item = repository.find(ConnectionItem, ConnectionItem.key(state.tenant_id, connection_id)) or ConnectionItem(
         *ConnectionItem.key(state.tenant_id, connection_id), connection_id=connection_id)
@@ -149,16 +139,16 @@ def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now:
     item.status = 'active'
     item.problem = None
     item.refresh_lease_until = None
-    item.settings = {'user_id': user['id'], 'account_id': user.get('account_id'), 'email': user.get('email'),
-                     'role': user.get('role_name')}
-    item.secret_sealed = tokens.seal_tokens(token_set, state.tenant_id, connection_id)
-    item.gsi1pk = f'{provider_type.upper()}USER#{user["id"]}'
+    item.settings = {'user_id': signed_in.user_id, 'account_id': signed_in.account_id, 'email': signed_in.email,
+                     'role': signed_in.role}
+    item.secret_sealed = tokens.seal_state(signed_in.state, state.tenant_id, connection_id)
+    item.gsi1pk = f'{provider_type.upper()}USER#{signed_in.user_id}'
     item.gsi1sk = f'{state.tenant_id}#{connection_id}'
     item.updated_at = now
     repository.save(item)
     logger.info('account connected', extra={'tenant_id': state.tenant_id, 'connection_id': connection_id,
                                             'provider': provider_type})
-    return Connected(state.tenant_id, connection_id, provider_type, user.get('email') or '', state.return_url)
+    return Connected(state.tenant_id, connection_id, provider_type, signed_in.email, state.return_url)
 
 
 def return_to(url: str, **params: str) -> str:

@@ -1,4 +1,4 @@
-"""OAuth tokens of a meeting account, refreshed exactly once however many Lambdas need them.
+"""OAuth tokens of a meeting account, renewed exactly once however many Lambdas need them.
 
 Zoom rotates refresh tokens and kills the old one on first use, so two concurrent refreshes would
 break the account. A refresh is therefore claimed first: a versioned conditional write sets
@@ -11,9 +11,8 @@ else already rotated the token is retried from the store; a real one marks the a
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pynamodb.exceptions import UpdateError
 
@@ -33,19 +32,8 @@ WAIT_SECONDS = 15
 POLL_SECONDS = 0.15
 
 
-@dataclass(frozen=True)
-class TokenSet:
-    access_token: str
-    refresh_token: str
-    expires_at: float  # unix seconds
-    scope: str = ''
-
-    def fresh(self, now: float) -> bool:
-        return self.expires_at - EXPIRY_MARGIN_SECONDS > now
-
-
 class InvalidGrant(Exception):
-    """The provider refused the refresh token."""
+    """The provider refused the account's authorisation: only connecting again helps."""
 
 
 class ConnectionUnusable(MeetbridgeError):
@@ -56,21 +44,27 @@ class ConnectionUnusable(MeetbridgeError):
         self.status = status
 
 
-class Refresher(Protocol):
-    def __call__(self, refresh_token: str) -> TokenSet:
-        """Exchanges a refresh token; raises InvalidGrant, or anything else for a transient failure."""
+class Keeper(Protocol):
+    """How one provider keeps its tokens in an account's sealed state (a JSON object)."""
+
+    def held(self, state: dict[str, Any], now: float) -> str | None:
+        """An access token in `state` that is usable now, or None."""
+
+    def renew(self, state: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        """A new access token and the state to store (None: unchanged). Raises InvalidGrant, or
+        anything else for a transient failure."""
 
 
 def _context(tenant_id: str, connection_id: str) -> dict[str, str]:
     return repository.seal_context(tenant_id, 'connection', connection_id)
 
 
-def seal_tokens(tokens: TokenSet, tenant_id: str, connection_id: str) -> bytes:
-    return sealing.seal(json.dumps(asdict(tokens)).encode(), _context(tenant_id, connection_id))
+def seal_state(state: dict[str, Any], tenant_id: str, connection_id: str) -> bytes:
+    return sealing.seal(json.dumps(state).encode(), _context(tenant_id, connection_id))
 
 
-def open_tokens(item: ConnectionItem, tenant_id: str) -> TokenSet:
-    return TokenSet(**json.loads(sealing.unseal(item.secret_sealed, _context(tenant_id, item.connection_id))))
+def open_state(item: ConnectionItem, tenant_id: str) -> dict[str, Any]:
+    return json.loads(sealing.unseal(item.secret_sealed, _context(tenant_id, item.connection_id)))
 
 
 def _read(tenant_id: str, connection_id: str) -> ConnectionItem:
@@ -82,20 +76,21 @@ def _read(tenant_id: str, connection_id: str) -> ConnectionItem:
     return item
 
 
-def access_token(tenant_id: str, connection_id: str, refresh: Refresher, rejected: str | None = None,
+def access_token(tenant_id: str, connection_id: str, keeper: Keeper, rejected: str | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> str:
     """A usable access token; `rejected` is one the provider just refused, which is never returned again."""
     deadline = clock() + WAIT_SECONDS
     while True:
         item = _read(tenant_id, connection_id)
-        tokens = open_tokens(item, tenant_id)
+        state = open_state(item, tenant_id)
         now = clock()
-        if tokens.fresh(now) and tokens.access_token != rejected:
-            return tokens.access_token
+        token = keeper.held(state, now)
+        if token is not None and token != rejected:
+            return token
         if _claim(item, now):
-            refreshed = _refresh(item, tenant_id, tokens, refresh)
-            if refreshed is not None:
-                return refreshed
+            renewed = _renew(item, tenant_id, state, keeper)
+            if renewed is not None:
+                return renewed
         elif clock() > deadline:
             raise RetryLater('another invocation is still refreshing the account tokens')
         else:
@@ -113,28 +108,26 @@ def _claim(item: ConnectionItem, now: float) -> bool:
     return True
 
 
-def _refresh(item: ConnectionItem, tenant_id: str, old: TokenSet, refresh: Refresher) -> str | None:
-    """The new access token, or None when another invocation already rotated the tokens (read again)."""
+def _renew(item: ConnectionItem, tenant_id: str, state: dict[str, Any], keeper: Keeper) -> str | None:
+    """The new access token, or None when another invocation already renewed the state (read again)."""
     try:
-        new = refresh(old.refresh_token)
+        token, new_state = keeper.renew(state)
     except InvalidGrant:
         current = repository.find_consistent(ConnectionItem, (item.pk, item.sk))
-        if current is not None and current.secret_sealed and \
-                open_tokens(current, tenant_id).refresh_token != old.refresh_token:
-            return None  # rotated by someone whose lease we outlived: theirs is the live token
+        if current is not None and current.secret_sealed and open_state(current, tenant_id) != state:
+            return None  # renewed by someone whose lease we outlived: theirs is the live state
         mark_broken(item, tenant_id, 'the provider no longer accepts this account\'s authorisation')
         raise ConnectionUnusable('the meeting account needs to be connected again', 'needs_reconnect') from None
     except Exception:
         _release(item)
         raise
-    # Stored before the new access token is used: the old refresh token is already dead at Zoom.
-    item.update(actions=[
-        ConnectionItem.secret_sealed.set(seal_tokens(new, tenant_id, item.connection_id)),
-        ConnectionItem.refresh_lease_until.remove(),
-        ConnectionItem.updated_at.set(datetime.now(UTC)),
-    ])
-    logger.info('account tokens refreshed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id})
-    return new.access_token
+    # Stored before the new access token is used: Zoom has already killed the old refresh token.
+    actions = [ConnectionItem.refresh_lease_until.remove(), ConnectionItem.updated_at.set(datetime.now(UTC))]
+    if new_state is not None:
+        actions.append(ConnectionItem.secret_sealed.set(seal_state(new_state, tenant_id, item.connection_id)))
+    item.update(actions=actions)
+    logger.info('account tokens renewed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id})
+    return token
 
 
 def _release(item: ConnectionItem) -> None:

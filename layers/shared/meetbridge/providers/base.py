@@ -12,6 +12,25 @@ class ProviderRejected(MeetbridgeError):
     """The provider refused for a reason a retry will not fix; the message is shown to the admin."""
 
 
+class SignInRefused(Exception):
+    """A connect attempt failed at the provider; `title` and `detail` are shown to the person."""
+
+    def __init__(self, title: str, detail: str, status: int = 400):
+        super().__init__(title)
+        self.title, self.detail, self.status = title, detail, status
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """Who signed in at the provider, and the token state to keep sealed for the account."""
+
+    user_id: str
+    email: str
+    account_id: str | None
+    role: str | None
+    state: dict[str, Any]
+
+
 class DailyLimit(RetryLater):
     """A provider-side user's daily budget is used up; the work waits until `resume_at`."""
 

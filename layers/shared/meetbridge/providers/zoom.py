@@ -6,6 +6,7 @@ carries the host's ZAK: it is fetched fresh when the provider clicks and never s
 
 import functools
 import random
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -14,11 +15,20 @@ from typing import Any
 import httpx2
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from meetbridge.config import settings
 from meetbridge.errors import RetryLater
 from meetbridge.logic import tokens
-from meetbridge.providers.base import Attendee, DailyLimit, MeetingSpec, ProviderMeeting, ProviderRejected
+from meetbridge.providers.base import (
+    Attendee,
+    Authorized,
+    DailyLimit,
+    MeetingSpec,
+    ProviderMeeting,
+    ProviderRejected,
+    SignInRefused,
+)
 from meetbridge.store import quota
 from meetbridge.store.repository import Account
 
@@ -62,28 +72,41 @@ def oauth_client(redirect_uri: str | None = None) -> OAuth2Client:
                         timeout=TIMEOUT)
 
 
-def authorize_url(redirect_uri: str, state: str, code_challenge: str) -> str:
+def begin(redirect_uri: str) -> tuple[str, str, dict[str, Any]]:
+    """(state, the authorize URL, what to keep server side until the callback)."""
+    state, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     url, _ = oauth_client(redirect_uri).create_authorization_url(
-        f'{settings().zoom_oauth_base}/oauth/authorize', state=state, code_challenge=code_challenge,
+        f'{settings().zoom_oauth_base}/oauth/authorize', state=state,
+        code_challenge=create_s256_code_challenge(verifier),
         code_challenge_method='S256')  # without a method Zoom assumes "plain"
-    return url
+    return state, url, {'verifier': verifier}
 
 
-def _token_set(token: dict[str, Any]) -> tokens.TokenSet:
-    return tokens.TokenSet(access_token=token['access_token'], refresh_token=token['refresh_token'],
-                           expires_at=time.time() + int(token.get('expires_in', 3599)),
-                           scope=token.get('scope', ''))
+def finish(flow: dict[str, Any], params: dict[str, str], redirect_uri: str) -> Authorized:
+    """Exchanges the code (Basic client authentication, the PKCE verifier) and identifies the user."""
+    if not params.get('code'):
+        raise SignInRefused('Zoom sent no authorisation', 'Start again from the connection link.')
+    try:
+        with oauth_client(redirect_uri) as client:
+            token = client.fetch_token(f'{settings().zoom_oauth_base}/oauth/token', grant_type='authorization_code',
+                                       code=params['code'], redirect_uri=redirect_uri,
+                                       code_verifier=flow['verifier'])
+        user = whoami(token['access_token'])
+    except OAuthError as exc:
+        raise SignInRefused('Zoom did not accept this sign-in', 'The sign-in may have been used already or '
+                            f'taken too long ({exc.error}). Start again.') from None
+    except httpx2.HTTPError:
+        raise SignInRefused('Zoom did not answer', 'Please try again in a minute.', status=502) from None
+    return Authorized(user_id=user['id'], email=user.get('email') or '', account_id=user.get('account_id'),
+                      role=user.get('role_name'), state=_token_state(token))
 
 
-def exchange_code(code: str, redirect_uri: str, code_verifier: str) -> tokens.TokenSet:
-    """Raises OAuthError (e.g. invalid_grant for a reused or expired code, a redirect URI mismatch)."""
-    with oauth_client(redirect_uri) as client:
-        return _token_set(client.fetch_token(f'{settings().zoom_oauth_base}/oauth/token',
-                                             grant_type='authorization_code', code=code,
-                                             redirect_uri=redirect_uri, code_verifier=code_verifier))
+def _token_state(token: dict[str, Any]) -> dict[str, Any]:
+    return {'access_token': token['access_token'], 'refresh_token': token['refresh_token'],
+            'expires_at': time.time() + int(token.get('expires_in', 3599)), 'scope': token.get('scope', '')}
 
 
-def refresh(refresh_token: str) -> tokens.TokenSet:
+def refresh(refresh_token: str) -> dict[str, Any]:
     with oauth_client() as client:
         try:
             token = client.refresh_token(f'{settings().zoom_oauth_base}/oauth/token', refresh_token=refresh_token)
@@ -93,7 +116,21 @@ def refresh(refresh_token: str) -> tokens.TokenSet:
             raise RetryLater(f'Zoom refused the refresh: {exc.error}') from None
         except httpx2.HTTPError as exc:
             raise RetryLater(f'Zoom did not answer the refresh ({type(exc).__name__})') from None
-    return _token_set(token)
+    return _token_state(token)
+
+
+class ZoomKeeper:
+    """Zoom's tokens: a pair whose refresh token rotates and dies on first use."""
+
+    def held(self, state: dict[str, Any], now: float) -> str | None:
+        return state['access_token'] if state['expires_at'] - tokens.EXPIRY_MARGIN_SECONDS > now else None
+
+    def renew(self, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        new = refresh(state['refresh_token'])
+        return new['access_token'], new
+
+
+KEEPER = ZoomKeeper()
 
 
 def whoami(access_token: str) -> dict[str, Any]:
@@ -146,7 +183,7 @@ class ZoomApi:
         self.sleep = sleep
 
     def _token(self, rejected: str | None = None) -> str:
-        return tokens.access_token(self.account.tenant_id, self.account.connection_id, refresh, rejected=rejected)
+        return tokens.access_token(self.account.tenant_id, self.account.connection_id, KEEPER, rejected=rejected)
 
     def call(self, method: str, path: str, json: dict | None = None, params: dict | None = None) -> httpx2.Response:
         token = self._token()

@@ -235,14 +235,15 @@ class ConnectIntentItem(_Item):
 
 
 class OAuthStateItem(_Item):
-    """One OAuth round trip: single use (deleted on the callback), expiring, with its sealed PKCE verifier."""
+    """One OAuth round trip: single use (deleted on the callback), expiring, with the provider's sealed flow
+    (a PKCE verifier, or MSAL's whole auth code flow)."""
 
     tenant_id = UnicodeAttribute()
     provider_type = UnicodeAttribute()
     provider_id = UnicodeAttribute(null=True)
     return_url = UnicodeAttribute(null=True)
     redirect_uri = UnicodeAttribute()
-    verifier_sealed = BinaryAttribute(legacy_encoding=False)
+    flow_sealed = BinaryAttribute(legacy_encoding=False)
     expires_at = UTCDateTimeAttribute()
     ttl = TTLAttribute()
 
