@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any, Mapping
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from ..web import Request, Response, html_response, json_response, with_query
+from ..web import first_values as _first_values
 from . import pages
 from .signing import s256_challenge, sign, url_validation_response
 from .validation import APPROVAL_TYPES, SCHEDULED, format_utc, is_iana_zone, is_int, validate_meeting
@@ -48,7 +50,6 @@ RATE_LABELS = {'get_me': 'Light', 'list_users': 'Medium', 'create_meeting': 'Med
 START_URL_TTL = 2 * 3600
 PAGE_TOKEN_TTL = 15 * 60
 USERS_PAGE_SIZE, USERS_PAGE_MAX = 30, 300
-MAX_BODY = 1024 * 1024
 PKCE_RE = re.compile(r'[A-Za-z0-9._~-]{43,128}')
 EMAIL_RE = re.compile(r'[^@\s]+@[^@\s]+\.[^@\s]+')
 NOT_JSON = 'Request Body should be a valid JSON object.'
@@ -60,43 +61,7 @@ SEED_USERS = (
 )
 
 
-# --- requests and responses -----------------------------------------------------------------------
-
-
-class Request:
-    """One HTTP request as the server read it; ``headers`` needs a case-insensitive ``get``."""
-
-    def __init__(self, method: str, target: str, headers: Any, body: bytes = b''):
-        self.method = method.upper()
-        self.target = target
-        self.headers = headers
-        self.body = body
-        parts = urlsplit(target)
-        self.path = parts.path or '/'
-        self.segments = [unquote(s) for s in self.path.strip('/').split('/')] if self.path.strip('/') else []
-        self.query = _first_values(parts.query)
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name) or ''
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b''
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _first_values(query: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        out.setdefault(key, value)
-    return out
-
-
-def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(status, json.dumps(payload).encode(),
-                    {'Content-Type': 'application/json;charset=UTF-8', **(headers or {})})
+# --- requests and responses (the shared pieces live in infra.sandboxes.web) ----------------------
 
 
 def zoom_error(status: int, code: int, message: str, **extra: Any) -> Response:
@@ -109,18 +74,6 @@ def validation_failed(errors: list[dict[str, str]]) -> Response:
 
 def oauth_error(status: int, error: str, reason: str) -> Response:
     return json_response(status, {'reason': reason, 'error': error}, {'Cache-Control': 'no-store'})
-
-
-def html_response(status: int, text: str) -> Response:
-    return Response(status, text.encode(), {'Content-Type': 'text/html; charset=utf-8'})
-
-
-def with_query(uri: str, params: dict[str, str | None]) -> str:
-    """``uri`` with ``params`` added to whatever query it already has."""
-    parts = urlsplit(uri)
-    extra = urlencode({k: v for k, v in params.items() if v is not None})
-    query = f'{parts.query}&{extra}' if parts.query else extra
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def _iso(moment: datetime) -> str:
