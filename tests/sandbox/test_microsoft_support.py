@@ -25,6 +25,7 @@ UNLICENSED = '00000000-0000-0000-0000-000000000003'
 PERSONAL = '00000000-0000-0000-0000-000000000009'
 ORG_TENANT = '11111111-1111-1111-1111-111111111111'
 MSA_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
+CHALLENGE_PAIR = ('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM')  # TV-8
 
 
 class SandboxHttpClient:
@@ -123,8 +124,8 @@ def test_tv10_client_info_is_unpadded_base64url_of_uid_and_utid():
 
 
 def test_tv8_pkce_s256():
-    assert s256_challenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk') == \
-        'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
+    verifier, challenge = CHALLENGE_PAIR
+    assert s256_challenge(verifier) == challenge
 
 
 def test_the_adapter_maps_only_the_https_authority_host(ms):
