@@ -2,5 +2,6 @@
 
 Each sandbox is a small stdlib HTTP server that answers like the real service, including its
 refusals, so that client code meets the provider's rules on 127.0.0.1 before it meets them in
-production. ``infra.sandboxes.zoom`` is the Zoom one.
+production. ``infra.sandboxes.zoom`` is the Zoom one, ``infra.sandboxes.microsoft`` Entra ID with
+Microsoft Graph's online meetings; ``infra.sandboxes.web`` holds the HTTP plumbing they share.
 """
