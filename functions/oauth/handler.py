@@ -5,6 +5,7 @@ import base64
 import binascii
 import json
 import time
+from urllib.parse import parse_qsl
 from datetime import UTC, datetime
 
 from meetbridge.errors import InvalidInput
@@ -21,10 +22,23 @@ def _base_url(event: dict) -> str:
     return f"{headers.get('x-forwarded-proto', 'https')}://{domain}"
 
 
+def _callback_params(event: dict) -> dict[str, str]:
+    """The provider's answer: the query string, or a form body (response_mode=form_post)."""
+    params = dict(event.get('queryStringParameters') or {})
+    if event.get('requestContext', {}).get('http', {}).get('method') == 'POST' and event.get('body'):
+        body = event['body']
+        try:
+            text = base64.b64decode(body).decode() if event.get('isBase64Encoded') else body
+        except (binascii.Error, UnicodeDecodeError):
+            return params
+        params.update(parse_qsl(text[:16_384]))
+    return params
+
+
 def _oauth(event: dict) -> dict:
     provider = (event.get('pathParameters') or {}).get('provider', '')
     step = event.get('rawPath', '').rsplit('/', 1)[-1]
-    params = event.get('queryStringParameters') or {}
+    params = _callback_params(event)
     redirect_uri = f'{_base_url(event)}/oauth/{provider}/callback'
     now = datetime.now(UTC)
     if provider not in connect.OAUTH_PROVIDERS:
@@ -40,8 +54,9 @@ def _oauth(event: dict) -> dict:
     metrics.add_metric(name='AccountConnected', unit='Count', value=1)
     if connected.return_url:
         return redirect_response(connect.return_to(connected.return_url, connected=provider))
-    return page_response(200, f'{provider.title()} is connected',
-                         f'Meetings for this account will now be created in {provider.title()} as '
+    name = connect.OAUTH_PROVIDERS[provider]
+    return page_response(200, f'{name} is connected',
+                         f'Meetings for this account will now be created in {name} as '
                          f'{connected.email}. You can close this page.')
 
 

@@ -20,6 +20,7 @@ ROUTES = {
     ("POST", "/webhooks/{source}/{tenant_id}"): "BookingWebhookFunction",
     ("GET", "/oauth/{provider}/start"): "OAuthFunction",
     ("GET", "/oauth/{provider}/callback"): "OAuthFunction",
+    ("POST", "/oauth/{provider}/callback"): "OAuthFunction",
     ("POST", "/providers/zoom/events"): "OAuthFunction",
     ("GET", "/j/{token}"): "JoinFunction",
     ("ANY", "/v1/tenants/{tenant_id}/{proxy+}"): "AdminFunction",

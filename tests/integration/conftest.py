@@ -5,7 +5,7 @@ import os
 
 import boto3
 import pytest
-from integration_stack import ZOOM_REDIRECT_URI, Cloud, Queue, Stack, create_table, template_resources
+from integration_stack import MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, create_table, template_resources
 from moto import mock_aws
 
 from meetbridge import aws
@@ -72,5 +72,32 @@ def zoom(cloud, monkeypatch):
     yield sandbox
     sandbox.stop()
     for cache in (settings, zoom_provider._http):
+        cache.cache_clear()
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def microsoft(cloud, monkeypatch):
+    """The Microsoft sandbox on loopback (MSAL's https authority routed to it), credentials in Secrets Manager."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from infra.sandboxes.microsoft import MicrosoftSandbox
+    from meetbridge.config import settings
+    from meetbridge.providers import microsoft as microsoft_provider
+
+    sandbox = MicrosoftSandbox().start()
+    sandbox.allow_redirect_uri(MICROSOFT_REDIRECT_URI)
+    secret = boto3.client('secretsmanager').create_secret(Name='microsoft-app', SecretString=json.dumps({
+        'client_id': sandbox.client_id, 'client_secret': sandbox.client_secret}))['ARN']
+    monkeypatch.setenv('MICROSOFT_CLIENT_SECRET_ARN', secret)
+    monkeypatch.setenv('MICROSOFT_AUTHORITY', sandbox.authority)
+    monkeypatch.setenv('MICROSOFT_AUTHORITY_ORIGIN', sandbox.url)
+    monkeypatch.setenv('GRAPH_BASE', sandbox.graph_base)
+    for cache in (settings, microsoft_provider._http):
+        cache.cache_clear()
+    parameters.clear_caches()
+    yield sandbox
+    sandbox.stop()
+    for cache in (settings, microsoft_provider._http):
         cache.cache_clear()
     parameters.clear_caches()

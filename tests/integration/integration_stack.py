@@ -12,6 +12,7 @@ import yaml
 TEMPLATE = Path(__file__).resolve().parents[2] / 'template.yaml'
 # helpers.http_event answers as the API at https://api.test.
 ZOOM_REDIRECT_URI = 'https://api.test/oauth/zoom/callback'
+MICROSOFT_REDIRECT_URI = 'https://api.test/oauth/microsoft/callback'
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -149,3 +150,38 @@ def connect_zoom(stack: Stack, sandbox, user_id: str = 'zoom-owner', provider_id
     page = handler('oauth')(oauth_event('zoom', 'callback', {'code': code, 'state': authorize['state'][0]}),
                             stack.context)
     return {'authorize': authorize, 'code': code, 'page': page}
+
+
+def start_connect(stack: Stack, provider_type: str, provider_id: str | None = None) -> str:
+    """Our side of the first half: the admin's link and our start; returns the provider's authorize URL."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from helpers import handler, oauth_event
+
+    status, link = stack.admin('POST', f'connections/{provider_type}/connect-link', {'provider_id': provider_id})
+    assert status == 200, link
+    intent = parse_qs(urlsplit(link['url']).query)['intent'][0]
+    started = handler('oauth')(oauth_event(provider_type, 'start', {'intent': intent}), stack.context)
+    assert started['statusCode'] == 302, started
+    return started['headers']['Location']
+
+
+def finish_connect(stack: Stack, provider_type: str, response: dict) -> dict:
+    """The provider's answer as the browser brings it: Microsoft posts a form, Zoom redirects with a query."""
+    from urllib.parse import urlencode
+
+    from helpers import handler, http_event, oauth_event
+
+    if provider_type == 'microsoft':
+        event = http_event('POST', '/oauth/microsoft/callback', '/oauth/{provider}/callback',
+                           {'provider': 'microsoft'}, urlencode(response),
+                           {'content-type': 'application/x-www-form-urlencoded'})
+    else:
+        event = oauth_event(provider_type, 'callback', response)
+    return handler('oauth')(event, stack.context)
+
+
+def connect_microsoft(stack: Stack, sandbox, user_id: str = '00000000-0000-0000-0000-000000000001',
+                      provider_id: str | None = None) -> dict:
+    return finish_connect(stack, 'microsoft', sandbox.authorize(user_id, start_connect(stack, 'microsoft',
+                                                                                       provider_id)))

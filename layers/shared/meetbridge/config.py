@@ -27,6 +27,11 @@ class Settings(BaseModel, frozen=True):
     # Zoom's endpoints; the local stack and tests point these at the Zoom sandbox.
     zoom_oauth_base: str = 'https://zoom.us'
     zoom_api_base: str = 'https://api.zoom.us/v2'
+    microsoft_client_secret_arn: str = ''
+    # Work and school accounts only; the origin serves the authority's host elsewhere (the local sandbox).
+    microsoft_authority: str = 'https://login.microsoftonline.com/organizations'
+    microsoft_authority_origin: str = ''
+    graph_base: str = 'https://graph.microsoft.com/v1.0'
     region: str = 'us-east-1'
 
     def require(self, name: str) -> str:

@@ -28,7 +28,8 @@ from meetbridge.store.models import ConnectionItem, ConnectIntentItem, OAuthStat
 
 INTENT_LIFETIME = timedelta(minutes=15)
 STATE_LIFETIME = timedelta(minutes=10)
-OAUTH_PROVIDERS = ('zoom',)
+# The providers whose accounts connect through a sign-in, with the names people know them by.
+OAUTH_PROVIDERS = {'zoom': 'Zoom', 'microsoft': 'Microsoft Teams'}
 
 
 class ConnectFailed(Exception):

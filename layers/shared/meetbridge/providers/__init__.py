@@ -5,7 +5,7 @@ import importlib
 
 from meetbridge.providers.base import MeetingProvider
 
-PROVIDER_TYPES = ('custom_link', 'zoom')
+PROVIDER_TYPES = ('custom_link', 'zoom', 'microsoft')
 
 
 def provider_for(account_type: str) -> MeetingProvider:

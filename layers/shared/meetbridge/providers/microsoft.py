@@ -1,0 +1,294 @@
+"""Microsoft Teams: organisation accounts signed in with MSAL, meetings through Microsoft Graph.
+
+Each account's MSAL token cache is its sealed state: a fresh `SerializableTokenCache` is loaded for
+every use and written back only when MSAL changed it, so no cache is ever shared between accounts
+in a warm Lambda. MSAL speaks to the identity platform through httpx2 like every other call here.
+"""
+
+import functools
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+import msal
+
+from meetbridge.config import settings
+from meetbridge.errors import RetryLater
+from meetbridge.logic import tokens
+from meetbridge.providers.base import (
+    Attendee,
+    Authorized,
+    MeetingSpec,
+    ProviderMeeting,
+    ProviderRejected,
+    SignInRefused,
+)
+from meetbridge.store.repository import Account
+
+# MSAL adds openid, profile and offline_access itself and refuses them here.
+SCOPES = ['OnlineMeetings.ReadWrite', 'User.Read']
+# The tenant of personal Microsoft accounts: Graph cannot make online meetings for them.
+PERSONAL_ACCOUNTS_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
+TIMEOUT = httpx2.Timeout(10.0, connect=3.0)
+RATE_RETRIES = 3
+MAX_INLINE_WAIT_SECONDS = 5.0
+
+
+def credentials() -> dict[str, str]:
+    """{client_id, client_secret} from Secrets Manager; Powertools keeps them for five minutes."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_secret(settings().require('microsoft_client_secret_arn'), transform='json', max_age=300)
+
+
+class MsalHttpClient:
+    """MSAL's `http_client` on httpx2. MSAL needs an https authority; the local stack and the tests
+    serve it from a sandbox, so requests to the authority's host may go to another origin."""
+
+    def __init__(self, authority: str, origin: str | None):
+        self._authority_host = urlsplit(authority).netloc
+        self._origin = urlsplit(origin) if origin else None
+        self._client = httpx2.Client(timeout=TIMEOUT)
+
+    def _route(self, url: str) -> str:
+        parts = urlsplit(url)
+        if self._origin is None or parts.netloc != self._authority_host:
+            return url
+        return urlunsplit(parts._replace(scheme=self._origin.scheme, netloc=self._origin.netloc))
+
+    def get(self, url, params=None, headers=None, **kwargs):
+        return self._client.get(self._route(url), params=params, headers=headers)
+
+    def post(self, url, params=None, data=None, headers=None, **kwargs):
+        return self._client.post(self._route(url), params=params, data=data, headers=headers)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialClientApplication:
+    app_credentials, config = credentials(), settings()
+    return msal.ConfidentialClientApplication(
+        app_credentials['client_id'], client_credential=app_credentials['client_secret'],
+        authority=config.microsoft_authority, token_cache=cache, instance_discovery=False,
+        http_client=MsalHttpClient(config.microsoft_authority, config.microsoft_authority_origin or None))
+
+
+def _cache(serialized: str | None = None) -> msal.SerializableTokenCache:
+    cache = msal.SerializableTokenCache()
+    if serialized:
+        cache.deserialize(serialized)
+    return cache
+
+
+# --- connecting ---------------------------------------------------------------------------------
+
+
+def begin(redirect_uri: str) -> tuple[str, str, dict[str, Any]]:
+    """MSAL's auth code flow (state, nonce, PKCE): the whole dict is kept server side until the callback.
+    The answer comes back as a form POST, so the code never sits in a URL, a history or an access log."""
+    flow = _app().initiate_auth_code_flow(SCOPES, redirect_uri=redirect_uri, response_mode='form_post')
+    return flow['state'], flow['auth_uri'], flow
+
+
+def finish(flow: dict[str, Any], params: dict[str, str], redirect_uri: str) -> Authorized:
+    cache = _cache()
+    app = _app(cache)
+    try:
+        result = app.acquire_token_by_auth_code_flow(flow, dict(params), scopes=SCOPES)
+    except (ValueError, RuntimeError):  # state or nonce mismatch: raised, not returned
+        raise SignInRefused('This sign-in does not match', 'Start again from the connection link.') from None
+    except httpx2.HTTPError:
+        raise SignInRefused('Microsoft did not answer', 'Please try again in a minute.', status=502) from None
+    if 'error' in result:
+        raise SignInRefused('Microsoft did not accept this sign-in',
+                            f'{result.get("error")}: the sign-in may have been used already or taken too long. '
+                            'Start again.')
+    claims = result.get('id_token_claims') or {}
+    if claims.get('tid') == PERSONAL_ACCOUNTS_TENANT:
+        raise SignInRefused('Personal Microsoft accounts cannot host Teams meetings',
+                            'Sign in with a work or school account (Microsoft 365) that has Teams.')
+    _preflight(result['access_token'])
+    [account] = [a for a in app.get_accounts() if a.get('local_account_id') == claims.get('oid')] or app.get_accounts()[:1]
+    return Authorized(user_id=claims.get('oid', account['home_account_id']), email=claims.get('preferred_username', ''),
+                      account_id=claims.get('tid'), role=None,
+                      state={'cache': cache.serialize(), 'account': account['home_account_id']})
+
+
+def _preflight(access_token: str) -> None:
+    """Creates and deletes a test meeting, so a missing licence or permission shows now, not at a booking."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    headers = {'Authorization': f'Bearer {access_token}'}
+    body = {'subject': 'meetbridge connection check', 'startDateTime': now.isoformat(),
+            'endDateTime': (now + timedelta(minutes=15)).isoformat()}
+    try:
+        made = _http().post('/me/onlineMeetings', json=body, headers=headers)
+        if made.status_code == 201:
+            _http().delete(f'/me/onlineMeetings/{made.json()["id"]}', headers=headers)
+            return
+    except httpx2.HTTPError:
+        raise SignInRefused('Microsoft did not answer', 'Please try again in a minute.', status=502) from None
+    code, message = _graph_error(made)
+    raise SignInRefused('This account cannot create Teams meetings',
+                        f'Microsoft Graph refused a test meeting ({made.status_code} {code}): {message} '
+                        'The account needs a Teams licence and permission to create online meetings.')
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+class MsalKeeper:
+    """Microsoft's tokens: an MSAL cache. Each refresh gives a new refresh token; the old one stays valid."""
+
+    def held(self, state: dict[str, Any], now: float) -> str | None:
+        cache = _cache(state['cache'])
+        for entry in cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
+                                  query={'home_account_id': state['account']}, now=now):
+            if int(entry.get('expires_on', 0)) - tokens.EXPIRY_MARGIN_SECONDS > now:
+                return entry['secret']
+        return None
+
+    def renew(self, state: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        cache = _cache(state['cache'])
+        app = _app(cache)
+        account = next((a for a in app.get_accounts() if a['home_account_id'] == state['account']), None)
+        if account is None:
+            raise tokens.InvalidGrant()
+        try:
+            result = app.acquire_token_silent_with_error(SCOPES, account, force_refresh=True)
+        except httpx2.HTTPError as exc:
+            raise RetryLater(f'Microsoft did not answer the refresh ({type(exc).__name__})') from None
+        if result is None or result.get('error') in ('invalid_grant', 'interaction_required'):
+            raise tokens.InvalidGrant()
+        if 'access_token' not in result:
+            raise RetryLater(f'Microsoft refused the refresh for now: {result.get("error")}')
+        changed = {'cache': cache.serialize(), 'account': state['account']} if cache.has_state_changed else None
+        return result['access_token'], changed
+
+
+KEEPER = MsalKeeper()
+
+
+# --- Graph --------------------------------------------------------------------------------------
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f'Graph answered {status} ({code})')
+        self.status, self.code, self.message = status, code, message
+
+
+@functools.cache
+def _http() -> httpx2.Client:
+    return httpx2.Client(base_url=settings().graph_base, timeout=TIMEOUT)
+
+
+def _graph_error(response: httpx2.Response) -> tuple[str, str]:
+    try:
+        error = response.json().get('error') or {}
+    except (ValueError, AttributeError):
+        error = {}
+    return str(error.get('code', '')), str(error.get('message', ''))
+
+
+class GraphApi:
+    def __init__(self, account: Account, sleep=time.sleep):
+        self.account, self.sleep = account, sleep
+
+    def _token(self, rejected: str | None = None) -> str:
+        return tokens.access_token(self.account.tenant_id, self.account.connection_id, KEEPER, rejected=rejected)
+
+    def call(self, method: str, path: str, json: dict | None = None) -> httpx2.Response:
+        token, attempt = self._token(), 0
+        while True:
+            try:
+                response = _http().request(method, path, json=json, headers={'Authorization': f'Bearer {token}'})
+            except httpx2.HTTPError as exc:
+                raise RetryLater(f'Microsoft Graph did not answer ({type(exc).__name__})') from None
+            if response.status_code < 300:
+                return response
+            code, message = _graph_error(response)
+            if response.status_code == 401 and attempt == 0:
+                token, attempt = self._token(rejected=token), attempt + 1
+                continue
+            if response.status_code == 429 and attempt < RATE_RETRIES:
+                attempt += 1
+                header = response.headers.get('retry-after', '')
+                wait = float(header) if header.isdigit() else min(MAX_INLINE_WAIT_SECONDS, 0.5 * 2 ** attempt)
+                if wait > MAX_INLINE_WAIT_SECONDS:
+                    raise RetryLater('Microsoft Graph asked to slow down')
+                self.sleep(wait * random.uniform(0.8, 1.2))
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                raise RetryLater(f'Microsoft Graph is unavailable or busy ({response.status_code})')
+            raise GraphError(response.status_code, code, message)
+
+
+class MicrosoftProvider:
+    type = 'microsoft'
+
+    @staticmethod
+    def _times(spec: MeetingSpec) -> dict[str, str]:
+        # A time change needs both ends (Graph keeps the other one otherwise).
+        return {'startDateTime': spec.start.astimezone(UTC).isoformat().replace('+00:00', 'Z'),
+                'endDateTime': spec.end.astimezone(UTC).isoformat().replace('+00:00', 'Z')}
+
+    @staticmethod
+    def _lobby(spec: MeetingSpec) -> dict[str, Any]:
+        # Clients join from the browser as guests: with the tenant's waiting room on they wait in the lobby.
+        waiting_room = bool((spec.settings or {}).get('waiting_room'))
+        return {'scope': 'organizer' if waiting_room else 'everyone', 'isDialInBypassEnabled': not waiting_room}
+
+    def create(self, account: Account, spec: MeetingSpec) -> ProviderMeeting:
+        body = {'subject': spec.topic[:250], **self._times(spec), 'lobbyBypassSettings': self._lobby(spec),
+                'allowedPresenters': 'organizer'}
+        try:
+            made = GraphApi(account).call('POST', '/me/onlineMeetings', json=body).json()
+        except GraphError as error:
+            raise _rejected(error, 'the Teams meeting could not be created') from None
+        passcode = (made.get('joinMeetingIdSettings') or {}).get('passcode')
+        return ProviderMeeting(external_id=made['id'], join_url=made['joinWebUrl'], password=passcode)
+
+    def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting:
+        try:
+            GraphApi(account).call('PATCH', f'/me/onlineMeetings/{meeting.external_id}',
+                                   json={'subject': spec.topic[:250], **self._times(spec)})
+        except GraphError as error:
+            if error.status == 404:
+                return self.create(account, spec)  # deleted in Teams meanwhile: make it again
+            raise _rejected(error, 'the Teams meeting could not be moved') from None
+        return meeting
+
+    def delete(self, account: Account, meeting: ProviderMeeting) -> None:
+        try:
+            GraphApi(account).call('DELETE', f'/me/onlineMeetings/{meeting.external_id}')
+        except GraphError as error:
+            if error.status == 404:
+                return  # already gone: the goal is reached
+            raise _rejected(error, 'the Teams meeting could not be deleted') from None
+
+    def host_url(self, account: Account, meeting: ProviderMeeting) -> str:
+        return meeting.join_url  # the organizer signed in to Teams is recognised on the same link
+
+    def attendee_url(self, account: Account, meeting: ProviderMeeting, attendee: Attendee | None) -> str:
+        return meeting.join_url
+
+    def add_attendee(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec,
+                     email: str, name: str) -> Attendee | None:
+        return None  # every client of a class joins the session's meeting through their own link of ours
+
+    def remove_attendee(self, account: Account, meeting: ProviderMeeting, attendee: Attendee) -> None:
+        return None
+
+
+def _rejected(error: GraphError, what: str) -> ProviderRejected:
+    if error.status == 403:
+        return ProviderRejected(f'{what}: Microsoft refused ({error.code}); the account needs a Teams licence and '
+                                'permission to create online meetings')
+    return ProviderRejected(f'{what}: Microsoft Graph answered {error.status} ({error.code})')
+
+
+PROVIDER = MicrosoftProvider()
