@@ -227,3 +227,16 @@ def test_disconnect_removes_the_cache_and_closes_links(stack, microsoft):
     assert _open(stack, link)['statusCode'] == 503
     stack.book(booking_event(booking_id='b2'))
     assert 'No meeting account' in stack.view('b2')[1]['booking']['problem']
+
+
+def test_an_error_dict_from_the_code_exchange_ends_on_a_page(stack, microsoft):
+    # MSAL returns protocol errors as a dict (and raises only for state/nonce mismatches).
+    auth_uri = start_connect(stack, 'microsoft')
+    response = microsoft.authorize(OWNER, auth_uri)
+    microsoft.fail('token', 400, body={'error': 'invalid_grant', 'error_description': 'AADSTS54005: already redeemed',
+                                       'error_codes': [54005]})
+
+    page = finish_connect(stack, 'microsoft', response)
+
+    assert page['statusCode'] == 400 and 'did not accept' in page['body'] and 'invalid_grant' in page['body']
+    assert stack.admin('GET', 'accounts/default')[0] == 404
