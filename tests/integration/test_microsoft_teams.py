@@ -240,3 +240,23 @@ def test_an_error_dict_from_the_code_exchange_ends_on_a_page(stack, microsoft):
 
     assert page['statusCode'] == 400 and 'did not accept' in page['body'] and 'invalid_grant' in page['body']
     assert stack.admin('GET', 'accounts/default')[0] == 404
+
+
+def test_a_meeting_stays_with_the_account_that_made_it_when_the_provider_connects_later(stack, microsoft):
+    _ready(stack, microsoft)
+    start = datetime(2030, 5, 6, 7, 30, tzinfo=UTC)
+    stack.book(booking_event(start=start))
+    [(meeting_id, meeting)] = microsoft.meetings.items()
+    assert meeting['participants']['organizer']['identity']['user']['id'] == OWNER
+
+    # The provider connects their own account afterwards: new bookings use it, this meeting does not move.
+    assert connect_microsoft(stack, microsoft, user_id=DANA, provider_id='dana')['statusCode'] == 200
+    microsoft.reset_calls()
+    stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=1)))
+    assert _graph_calls(microsoft) == ['update_meeting'] and list(microsoft.meetings) == [meeting_id]
+    assert stack.view('b1')[1]['meeting']['connection_id'] == 'company'
+
+    # ... and disconnecting the provider's account later leaves it alone too.
+    assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
+    stack.book(booking_event('booking.cancelled', start=start + timedelta(hours=1)))
+    assert microsoft.meetings == {}
