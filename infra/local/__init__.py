@@ -7,6 +7,8 @@ template's resources in it, loads every function's handler in-process and serves
 - SQS pollers for the functions' ``SQS`` events (``ReportBatchItemFailures`` honoured);
 - an EventBridge Scheduler loop firing one-time ``at(...)`` schedules (moto never fires them);
 - local-only dev endpoints under ``/_local/`` (the SES outbox).
+- a sandbox per meeting provider (Zoom, Microsoft) on loopback ports, whose credentials become
+  the template's secrets and whose addresses become the functions' provider settings.
 
 No Docker, no AWS account, no internet. Nothing here is deployed.
 """

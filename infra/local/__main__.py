@@ -24,6 +24,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from .sandboxes import PROVIDERS
     from .stack import REPO_ROOT
 
     parser = argparse.ArgumentParser(
@@ -47,14 +48,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds a failed SQS message stays invisible before its retry (default 2)")
     parser.add_argument("--async-retry-delay", type=float, default=1.0,
                         help="first delay between async invocation retries, doubling (Lambda: 60 s; default 1)")
-    parser.add_argument("--zoom-port", type=int, default=int(os.environ.get("ZOOM_SANDBOX_PORT", "0")),
-                        help="Zoom sandbox port (env ZOOM_SANDBOX_PORT, default 0: a free port)")
+    for provider in PROVIDERS:
+        parser.add_argument(provider.port_option, dest=f"{provider.key}_port", type=int,
+                            default=int(os.environ.get(provider.port_variable, "0")),
+                            help=f"{provider.name} sandbox port (env {provider.port_variable}, default 0: a free port)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of the local stack")
     return parser.parse_args(argv)
 
 
 def banner(info: dict, elapsed: float) -> str:
-    from .seed import DemoTenant, booking_snippet, zoom_connect_link_command
+    from .seed import DemoTenant, booking_snippet, connect_link_command, own_account_command
 
     lines = [
         "",
@@ -66,9 +69,12 @@ def banner(info: dict, elapsed: float) -> str:
     if info.get("zoom_sandbox_url"):
         lines.append(f"  Zoom sandbox    {info['zoom_sandbox_url']}  (a local Zoom: OAuth, REST, webhooks; "
                      f"webhook secret token {info['zoom_webhook_secret']})")
+    if info.get("microsoft_sandbox_url"):
+        lines.append(f"  Microsoft       {info['microsoft_sandbox_url']}  (the Microsoft sandbox: Entra ID sign-in "
+                     "and Graph online meetings)")
     if info.get("tenant_id"):
         tenant = DemoTenant(info["tenant_id"], "", info["api_key"], info["webhook_secret"],
-                            info["service_id"], info["provider_id"], info.get("zoom_connect_url"))
+                            info["service_id"], info["provider_id"])
         lines += [
             f"  tenant id       {info['tenant_id']}",
             f"  API key         {info['api_key']}",
@@ -80,15 +86,33 @@ def banner(info: dict, elapsed: float) -> str:
             "",
             booking_snippet(info["api_url"], tenant),
         ]
-        if tenant.zoom_connect_url:
+        if info.get("zoom_connect_url"):
             lines += [
-                f"Connect Zoom (company account): open {tenant.zoom_connect_url} in a browser — "
+                f"Connect Zoom (company account): open {info['zoom_connect_url']} in a browser — "
                 "the sandbox's consent page has Allow/Deny.",
                 "  Allow replaces the demo custom link as the company account: bookings posted after that get a "
                 "Zoom meeting",
-                f"  (in the sandbox). Post one: bash {info['booking_script']}",
-                "  The link works for 15 minutes. A new one:",
-                f"  {zoom_connect_link_command(info['api_url'], tenant)}",
+                f"  (in the sandbox), unless their provider has an account of their own. Post one: bash "
+                f"{info['booking_script']}",
+                "  The link works once, for 15 minutes. A new one:",
+                f"  {connect_link_command(info['api_url'], tenant, 'zoom', None)}",
+                "",
+            ]
+        provider = info.get("microsoft_connect_provider_id")
+        if info.get("microsoft_connect_url") and provider:
+            lines += [
+                f"Connect Microsoft Teams ({provider}'s own account): open {info['microsoft_connect_url']} in a "
+                "browser — the sandbox's consent page has Accept/Cancel.",
+                "  Pick a work account (Olive Owner is preselected); the sandbox's personal account and its user "
+                "without a Teams licence are refused.",
+                f"  Accept makes that Teams account {provider}'s own. The provider's own account wins for their "
+                "bookings: after that,",
+                f"  {provider}'s bookings get a Teams meeting (in the sandbox) even with Zoom connected as the "
+                "company account.",
+                f"  To go back to the company account for {provider}:",
+                f"  {own_account_command(info['api_url'], tenant, 'DELETE', provider)}",
+                "  The link works once, for 15 minutes. A new one:",
+                f"  {connect_link_command(info['api_url'], tenant, 'microsoft', provider)}",
                 "",
             ]
     else:
@@ -111,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     # Powertools warns on every invocation that emitted no metric; harmless, and it buries the request log.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
+    from .sandboxes import PROVIDERS
     from .stack import LocalStack, Options, StartupError
     from .template import TemplateError
 
@@ -125,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         env=_pairs(args.env, "--env"),
         sqs_backoff_seconds=args.sqs_backoff,
         async_retry_delay=args.async_retry_delay,
-        zoom_port=args.zoom_port,
+        sandbox_ports={provider.key: getattr(args, f"{provider.key}_port") for provider in PROVIDERS},
     ))
 
     def on_term(signum, frame):  # noqa: ARG001

@@ -1,7 +1,9 @@
 """The demo tenant: created through the shared package, then configured through the admin API.
 
-With the Zoom sandbox running, the seed also asks the admin API for a link that connects a Zoom
-account as the company account (it replaces the demo custom link once someone clicks Allow).
+With the provider sandboxes running, the seed also asks the admin API for a connect link per
+provider: Zoom as the company account (it replaces the demo custom link once someone clicks Allow)
+and Microsoft Teams as the demo provider's own account (a provider's own account hosts their
+bookings before the company's), so that both kinds of account can be tried.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ import json
 import shlex
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 SERVICE_ID = "svc-demo"
 PROVIDER_ID = "prov-demo"
 
 DEMO_SERVICE = {"name": "Online consultation", "online": True, "kind": "appointment"}
 DEMO_PROVIDER = {"name": "Dana Demo", "email": "dana@example.com", "timezone": "Europe/Berlin"}
+# Whose account each provider's seeded connect link connects: None is the company account.
+DEMO_CONNECTIONS: dict[str, str | None] = {"zoom": None, "microsoft": PROVIDER_ID}
 DEMO_ACCOUNT = {
     "type": "custom_link",
     "url": "https://meet.example.com/demo-room",
@@ -31,6 +35,14 @@ class SeedError(Exception):
 
 
 @dataclass
+class ConnectLink:
+    provider_type: str
+    provider_id: str | None  # None: the company account
+    url: str
+    expires_at: str
+
+
+@dataclass
 class DemoTenant:
     tenant_id: str
     name: str
@@ -38,8 +50,7 @@ class DemoTenant:
     webhook_secret: str
     service_id: str = SERVICE_ID
     provider_id: str = PROVIDER_ID
-    zoom_connect_url: str | None = None
-    zoom_connect_expires_at: str | None = None
+    connect_links: dict[str, ConnectLink] = field(default_factory=dict)  # by provider type
 
 
 def admin_call(api_url: str, api_key: str, method: str, path: str, body: dict[str, Any]) -> Any:
@@ -64,7 +75,8 @@ def admin_put(api_url: str, api_key: str, path: str, body: dict[str, Any]) -> An
     return admin_call(api_url, api_key, "PUT", path, body)
 
 
-def seed_demo(api_url: str, *, name: str = "Demo clinic", zoom: bool = False) -> DemoTenant:
+def seed_demo(api_url: str, *, name: str = "Demo clinic", connect: Iterable[str] = ()) -> DemoTenant:
+    """The demo tenant; ``connect`` names the providers (zoom, microsoft) to ask a connect link for."""
     try:
         from meetbridge.logic.tenants import create_tenant
     except ImportError as exc:
@@ -80,18 +92,27 @@ def seed_demo(api_url: str, *, name: str = "Demo clinic", zoom: bool = False) ->
     admin_put(api_url, tenant.api_key, f"{base}/services/{SERVICE_ID}", DEMO_SERVICE)
     admin_put(api_url, tenant.api_key, f"{base}/providers/{PROVIDER_ID}", DEMO_PROVIDER)
     admin_put(api_url, tenant.api_key, f"{base}/accounts/default", DEMO_ACCOUNT)
-    if zoom:
-        link = admin_call(api_url, tenant.api_key, "POST", f"{base}/connections/zoom/connect-link",
-                          {"provider_id": None, "return_url": None})
-        tenant.zoom_connect_url, tenant.zoom_connect_expires_at = link["url"], link["expires_at"]
+    for provider_type in connect:
+        provider_id = DEMO_CONNECTIONS.get(provider_type)
+        link = admin_call(api_url, tenant.api_key, "POST", f"{base}/connections/{provider_type}/connect-link",
+                          {"provider_id": provider_id, "return_url": None})
+        tenant.connect_links[provider_type] = ConnectLink(provider_type, provider_id, link["url"], link["expires_at"])
     return tenant
 
 
-def zoom_connect_link_command(api_url: str, tenant: DemoTenant) -> str:
-    """A curl command asking for a new company Zoom connect link (each lasts 15 minutes)."""
+def connect_link_command(api_url: str, tenant: DemoTenant, provider_type: str, provider_id: str | None) -> str:
+    """A curl command asking for a new connect link (each lasts 15 minutes, and works once)."""
     q = shlex.quote
+    body = json.dumps({"provider_id": provider_id, "return_url": None}, separators=(",", ":"))
     return (f"curl -sS -X POST -H {q('Authorization: Bearer ' + tenant.api_key)} -H 'Content-Type: application/json' "
-            f"-d '{{}}' {q(f'{api_url}/v1/tenants/{tenant.tenant_id}/connections/zoom/connect-link')}")
+            f"-d {q(body)} {q(f'{api_url}/v1/tenants/{tenant.tenant_id}/connections/{provider_type}/connect-link')}")
+
+
+def own_account_command(api_url: str, tenant: DemoTenant, method: str, provider_id: str) -> str:
+    """A curl command reading (GET) or disconnecting (DELETE) a provider's own meeting account."""
+    q = shlex.quote
+    return (f"curl -sS -X {method} -H {q('Authorization: Bearer ' + tenant.api_key)} "
+            f"{q(f'{api_url}/v1/tenants/{tenant.tenant_id}/providers/{provider_id}/account')}")
 
 
 def booking_snippet(api_url: str, tenant: DemoTenant) -> str:

@@ -17,11 +17,11 @@ from . import moto_patches, outbox
 from .gateway import Gateway, routes_from_functions
 from .lambdas import AsyncInvoker, LocalFunction, build_functions, merged_environment
 from .provision import Provisioner
+from .sandboxes import PROVIDERS, LocalSandbox, SandboxError, start_sandboxes
 from .scheduler import SchedulerLoop
 from .seed import DemoTenant, booking_snippet, seed_demo
 from .sqs_poller import SqsPoller, pollers_from_functions
 from .template import ACCOUNT_ID, REGION, Template, TemplateError
-from .zoom import LocalZoom, ZoomSandboxError, secret_arn
 
 log = logging.getLogger("infra.local")
 
@@ -65,7 +65,7 @@ class Options:
     env: dict[str, str] = field(default_factory=dict)
     sqs_backoff_seconds: int = 2
     async_retry_delay: float = 1.0
-    zoom_port: int = 0
+    sandbox_ports: dict[str, int] = field(default_factory=dict)  # provider key (zoom, microsoft) -> port
 
 
 class LocalStack:
@@ -82,7 +82,7 @@ class LocalStack:
         self.scheduler: SchedulerLoop | None = None
         self.invoker: AsyncInvoker | None = None
         self.tenant: DemoTenant | None = None
-        self.zoom: LocalZoom | None = None
+        self.sandboxes: dict[str, LocalSandbox] = {}
         self.info: dict[str, Any] = {}
 
     # --- start -----------------------------------------------------------------------------------
@@ -114,10 +114,10 @@ class LocalStack:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
                                "pick another with --port or PORT (0 = any free port)") from exc
         self.functions = build_functions(self.template, self.provisioner.resolver)
-        # Before any function is imported: the Zoom settings are read once per process.
-        self._start_zoom()
-        env = merged_environment(self.functions, local_overrides={
-            "PUBLIC_BASE_URL": self.gateway.url, **(self.zoom.environment() if self.zoom else {})})
+        # Before any function is imported: the providers' settings are read once per process.
+        self._start_sandboxes()
+        sandbox_env = {k: v for local in self.sandboxes.values() for k, v in local.environment().items()}
+        env = merged_environment(self.functions, local_overrides={"PUBLIC_BASE_URL": self.gateway.url, **sandbox_env})
         os.environ.update(env)
         os.environ.update(opts.env)
         self._load_functions()
@@ -137,7 +137,7 @@ class LocalStack:
 
         if opts.seed:
             try:
-                self.tenant = seed_demo(self.gateway.url, zoom=self.zoom is not None)
+                self.tenant = seed_demo(self.gateway.url, connect=list(self.sandboxes))
             except Exception as exc:
                 raise StartupError(f"seeding the demo tenant failed: {exc}") from exc
         self.info = self._write_state(env)
@@ -162,15 +162,12 @@ class LocalStack:
         self.aws_endpoint_url = f"http://{host}:{port}"
         isolate_aws_environment(self.aws_endpoint_url)
 
-    def _start_zoom(self) -> None:
+    def _start_sandboxes(self) -> None:
         assert self.gateway is not None
-        arn = secret_arn([fn.environment for fn in self.functions])
-        if arn is None:
-            log.info("no function reads ZOOM_CLIENT_SECRET_ARN: the Zoom sandbox is not started")
-            return
         try:
-            self.zoom = LocalZoom.start(port=self.options.zoom_port, api_port=self.gateway.port, secret_arn=arn)
-        except ZoomSandboxError as exc:
+            self.sandboxes = start_sandboxes([fn.environment for fn in self.functions], api_port=self.gateway.port,
+                                             ports=self.options.sandbox_ports)
+        except SandboxError as exc:
             raise StartupError(str(exc)) from exc
 
     def _add_layers_to_path(self) -> None:
@@ -211,7 +208,7 @@ class LocalStack:
             "scheduler": {"alive": bool(self.scheduler and self.scheduler.is_alive()),
                           "fired": self.scheduler.fired_count if self.scheduler else 0},
             "async_in_flight": self.invoker.active() if self.invoker else 0,
-            "zoom_sandbox": self.zoom.url if self.zoom else None,
+            **{f"{p.key}_sandbox": self.sandboxes[p.key].url if p.key in self.sandboxes else None for p in PROVIDERS},
         }
         return 200, {"content-type": "application/json"}, json.dumps(body).encode()
 
@@ -236,10 +233,7 @@ class LocalStack:
             "event_bus_name": env.get("EVENT_BUS_NAME"),
             "schedule_group": env.get("SCHEDULE_GROUP"),
             "outbox_url": f"{api_url}/_local/outbox.html",
-            "zoom_sandbox_url": self.zoom.url if self.zoom else None,
-            "zoom_webhook_secret": self.zoom.webhook_secret if self.zoom else None,
-            "zoom_connect_url": self.tenant.zoom_connect_url if self.tenant else None,
-            "zoom_connect_expires_at": self.tenant.zoom_connect_expires_at if self.tenant else None,
+            **self._sandbox_state(),
             "resources": resources,
             "pid": os.getpid(),
         }
@@ -252,6 +246,20 @@ class LocalStack:
         _write_json(state_dir / "dev.json", info)
         info["dev_json"] = str(state_dir / "dev.json")
         return info
+
+    def _sandbox_state(self) -> dict[str, Any]:
+        """Per provider: ``{key}_sandbox_url``, its facts, and the seeded ``{key}_connect_url``,
+        ``{key}_connect_expires_at`` and ``{key}_connect_provider_id`` (None: the company account)."""
+        state: dict[str, Any] = {}
+        for provider in PROVIDERS:
+            local = self.sandboxes.get(provider.key)
+            link = self.tenant.connect_links.get(provider.key) if self.tenant else None
+            state[f"{provider.key}_sandbox_url"] = local.url if local else None
+            state.update(local.facts() if local else {})
+            state[f"{provider.key}_connect_url"] = link.url if link else None
+            state[f"{provider.key}_connect_expires_at"] = link.expires_at if link else None
+            state[f"{provider.key}_connect_provider_id"] = link.provider_id if link else None
+        return state
 
     def write_ready_file(self) -> None:
         if self.options.ready_file:
@@ -273,11 +281,11 @@ class LocalStack:
                 self.gateway.stop()
             except Exception:  # noqa: BLE001
                 log.exception("stopping the gateway")
-        if self.zoom is not None:
+        for local in self.sandboxes.values():
             try:
-                self.zoom.stop()
+                local.stop()
             except Exception:  # noqa: BLE001
-                log.exception("stopping the Zoom sandbox")
+                log.exception("stopping the %s sandbox", local.provider.name)
         deadline = time.monotonic() + 5
         for thread in [*self.pollers, *([self.scheduler] if self.scheduler else [])]:
             if thread.is_alive():

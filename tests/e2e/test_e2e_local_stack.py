@@ -75,3 +75,50 @@ def test_the_zoom_sandbox_runs_with_the_stack_and_the_seed_offers_a_connect_link
     banner = stack.log_path.read_text(errors="replace")
     assert f"Zoom sandbox    {zoom}" in banner
     assert f"Connect Zoom (company account): open {stack.info['zoom_connect_url']} in a browser" in banner
+
+
+def test_the_microsoft_sandbox_runs_with_the_stack_and_the_seed_offers_the_providers_teams_link(stack):
+    import json
+    import urllib.parse
+
+    from e2e_support import request
+
+    microsoft = stack.info["microsoft_sandbox_url"]
+    assert microsoft.startswith("http://127.0.0.1:")
+    assert request(f"{microsoft}/").status == 200
+    state = request(f"{microsoft}/_sandbox/state").json()
+    assert set(state["redirect_uris"]) == {f"{host}/oauth/microsoft/callback" for host in (
+        stack.api, stack.api.replace("127.0.0.1", "localhost"))}
+    secret = stack.aws("secretsmanager").get_secret_value(SecretId=stack.info["resources"]["MicrosoftClientSecret"])
+    assert set(json.loads(secret["SecretString"])) == {"client_id", "client_secret"}
+    assert json.loads(secret["SecretString"])["client_id"] == state["client_id"]
+    assert stack.get("/_local/health").json()["microsoft_sandbox"] == microsoft
+
+    assert stack.info["microsoft_connect_provider_id"] == "prov-demo"
+    start = stack.get(stack.info["microsoft_connect_url"])  # opened only: completing it would move prov-demo to Teams
+    assert start.status == 302, start
+    authorize = start.headers["location"]
+    assert authorize.startswith(f"{microsoft}/organizations/oauth2/v2.0/authorize?"), authorize
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(authorize).query)["response_mode"] == ["form_post"]
+    banner = stack.log_path.read_text(errors="replace")
+    assert f"Microsoft       {microsoft}" in banner
+    assert (f"Connect Microsoft Teams (prov-demo's own account): open {stack.info['microsoft_connect_url']} "
+            "in a browser") in banner
+    assert "The provider's own account wins for their bookings" in banner
+
+
+def test_a_busy_sandbox_port_stops_the_start_with_a_message_naming_the_option(tmp_path):
+    import socket
+
+    from e2e_support import StartupFailed, launch
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(StartupFailed) as failed:
+            launch(tmp_path, "--no-seed", "--microsoft-port", str(port)).stop()
+    message = str(failed.value)
+    assert "exited with 1" in message, message
+    assert f"cannot listen on 127.0.0.1:{port} for the Microsoft sandbox" in message, message
+    assert "--microsoft-port or MICROSOFT_SANDBOX_PORT" in message and "Traceback" not in message, message
