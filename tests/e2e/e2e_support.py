@@ -122,13 +122,23 @@ class Form:
     method: str
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[tuple[str, str, str]] = field(default_factory=list)  # (label, name, value)
+    options: dict[str, list[str]] = field(default_factory=dict)  # a select's name -> its option values
 
-    def submission(self, page_url: str, button: str) -> tuple[str, str, bytes]:
-        """(method, absolute URL, urlencoded body) of a click on the button labelled ``button``."""
-        chosen = [b for b in self.buttons if b[0] == button]
-        assert chosen, f"no {button!r} button in the form; buttons: {[b[0] for b in self.buttons]}"
-        _, name, value = chosen[0]
-        pairs = self.fields + ([(name, value)] if name else [])
+    def choose(self, name: str, value: str) -> Form:
+        """The form with another option picked in the select ``name``, as a person would pick it."""
+        assert value in self.options.get(name, []), f"no option {value!r} in select {name!r}: {self.options}"
+        return Form(self.action, self.method, [(k, value if k == name else v) for k, v in self.fields],
+                    list(self.buttons), dict(self.options))
+
+    def submission(self, page_url: str, button: str | None) -> tuple[str, str, bytes]:
+        """(method, absolute URL, urlencoded body) of a click on the button labelled ``button``, or of a
+        script's ``form.submit()`` (``button=None``), which sends no button."""
+        pairs = list(self.fields)
+        if button is not None:
+            chosen = [b for b in self.buttons if b[0] == button]
+            assert chosen, f"no {button!r} button in the form; buttons: {[b[0] for b in self.buttons]}"
+            _, name, value = chosen[0]
+            pairs += [(name, value)] if name else []
         return self.method, urllib.parse.urljoin(page_url, self.action), urllib.parse.urlencode(pairs).encode()
 
 
@@ -156,8 +166,10 @@ class _FormParser(html.parser.HTMLParser):
                 self.forms[-1].fields.append((a["name"], a.get("value", "")))
         elif tag == "select" and a.get("name"):
             self._select = (a["name"], [])
+            self.forms[-1].options[a["name"]] = []
         elif tag == "option" and self._select is not None:
             self._select[1].append((a.get("value", ""), "selected" in a))
+            self.forms[-1].options[self._select[0]].append(a.get("value", ""))
         elif tag == "button" and a.get("type", "submit").lower() == "submit":
             self._button = ["", a.get("name", ""), a.get("value", "")]
 
@@ -184,6 +196,21 @@ def forms(page: str) -> list[Form]:
     parser.feed(page)
     parser.close()
     return parser.forms
+
+
+def submit(page_url: str, page: Response, button: str | None, **choices: str) -> Response:
+    """Submit the page's form as a browser would (no redirect followed): a click on ``button`` after
+    picking ``choices`` in its selects, or, with ``button=None``, the page's own script submitting its
+    only form on load (response_mode=form_post)."""
+    if button is None:
+        assert "document.forms[0].submit()" in page.text, f"the page does not submit its form by itself: {page}"
+        (form,) = forms(page.text)
+    else:
+        (form,) = [f for f in forms(page.text) if any(b[0] == button for b in f.buttons)]
+    for name, value in choices.items():
+        form = form.choose(name, value)
+    method, url, body = form.submission(page_url, button)
+    return request(url, method, body, {"Content-Type": "application/x-www-form-urlencoded"})
 
 
 def sign(secret: str, body: bytes, t: int | None = None) -> str:

@@ -14,7 +14,7 @@ import urllib.parse
 from collections import Counter
 
 import pytest
-from e2e_support import Booking, Client, Response, forms, request, running_stack
+from e2e_support import Booking, Client, Response, forms, request, running_stack, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -66,17 +66,10 @@ def consent_page(stack) -> tuple[str, Response]:
     return authorize, page
 
 
-def click(page_url: str, page: Response, button: str) -> Response:
-    """Submit the page's form with ``button``, exactly as a browser would (no redirect followed)."""
-    (form,) = [f for f in forms(page.text) if any(b[0] == button for b in f.buttons)]
-    method, url, body = form.submission(page_url, button)
-    return request(url, method, body, {"Content-Type": "application/x-www-form-urlencoded"})
-
-
 def connect_company_account(stack) -> Response:
     """The whole consent with Allow; returns our callback's page."""
     authorize, page = consent_page(stack)
-    back = click(authorize, page, "Allow")
+    back = submit(authorize, page, "Allow")
     assert back.status == 302, back
     callback = back.headers["location"]
     assert callback.startswith(f"{stack.api}/oauth/zoom/callback?"), callback
@@ -116,7 +109,7 @@ def test_connecting_zoom_with_allow_makes_it_the_company_account(stack):
     labels = [b[0] for f in forms(page.text) for b in f.buttons]
     assert "Allow" in labels and "Deny" in labels, labels
 
-    back = click(authorize, page, "Allow")
+    back = submit(authorize, page, "Allow")
     assert back.status == 302, back
     callback = back.headers["location"]
     assert callback.startswith(f"{stack.api}/oauth/zoom/callback?code="), callback
@@ -139,7 +132,7 @@ def test_connecting_zoom_with_allow_makes_it_the_company_account(stack):
 def test_deny_ends_on_a_connection_cancelled_page(stack):
     before = company_account(stack)
     authorize, page = consent_page(stack)
-    back = click(authorize, page, "Deny")
+    back = submit(authorize, page, "Deny")
     assert back.status == 302, back
     callback = back.headers["location"]
     assert callback.startswith(f"{stack.api}/oauth/zoom/callback?"), callback
