@@ -8,6 +8,7 @@ import time
 from urllib.parse import parse_qsl
 from datetime import UTC, datetime
 
+from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import InvalidInput
 from meetbridge.logic import connect, provider_events
 from meetbridge.observability import logger, metrics
@@ -55,9 +56,10 @@ def _oauth(event: dict) -> dict:
     if connected.return_url:
         return redirect_response(connect.return_to(connected.return_url, connected=provider))
     name = connect.OAUTH_PROVIDERS[provider]
+    whose = 'the company\'s bookings' if connected.connection_id == COMPANY else 'this provider\'s own bookings'
     return page_response(200, f'{name} is connected',
-                         f'Meetings for this account will now be created in {name} as '
-                         f'{connected.email}. You can close this page.')
+                         f'Meetings for {whose} will now be created in {name} as {connected.email}. '
+                         'You can close this page.')
 
 
 def _zoom_events(event: dict) -> dict:

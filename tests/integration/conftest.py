@@ -93,11 +93,11 @@ def microsoft(cloud, monkeypatch):
     monkeypatch.setenv('MICROSOFT_AUTHORITY', sandbox.authority)
     monkeypatch.setenv('MICROSOFT_AUTHORITY_ORIGIN', sandbox.url)
     monkeypatch.setenv('GRAPH_BASE', sandbox.graph_base)
-    for cache in (settings, microsoft_provider._http):
+    for cache in (settings, microsoft_provider._http, microsoft_provider._msal_http):
         cache.cache_clear()
     parameters.clear_caches()
     yield sandbox
     sandbox.stop()
-    for cache in (settings, microsoft_provider._http):
+    for cache in (settings, microsoft_provider._http, microsoft_provider._msal_http):
         cache.cache_clear()
     parameters.clear_caches()

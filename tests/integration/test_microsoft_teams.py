@@ -260,3 +260,20 @@ def test_a_meeting_stays_with_the_account_that_made_it_when_the_provider_connect
     assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
     stack.book(booking_event('booking.cancelled', start=start + timedelta(hours=1)))
     assert microsoft.meetings == {}
+
+
+def test_a_check_meeting_that_will_not_go_away_does_not_block_the_connect(stack, microsoft):
+    microsoft.fail('delete_meeting', 503, body={'error': {'code': 'ServiceUnavailable', 'message': 'later'}})
+
+    page = connect_microsoft(stack, microsoft)
+
+    assert page['statusCode'] == 200
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'active'
+
+
+def test_discovery_is_fetched_once_per_container(stack, microsoft):
+    stack.setup_online_service()
+    for provider_id in (None, 'dana'):
+        assert connect_microsoft(stack, microsoft, provider_id=provider_id)['statusCode'] == 200
+
+    assert [c['operation'] for c in microsoft.calls()].count('discovery') == 1

@@ -18,6 +18,7 @@ import msal
 from meetbridge.config import settings
 from meetbridge.errors import RetryLater
 from meetbridge.logic import tokens
+from meetbridge.observability import logger
 from meetbridge.providers.base import (
     Attendee,
     Authorized,
@@ -69,12 +70,22 @@ class MsalHttpClient:
         self._client.close()
 
 
+@functools.cache
+def _msal_http() -> tuple[MsalHttpClient, dict]:
+    """One pooled client per container, and MSAL's HTTP cache shared by the apps built on it: the
+    authority's discovery document is then fetched once, not on every sign-in or refresh."""
+    config = settings()
+    return MsalHttpClient(config.microsoft_authority, config.microsoft_authority_origin or None), {}
+
+
 def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialClientApplication:
-    app_credentials, config = credentials(), settings()
+    """A new app for every use, so a token cache is never shared between accounts."""
+    app_credentials = credentials()
+    http_client, http_cache = _msal_http()
     return msal.ConfidentialClientApplication(
         app_credentials['client_id'], client_credential=app_credentials['client_secret'],
-        authority=config.microsoft_authority, token_cache=cache, instance_discovery=False,
-        http_client=MsalHttpClient(config.microsoft_authority, config.microsoft_authority_origin or None))
+        authority=settings().microsoft_authority, token_cache=cache, instance_discovery=False,
+        http_client=http_client, http_cache=http_cache)
 
 
 def _cache(serialized: str | None = None) -> msal.SerializableTokenCache:
@@ -111,9 +122,13 @@ def finish(flow: dict[str, Any], params: dict[str, str], redirect_uri: str) -> A
     if claims.get('tid') == PERSONAL_ACCOUNTS_TENANT:
         raise SignInRefused('Personal Microsoft accounts cannot host Teams meetings',
                             'Sign in with a work or school account (Microsoft 365) that has Teams.')
+    accounts = app.get_accounts()
+    account = next((a for a in accounts if a.get('local_account_id') == claims.get('oid')), None) or \
+        (accounts[0] if accounts else None)
+    if account is None or not claims.get('oid'):
+        raise SignInRefused('Microsoft did not say who signed in', 'Start again from the connection link.')
     _preflight(result['access_token'])
-    [account] = [a for a in app.get_accounts() if a.get('local_account_id') == claims.get('oid')] or app.get_accounts()[:1]
-    return Authorized(user_id=claims.get('oid', account['home_account_id']), email=claims.get('preferred_username', ''),
+    return Authorized(user_id=claims['oid'], email=claims.get('preferred_username', ''),
                       account_id=claims.get('tid'), role=None,
                       state={'cache': cache.serialize(), 'account': account['home_account_id']})
 
@@ -126,15 +141,27 @@ def _preflight(access_token: str) -> None:
             'endDateTime': (now + timedelta(minutes=15)).isoformat()}
     try:
         made = _http().post('/me/onlineMeetings', json=body, headers=headers)
-        if made.status_code == 201:
-            _http().delete(f'/me/onlineMeetings/{made.json()["id"]}', headers=headers)
-            return
     except httpx2.HTTPError:
         raise SignInRefused('Microsoft did not answer', 'Please try again in a minute.', status=502) from None
+    if made.status_code == 201:
+        _remove_check_meeting(made.json()['id'], headers)
+        return
     code, message = _graph_error(made)
     raise SignInRefused('This account cannot create Teams meetings',
                         f'Microsoft Graph refused a test meeting ({made.status_code} {code}): {message} '
                         'The account needs a Teams licence and permission to create online meetings.')
+
+
+def _remove_check_meeting(meeting_id: str, headers: dict[str, str]) -> None:
+    """The account works; a check meeting that will not go away is only logged (it is never joined)."""
+    try:
+        removed = _http().delete(f'/me/onlineMeetings/{meeting_id}', headers=headers)
+        if removed.status_code in (204, 404):
+            return
+        problem = f'Graph answered {removed.status_code}'
+    except httpx2.HTTPError as exc:
+        problem = type(exc).__name__
+    logger.warning('the connection check meeting could not be removed', extra={'problem': problem})
 
 
 # --- tokens -------------------------------------------------------------------------------------
