@@ -15,7 +15,7 @@ LAYER_REQUIREMENTS := layers/shared/requirements.txt
 SAM_CLI_TELEMETRY ?= 0
 export SAM_CLI_TELEMETRY
 
-.PHONY: dev test lint-template build layer-requirements openapi bench clean
+.PHONY: dev test lint lint-template build layer-requirements openapi bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # Offline and without credentials: `sam validate` only skips its IAM lookups when linting.
 lint-template: $(STAMP) $(SAM_STAMP)

@@ -1,7 +1,6 @@
 """The in-process stack the integration tests drive: moto's AWS with this stack's resources."""
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,3 +184,33 @@ def connect_microsoft(stack: Stack, sandbox, user_id: str = '00000000-0000-0000-
                       provider_id: str | None = None) -> dict:
     return finish_connect(stack, 'microsoft', sandbox.authorize(user_id, start_connect(stack, 'microsoft',
                                                                                        provider_id)))
+
+
+def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
+    """`count` bookings applied at once, each in its own thread (as many Lambdas would); returns the
+    exceptions, since a thread's own would otherwise vanish."""
+    import threading
+    from datetime import UTC, datetime
+
+    from bookings import booking_event
+
+    from meetbridge.domain.model import BookingEvent
+    from meetbridge.logic import bookings
+
+    events = [BookingEvent.model_validate({**booking_event(booking_id=f'b{n}', client_id=f'c{n}'),
+                                           'tenant_id': stack.tenant.tenant_id, 'source': 'generic',
+                                           'occurred_at': datetime.now(UTC).isoformat()}) for n in range(count)]
+    failures: list[Exception] = []
+
+    def apply(event):
+        try:
+            bookings.apply(event, datetime.now(UTC))
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=apply, args=(event,)) for event in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures

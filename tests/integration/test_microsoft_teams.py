@@ -1,17 +1,14 @@
 """Microsoft Teams through MSAL and Graph, against the Microsoft sandbox."""
 
 import json
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from bookings import booking_event
 from helpers import handler, join_event
-from integration_stack import MICROSOFT_REDIRECT_URI, connect_microsoft, finish_connect, start_connect
+from integration_stack import MICROSOFT_REDIRECT_URI, book_in_parallel, connect_microsoft, finish_connect, start_connect
 
-from meetbridge.domain.model import BookingEvent
-from meetbridge.logic import bookings, tokens
+from meetbridge.logic import tokens
 from meetbridge.store.models import ConnectionItem
 
 OWNER = '00000000-0000-0000-0000-000000000001'
@@ -164,22 +161,8 @@ def test_the_token_cache_is_written_back_only_when_msal_changed_it(stack, micros
 def test_twenty_parallel_creations_at_expiry_refresh_once(stack, microsoft):
     _ready(stack, microsoft)
     microsoft.expire_access_tokens()
-    events = [BookingEvent.model_validate({**booking_event(booking_id=f'b{n}', client_id=f'c{n}'),
-                                           'tenant_id': stack.tenant.tenant_id, 'source': 'generic',
-                                           'occurred_at': datetime.now(UTC).isoformat()}) for n in range(20)]
-    failures = []
 
-    def create(event):
-        try:
-            bookings.apply(event, datetime.now(UTC))
-        except Exception as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=create, args=(event,)) for event in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = book_in_parallel(stack, 20)
 
     assert failures == [] and microsoft.refresh_count() == 1 and len(microsoft.meetings) == 20
 

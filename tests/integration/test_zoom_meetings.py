@@ -1,7 +1,6 @@
 """Zoom meetings follow their bookings, through the account that made them, against the Zoom sandbox."""
 
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -9,10 +8,8 @@ import boto3
 import pytest
 from bookings import booking_event
 from helpers import handler, join_event
-from integration_stack import connect_zoom
+from integration_stack import book_in_parallel, connect_zoom
 
-from meetbridge.domain.model import BookingEvent
-from meetbridge.logic import bookings
 from meetbridge.store.models import ConnectionItem
 
 
@@ -207,22 +204,7 @@ def test_twenty_parallel_creations_at_token_expiry_refresh_exactly_once(stack, z
         stale = {**tokens.open_state(item, stack.tenant.tenant_id), 'expires_at': time.time()}
         item.update(actions=[ConnectionItem.secret_sealed.set(
             tokens.seal_state(stale, stack.tenant.tenant_id, 'company'))])
-    events = [BookingEvent.model_validate({**booking_event(booking_id=f'b{n}', client_id=f'c{n}'),
-                                           'tenant_id': stack.tenant.tenant_id, 'source': 'generic',
-                                           'occurred_at': datetime.now(UTC).isoformat()}) for n in range(20)]
-    failures = []
-
-    def create(event):
-        try:
-            bookings.apply(event, datetime.now(UTC))
-        except Exception as exc:  # collected: a thread's exception would otherwise vanish
-            failures.append(exc)
-
-    threads = [threading.Thread(target=create, args=(event,)) for event in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = book_in_parallel(stack, 20)
 
     assert failures == []
     assert zoom.refresh_count() == 1
