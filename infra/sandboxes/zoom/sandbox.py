@@ -1,8 +1,9 @@
 """A local Zoom: OAuth (authorization code, PKCE, rotating refresh tokens, revoke) and the REST
 calls meetbridge makes, answering and refusing as Zoom does (docs: provider-apis.md section 1).
 
-State lives in memory behind one lock. The sandbox has its own clock, real time plus whatever
-``advance()`` added; token, code and start-link expiry and the UTC day of the daily limit follow it.
+The lifecycle, clock, faults and calls log are the shared ``infra.sandboxes.sandbox.Sandbox``'s. The
+sandbox clock is real time plus whatever ``advance()`` added; token, code and start-link expiry and
+the UTC day of the daily limit follow it.
 Webhook timestamps use the real clock, because receivers check them against theirs.
 """
 
@@ -16,22 +17,20 @@ import json
 import re
 import secrets
 import string
-import sys
-import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
-from ..web import Request, Response, html_response, json_response, with_query
+from ..sandbox import Reject, Sandbox
+from ..web import Request, Response, html_response, json_response, redirect, with_query
 from ..web import first_values as _first_values
 from . import pages
+from .control import ROUTES as CONTROL_ROUTES
 from .signing import s256_challenge, sign, url_validation_response
 from .validation import APPROVAL_TYPES, SCHEDULED, format_utc, is_iana_zone, is_int, validate_meeting
 
@@ -84,40 +83,6 @@ def _iso_ms(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.') + f'{moment.microsecond // 1000:03d}Z'
 
 
-class _Reject(Exception):
-    """A handler's early answer."""
-
-    def __init__(self, response: Response):
-        self.response = response
-
-
-@dataclass
-class _Fault:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-    after: bool = False
-
-    def response(self, operation: str) -> Response:
-        body = self.body
-        if self.status in (204, 304) or 100 <= self.status < 200:
-            return Response(self.status, b'', dict(self.headers))
-        if body is None:
-            if operation == 'authorize':
-                body = pages.oauth_error(4700, 'Injected fault (sandbox).')
-            elif operation in ('token', 'revoke'):
-                body = {'reason': 'Injected fault (sandbox).', 'error': 'server_error'}
-            else:
-                body = {'code': self.status, 'message': 'Injected fault (sandbox).'}
-        if isinstance(body, (dict, list)):
-            return json_response(self.status, body, self.headers)
-        if isinstance(body, str):
-            kind = 'text/html; charset=utf-8' if body.lstrip().startswith('<') else 'text/plain; charset=utf-8'
-            return Response(self.status, body.encode(), {'Content-Type': kind, **self.headers})
-        return Response(self.status, bytes(body), dict(self.headers))
-
-
 @dataclass
 class _Meeting:
     data: dict[str, Any]
@@ -139,8 +104,12 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 # --- the sandbox ----------------------------------------------------------------------------------
 
 
-class ZoomSandbox:
+class ZoomSandbox(Sandbox):
     """Zoom's OAuth + REST API on a loopback port. ``start()``, use ``url``/``api_base``, ``stop()``."""
+
+    NAME = 'Zoom'
+    OPERATIONS = OPERATIONS
+    CONTROL_ROUTES = CONTROL_ROUTES
 
     def __init__(self, client_id: str = 'sandbox-client-id', client_secret: str = 'sandbox-client-secret',
                  webhook_secret_token: str = 'sandbox-webhook-secret', redirect_uris: tuple[str, ...] = (),
@@ -148,11 +117,8 @@ class ZoomSandbox:
                  daily_limit: int | None = 100, qps_limit: int | None = None, refresh_token_ttl: float | None = None,
                  app_name: str = 'meetbridge', seed: bool = True, webhook_timeout: float = 3.0,
                  localized_messages: bool = False):
-        self.client_id = client_id
-        self.client_secret = client_secret
+        super().__init__(client_id, client_secret, redirect_uris, host, port)
         self.webhook_secret_token = webhook_secret_token
-        self.host = host
-        self.port = port
         self.access_token_ttl = access_token_ttl
         self.code_ttl = code_ttl
         self.daily_limit = daily_limit  # create+update requests per host user per UTC day; None: unlimited
@@ -161,14 +127,10 @@ class ZoomSandbox:
         self.app_name = app_name
         self.webhook_timeout = webhook_timeout
         self.localized_messages = localized_messages  # REST error messages in Russian: clients must read `code`
-        self._lock = threading.Lock()
-        self._offset = 0.0
-        self._redirect_uris: list[str] = list(redirect_uris)
         self._users: dict[str, dict[str, Any]] = {}
         self._codes: dict[str, dict[str, Any]] = {}
         self._grants: dict[str, dict[str, Any]] = {}
         self._refresh_tokens: dict[str, str] = {}  # live refresh token -> grant id
-        self._access_tokens: dict[str, dict[str, Any]] = {}
         self._meetings: dict[int, _Meeting] = {}
         self._used_meeting_ids: set[int] = set()
         self._zaks: dict[str, tuple[int, float]] = {}
@@ -176,80 +138,15 @@ class ZoomSandbox:
         self._daily: Counter = Counter()
         self._qps: dict[str, deque] = {}
         self._refreshes: Counter = Counter()
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._calls: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         if seed:
             for user_id, email, first, last, role in SEED_USERS:
                 self.add_user(user_id, email, first, last, role=role, account_id=SEED_ACCOUNT)
 
-    # --- lifecycle ---
-
-    def start(self) -> 'ZoomSandbox':
-        from .server import make_server
-
-        if self._server is not None:
-            raise RuntimeError('the Zoom sandbox is already running')
-        self._server = make_server(self, self.host, self.port)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={'poll_interval': 0.05},
-                                        name=f'zoom-sandbox-{self.port}', daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> 'ZoomSandbox':
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError('start() the Zoom sandbox first')
-        host = '127.0.0.1' if self.host in ('', '0.0.0.0') else self.host
-        return f'http://{host}:{self.port}'
+    # --- addresses, set-up and inspection ---
 
     @property
     def api_base(self) -> str:
         return self.url + '/v2'
-
-    # --- clock ---
-
-    def _clock(self) -> float:
-        return time.time() + self._offset
-
-    def now(self) -> datetime:
-        """The sandbox clock."""
-        return datetime.fromtimestamp(self._clock(), UTC)
-
-    def advance(self, seconds: float) -> None:
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-            raise ValueError('advance() takes a non-negative number of seconds')
-        with self._lock:
-            self._offset += seconds
-
-    # --- set-up and inspection ---
-
-    def allow_redirect_uri(self, uri: str) -> None:
-        with self._lock:
-            if uri not in self._redirect_uris:
-                self._redirect_uris.append(uri)
-
-    @property
-    def redirect_uris(self) -> list[str]:
-        with self._lock:
-            return list(self._redirect_uris)
 
     def add_user(self, user_id: str, email: str, first_name: str = '', last_name: str = '', role: str = 'member',
                  account_id: str = SEED_ACCOUNT, timezone: str = 'UTC') -> dict[str, Any]:
@@ -284,48 +181,6 @@ class ZoomSandbox:
     def refresh_count(self, user_id: str | None = None) -> int:
         with self._lock:
             return sum(self._refreshes.values()) if user_id is None else self._refreshes[user_id]
-
-    def calls(self, operation: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(c) for c in self._calls if operation is None or c['operation'] == operation]
-
-    def reset_calls(self) -> None:
-        with self._lock:
-            self._calls.clear()
-
-    def fail(self, operation: str, status: int, body: Any = None, headers: Mapping[str, str] | None = None,
-             times: int = 1, *, after: bool = False) -> None:
-        """The next ``times`` requests of ``operation`` answer ``status``/``body``/``headers`` instead.
-
-        ``after=True`` lets the request take effect first and only replaces its answer: a lost response
-        (e.g. a refresh that rotated the tokens but whose reply never arrived).
-        """
-        if operation not in OPERATIONS:
-            raise ValueError(f'unknown operation {operation!r}; one of {OPERATIONS}')
-        if not is_int(status) or not 100 <= status <= 599:
-            raise ValueError('status must be an HTTP status code')
-        if not is_int(times) or times < 1:
-            raise ValueError('times must be a positive integer')
-        if headers is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-            raise ValueError('headers must map strings to strings')
-        with self._lock:
-            self._faults.setdefault(operation, deque()).append(
-                _Fault(status, body, dict(headers or {}), times, bool(after)))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def pending_faults(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [{'operation': op, 'status': f.status, 'times': f.times, 'after': f.after}
-                    for op, queue in self._faults.items() for f in queue]
-
-    def expire_access_tokens(self) -> None:
-        with self._lock:
-            now = self._clock()
-            for record in self._access_tokens.values():
-                record['expires_at'] = min(record['expires_at'], now)
 
     # --- OAuth without a browser ---
 
@@ -419,81 +274,32 @@ class ZoomSandbox:
         ('GET', ('s', '*'), 'start_page', '_start_page'),
     )
 
-    @classmethod
-    def _route(cls, segments: list[str], method: str) -> tuple[tuple | None, list[str], bool]:
-        """(the route, its path parameters, whether the path matched another method)."""
-        path_known = False
-        for route in cls.ROUTES:
-            pattern = route[1]
-            if len(pattern) != len(segments):
-                continue
-            params = []
-            for want, got in zip(pattern, segments):
-                if want == '*' and got:
-                    params.append(got)
-                elif want != got:
-                    break
-            else:
-                if route[0] == method:
-                    return route, params, True
-                path_known = True
-        return None, [], path_known
+    def _unrouted(self, request: Request, path_known: bool) -> Response:
+        if path_known:
+            return zoom_error(405, 405, f'Method {request.method} is not allowed here.')
+        return zoom_error(404, 404, f'The Zoom sandbox has no {request.method} {request.path}.')
 
-    def handle(self, request: Request) -> Response:
-        """Answer one request (what the HTTP server calls; usable without a socket too)."""
-        operation = None
-        try:
-            segments = request.segments
-            if segments[:1] == ['_sandbox']:
-                from .control import handle_control
+    def _plain_error(self, status: int, message: str) -> Response:
+        return zoom_error(status, status, message)
 
-                return handle_control(self, request)
-            if not segments and request.method in ('GET', 'HEAD'):
-                return self._index()
-            route, params, path_known = self._route(segments, request.method)
-            if route is None:
-                response = (zoom_error(405, 405, f'Method {request.method} is not allowed here.') if path_known else
-                            zoom_error(404, 404, f'The Zoom sandbox has no {request.method} {request.path}.'))
-                with self._lock:
-                    self._log(request, None, response.status)
-                return response
-            operation = route[2]
-            with self._lock:
-                queue = self._faults.get(operation)
-                fault = queue[0] if queue else None
-                if fault is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        queue.popleft()
-                if fault is not None and not fault.after:
-                    response = fault.response(operation)
-                else:
-                    try:
-                        response = self._run(route, request, params)
-                    except _Reject as reject:
-                        response = reject.response
-                    if fault is not None:
-                        response = fault.response(operation)
-                    elif self.localized_messages and route[1][0] == 'v2':
-                        response = _localized(response)
-                self._log(request, operation, response.status)
-            return response
-        except Exception:  # a sandbox bug: say so in JSON, and show the traceback on the console
-            traceback.print_exc(file=sys.stderr)
-            with self._lock:
-                self._log(request, operation, 500)
-            return zoom_error(500, 500, 'Zoom sandbox internal error (a bug in the sandbox, see its console).')
-
-    def _log(self, request: Request, operation: str | None, status: int) -> None:
-        self._calls.append({'method': request.method, 'path': request.path, 'operation': operation, 'status': status})
+    def _injected_error(self, status: int, operation: str, request: Request) -> Response:
+        if operation == 'authorize':
+            return html_response(status, pages.oauth_error(4700, 'Injected fault (sandbox).'))
+        if operation in ('token', 'revoke'):
+            return json_response(status, {'reason': 'Injected fault (sandbox).', 'error': 'server_error'})
+        return self._plain_error(status, 'Injected fault (sandbox).')
 
     def _run(self, route: tuple, request: Request, params: list[str]) -> Response:
         handler = getattr(self, route[3])
         if route[1][0] != 'v2':
             return handler(request, *params)
-        context = self._authenticate(request)
-        self._check_qps(context.user['account_id'], route[2])
-        return handler(request, context, *params)
+        try:
+            context = self._authenticate(request)
+            self._check_qps(context.user['account_id'], route[2])
+            response = handler(request, context, *params)
+        except Reject as reject:
+            response = reject.response
+        return _localized(response) if self.localized_messages else response
 
     # --- OAuth ---
 
@@ -551,16 +357,12 @@ class ZoomSandbox:
         decision = params.get('decision')
         state = params.get('state')
         if decision == 'deny':
-            return self._redirect(with_query(params['redirect_uri'], {'error': 'access_denied', 'state': state}))
+            return redirect(with_query(params['redirect_uri'], {'error': 'access_denied', 'state': state}))
         if decision != 'allow':
             return html_response(400, pages.oauth_error(4700, 'No decision', 'Press Allow or Deny.'))
         code = self._issue_code(user_id, params.get('shared_access') in ('on', 'true', '1'), params['redirect_uri'],
                                 params.get('code_challenge'), params.get('code_challenge_method'))
-        return self._redirect(with_query(params['redirect_uri'], {'code': code, 'state': state}))
-
-    @staticmethod
-    def _redirect(location: str) -> Response:
-        return Response(302, b'', {'Location': location, 'Cache-Control': 'no-store'})
+        return redirect(with_query(params['redirect_uri'], {'code': code, 'state': state}))
 
     def _issue_code(self, user_id: str, shared_access: bool, redirect_uri: str, challenge: str | None,
                     method: str | None) -> str:
@@ -579,7 +381,7 @@ class ZoomSandbox:
             try:
                 text = request.body.decode('utf-8')
             except UnicodeDecodeError:
-                raise _Reject(oauth_error(400, 'invalid_request', 'The request body is not UTF-8.')) from None
+                raise Reject(oauth_error(400, 'invalid_request', 'The request body is not UTF-8.')) from None
             params.update(_first_values(text))
         return params
 
@@ -672,9 +474,9 @@ class ZoomSandbox:
         grant = self._grants.get(record['grant']) if record else None
         user = self._users.get(grant['user_id']) if grant else None
         if user is None or grant['revoked']:
-            raise _Reject(zoom_error(401, 124, 'Invalid access token.'))
+            raise Reject(zoom_error(401, 124, 'Invalid access token.'))
         if self._clock() >= record['expires_at']:
-            raise _Reject(zoom_error(401, 124, 'Access token is expired.'))
+            raise Reject(zoom_error(401, 124, 'Access token is expired.'))
         return _Context(user, grant)
 
     def _check_qps(self, account_id: str, operation: str) -> None:
@@ -685,7 +487,7 @@ class ZoomSandbox:
         while window and window[0] <= now - 1:
             window.popleft()
         if len(window) >= self.qps_limit:
-            raise _Reject(json_response(
+            raise Reject(json_response(
                 429, {'code': 429, 'message': 'You have reached the maximum per-second rate limit for this API. '
                                               'Try again later.'},
                 {'X-RateLimit-Category': RATE_LABELS.get(operation, 'Light'), 'X-RateLimit-Type': 'QPS',
@@ -699,7 +501,7 @@ class ZoomSandbox:
         today = self.now().date()
         if self._daily[(host_id, today)] >= self.daily_limit:
             reset = datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
-            raise _Reject(json_response(
+            raise Reject(json_response(
                 429, {'code': 429, 'message': f'You have exceeded the daily rate limit ({self.daily_limit}) of Meeting '
                                               'Create/Update API requests permitted for this particular user. '
                                               'You may resume these requests at GMT 00:00:00.'},
@@ -718,11 +520,11 @@ class ZoomSandbox:
             return context.user
         user = self._users.get(reference) or self._user_by_email(reference)
         if user is None:
-            raise _Reject(zoom_error(404, 1001, f'User does not exist: {reference}.'))
+            raise Reject(zoom_error(404, 1001, f'User does not exist: {reference}.'))
         if user['account_id'] != context.user['account_id']:
-            raise _Reject(zoom_error(404, 1010, f'User does not belong to this account: {reference}.'))
+            raise Reject(zoom_error(404, 1010, f'User does not belong to this account: {reference}.'))
         if user['id'] != context.user['id'] and not self._may_act_for_others(context):
-            raise _Reject(zoom_error(403, 200, 'No permission.'))
+            raise Reject(zoom_error(403, 200, 'No permission.'))
         return user
 
     @staticmethod
@@ -733,9 +535,9 @@ class ZoomSandbox:
         meeting = self._meetings.get(int(reference)) if reference.isdigit() and reference.isascii() else None
         host = self._users.get(meeting.data['host_id']) if meeting else None
         if meeting is None or host is None or host['account_id'] != context.user['account_id']:
-            raise _Reject(zoom_error(404, 3001, f'Meeting {reference} is not found or has expired.'))
+            raise Reject(zoom_error(404, 3001, f'Meeting {reference} is not found or has expired.'))
         if host['id'] != context.user['id'] and not self._may_act_for_others(context):
-            raise _Reject(zoom_error(403, 200, 'No permission.'))
+            raise Reject(zoom_error(403, 200, 'No permission.'))
         return meeting
 
     @staticmethod
@@ -748,7 +550,7 @@ class ZoomSandbox:
         except (UnicodeDecodeError, ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
-            raise _Reject(zoom_error(400, 300, NOT_JSON))
+            raise Reject(zoom_error(400, 300, NOT_JSON))
         return body
 
     # --- REST: users ---
