@@ -7,8 +7,9 @@ MSAL only takes an https authority. The sandbox therefore names itself ``https:/
 routes by path alone, whatever the Host header. Discovery points the browser's authorize step at
 ``url`` itself, and the token endpoint at the https authority host, because MSAL checks that it is https.
 
-State lives in memory behind one lock. The sandbox has its own clock, real time plus whatever
-``advance()`` added. Code, token and refresh-token expiry follow it. MSAL's own cache keeps real time.
+The lifecycle, clock, faults and calls log are the shared ``infra.sandboxes.sandbox.Sandbox``'s. The
+sandbox clock is real time plus whatever ``advance()`` added. Code, token and refresh-token expiry
+follow it. MSAL's own cache keeps real time.
 """
 
 from __future__ import annotations
@@ -21,20 +22,18 @@ import hmac
 import json
 import secrets
 import string
-import sys
-import threading
-import time
-import traceback
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Mapping
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
-from ..web import Request, Response, SandboxServer, html_response, json_response, redirect, with_query
+from ..sandbox import Reject, Sandbox
+from ..web import Request, Response, html_response, json_response, redirect, with_query
 from ..web import first_values
 from . import meetings as graph_meetings
 from . import pages
+from .control import ROUTES as CONTROL_ROUTES
 from .tokens import (ENTRA_JSON, NO_STORE, PKCE_RE, b64url, client_info, entra_error, entra_timestamp, is_guid,
                      jwt_claims, new_guid, opaque_token, s256_challenge, unsigned_jwt)
 
@@ -77,13 +76,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
-class _Reject(Exception):
-    """A handler's early answer."""
-
-    def __init__(self, response: Response):
-        self.response = response
-
-
 class _PageError(Exception):
     """An authorize problem Entra shows on its own page, without going back to the app."""
 
@@ -98,15 +90,6 @@ class _RedirectError(Exception):
     def __init__(self, error: str, code: int, message: str):
         super().__init__(f'{error}: AADSTS{code}: {message}')
         self.error, self.code, self.message = error, code, message
-
-
-@dataclass
-class _Fault:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-    after: bool = False
 
 
 @dataclass
@@ -125,25 +108,23 @@ class _Authorization:
     params: dict[str, str]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 # --- the sandbox ----------------------------------------------------------------------------------
 
 
-class MicrosoftSandbox:
+class MicrosoftSandbox(Sandbox):
     """Entra ID + Graph online meetings on a loopback port. ``start()``, use ``authority``/``graph_base``, ``stop()``."""
+
+    NAME = 'Microsoft'
+    OPERATIONS = OPERATIONS
+    CONTROL_ROUTES = CONTROL_ROUTES
+    HEAD_AS_GET = True
 
     def __init__(self, client_id: str = 'sandbox-ms-client-id', client_secret: str = 'sandbox-ms-client-secret',
                  redirect_uris: tuple[str, ...] = (), host: str = '127.0.0.1', port: int = 0,
                  access_token_ttl: int = 3599, code_ttl: int = 600, *, refresh_token_ttl: float = REFRESH_TOKEN_TTL,
                  authority_host: str = 'login.microsoft.sandbox', app_name: str = 'meetbridge',
                  app_permissions: tuple[str, ...] = ('OnlineMeetings.ReadWrite', 'User.Read'), seed: bool = True):
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.host = host
-        self.port = port
+        super().__init__(client_id, client_secret, redirect_uris, host, port)
         self.access_token_ttl = access_token_ttl
         self.code_ttl = code_ttl
         self.refresh_token_ttl = refresh_token_ttl
@@ -153,58 +134,17 @@ class MicrosoftSandbox:
         # Entra refuses personal accounts on /organizations. Set True to let one through anyway, so the app's
         # own backstop (refusing tid 9188040d-…, pitfall 24) can be tested.
         self.allow_personal_accounts_on_organizations = False
-        self._lock = threading.Lock()
-        self._offset = 0.0
         self._key = secrets.token_bytes(32)
-        self._redirect_uris: list[str] = list(redirect_uris)
         self._users: dict[str, dict[str, Any]] = {}
         self._codes: dict[str, dict[str, Any]] = {}
-        self._access_tokens: dict[str, dict[str, Any]] = {}
         self._refresh_tokens: dict[str, dict[str, Any]] = {}
         self._meetings: dict[str, dict[str, Any]] = {}
         self._refreshes: Counter = Counter()
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._calls: list[dict[str, Any]] = []
-        self._server: SandboxServer | None = None
-        self._thread: threading.Thread | None = None
         if seed:
             for user_id, email, name, tenant_id, licensed in SEED_USERS:
                 self.add_user(user_id, email, name, tenant_id=tenant_id, licensed=licensed)
 
-    # --- lifecycle ---
-
-    def start(self) -> 'MicrosoftSandbox':
-        if self._server is not None:
-            raise RuntimeError('the Microsoft sandbox is already running')
-        self._server = SandboxServer(self, self.host, self.port, server_version='MicrosoftSandbox/1.0',
-                                     body_error=lambda status, message: self._graph_error(status, None, message))
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={'poll_interval': 0.05},
-                                        name=f'microsoft-sandbox-{self.port}', daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> 'MicrosoftSandbox':
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError('start() the Microsoft sandbox first')
-        host = '127.0.0.1' if self.host in ('', '0.0.0.0') else self.host
-        return f'http://{host}:{self.port}'
+    # --- addresses ---
 
     @property
     def authority_origin(self) -> str:
@@ -226,34 +166,12 @@ class MicrosoftSandbox:
         local = urlsplit(self.url)
         return urlunsplit((local.scheme, local.netloc, parts.path, parts.query, parts.fragment))
 
-    # --- clock ---
-
-    def _clock(self) -> float:
-        return time.time() + self._offset
-
-    def now(self) -> datetime:
-        """The sandbox clock."""
-        return datetime.fromtimestamp(self._clock(), UTC)
-
-    def advance(self, seconds: float) -> None:
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-            raise ValueError('advance() takes a non-negative number of seconds')
-        with self._lock:
-            self._offset += seconds
-
     # --- set-up and inspection ---
 
     def allow_redirect_uri(self, uri: str) -> None:
         if not isinstance(uri, str) or not uri:
             raise ValueError('uri must be a non-empty string')
-        with self._lock:
-            if uri not in self._redirect_uris:
-                self._redirect_uris.append(uri)
-
-    @property
-    def redirect_uris(self) -> list[str]:
-        with self._lock:
-            return list(self._redirect_uris)
+        super().allow_redirect_uri(uri)
 
     def add_user(self, user_id: str, email: str, display_name: str = '', tenant_id: str = ORG_TENANT,
                  licensed: bool = True) -> dict[str, Any]:
@@ -293,50 +211,6 @@ class MicrosoftSandbox:
     def refresh_count(self, user_id: str | None = None) -> int:
         with self._lock:
             return sum(self._refreshes.values()) if user_id is None else self._refreshes[user_id.lower()]
-
-    def calls(self, operation: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(c) for c in self._calls if operation is None or c['operation'] == operation]
-
-    def reset_calls(self) -> None:
-        with self._lock:
-            self._calls.clear()
-
-    def fail(self, operation: str, status: int, body: Any = None, headers: Mapping[str, str] | None = None,
-             times: int = 1, after: bool = False) -> None:
-        """The next ``times`` requests of ``operation`` answer ``status``/``body``/``headers`` instead.
-
-        ``after=True`` lets the request take effect first and only replaces its answer: a lost response
-        (a refresh that issued new tokens, a meeting created, whose reply never arrived).
-        """
-        if operation not in OPERATIONS:
-            raise ValueError(f'unknown operation {operation!r}; one of {OPERATIONS}')
-        if not _is_int(status) or not 100 <= status <= 599:
-            raise ValueError('status must be an HTTP status code')
-        if not _is_int(times) or times < 1:
-            raise ValueError('times must be a positive integer')
-        if headers is not None and not (isinstance(headers, Mapping) and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
-            raise ValueError('headers must map strings to strings')
-        with self._lock:
-            self._faults.setdefault(operation, deque()).append(
-                _Fault(status, body, dict(headers or {}), times, bool(after)))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def pending_faults(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [{'operation': op, 'status': f.status, 'times': f.times, 'after': f.after}
-                    for op, queue in self._faults.items() for f in queue]
-
-    def expire_access_tokens(self) -> None:
-        """Every access token issued so far is now expired, for Graph. (MSAL's cache does not know.)"""
-        with self._lock:
-            now = self._clock()
-            for record in self._access_tokens.values():
-                record['expires_at'] = min(record['expires_at'], now)
 
     def revoke_refresh_tokens(self, user_id: str) -> None:
         """An admin's "revoke all refresh tokens" (revokeSignInSessions) for ``user_id``.
@@ -404,70 +278,6 @@ class MicrosoftSandbox:
         ('GET', ('l', 'meetup-join', '*'), 'join_page', '_join_page'),
     )
 
-    @classmethod
-    def _route(cls, segments: list[str], method: str) -> tuple[tuple | None, list[str], bool]:
-        """(the route, its path parameters, whether the path matched another method)."""
-        path_known = False
-        for route in cls.ROUTES:
-            pattern = route[1]
-            if len(pattern) != len(segments):
-                continue
-            params = []
-            for want, got in zip(pattern, segments):
-                if want == '*' and got:
-                    params.append(got)
-                elif want != got:
-                    break
-            else:
-                if route[0] == method or (route[0] == 'GET' and method == 'HEAD'):
-                    return route, params, True
-                path_known = True
-        return None, [], path_known
-
-    def handle(self, request: Request) -> Response:
-        """Answer one request (what the HTTP server calls; usable without a socket too)."""
-        operation = None
-        try:
-            segments = request.segments
-            if segments[:1] == ['_sandbox']:
-                from .control import handle_control
-
-                return handle_control(self, request)
-            if not segments and request.method in ('GET', 'HEAD'):
-                return self._index()
-            route, params, path_known = self._route(segments, request.method)
-            if route is None:
-                response = self._unrouted(request, path_known)
-                with self._lock:
-                    self._log(request, None, response.status)
-                return response
-            operation = route[2]
-            with self._lock:
-                queue = self._faults.get(operation)
-                fault = queue[0] if queue else None
-                if fault is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        queue.popleft()
-                if fault is None or fault.after:
-                    try:
-                        response = self._run(route, request, params)
-                    except _Reject as reject:
-                        response = reject.response
-                if fault is not None:
-                    response = self._fault_response(fault, operation, request)
-                self._log(request, operation, response.status)
-            return response
-        except Exception:  # a sandbox bug: say so, and show the traceback on the console
-            traceback.print_exc(file=sys.stderr)
-            with self._lock:
-                self._log(request, operation, 500)
-            return self._graph_error(500, 'InternalServerError',
-                                     'Microsoft sandbox internal error (a bug in the sandbox, see its console).')
-
-    def _log(self, request: Request, operation: str | None, status: int) -> None:
-        self._calls.append({'method': request.method, 'path': request.path, 'operation': operation, 'status': status})
-
     def _run(self, route: tuple, request: Request, params: list[str]) -> Response:
         handler = getattr(self, route[3])
         if route[1][0] != 'v1.0':
@@ -491,35 +301,24 @@ class MicrosoftSandbox:
         return html_response(404, pages.notice('Not found', f'The Microsoft sandbox has no {request.method} '
                                                             f'{request.path}.'))
 
-    def _fault_response(self, fault: _Fault, operation: str, request: Request) -> Response:
-        headers = dict(fault.headers)
-        if fault.status in (204, 304) or fault.status < 200:
-            return Response(fault.status, b'', headers)
-        body = fault.body
-        if body is None:
-            if operation == 'authorize':
-                return html_response(fault.status, pages.sign_in_error(
-                    90033, 'A transient error has occurred. Please try again. (Injected fault, sandbox.)',
-                    request_id=new_guid(), correlation_id=new_guid(), timestamp=entra_timestamp(self.now())),
-                    headers)
-            if operation in ('token', 'discovery'):
-                error = 'temporarily_unavailable' if fault.status in (429, 503) else (
-                    'server_error' if fault.status >= 500 else 'invalid_request')
-                answer = entra_error(fault.status, error, 90033, 'A transient error has occurred. Please try again. '
-                                     '(Injected fault, sandbox.)', now=self.now())
-                answer.headers.update(headers)
-                return answer
-            answer = self._graph_error(fault.status, GRAPH_CODES.get(fault.status, 'UnknownError'),
-                                       'Injected fault (sandbox).', request)
-            answer.headers.update(headers)
-            return answer
-        if isinstance(body, (dict, list)):
-            content_type = ENTRA_JSON if operation in ('token', 'discovery') else GRAPH_JSON
-            return json_response(fault.status, body, headers, content_type=content_type)
-        if isinstance(body, str):
-            kind = 'text/html; charset=utf-8' if body.lstrip().startswith('<') else 'text/plain; charset=utf-8'
-            return Response(fault.status, body.encode(), {'Content-Type': kind, **headers})
-        return Response(fault.status, bytes(body), headers)
+    def _plain_error(self, status: int, message: str) -> Response:
+        return self._graph_error(status, None, message)
+
+    def _injected_error(self, status: int, operation: str, request: Request) -> Response:
+        if operation == 'authorize':
+            return html_response(status, pages.sign_in_error(
+                90033, 'A transient error has occurred. Please try again. (Injected fault, sandbox.)',
+                request_id=new_guid(), correlation_id=new_guid(), timestamp=entra_timestamp(self.now())))
+        if operation in ('token', 'discovery'):
+            error = 'temporarily_unavailable' if status in (429, 503) else (
+                'server_error' if status >= 500 else 'invalid_request')
+            return entra_error(status, error, 90033, 'A transient error has occurred. Please try again. '
+                               '(Injected fault, sandbox.)', now=self.now())
+        return self._graph_error(status, GRAPH_CODES.get(status, 'UnknownError'), 'Injected fault (sandbox).',
+                                 request)
+
+    def _json_type(self, operation: str) -> str:
+        return ENTRA_JSON if operation in ('token', 'discovery') else GRAPH_JSON
 
     # --- tenants, scopes, users ---
 
@@ -810,16 +609,16 @@ class MicrosoftSandbox:
         return self._answer(checked.redirect_uri, checked.response_mode, answer)
 
     def _form(self, request: Request) -> dict[str, str]:
-        """The ``application/x-www-form-urlencoded`` body; raises ``_Reject`` for anything else."""
+        """The ``application/x-www-form-urlencoded`` body; raises ``Reject`` for anything else."""
         kind = request.header('Content-Type').split(';')[0].strip().lower()
         if request.body and kind not in ('application/x-www-form-urlencoded', ''):
-            raise _Reject(entra_error(400, 'invalid_request', 900144, 'The request body must contain the following '
+            raise Reject(entra_error(400, 'invalid_request', 900144, 'The request body must contain the following '
                                       "parameter: 'grant_type'. (The body must be application/x-www-form-urlencoded.)",
                                       now=self.now()))
         try:
             text = request.body.decode('utf-8')
         except UnicodeDecodeError:
-            raise _Reject(entra_error(400, 'invalid_request', 90014, 'The request body is not valid UTF-8.',
+            raise Reject(entra_error(400, 'invalid_request', 90014, 'The request body is not valid UTF-8.',
                                       now=self.now())) from None
         return first_values(text)
 
@@ -1039,8 +838,8 @@ class MicrosoftSandbox:
         return json_response(status, payload, {'request-id': request_id, 'client-request-id': client_request
                                                if is_guid(client_request) else request_id}, content_type=GRAPH_JSON)
 
-    def _unauthenticated(self, message: str, request: Request) -> _Reject:
-        return _Reject(self._graph_error(401, 'InvalidAuthenticationToken', message, request,
+    def _unauthenticated(self, message: str, request: Request) -> Reject:
+        return Reject(self._graph_error(401, 'InvalidAuthenticationToken', message, request,
                                          {'WWW-Authenticate': WWW_AUTHENTICATE}))
 
     def _authenticate(self, request: Request) -> tuple[dict[str, Any], frozenset[str]]:
@@ -1064,27 +863,27 @@ class MicrosoftSandbox:
     def _check_user_reference(self, user: dict[str, Any], reference: str) -> None:
         """``/users/{id|userPrincipalName}`` with a delegated token: only the signed-in user here."""
         if reference.lower() not in (user['id'], user['email'].lower()):
-            raise _Reject(self._graph_error(403, 'Forbidden', 'Delegated access is limited to the signed-in user: '
+            raise Reject(self._graph_error(403, 'Forbidden', 'Delegated access is limited to the signed-in user: '
                                             f"'{reference}' is not the user of this token."))
 
     def _meetings_allowed(self, request: Request, user: dict[str, Any], scopes: frozenset[str]) -> None:
         if user['personal']:
-            raise _Reject(self._graph_error(403, 'AuthenticationError', 'Error authenticating with resource: online '
+            raise Reject(self._graph_error(403, 'AuthenticationError', 'Error authenticating with resource: online '
                                             'meetings are not supported for personal Microsoft accounts (MSA).',
                                             request))
         if MEETINGS_SCOPE not in scopes:
-            raise _Reject(self._graph_error(403, 'Forbidden', 'Forbidden: the access token does not carry the '
+            raise Reject(self._graph_error(403, 'Forbidden', 'Forbidden: the access token does not carry the '
                                             f'{MEETINGS_SCOPE} permission (scp: {" ".join(sorted(scopes)) or "none"}).',
                                             request))
         if not user['licensed']:
-            raise _Reject(self._graph_error(403, 'Forbidden', LICENCE_MESSAGE, request))
+            raise Reject(self._graph_error(403, 'Forbidden', LICENCE_MESSAGE, request))
 
     def _json_body(self, request: Request) -> Any:
         kind = request.header('Content-Type').split(';')[0].strip().lower()
         if not request.body.strip():
-            raise _Reject(self._graph_error(400, 'BadRequest', 'Empty Payload. JSON content expected.', request))
+            raise Reject(self._graph_error(400, 'BadRequest', 'Empty Payload. JSON content expected.', request))
         if kind not in ('application/json', 'text/json'):
-            raise _Reject(self._graph_error(415, 'BadRequest', f"Content-Type '{kind or '(none)'}' is not supported. "
+            raise Reject(self._graph_error(415, 'BadRequest', f"Content-Type '{kind or '(none)'}' is not supported. "
                                             'Send application/json.', request))
 
         def no_constants(name: str) -> Any:
@@ -1093,7 +892,7 @@ class MicrosoftSandbox:
         try:
             return json.loads(request.body.decode('utf-8'), parse_constant=no_constants)
         except (UnicodeDecodeError, ValueError, RecursionError):
-            raise _Reject(self._graph_error(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure '
+            raise Reject(self._graph_error(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure '
                                             'Content-Type header is set and payload is of valid JSON format.',
                                             request)) from None
 
@@ -1186,7 +985,7 @@ class MicrosoftSandbox:
     def _meeting(self, request: Request, user: dict[str, Any], meeting_id: str) -> dict[str, Any]:
         meeting = self._meetings.get(meeting_id)
         if meeting is None or meeting['participants']['organizer']['identity']['user']['id'] != user['id']:
-            raise _Reject(self._graph_error(404, 'NotFound', f"The online meeting '{meeting_id}' was not found for "
+            raise Reject(self._graph_error(404, 'NotFound', f"The online meeting '{meeting_id}' was not found for "
                                             'this user.', request))
         return meeting
 
