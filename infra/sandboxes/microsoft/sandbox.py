@@ -567,14 +567,21 @@ class MicrosoftSandbox(Sandbox):
         answer['session_state'] = session_state
         return answer
 
-    def _authorize_page(self, request: Request, segment: str) -> Response:
-        params = self._form(request) if request.method == 'POST' else request.query
+    def _checked_or_refused(self, request: Request, segment: str, params: dict[str, str]) -> _Authorization | Response:
+        """The checked authorize request, or Entra's answer to a bad one: its error page or the redirect back."""
         try:
             checked = self._check_authorize(segment, params)
         except _PageError as exc:
             return self._error_page(exc.code, exc.message, request)
         if isinstance(checked, dict):
             return self._answer(checked['_redirect_uri'], checked['_response_mode'], checked)
+        return checked
+
+    def _authorize_page(self, request: Request, segment: str) -> Response:
+        params = self._form(request) if request.method == 'POST' else request.query
+        checked = self._checked_or_refused(request, segment, params)
+        if isinstance(checked, Response):
+            return checked
         hint = (checked.login_hint or '').lower()
         chosen = next((u['id'] for u in self._users.values() if u['email'].lower() == hint), None)
         return html_response(200, pages.consent(
@@ -585,12 +592,9 @@ class MicrosoftSandbox(Sandbox):
 
     def _authorize_decision(self, request: Request, segment: str) -> Response:
         params = self._form(request)
-        try:
-            checked = self._check_authorize(segment, params)
-        except _PageError as exc:
-            return self._error_page(exc.code, exc.message, request)
-        if isinstance(checked, dict):
-            return self._answer(checked['_redirect_uri'], checked['_response_mode'], checked)
+        checked = self._checked_or_refused(request, segment, params)
+        if isinstance(checked, Response):
+            return checked
         decision = params.get('decision')
         if decision == 'cancel':
             return self._answer(checked.redirect_uri, checked.response_mode, self._declined(checked))
@@ -703,15 +707,23 @@ class MicrosoftSandbox(Sandbox):
                                      f"{' '.join(missing)}.)", request, suberror='consent_required')
         return graph or list(granted), oidc
 
-    def _grant_code(self, request: Request, params: dict[str, str]) -> Response:
-        code = params.get('code', '')
-        if not code:
+    def _presented(self, request: Request, params: dict[str, str], name: str,
+                   records: dict[str, dict[str, Any]]) -> dict[str, Any] | Response:
+        """The record of the code or refresh token the request sends as ``name``, or Entra's refusal."""
+        value = params.get(name, '')
+        if not value:
             return self._entra_error(400, 'invalid_request', 900144, "The request body must contain the following "
-                                     "parameter: 'code'.", request)
-        record = self._codes.get(code)
+                                     f"parameter: '{name}'.", request)
+        record = records.get(value)
         if record is None:
             return self._entra_error(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.',
                                      request)
+        return record
+
+    def _grant_code(self, request: Request, params: dict[str, str]) -> Response:
+        record = self._presented(request, params, 'code', self._codes)
+        if isinstance(record, Response):
+            return record
         if record['used']:
             return self._entra_error(400, 'invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed, '
                                      'please retry with a new valid code or use an existing refresh token.', request)
@@ -744,14 +756,9 @@ class MicrosoftSandbox(Sandbox):
                                     with_client_info=params.get('client_info') == '1')
 
     def _grant_refresh(self, request: Request, params: dict[str, str]) -> Response:
-        token = params.get('refresh_token', '')
-        if not token:
-            return self._entra_error(400, 'invalid_request', 900144, "The request body must contain the following "
-                                     "parameter: 'refresh_token'.", request)
-        record = self._refresh_tokens.get(token)
-        if record is None:
-            return self._entra_error(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.',
-                                     request)
+        record = self._presented(request, params, 'refresh_token', self._refresh_tokens)
+        if isinstance(record, Response):
+            return record
         user = self._users[record['user_id']]
         if record['generation'] != user['generation']:
             issued = entra_timestamp(datetime.fromtimestamp(record['issued_at'], UTC))
