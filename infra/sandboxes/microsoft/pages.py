@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Iterable
 
+from ..pages import control_section
+
 STYLE = """
 body{font-family:'Segoe UI','Segoe UI Web (West European)',-apple-system,Helvetica,Arial,sans-serif;
 background:#f2f2f2;color:#1b1b1b;margin:0}
@@ -125,14 +127,6 @@ def index(*, url: str, authority: str, client_id: str, redirect_uris: list[str],
         '<h2>Online meetings</h2><table>'
         '<tr><th>id</th><th>subject</th><th>organizer</th><th>start (UTC)</th><th>end (UTC)</th><th></th></tr>'
         f'{meeting_rows}</table>'
-        '<h2>Control</h2><ul>'
-        '<li><a href="/_sandbox/calls">GET /_sandbox/calls</a> (DELETE clears)</li>'
-        '<li><a href="/_sandbox/faults">GET /_sandbox/faults</a>; '
-        'POST {operation, status, body?, headers?, times?, after?}; DELETE clears</li>'
-        '<li><a href="/_sandbox/state">GET /_sandbox/state</a></li>'
-        '<li>POST /_sandbox/advance {seconds}</li>'
-        '<li>POST /_sandbox/expire-access-tokens</li>'
-        '<li>POST /_sandbox/revoke {user_id}</li>'
-        '<li>POST /_sandbox/redirect-uris {uri}</li>'
-        '<li>POST /_sandbox/users {user_id, email, display_name?, tenant_id?, licensed?}</li>'
-        '<li>POST /_sandbox/settings {allow_personal_accounts_on_organizations}</li></ul>'), wide=True)
+        + control_section('POST /_sandbox/revoke {user_id}',
+                          'POST /_sandbox/users {user_id, email, display_name?, tenant_id?, licensed?}',
+                          'POST /_sandbox/settings {allow_personal_accounts_on_organizations}')), wide=True)

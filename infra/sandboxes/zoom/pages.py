@@ -6,6 +6,8 @@ from html import escape
 from typing import Any, Iterable
 from urllib.parse import urlencode
 
+from ..pages import control_section
+
 STYLE = """
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;background:#f7f9fa;color:#232333;margin:0}
 header{background:#fff;border-bottom:1px solid #ededf4;padding:14px 32px;font-weight:700;color:#0b5cff;font-size:22px}
@@ -83,13 +85,6 @@ def index(*, url: str, client_id: str, redirect_uris: list[str], users: list[dic
         '<h2>Meetings</h2><table>'
         '<tr><th>id</th><th>topic</th><th>host</th><th>start (UTC)</th><th>min</th><th></th></tr>'
         f'{meeting_rows}</table>'
-        '<h2>Control</h2><ul>'
-        '<li><a href="/_sandbox/calls">GET /_sandbox/calls</a> (DELETE clears)</li>'
-        '<li><a href="/_sandbox/faults">GET /_sandbox/faults</a>; '
-        'POST {operation, status, body?, headers?, times?, after?}; DELETE clears</li>'
-        '<li><a href="/_sandbox/state">GET /_sandbox/state</a></li>'
-        '<li>POST /_sandbox/webhooks/send '
-        '{target_url, event: "endpoint.url_validation" | "app_deauthorized" | {...}, user_id?}</li>'
-        '<li>POST /_sandbox/advance {seconds}</li>'
-        '<li>POST /_sandbox/expire-access-tokens</li>'
-        '<li>POST /_sandbox/redirect-uris {uri}</li></ul>'), wide=True)
+        + control_section('POST /_sandbox/webhooks/send '
+                          '{target_url, event: "endpoint.url_validation" | "app_deauthorized" | {...}, user_id?}')),
+        wide=True)
