@@ -1,9 +1,10 @@
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import pytest
 from pydantic import ValidationError
 
-from meetbridge.domain.model import BOOKING_EVENT_TYPES, Booking, BookingEvent, Client, Payment
+from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Payment
 
 from .payloads import booking_payload
 
@@ -126,8 +127,8 @@ def test_booking_event_accepts_each_catalogued_type_and_nothing_else():
     common = dict(tenant_id='t1', source='generic', event_id='e1', occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
                   booking=booking)
 
-    assert BOOKING_EVENT_TYPES == ('booking.created', 'booking.rescheduled', 'booking.cancelled', 'booking.paid')
-    for event_type in BOOKING_EVENT_TYPES:
+    assert get_args(BookingEventType) == ('booking.created', 'booking.rescheduled', 'booking.cancelled', 'booking.paid')
+    for event_type in get_args(BookingEventType):
         assert BookingEvent(type=event_type, **common).type == event_type
     with pytest.raises(ValidationError):
         BookingEvent(type='booking.deleted', **common)

@@ -12,7 +12,6 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(max_length=254, pattern=r'^[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>"]+$')]
 
 BookingEventType = Literal['booking.created', 'booking.rescheduled', 'booking.cancelled', 'booking.paid']
-BOOKING_EVENT_TYPES: tuple[str, ...] = BookingEventType.__args__
 
 
 def _known_zone(name: str) -> str:

@@ -360,9 +360,6 @@ class ZoomProvider:
 
     # --- account-level ------------------------------------------------------------------------
 
-    def me(self, account: Account) -> dict[str, Any]:
-        return ZoomApi(account).call('GET', '/users/me').json()
-
     def users(self, account: Account) -> list[dict[str, Any]]:
         """Every active user of the connected account, all pages."""
         api, found, page_token = ZoomApi(account), [], ''
