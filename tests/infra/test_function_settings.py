@@ -97,3 +97,24 @@ def test_importing_a_handler_without_a_required_variable_fails_its_init_naming_i
     assert started.returncode == 1
     assert started.stderr.strip().splitlines()[-1] == (
         f"meetbridge.config.MissingSetting: {model.__name__}: {variable} is not set")
+
+
+def _configuration_table(sam_template: dict[str, Any]) -> str:
+    """README.md's table, from the concerns and the functions whose models declare them."""
+    functions = {Path(properties["CodeUri"]).name: _settings_model(properties)
+                 for _, properties in _each_function(sam_template)}
+    rows = ["| Variables | Used for | Functions that need them |", "|---|---|---|"]
+    for concern in config.CONCERNS:
+        variables = []
+        for field in concern.model_fields.values():
+            default = "" if field.is_required() else f" (default `{field.default}`)" if field.default else " (optional)"
+            variables.append(f"`{field.alias}`{default}")
+        users = sorted(name for name, model in functions.items() if issubclass(model, concern))
+        rows.append(f"| {', '.join(variables)} | {' '.join(concern.__doc__.split())} | "
+                    f"{'every function' if len(users) == len(functions) else ', '.join(users)} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_readme_lists_what_each_function_needs(sam_template):
+    table = _configuration_table(sam_template)
+    assert table in (ROOT / "README.md").read_text(), f"README.md's configuration table is stale; it is now:\n{table}"

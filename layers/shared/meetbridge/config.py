@@ -34,29 +34,43 @@ class Concern(BaseModel):
 
 
 class ObservabilitySettings(Concern):
-    # Read by Powertools itself; declared so every variable the template gives a function is one it uses.
+    """Logs and metrics; Powertools reads these itself."""
+
+    # Declared all the same, so every variable the template gives a function is one its model names.
+
     powertools_service_name: Set
     powertools_metrics_namespace: Set
     powertools_log_level: str = 'INFO'
 
 
 class StoreSettings(Concern):
+    """The single table."""
+
     table_name: Set
 
 
 class IdempotencySettings(Concern):
+    """Powertools' idempotency records."""
+
     idempotency_table_name: Set
 
 
 class SealingSettings(Concern):
+    """The KMS key that seals tenant secrets, tokens and links."""
+
     kms_key_id: Set
 
 
 class EventsSettings(Concern):
+    """The bus events are published to."""
+
     event_bus_name: Set
 
 
 class SchedulingSettings(Concern):
+    """Meetings' start schedules (EventBridge Scheduler), how early they fire, and re-queueing a booking
+    after a provider's daily limit."""
+
     schedule_group: Set
     scheduler_role_arn: Set
     scheduler_dlq_arn: Set
@@ -66,14 +80,21 @@ class SchedulingSettings(Concern):
 
 
 class LinksSettings(Concern):
+    """The base of join links (`PublicBaseUrl`, else the API's own URL)."""
+
     public_base_url: Set
 
 
 class EmailSettings(Concern):
+    """The SES `Source` address (`SenderEmail`)."""
+
     sender_email: Set
 
 
 class ZoomSettings(Concern):
+    """The Zoom app's credentials (a Secrets Manager secret, read through Powertools parameters, cached 5
+    minutes) and Zoom's endpoints."""
+
     zoom_client_secret_arn: Set
     # Zoom's endpoints; the local stack and tests point these at the Zoom sandbox.
     zoom_oauth_base: str = 'https://zoom.us'
@@ -81,6 +102,9 @@ class ZoomSettings(Concern):
 
 
 class MicrosoftSettings(Concern):
+    """The Entra app's credentials (a Secrets Manager secret, cached 5 minutes), the identity authority,
+    where its host is served when not itself (the local sandbox only), and Graph."""
+
     microsoft_client_secret_arn: Set
     # Work and school accounts only; the origin serves the authority's host elsewhere (the local sandbox).
     microsoft_authority: str = 'https://login.microsoftonline.com/organizations'
