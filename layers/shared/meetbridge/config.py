@@ -1,5 +1,5 @@
 """Each function's settings: the environment variables it needs, declared, validated at cold start, and
-the only values shared code reads (the only module that reads os.environ for meetbridge).
+the only values shared code reads (no other module of the package reads a function's environment).
 
 A concern (store, sealing, scheduling, Zoom, ...) is a small model of the variables one part of the shared
 code needs. Each function's handler composes the concerns its code paths use into its own model, loads it
@@ -14,13 +14,15 @@ the container's life. Tests that change variables between tests set ``LAMBDA_ENV
 """
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Annotated, Iterator, TypeVar
+from typing import Annotated, TypeVar
 
 from aws_lambda_env_modeler import get_environment_variables
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-Set = Annotated[str, Field(min_length=1)]
+# An empty value is as unusable as a missing one.
+NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class MissingSetting(RuntimeError):
@@ -38,64 +40,64 @@ class ObservabilitySettings(Concern):
 
     # Declared all the same, so every variable the template gives a function is one its model names.
 
-    powertools_service_name: Set
-    powertools_metrics_namespace: Set
+    powertools_service_name: NonEmpty
+    powertools_metrics_namespace: NonEmpty
     powertools_log_level: str = 'INFO'
 
 
 class StoreSettings(Concern):
     """The single table."""
 
-    table_name: Set
+    table_name: NonEmpty
 
 
 class IdempotencySettings(Concern):
     """Powertools' idempotency records."""
 
-    idempotency_table_name: Set
+    idempotency_table_name: NonEmpty
 
 
 class SealingSettings(Concern):
     """The KMS key that seals tenant secrets, tokens and links."""
 
-    kms_key_id: Set
+    kms_key_id: NonEmpty
 
 
 class EventsSettings(Concern):
     """The bus events are published to."""
 
-    event_bus_name: Set
+    event_bus_name: NonEmpty
 
 
 class SchedulingSettings(Concern):
     """Meetings' start schedules (EventBridge Scheduler), how early they fire, and re-queueing a booking
     after a provider's daily limit."""
 
-    schedule_group: Set
-    scheduler_role_arn: Set
-    scheduler_dlq_arn: Set
-    auto_start_function_arn: Set
+    schedule_group: NonEmpty
+    scheduler_role_arn: NonEmpty
+    scheduler_dlq_arn: NonEmpty
+    auto_start_function_arn: NonEmpty
     auto_start_lead_seconds: int
-    meetings_queue_arn: Set
+    meetings_queue_arn: NonEmpty
 
 
 class LinksSettings(Concern):
     """The base of join links (`PublicBaseUrl`, else the API's own URL)."""
 
-    public_base_url: Set
+    public_base_url: NonEmpty
 
 
 class EmailSettings(Concern):
     """The SES `Source` address (`SenderEmail`)."""
 
-    sender_email: Set
+    sender_email: NonEmpty
 
 
 class ZoomSettings(Concern):
     """The Zoom app's credentials (a Secrets Manager secret, read through Powertools parameters, cached 5
     minutes) and Zoom's endpoints."""
 
-    zoom_client_secret_arn: Set
+    zoom_client_secret_arn: NonEmpty
     # Zoom's endpoints; the local stack and tests point these at the Zoom sandbox.
     zoom_oauth_base: str = 'https://zoom.us'
     zoom_api_base: str = 'https://api.zoom.us/v2'
@@ -105,7 +107,7 @@ class MicrosoftSettings(Concern):
     """The Entra app's credentials (a Secrets Manager secret, cached 5 minutes), the identity authority,
     where its host is served when not itself (the local sandbox only), and Graph."""
 
-    microsoft_client_secret_arn: Set
+    microsoft_client_secret_arn: NonEmpty
     # Work and school accounts only; the origin serves the authority's host elsewhere (the local sandbox).
     microsoft_authority: str = 'https://login.microsoftonline.com/organizations'
     microsoft_authority_origin: str = ''
