@@ -8,8 +8,11 @@ import os
 
 
 def generate() -> str:
-    # Importing the handler binds models to a table name; none is contacted.
-    os.environ.setdefault('TABLE_NAME', 'meetbridge')
+    # Importing the handler validates its settings; nothing is contacted, so placeholders do.
+    from meetbridge.config import CONCERNS, placeholder_environment
+
+    for variable, value in placeholder_environment(*CONCERNS).items():
+        os.environ.setdefault(variable, value)
     return importlib.import_module('functions.admin.handler').openapi_json() + '\n'
 
 

@@ -2,7 +2,10 @@
 
 import os
 
-# Set before any meetbridge module reads its settings.
+import pytest
+
+# Every variable of every function (fixtures replace the placeholders per test: KMS_KEY_ID, the secrets'
+# ARNs, the sandboxes' URLs), so any handler can be imported and run.
 os.environ.update(
     AWS_DEFAULT_REGION='us-east-1',
     AWS_ACCESS_KEY_ID='testing',
@@ -15,6 +18,11 @@ os.environ.update(
     SCHEDULE_GROUP='meetbridge-test-meetings',
     MEETINGS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:meetings',
     SCHEDULER_ROLE_ARN='arn:aws:iam::123456789012:role/scheduler',
+    SCHEDULER_DLQ_ARN='arn:aws:sqs:us-east-1:123456789012:scheduler-dlq',
+    AUTO_START_LEAD_SECONDS='60',
+    KMS_KEY_ID='arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000',
+    ZOOM_CLIENT_SECRET_ARN='arn:aws:secretsmanager:us-east-1:123456789012:secret:zoom-app',
+    MICROSOFT_CLIENT_SECRET_ARN='arn:aws:secretsmanager:us-east-1:123456789012:secret:microsoft-app',
     AUTO_START_FUNCTION_ARN='arn:aws:lambda:us-east-1:123456789012:function:meetbridge-test-auto-start',
     PUBLIC_BASE_URL='https://meet.test',
     SENDER_EMAIL='meetings@example.com',
@@ -22,5 +30,20 @@ os.environ.update(
     POWERTOOLS_METRICS_NAMESPACE='meetbridge',
     POWERTOOLS_DEV='0',
     POWERTOOLS_LOG_LEVEL='WARNING',
+    # aws-lambda-env-modeler's own switch: settings are read from the environment at every use, so a
+    # fixture's change of a variable reaches the next handler call (a Lambda container caches them).
+    LAMBDA_ENV_MODELER_DISABLE_CACHE='true',
 )
 os.environ.pop('AWS_ENDPOINT_URL', None)
+
+from meetbridge import config  # noqa: E402  (after the environment it reads)
+
+
+class EverySetting(*config.CONCERNS):
+    """Test code that calls shared code itself, outside any handler, runs as a function declaring everything."""
+
+
+@pytest.fixture
+def every_setting():
+    with config.using(EverySetting):
+        yield

@@ -8,10 +8,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel
 
+from meetbridge import config
+from meetbridge.config import FunctionSettings, MicrosoftSettings, ZoomSettings
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import Forbidden, InvalidInput, MeetbridgeError, NotFound, RetryLater, Unauthorized
 from meetbridge.logic import admin, tenants
 from meetbridge.observability import logger, metrics
+
+
+class AdminSettings(FunctionSettings, ZoomSettings, MicrosoftSettings):
+    """Lists an account's users and revokes it at the provider, refreshing its token when needed."""
+
+
+# Cold start: a function deployed without one of its variables fails its init, naming it.
+SETTINGS = config.load(AdminSettings)
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -212,6 +222,7 @@ def openapi_json() -> str:
     return json.dumps(document, indent=2)
 
 
+@config.using(AdminSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:

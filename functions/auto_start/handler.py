@@ -5,9 +5,18 @@ from datetime import datetime
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from pydantic import AwareDatetime, BaseModel
 
-from meetbridge import idempotency
+from meetbridge import config, idempotency
+from meetbridge.config import FunctionSettings
 from meetbridge.logic import starting
 from meetbridge.observability import logger, metrics
+
+
+class AutoStartSettings(FunctionSettings):
+    """Marks the meeting started and publishes it."""
+
+
+# Cold start: a function deployed without one of its variables fails its init, naming it.
+SETTINGS = config.load(AutoStartSettings)
 
 
 class StartRequest(BaseModel):
@@ -31,6 +40,7 @@ def start_once(request: dict) -> dict:
     return {'outcome': outcome}
 
 
+@config.using(AutoStartSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:

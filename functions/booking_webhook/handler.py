@@ -10,11 +10,21 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
+from meetbridge import config
+from meetbridge.config import FunctionSettings
 from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import webhooks
 from meetbridge.observability import logger, metrics
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources.base import WebhookRequest
+
+
+class BookingWebhookSettings(FunctionSettings):
+    """Verifies with the tenant's sealed webhook secret, publishes to the bus, dedupes deliveries."""
+
+
+# Cold start: a function deployed without one of its variables fails its init, naming it.
+SETTINGS = config.load(BookingWebhookSettings)
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -34,6 +44,7 @@ def _raw_body(event: dict) -> bytes:
     return body.encode()
 
 
+@config.using(BookingWebhookSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:

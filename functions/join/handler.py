@@ -2,11 +2,21 @@
 
 from datetime import UTC, datetime
 
+from meetbridge import config
+from meetbridge.config import FunctionSettings, MicrosoftSettings, ZoomSettings
 from meetbridge.domain.access import Outcome
 from meetbridge.errors import NotFound
 from meetbridge.logic.joining import open_link
 from meetbridge.observability import logger, metrics
 from meetbridge.web.pages import page_response, redirect_response
+
+
+class JoinSettings(FunctionSettings, ZoomSettings, MicrosoftSettings):
+    """A host's click fetches a fresh start link, refreshing the account's token at the provider."""
+
+
+# Cold start: a function deployed without one of its variables fails its init, naming it.
+SETTINGS = config.load(JoinSettings)
 
 # The waiting page reloads at least this often, so an early start by the provider is noticed.
 POLL_SECONDS = 30
@@ -22,6 +32,7 @@ MESSAGES = {
 }
 
 
+@config.using(JoinSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:

@@ -7,10 +7,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-from meetbridge import idempotency
+from meetbridge import config, idempotency
+from meetbridge.config import FunctionSettings, LinksSettings, MicrosoftSettings, SchedulingSettings, ZoomSettings
 from meetbridge.domain.model import BookingEvent
 from meetbridge.logic import bookings
 from meetbridge.observability import logger, metrics
+
+
+class MeetingsSettings(FunctionSettings, SchedulingSettings, LinksSettings, ZoomSettings, MicrosoftSettings):
+    """Creates meetings at the providers, mints join links and schedules the starts."""
+
+
+# Cold start: a function deployed without one of its variables fails its init, naming it.
+SETTINGS = config.load(MeetingsSettings)
 
 # A batch that failed whole is reported like any other, not raised: raising makes Lambda slow its polling.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -30,6 +39,7 @@ def record_handler(record: SQSRecord) -> dict:
     return apply_once(event=BookingEvent.model_validate(bus_event['detail']).model_dump(mode='json'))
 
 
+@config.using(MeetingsSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:

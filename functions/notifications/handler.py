@@ -6,10 +6,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-from meetbridge import idempotency
+from meetbridge import config, idempotency
+from meetbridge.config import EmailSettings, FunctionSettings
 from meetbridge.logic import notices
 from meetbridge.notify import email
 from meetbridge.observability import logger, metrics
+
+
+class NotificationsSettings(FunctionSettings, EmailSettings):
+    """Unseals the links and sends the emails."""
+
+
+# Cold start: a function deployed without one of its variables fails its init, naming it.
+SETTINGS = config.load(NotificationsSettings)
 
 # A batch that failed whole is reported like any other, not raised: raising makes Lambda slow its polling.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -32,6 +41,7 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name='NotificationsSent', unit='Count', value=1)
 
 
+@config.using(NotificationsSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:

@@ -8,12 +8,22 @@ import time
 from urllib.parse import parse_qsl
 from datetime import UTC, datetime
 
+from meetbridge import config
+from meetbridge.config import FunctionSettings, MicrosoftSettings, ZoomSettings
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import InvalidInput
 from meetbridge.logic import connect, provider_events
 from meetbridge.observability import logger, metrics
 from meetbridge.security.signatures import SignatureError
 from meetbridge.web.pages import page_response, redirect_response
+
+
+class OAuthSettings(FunctionSettings, ZoomSettings, MicrosoftSettings):
+    """Signs in at Zoom and Microsoft with the app credentials and seals the tokens."""
+
+
+# Cold start: a function deployed without one of its variables fails its init, naming it.
+SETTINGS = config.load(OAuthSettings)
 
 
 def _base_url(event: dict) -> str:
@@ -78,6 +88,7 @@ def _zoom_events(event: dict) -> dict:
     return {'statusCode': 200, 'headers': {'Content-Type': 'application/json'}, 'body': json.dumps(answer)}
 
 
+@config.using(OAuthSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:

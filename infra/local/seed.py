@@ -78,10 +78,14 @@ def admin_put(api_url: str, api_key: str, path: str, body: dict[str, Any]) -> An
 def seed_demo(api_url: str, *, name: str = "Demo clinic", connect: Iterable[str] = ()) -> DemoTenant:
     """The demo tenant; ``connect`` names the providers (zoom, microsoft) to ask a connect link for."""
     try:
+        from meetbridge import config
+        from meetbridge.cli import ConsoleSettings
         from meetbridge.logic.tenants import create_tenant
     except ImportError as exc:
         raise SeedError(f"cannot import meetbridge.logic.tenants.create_tenant: {exc}") from exc
-    created = create_tenant(name)
+    # Written straight to the table, as the console command does.
+    with config.using(ConsoleSettings):
+        created = create_tenant(name)
     tenant = DemoTenant(
         tenant_id=str(created.tenant_id),
         name=str(created.name),

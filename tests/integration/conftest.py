@@ -12,8 +12,9 @@ from meetbridge import aws
 
 
 @pytest.fixture
-def cloud(monkeypatch):
-    """moto's AWS with this stack's resources; returns handles tests inspect."""
+def cloud(monkeypatch, every_setting):
+    """moto's AWS with this stack's resources; returns handles tests inspect. The test itself runs with
+    every setting, each handler it calls with its own."""
     with mock_aws():
         aws.reset_clients()
         resources = template_resources()
@@ -37,10 +38,7 @@ def cloud(monkeypatch):
             queues[queue] = Queue(url, arn)
         boto3.client('scheduler').create_schedule_group(Name=os.environ['SCHEDULE_GROUP'])
         boto3.client('ses').verify_email_identity(EmailAddress=os.environ['SENDER_EMAIL'])
-        from meetbridge.config import settings
-        settings.cache_clear()
         yield Cloud(queues=queues)
-        settings.cache_clear()
         aws.reset_clients()
 
 
@@ -55,8 +53,6 @@ def zoom(cloud, monkeypatch):
     from aws_lambda_powertools.utilities import parameters
 
     from infra.sandboxes.zoom import ZoomSandbox
-    from meetbridge.config import settings
-    from meetbridge.providers import zoom as zoom_provider
 
     sandbox = ZoomSandbox(webhook_secret_token='zoom-webhook-secret').start()
     sandbox.allow_redirect_uri(ZOOM_REDIRECT_URI)
@@ -66,13 +62,9 @@ def zoom(cloud, monkeypatch):
     monkeypatch.setenv('ZOOM_CLIENT_SECRET_ARN', secret)
     monkeypatch.setenv('ZOOM_OAUTH_BASE', sandbox.url)
     monkeypatch.setenv('ZOOM_API_BASE', sandbox.api_base)
-    for cache in (settings, zoom_provider._http):
-        cache.cache_clear()
     parameters.clear_caches()
     yield sandbox
     sandbox.stop()
-    for cache in (settings, zoom_provider._http):
-        cache.cache_clear()
     parameters.clear_caches()
 
 
@@ -82,8 +74,6 @@ def microsoft(cloud, monkeypatch):
     from aws_lambda_powertools.utilities import parameters
 
     from infra.sandboxes.microsoft import MicrosoftSandbox
-    from meetbridge.config import settings
-    from meetbridge.providers import microsoft as microsoft_provider
 
     sandbox = MicrosoftSandbox().start()
     sandbox.allow_redirect_uri(MICROSOFT_REDIRECT_URI)
@@ -93,11 +83,7 @@ def microsoft(cloud, monkeypatch):
     monkeypatch.setenv('MICROSOFT_AUTHORITY', sandbox.authority)
     monkeypatch.setenv('MICROSOFT_AUTHORITY_ORIGIN', sandbox.url)
     monkeypatch.setenv('GRAPH_BASE', sandbox.graph_base)
-    for cache in (settings, microsoft_provider._http, microsoft_provider._msal_http):
-        cache.cache_clear()
     parameters.clear_caches()
     yield sandbox
     sandbox.stop()
-    for cache in (settings, microsoft_provider._http, microsoft_provider._msal_http):
-        cache.cache_clear()
     parameters.clear_caches()

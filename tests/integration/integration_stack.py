@@ -194,6 +194,8 @@ def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
 
     from bookings import booking_event
 
+    from functions.meetings.handler import MeetingsSettings
+    from meetbridge import config
     from meetbridge.domain.model import BookingEvent
     from meetbridge.logic import bookings
 
@@ -202,6 +204,7 @@ def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
                                            'occurred_at': datetime.now(UTC).isoformat()}) for n in range(count)]
     failures: list[Exception] = []
 
+    @config.using(MeetingsSettings)  # the meetings function's code, in a thread of its own
     def apply(event):
         try:
             bookings.apply(event, datetime.now(UTC))

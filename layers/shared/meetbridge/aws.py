@@ -9,8 +9,6 @@ import functools
 import botocore.session
 from botocore.config import Config
 
-from meetbridge.config import settings
-
 _RETRIES = Config(retries={'mode': 'standard', 'max_attempts': 4}, connect_timeout=3, read_timeout=10)
 
 
@@ -21,7 +19,8 @@ def _session() -> botocore.session.Session:
 
 @functools.cache
 def client(service: str):
-    return _session().create_client(service, region_name=settings().region, config=_RETRIES)
+    # The region is botocore's own choice (AWS_DEFAULT_REGION, which Lambda sets), as for every other client.
+    return _session().create_client(service, config=_RETRIES)
 
 
 def reset_clients() -> None:

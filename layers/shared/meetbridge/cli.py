@@ -10,6 +10,9 @@ import os
 import sys
 from pathlib import Path
 
+from meetbridge import config
+from meetbridge.config import SealingSettings, StoreSettings
+
 LOCAL_STATE = Path('.meetbridge/dev.json')
 
 
@@ -31,6 +34,10 @@ def _configure(args: argparse.Namespace) -> None:
         os.environ.setdefault('AWS_ACCESS_KEY_ID', 'local')
         os.environ.setdefault('AWS_SECRET_ACCESS_KEY', 'local')
     os.environ['AWS_DEFAULT_REGION'] = args.region or os.environ.get('AWS_DEFAULT_REGION') or local.get('region', 'us-east-1')
+
+
+class ConsoleSettings(StoreSettings, SealingSettings):
+    """The console writes tenants to the table and seals their secrets, as the functions do."""
 
 
 def _print(args: argparse.Namespace, data: dict | list, lines: list[str]) -> None:
@@ -105,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _configure(args)
     try:
-        args.run(args)
+        with config.using(ConsoleSettings):
+            args.run(args)
     except ValueError as exc:
         print(f'meetbridge: {exc}', file=sys.stderr)
         return 2

@@ -1,49 +1,186 @@
-"""Settings read once from the environment; the only module that reads os.environ."""
+"""Each function's settings: the environment variables it needs, declared, validated at cold start, and
+the only values shared code reads (no other module of the package reads a function's environment).
 
-import functools
-import os
+A concern (store, sealing, scheduling, Zoom, ...) is a small model of the variables one part of the shared
+code needs. Each function's handler composes the concerns its code paths use into its own model, loads it
+at import, so a function deployed without one of them fails its init naming the variable, and runs every
+invocation under it (``@config.using(JoinSettings)``). Shared code asks for a concern
+(``settings(ZoomSettings).zoom_api_base``) and gets the running function's values; a function that did not
+declare that concern fails loudly, naming the function and the variables.
 
-from pydantic import BaseModel
+Loading is aws-lambda-env-modeler's ``get_environment_variables``: validated once per model and cached for
+the container's life. Tests that change variables between tests set ``LAMBDA_ENV_MODELER_DISABLE_CACHE=true``
+(the library's own switch), so every read sees the current environment; there is nothing else to reset.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Annotated, TypeVar
+
+from aws_lambda_env_modeler import get_environment_variables
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# An empty value is as unusable as a missing one.
+NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class MissingSetting(RuntimeError):
-    """A function was deployed without an environment variable its code path needs."""
+    """A function runs without a variable its code path needs, or reads one it did not declare."""
 
 
-class Settings(BaseModel, frozen=True):
-    table_name: str = ''
-    idempotency_table_name: str = ''
-    kms_key_id: str = ''
-    event_bus_name: str = ''
-    public_base_url: str = ''
-    schedule_group: str = ''
-    scheduler_role_arn: str = ''
-    scheduler_dlq_arn: str = ''
-    auto_start_function_arn: str = ''
-    meetings_queue_arn: str = ''
-    auto_start_lead_seconds: int = 60
-    sender_email: str = ''
-    zoom_client_secret_arn: str = ''
+class Concern(BaseModel):
+    """Fields are the lower-case names of the environment variables they are read from."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=str.upper)
+
+
+class ObservabilitySettings(Concern):
+    """Logs and metrics; Powertools reads these itself."""
+
+    # Declared all the same, so every variable the template gives a function is one its model names.
+
+    powertools_service_name: NonEmpty
+    powertools_metrics_namespace: NonEmpty
+    powertools_log_level: str = 'INFO'
+
+
+class StoreSettings(Concern):
+    """The single table."""
+
+    table_name: NonEmpty
+
+
+class IdempotencySettings(Concern):
+    """Powertools' idempotency records."""
+
+    idempotency_table_name: NonEmpty
+
+
+class SealingSettings(Concern):
+    """The KMS key that seals tenant secrets, tokens and links."""
+
+    kms_key_id: NonEmpty
+
+
+class EventsSettings(Concern):
+    """The bus events are published to."""
+
+    event_bus_name: NonEmpty
+
+
+class SchedulingSettings(Concern):
+    """Meetings' start schedules (EventBridge Scheduler), how early they fire, and re-queueing a booking
+    after a provider's daily limit."""
+
+    schedule_group: NonEmpty
+    scheduler_role_arn: NonEmpty
+    scheduler_dlq_arn: NonEmpty
+    auto_start_function_arn: NonEmpty
+    auto_start_lead_seconds: int
+    meetings_queue_arn: NonEmpty
+
+
+class LinksSettings(Concern):
+    """The base of join links (`PublicBaseUrl`, else the API's own URL)."""
+
+    public_base_url: NonEmpty
+
+
+class EmailSettings(Concern):
+    """The SES `Source` address (`SenderEmail`)."""
+
+    sender_email: NonEmpty
+
+
+class ZoomSettings(Concern):
+    """The Zoom app's credentials (a Secrets Manager secret, read through Powertools parameters, cached 5
+    minutes) and Zoom's endpoints."""
+
+    zoom_client_secret_arn: NonEmpty
     # Zoom's endpoints; the local stack and tests point these at the Zoom sandbox.
     zoom_oauth_base: str = 'https://zoom.us'
     zoom_api_base: str = 'https://api.zoom.us/v2'
-    microsoft_client_secret_arn: str = ''
+
+
+class MicrosoftSettings(Concern):
+    """The Entra app's credentials (a Secrets Manager secret, cached 5 minutes), the identity authority,
+    where its host is served when not itself (the local sandbox only), and Graph."""
+
+    microsoft_client_secret_arn: NonEmpty
     # Work and school accounts only; the origin serves the authority's host elsewhere (the local sandbox).
     microsoft_authority: str = 'https://login.microsoftonline.com/organizations'
     microsoft_authority_origin: str = ''
     graph_base: str = 'https://graph.microsoft.com/v1.0'
-    region: str = 'us-east-1'
-
-    def require(self, name: str) -> str:
-        value = getattr(self, name)
-        if not value:
-            raise MissingSetting(f'{name.upper()} is not set')
-        return value
 
 
-@functools.cache
-def settings() -> Settings:
-    env = os.environ
-    fields = {name: env[name.upper()] for name in Settings.model_fields if name.upper() in env}
-    fields['region'] = env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1'
-    return Settings(**fields)
+class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings):
+    """What the template's Globals give every function; each function's model starts from it."""
+
+
+CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
+            SchedulingSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
+
+FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
+ConcernModel = TypeVar('ConcernModel', bound=Concern)
+
+# The model of the function whose code runs in this context (an invocation, or a console command).
+_running: ContextVar[type[BaseModel] | None] = ContextVar('meetbridge_function_settings', default=None)
+
+
+def variables(model: type[BaseModel]) -> list[str]:
+    """The environment variables a model reads, in declaration order."""
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def required_variables(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items() if field.is_required()]
+
+
+def _problems(model: type[BaseModel], error: ValidationError) -> str:
+    """Names the variables and what is wrong with them, never their values."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        variable = '.'.join(str(part) for part in problem['loc'])
+        problems.append(f'{variable} is not set' if problem['type'] == 'missing' else f'{variable}: {problem["msg"]}')
+    return f'{model.__name__}: ' + '; '.join(problems)
+
+
+def load(model: type[FunctionModel]) -> FunctionModel:
+    """The function's settings from the environment (cached); raises MissingSetting naming what is wrong."""
+    try:
+        return get_environment_variables(model=model)
+    except ValueError as exc:
+        if isinstance(exc.__cause__, ValidationError):
+            raise MissingSetting(_problems(model, exc.__cause__)) from None
+        raise
+
+
+@contextlib.contextmanager
+def using(model: type[BaseModel]) -> Iterator[None]:
+    """Runs a handler (as a decorator) or a block (as a context) with a function's settings; nests, and is
+    per thread and per task, so handlers called one inside another's process each see their own."""
+    load(model)
+    token = _running.set(model)
+    try:
+        yield
+    finally:
+        _running.reset(token)
+
+
+def settings(concern: type[ConcernModel]) -> ConcernModel:
+    """The running function's values for one concern."""
+    model = _running.get()
+    if model is None:
+        raise MissingSetting(f'{", ".join(variables(concern))} read outside any function: run the code under '
+                             f'config.using(<the function\'s settings model>)')
+    if not issubclass(model, concern):
+        raise MissingSetting(f'{model.__name__} does not declare {", ".join(variables(concern))} '
+                             f'({concern.__name__}), which this code path reads')
+    return load(model)
+
+
+def placeholder_environment(*models: type[BaseModel]) -> dict[str, str]:
+    """A value for each variable the models require, for tools that import a handler without running it."""
+    return {field.alias or name: '60' if field.annotation is int else 'placeholder'
+            for model in models for name, field in model.model_fields.items() if field.is_required()}

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from meetbridge import aws
-from meetbridge.config import settings
+from meetbridge.config import EventsSettings, settings
 from meetbridge.errors import RetryLater
 
 SOURCE = 'meetbridge'
@@ -29,7 +29,7 @@ def publish(detail_type: str, detail: dict[str, Any]) -> None:
                 'Source': SOURCE,
                 'DetailType': detail_type,
                 'Detail': json.dumps(detail, separators=(',', ':'), default=str),
-                'EventBusName': settings().require('event_bus_name'),
+                'EventBusName': settings(EventsSettings).event_bus_name,
             }
         ]
     )

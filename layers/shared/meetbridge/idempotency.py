@@ -2,13 +2,26 @@
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
-from meetbridge.config import settings
+from meetbridge.config import IdempotencySettings, settings
+
+
+class _RunningFunctionsTable(DynamoDBPersistenceLayer):
+    """Built at import, when Powertools' decorator takes it, so the table is the running function's
+    IDEMPOTENCY_TABLE_NAME read at each use instead."""
+
+    @property
+    def table_name(self) -> str:
+        return settings(IdempotencySettings).idempotency_table_name
+
+    @table_name.setter
+    def table_name(self, _: str) -> None:
+        """Powertools' __init__ assigns the name it is given; the property above is the one used."""
 
 
 def store() -> DynamoDBPersistenceLayer:
     """One per idempotent function: a persistence layer keeps the key settings of the first function
     that uses it, so sharing one between functions with different keys would mix their keys."""
-    return DynamoDBPersistenceLayer(table_name=settings().require('idempotency_table_name'))
+    return _RunningFunctionsTable(table_name='')
 
 
 def config(key: str, expires_after_seconds: int, payload_validation: str | None = None) -> IdempotencyConfig:

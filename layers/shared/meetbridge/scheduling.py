@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timedelta
 
 from meetbridge import aws
-from meetbridge.config import settings
+from meetbridge.config import SchedulingSettings, settings
 
 # Scheduler needs a little time between creating a schedule and its first moment.
 _MIN_DELAY = timedelta(seconds=5)
@@ -22,17 +22,17 @@ def schedule_name(tenant_id: str, meeting_key: str) -> str:
 
 def _put_one_time(name: str, at: datetime, target: dict, replace: bool) -> None:
     """A one-time schedule that deletes itself after it fired; `replace` moves an existing one."""
-    config = settings()
+    config = settings(SchedulingSettings)
     request = {
         'Name': name,
-        'GroupName': config.require('schedule_group'),
+        'GroupName': config.schedule_group,
         'ScheduleExpression': f'at({at.strftime("%Y-%m-%dT%H:%M:%S")})',
         'ScheduleExpressionTimezone': 'UTC',
         'FlexibleTimeWindow': {'Mode': 'OFF'},
         'ActionAfterCompletion': 'DELETE',
         'Target': {
-            'RoleArn': config.require('scheduler_role_arn'),
-            'DeadLetterConfig': {'Arn': config.require('scheduler_dlq_arn')},
+            'RoleArn': config.scheduler_role_arn,
+            'DeadLetterConfig': {'Arn': config.scheduler_dlq_arn},
             **target,
         },
     }
@@ -48,10 +48,10 @@ def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: d
     """Creates or moves the meeting's start schedule; None when the start has already passed."""
     if start <= now:
         return None
-    config = settings()
+    config = settings(SchedulingSettings)
     name = schedule_name(tenant_id, meeting_key)
     _put_one_time(name, max(start - timedelta(seconds=config.auto_start_lead_seconds), now + _MIN_DELAY), {
-        'Arn': config.require('auto_start_function_arn'),
+        'Arn': config.auto_start_function_arn,
         'Input': json.dumps({
             'tenant_id': tenant_id,
             'meeting_key': meeting_key,
@@ -68,7 +68,7 @@ def put_booking_retry(event: dict, at: datetime) -> str:
     """Queues a booking event again at `at` (after a provider's daily limit resets)."""
     name = 'retry-' + hashlib.sha256(f'{event["tenant_id"]}|{event["event_id"]}'.encode()).hexdigest()[:48]
     _put_one_time(name, at, {
-        'Arn': settings().require('meetings_queue_arn'),
+        'Arn': settings(SchedulingSettings).meetings_queue_arn,
         # The shape the bus delivers to the queue, so the meetings function reads it as any other.
         'Input': json.dumps({'source': 'meetbridge', 'detail-type': event['type'], 'detail': event}),
         'RetryPolicy': {'MaximumRetryAttempts': 10, 'MaximumEventAgeInSeconds': 3600},
@@ -81,6 +81,6 @@ def delete_start_schedule(name: str | None) -> None:
         return
     scheduler = aws.client('scheduler')
     try:
-        scheduler.delete_schedule(Name=name, GroupName=settings().require('schedule_group'))
+        scheduler.delete_schedule(Name=name, GroupName=settings(SchedulingSettings).schedule_group)
     except scheduler.exceptions.ResourceNotFoundException:
         pass  # already fired and deleted itself, or deleted by an earlier attempt

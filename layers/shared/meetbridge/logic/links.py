@@ -7,7 +7,7 @@ notifications and the admin API can show the same link again after a reschedule.
 import secrets as _random
 from datetime import datetime, timedelta
 
-from meetbridge.config import settings
+from meetbridge.config import LinksSettings, settings
 from meetbridge.security import secrets
 from meetbridge.store import repository
 from meetbridge.store.models import JoinLinkItem
@@ -32,7 +32,7 @@ def mint(
         created_at=now,
         ttl=end + KEEP_AFTER_END,
     ).save(condition=JoinLinkItem.pk.does_not_exist())
-    url = f'{settings().require("public_base_url").rstrip("/")}/j/{token}'
+    url = f'{settings(LinksSettings).public_base_url.rstrip("/")}/j/{token}'
     subject = booking_id if role == 'client' else meeting_key
     return url, repository.seal_json({'url': url}, tenant_id, f'{role}_link', subject)
 

@@ -1,13 +1,13 @@
 """Delivery through SES."""
 
 from meetbridge import aws
-from meetbridge.config import settings
+from meetbridge.config import EmailSettings, settings
 from meetbridge.notify.render import text_alternative
 
 
 def send_email(to: str, subject: str, html_body: str) -> str:
     response = aws.client('ses').send_email(
-        Source=settings().require('sender_email'),
+        Source=settings(EmailSettings).sender_email,
         Destination={'ToAddresses': [to]},
         Message={
             'Subject': {'Data': subject, 'Charset': 'UTF-8'},

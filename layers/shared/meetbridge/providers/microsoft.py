@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 import msal
 
-from meetbridge.config import settings
+from meetbridge.config import MicrosoftSettings, settings
 from meetbridge.errors import RetryLater
 from meetbridge.logic import tokens
 from meetbridge.observability import logger
@@ -42,7 +42,7 @@ def credentials() -> dict[str, str]:
     """{client_id, client_secret} from Secrets Manager; Powertools keeps them for five minutes."""
     from aws_lambda_powertools.utilities import parameters
 
-    return parameters.get_secret(settings().require('microsoft_client_secret_arn'), transform='json', max_age=300)
+    return parameters.get_secret(settings(MicrosoftSettings).microsoft_client_secret_arn, transform='json', max_age=300)
 
 
 class MsalHttpClient:
@@ -71,20 +71,20 @@ class MsalHttpClient:
 
 
 @functools.cache
-def _msal_http() -> tuple[MsalHttpClient, dict]:
-    """One pooled client per container, and MSAL's HTTP cache shared by the apps built on it: the
-    authority's discovery document is then fetched once, not on every sign-in or refresh."""
-    config = settings()
-    return MsalHttpClient(config.microsoft_authority, config.microsoft_authority_origin or None), {}
+def _msal_http(authority: str, origin: str) -> tuple[MsalHttpClient, dict]:
+    """One pooled client per container (and authority), and MSAL's HTTP cache shared by the apps built on
+    it: the authority's discovery document is then fetched once, not on every sign-in or refresh."""
+    return MsalHttpClient(authority, origin or None), {}
 
 
 def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialClientApplication:
     """A new app for every use, so a token cache is never shared between accounts."""
     app_credentials = credentials()
-    http_client, http_cache = _msal_http()
+    config = settings(MicrosoftSettings)
+    http_client, http_cache = _msal_http(config.microsoft_authority, config.microsoft_authority_origin)
     return msal.ConfidentialClientApplication(
         app_credentials['client_id'], client_credential=app_credentials['client_secret'],
-        authority=settings().microsoft_authority, token_cache=cache, instance_discovery=False,
+        authority=config.microsoft_authority, token_cache=cache, instance_discovery=False,
         http_client=http_client, http_cache=http_cache)
 
 
@@ -208,9 +208,14 @@ class GraphError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-@functools.cache
 def _http() -> httpx2.Client:
-    return httpx2.Client(base_url=settings().graph_base, timeout=TIMEOUT)
+    return _pooled_client(settings(MicrosoftSettings).graph_base)
+
+
+@functools.cache
+def _pooled_client(base_url: str) -> httpx2.Client:
+    """One per container and Graph base: a warm container reuses its connections."""
+    return httpx2.Client(base_url=base_url, timeout=TIMEOUT)
 
 
 def _graph_error(response: httpx2.Response) -> tuple[str, str]:

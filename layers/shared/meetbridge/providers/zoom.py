@@ -17,7 +17,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from meetbridge.config import settings
+from meetbridge.config import ZoomSettings, settings
 from meetbridge.errors import RetryLater
 from meetbridge.logic import tokens
 from meetbridge.providers.base import (
@@ -62,7 +62,7 @@ def credentials() -> dict[str, str]:
     five minutes, so a rotated secret reaches warm containers too."""
     from aws_lambda_powertools.utilities import parameters
 
-    return parameters.get_secret(settings().require('zoom_client_secret_arn'), transform='json', max_age=300)
+    return parameters.get_secret(settings(ZoomSettings).zoom_client_secret_arn, transform='json', max_age=300)
 
 
 def oauth_client(redirect_uri: str | None = None) -> OAuth2Client:
@@ -76,7 +76,7 @@ def begin(redirect_uri: str) -> tuple[str, str, dict[str, Any]]:
     """(state, the authorize URL, what to keep server side until the callback)."""
     state, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     url, _ = oauth_client(redirect_uri).create_authorization_url(
-        f'{settings().zoom_oauth_base}/oauth/authorize', state=state,
+        f'{settings(ZoomSettings).zoom_oauth_base}/oauth/authorize', state=state,
         code_challenge=create_s256_code_challenge(verifier),
         code_challenge_method='S256')  # without a method Zoom assumes "plain"
     return state, url, {'verifier': verifier}
@@ -88,7 +88,7 @@ def finish(flow: dict[str, Any], params: dict[str, str], redirect_uri: str) -> A
         raise SignInRefused('Zoom sent no authorisation', 'Start again from the connection link.')
     try:
         with oauth_client(redirect_uri) as client:
-            token = client.fetch_token(f'{settings().zoom_oauth_base}/oauth/token', grant_type='authorization_code',
+            token = client.fetch_token(f'{settings(ZoomSettings).zoom_oauth_base}/oauth/token', grant_type='authorization_code',
                                        code=params['code'], redirect_uri=redirect_uri,
                                        code_verifier=flow['verifier'])
         user = whoami(token['access_token'])
@@ -109,7 +109,7 @@ def _token_state(token: dict[str, Any]) -> dict[str, Any]:
 def refresh(refresh_token: str) -> dict[str, Any]:
     with oauth_client() as client:
         try:
-            token = client.refresh_token(f'{settings().zoom_oauth_base}/oauth/token', refresh_token=refresh_token)
+            token = client.refresh_token(f'{settings(ZoomSettings).zoom_oauth_base}/oauth/token', refresh_token=refresh_token)
         except OAuthError as exc:
             if exc.error == 'invalid_grant':
                 raise tokens.InvalidGrant() from None
@@ -142,15 +142,20 @@ def whoami(access_token: str) -> dict[str, Any]:
 
 def revoke(access_token: str) -> None:
     with oauth_client() as client:
-        client.revoke_token(f'{settings().zoom_oauth_base}/oauth/revoke', token=access_token)
+        client.revoke_token(f'{settings(ZoomSettings).zoom_oauth_base}/oauth/revoke', token=access_token)
 
 
 # --- the REST API -------------------------------------------------------------------------------
 
 
-@functools.cache
 def _http() -> httpx2.Client:
-    return httpx2.Client(base_url=settings().zoom_api_base, timeout=TIMEOUT)
+    return _pooled_client(settings(ZoomSettings).zoom_api_base)
+
+
+@functools.cache
+def _pooled_client(base_url: str) -> httpx2.Client:
+    """One per container and API base: a warm container reuses its connections."""
+    return httpx2.Client(base_url=base_url, timeout=TIMEOUT)
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

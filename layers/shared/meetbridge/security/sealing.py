@@ -16,7 +16,7 @@ import time
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from meetbridge import aws
-from meetbridge.config import settings
+from meetbridge.config import SealingSettings, settings
 
 _FORMAT = b'\x01'
 _NONCE_BYTES = 12
@@ -37,7 +37,7 @@ def _aad(context: dict[str, str]) -> bytes:
 
 def seal(plaintext: bytes, context: dict[str, str]) -> bytes:
     data_key = aws.client('kms').generate_data_key(
-        KeyId=settings().require('kms_key_id'), KeySpec='AES_256', EncryptionContext=context
+        KeyId=settings(SealingSettings).kms_key_id, KeySpec='AES_256', EncryptionContext=context
     )
     nonce = os.urandom(_NONCE_BYTES)
     ciphertext = AESGCM(data_key['Plaintext']).encrypt(nonce, plaintext, _aad(context))

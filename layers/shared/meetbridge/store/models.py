@@ -25,12 +25,20 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from meetbridge.config import settings
+from meetbridge.config import StoreSettings, settings
 
 
-class _Meta:
-    table_name = settings().table_name
-    region = settings().region
+class _RunningFunctionsTable(type):
+    """The table is the running function's TABLE_NAME, read when pynamodb connects, not when this module is
+    imported (before any function's settings are active). The region is botocore's, as for every client."""
+
+    @property
+    def table_name(cls) -> str:
+        return settings(StoreSettings).table_name
+
+
+class _Meta(metaclass=_RunningFunctionsTable):
+    pass
 
 
 class Gsi1(GlobalSecondaryIndex):
