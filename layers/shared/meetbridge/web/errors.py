@@ -112,7 +112,7 @@ def problem_of(exc: Exception) -> Problem:
             return Problem(503, 'provider_unavailable', reason, 'The meeting provider is not answering',
                            f'Please wait a minute, then reload this page. {CONTACT}',
                            retry_after=RETRY_AFTER_SECONDS)
-    logger.exception('unhandled error')
+    logger.error('unhandled error', exc_info=exc)
     return Problem(500, 'internal_error', 'something went wrong on our side; the error is logged',
                    'Something went wrong', f'Please reload this page in a minute. {CONTACT}')
 
