@@ -184,7 +184,8 @@ def openapi_json() -> str:
 
 
 def _accept_json(event: dict) -> None:
-    """Only a JSON body in UTF-8 goes on to the resolver; Powertools would raise on other bytes."""
+    """Only a JSON body in UTF-8 goes on to the resolver: Powertools would raise on other bytes, and on a
+    content type it does not parse even when the body is empty."""
     headers = event['headers'] = event.get('headers') or {}
     content_type = headers.setdefault('content-type', 'application/json')  # every body this API takes is JSON
     if not content_type.strip().lower().startswith('application/json'):
@@ -200,6 +201,6 @@ def lambda_handler(event: dict, context) -> dict:
     # Every route is a tenant's: the key is checked before anything else, the body included.
     request = APIGatewayProxyEventV2(event)
     tenants.authenticate(request.path_parameters.get('tenant_id', ''), request.headers.get('authorization'))
-    if request.body:
+    if request.body or 'content-type' in request.headers:
         _accept_json(event)
     return app.resolve(event, context)

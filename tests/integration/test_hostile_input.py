@@ -204,3 +204,9 @@ def test_a_cancelled_meeting_shows_what_was_booked_without_starts(stack):
     assert page['statusCode'] == 410 and 'This meeting was cancelled' in page['body']
     assert 'Was booked for' in page['body'] and 'Thursday 14 March 2030' in page['body']
     assert 'Starts' not in page['body']
+
+
+@pytest.mark.parametrize('content_type', ['text/plain', 'application/xml'])
+def test_an_empty_admin_body_of_another_content_type_is_a_400_naming_the_header(stack, content_type):
+    response = _admin_raw(stack, 'PUT', 'providers/dana/company-user', b'', stack.tenant.api_key, content_type)
+    assert response['statusCode'] == 400 and _json(response)['field'] == 'content-type'
