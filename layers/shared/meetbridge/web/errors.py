@@ -105,7 +105,7 @@ def problem_of(exc: Exception) -> Problem:
                            'The meeting provider no longer has this meeting or refused to open it. Please '
                            'contact the business that booked it for a new link.')
         case RetryLater() | httpx2.HTTPError():
-            # A transport error's text names hosts and URLs, never a token: its type is enough to log.
+            # A transport error's text can quote the URL it called: its type says enough.
             reason = str(exc) if isinstance(exc, RetryLater) else \
                 f'the meeting provider did not answer ({type(exc).__name__})'
             logger.warning('meeting provider unavailable', extra={'reason': reason})
@@ -119,11 +119,9 @@ def problem_of(exc: Exception) -> Problem:
 
 def _validation_problem(exc: RequestValidationError) -> Problem:
     """Powertools' request validation (pydantic) as one InvalidInput: the first problem, then all of them."""
+    # The body itself was parsed by the safe loader, which raises InvalidInput: these are field problems.
     problems = []
     for error in exc.errors():
-        if error.get('type') == 'json_invalid':  # its location is a character offset, not a field
-            problems.append({'field': None, 'message': 'the body is not valid JSON'})
-            continue
         location = [str(part) for part in error.get('loc', ()) if part not in ('body', 'path', 'query')]
         problems.append({'field': '.'.join(location) or None, 'message': error.get('msg', 'invalid')})
     first = problems[0] if problems else {'field': None, 'message': 'invalid request'}
