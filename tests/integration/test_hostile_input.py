@@ -210,3 +210,11 @@ def test_a_cancelled_meeting_shows_what_was_booked_without_starts(stack):
 def test_an_empty_admin_body_of_another_content_type_is_a_400_naming_the_header(stack, content_type):
     response = _admin_raw(stack, 'PUT', 'providers/dana/company-user', b'', stack.tenant.api_key, content_type)
     assert response['statusCode'] == 400 and _json(response)['field'] == 'content-type'
+
+
+def test_a_connect_callback_form_that_is_not_utf8_is_a_400_page(stack):
+    event = http_event('POST', '/oauth/microsoft/callback', '/oauth/{provider}/callback', {'provider': 'microsoft'},
+                       b'code=\xff\xfe&state=\xc3', {'content-type': 'application/x-www-form-urlencoded'})
+    page = handler('oauth')(event, stack.context)
+    assert page['statusCode'] == 400 and page['headers']['Content-Type'].startswith('text/html')
+    assert 'not UTF-8 text' in page['body']
