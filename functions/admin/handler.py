@@ -4,16 +4,18 @@ import json
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
-from meetbridge import config
+from meetbridge import config, safe_json
 from meetbridge.config import FunctionSettings, MicrosoftSettings, ZoomSettings
 from meetbridge.domain.hosting import COMPANY
-from meetbridge.errors import Forbidden, InvalidInput, MeetbridgeError, NotFound, RetryLater, Unauthorized
+from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import admin, tenants
 from meetbridge.observability import logger, metrics
+from meetbridge.web.errors import answers_errors, problem_of
+from meetbridge.web.request import text_body
 
 
 class AdminSettings(FunctionSettings, ZoomSettings, MicrosoftSettings):
@@ -23,7 +25,8 @@ class AdminSettings(FunctionSettings, ZoomSettings, MicrosoftSettings):
 # Cold start: a function deployed without one of its variables fails its init, naming it.
 SETTINGS = config.load(AdminSettings)
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# Bodies are parsed by the safe loader: no depth, number or encoding in a body can reach a 500.
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=safe_json.loads)
 
 TENANT = '/v1/tenants/<tenant_id>'
 Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
@@ -49,56 +52,23 @@ ERRORS = {
         (403, 'The API key is not this tenant\'s'),
         (404, 'Unknown tenant or resource'),
         (409, 'Changed by another request at the same moment; retry'),
+        (413, 'The body is larger than 256 KiB'),
+        (503, 'The meeting provider did not answer (retry after `Retry-After` seconds), refused, or the '
+              'account must be connected again'),
     )
 }
 
 
-def _error(status: int, code: str, message: str, **extra) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body={'error': code, 'message': message, **extra})
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_request(exc: RequestValidationError) -> Response:
-    problems = []
-    for error in exc.errors():
-        if error.get('type') == 'json_invalid':  # its location is a character offset, not a field
-            problems.append({'field': None, 'message': 'the body is not valid JSON'})
-            continue
-        location = [str(part) for part in error.get('loc', ()) if part not in ('body', 'path', 'query')]
-        problems.append({'field': '.'.join(location) or None, 'message': error.get('msg', 'invalid')})
-    first = problems[0] if problems else {'field': None, 'message': 'invalid request'}
-    return _error(400, 'invalid_request', f"{first['field'] or 'request'}: {first['message']}",
-                  field=first['field'], problems=problems)
-
-
-ERROR_CODES: dict[type[MeetbridgeError], tuple[int, str]] = {
-    InvalidInput: (400, 'invalid_request'),
-    Unauthorized: (401, 'unauthorized'),
-    Forbidden: (403, 'forbidden'),
-    NotFound: (404, 'not_found'),
-    RetryLater: (409, 'conflict'),
-}
-
-
-def _error_of(exc: MeetbridgeError) -> tuple[int, dict]:
-    status, code = next((ERROR_CODES[kind] for kind in type(exc).__mro__ if kind in ERROR_CODES),
-                        (500, 'internal_error'))
-    body = {'error': code, 'message': str(exc)}
-    if isinstance(exc, InvalidInput):
-        body['field'] = exc.field
-    return status, body
-
-
-@app.exception_handler(MeetbridgeError)
-def _domain_error(exc: MeetbridgeError) -> Response:
-    status, body = _error_of(exc)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+@app.exception_handler(Exception)
+def _answer_error(exc: Exception) -> Response:
+    problem = problem_of(exc)
+    return Response(status_code=problem.status, content_type=content_types.APPLICATION_JSON,
+                    body=problem.json_body(), headers=problem.headers())
 
 
 @app.not_found
 def _no_route(_exc) -> Response:
-    return _error(404, 'not_found', 'no such endpoint')
+    raise NotFound('no such endpoint')
 
 
 @app.put(f'{TENANT}/services/<service_id>', summary='Create or replace a service', tags=['services'], responses=ERRORS)
@@ -222,18 +192,25 @@ def openapi_json() -> str:
     return json.dumps(document, indent=2)
 
 
+def _accept_json(event: dict) -> None:
+    """Only a JSON body in UTF-8 goes on to the resolver: Powertools would raise on other bytes, and on a
+    content type it does not parse even when the body is empty."""
+    headers = event['headers'] = event.get('headers') or {}
+    content_type = headers.setdefault('content-type', 'application/json')  # every body this API takes is JSON
+    if not content_type.strip().lower().startswith('application/json'):
+        raise InvalidInput(f'the body must be JSON (Content-Type: application/json), not {content_type[:80]}',
+                           field='content-type')
+    event['body'], event['isBase64Encoded'] = text_body(APIGatewayProxyEventV2(event)), False
+
+
 @config.using(AdminSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
+@answers_errors
 def lambda_handler(event: dict, context) -> dict:
     # Every route is a tenant's: the key is checked before anything else, the body included.
-    headers = event['headers'] = event.get('headers') or {}
-    if event.get('body') and 'content-type' not in headers:
-        headers['content-type'] = 'application/json'  # every body this API takes is JSON
-    tenant_id = (event.get('pathParameters') or {}).get('tenant_id', '')
-    try:
-        tenants.authenticate(tenant_id, headers.get('authorization'))
-    except MeetbridgeError as exc:
-        status, body = _error_of(exc)
-        return {'statusCode': status, 'headers': {'Content-Type': 'application/json'}, 'body': json.dumps(body)}
+    request = APIGatewayProxyEventV2(event)
+    tenants.authenticate(request.path_parameters.get('tenant_id', ''), request.headers.get('authorization'))
+    if request.body or 'content-type' in request.headers:
+        _accept_json(event)
     return app.resolve(event, context)

@@ -1,22 +1,18 @@
 """POST /webhooks/{source}/{tenant_id}: a booking platform's webhook, verified and published."""
 
-import base64
-import binascii
 import json
 import time
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 
 from meetbridge import config
 from meetbridge.config import FunctionSettings
-from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import webhooks
 from meetbridge.observability import logger, metrics
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources.base import WebhookRequest
+from meetbridge.web.errors import answers_errors
+from meetbridge.web.request import raw_body
 
 
 class BookingWebhookSettings(FunctionSettings):
@@ -26,57 +22,27 @@ class BookingWebhookSettings(FunctionSettings):
 # Cold start: a function deployed without one of its variables fails its init, naming it.
 SETTINGS = config.load(BookingWebhookSettings)
 
-MAX_BODY_BYTES = 256 * 1024
-
-
-def _json(status: int, body: dict) -> dict:
-    return {'statusCode': status, 'headers': {'Content-Type': 'application/json'}, 'body': json.dumps(body)}
-
-
-def _error(status: int, code: str, message: str, **extra) -> dict:
-    return _json(status, {'error': code, 'message': message, **extra})
-
-
-def _raw_body(event: dict) -> bytes:
-    body = event.get('body') or ''
-    if event.get('isBase64Encoded'):
-        return base64.b64decode(body, validate=True)
-    return body.encode()
-
 
 @config.using(BookingWebhookSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict, context) -> dict:
+@answers_errors
+@event_source(data_class=APIGatewayProxyEventV2)
+def lambda_handler(event: APIGatewayProxyEventV2, context) -> dict:
     webhooks.DEDUPE.register_lambda_context(context)
-    params = event.get('pathParameters') or {}
-    try:
-        body = _raw_body(event)
-    except (binascii.Error, ValueError):
-        return _error(400, 'invalid_request', 'body is not valid base64')
-    if len(body) > MAX_BODY_BYTES:
-        return _error(413, 'payload_too_large', f'body is larger than {MAX_BODY_BYTES} bytes')
     request = WebhookRequest(
-        tenant_id=params.get('tenant_id', ''),
-        headers={name.lower(): value for name, value in (event.get('headers') or {}).items()},
-        body=body,
+        tenant_id=event.path_parameters.get('tenant_id', ''),
+        headers={name.lower(): value for name, value in event.headers.items()},
+        body=raw_body(event),
         received_at=time.time(),
     )
-    source = params.get('source', '')
+    source = event.path_parameters.get('source', '')
     logger.append_keys(tenant_id=request.tenant_id, source=source)
     try:
         accepted = webhooks.receive(source, request)
-    except NotFound as exc:
-        return _error(404, 'not_found', str(exc))
-    except SignatureError as exc:
+    except SignatureError:
         metrics.add_metric(name='WebhookRejected', unit='Count', value=1)
-        logger.warning('webhook signature rejected', extra={'reason': str(exc)})
-        return _error(401, 'invalid_signature', str(exc))
-    except InvalidInput as exc:
-        return _error(400, 'invalid_request', str(exc), field=exc.field)
-    except IdempotencyValidationError:
-        return _error(409, 'event_id_reused', 'this event_id was already used for a different event')
-    except IdempotencyAlreadyInProgressError:
-        return _error(409, 'in_progress', 'this event is being processed; retry later')
+        raise
     metrics.add_metric(name='BookingEventsAccepted', unit='Count', value=len(accepted))
-    return _json(202, {'accepted': accepted})
+    return {'statusCode': 202, 'headers': {'Content-Type': 'application/json'},
+            'body': json.dumps({'accepted': accepted})}

@@ -28,11 +28,13 @@ def test_the_demo_tenant_is_configured_through_the_admin_api(stack):
     assert provider.json()["email"] == "dana@example.com"
 
 
-def test_an_unknown_route_is_a_404_like_api_gateway(stack):
-    resp = stack.get("/nowhere/at/all")
-    assert resp.status == 404
-    assert resp.json() == {"message": "Not Found"}
-    assert stack.get("/j").status == 404  # /j/{token} needs its token
+def test_an_unknown_page_is_a_readable_404_and_an_unknown_api_path_a_json_404(stack):
+    for path in ("/", "/nowhere/at/all", "/j", "/j/"):  # /j/{token} needs its token
+        page = stack.get(path)
+        assert page.status == 404 and page.headers["content-type"].startswith("text/html"), (path, page)
+        assert "Link not found" in page.text
+    api = stack.get("/v1/nowhere")
+    assert api.status == 404 and api.json()["error"] == "not_found"
 
 
 def test_the_admin_api_wants_the_tenant_key(stack):

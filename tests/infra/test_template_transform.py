@@ -24,6 +24,9 @@ ROUTES = {
     ("POST", "/providers/zoom/events"): "OAuthFunction",
     ("GET", "/j/{token}"): "JoinFunction",
     ("ANY", "/v1/tenants/{tenant_id}/{proxy+}"): "AdminFunction",
+    # Every other path: a readable 404 (a page for people, JSON under the API's prefixes).
+    ("ANY", "/"): "JoinFunction",
+    ("ANY", "/{proxy+}"): "JoinFunction",
 }
 
 SQS_CONSUMERS = {"MeetingsFunction", "NotificationsFunction"}

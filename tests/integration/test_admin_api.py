@@ -156,4 +156,4 @@ def test_malformed_json_is_a_400_that_says_so(stack):
     response = handler('admin')(event, stack.context)
     answer = json.loads(response['body'])
     assert response['statusCode'] == 400
-    assert answer['message'] == 'request: the body is not valid JSON' and answer['field'] is None
+    assert answer['message'].startswith('the body is not valid JSON (') and answer['field'] is None

@@ -50,7 +50,7 @@ def test_invalid_json_is_invalid_input():
 
 
 def test_body_that_is_not_utf8_is_invalid_input():
-    with pytest.raises(InvalidInput, match='not valid JSON'):
+    with pytest.raises(InvalidInput, match='not UTF-8 text'):
         translate(request(b'\xff\xfe\x00{'))
 
 

@@ -1,4 +1,4 @@
-"""Domain errors; each entry point maps them to its own kind of answer (HTTP status, page, retry)."""
+"""Domain errors; the HTTP functions answer them through meetbridge.web.errors, the others retry or record them."""
 
 
 class MeetbridgeError(Exception):
@@ -27,3 +27,11 @@ class InvalidInput(MeetbridgeError):
 
 class RetryLater(MeetbridgeError):
     """A transient condition: the message will be processed again by its queue or scheduler."""
+
+
+class Conflict(RetryLater):
+    """Another request changed the same item at the same moment; the caller retries."""
+
+
+class PayloadTooLarge(MeetbridgeError):
+    pass

@@ -4,11 +4,10 @@ The signature is checked over the raw body before anything else, the URL-validat
 included: answering it unverified would sign any text an attacker chooses.
 """
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from meetbridge import events
+from meetbridge import events, safe_json
 from meetbridge.errors import InvalidInput
 from meetbridge.observability import logger
 from meetbridge.security.signatures import hmac_sha256_hex, verify_zoom
@@ -23,11 +22,10 @@ def zoom_event(headers: dict[str, str], body: bytes, now: float) -> dict[str, An
 
     secret = credentials()['webhook_secret_token'].encode()
     verify_zoom(secret, headers.get('x-zm-request-timestamp'), headers.get('x-zm-signature'), body, now)
-    try:
-        event = json.loads(body)
-        name, payload = event['event'], event.get('payload') or {}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise InvalidInput('not a Zoom event') from None
+    event = safe_json.loads_object(body)
+    name, payload = event.get('event'), event.get('payload') or {}
+    if not isinstance(name, str):
+        raise InvalidInput('not a Zoom event: "event" is missing', field='event')
     if name == 'endpoint.url_validation':
         plain = payload.get('plainToken') if isinstance(payload, dict) else None
         if not isinstance(plain, str) or not plain or len(plain) > MAX_PLAIN_TOKEN:

@@ -3,14 +3,13 @@
 Header: X-Meetbridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 """
 
-import json
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from meetbridge import safe_json
 from meetbridge.domain.model import Booking, BookingEvent, BookingEventType
-from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import verify_timestamped
 from meetbridge.sources.base import WebhookRequest, invalid_input_from
 
@@ -32,12 +31,7 @@ class GenericSource:
         sent_at = verify_timestamped(
             secret, request.headers.get(SIGNATURE_HEADER), request.body, request.received_at, TOLERANCE_SECONDS
         )
-        try:
-            document = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInput(f'body is not valid JSON: {exc}') from None
-        if not isinstance(document, dict):
-            raise InvalidInput('body must be a JSON object')
+        document = safe_json.loads_object(request.body)
         try:
             webhook = GenericWebhook.model_validate(document)
         except ValidationError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from meetbridge.errors import NotFound, RetryLater
+from meetbridge.errors import Conflict, NotFound
 from meetbridge.security import sealing
 from meetbridge.store.models import (
     BookingItem,
@@ -93,7 +93,7 @@ def save(item, **kwargs) -> None:
         item.save(**kwargs)
     except PutError as exc:
         if exc.cause_response_code == 'ConditionalCheckFailedException':
-            raise RetryLater(f'{type(item).__name__} changed concurrently') from exc
+            raise Conflict(f'{type(item).__name__} changed concurrently') from exc
         raise
 
 
@@ -102,7 +102,7 @@ def update(item, actions, **kwargs) -> None:
         item.update(actions=actions, **kwargs)
     except UpdateError as exc:
         if exc.cause_response_code == 'ConditionalCheckFailedException':
-            raise RetryLater(f'{type(item).__name__} changed concurrently') from exc
+            raise Conflict(f'{type(item).__name__} changed concurrently') from exc
         raise
 
 
