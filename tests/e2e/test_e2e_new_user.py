@@ -58,6 +58,29 @@ def a_clone_with_local_state(root: Path, state: dict) -> Path:
     return nested
 
 
+def test_the_readme_says_the_first_make_dev_installs_from_the_package_index():
+    two_commands = (REPO_ROOT / "README.md").read_text().split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    install = [line for line in (REPO_ROOT / "Makefile").read_text().splitlines() if "pip install" in line]
+
+    assert "package index (PyPI)" in two_commands and "about a minute" in two_commands
+    assert install and not any("--no-index" in line for line in install), "the Makefile installs from the index"
+
+
+def test_the_docs_describe_the_providers_that_exist():
+    providers = REPO_ROOT / "layers" / "shared" / "meetbridge" / "providers"
+    modules = sorted(m.stem for m in providers.glob("*.py") if m.stem not in ("__init__", "base"))
+    architecture = (REPO_ROOT / "docs" / "architecture.md").read_text()
+    (providers_row,) = [line for line in architecture.splitlines() if line.startswith("| `providers/` |")]
+
+    assert modules, f"no provider modules in {providers}"
+    assert all(f"`{module}`" in providers_row for module in modules), providers_row
+    for document in DOCUMENTS:
+        text = document.read_text()
+        for leftover in ("reserved for the planned", "until the OAuth providers exist", "no OAuth provider",
+                         "Zoom support is planned", "meet.example.com/demo-room"):
+            assert leftover not in text, f"{document.relative_to(REPO_ROOT)} still says {leftover!r}"
+
+
 def test_every_console_example_in_the_docs_uses_the_command_the_readme_names():
     examples = {str(document.relative_to(REPO_ROOT)): console_examples(document) for document in DOCUMENTS}
 
