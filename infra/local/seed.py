@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from . import room
+
 SERVICE_ID = "svc-demo"
 PROVIDER_ID = "prov-demo"
 
@@ -22,12 +24,6 @@ DEMO_SERVICE = {"name": "Online consultation", "online": True, "kind": "appointm
 DEMO_PROVIDER = {"name": "Dana Demo", "email": "dana@example.com", "timezone": "Europe/Berlin"}
 # Whose account each provider's seeded connect link connects: None is the company account.
 DEMO_CONNECTIONS: dict[str, str | None] = {"zoom": None, "microsoft": PROVIDER_ID}
-DEMO_ACCOUNT = {
-    "type": "custom_link",
-    "url": "https://meet.example.com/demo-room",
-    "password": "demo-pass",
-    "description": "Demo room",
-}
 
 
 class SeedError(Exception):
@@ -75,6 +71,11 @@ def admin_put(api_url: str, api_key: str, path: str, body: dict[str, Any]) -> An
     return admin_call(api_url, api_key, "PUT", path, body)
 
 
+def demo_account(api_url: str) -> dict[str, str]:
+    """The company account the demo starts with: a custom link to the room page this stack serves."""
+    return {"type": "custom_link", "url": api_url + room.PATH, "password": "demo-pass", "description": "Demo room"}
+
+
 def seed_demo(api_url: str, *, name: str = "Demo clinic", connect: Iterable[str] = ()) -> DemoTenant:
     """The demo tenant; ``connect`` names the providers (zoom, microsoft) to ask a connect link for."""
     try:
@@ -95,7 +96,7 @@ def seed_demo(api_url: str, *, name: str = "Demo clinic", connect: Iterable[str]
     base = f"/v1/tenants/{tenant.tenant_id}"
     admin_put(api_url, tenant.api_key, f"{base}/services/{SERVICE_ID}", DEMO_SERVICE)
     admin_put(api_url, tenant.api_key, f"{base}/providers/{PROVIDER_ID}", DEMO_PROVIDER)
-    admin_put(api_url, tenant.api_key, f"{base}/accounts/default", DEMO_ACCOUNT)
+    admin_put(api_url, tenant.api_key, f"{base}/accounts/default", demo_account(api_url))
     for provider_type in connect:
         provider_id = DEMO_CONNECTIONS.get(provider_type)
         link = admin_call(api_url, tenant.api_key, "POST", f"{base}/connections/{provider_type}/connect-link",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import moto_patches, outbox
+from . import moto_patches, outbox, room
 from .gateway import Gateway, routes_from_functions
 from .lambdas import AsyncInvoker, LocalFunction, build_functions, merged_environment
 from .provision import Provisioner
@@ -108,7 +108,7 @@ class LocalStack:
                 [],
                 port=opts.port,
                 local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
-                                 "/_local/health": self._health},
+                                 "/_local/health": self._health, room.PATH: room.endpoint},
             )
         except OSError as exc:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "

@@ -8,7 +8,7 @@ from e2e_support import Booking, Client, content, parse_at
 
 pytestmark = pytest.mark.e2e
 
-DEMO_ROOM = "https://meet.example.com/demo-room"
+DEMO_ROOM_PATH = "/_local/room/demo"  # the seeded custom link: a room page the stack serves
 PROVIDER_EMAIL = "dana@example.com"
 
 
@@ -82,7 +82,7 @@ def test_join_link_waits_before_the_start_then_opens_the_meeting(stack):
 
     opened = stack.wait_for("the join link to open the meeting", redirected, timeout=start.timestamp() - dt.datetime.now(dt.timezone.utc).timestamp() + 8)
     assert dt.datetime.now(dt.timezone.utc) >= start - dt.timedelta(seconds=1)
-    assert opened.headers["location"] == DEMO_ROOM
+    assert opened.headers["location"] == stack.api + DEMO_ROOM_PATH
 
     started = stack.wait_for(
         "the meeting to be started by its schedule",

@@ -1,10 +1,12 @@
 """The `meetbridge` console command, and sealing with KMS."""
 
 import json
+import os
+import socket
 
 import pytest
 
-from meetbridge.cli import main
+from meetbridge.cli import NOT_RUNNING, find_local_state, main
 from meetbridge.security import sealing
 
 
@@ -38,6 +40,66 @@ def test_rotating_an_unknown_tenant_says_so(cloud, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match='no tenant t_missing'):
         main(['tenant', 'rotate-keys', 't_missing'])
+
+
+def _write_local_state(directory, aws_endpoint_url: str):
+    state = directory / '.meetbridge' / 'dev.json'
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({'table_name': 'meetbridge-local', 'kms_key_id': 'alias/local',
+                                 'aws_endpoint_url': aws_endpoint_url, 'region': 'us-east-1'}))
+    return state
+
+
+@pytest.fixture
+def without_aws_settings(monkeypatch):
+    """As in a new shell: only the local stack's dev.json names a table and a key (restored afterwards)."""
+    for name in ('TABLE_NAME', 'KMS_KEY_ID', 'AWS_ENDPOINT_URL'):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def refused_endpoint():
+    """A port that refuses connections, as a stopped stack's does: bound, never listening."""
+    with socket.socket() as bound:
+        bound.bind(('127.0.0.1', 0))
+        yield f'http://127.0.0.1:{bound.getsockname()[1]}'
+
+
+def test_local_state_is_found_from_any_subdirectory(tmp_path):
+    state = _write_local_state(tmp_path, 'http://127.0.0.1:1')
+    nested = tmp_path / 'layers' / 'shared' / 'meetbridge'
+    nested.mkdir(parents=True)
+
+    assert find_local_state(tmp_path) == state
+    assert find_local_state(nested) == state
+    assert find_local_state(tmp_path.parent) is None
+
+
+def test_a_stopped_local_stack_is_named_from_a_subdirectory_without_a_traceback(
+        without_aws_settings, refused_endpoint, monkeypatch, tmp_path, capsys):
+    _write_local_state(tmp_path, refused_endpoint)
+    nested = tmp_path / 'docs' / 'deeper'
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+
+    with pytest.raises(SystemExit) as stopped:
+        main(['tenant', 'list'])
+
+    assert stopped.value.code == NOT_RUNNING
+    assert 'make dev' in NOT_RUNNING
+    assert 'AWS_ENDPOINT_URL' not in os.environ and 'TABLE_NAME' not in os.environ
+
+
+def test_without_a_local_stack_or_settings_the_command_says_how_to_get_one(without_aws_settings, monkeypatch,
+                                                                           tmp_path):
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(SystemExit) as stopped:
+        main(['tenant', 'list'])
+
+    message = str(stopped.value.code)
+    assert message.startswith(NOT_RUNNING)
+    assert '--table/--kms-key' in message and 'TABLE_NAME/KMS_KEY_ID' in message
 
 
 def test_sealed_blobs_open_only_in_their_context(cloud):

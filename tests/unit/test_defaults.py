@@ -60,14 +60,21 @@ def test_client_created_and_rescheduled_carry_the_client_link(name):
     assert PROVIDER_URL not in body
 
 
-def test_client_created_shows_password_and_description_only_when_there_are_some():
-    with_details = render(*DEFAULT_TEMPLATES['client_created'], all_variables())[1]
-    without = render(*DEFAULT_TEMPLATES['client_created'],
+# The messages that carry a link: the person needs the room's password with it, a moved meeting included.
+LINK_TEMPLATES = ['client_created', 'client_rescheduled', 'provider_created', 'provider_rescheduled']
+
+
+@pytest.mark.parametrize('name', LINK_TEMPLATES)
+def test_messages_with_a_link_show_password_and_description_only_when_there_are_some(name):
+    with_details = render(*DEFAULT_TEMPLATES[name], all_variables())[1]
+    without = render(*DEFAULT_TEMPLATES[name],
                      {**all_variables(), 'online_meeting_password': '', 'online_meeting_description': ''})[1]
 
     assert 'Password: value-of-online_meeting_password' in with_details
+    assert 'Password: value-of-online_meeting_password' in text_alternative(with_details)
     assert 'value-of-online_meeting_description' in with_details
     assert 'Password:' not in without
+    assert '<p></p>' not in without
 
 
 @pytest.mark.parametrize('name', ['client_cancelled', 'provider_cancelled'])

@@ -1,32 +1,57 @@
 """The `meetbridge` console command: tenant administration against the configured AWS endpoint.
 
 It talks to whatever boto3 is configured for. Table and key come from --table/--kms-key, else
-TABLE_NAME/KMS_KEY_ID, else the local stack's .meetbridge/dev.json (which also names its endpoint).
+TABLE_NAME/KMS_KEY_ID, else the local stack's .meetbridge/dev.json, found in the current directory or
+the nearest one above it (the file also names the local endpoint).
 """
 
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from meetbridge import config
 from meetbridge.config import SealingSettings, StoreSettings
 
-LOCAL_STATE = Path('.meetbridge/dev.json')
+LOCAL_STATE = Path('.meetbridge', 'dev.json')
+NOT_RUNNING = 'meetbridge: the local stack is not running (start it with `make dev`)'
+
+
+def find_local_state(start: Path) -> Path | None:
+    """The local stack's dev.json in ``start`` or the nearest directory above it, as git finds .git."""
+    for directory in (start, *start.parents):
+        if (directory / LOCAL_STATE).is_file():
+            return directory / LOCAL_STATE
+    return None
+
+
+def _accepts_connections(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def _configure(args: argparse.Namespace) -> None:
     """Settings must be in the environment before the store binds its table name on import."""
-    local = json.loads(LOCAL_STATE.read_text()) if LOCAL_STATE.is_file() else {}
+    state = find_local_state(Path.cwd())
+    local = json.loads(state.read_text()) if state else {}
     using_local = bool(local) and not (args.table or os.environ.get('TABLE_NAME'))
     table = args.table or os.environ.get('TABLE_NAME') or local.get('table_name')
     key = args.kms_key or os.environ.get('KMS_KEY_ID') or (local.get('kms_key_id') if using_local else None)
     if not table or not key:
-        raise SystemExit('meetbridge: name the table and the KMS key (--table/--kms-key, TABLE_NAME/KMS_KEY_ID), '
-                         'or start the local stack with `make dev`')
-    os.environ['TABLE_NAME'], os.environ['KMS_KEY_ID'] = table, key
+        raise SystemExit(f'{NOT_RUNNING}; for AWS, name the table and the KMS key '
+                         '(--table/--kms-key, or TABLE_NAME/KMS_KEY_ID)')
     endpoint = args.endpoint_url or (local.get('aws_endpoint_url') if using_local else None)
+    # dev.json outlives the stack that wrote it; botocore would retry a refused endpoint, then raise.
+    if using_local and not _accepts_connections(endpoint):
+        raise SystemExit(NOT_RUNNING)
+    os.environ['TABLE_NAME'], os.environ['KMS_KEY_ID'] = table, key
     if endpoint:
         os.environ['AWS_ENDPOINT_URL'] = endpoint
     if using_local:

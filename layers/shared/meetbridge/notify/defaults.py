@@ -1,6 +1,9 @@
 """The templates a tenant starts with; any of them can be replaced through the admin API."""
 
 _FOOTER = '<p style="color:#666;font-size:12px">[company_name]</p>'
+# Every message that carries a link also carries what the room asks for (a custom link's password).
+_ROOM_DETAILS = ('{% if online_meeting_password %}<p>Password: [online_meeting_password]</p>{% endif %}'
+                 '{% if online_meeting_description %}<p>[online_meeting_description]</p>{% endif %}')
 
 DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     'client_created': (
@@ -9,16 +12,15 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p>your online meeting <b>[service_name]</b> with [provider_name] is booked for '
         '<b>[start_time]</b> ([timezone]).</p>'
         '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
-        '{% if online_meeting_password %}<p>Password: [online_meeting_password]</p>{% endif %}'
-        '{% if online_meeting_description %}<p>[online_meeting_description]</p>{% endif %}'
-        '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
+        + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
     ),
     'client_rescheduled': (
         'Your online meeting moved: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
         '<p>your online meeting <b>[service_name]</b> with [provider_name] now starts at '
         '<b>[start_time]</b> ([timezone]). Your link stays the same:</p>'
-        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>' + _FOOTER,
+        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
+        + _ROOM_DETAILS + _FOOTER,
     ),
     'client_cancelled': (
         'Cancelled: [service_name] on [start_date]',
@@ -31,7 +33,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p>Hello [provider_name],</p>'
         '<p>[client_name] ([client_email]) booked <b>[service_name]</b> for <b>[start_time]</b> ([timezone]).</p>'
         '<p><a href="[online_meeting_provider_link]">Start the meeting</a><br>[online_meeting_provider_link]</p>'
-        '<p>You can open it early to start before the booked time.</p>' + _FOOTER,
+        + _ROOM_DETAILS + '<p>You can open it early to start before the booked time.</p>' + _FOOTER,
     ),
     'provider_rescheduled': (
         'Rescheduled: [service_name] with [client_name] on [start_date]',
@@ -39,7 +41,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p>the booking of [client_name] for <b>[service_name]</b> now starts at <b>[start_time]</b> '
         '([timezone]).</p>'
         '<p><a href="[online_meeting_provider_link]">Start the meeting</a><br>[online_meeting_provider_link]</p>'
-        + _FOOTER,
+        + _ROOM_DETAILS + _FOOTER,
     ),
     'provider_cancelled': (
         'Cancelled: [service_name] with [client_name] on [start_date]',
