@@ -202,9 +202,12 @@ def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
                                            'occurred_at': datetime.now(UTC).isoformat()}) for n in range(count)]
     failures: list[Exception] = []
 
+    from helpers import acting_as
+
     def apply(event):
         try:
-            bookings.apply(event, datetime.now(UTC))
+            with acting_as('meetings'):  # a thread starts without the caller's context
+                bookings.apply(event, datetime.now(UTC))
         except Exception as exc:
             failures.append(exc)
 
