@@ -134,6 +134,12 @@ def resolve(value: Any, refs: Mapping[str, str], attributes: Mapping[str, str]) 
             return attributes[name] if "." in name else refs[name]
 
         return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+    if "Fn::Select" in value:
+        index, items = value["Fn::Select"]
+        return resolve(items, refs, attributes)[int(index)]
+    if "Fn::Split" in value:
+        separator, text = value["Fn::Split"]
+        return resolve(text, refs, attributes).split(separator)
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(resolve(parts, refs, attributes))
