@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import copy
 import functools
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -31,6 +32,8 @@ from urllib.parse import urlsplit
 
 import yaml
 from botocore.client import BaseClient
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 # The Lambda service, not the function's code, uses what these grant (logs, polling the queue).
 LAMBDA_SERVICE_POLICIES = ("AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole")
@@ -43,13 +46,7 @@ class _TemplateLoader(yaml.SafeLoader):
     """Reads !Ref, !GetAtt, !Sub... as their long forms."""
 
 
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-    from samtranslator.yaml_helper import intrinsics_multi_constructor
-
-    return intrinsics_multi_constructor(loader, suffix, node)
-
-
-_TemplateLoader.add_multi_constructor("!", _intrinsic)
+_TemplateLoader.add_multi_constructor("!", intrinsics_multi_constructor)
 
 
 class _OfflineManagedPolicyLoader:
@@ -70,10 +67,6 @@ def sam_template(template_path: Path) -> dict[str, Any]:
 @functools.cache
 def transformed_resources(template_path: Path) -> dict[str, Any]:
     """The CloudFormation resources the SAM transform makes of the template, produced offline."""
-    import os
-
-    from samtranslator.translator.transform import transform
-
     packaged = copy.deepcopy(sam_template(template_path))
     # The translator accepts only S3 code locations, as `sam package` would have written them.
     for resource in packaged["Resources"].values():
@@ -181,9 +174,8 @@ _process_identity: Identity | None = None
 # Set while the guard itself asks AWS something (the key behind an alias).
 _unchecked: contextvars.ContextVar[bool] = contextvars.ContextVar("iam_unchecked", default=False)
 _lock = threading.Lock()
+# Every refusal, for a test session to report: handlers swallow some errors (batch reports, pages).
 denials: list[Denial] = []
-# (principal, action, resource) of every allowed call, for tests that compare use with grants.
-allowed_calls: set[tuple[str, str, str]] = set()
 _original_make_api_call: Callable | None = None
 
 
@@ -248,7 +240,6 @@ def _authorize(client: BaseClient, who: Identity, operation_name: str, needs: li
         for resource in resources:
             verdict = evaluate(who.statements, action, resource)
             if verdict == "allow":
-                allowed_calls.add((who.principal_arn, action, resource))
                 continue
             denial = Denial(who.principal_arn, action, resource, explicit=verdict == "deny")
             with _lock:

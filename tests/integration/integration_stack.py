@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import yaml
+
+from infra.local import iam
 
 
 TEMPLATE = Path(__file__).resolve().parents[2] / 'template.yaml'
@@ -14,15 +15,8 @@ ZOOM_REDIRECT_URI = 'https://api.test/oauth/zoom/callback'
 MICROSOFT_REDIRECT_URI = 'https://api.test/oauth/microsoft/callback'
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor('!', lambda loader, suffix, node: None)
-
-
 def template_resources() -> dict:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)['Resources']
+    return iam.sam_template(TEMPLATE)['Resources']
 
 
 def create_table(name: str, properties: dict) -> None:
