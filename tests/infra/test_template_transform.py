@@ -76,10 +76,10 @@ NEEDS = {
         ("scheduler:DeleteSchedule", "ScheduleGroup"),
         ("iam:PassRole", "SchedulerRole"),
     } | IDEMPOTENCY | OPEN_SEALED | SEAL | PUBLISH | ZOOM_APP | MICROSOFT_APP,
+    # Reads the meeting and saves it as started, once.
     "AutoStartFunction": {
         ("dynamodb:GetItem", "Table"),
         ("dynamodb:PutItem", "Table"),
-        ("dynamodb:UpdateItem", "Table"),
         # Lambda itself sends a failed invocation to its on-failure destination (SAM grants it).
         ("sqs:SendMessage", "SchedulerDeadLetterQueue"),
     } | IDEMPOTENCY | PUBLISH,
