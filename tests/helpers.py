@@ -1,14 +1,25 @@
-"""Thin synthetic events and a Lambda context, as API Gateway, SQS and Lambda give them."""
+"""Thin synthetic events and a Lambda context, as API Gateway, SQS and Lambda give them; each handler
+run as its function, with the AWS calls its execution role allows and no others."""
 
 import base64
+import contextlib
+import functools
 import hashlib
 import hmac
 import importlib
 import json
+import os
 import urllib.parse
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.local import iam
+
+TEMPLATE = Path(__file__).resolve().parents[1] / 'template.yaml'
+PARTITION, REGION, ACCOUNT = 'aws', 'us-east-1', '123456789012'
 
 
 @dataclass
@@ -22,8 +33,84 @@ class LambdaContext:
         return 30_000
 
 
+@functools.cache
+def function_ids() -> dict[str, str]:
+    """functions/<name> -> the template's logical id of the function built from it."""
+    return {resource['Properties']['CodeUri'].removeprefix('functions/'): logical_id
+            for logical_id, resource in iam.sam_template(TEMPLATE)['Resources'].items()
+            if resource['Type'] == 'AWS::Serverless::Function'}
+
+
+def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
+    """What the template's Refs and GetAtts are in the tests' moto account (the suite creates them
+    under the names the environment gives; the KMS key and secrets exist once a fixture made them)."""
+    env = os.environ
+
+    def arn(service: str, resource: str) -> str:
+        return f'arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{resource}'
+
+    unset = arn('secretsmanager', 'secret:not-created-in-this-test')
+    key_arn = env.get('KMS_KEY_ID', arn('kms', 'key/not-created-in-this-test'))
+    refs = {
+        'AWS::Partition': PARTITION, 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT,
+        'AWS::URLSuffix': 'amazonaws.com', 'AWS::StackName': 'meetbridge-test',
+        'Table': env['TABLE_NAME'], 'IdempotencyTable': env['IDEMPOTENCY_TABLE_NAME'],
+        'SealingKey': key_arn.rsplit('/', 1)[-1], 'EventBus': env['EVENT_BUS_NAME'],
+        'ScheduleGroup': env['SCHEDULE_GROUP'], 'SenderEmail': env['SENDER_EMAIL'],
+        'ZoomClientSecret': env.get('ZOOM_CLIENT_SECRET_ARN', unset),
+        'MicrosoftClientSecret': env.get('MICROSOFT_CLIENT_SECRET_ARN', unset),
+    }
+    attributes = {
+        'Table.Arn': arn('dynamodb', f"table/{env['TABLE_NAME']}"),
+        'IdempotencyTable.Arn': arn('dynamodb', f"table/{env['IDEMPOTENCY_TABLE_NAME']}"),
+        'SealingKey.Arn': key_arn,
+        'EventBus.Arn': arn('events', f"event-bus/{env['EVENT_BUS_NAME']}"),
+        'SchedulerRole.Arn': env['SCHEDULER_ROLE_ARN'],
+        'SchedulerDeadLetterQueue.Arn': env.get('SCHEDULER_DLQ_ARN', arn('sqs', 'scheduler-dlq')),
+        'MeetingsQueue.Arn': env['MEETINGS_QUEUE_ARN'],
+        'NotificationsQueue.Arn': arn('sqs', 'notifications'),
+        'AutoStartFunction.Arn': env['AUTO_START_FUNCTION_ARN'],
+    }
+    return refs, attributes
+
+
+@contextlib.contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """AWS calls made in this block are checked against the execution role of functions/<name>."""
+    logical_id = function_ids()[name]
+    refs, attributes = _physical_resources()
+    statements = iam.resolve(iam.function_statements(TEMPLATE, logical_id), refs, attributes)
+    with iam.acting_as(f'arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/{logical_id}Role/{logical_id}', statements):
+        yield
+
+
+_warm: list[str] = []  # the function whose container the process last was
+
+
+def _enter_container(name: str) -> None:
+    """Drops what another function cached (secrets, opened seals): on Lambda it lives in that
+    function's container, so reusing it here would hide a call this function makes on its own."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from meetbridge.security import sealing
+
+    if _warm != [name]:
+        parameters.clear_caches()
+        sealing._opened.clear()
+        _warm[:] = [name]
+
+
 def handler(name: str):
-    return importlib.import_module(f'functions.{name}.handler').lambda_handler
+    """functions/<name>'s handler, invoked as that function (its role's permissions enforced)."""
+    lambda_handler = importlib.import_module(f'functions.{name}.handler').lambda_handler
+
+    @functools.wraps(lambda_handler)
+    def invoke(event: dict, context) -> dict:
+        _enter_container(name)
+        with acting_as(name):
+            return lambda_handler(event, context)
+
+    return invoke
 
 
 def http_event(method: str, path: str, route: str, path_parameters: dict, body: bytes | str | None = None,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 
 from meetbridge import config
-from meetbridge.config import FunctionSettings, MicrosoftSettings, ZoomSettings
+from meetbridge.config import FunctionSettings, ZoomSettings
 from meetbridge.domain.access import Outcome
 from meetbridge.errors import NotFound
 from meetbridge.logic.joining import open_link
@@ -17,7 +17,7 @@ from meetbridge.web.errors import answers_errors
 from meetbridge.web.pages import page_response, redirect_response
 
 
-class JoinSettings(FunctionSettings, ZoomSettings, MicrosoftSettings):
+class JoinSettings(FunctionSettings, ZoomSettings):
     """A host's click fetches a fresh start link, refreshing the account's token at the provider."""
 
 

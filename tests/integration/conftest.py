@@ -8,7 +8,15 @@ import pytest
 from integration_stack import MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, create_table, template_resources
 from moto import mock_aws
 
+from infra.local import iam
 from meetbridge import aws
+
+
+@pytest.fixture(scope='session', autouse=True)
+def no_call_outside_a_role():
+    """Handlers swallow some errors (batch reports, pages), so a denied call may not fail its test."""
+    yield
+    assert not iam.denials, 'calls the execution roles do not allow:\n' + iam.denial_report(iam.denials)
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import yaml
+
+from infra.local import iam
 
 
 TEMPLATE = Path(__file__).resolve().parents[2] / 'template.yaml'
@@ -14,15 +15,8 @@ ZOOM_REDIRECT_URI = 'https://api.test/oauth/zoom/callback'
 MICROSOFT_REDIRECT_URI = 'https://api.test/oauth/microsoft/callback'
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor('!', lambda loader, suffix, node: None)
-
-
 def template_resources() -> dict:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)['Resources']
+    return iam.sam_template(TEMPLATE)['Resources']
 
 
 def create_table(name: str, properties: dict) -> None:
@@ -193,6 +187,7 @@ def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
     from datetime import UTC, datetime
 
     from bookings import booking_event
+    from helpers import acting_as
 
     from functions.meetings.handler import MeetingsSettings
     from meetbridge import config
@@ -207,7 +202,8 @@ def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
     @config.using(MeetingsSettings)  # the meetings function's code, in a thread of its own
     def apply(event):
         try:
-            bookings.apply(event, datetime.now(UTC))
+            with acting_as('meetings'):  # a thread starts without the caller's context
+                bookings.apply(event, datetime.now(UTC))
         except Exception as exc:
             failures.append(exc)
 
