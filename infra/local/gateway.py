@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from .lambdas import LocalFunction
+from .lambdas import FunctionError, LocalFunction
 from .provision import LOCAL_API_ID
 from .template import ACCOUNT_ID
 
@@ -305,8 +305,9 @@ class Gateway:
         try:
             result = route.function.invoke(event)
         except Exception as exc:  # noqa: BLE001 - as API Gateway: the caller sees a bare 500
-            log.error("%s raised on %s %s:\n%s", route.function.logical_id, method, raw_path,
-                      "".join(traceback.format_exception(exc)).rstrip())
+            # A function error's traceback is in the function's own log lines, above.
+            log.error("%s failed on %s %s: %s", route.function.logical_id, method, raw_path, exc,
+                      exc_info=not isinstance(exc, FunctionError))
             status, out_headers, payload = _json_message(500, "Internal Server Error")
         else:
             try:
