@@ -57,6 +57,25 @@ class FunctionEvent:
     properties: dict[str, Any]
 
 
+# What the console's prefix (function, request id, time) already says, left out of Powertools' JSON lines.
+_SAID_BY_PREFIX = {"level", "message", "timestamp", "service", "cold_start", "function_name", "function_memory_size",
+                   "function_arn", "function_request_id", "xray_trace_id"}
+
+
+def readable(line: str) -> str:
+    """A Powertools JSON log line as ``LEVEL message {other keys}``; any other line as it is."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "level" not in record or "message" not in record:
+        return line
+    rest = {k: v for k, v in record.items() if k not in _SAID_BY_PREFIX}
+    return f"{record['level']} {record['message']}" + (f" {json.dumps(rest, default=str)}" if rest else "")
+
+
 class MetricsSink:
     """Embedded-metric-format lines (JSON with an ``_aws`` key) go to a file, not the readable log."""
 
@@ -192,7 +211,7 @@ class Worker:
             if MetricsSink.is_metric(line):
                 self.fn.runtime.metrics.write(line)
             else:
-                self.fn.console.info("%s %s", self.request_id or "init", line)
+                self.fn.console.info("%s %s", self.request_id or "init", readable(line))
             if line.startswith("REPORT RequestId: "):
                 self.request_id = None
 

@@ -130,7 +130,8 @@ def main() -> None:
         handler = _load_handler(config)
     except Exception as exc:  # noqa: BLE001 - an init error is the function's, reported as Lambda does
         failed_after_ms = (time.monotonic() - _STARTED) * 1000
-        error_type = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else f"Runtime.{type(exc).__name__}"
+        # As the Python runtime: a module that cannot be imported is the runtime's error, anything else the code's.
+        error_type = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else type(exc).__name__
         payload = error_payload(exc, error_type)
         print(f"[ERROR] {error_type}: {exc}\n{''.join(payload['stackTrace'])}"
               f"INIT_REPORT Init Duration: {failed_after_ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
