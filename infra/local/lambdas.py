@@ -119,6 +119,11 @@ class Worker:
     def __init__(self, fn: LocalFunction):
         self.fn = fn
         self.request_id: str | None = None  # of the invocation whose lines the console shows now
+        # The last REPORT (request id) or INIT_REPORT ("init") the console has shown: an invocation
+        # returns only after its lines are out, so whoever reads the log next finds them.
+        self._reported: str | None = None
+        self._output_done = False
+        self._logged = threading.Condition()
         answers_read, answers_write = os.pipe()
         try:
             self.process = subprocess.Popen(
@@ -162,6 +167,7 @@ class Worker:
             raise FunctionError({"errorType": "Runtime.InitTimeout",
                                  "errorMessage": f"init did not finish within {INIT_SECONDS + fn.timeout} seconds"})
         if "init_error" in answer:
+            self._wait_logged("init")
             self.process.wait(5)
             raise FunctionError(answer["init_error"])
         return float(answer["init_ms"])
@@ -172,11 +178,19 @@ class Worker:
         if answer is None:
             self.kill()
             message = f"Task timed out after {self.fn.timeout:.2f} seconds"
-            self.fn.console.info("%s %s", request_id, f"{_now_iso()} {request_id} {message}")
+            for line in (f"{_now_iso()} {request_id} {message}", f"END RequestId: {request_id}",
+                         f"REPORT RequestId: {request_id}\tDuration: {self.fn.timeout * 1000:.2f} ms\t"
+                         f"Billed Duration: {self.fn.timeout * 1000} ms\tMemory Size: {self.fn.memory} MB\tStatus: timeout"):
+                self.fn.console.info("%s %s", request_id, line)
             raise FunctionError({"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"})
+        self._wait_logged(request_id)
         if "error" in answer:
             raise FunctionError(answer["error"])
         return answer["result"]
+
+    def _wait_logged(self, reported: str) -> None:
+        with self._logged:
+            self._logged.wait_for(lambda: self._reported == reported or self._output_done, timeout=5)
 
     def _send(self, message: dict[str, Any]) -> None:
         try:
@@ -212,8 +226,14 @@ class Worker:
                 self.fn.runtime.metrics.write(line)
             else:
                 self.fn.console.info("%s %s", self.request_id or "init", readable(line))
-            if line.startswith("REPORT RequestId: "):
+            if line.startswith(("REPORT RequestId: ", "INIT_REPORT ")):
+                with self._logged:
+                    self._reported = self.request_id or "init"
+                    self._logged.notify_all()
                 self.request_id = None
+        with self._logged:
+            self._output_done = True
+            self._logged.notify_all()
 
     def stop(self) -> None:
         """Closing stdin ends the worker's loop (it finishes the invocation it is running)."""

@@ -452,7 +452,9 @@ def test_a_worker_past_its_timeout_is_killed_and_replaced(cloud):
     hung = request(cloud.api + "/slow/hang")
     assert (hung.status, hung.json()) == (500, {"message": "Internal Server Error"})
     assert time.monotonic() - started < 10  # Timeout: 2, not the handler's 30 s sleep
-    assert "Task timed out after 2.00 seconds" in cloud.log_path.read_text()
+    log = cloud.log_path.read_text()
+    assert "Task timed out after 2.00 seconds" in log
+    assert re.search(r"Slow: \S+ REPORT RequestId: \S+\tDuration: 2000.00 ms\t.*\tStatus: timeout", log)
     after = request(cloud.api + "/slow/fast").json()["pid"]
     assert after != before
     with pytest.raises(ProcessLookupError):
@@ -485,6 +487,8 @@ def test_log_lines_name_the_function_and_invocation_and_metrics_go_to_their_file
 
 
 def test_a_cold_start_reports_its_init_duration(cloud):
+    for _ in range(2):
+        _echo(cloud, "/echo/abc")
     log = cloud.log_path.read_text()
     reports = re.findall(r"Echo: \S+ (REPORT RequestId: .*)", log)
     cold = [r for r in reports if "Init Duration" in r]
