@@ -23,6 +23,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from .lambdas import DEFAULT_MAX_WORKERS
     from .sandboxes import PROVIDERS
     from .stack import REPO_ROOT
 
@@ -51,8 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(provider.port_option, dest=f"{provider.key}_port", type=int,
                             default=int(os.environ.get(provider.port_variable, "0")),
                             help=f"{provider.name} sandbox port (env {provider.port_variable}, default 0: a free port)")
-    parser.add_argument("--max-workers", type=int, default=4,
-                        help="worker processes per function at most, below its ReservedConcurrentExecutions (default 4)")
+    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,
+                        help=f"worker processes per function at most, below its ReservedConcurrentExecutions "
+                        f"(default {DEFAULT_MAX_WORKERS})")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of the local stack")
     return parser.parse_args(argv)
 

@@ -37,7 +37,7 @@ DEFAULT_MEMORY = 128
 DEFAULT_MAX_WORKERS = 4
 # Lambda gives an init phase 10 s (more time only by re-running it within the first invocation's Timeout).
 INIT_SECONDS = 10
-RUNTIME = "python3.13"
+DEFAULT_RUNTIME = "python3.13"
 # What a Lambda execution environment has besides the function's own variables (no AWS_* from here).
 _BASIC_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
@@ -261,6 +261,7 @@ class LocalFunction:
         code_dir: Path,
         handler: str,
         module_name: str,
+        runtime_id: str,
         timeout: int,
         memory: int,
         reserved_concurrency: int | None,
@@ -276,6 +277,7 @@ class LocalFunction:
         self.code_dir = code_dir
         self.handler_spec = handler
         self.module_name = module_name
+        self.runtime_id = runtime_id  # python3.13, as the template says
         self.timeout = timeout
         self.memory = memory
         self.reserved_concurrency = reserved_concurrency
@@ -327,7 +329,7 @@ class LocalFunction:
             AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{self.name}",
             AWS_LAMBDA_LOG_STREAM_NAME=f"{dt.date.today():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
             AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
-            AWS_EXECUTION_ENV=f"AWS_Lambda_{RUNTIME}",
+            AWS_EXECUTION_ENV=f"AWS_Lambda_{self.runtime_id}",
             AWS_REGION=REGION,
             AWS_DEFAULT_REGION=REGION,
             LAMBDA_TASK_ROOT=str(self.code_dir),
@@ -632,6 +634,7 @@ def build_functions(template: Template, resolver: Resolver) -> list[LocalFunctio
                 code_dir=code_dir,
                 handler=handler,
                 module_name=f"{rel}.{module_path}" if rel else module_path,
+                runtime_id=str(resolver.resolve(props.get("Runtime")) or DEFAULT_RUNTIME),
                 timeout=int(resolver.resolve(props.get("Timeout")) or DEFAULT_TIMEOUT),
                 memory=int(resolver.resolve(props.get("MemorySize")) or DEFAULT_MEMORY),
                 reserved_concurrency=None if reserved is None else int(reserved),

@@ -156,17 +156,18 @@ def main() -> None:
         invoked = time.monotonic()
         print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
         try:
-            answer = {"result": json.loads(json.dumps(handler(request["event"], context), default=json_default))}
+            # A result that is not JSON fails here, as the runtime's marshalling does.
+            answer = json.dumps({"result": handler(request["event"], context)}, default=json_default)
         except Exception as exc:  # noqa: BLE001 - a function error, returned as the runtime does
             payload = error_payload(exc)
             print(f"[ERROR] {payload['errorType']}: {payload['errorMessage']}\nTraceback (most recent call last):\n"
                   f"{''.join(payload['stackTrace'])}", file=sys.stderr, end="", flush=True)
-            answer = {"error": payload}
+            answer = json.dumps({"error": payload})
         sys.stdout.flush()
         sys.stderr.flush()
         _report(request_id, invoked, config, init_ms)
         init_ms = None  # only the cold start's REPORT has an Init Duration
-        answers.write(json.dumps(answer) + "\n")
+        answers.write(answer + "\n")
 
 
 if __name__ == "__main__":
