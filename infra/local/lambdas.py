@@ -125,6 +125,7 @@ class Worker:
         self._output_done = False
         self._logged = threading.Condition()
         answers_read, answers_write = os.pipe()
+        self.spawned_at = time.monotonic()
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-u", WORKER_SCRIPT, str(answers_write)],
@@ -159,7 +160,7 @@ class Worker:
             "handler_file": str(fn.source_file), "handler_name": fn.handler_spec.rpartition(".")[2],
             "module_name": fn.module_name, "sys_path": [str(fn.code_dir), *fn.runtime.sys_path],
             "function_arn": fn.arn, "principal_arn": fn.role_arn, "statements": fn.statements,
-            "timeout": fn.timeout, "memory": fn.memory,
+            "timeout": fn.timeout, "memory": fn.memory, "spawned_at": self.spawned_at,
         })
         answer = self._answer(INIT_SECONDS + fn.timeout)
         if answer is None:

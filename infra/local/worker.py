@@ -7,7 +7,9 @@ REPORT lines, so the parent knows which invocation wrote each line.
 
 Protocol (one JSON object per line):
   parent -> worker, first line: ``{"handler_file", "handler_name", "module_name", "sys_path",
-      "function_arn", "principal_arn", "statements", "timeout", "memory"}``
+      "function_arn", "principal_arn", "statements", "timeout", "memory", "spawned_at"}``
+      (``spawned_at``: the parent's ``time.monotonic()`` when it started the process, a clock both
+      processes share, so that Init Duration counts the interpreter's start too, as Lambda's does)
   worker -> parent: ``{"init_ms": ...}`` once the handler is imported, or ``{"init_error": payload}``
   parent -> worker: ``{"request_id", "event"}``
   worker -> parent: ``{"result": ...}`` or ``{"error": payload}``
@@ -32,8 +34,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-# Lambda's Init Duration counts the runtime's start too, so the clock starts with this module.
-_STARTED = time.monotonic()
 _THIS_FILE = os.path.abspath(__file__)
 
 
@@ -129,7 +129,7 @@ def main() -> None:
         install_guard(config["principal_arn"], config["statements"])
         handler = _load_handler(config)
     except Exception as exc:  # noqa: BLE001 - an init error is the function's, reported as Lambda does
-        failed_after_ms = (time.monotonic() - _STARTED) * 1000
+        failed_after_ms = (time.monotonic() - config["spawned_at"]) * 1000
         # As the Python runtime: a module that cannot be imported is the runtime's error, anything else the code's.
         error_type = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else type(exc).__name__
         payload = error_payload(exc, error_type)
@@ -138,7 +138,7 @@ def main() -> None:
               file=sys.stderr, flush=True)
         answers.write(json.dumps({"init_error": payload}) + "\n")
         return
-    init_ms: float | None = (time.monotonic() - _STARTED) * 1000
+    init_ms: float | None = (time.monotonic() - config["spawned_at"]) * 1000
     answers.write(json.dumps({"init_ms": init_ms}) + "\n")
 
     for line in sys.stdin:
