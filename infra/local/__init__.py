@@ -1,7 +1,8 @@
 """The whole meetbridge stack running locally, driven by ``template.yaml``.
 
 ``python -m infra.local`` (what ``make dev`` runs) starts moto's AWS in-process, provisions the
-template's resources in it, loads every function's handler in-process and serves:
+template's resources in it, runs every function in worker processes of its own (its own environment,
+role and timeout, as Lambda's execution environments) and serves:
 
 - an HTTP API gateway (payload format 2.0) built from the functions' ``HttpApi`` events;
 - SQS pollers for the functions' ``SQS`` events (``ReportBatchItemFailures`` honoured);

@@ -9,7 +9,6 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
-import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
@@ -24,6 +23,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from .lambdas import DEFAULT_MAX_WORKERS
     from .sandboxes import PROVIDERS
     from .stack import REPO_ROOT
 
@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(provider.port_option, dest=f"{provider.key}_port", type=int,
                             default=int(os.environ.get(provider.port_variable, "0")),
                             help=f"{provider.name} sandbox port (env {provider.port_variable}, default 0: a free port)")
+    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,
+                        help=f"worker processes per function at most, below its ReservedConcurrentExecutions "
+                        f"(default {DEFAULT_MAX_WORKERS})")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of the local stack")
     return parser.parse_args(argv)
 
@@ -65,6 +68,7 @@ def banner(info: dict, elapsed: float) -> str:
         f"  API             {info['api_url']}",
         f"  local AWS       {info['aws_endpoint_url']}  (moto; AWS_ENDPOINT_URL for the aws CLI / boto3)",
         f"  outbox          {info['outbox_url']}",
+        f"  metrics         {info['metrics_file']}  (the functions' embedded metrics, one JSON blob a line)",
     ]
     if info.get("zoom_sandbox_url"):
         lines.append(f"  Zoom sandbox    {info['zoom_sandbox_url']}  (a local Zoom: OAuth, REST, webhooks; "
@@ -132,9 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     # httpx2 logs every request at INFO; Lambda's root logger (WARNING) hides those lines, so do the same.
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb", "httpx2", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # Powertools warns on every invocation that emitted no metric; harmless, and it buries the request log.
-    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-
     from .sandboxes import PROVIDERS
     from .stack import LocalStack, Options, StartupError
     from .template import TemplateError
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         sqs_backoff_seconds=args.sqs_backoff,
         async_retry_delay=args.async_retry_delay,
         sandbox_ports={provider.key: getattr(args, f"{provider.key}_port") for provider in PROVIDERS},
+        max_workers=args.max_workers,
     ))
 
     def on_term(signum, frame):  # noqa: ARG001

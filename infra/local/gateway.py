@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from .lambdas import LocalFunction
+from .lambdas import FunctionError, LocalFunction
 from .provision import LOCAL_API_ID
 from .template import ACCOUNT_ID
 
@@ -31,6 +31,14 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r"^\{([A-Za-z0-9_.\-]+)(\+?)\}$")
 
 _SECRET_QUERY = re.compile(r"([?&](?:intent|code|state)=)([^&#]{0,4})[^&#]*")
+
+
+
+def shown(target: str) -> str:
+    """A request target for the console. A join link's token opens the meeting, and a connect link's
+    intent (or an OAuth code or state) connects an account: only their first characters are shown."""
+    return _SECRET_QUERY.sub(r"\1\2…", re.sub(r"^/j/([^/?]{4})[^/?]*", r"/j/\1…", target))
+
 
 LocalEndpoint = Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]
 
@@ -305,8 +313,9 @@ class Gateway:
         try:
             result = route.function.invoke(event)
         except Exception as exc:  # noqa: BLE001 - as API Gateway: the caller sees a bare 500
-            log.error("%s raised on %s %s:\n%s", route.function.logical_id, method, raw_path,
-                      "".join(traceback.format_exception(exc)).rstrip())
+            # A function error's traceback is in the function's own log lines, above.
+            log.error("%s failed on %s %s: %s", route.function.logical_id, method, shown(raw_path), exc,
+                      exc_info=not isinstance(exc, FunctionError))
             status, out_headers, payload = _json_message(500, "Internal Server Error")
         else:
             try:
@@ -375,10 +384,7 @@ class Gateway:
                 self.end_headers()
                 if self.command != "HEAD" and payload:
                     self.wfile.write(payload)
-                # A join link's token opens the meeting, and a connect link's intent (or an OAuth code or
-                # state) connects an account: the console shows only their first characters.
-                shown_path = _SECRET_QUERY.sub(r"\1\2…", re.sub(r"^/j/([^/?]{4})[^/?]*", r"/j/\1…", self.path))
-                log.info("%s %s -> %d %s %d ms", self.command, shown_path, status, by,
+                log.info("%s %s -> %d %s %d ms", self.command, shown(self.path), status, by,
                          (time.monotonic() - started) * 1000)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve

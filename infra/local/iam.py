@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import copy
 import functools
+import logging
 import os
 import re
 import threading
@@ -32,8 +33,6 @@ from urllib.parse import urlsplit
 
 import yaml
 from botocore.client import BaseClient
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 # The Lambda service, not the function's code, uses what these grant (logs, polling the queue).
 LAMBDA_SERVICE_POLICIES = ("AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole")
@@ -42,11 +41,8 @@ LAMBDA_SERVICE_POLICIES = ("AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExec
 # --- the template's statements ----------------------------------------------------------------
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads !Ref, !GetAtt, !Sub... as their long forms."""
-
-
-_TemplateLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+# The SAM translator is imported where the template is read, not with the guard: the local stack's
+# worker processes install the guard before their handler's init, and must not pay for it.
 
 
 class _OfflineManagedPolicyLoader:
@@ -61,12 +57,21 @@ class _OfflineManagedPolicyLoader:
 
 
 def sam_template(template_path: Path) -> dict[str, Any]:
-    return yaml.load(Path(template_path).read_text(), Loader=_TemplateLoader)
+    """The template with !Ref, !GetAtt, !Sub... read as their long forms."""
+    from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+    class TemplateLoader(yaml.SafeLoader):
+        pass
+
+    TemplateLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+    return yaml.load(Path(template_path).read_text(), Loader=TemplateLoader)
 
 
 @functools.cache
 def transformed_resources(template_path: Path) -> dict[str, Any]:
     """The CloudFormation resources the SAM transform makes of the template, produced offline."""
+    from samtranslator.translator.transform import transform
+
     packaged = copy.deepcopy(sam_template(template_path))
     # The translator accepts only S3 code locations, as `sam package` would have written them.
     for resource in packaged["Resources"].values():
@@ -174,6 +179,7 @@ _process_identity: Identity | None = None
 # Set while the guard itself asks AWS something (the key behind an alias).
 _unchecked: contextvars.ContextVar[bool] = contextvars.ContextVar("iam_unchecked", default=False)
 _lock = threading.Lock()
+log = logging.getLogger("infra.local.iam")
 # Every refusal, for a test session to report: handlers swallow some errors (batch reports, pages).
 denials: list[Denial] = []
 _original_make_api_call: Callable | None = None
@@ -244,6 +250,8 @@ def _authorize(client: BaseClient, who: Identity, operation_name: str, needs: li
             denial = Denial(who.principal_arn, action, resource, explicit=verdict == "deny")
             with _lock:
                 denials.append(denial)
+            # In a local stack worker this line is the test suite's evidence (the function may swallow the error).
+            log.warning("%s", _denied_message(denial))
             query_protocol = client.meta.service_model.protocol in ("query", "ec2")
             code = "AccessDenied" if query_protocol else "AccessDeniedException"
             status = 400 if client.meta.service_model.protocol == "json" else 403

@@ -1,72 +1,53 @@
-"""The template's functions, loaded in-process, with Lambda's sync and async invocation semantics."""
+"""The template's functions, each in worker processes of its own, with Lambda's sync and async invocation.
+
+A worker (``worker.py``) is one execution environment: a cold start is a new process that imports the
+handler; a warm worker is reused; concurrent invocations start more workers, up to the function's
+ReservedConcurrentExecutions or the local cap. A worker runs one invocation at a time, gets exactly
+its function's environment and role, and is killed when it runs past the function's Timeout.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
-import importlib.util
+import hashlib
 import json
 import logging
+import os
+import select
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable
+from typing import IO, Any
 
 import boto3
 
 from .template import ACCOUNT_ID, REGION, Resolver, Template, TemplateError, _scalar_str
+from .worker import json_default
 
 log = logging.getLogger("infra.local.lambda")
 
-_HERE = str(Path(__file__).resolve().parent)
+WORKER_SCRIPT = str(Path(__file__).resolve().with_name("worker.py"))
 
 DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
+DEFAULT_MAX_WORKERS = 4
+# Lambda gives an init phase 10 s (more time only by re-running it within the first invocation's Timeout).
+INIT_SECONDS = 10
+DEFAULT_RUNTIME = "python3.13"
+# What a Lambda execution environment has besides the function's own variables (no AWS_* from here).
+_BASIC_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
 
-@dataclass
-class LambdaContext:
-    """The attributes and method of the Python runtime's context object that handlers use."""
+class FunctionError(Exception):
+    """An invocation failed: the runtime's error payload (errorMessage, errorType, stackTrace)."""
 
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    timeout_seconds: int
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    identity: Any = None
-    client_context: Any = None
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self._deadline:
-            self._deadline = time.monotonic() + self.timeout_seconds
-        if not self.log_group_name:
-            self.log_group_name = f"/aws/lambda/{self.function_name}"
-        if not self.log_stream_name:
-            self.log_stream_name = f"{dt.date.today():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def _json_default(obj: Any) -> Any:
-    # The Python runtime serialises Decimal (DynamoDB numbers) in responses.
-    if isinstance(obj, decimal.Decimal):
-        return int(obj) if obj == obj.to_integral_value() else float(obj)
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
-
-
-def through_json(value: Any) -> Any:
-    """What crosses the Lambda boundary is JSON: copy it that way (no shared mutable state)."""
-    return json.loads(json.dumps(value, default=_json_default))
+    def __init__(self, payload: dict[str, Any]):
+        super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage')}")
+        self.payload = payload
 
 
 @dataclass
@@ -76,6 +57,200 @@ class FunctionEvent:
     properties: dict[str, Any]
 
 
+# What the console's prefix (function, request id, time) already says, left out of Powertools' JSON lines.
+_SAID_BY_PREFIX = {"level", "message", "timestamp", "service", "cold_start", "function_name", "function_memory_size",
+                   "function_arn", "function_request_id", "xray_trace_id"}
+
+
+def readable(line: str) -> str:
+    """A Powertools JSON log line as ``LEVEL message {other keys}``; any other line as it is."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "level" not in record or "message" not in record:
+        return line
+    rest = {k: v for k, v in record.items() if k not in _SAID_BY_PREFIX}
+    return f"{record['level']} {record['message']}" + (f" {json.dumps(rest, default=str)}" if rest else "")
+
+
+class MetricsSink:
+    """Embedded-metric-format lines (JSON with an ``_aws`` key) go to a file, not the readable log."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the stack's lifetime
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def is_metric(line: str) -> bool:
+        if not line.startswith("{"):
+            return False
+        try:
+            return "_aws" in json.loads(line)
+        except (ValueError, TypeError):
+            return False
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+@dataclass
+class WorkerRuntime:
+    """What every function's workers share: the layers' import path, the metrics file, the local cap."""
+
+    sys_path: list[str]
+    metrics: MetricsSink
+    max_workers: int = DEFAULT_MAX_WORKERS
+
+
+class Worker:
+    """One execution environment of a function (a process running ``worker.py``)."""
+
+    def __init__(self, fn: LocalFunction):
+        self.fn = fn
+        self.request_id: str | None = None  # of the invocation whose lines the console shows now
+        # The last REPORT (request id) or INIT_REPORT ("init") the console has shown: an invocation
+        # returns only after its lines are out, so whoever reads the log next finds them.
+        self._reported: str | None = None
+        self._output_done = False
+        self._logged = threading.Condition()
+        answers_read, answers_write = os.pipe()
+        self.spawned_at = time.monotonic()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-u", WORKER_SCRIPT, str(answers_write)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(answers_write,), cwd=fn.code_dir, env=fn.process_environment(),
+                # Ctrl-C in the terminal reaches the stack, which stops its workers itself.
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(answers_read)
+            raise
+        finally:
+            os.close(answers_write)
+        self._answers = answers_read
+        self._buffer = b""
+        assert self.process.stdin is not None
+        self._requests: IO[bytes] = self.process.stdin
+        self._console = threading.Thread(target=self._copy_output, name=f"log-{fn.logical_id}-{self.pid}", daemon=True)
+        self._console.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def init(self) -> float:
+        """Sends the function's configuration and waits for its handler's import; returns the init ms."""
+        fn = self.fn
+        self._send({
+            "handler_file": str(fn.source_file), "handler_name": fn.handler_spec.rpartition(".")[2],
+            "module_name": fn.module_name, "sys_path": [str(fn.code_dir), *fn.runtime.sys_path],
+            "function_arn": fn.arn, "principal_arn": fn.principal_arn, "statements": fn.statements,
+            "timeout": fn.timeout, "memory": fn.memory, "spawned_at": self.spawned_at,
+        })
+        answer = self._answer(INIT_SECONDS + fn.timeout)
+        if answer is None:
+            self.kill()
+            raise FunctionError({"errorType": "Runtime.InitTimeout",
+                                 "errorMessage": f"init did not finish within {INIT_SECONDS + fn.timeout} seconds"})
+        if "init_error" in answer:
+            self._wait_logged("init")
+            self.process.wait(5)
+            raise FunctionError(answer["init_error"])
+        return float(answer["init_ms"])
+
+    def invoke(self, event: Any, request_id: str) -> Any:
+        self._send({"request_id": request_id, "event": event})
+        answer = self._answer(self.fn.timeout)
+        if answer is None:
+            self.kill()
+            message = f"Task timed out after {self.fn.timeout:.2f} seconds"
+            for line in (f"{_now_iso()} {request_id} {message}", f"END RequestId: {request_id}",
+                         f"REPORT RequestId: {request_id}\tDuration: {self.fn.timeout * 1000:.2f} ms\t"
+                         f"Billed Duration: {self.fn.timeout * 1000} ms\tMemory Size: {self.fn.memory} MB\tStatus: timeout"):
+                self.fn.console.info("%s %s", request_id, line)
+            raise FunctionError({"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"})
+        self._wait_logged(request_id)
+        if "error" in answer:
+            raise FunctionError(answer["error"])
+        return answer["result"]
+
+    def _wait_logged(self, reported: str) -> None:
+        with self._logged:
+            self._logged.wait_for(lambda: self._reported == reported or self._output_done, timeout=5)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        try:
+            self._requests.write(json.dumps(message, default=json_default).encode() + b"\n")
+            self._requests.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the worker is gone; _answer() reports how
+
+    def _answer(self, timeout: float) -> dict[str, Any] | None:
+        """The worker's next answer; None when ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._answers], [], [], remaining)[0]:
+                return None
+            chunk = os.read(self._answers, 1 << 16)
+            if not chunk:
+                code = self.process.wait()
+                raise FunctionError({"errorType": "Runtime.ExitError",
+                                     "errorMessage": f"Runtime exited with error: exit status {code}"})
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _copy_output(self) -> None:
+        """Every line the function writes, named by its function and invocation; metrics to their file."""
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if line.startswith("START RequestId: "):
+                self.request_id = line.split()[2]
+            if MetricsSink.is_metric(line):
+                self.fn.runtime.metrics.write(line)
+            else:
+                self.fn.console.info("%s %s", self.request_id or "init", readable(line))
+            if line.startswith(("REPORT RequestId: ", "INIT_REPORT ")):
+                with self._logged:
+                    self._reported = self.request_id or "init"
+                    self._logged.notify_all()
+                self.request_id = None
+        with self._logged:
+            self._output_done = True
+            self._logged.notify_all()
+
+    def stop(self) -> None:
+        """Closing stdin ends the worker's loop (it finishes the invocation it is running)."""
+        try:
+            self._requests.close()
+        except OSError:
+            pass
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        os.close(self._answers)
+
+
 class LocalFunction:
     def __init__(
         self,
@@ -83,11 +258,14 @@ class LocalFunction:
         logical_id: str,
         name: str,
         arn: str,
+        role_arn: str,
         code_dir: Path,
         handler: str,
         module_name: str,
+        runtime_id: str,
         timeout: int,
         memory: int,
+        reserved_concurrency: int | None,
         environment: dict[str, str],
         events: list[FunctionEvent],
         event_invoke_config: dict[str, Any],
@@ -96,17 +274,32 @@ class LocalFunction:
         self.logical_id = logical_id
         self.name = name
         self.arn = arn
+        self.role_arn = role_arn
+        # Lambda calls AWS as a session of its execution role named after the function, as AWS's refusals say.
+        self.principal_arn = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/{name}"
         self.code_dir = code_dir
         self.handler_spec = handler
         self.module_name = module_name
+        self.runtime_id = runtime_id  # python3.13, as the template says
         self.timeout = timeout
         self.memory = memory
-        self.environment = environment
+        self.reserved_concurrency = reserved_concurrency
+        self.environment = environment  # the template's variables (Globals merged, intrinsics resolved)
         self.events = events
         self.event_invoke_config = event_invoke_config
         self.dead_letter_queue = dead_letter_queue
-        self._handler: Callable[[Any, Any], Any] | None = None
-        self.module: ModuleType | None = None
+        self.console = logging.getLogger(logical_id)
+        # Set by the stack before the first invocation:
+        self.runtime: WorkerRuntime | None = None
+        self.local_environment: dict[str, str] = {}  # endpoints, sandboxes, --env: after the template's
+        self.statements: list[dict[str, Any]] = []  # the execution role's, intrinsics resolved
+        self._idle: list[Worker] = []
+        self._workers: set[Worker] = set()
+        self._starting = 0
+        self._lock = threading.Condition()
+        self.cold_starts = 0
+        self.invocations = 0
+        self.last_init_ms: float | None = None
 
     def __repr__(self) -> str:
         return f"<LocalFunction {self.logical_id} {self.module_name}>"
@@ -116,60 +309,121 @@ class LocalFunction:
         module_path, _, _ = self.handler_spec.rpartition(".")
         return self.code_dir / (module_path.replace(".", "/") + ".py")
 
-    def load(self) -> None:
-        """Import the handler module under its unique name (e.g. ``functions.join.handler``)."""
-        _, _, func_name = self.handler_spec.rpartition(".")
-        path = self.source_file
-        if not path.is_file():
-            raise FileNotFoundError(f"{self.logical_id}: handler file {path} does not exist (CodeUri + Handler)")
-        spec = importlib.util.spec_from_file_location(self.module_name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"{self.logical_id}: cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[self.module_name] = module
-        # Lambda puts the code directory on sys.path; do the same while the module is imported so
-        # that it may import modules next to it.
-        sys.path.insert(0, str(self.code_dir))
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(self.module_name, None)
-            raise
-        finally:
-            try:
-                sys.path.remove(str(self.code_dir))
-            except ValueError:
-                pass
-        handler = getattr(module, func_name, None)
-        if not callable(handler):
-            raise ImportError(f"{self.logical_id}: {path} has no callable {func_name!r}")
-        self.module = module
-        self._handler = handler
+    @property
+    def max_workers(self) -> int:
+        assert self.runtime is not None
+        cap = self.runtime.max_workers
+        return min(cap, self.reserved_concurrency) if self.reserved_concurrency else cap
 
-    def context(self, request_id: str | None = None) -> LambdaContext:
-        return LambdaContext(
-            function_name=self.name,
-            memory_limit_in_mb=self.memory,
-            invoked_function_arn=self.arn,
-            aws_request_id=request_id or str(uuid.uuid4()),
-            timeout_seconds=self.timeout,
+    def credentials(self) -> dict[str, str]:
+        """This function's own (fake) role session: a distinct key per function, as Lambda's STS keys are."""
+        digest = hashlib.sha256(f"{self.role_arn}".encode()).hexdigest().upper()
+        return {"AWS_ACCESS_KEY_ID": f"ASIA{digest[:16]}", "AWS_SECRET_ACCESS_KEY": digest[16:56],
+                "AWS_SESSION_TOKEN": f"local-session-{self.logical_id}"}
+
+    def process_environment(self) -> dict[str, str]:
+        """Exactly what Lambda gives this function's runtime, plus the local endpoints."""
+        env = {key: os.environ[key] for key in _BASIC_VARIABLES if key in os.environ}
+        env.update(self.environment)
+        env.update(
+            AWS_LAMBDA_FUNCTION_NAME=self.name,
+            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(self.memory),
+            AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{self.name}",
+            AWS_LAMBDA_LOG_STREAM_NAME=f"{dt.date.today():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
+            AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
+            AWS_EXECUTION_ENV=f"AWS_Lambda_{self.runtime_id}",
+            AWS_REGION=REGION,
+            AWS_DEFAULT_REGION=REGION,
+            LAMBDA_TASK_ROOT=str(self.code_dir),
+            LAMBDA_RUNTIME_DIR=str(Path(sys.executable).parent),
+            _HANDLER=self.handler_spec,
+            TZ=":UTC",
+            **self.credentials(),
         )
+        env.update(self.local_environment)
+        return env
+
+    # --- invocation ------------------------------------------------------------------------------
 
     def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
-        """Synchronous invocation: the handler's exception propagates; the result is JSON-copied."""
-        if self._handler is None:
-            raise RuntimeError(f"{self.logical_id} is not loaded")
-        ctx = self.context(request_id)
-        started = time.monotonic()
+        """Synchronous invocation: the result, or FunctionError with the runtime's error payload."""
+        request_id = request_id or str(uuid.uuid4())
+        worker = self._acquire()
         try:
-            return through_json(self._handler(through_json(event), ctx))
+            return worker.invoke(event, request_id)
         finally:
-            elapsed = time.monotonic() - started
-            if elapsed > self.timeout:
-                log.warning(
-                    "%s ran %.1f s, longer than its Timeout of %d s: Lambda would have stopped it",
-                    self.logical_id, elapsed, self.timeout,
-                )
+            self._release(worker)
+
+    def _acquire(self) -> Worker:
+        with self._lock:
+            self.invocations += 1
+            while True:
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive():
+                        return worker
+                    self._workers.discard(worker)  # it died while idle: a cold start replaces it
+                    worker.close()
+                if len(self._workers) + self._starting < self.max_workers:
+                    self._starting += 1
+                    break
+                self._lock.wait()
+        started = None
+        try:
+            started = Worker(self)
+            init_ms = started.init()
+        except BaseException:
+            if started is not None:
+                self._discard(started)
+            with self._lock:
+                self._starting -= 1
+                self._lock.notify()
+            raise
+        with self._lock:
+            self._starting -= 1
+            self._workers.add(started)
+            self.cold_starts += 1
+            self.last_init_ms = round(init_ms, 2)
+        return started
+
+    def _release(self, worker: Worker) -> None:
+        if not worker.alive():
+            self._discard(worker)  # a worker that timed out or died is replaced on a later invocation
+            return
+        with self._lock:
+            self._idle.append(worker)
+            self._lock.notify()
+
+    def _discard(self, worker: Worker) -> None:
+        if worker.alive():
+            worker.kill()
+        worker.close()
+        with self._lock:
+            self._workers.discard(worker)
+            self._lock.notify()
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            alive = [w for w in self._workers if w.alive()]
+            warm = sum(1 for w in self._idle if w.alive())
+            return {
+                "workers": len(alive), "warm": warm, "busy": len(alive) - warm, "max_workers": self.max_workers,
+                "cold_starts": self.cold_starts, "invocations": self.invocations,
+                "last_init_ms": self.last_init_ms, "pids": sorted(w.pid for w in alive),
+            }
+
+    def stop_workers(self, deadline: float) -> None:
+        """Every worker ends: stdin closed, then killed if still running at ``deadline``."""
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.stop()
+        for worker in workers:
+            try:
+                worker.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
 
 # --- async invocation (Scheduler, destinations) --------------------------------------------------
@@ -177,19 +431,6 @@ class LocalFunction:
 
 def _now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
-    """The runtime's error response shape (what ``responsePayload`` holds for a function error)."""
-    return {
-        "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        "requestId": request_id,
-        "stackTrace": [
-            line for line, frame in zip(traceback.format_tb(exc.__traceback__), traceback.walk_tb(exc.__traceback__))
-            if not frame[0].f_code.co_filename.startswith(_HERE)
-        ],
-    }
 
 
 class AsyncInvoker:
@@ -244,18 +485,15 @@ class AsyncInvoker:
         max_age = int(config.get("MaximumEventAgeInSeconds", 21600))
         received = time.monotonic()
         attempts = 0
-        error: BaseException | None = None
+        error: FunctionError | None = None
         while True:
             attempts += 1
             started = time.monotonic()
             try:
                 result = fn.invoke(payload, request_id=request_id)
-            except Exception as exc:  # noqa: BLE001 - a function error, as Lambda sees it
+            except FunctionError as exc:
                 error = exc
-                log.error(
-                    "%s (async, from %s) failed on attempt %d: %s\n%s",
-                    fn.logical_id, source, attempts, exc, "".join(traceback.format_exception(exc)).rstrip(),
-                )
+                log.error("%s (async, from %s) failed on attempt %d: %s", fn.logical_id, source, attempts, exc)
             else:
                 log.info("%s (async, from %s) done in %d ms", fn.logical_id, source, (time.monotonic() - started) * 1000)
                 self._destination(fn, "OnSuccess", payload, request_id, attempts, result=result)
@@ -283,7 +521,7 @@ class AsyncInvoker:
         attempts: int,
         *,
         result: Any = None,
-        error: BaseException | None = None,
+        error: FunctionError | None = None,
         condition: str = "Success",
     ) -> None:
         destination = ((fn.event_invoke_config or {}).get("DestinationConfig") or {}).get(kind) or {}
@@ -303,7 +541,7 @@ class AsyncInvoker:
         }
         if error is not None:
             record["responseContext"]["functionError"] = "Unhandled"
-            record["responsePayload"] = error_payload(error, request_id)
+            record["responsePayload"] = {**error.payload, "requestId": request_id}
         try:
             if target:
                 self._send(fn, target, record, kind, error is None)
@@ -317,7 +555,7 @@ class AsyncInvoker:
 
     def _send(self, fn: LocalFunction, target: str, record: dict[str, Any], kind: str, success: bool) -> None:
         service = target.split(":")[2]
-        body = json.dumps(record, default=_json_default)
+        body = json.dumps(record, default=json_default)
         if service == "sqs":
             sqs = boto3.client("sqs", region_name=REGION)
             url = sqs.get_queue_url(QueueName=target.split(":")[5], QueueOwnerAWSAccountId=target.split(":")[4])["QueueUrl"]
@@ -342,16 +580,16 @@ class AsyncInvoker:
             raise TemplateError(f"destination type of {target} is not supported locally")
         log.info("%s: %s record for request %s sent to %s", fn.logical_id, kind, record["requestContext"]["requestId"], target)
 
-    def _send_dlq(self, fn: LocalFunction, payload: Any, request_id: str, error: BaseException) -> None:
+    def _send_dlq(self, fn: LocalFunction, payload: Any, request_id: str, error: FunctionError) -> None:
         target = fn.dead_letter_queue.get("TargetArn") if fn.dead_letter_queue else None
         if not target:
             return
         attributes = {
             "RequestID": {"DataType": "String", "StringValue": request_id},
             "ErrorCode": {"DataType": "Number", "StringValue": "200"},
-            "ErrorMessage": {"DataType": "String", "StringValue": str(error)[:1000] or type(error).__name__},
+            "ErrorMessage": {"DataType": "String", "StringValue": str(error.payload.get("errorMessage"))[:1000]},
         }
-        body = json.dumps(payload, default=_json_default)
+        body = json.dumps(payload, default=json_default)
         if target.split(":")[2] == "sqs":
             sqs = boto3.client("sqs", region_name=REGION)
             url = sqs.get_queue_url(QueueName=target.split(":")[5])["QueueUrl"]
@@ -364,7 +602,7 @@ class AsyncInvoker:
 # --- building functions from the template --------------------------------------------------------
 
 
-def build_functions(template: Template, resolver: Resolver, *, public_base_url: str | None = None) -> list[LocalFunction]:
+def build_functions(template: Template, resolver: Resolver) -> list[LocalFunction]:
     functions = []
     for logical_id in template.of_type("AWS::Serverless::Function"):
         if not resolver.resource_enabled(logical_id):
@@ -386,16 +624,23 @@ def build_functions(template: Template, resolver: Resolver, *, public_base_url: 
             FunctionEvent(name=ev_name, type=ev.get("Type", ""), properties=resolver.resolve(ev.get("Properties") or {}))
             for ev_name, ev in (props.get("Events") or {}).items()
         ]
+        # SAM names the execution role it creates <LogicalId>Role; an explicit Role is used as given.
+        role_arn = str(resolver.resolve(props.get("Role"))
+                       or f"arn:aws:iam::{ACCOUNT_ID}:role/{template.stack_name}-{logical_id}Role")
+        reserved = resolver.resolve(props.get("ReservedConcurrentExecutions"))
         functions.append(
             LocalFunction(
                 logical_id=logical_id,
                 name=name,
                 arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
+                role_arn=role_arn,
                 code_dir=code_dir,
                 handler=handler,
                 module_name=f"{rel}.{module_path}" if rel else module_path,
+                runtime_id=str(resolver.resolve(props.get("Runtime")) or DEFAULT_RUNTIME),
                 timeout=int(resolver.resolve(props.get("Timeout")) or DEFAULT_TIMEOUT),
                 memory=int(resolver.resolve(props.get("MemorySize")) or DEFAULT_MEMORY),
+                reserved_concurrency=None if reserved is None else int(reserved),
                 environment=environment,
                 events=events,
                 event_invoke_config=resolver.resolve(props.get("EventInvokeConfig")) or {},
@@ -403,30 +648,3 @@ def build_functions(template: Template, resolver: Resolver, *, public_base_url: 
             )
         )
     return functions
-
-
-class EnvironmentConflict(TemplateError):
-    pass
-
-
-def merged_environment(functions: list[LocalFunction], *, local_overrides: dict[str, str]) -> dict[str, str]:
-    """All functions share one process: their variables must agree (``local_overrides`` excepted)."""
-    merged: dict[str, str] = {}
-    origin: dict[str, str] = {}
-    conflicts = []
-    for fn in functions:
-        for key, value in fn.environment.items():
-            if key in local_overrides:
-                continue
-            if key in merged and merged[key] != value:
-                conflicts.append(f"{key}: {origin[key]}={merged[key]!r} but {fn.logical_id}={value!r}")
-                continue
-            merged.setdefault(key, value)
-            origin.setdefault(key, fn.logical_id)
-    if conflicts:
-        raise EnvironmentConflict(
-            "functions run in one process locally, so their environment variables must agree:\n  "
-            + "\n  ".join(conflicts)
-        )
-    merged.update(local_overrides)
-    return merged

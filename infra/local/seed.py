@@ -26,8 +26,22 @@ DEMO_PROVIDER = {"name": "Dana Demo", "email": "dana@example.com", "timezone": "
 DEMO_CONNECTIONS: dict[str, str | None] = {"zoom": None, "microsoft": PROVIDER_ID}
 
 
+# What create_tenant reads: the seed runs it in the stack's own process, as an operator's CLI would.
+OPERATOR_VARIABLES = ("TABLE_NAME", "KMS_KEY_ID")
+
+
 class SeedError(Exception):
     pass
+
+
+def operator_environment(environments: list[dict[str, str]]) -> dict[str, str]:
+    """The variables the seed needs, taken from the first function that has each."""
+    found: dict[str, str] = {}
+    for env in environments:
+        for key in OPERATOR_VARIABLES:
+            if key in env:
+                found.setdefault(key, env[key])
+    return found
 
 
 @dataclass

@@ -6,12 +6,11 @@ import base64
 import logging
 import threading
 import time
-import traceback
 from typing import Any
 
 import boto3
 
-from .lambdas import LocalFunction
+from .lambdas import FunctionError, LocalFunction
 from .template import REGION
 
 log = logging.getLogger("infra.local.sqs")
@@ -126,9 +125,10 @@ class SqsPoller(threading.Thread):
         try:
             result = self.function.invoke({"Records": records})
         except Exception as exc:  # noqa: BLE001 - a function error fails the whole batch
-            log.error("%s raised on a batch of %d from %s; all stay on the queue:\n%s",
-                      self.function.logical_id, len(records), self.queue_arn.rsplit(":", 1)[-1],
-                      "".join(traceback.format_exception(exc)).rstrip())
+            # A function error's traceback is in the function's own log lines, above.
+            log.error("%s failed on a batch of %d from %s; all stay on the queue: %s",
+                      self.function.logical_id, len(records), self.queue_arn.rsplit(":", 1)[-1], exc,
+                      exc_info=not isinstance(exc, FunctionError))
             failed = ids
         else:
             failed = failed_ids(result, ids, self.report_batch_item_failures)

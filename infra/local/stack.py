@@ -15,11 +15,12 @@ from typing import Any
 
 from . import moto_patches, outbox, room
 from .gateway import Gateway, routes_from_functions
-from .lambdas import AsyncInvoker, LocalFunction, build_functions, merged_environment
+from .iam import function_statements
+from .lambdas import DEFAULT_MAX_WORKERS, AsyncInvoker, LocalFunction, MetricsSink, WorkerRuntime, build_functions
 from .provision import Provisioner
 from .sandboxes import PROVIDERS, LocalSandbox, SandboxError, start_sandboxes
 from .scheduler import SchedulerLoop
-from .seed import DemoTenant, booking_snippet, seed_demo
+from .seed import DemoTenant, booking_snippet, operator_environment, seed_demo
 from .sqs_poller import SqsPoller, pollers_from_functions
 from .template import ACCOUNT_ID, REGION, Template, TemplateError
 
@@ -66,6 +67,7 @@ class Options:
     sqs_backoff_seconds: int = 2
     async_retry_delay: float = 1.0
     sandbox_ports: dict[str, int] = field(default_factory=dict)  # provider key (zoom, microsoft) -> port
+    max_workers: int = DEFAULT_MAX_WORKERS  # per function, below its ReservedConcurrentExecutions
 
 
 class LocalStack:
@@ -83,6 +85,7 @@ class LocalStack:
         self.invoker: AsyncInvoker | None = None
         self.tenant: DemoTenant | None = None
         self.sandboxes: dict[str, LocalSandbox] = {}
+        self.metrics: MetricsSink | None = None
         self.info: dict[str, Any] = {}
 
     # --- start -----------------------------------------------------------------------------------
@@ -93,7 +96,9 @@ class LocalStack:
         moto_patches.apply()
 
         self.template = Template.load(opts.template, parameter_overrides=opts.parameters)
-        self._add_layers_to_path()
+        layer_paths = self._layer_paths()
+        # The seed creates the demo tenant through the shared package, in this process.
+        sys.path.extend(p for p in layer_paths if p not in sys.path)
         self.provisioner = Provisioner(self.template)
         self.provisioner.provision_all()
         for warning in self.provisioner.warnings:
@@ -102,7 +107,7 @@ class LocalStack:
         if sender:
             self.provisioner.verify_sender(str(sender))
 
-        # The gateway binds first: its URL is PUBLIC_BASE_URL, which handlers may read at import.
+        # The gateway binds first: its URL is PUBLIC_BASE_URL, which the functions get.
         try:
             self.gateway = Gateway(
                 [],
@@ -114,13 +119,15 @@ class LocalStack:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
                                "pick another with --port or PORT (0 = any free port)") from exc
         self.functions = build_functions(self.template, self.provisioner.resolver)
-        # Before any function is imported: the providers' settings are read once per process.
+        self._check_handlers()
         self._start_sandboxes()
-        sandbox_env = {k: v for local in self.sandboxes.values() for k, v in local.environment().items()}
-        env = merged_environment(self.functions, local_overrides={"PUBLIC_BASE_URL": self.gateway.url, **sandbox_env})
-        os.environ.update(env)
-        os.environ.update(opts.env)
-        self._load_functions()
+        self.metrics = MetricsSink(opts.state_dir.resolve() / "metrics.jsonl")
+        runtime = WorkerRuntime(sys_path=[*layer_paths, str(REPO_ROOT)], metrics=self.metrics,
+                                max_workers=opts.max_workers)
+        for fn in self.functions:
+            fn.runtime = runtime
+            fn.local_environment = self._local_environment(fn)
+            fn.statements = self.provisioner.resolver.resolve(function_statements(self.template.path, fn.logical_id))
 
         try:
             self.gateway.routes = routes_from_functions(self.functions)
@@ -136,11 +143,12 @@ class LocalStack:
         self.scheduler.start()
 
         if opts.seed:
+            os.environ.update(operator_environment([fn.environment for fn in self.functions]))
             try:
                 self.tenant = seed_demo(self.gateway.url, connect=list(self.sandboxes))
             except Exception as exc:
                 raise StartupError(f"seeding the demo tenant failed: {exc}") from exc
-        self.info = self._write_state(env)
+        self.info = self._write_state()
         return self.info
 
     def _start_moto(self) -> None:
@@ -170,39 +178,51 @@ class LocalStack:
         except SandboxError as exc:
             raise StartupError(str(exc)) from exc
 
-    def _add_layers_to_path(self) -> None:
+    def _local_environment(self, fn: LocalFunction) -> dict[str, str]:
+        """What the local stack sets for ``fn`` after the template's variables: moto's endpoint, the
+        sandbox of each provider whose secret ``fn`` reads, the gateway where it has PUBLIC_BASE_URL,
+        and the ``--env`` options."""
+        assert self.gateway is not None
+        env = {
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        for local in self.sandboxes.values():
+            if local.provider.secret_variable in fn.environment:
+                env.update(local.environment())
+        if "PUBLIC_BASE_URL" in fn.environment:
+            env["PUBLIC_BASE_URL"] = self.gateway.url
+        env.update(self.options.env)
+        return env
+
+    def _layer_paths(self) -> list[str]:
+        """Where each layer's modules are (Lambda's /opt/python)."""
         assert self.template is not None
-        root = str(self.template.root)
-        if root not in sys.path:
-            sys.path.append(root)
+        paths = []
         for logical_id in self.template.of_type("AWS::Serverless::LayerVersion"):
             content = self.template.properties(logical_id).get("ContentUri")
             if isinstance(content, str):
                 layer = (self.template.root / content).resolve()
                 for candidate in (layer / "python", layer):
-                    if candidate.is_dir() and str(candidate) not in sys.path:
-                        sys.path.append(str(candidate))
+                    if candidate.is_dir():
+                        paths.append(str(candidate))
                         break
+        return paths
 
-    def _load_functions(self) -> None:
-        errors = []
-        for fn in self.functions:
-            try:
-                fn.load()
-            except FileNotFoundError as exc:
-                errors.append(str(exc))
-                continue
-            except Exception as exc:  # noqa: BLE001 - report every broken function at once
-                log.exception("cannot load %s", fn.logical_id)
-                assert self.template is not None
-                errors.append(f"{fn.logical_id} ({_relative(fn.source_file, self.template.root)}): {exc}")
-        if errors:
-            raise StartupError("functions failed to load:\n  " + "\n  ".join(errors))
+    def _check_handlers(self) -> None:
+        """A handler file that does not exist stops the start; import errors are the functions' own, as on Lambda."""
+        assert self.template is not None
+        missing = [f"{fn.logical_id}: handler file {_relative(fn.source_file, self.template.root)} does not exist "
+                   "(CodeUri + Handler)" for fn in self.functions if not fn.source_file.is_file()]
+        if missing:
+            raise StartupError("functions cannot start:\n  " + "\n  ".join(missing))
 
     def _health(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         body = {
             "status": "ok",
-            "functions": [fn.logical_id for fn in self.functions],
+            "functions": {fn.logical_id: fn.health() for fn in self.functions},
             "pollers": [{"name": p.name, "alive": p.is_alive(), "busy": p.busy, "invocations": p.invocations}
                         for p in self.pollers],
             "scheduler": {"alive": bool(self.scheduler and self.scheduler.is_alive()),
@@ -212,11 +232,16 @@ class LocalStack:
         }
         return 200, {"content-type": "application/json"}, json.dumps(body).encode()
 
-    def _write_state(self, env: dict[str, str]) -> dict[str, Any]:
+    def _write_state(self) -> dict[str, Any]:
         assert self.gateway is not None and self.provisioner is not None
         state_dir = self.options.state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         resources = {lid: p.ref for lid, p in self.provisioner.physical.items() if isinstance(p.ref, str)}
+        # The functions' variables, the first function's value of each (for a person, not for a function).
+        env: dict[str, str] = {}
+        for fn in self.functions:
+            for key, value in fn.environment.items():
+                env.setdefault(key, value)
         api_url = self.gateway.url
         info: dict[str, Any] = {
             "api_url": api_url,
@@ -233,6 +258,7 @@ class LocalStack:
             "event_bus_name": env.get("EVENT_BUS_NAME"),
             "schedule_group": env.get("SCHEDULE_GROUP"),
             "outbox_url": f"{api_url}/_local/outbox.html",
+            "metrics_file": str(self.metrics.path) if self.metrics else None,
             **self._sandbox_state(),
             "resources": resources,
             "pid": os.getpid(),
@@ -292,6 +318,11 @@ class LocalStack:
                 thread.join(max(0.1, deadline - time.monotonic()))
         if self.invoker is not None:
             self.invoker.join(max(0.1, deadline - time.monotonic()))
+        deadline = time.monotonic() + 3
+        for fn in self.functions:
+            fn.stop_workers(deadline)
+        if self.metrics is not None:
+            self.metrics.close()
         if self.moto is not None:
             try:
                 self.moto.stop()

@@ -40,8 +40,9 @@ class StartupFailed(Exception):
 
 
 @contextlib.contextmanager
-def running_stack(tmp: Path, *extra_args: str) -> Iterator[Stack]:
-    """A stack for a fixture: a failed start fails the tests that need it, and it always stops."""
+def running_stack(tmp: Path, *extra_args: str, expected_denial: str | None = None) -> Iterator[Stack]:
+    """A stack for a fixture: a failed start fails the tests that need it, and it always stops. Once
+    stopped, any call a function's role did not allow fails the tests (but the one a test expects)."""
     try:
         running = launch(tmp, *extra_args)
     except StartupFailed as exc:
@@ -50,6 +51,11 @@ def running_stack(tmp: Path, *extra_args: str) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
+    # A function's worker logs every call its execution role does not allow, even one the function swallowed.
+    denied = [line for line in running.log_path.read_text(errors="replace").splitlines()
+              if "is not authorized to perform:" in line and not (expected_denial and expected_denial in line)]
+    if denied:
+        pytest.fail("calls the functions' roles do not allow:\n" + "\n".join(denied), pytrace=False)
 
 
 def launch(tmp: Path, *extra_args: str) -> Stack:

@@ -8,12 +8,16 @@ real services do, so the app can rely on it locally.
 import base64
 import datetime as dt
 import json
+import os
+import re
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from e2e_support import request, running_stack
+from e2e_support import launch, request, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +52,13 @@ Resources:
           TIMER_ARN: !GetAtt Timer.Arn
           GROUP: !Ref Group
           PUBLIC_BASE_URL: !Sub https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}
+      Policies:
+        - EventBridgePutEventsPolicy: {EventBusName: !Ref Bus}
+        - Statement:
+            - Effect: Allow
+              Action: scheduler:CreateSchedule
+              Resource: !Sub 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${Group}/*'
+            - {Effect: Allow, Action: iam:PassRole, Resource: 'arn:aws:iam::123456789012:role/scheduler'}
       Events:
         Nested: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: ANY, Path: '/echo/{id}/{proxy+}'}}
         One: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: '/echo/{id}'}}
@@ -58,6 +69,12 @@ Resources:
     Properties:
       CodeUri: fns/worker
       Handler: app.handle
+      Environment:
+        Variables:
+          WORKER_ONLY: not for Echo
+      Policies:
+        - Statement:
+            - {Effect: Allow, Action: ses:SendEmail, Resource: !Sub 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*'}
       Events:
         Work:
           Type: SQS
@@ -71,10 +88,29 @@ Resources:
       FunctionName: !Sub ${AWS::StackName}-timer
       CodeUri: fns/timer
       Handler: app.handle
+      Policies:
+        - Statement:
+            - {Effect: Allow, Action: ses:SendEmail, Resource: !Sub 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*'}
       EventInvokeConfig:
         MaximumRetryAttempts: 1
         DestinationConfig:
           OnFailure: {Type: SQS, Destination: !GetAtt FailedQueue.Arn}
+  Slow:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fns/slow
+      Handler: app.handle
+      Timeout: 2
+      ReservedConcurrentExecutions: 1
+      Events:
+        Any: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: '/slow/{action}'}}
+  Broken:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fns/broken
+      Handler: app.handle
+      Events:
+        Any: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /broken}}
   Bus:
     Type: AWS::Events::EventBus
     Properties: {Name: !Sub '${AWS::StackName}-bus'}
@@ -107,7 +143,7 @@ def mail(subject, text):
 """
 
 ECHO = MAIL + """
-import base64, json
+import base64, json, time
 def handle(event, context):
     path = event["rawPath"]
     if path.endswith("/boom"):
@@ -127,6 +163,9 @@ def handle(event, context):
             boto3.client("events").put_events(Entries=[{"Source": "app", "DetailType": "work.item",
                                                         "Detail": json.dumps(detail), "EventBusName": os.environ["BUS"]}])
         return {"statusCode": 202}
+    if path.endswith("/sleep"):
+        time.sleep(float(event["queryStringParameters"]["s"]))
+        return {"pid": os.getpid()}
     if path.endswith("/schedule"):
         spec = json.loads(event["body"])
         boto3.client("scheduler").create_schedule(
@@ -138,7 +177,15 @@ def handle(event, context):
                                          "at": "<aws.scheduler.scheduled-time>", "run": "<aws.scheduler.execution-id>",
                                          "arn": "<aws.scheduler.schedule-arn>", "try": "<aws.scheduler.attempt-number>"})})
         return {"statusCode": 201}
+    if path.endswith("/forbidden"):  # the default bus: the role allows only the app's own
+        try:
+            boto3.client("events").put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
+        except Exception as exc:
+            return {"code": exc.response["Error"]["Code"], "message": exc.response["Error"]["Message"]}
+        return {"code": None}
     env = {k: os.environ.get(k) for k in ("BUS", "MODE", "TIMER_ARN", "GROUP", "PUBLIC_BASE_URL", "SENDER")}
+    if path.endswith("/environment"):
+        return {"pid": os.getpid(), "environ": dict(os.environ)}
     ctx = {"function_name": context.function_name, "memory": context.memory_limit_in_mb,
            "arn": context.invoked_function_arn, "request_id": context.aws_request_id,
            "remaining": context.get_remaining_time_in_millis()}
@@ -170,16 +217,47 @@ def handle(event, context):
     return {"ok": True}
 """
 
+SLOW = """
+import json, os, time
+def handle(event, context):
+    action = event["pathParameters"]["action"]
+    if action == "hang":
+        time.sleep(30)
+    if action == "wait":
+        time.sleep(1)
+    if action == "log":
+        print("hello from", context.aws_request_id)
+        print(json.dumps({"_aws": {"Timestamp": 0, "CloudWatchMetrics": [{"Namespace": "tiny", "Dimensions": [[]],
+                                  "Metrics": [{"Name": "Hellos", "Unit": "Count"}]}]}, "Hellos": 1}))
+    return {"pid": os.getpid(), "request_id": context.aws_request_id, "key": os.environ["AWS_ACCESS_KEY_ID"]}
+"""
+
+BROKEN = """
+raise RuntimeError("settings missing at init")
+def handle(event, context):
+    return {}
+"""
+
+LOCAL_WORKER_CAP = 3
+# The one call a test makes on purpose that Echo's role does not allow.
+FORBIDDEN = "events:PutEvents on resource: arn:aws:events:us-east-1:123456789012:event-bus/default"
+
+
+def write_app(root):
+    (root / "template.yaml").write_text(TEMPLATE)
+    for name, code in (("echo", ECHO), ("worker", WORKER), ("timer", TIMER), ("slow", SLOW), ("broken", BROKEN)):
+        (root / "fns" / name).mkdir(parents=True)
+        (root / "fns" / name / "app.py").write_text(textwrap.dedent(code))
+    return root / "template.yaml"
+
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny-app")
-    (root / "template.yaml").write_text(TEMPLATE)
-    for name, code in (("echo", ECHO), ("worker", WORKER), ("timer", TIMER)):
-        (root / "fns" / name).mkdir(parents=True)
-        (root / "fns" / name / "app.py").write_text(textwrap.dedent(code))
-    with running_stack(root / "run", "--template", str(root / "template.yaml"), "--no-seed",
-                       "--sqs-backoff", "1", "--async-retry-delay", "0.2") as running:
+    template = write_app(root)
+    with running_stack(root / "run", "--template", str(template), "--no-seed", "--sqs-backoff", "1",
+                       "--async-retry-delay", "0.2", "--max-workers", str(LOCAL_WORKER_CAP),
+                       expected_denial=FORBIDDEN) as running:
         yield running
 
 
@@ -338,3 +416,135 @@ def test_a_failing_scheduled_invocation_is_retried_then_sent_to_on_failure(cloud
     assert record["responseContext"]["functionError"] == "Unhandled"
     assert record["responsePayload"]["errorType"] == "RuntimeError"
     assert record["responsePayload"]["errorMessage"] == "timer failed on purpose"
+
+
+# --- each function in worker processes of its own ------------------------------------------------
+
+
+def _health(cloud, logical_id):
+    return request(cloud.api + "/_local/health").json()["functions"][logical_id]
+
+
+def _parallel(urls):
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return list(pool.map(request, urls))
+
+
+def test_each_function_runs_in_a_process_of_its_own_and_a_warm_one_is_reused(cloud):
+    echo = [_echo(cloud, "/echo/abc/environment")["pid"] for _ in range(3)]
+    slow = request(cloud.api + "/slow/fast").json()["pid"]
+    assert len(set(echo)) == 1  # warm: one worker served the three in turn
+    assert len({echo[0], slow, cloud.info["pid"]}) == 3
+    assert echo[0] in _health(cloud, "Echo")["pids"]
+
+
+def test_concurrent_invocations_start_more_workers_up_to_the_local_cap(cloud):
+    answers = _parallel([cloud.api + "/echo/abc/sleep?s=1.5"] * (LOCAL_WORKER_CAP + 2))
+    assert all(a.status == 200 for a in answers), answers
+    pids = {a.json()["pid"] for a in answers}
+    assert 1 < len(pids) <= LOCAL_WORKER_CAP
+    health = _health(cloud, "Echo")
+    assert health["max_workers"] == LOCAL_WORKER_CAP and 1 < health["workers"] <= LOCAL_WORKER_CAP
+
+
+def test_reserved_concurrency_limits_the_workers(cloud):
+    answers = _parallel([cloud.api + "/slow/wait"] * 3)
+    assert all(a.status == 200 for a in answers), answers
+    assert len({a.json()["pid"] for a in answers}) == 1  # ReservedConcurrentExecutions: 1
+    assert _health(cloud, "Slow")["max_workers"] == 1
+
+
+def test_a_function_sees_only_its_own_variables_and_its_own_role(cloud):
+    environ = _echo(cloud, "/echo/abc/environment")["environ"]
+    assert environ["BUS"] == "meetbridge-bus" and environ["TIMER_ARN"].endswith(":function:meetbridge-timer")
+    assert "WORKER_ONLY" not in environ  # the Worker function's variable
+    assert "PYTHONUNBUFFERED" not in environ  # the parent's (set by launch())
+    assert environ["AWS_LAMBDA_FUNCTION_NAME"] == "meetbridge-Echo"
+    assert environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and environ["_HANDLER"] == "app.handle"
+    assert environ["AWS_ENDPOINT_URL"] == cloud.info["aws_endpoint_url"]
+    assert environ["LAMBDA_TASK_ROOT"].endswith("/fns/echo")
+    slow_key = request(cloud.api + "/slow/fast").json()["key"]
+    assert environ["AWS_ACCESS_KEY_ID"] != slow_key  # each function has its own role's credentials
+
+
+def test_a_worker_past_its_timeout_is_killed_and_replaced(cloud):
+    before = request(cloud.api + "/slow/fast").json()["pid"]
+    started = time.monotonic()
+    hung = request(cloud.api + "/slow/hang")
+    assert (hung.status, hung.json()) == (500, {"message": "Internal Server Error"})
+    assert time.monotonic() - started < 10  # Timeout: 2, not the handler's 30 s sleep
+    log = cloud.log_path.read_text()
+    assert "Task timed out after 2.00 seconds" in log
+    assert re.search(r"Slow: \S+ REPORT RequestId: \S+\tDuration: 2000.00 ms\t.*\tStatus: timeout", log)
+    after = request(cloud.api + "/slow/fast").json()["pid"]
+    assert after != before
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)
+
+
+def test_an_exception_at_init_is_an_init_error(cloud):
+    answer = request(cloud.api + "/broken")
+    assert (answer.status, answer.json()) == (500, {"message": "Internal Server Error"})
+    log = cloud.log_path.read_text()
+    assert "RuntimeError: settings missing at init" in log
+    assert re.search(r"Broken: init INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\t"
+                     r"Error Type: RuntimeError", log), log[-3000:]
+    assert _health(cloud, "Broken")["workers"] == 0
+
+
+def test_log_lines_name_the_function_and_invocation_and_metrics_go_to_their_file(cloud):
+    first = request(cloud.api + "/slow/log").json()
+    second = request(cloud.api + "/slow/log").json()
+    log = cloud.log_path.read_text()
+    for answer in (first, second):
+        rid = answer["request_id"]
+        assert f"Slow: {rid} hello from {rid}" in log
+        assert f"Slow: {rid} START RequestId: {rid}" in log
+        assert re.search(rf"Slow: {rid} REPORT RequestId: {rid}\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
+                         r"Memory Size: 256 MB\tMax Memory Used: \d+ MB", log)
+    assert "Hellos" not in log
+    metrics = [json.loads(line) for line in Path(cloud.info["metrics_file"]).read_text().splitlines()]
+    assert sum(1 for m in metrics if m.get("Hellos") == 1) == 2
+
+
+def test_a_cold_start_reports_its_init_duration(cloud):
+    for _ in range(2):
+        _echo(cloud, "/echo/abc")
+    log = cloud.log_path.read_text()
+    reports = re.findall(r"Echo: \S+ (REPORT RequestId: .*)", log)
+    cold = [r for r in reports if "Init Duration" in r]
+    assert cold and len(cold) == _health(cloud, "Echo")["cold_starts"]
+    assert len(reports) > len(cold)  # warm invocations have no Init Duration
+    assert _health(cloud, "Echo")["last_init_ms"] > 0
+
+
+def test_workers_exit_when_the_stack_is_killed(tmp_path):
+    (tmp_path / "app").mkdir()
+    template = write_app(tmp_path / "app")
+    stack = launch(tmp_path / "run", "--template", str(template), "--no-seed")
+    try:
+        pid = _echo(stack, "/echo/abc/environment")["pid"]
+        stack.process.kill()  # no chance to stop its workers
+        stack.process.wait(10)
+        stack.wait_for("the worker to exit", lambda: not _running(pid), timeout=10)
+    finally:
+        stack.stop()
+
+
+def _running(pid):
+    """True while the process exists and has not exited (an exited one may wait as a zombie for its reaper)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")  # Linux: tells a zombie apart
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_call_the_role_does_not_allow_is_refused_as_aws_refuses_it(cloud):
+    refused = _echo(cloud, "/echo/1/forbidden")
+    assert refused["code"] == "AccessDeniedException"
+    assert re.fullmatch(r"User: arn:aws:sts::123456789012:assumed-role/\S+ is not authorized to perform: "
+                        + re.escape(FORBIDDEN) + " because no identity-based policy allows the events:PutEvents action",
+                        refused["message"]), refused["message"]
+    cloud.wait_for("the refusal in the log", lambda: FORBIDDEN in cloud.log_path.read_text(errors="replace"))

@@ -124,3 +124,31 @@ def test_a_busy_sandbox_port_stops_the_start_with_a_message_naming_the_option(tm
     assert "exited with 1" in message, message
     assert f"cannot listen on 127.0.0.1:{port} for the Microsoft sandbox" in message, message
     assert "--microsoft-port or MICROSOFT_SANDBOX_PORT" in message and "Traceback" not in message, message
+
+
+def test_each_function_runs_in_workers_of_its_own_and_its_lines_name_it(stack):
+    import datetime as dt
+    import json
+    import re
+    from pathlib import Path
+
+    from e2e_support import Booking, Client
+
+    booking = Booking(Client.unique(), start=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
+    assert stack.post_webhook(booking.event()).status == 202
+    stack.wait_for("the booking's meeting", lambda: stack.admin("GET", f"bookings/{booking.id}").json().get("meeting"))
+
+    health = stack.get("/_local/health").json()["functions"]
+    pids = {fn: h["pids"] for fn, h in health.items() if h["pids"]}
+    assert {"AdminFunction", "BookingWebhookFunction", "MeetingsFunction"} <= set(pids)
+    all_pids = [pid for group in pids.values() for pid in group]
+    assert len(all_pids) == len(set(all_pids)) and stack.process.pid not in all_pids
+
+    log = stack.log_path.read_text(errors="replace")
+    applied = [line for line in log.splitlines() if "booking event applied" in line]
+    assert applied and all(re.search(r" MeetingsFunction: [0-9a-f-]{36} INFO booking event applied", line)
+                           for line in applied), applied
+    assert '"_aws"' not in log  # metrics go to their own file
+    metrics = Path(stack.info["metrics_file"]).read_text().splitlines()
+    assert metrics and all("_aws" in json.loads(line) for line in metrics)
+    assert f"metrics         {stack.info['metrics_file']}" in log
