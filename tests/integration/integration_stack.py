@@ -6,8 +6,8 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from unittest.mock import patch
 from pathlib import Path
+from unittest.mock import patch
 
 import boto3
 import yaml
@@ -200,7 +200,7 @@ def aws_calls_one_at_a_time() -> Iterator[None]:
     check (two refresh leases, then a `ConditionalCheckFailedException` when one stores tokens)."""
     from moto.core.botocore_stubber import BotocoreStubber
 
-    lock = threading.RLock()
+    lock = threading.RLock()  # reentrant: a moto backend that calls another service through botocore cannot deadlock
     process_request = BotocoreStubber.process_request
 
     def one_at_a_time(stubber, request):
