@@ -1,14 +1,21 @@
 # Two commands set up everything on a fresh machine: `make dev` and `make test`.
-PYTHON ?= python3
+# The venv runs the Python that Lambda runs (template.yaml's Runtime) when the machine has it: on the
+# PATH or under pyenv (whose shim may exist without selecting it, hence the check that it runs).
+RUNTIME_PYTHON := $(shell sed -n 's/^ *Runtime: *//p' template.yaml | head -n 1)
+PYTHON ?= $(firstword $(shell for candidate in $$(command -v $(RUNTIME_PYTHON)) $$HOME/.pyenv/versions/$(RUNTIME_PYTHON:python%=%).*/bin/$(RUNTIME_PYTHON); do "$$candidate" -c '' 2>/dev/null && echo "$$candidate"; done) python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Named after the interpreter: a venv of another Python is made again.
+STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
 
 # The SAM CLI pins boto3 and friends against the project's, so it lives in a venv of its own.
 SAM_CLI_VERSION := 1.170.0
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
+# The SAM CLI only builds and lints, so any Python it supports will do.
+SAM_PYTHON ?= python3
 LAYER_REQUIREMENTS := layers/shared/requirements.txt
 
 # Keeps builds and CI from reporting usage to AWS; set SAM_CLI_TELEMETRY=1 to opt back in.
@@ -18,13 +25,15 @@ export SAM_CLI_TELEMETRY
 .PHONY: dev test lint lint-template build layer-requirements openapi bench clean
 
 $(STAMP): pyproject.toml
+	@[ "$(PYTHON_VERSION)" = "$(RUNTIME_PYTHON)" ] || echo "note: $(RUNTIME_PYTHON) (Lambda's runtime) not found, using $(PYTHON_VERSION); install $(RUNTIME_PYTHON) or set PYTHON=/path/to/$(RUNTIME_PYTHON)"
+	@[ "$$($(BIN)/python -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$(PYTHON_VERSION)" ] || rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 $(SAM_STAMP):
-	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $(SAM_STAMP)

@@ -1,8 +1,13 @@
 """The in-process stack the integration tests drive: moto's AWS with this stack's resources."""
 
 import json
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import boto3
 
@@ -180,10 +185,29 @@ def connect_microsoft(stack: Stack, sandbox, user_id: str = '00000000-0000-0000-
                                                                                        provider_id)))
 
 
-def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
+@contextmanager
+def aws_calls_one_at_a_time() -> Iterator[None]:
+    """Each AWS call applied whole before the next, as AWS does: a DynamoDB write, conditional or
+    not, is atomic. moto's in-process backend is not thread-safe: threads sharing it see an item
+    changed half-way through another's request (`dictionary changed size during iteration` in
+    moto's `Item.__deepcopy__` and `Item.size`) and two conditional writes can both pass their
+    check (two refresh leases, then a `ConditionalCheckFailedException` when one stores tokens)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()  # reentrant: a moto backend that calls another service through botocore cannot deadlock
+    process_request = BotocoreStubber.process_request
+
+    def one_at_a_time(stubber, request):
+        with lock:
+            return process_request(stubber, request)
+
+    with patch.object(BotocoreStubber, 'process_request', one_at_a_time):
+        yield
+
+
+def book_in_parallel(stack: Stack, count: int) -> list[str]:
     """`count` bookings applied at once, each in its own thread (as many Lambdas would); returns the
-    exceptions, since a thread's own would otherwise vanish."""
-    import threading
+    failures' tracebacks, since a thread's own exceptions would otherwise vanish."""
     from datetime import UTC, datetime
 
     from bookings import booking_event
@@ -197,7 +221,7 @@ def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
     events = [BookingEvent.model_validate({**booking_event(booking_id=f'b{n}', client_id=f'c{n}'),
                                            'tenant_id': stack.tenant.tenant_id, 'source': 'generic',
                                            'occurred_at': datetime.now(UTC).isoformat()}) for n in range(count)]
-    failures: list[Exception] = []
+    failures: list[str] = []
 
     @config.using(MeetingsSettings)  # the meetings function's code, in a thread of its own
     def apply(event):
@@ -205,11 +229,12 @@ def book_in_parallel(stack: Stack, count: int) -> list[Exception]:
             with acting_as('meetings'):  # a thread starts without the caller's context
                 bookings.apply(event, datetime.now(UTC))
         except Exception as exc:
-            failures.append(exc)
+            failures.append(''.join(traceback.format_exception(exc)))
 
     threads = [threading.Thread(target=apply, args=(event,)) for event in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with aws_calls_one_at_a_time():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return failures

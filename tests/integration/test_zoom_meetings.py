@@ -238,6 +238,30 @@ def test_an_invalid_grant_after_a_lost_race_is_retried_from_the_store(stack, zoo
     assert ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company')).status == 'active'
 
 
+def test_tokens_renewed_after_the_lease_ran_out_are_stored_over_a_later_claim(stack, zoom):
+    from meetbridge.logic import tokens
+    from meetbridge.providers import zoom as zoom_provider
+
+    _ready(stack, zoom)
+    zoom.expire_access_tokens()
+    tenant_id = stack.tenant.tenant_id
+    key = ConnectionItem.key(tenant_id, 'company')
+    old = tokens.open_state(ConnectionItem.get(*key), tenant_id)
+
+    class OutlivesItsLease(zoom_provider.ZoomKeeper):
+        def renew(self, state):
+            renewed = super().renew(state)  # Zoom rotated the pair: the new one is the only live one
+            # The refresh took longer than the lease: another invocation claims the account meanwhile.
+            assert tokens._claim(ConnectionItem.get(*key), time.time() + tokens.LEASE_SECONDS + 1)
+            return renewed
+
+    token = tokens.access_token(tenant_id, 'company', OutlivesItsLease(), rejected=old['access_token'])
+
+    stored = ConnectionItem.get(*key)
+    assert token != old['access_token'] and tokens.open_state(stored, tenant_id)['access_token'] == token
+    assert stored.status == 'active' and zoom.refresh_count() == 1
+
+
 def test_a_real_invalid_grant_asks_the_admin_to_reconnect(stack, zoom):
     _ready(stack, zoom)
     zoom.expire_access_tokens()

@@ -122,12 +122,25 @@ def _renew(item: ConnectionItem, tenant_id: str, state: dict[str, Any], keeper: 
         _release(item)
         raise
     # Stored before the new access token is used: Zoom has already killed the old refresh token.
+    try:
+        _store(item, tenant_id, new_state)
+    except UpdateError as exc:
+        if exc.cause_response_code != 'ConditionalCheckFailedException':
+            raise
+        # The refresh outlived the lease and another invocation claimed the account meanwhile. These
+        # tokens are the provider's newest (Zoom has killed the refresh token that one holds), so they
+        # are stored over its claim; an account disconnected meanwhile keeps none.
+        _store(_read(tenant_id, item.connection_id), tenant_id, new_state)
+    logger.info('account tokens renewed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id})
+    return token
+
+
+def _store(item: ConnectionItem, tenant_id: str, new_state: dict[str, Any] | None) -> None:
+    """Ends the refresh: the new state (None: unchanged) written, the lease removed; versioned like every write."""
     actions = [ConnectionItem.refresh_lease_until.remove(), ConnectionItem.updated_at.set(datetime.now(UTC))]
     if new_state is not None:
         actions.append(ConnectionItem.secret_sealed.set(seal_state(new_state, tenant_id, item.connection_id)))
     item.update(actions=actions)
-    logger.info('account tokens renewed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id})
-    return token
 
 
 def _release(item: ConnectionItem) -> None:
