@@ -172,6 +172,13 @@ class Denial:
         return _denied_message(self)
 
 
+@dataclass(frozen=True)
+class Allowance:
+    principal_arn: str
+    action: str
+    resource: str
+
+
 # What the guard checks against: the acting function of this context (the integration tests run
 # every function in one process), else the process's own (a worker process of the local stack).
 _acting: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("iam_acting", default=None)
@@ -182,6 +189,10 @@ _lock = threading.Lock()
 log = logging.getLogger("infra.local.iam")
 # Every refusal, for a test session to report: handlers swallow some errors (batch reports, pages).
 denials: list[Denial] = []
+# Every allowed check while `recording_allowed()` is on, for a test to derive what each role's grants
+# are used for (off otherwise: a local stack worker runs for hours).
+allowed: list[Allowance] = []
+_recording_allowed = False
 _original_make_api_call: Callable | None = None
 
 
@@ -246,6 +257,9 @@ def _authorize(client: BaseClient, who: Identity, operation_name: str, needs: li
         for resource in resources:
             verdict = evaluate(who.statements, action, resource)
             if verdict == "allow":
+                if _recording_allowed:
+                    # list.append is atomic under the GIL: no lock on the path every call takes.
+                    allowed.append(Allowance(who.principal_arn, action, resource))
                 continue
             denial = Denial(who.principal_arn, action, resource, explicit=verdict == "deny")
             with _lock:
@@ -443,6 +457,18 @@ _RESOURCES: dict[str, Callable[..., list[tuple[str, list[str]]]]] = {
     "secretsmanager": _secretsmanager,
     "sqs": _sqs,
 }
+
+
+@contextlib.contextmanager
+def recording_allowed() -> Iterator[list[Allowance]]:
+    """Records every allowed check made in the block, in any thread; yields the record, emptied first."""
+    global _recording_allowed
+    allowed.clear()
+    _recording_allowed = True
+    try:
+        yield allowed
+    finally:
+        _recording_allowed = False
 
 
 def denial_report(found: list[Denial]) -> str:

@@ -1,6 +1,5 @@
 """The CloudFormation the SAM transform makes of template.yaml: functions, IAM, queues, tables, logs, routes."""
 
-import re
 from typing import Any
 
 import pytest
@@ -36,69 +35,6 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 
 BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 SQS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
-
-# What each function's code paths call: (IAM action, the template resource or parameter it is called on).
-# The integration suite runs every handler under its own role (infra/local/iam.py) and fails on any
-# call the role does not allow, so a need missing from the template shows there; here every grant
-# must be a need, so a permission no code path uses cannot stay in the template.
-IDEMPOTENCY = {  # Powertools: put, completed, read back on a conflict, deleted when the work failed
-    ("dynamodb:GetItem", "IdempotencyTable"),
-    ("dynamodb:PutItem", "IdempotencyTable"),
-    ("dynamodb:UpdateItem", "IdempotencyTable"),
-    ("dynamodb:DeleteItem", "IdempotencyTable"),
-}
-OPEN_SEALED = {("kms:Decrypt", "SealingKey")}  # tenant secrets, meeting details, tokens
-SEAL = {("kms:GenerateDataKey", "SealingKey")}  # envelope encryption: a data key per seal
-PUBLISH = {("events:PutEvents", "EventBus")}
-ZOOM_APP = {("secretsmanager:GetSecretValue", "ZoomClientSecret")}
-MICROSOFT_APP = {("secretsmanager:GetSecretValue", "MicrosoftClientSecret")}
-# A provider's refresh: the app credentials, the rotated token sealed again, connection.broken if refused.
-RENEW_ZOOM_TOKENS = ZOOM_APP | SEAL | PUBLISH | {("dynamodb:UpdateItem", "Table")}
-
-NEEDS = {
-    # Reads the tenant and opens its webhook secret, then publishes the booking event once.
-    "BookingWebhookFunction": {("dynamodb:GetItem", "Table")} | IDEMPOTENCY | OPEN_SEALED | PUBLISH,
-    # Connect flow: intents and states taken once (DeleteItem), connections saved; account events find
-    # connections through the index and may mark them broken.
-    "OAuthFunction": {
-        ("dynamodb:GetItem", "Table"),
-        ("dynamodb:PutItem", "Table"),
-        ("dynamodb:UpdateItem", "Table"),
-        ("dynamodb:DeleteItem", "Table"),
-        ("dynamodb:Query", "Table"),  # index/gsi1 only: the resource is ${Table.Arn}/index/gsi1
-    } | OPEN_SEALED | SEAL | PUBLISH | ZOOM_APP | MICROSOFT_APP,
-    # Bookings into meetings at either provider, their start schedules and retries.
-    "MeetingsFunction": {
-        ("dynamodb:GetItem", "Table"),
-        ("dynamodb:PutItem", "Table"),
-        ("dynamodb:UpdateItem", "Table"),
-        ("dynamodb:DeleteItem", "Table"),
-        ("dynamodb:Query", "Table"),  # the tenant's active accounts
-        ("scheduler:CreateSchedule", "ScheduleGroup"),
-        ("scheduler:UpdateSchedule", "ScheduleGroup"),
-        ("scheduler:DeleteSchedule", "ScheduleGroup"),
-        ("iam:PassRole", "SchedulerRole"),
-    } | IDEMPOTENCY | OPEN_SEALED | SEAL | PUBLISH | ZOOM_APP | MICROSOFT_APP,
-    # Reads the meeting and saves it as started, once.
-    "AutoStartFunction": {
-        ("dynamodb:GetItem", "Table"),
-        ("dynamodb:PutItem", "Table"),
-        # Lambda itself sends a failed invocation to its on-failure destination (SAM grants it).
-        ("sqs:SendMessage", "SchedulerDeadLetterQueue"),
-    } | IDEMPOTENCY | PUBLISH,
-    # Renders a notice from the tenant's templates and the meeting's sealed details; sends as the sender.
-    "NotificationsFunction": {("dynamodb:GetItem", "Table"), ("ses:SendEmail", "SenderEmail")}
-    | IDEMPOTENCY | OPEN_SEALED,
-    # A click records the link's opening, may start the meeting, and a host's click on a Zoom meeting
-    # asks Zoom for a start URL, renewing an expired token first. A Teams host link needs no Graph call.
-    "JoinFunction": {("dynamodb:GetItem", "Table"), ("dynamodb:PutItem", "Table")}
-    | OPEN_SEALED | RENEW_ZOOM_TOKENS,
-    # Tenant resources saved whole or updated (nothing deleted); the Zoom users list and the revoke on
-    # disconnect renew an expired token first.
-    "AdminFunction": {("dynamodb:GetItem", "Table"), ("dynamodb:PutItem", "Table")}
-    | OPEN_SEALED | RENEW_ZOOM_TOKENS,
-}
-
 
 def of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return {name: resource for name, resource in resources.items() if resource["Type"] == resource_type}
@@ -213,6 +149,8 @@ def test_auto_start_failures_go_to_the_scheduler_dead_letter_queue(cfn_resources
 
 
 # --- least privilege ------------------------------------------------------------
+# That each role grants exactly what its function's code paths use is derived from running them:
+# tests/integration/test_role_grants_are_used.py. Here: the shapes no grant may take.
 
 
 def as_list(value: Any) -> list[Any]:
@@ -230,42 +168,6 @@ def allow_statements(cfn_resources: dict[str, Any], function_name: str) -> list[
         for statement in as_list(policy["PolicyDocument"]["Statement"])
         if statement["Effect"] == "Allow"
     ]
-
-
-def refers_to(value: Any, logical_id: str) -> bool:
-    """Whether an ARN expression is built from the resource `logical_id` (Ref, GetAtt or Sub)."""
-    if isinstance(value, list):
-        return any(refers_to(item, logical_id) for item in value)
-    if not isinstance(value, dict):
-        return False
-    if "Ref" in value:
-        return value["Ref"] == logical_id
-    if "Fn::GetAtt" in value:
-        return value["Fn::GetAtt"][0] == logical_id
-    if "Fn::Sub" in value:
-        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
-        mentioned = re.search(r"\$\{" + re.escape(logical_id) + r"[.}]", text) is not None
-        return mentioned or refers_to(list(variables.values()), logical_id)
-    return refers_to(list(value.values()), logical_id)
-
-
-def granted(cfn_resources: dict[str, Any], sam_template: dict[str, Any], function_name: str) -> set[tuple[str, str]]:
-    """(action, resource or parameter) for every Allow of the function's role; a resource naming none is '*'."""
-    names = set(sam_template["Resources"]) | set(sam_template.get("Parameters", {}))
-    grants = set()
-    for statement in allow_statements(cfn_resources, function_name):
-        for action in as_list(statement["Action"]):
-            for arn in as_list(statement["Resource"]):
-                named = sorted(name for name in names if refers_to(arn, name)) or ["*"]
-                grants |= {(action, name) for name in named}
-    return grants
-
-
-@pytest.mark.parametrize("function_name", sorted(FUNCTIONS))
-def test_each_role_grants_exactly_what_its_code_paths_need(cfn_resources, sam_template, function_name):
-    grants = granted(cfn_resources, sam_template, function_name)
-    assert sorted(grants - NEEDS[function_name]) == [], "granted, but no code path of the function needs it"
-    assert sorted(NEEDS[function_name] - grants) == [], "needed, but not granted"
 
 
 @pytest.mark.parametrize("function_name", sorted(FUNCTIONS))

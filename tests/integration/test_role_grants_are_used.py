@@ -1,0 +1,227 @@
+"""Each execution role grants exactly what its function's code paths use.
+
+Every function is driven through each of its paths that calls AWS, under its own role (the guard of
+infra/local/iam.py refuses a call the role does not allow, so a need missing from the template fails
+there); every allowed call is recorded, mapped back to the template resource the grant names, and a
+grant that no path used fails here, so a permission no code needs cannot stay in template.yaml."""
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pprint import pformat
+
+import pytest
+from bookings import booking_event
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from helpers import TEMPLATE, LambdaContext, _physical_resources, function_ids, handler, join_event, sqs_event, zoom_event_request
+from integration_stack import connect_microsoft, connect_zoom
+
+from infra.local import iam
+from infra.sandboxes.zoom.signing import sign
+from meetbridge import aws
+
+MICROSOFT_OWNER = '00000000-0000-0000-0000-000000000001'
+
+# Grants that only a path outside the function's code uses, so no in-process run can show them used.
+USED_OUTSIDE_THE_CODE = {
+    # Lambda itself sends a failed asynchronous invocation to the on-failure destination (SAM grants it).
+    'AutoStartFunction': {('sqs:SendMessage', 'SchedulerDeadLetterQueue')},
+}
+
+
+def _names_in(expression) -> list[str]:
+    """The template resources and parameters an ARN expression is built from (pseudo parameters aside)."""
+    if isinstance(expression, list):
+        return [name for item in expression for name in _names_in(item)]
+    if not isinstance(expression, dict):
+        return []
+    if 'Ref' in expression:
+        return [] if expression['Ref'].startswith('AWS::') else [expression['Ref']]
+    if 'Fn::GetAtt' in expression:
+        target = expression['Fn::GetAtt']
+        return [target[0] if isinstance(target, list) else target.split('.', 1)[0]]
+    if 'Fn::Sub' in expression:
+        text, variables = (expression['Fn::Sub'], {}) if isinstance(expression['Fn::Sub'], str) \
+            else expression['Fn::Sub']
+        named = [name.split('.', 1)[0] for name in re.findall(r'\$\{([^}!]+)\}', text)
+                 if name not in variables and not name.startswith('AWS::')]
+        return named + _names_in(list(variables.values()))
+    return _names_in(list(expression.values()))
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _label(expression) -> str:
+    """What a policy resource names: 'Table', 'Table/index/gsi1', 'SealingKey'... (a literal ARN: itself)."""
+    label = ','.join(sorted(set(_names_in(expression))))
+    text = expression.get('Fn::Sub') if isinstance(expression, dict) else None
+    if isinstance(text, str) and '/index/' in text:
+        label += '/index/' + text.split('/index/', 1)[1]
+    return label or str(expression)
+
+
+def _grants(logical_id: str) -> list[tuple[str, str, dict]]:
+    """(action, what it is granted on, the Allow for that one action and resource, resolved) for every
+    action and resource of the function's role."""
+    statements = iam.function_statements(TEMPLATE, logical_id)
+    resolved = iam.resolve(statements, *_physical_resources())
+    return [(action, _label(expression), {'Effect': 'Allow', 'Action': action, 'Resource': arn})
+            for template, statement in zip(statements, resolved, strict=True) if statement['Effect'] == 'Allow'
+            for action in _as_list(statement['Action'])
+            for expression, arn in zip(_as_list(template['Resource']), _as_list(statement['Resource']), strict=True)]
+
+
+def _used(grants: list[tuple[str, str, dict]], allowances: list[iam.Allowance]) -> set[tuple[str, str]]:
+    """The grants that allowed at least one of `allowances`."""
+    return {(action, label) for action, label, grant in grants
+            if any(iam.evaluate([grant], allowance.action, allowance.resource) == 'allow' for allowance in allowances)}
+
+
+def _zoom_account_event(stack, event: str, payload: dict) -> dict:
+    body = json.dumps({'event': event, 'event_ts': int(time.time() * 1000), 'payload': payload}).encode()
+    now = int(time.time())
+    headers = {'x-zm-request-timestamp': str(now), 'x-zm-signature': sign('zoom-webhook-secret', now, body)}
+    return handler('oauth')(zoom_event_request(body, headers), stack.context)
+
+
+def _open(stack, url: str) -> dict:
+    return handler('join')(join_event(url.rsplit('/', 1)[1]), stack.context)
+
+
+@contextlib.contextmanager
+def unavailable_once(service: str, operation: str) -> Iterator[None]:
+    """The next `operation` of the functions' shared `service` client answers 503, as AWS does when it is
+    down for a moment (after the role allowed the call: the guard checks before botocore sends)."""
+    client = aws.client(service)
+    event = f'before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}'
+    failed = []
+
+    def answer_unavailable(**_) -> tuple | None:
+        if failed:
+            return None
+        failed.append(operation)
+        error = {'Error': {'Code': 'ServiceUnavailable', 'Message': 'try again'},
+                 'ResponseMetadata': {'HTTPStatusCode': 503}}
+        return AWSResponse(url='', status_code=503, headers={}, raw=None), error
+
+    client.meta.events.register(event, answer_unavailable)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, answer_unavailable)
+    assert failed == [operation], f'no {operation} was made'
+
+
+def drive_every_path(stack, zoom, microsoft) -> None:
+    # admin: a service, providers, the company room, templates.
+    stack.setup_online_service()
+    assert stack.admin('PUT', 'providers/eli', {'name': 'Eli Roe', 'email': 'eli@example.com',
+                                                'timezone': 'Europe/Berlin'})[0] == 200
+    assert stack.admin('GET', 'templates/client_created')[0] == 200
+    assert stack.admin('PUT', 'templates/client_created', {'subject': 'Your {{ service }}',
+                                                           'body': 'Join: {{ join_url }}'})[0] == 200
+
+    # booking_webhook: the bus is down at the first delivery, so its dedupe record is dropped and the
+    # platform's retry publishes; a second retry is answered from the record.
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    created = booking_event(start=start, payment={'required': True, 'status': 'pending'})
+    with unavailable_once('events', 'PutEvents'):
+        assert stack.post(created)[0] >= 500
+    assert stack.post(created)[0] == 202 and stack.post(created)[0] == 202
+    # meetings and notifications: SES is down for the first notice, which is sent again on the retry.
+    [booked] = stack.cloud.queues['meetings'].receive()
+    with unavailable_once('events', 'PutEvents'):  # the notices cannot be published: the record is dropped
+        assert handler('meetings')(sqs_event([booked]), stack.context)['batchItemFailures']
+    for _ in range(2):  # redelivered, then delivered once more: applied once
+        assert handler('meetings')(sqs_event([booked]), stack.context) == {'batchItemFailures': []}
+    notices = stack.cloud.queues['notifications'].receive()
+    with unavailable_once('ses', 'SendEmail'):
+        assert handler('notifications')(sqs_event(notices), stack.context)['batchItemFailures']
+    assert handler('notifications')(sqs_event(notices), stack.context) == {'batchItemFailures': []}
+
+    # The company room: paid, its links opened (the provider starts early), moved, cancelled.
+    stack.book(booking_event('booking.paid', start=start, payment={'required': True, 'status': 'paid'}))
+    links = stack.view('b1')[1]['links']
+    assert _open(stack, links['clients']['c1'])['statusCode'] == 200  # the waiting page
+    assert _open(stack, links['provider'])['statusCode'] == 302
+    moved = start + timedelta(days=1)
+    stack.book(booking_event('booking.rescheduled', start=moved, payment={'required': True, 'status': 'paid'}))
+    stack.book(booking_event('booking.cancelled', start=moved, payment={'required': True, 'status': 'paid'}))
+
+    # auto_start: a schedule fires at its second (a past one: no wait); the bus is down at the first
+    # firing, so the record is dropped for the scheduler's retry; a repeat is answered from the record.
+    b2_start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    stack.book(booking_event(booking_id='b2', client_id='c2', start=b2_start))
+    request = {'tenant_id': stack.tenant.tenant_id, 'meeting_key': 'booking:b2', 'start': b2_start.isoformat(),
+               'scheduled_time': (b2_start - timedelta(seconds=60)).isoformat(), 'execution_id': 'x'}
+    with unavailable_once('events', 'PutEvents'), pytest.raises(ClientError):
+        handler('auto_start')(request, LambdaContext())
+    retried = handler('auto_start')(request, LambdaContext())
+    assert handler('auto_start')(request, LambdaContext()) == retried
+    assert stack.view('b2')[1]['meeting']['status'] == 'started'
+
+    # Zoom for the company: connected; a meeting made after the token expired; the host's click and the
+    # users list after it expired again; a provider mapped to a company user.
+    connect_zoom(stack, zoom)
+    zoom.expire_access_tokens()
+    stack.book(booking_event(booking_id='z1', client_id='c4', start=datetime.now(UTC) - timedelta(minutes=1)))
+    host_link = stack.view('z1')[1]['links']['provider']
+    zoom.expire_access_tokens()
+    assert 'zak=' in _open(stack, host_link)['headers']['Location']
+    zoom.expire_access_tokens()
+    assert stack.admin('GET', 'accounts/default/users')[0] == 200
+    assert stack.admin('PUT', 'providers/dana/company-user', {'user_id': 'zoom-dana'})[0] == 200
+    # Zoom's daily limit: the booking waits for a retry scheduled at midnight.
+    zoom.fail('create_meeting', 429, body={'code': 429, 'message': 'daily'},
+              headers={'X-RateLimit-Type': 'Daily-limit', 'Retry-After': '2030-01-01T00:00:00Z'})
+    stack.book(booking_event(booking_id='z2', client_id='c5'))
+    # Zoom refuses the refresh: the admin's users list announces the broken connection.
+    zoom.expire_access_tokens()
+    zoom.fail('token', 400, body={'reason': 'Invalid Token!', 'error': 'invalid_grant'})
+    status, refused = stack.admin('GET', 'accounts/default/users')
+    assert status == 400 and 'connected again' in refused['message']
+    # Connected again, then disconnected: the token, renewed first, is revoked at Zoom.
+    connect_zoom(stack, zoom)
+    zoom.expire_access_tokens()
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200
+    assert zoom.calls('revoke')
+
+    # Teams for Eli: connected (a pre-flight meeting), then a meeting made after the token expired.
+    assert connect_microsoft(stack, microsoft, user_id=MICROSOFT_OWNER, provider_id='eli')['statusCode'] == 200
+    microsoft.expire_access_tokens()
+    stack.book(booking_event(booking_id='m1', client_id='c6', provider_id='eli'))
+    assert microsoft.refresh_count() == 1
+
+    # Zoom deauthorizes the app: the user's connection is found through the index and marked.
+    connect_zoom(stack, zoom)
+    answer = _zoom_account_event(stack, 'app_deauthorized', {
+        'account_id': 'acct-demo', 'user_id': 'zoom-owner', 'client_id': zoom.client_id,
+        'deauthorization_time': datetime.now(UTC).isoformat()})
+    assert json.loads(answer['body']) == {'disconnected': 1}
+    stack.pump()
+
+
+def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft):
+    with iam.recording_allowed() as allowances:
+        drive_every_path(stack, zoom, microsoft)
+
+    # A call the role does not allow was refused as AWS refuses it, and fails the session (conftest.py).
+    by_function = {}  # the session name of the assumed role is the function's logical id
+    for allowance in allowances:
+        by_function.setdefault(allowance.principal_arn.rsplit('/', 1)[1], []).append(allowance)
+    unused = {}
+    for logical_id in sorted(function_ids().values()):
+        grants = _grants(logical_id)
+        granted = {(action, label) for action, label, _ in grants}
+        outside = USED_OUTSIDE_THE_CODE.get(logical_id, set())
+        assert outside <= granted, f'{logical_id}: allow-listed but not granted: {sorted(outside - granted)}'
+        never_used = granted - outside - _used(grants, by_function.get(logical_id, []))
+        if never_used:
+            unused[logical_id] = sorted(never_used)
+    assert not unused, 'granted, but no code path of the function used it:\n' + pformat(unused)
