@@ -153,8 +153,6 @@ class LocalStack:
 
     def _start_moto(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        from moto.server import ThreadedMotoServer
-
         if self.options.aws_port:
             # ThreadedMotoServer.start() waits forever if its thread cannot bind: check first.
             with socket.socket() as probe:
@@ -164,7 +162,7 @@ class LocalStack:
                 except OSError as exc:
                     raise StartupError(f"cannot listen on 127.0.0.1:{self.options.aws_port} for moto "
                                        f"({exc.strerror}); pick another with --aws-port (0 = any free port)") from exc
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.options.aws_port, verbose=False)
+        self.moto = atomic_moto_server(self.options.aws_port)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.aws_endpoint_url = f"http://{host}:{port}"
@@ -334,6 +332,35 @@ class LocalStack:
             except OSError:
                 pass
         log.info("stopped in %.2f s", time.monotonic() - started)
+
+
+def atomic_moto_server(port: int) -> Any:
+    """moto's threaded server, answering one DynamoDB request at a time.
+
+    DynamoDB applies each request whole: a conditional write checks and writes atomically. moto's
+    backend has no locks, and the function workers call it concurrently, so two conditional writes
+    could both pass their check, or a read could see an item half-way through another's update.
+    Other services stay concurrent: an SQS receive long-polls, and would hold up everything else."""
+    from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
+    from werkzeug.serving import make_server
+
+    class AtomicMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def one_request_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
+                if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+                    return app(environ, start_response)
+                with lock:
+                    return list(app(environ, start_response))
+
+            self._server = make_server(self._ip_address, self._port, one_request_at_a_time, True,
+                                       request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return AtomicMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@ import os
 
 import boto3
 import pytest
-from integration_stack import MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, create_table, template_resources
+from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, aws_calls_one_at_a_time,
+                               create_table, template_resources)
 from moto import mock_aws
 
 from infra.local import iam
@@ -22,8 +23,9 @@ def no_call_outside_a_role():
 @pytest.fixture
 def cloud(monkeypatch, every_setting):
     """moto's AWS with this stack's resources; returns handles tests inspect. The test itself runs with
-    every setting, each handler it calls with its own."""
-    with mock_aws():
+    every setting, each handler it calls with its own. Tests that run handlers in threads get each AWS
+    call applied whole, as AWS applies it."""
+    with mock_aws(), aws_calls_one_at_a_time():
         aws.reset_clients()
         resources = template_resources()
         create_table(os.environ['TABLE_NAME'], resources['Table']['Properties'])
