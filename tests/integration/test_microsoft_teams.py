@@ -9,7 +9,6 @@ from helpers import handler, join_event
 from integration_stack import MICROSOFT_REDIRECT_URI, book_in_parallel, connect_microsoft, finish_connect, start_connect
 
 from meetbridge.store import tokens
-from meetbridge.store.models import AccountItem
 from meetbridge.store.repository import account_used_by
 
 OWNER = '00000000-0000-0000-0000-000000000001'

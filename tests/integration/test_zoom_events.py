@@ -12,7 +12,6 @@ from integration_stack import connect_zoom
 from infra.sandboxes.zoom.signing import sign
 from meetbridge.logic import provider_events
 from meetbridge.security.signatures import SignatureError
-from meetbridge.store.models import AccountItem
 from meetbridge.store.repository import account_used_by
 
 # Reference test vectors (shared/reference/provider-apis.md), secret "secretValueTest".
