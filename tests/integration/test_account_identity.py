@@ -183,3 +183,23 @@ def test_a_meeting_of_a_disconnected_account_moves_to_the_account_now_hosting_it
     after = stack.view('b1')[1]
     assert after['meeting']['account_id'] == _company_account(stack)['id'] and after['links'] == before['links']
     assert _open(stack, after['links']['provider'])['headers']['Location'] == 'https://meet.example.com/company-room'
+
+
+def test_a_class_client_booking_a_session_whose_zoom_account_was_replaced_gets_the_meetings_link(stack, zoom):
+    stack.setup_online_service()
+    assert stack.admin('PUT', 'services/yoga', {'name': 'Yoga', 'online': True, 'kind': 'class'})[0] == 200
+    connect_zoom(stack, zoom)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    session = {'session_id': 'yoga-1', 'service_id': 'yoga', 'start': start}
+    stack.book(booking_event(booking_id='b1', client_id='anna', **session))
+    [(meeting_id, meeting)] = zoom.meetings.items()
+
+    assert stack.admin('PUT', 'accounts/default', {'type': 'custom_link', 'url': 'https://meet.example.com/x'})[0] == 200
+    stack.post(booking_event(booking_id='b2', client_id='ben', **session))
+    reports = stack.pump()
+
+    assert all(not report['batchItemFailures'] for report in reports['meetings'])
+    ben = stack.view('b2')[1]
+    assert ben['booking']['problem'] is None and ben['meeting']['provider'] == 'zoom'
+    assert _open(stack, ben['links']['clients']['ben'])['headers']['Location'] == meeting['join_url']
+    assert [r['email'] for r in zoom.registrants(meeting_id)] == ['anna@example.org']

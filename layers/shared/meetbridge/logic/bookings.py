@@ -271,9 +271,13 @@ def _account_for(tenant_id: str, meeting: MeetingItem) -> Account:
 
 
 def _add_attendee(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, booking: Booking) -> Attendee | None:
-    """A client's own registration where the provider has them (Zoom classes); None elsewhere."""
+    """A client's own registration where the provider has them (Zoom classes); None elsewhere, and None when
+    the meeting's account was replaced or disconnected: nothing can register them, they use the meeting's link."""
+    account = _account_for(tenant_id, meeting)
+    if account.status in repository.GONE:
+        return None
     return provider_for(meeting.provider_type).add_attendee(
-        _account_for(tenant_id, meeting), details_of(tenant_id, meeting), spec, booking.client.email, booking.client.name)
+        account, details_of(tenant_id, meeting), spec, booking.client.email, booking.client.name)
 
 
 def attendee_of(tenant_id: str, booking: BookingItem) -> Attendee | None:
