@@ -316,9 +316,10 @@ def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:
     remaining = (meeting.booking_ids or set()) - {booking.booking_id}
     if remaining:
         attendee = attendee_of(tenant_id, booking)
-        account = _account_for(tenant_id, meeting)
-        if attendee is not None and account.status not in repository.GONE:  # else nothing can reach it
-            provider_for(meeting.provider_type).remove_attendee(account, details_of(tenant_id, meeting), attendee)
+        if attendee is not None:
+            account = _account_for(tenant_id, meeting)
+            if account.status not in repository.GONE:  # a replaced or disconnected account reaches nothing
+                provider_for(meeting.provider_type).remove_attendee(account, details_of(tenant_id, meeting), attendee)
         if booking.booking_id in (meeting.booking_ids or set()):
             repository.update(meeting, actions=[MeetingItem.booking_ids.delete({booking.booking_id}),
                                                 MeetingItem.updated_at.set(now)])

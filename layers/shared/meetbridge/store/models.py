@@ -120,7 +120,7 @@ class AccountItem(_Item):
     account_id = UnicodeAttribute()
     holder = UnicodeAttribute(null=True)  # who uses it: "company" or "provider:<provider>"; None once replaced
     type = UnicodeAttribute()  # custom_link | zoom | microsoft | google
-    status = UnicodeAttribute(default='active')  # see ACCOUNT_STATUSES in store/repository.py
+    status = UnicodeAttribute(default='active')  # the statuses are named in store/repository.py
     settings = MapAttribute(default=dict)  # non-secret provider settings (e.g. the custom link URL)
     secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # sealed JSON (passwords, tokens)
     refresh_lease_until = NumberAttribute(null=True)  # unix seconds; the holder is refreshing the tokens

@@ -21,6 +21,23 @@ from meetbridge.store.models import (
 )
 
 
+# The statuses of a meeting account (see docs/data-model.md).
+# A pointer holds it: new meetings are made with it.
+ACTIVE = 'active'
+# A pointer holds it, but the provider refused its tokens: connecting the same user again mends it.
+NEEDS_RECONNECT = 'needs_reconnect'
+# Replaced by another account (a custom link): its meetings keep their room.
+RETIRED = 'retired'
+# Replaced by another account (OAuth): revoked at the provider, tokens deleted; its meetings' links answer
+# from the join URLs stored with them, and a reschedule moves a meeting to the account now hosting it.
+REVOKED = 'revoked'
+# Removed by the admin or by its user at the provider: its meetings' links say the account is unavailable,
+# a reschedule moves a meeting to the account now hosting it and a cancel needs nothing from it.
+DISCONNECTED = 'disconnected'
+# Its meetings can no longer be changed through it.
+GONE = (REVOKED, DISCONNECTED)
+
+
 def _get(model, key: tuple[str, str], what: str):
     try:
         return model.get(*key)
@@ -124,24 +141,6 @@ def seal_json(value: dict[str, Any], tenant_id: str, purpose: str, subject: str)
 
 def unseal_json(blob: bytes, tenant_id: str, purpose: str, subject: str) -> dict[str, Any]:
     return json.loads(sealing.unseal(blob, seal_context(tenant_id, purpose, subject)))
-
-
-# --- meeting accounts ---------------------------------------------------------------------------
-
-# A pointer holds it: new meetings are made with it.
-ACTIVE = 'active'
-# A pointer holds it, but the provider refused its tokens: connecting the same user again mends it.
-NEEDS_RECONNECT = 'needs_reconnect'
-# Replaced by another account (a custom link): its meetings keep their room.
-RETIRED = 'retired'
-# Replaced by another account (OAuth): revoked at the provider, tokens deleted; its meetings' links answer
-# from the join URLs stored with them, and a reschedule moves a meeting to the account now hosting it.
-REVOKED = 'revoked'
-# Removed by the admin or by its user at the provider: its meetings' links say the account is unavailable,
-# a reschedule moves a meeting to the account now hosting it and a cancel needs nothing from it.
-DISCONNECTED = 'disconnected'
-# Its meetings can no longer be changed through it.
-GONE = (REVOKED, DISCONNECTED)
 
 
 def account_secret_context(account_id: str) -> tuple[str, str]:
