@@ -203,3 +203,22 @@ def test_a_class_client_booking_a_session_whose_zoom_account_was_replaced_gets_t
     assert ben['booking']['problem'] is None and ben['meeting']['provider'] == 'zoom'
     assert _open(stack, ben['links']['clients']['ben'])['headers']['Location'] == meeting['join_url']
     assert [r['email'] for r in zoom.registrants(meeting_id)] == ['anna@example.org']
+
+
+def test_teams_replaced_by_a_custom_link_forgets_its_tokens_and_its_meetings_still_open(stack, microsoft):
+    stack.setup_online_service()
+    assert connect_microsoft(stack, microsoft)['statusCode'] == 200
+    teams = _company_account(stack)
+    stack.book(booking_event(start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)))
+    [teams_meeting] = microsoft.meetings.values()
+    provider_link = stack.view('b1')[1]['links']['provider']
+
+    assert stack.admin('PUT', 'accounts/default', {'type': 'custom_link', 'url': 'https://meet.example.com/x'})[0] == 200
+
+    revoked = AccountItem.get(*AccountItem.key(stack.tenant.tenant_id, teams['id']))
+    assert (revoked.status, revoked.secret_sealed, revoked.gsi1pk, revoked.holder) == ('revoked', None, None, None)
+    assert _open(stack, provider_link)['headers']['Location'] == teams_meeting['joinWebUrl']
+    stack.post(booking_event('booking.cancelled', start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)))
+    reports = stack.pump()
+    assert all(not report['batchItemFailures'] for report in reports['meetings'])
+    assert stack.view('b1')[1]['meeting']['status'] == 'cancelled'
