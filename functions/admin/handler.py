@@ -112,19 +112,19 @@ def delete_default_account(tenant_id: Id) -> admin.AccountOut:
          tags=['accounts'], responses=ERRORS)
 def put_provider_account(tenant_id: Id, provider_id: Id,
                          body: Annotated[admin.CustomLinkAccountIn, Body()]) -> admin.AccountOut:
-    return admin.put_custom_link(tenant_id, admin.provider_account_id(tenant_id, provider_id), body)
+    return admin.put_custom_link(tenant_id, admin.provider_holder(tenant_id, provider_id), body)
 
 
 @app.get(f'{TENANT}/providers/<provider_id>/account', summary="Get a provider's own meeting account",
          tags=['accounts'], responses=ERRORS)
 def get_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
-    return admin.get_account(tenant_id, admin.provider_account_id(tenant_id, provider_id))
+    return admin.get_account(tenant_id, admin.provider_holder(tenant_id, provider_id))
 
 
 @app.delete(f'{TENANT}/providers/<provider_id>/account', summary="Disconnect a provider's own meeting account",
             tags=['accounts'], responses=ERRORS)
 def delete_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
-    return admin.disconnect(tenant_id, admin.provider_account_id(tenant_id, provider_id))
+    return admin.disconnect(tenant_id, admin.provider_holder(tenant_id, provider_id))
 
 
 @app.post(f'{TENANT}/connections/<provider_type>/connect-link', summary='A link that connects a meeting account '

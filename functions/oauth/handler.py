@@ -63,7 +63,7 @@ def _oauth(event: APIGatewayProxyEventV2) -> dict:
     if connected.return_url:
         return redirect_response(connect.return_to(connected.return_url, connected=provider))
     name = connect.OAUTH_PROVIDERS[provider]
-    whose = 'the company\'s bookings' if connected.connection_id == COMPANY else 'this provider\'s own bookings'
+    whose = 'the company\'s bookings' if connected.holder == COMPANY else 'this provider\'s own bookings'
     return page_response(200, f'{name} is connected',
                          f'Meetings for {whose} will now be created in {name} as {connected.email}. '
                          'You can close this page.')

@@ -39,7 +39,8 @@ def test_created_booking_gets_meeting_links_schedule_and_both_notifications(stac
     status, view = stack.view('b1')
     assert status == 200
     assert view['meeting']['status'] == 'scheduled'
-    assert view['meeting']['provider'] == 'custom_link' and view['meeting']['connection_id'] == 'company'
+    assert view['meeting']['provider'] == 'custom_link'
+    assert view['meeting']['account_id'] == stack.admin('GET', 'accounts/default')[1]['id']
     client_link, provider_link = view['links']['clients']['c1'], view['links']['provider']
     assert client_link.startswith('https://meet.test/j/') and provider_link.startswith('https://meet.test/j/')
     assert client_link != provider_link
@@ -164,7 +165,7 @@ def test_a_providers_own_account_hosts_their_bookings(stack):
     stack.book(booking_event(start=datetime.now(UTC) - timedelta(minutes=1)))
 
     view = stack.view('b1')[1]
-    assert view['meeting']['connection_id'] == 'provider:dana'
+    assert view['meeting']['account_id'] == stack.admin('GET', 'providers/dana/account')[1]['id']
     assert _open(stack, view['links']['clients']['c1'])['headers']['Location'] == 'https://rooms.example.net/dana'
 
 

@@ -8,8 +8,8 @@ from bookings import booking_event
 from helpers import handler, join_event
 from integration_stack import MICROSOFT_REDIRECT_URI, book_in_parallel, connect_microsoft, finish_connect, start_connect
 
-from meetbridge.logic import tokens
-from meetbridge.store.models import ConnectionItem
+from meetbridge.store import tokens
+from meetbridge.store.repository import account_used_by
 
 OWNER = '00000000-0000-0000-0000-000000000001'
 DANA = '00000000-0000-0000-0000-000000000002'
@@ -124,7 +124,7 @@ def test_the_providers_own_account_hosts_and_keeps_its_meetings(stack, microsoft
     stack.book(booking_event())
     [meeting] = microsoft.meetings.values()
     assert meeting['participants']['organizer']['identity']['user']['id'] == DANA
-    assert stack.view('b1')[1]['meeting']['connection_id'] == 'provider:dana'
+    assert stack.view('b1')[1]['meeting']['account_id'] == stack.admin('GET', 'providers/dana/account')[1]['id']
 
     microsoft.reset_calls()
     stack.book(booking_event('booking.cancelled'))
@@ -146,14 +146,14 @@ def test_throttling_honours_retry_after_and_a_meeting_gone_in_teams_counts_as_de
 def test_the_token_cache_is_written_back_only_when_msal_changed_it(stack, microsoft):
     _ready(stack, microsoft)
     tenant_id = stack.tenant.tenant_id
-    before = ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company')).secret_sealed
+    before = account_used_by(tenant_id, 'company').secret_sealed
 
     stack.book(booking_event())  # a fresh access token is in the cache: nothing to write
-    assert ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company')).secret_sealed == before
+    assert account_used_by(tenant_id, 'company').secret_sealed == before
 
     microsoft.expire_access_tokens()
     stack.book(booking_event(booking_id='b2'))  # Graph refuses it: one refresh, the new cache stored
-    after = ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company'))
+    after = account_used_by(tenant_id, 'company')
     assert after.secret_sealed != before and microsoft.refresh_count() == 1
     assert tokens.open_state(after, tenant_id)['account'] == f'{OWNER}.11111111-1111-1111-1111-111111111111'
 
@@ -206,7 +206,7 @@ def test_disconnect_removes_the_cache_and_closes_links(stack, microsoft):
     status, account = stack.admin('DELETE', 'accounts/default')
 
     assert status == 200 and account['status'] == 'disconnected'
-    assert ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company')).secret_sealed is None
+    assert account_used_by(stack.tenant.tenant_id, 'company').secret_sealed is None
     assert _open(stack, link)['statusCode'] == 503
     stack.book(booking_event(booking_id='b2'))
     assert 'No meeting account' in stack.view('b2')[1]['booking']['problem']
@@ -237,7 +237,7 @@ def test_a_meeting_stays_with_the_account_that_made_it_when_the_provider_connect
     microsoft.reset_calls()
     stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=1)))
     assert _graph_calls(microsoft) == ['update_meeting'] and list(microsoft.meetings) == [meeting_id]
-    assert stack.view('b1')[1]['meeting']['connection_id'] == 'company'
+    assert stack.view('b1')[1]['meeting']['account_id'] == stack.admin('GET', 'accounts/default')[1]['id']
 
     # ... and disconnecting the provider's account later leaves it alone too.
     assert stack.admin('DELETE', 'providers/dana/account')[0] == 200

@@ -6,7 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 from helpers import handler, oauth_event
 from integration_stack import ZOOM_REDIRECT_URI, connect_zoom
 
-from meetbridge.store.models import ConnectionItem, tenant_pk
+from meetbridge.store.models import AccountItem, tenant_pk
+from meetbridge.store.repository import account_used_by
 
 
 def _start(stack, provider_id=None, return_url=None) -> dict:
@@ -24,7 +25,7 @@ def _callback(stack, query: dict) -> dict:
 
 
 def _stored_text(stack) -> str:
-    return json.dumps([item.attribute_values for item in ConnectionItem.query(tenant_pk(stack.tenant.tenant_id))],
+    return json.dumps([item.attribute_values for item in AccountItem.query(tenant_pk(stack.tenant.tenant_id))],
                       default=str)
 
 
@@ -38,8 +39,8 @@ def test_the_company_connects_zoom_through_consent(stack, zoom):
     assert status == 200 and account['type'] == 'zoom' and account['status'] == 'active'
     assert account['email'] == 'owner@zoom.example'
     # Tokens are sealed: neither the access nor the refresh token is readable in the table.
-    from meetbridge.logic.tokens import open_state
-    item = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
+    from meetbridge.store.tokens import open_state
+    item = account_used_by(stack.tenant.tenant_id, 'company')
     opened = open_state(item, stack.tenant.tenant_id)
     stored = _stored_text(stack)
     assert opened['access_token'] and opened['access_token'] not in stored and opened['refresh_token'] not in stored

@@ -12,7 +12,7 @@ from integration_stack import connect_zoom
 from infra.sandboxes.zoom.signing import sign
 from meetbridge.logic import provider_events
 from meetbridge.security.signatures import SignatureError
-from meetbridge.store.models import ConnectionItem
+from meetbridge.store.repository import account_used_by
 
 # Reference test vectors (shared/reference/provider-apis.md), secret "secretValueTest".
 TV_SECRET = 'secretValueTest'
@@ -94,7 +94,7 @@ def test_app_deauthorized_deletes_the_tokens_and_marks_the_account_within_the_re
                                 stack.context)
 
     assert response['statusCode'] == 200 and json.loads(response['body']) == {'disconnected': 1}
-    item = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
+    item = account_used_by(stack.tenant.tenant_id, 'company')
     assert item.status == 'disconnected' and item.secret_sealed is None and 'removed' in item.problem
     published = [json.loads(r['body'])['detail-type'] for r in stack.cloud.queues['notifications'].receive()]
     assert 'connection.broken' in published

@@ -10,7 +10,8 @@ from bookings import booking_event
 from helpers import handler, join_event
 from integration_stack import book_in_parallel, connect_zoom
 
-from meetbridge.store.models import ConnectionItem
+from meetbridge.store.models import AccountItem
+from meetbridge.store.repository import account_used_by
 
 
 def _open(stack, url: str) -> dict:
@@ -37,7 +38,7 @@ def test_a_booking_gets_one_zoom_meeting_that_follows_reschedules_and_cancel(sta
     assert meeting['start_time'] == '2030-05-06T07:30:00Z' and meeting['duration'] == 45
     assert meeting['timezone'] == 'Europe/Berlin' and meeting['host_id'] == 'zoom-owner'
     view = stack.view('b1')[1]
-    assert (view['meeting']['provider'], view['meeting']['connection_id']) == ('zoom', 'company')
+    assert (view['meeting']['provider'], view['meeting']['account_id']) == ('zoom', stack.admin('GET', 'accounts/default')[1]['id'])
 
     zoom.reset_calls()
     for hours in range(1, 11):
@@ -101,7 +102,7 @@ def test_a_providers_own_zoom_wins_and_keeps_hosting_what_it_made(stack, zoom):
     stack.book(booking_event())
     [meeting] = zoom.meetings.values()
     assert meeting['host_id'] == 'zoom-eli'
-    assert stack.view('b1')[1]['meeting']['connection_id'] == 'provider:dana'
+    assert stack.view('b1')[1]['meeting']['account_id'] == stack.admin('GET', 'providers/dana/account')[1]['id']
 
     # After the provider disconnects, the cancel still goes through the account that made the meeting.
     zoom.reset_calls()
@@ -196,31 +197,31 @@ def test_a_token_zoom_rejects_early_is_refreshed_and_the_call_retried(stack, zoo
 
 @pytest.mark.parametrize('expired_at', ['zoom', 'store'])
 def test_twenty_parallel_creations_at_token_expiry_refresh_exactly_once(stack, zoom, expired_at):
-    from meetbridge.logic import tokens
+    from meetbridge.store import tokens
     _ready(stack, zoom)
     zoom.expire_access_tokens()
     if expired_at == 'store':  # our own record says so too: every thread sets out to refresh
-        item = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
+        item = account_used_by(stack.tenant.tenant_id, 'company')
         stale = {**tokens.open_state(item, stack.tenant.tenant_id), 'expires_at': time.time()}
-        item.update(actions=[ConnectionItem.secret_sealed.set(
-            tokens.seal_state(stale, stack.tenant.tenant_id, 'company'))])
+        item.update(actions=[AccountItem.secret_sealed.set(
+            tokens.seal_state(stale, stack.tenant.tenant_id, item.account_id))])
     failures = book_in_parallel(stack, 20)
 
     assert failures == []
     assert zoom.refresh_count() == 1
     assert len(zoom.meetings) == 20
-    connection = ConnectionItem.get(*ConnectionItem.key(stack.tenant.tenant_id, 'company'))
+    connection = account_used_by(stack.tenant.tenant_id, 'company')
     assert connection.status == 'active' and connection.refresh_lease_until is None
 
 
 def test_an_invalid_grant_after_a_lost_race_is_retried_from_the_store(stack, zoom):
-    from meetbridge.logic import tokens
+    from meetbridge.store import tokens
     from meetbridge.providers import zoom as zoom_provider
 
     _ready(stack, zoom)
     zoom.expire_access_tokens()
     tenant_id = stack.tenant.tenant_id
-    item = ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company'))
+    item = account_used_by(tenant_id, 'company')
     old = tokens.open_state(item, tenant_id)
 
     class RenewsAfterSomeoneElse(zoom_provider.ZoomKeeper):
@@ -228,36 +229,37 @@ def test_an_invalid_grant_after_a_lost_race_is_retried_from_the_store(stack, zoo
             # Another invocation, whose lease we outlived, rotated the token and stored the new pair first.
             theirs = zoom_provider.refresh(state['refresh_token'])
             item.refresh()
-            item.update(actions=[ConnectionItem.secret_sealed.set(tokens.seal_state(theirs, tenant_id, 'company'))])
+            item.update(actions=[AccountItem.secret_sealed.set(tokens.seal_state(theirs, tenant_id, item.account_id))])
             return super().renew(state)  # our own attempt: the token is dead by now
 
     # Zoom has just refused the stored token; two invocations go to refresh it.
-    token = tokens.access_token(tenant_id, 'company', RenewsAfterSomeoneElse(), rejected=old['access_token'])
+    token = tokens.access_token(tenant_id, item.account_id, RenewsAfterSomeoneElse(), rejected=old['access_token'])
 
     assert token != old['access_token']
-    assert ConnectionItem.get(*ConnectionItem.key(tenant_id, 'company')).status == 'active'
+    assert account_used_by(tenant_id, 'company').status == 'active'
 
 
 def test_tokens_renewed_after_the_lease_ran_out_are_stored_over_a_later_claim(stack, zoom):
-    from meetbridge.logic import tokens
+    from meetbridge.store import tokens
     from meetbridge.providers import zoom as zoom_provider
 
     _ready(stack, zoom)
     zoom.expire_access_tokens()
     tenant_id = stack.tenant.tenant_id
-    key = ConnectionItem.key(tenant_id, 'company')
-    old = tokens.open_state(ConnectionItem.get(*key), tenant_id)
+    account_id = account_used_by(tenant_id, 'company').account_id
+    key = AccountItem.key(tenant_id, account_id)
+    old = tokens.open_state(AccountItem.get(*key), tenant_id)
 
     class OutlivesItsLease(zoom_provider.ZoomKeeper):
         def renew(self, state):
             renewed = super().renew(state)  # Zoom rotated the pair: the new one is the only live one
             # The refresh took longer than the lease: another invocation claims the account meanwhile.
-            assert tokens._claim(ConnectionItem.get(*key), time.time() + tokens.LEASE_SECONDS + 1)
+            assert tokens._claim(AccountItem.get(*key), time.time() + tokens.LEASE_SECONDS + 1)
             return renewed
 
-    token = tokens.access_token(tenant_id, 'company', OutlivesItsLease(), rejected=old['access_token'])
+    token = tokens.access_token(tenant_id, account_id, OutlivesItsLease(), rejected=old['access_token'])
 
-    stored = ConnectionItem.get(*key)
+    stored = AccountItem.get(*key)
     assert token != old['access_token'] and tokens.open_state(stored, tenant_id)['access_token'] == token
     assert stored.status == 'active' and zoom.refresh_count() == 1
 

@@ -10,7 +10,7 @@ ROOM = 'https://webex.example.com/meet/room-42'
 
 
 def account(**settings) -> Account:
-    return Account(tenant_id='tenant-1', connection_id='company', type='custom_link',
+    return Account(tenant_id='tenant-1', account_id='acc_1', type='custom_link', status='active',
                    settings={'url': ROOM, **settings}, secret_sealed=None)
 
 

@@ -19,7 +19,7 @@ from meetbridge.errors import (
     RetryLater,
     Unauthorized,
 )
-from meetbridge.logic.tokens import ConnectionUnusable
+from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.providers.base import DailyLimit, ProviderRejected
 from meetbridge.security.signatures import SignatureError
 from meetbridge.web.errors import answers_errors, error_response, is_api_path

@@ -11,16 +11,15 @@ from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Email, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import links, tokens
-from meetbridge.logic.tokens import ConnectionUnusable
-from meetbridge.observability import logger
+from meetbridge.logic import accounts, links
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.logic.notices import template_for
 from meetbridge.notify import render
 from meetbridge.store import repository
+from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.store.models import (
+    AccountItem,
     BookingItem,
-    ConnectionItem,
     MeetingItem,
     ProviderItem,
     ServiceItem,
@@ -113,13 +112,13 @@ class AccountUser(BaseModel):
 
 
 def company_users(tenant_id: str) -> list[AccountUser]:
-    connection = repository.get_connection(tenant_id, COMPANY)
-    if connection.status != 'active' or connection.type != 'zoom':
+    account = accounts.used_by(tenant_id, COMPANY)
+    if account.status != repository.ACTIVE or account.type != 'zoom':
         raise InvalidInput('the company meeting account is not a connected Zoom account')
     from meetbridge.providers.zoom import PROVIDER
 
     try:
-        users = PROVIDER.users(repository.account_of(connection, tenant_id))
+        users = PROVIDER.users(repository.account_of(account, tenant_id))
     except (ProviderRejected, ConnectionUnusable) as refusal:
         raise InvalidInput(str(refusal)) from None
     return [AccountUser(id=u['id'], email=u.get('email'), first_name=u.get('first_name'),
@@ -144,6 +143,7 @@ class CustomLinkAccountIn(_Body):
 
 
 class AccountOut(BaseModel):
+    id: str  # never changes: a meeting names the account that made it by this id
     type: str
     status: str
     url: str | None = None
@@ -154,60 +154,37 @@ class AccountOut(BaseModel):
     updated_at: datetime
 
 
-def _settings_of(item: ConnectionItem) -> dict:
-    return item.settings.as_dict() if hasattr(item.settings, 'as_dict') else dict(item.settings or {})
-
-
-def _account_out(item: ConnectionItem) -> AccountOut:
-    settings = _settings_of(item)
-    return AccountOut(type=item.type, status=item.status, url=settings.get('url'),
+def _account_out(item: AccountItem) -> AccountOut:
+    settings = repository.settings_of(item)
+    return AccountOut(id=item.account_id, type=item.type, status=item.status, url=settings.get('url'),
                       description=settings.get('description'), has_password=bool(settings.get('has_password')),
                       email=settings.get('email'), problem=item.problem, updated_at=item.updated_at)
 
 
-def put_custom_link(tenant_id: str, connection_id: str, body: CustomLinkAccountIn) -> AccountOut:
-    item = repository.find(ConnectionItem, ConnectionItem.key(tenant_id, connection_id)) or ConnectionItem(
-        *ConnectionItem.key(tenant_id, connection_id), connection_id=connection_id)
-    item.type = body.type
-    item.status = 'active'
+def put_custom_link(tenant_id: str, holder: str, body: CustomLinkAccountIn) -> AccountOut:
+    """Edits the holder's custom link in place, so a moved room reaches every meeting it made; any other
+    account the holder used is replaced by a new custom link (its meetings keep what they were made with)."""
+    now = _now()
+    current = repository.account_used_by(tenant_id, holder)
+    item = current if current is not None and current.type == body.type else accounts.new_account(
+        tenant_id, body.type, now)
+    item.status = repository.ACTIVE
+    item.problem = None
     item.settings = {'url': body.url, 'description': body.description, 'has_password': body.password is not None}
     item.secret_sealed = (
-        repository.seal_json({'password': body.password}, tenant_id, 'connection', connection_id)
+        repository.seal_json({'password': body.password}, tenant_id, *repository.account_secret_context(item.account_id))
         if body.password is not None else None
     )
-    item.updated_at = _now()
-    repository.save(item)
+    accounts.use(tenant_id, holder, item, now)
     return _account_out(item)
 
 
-def get_account(tenant_id: str, connection_id: str) -> AccountOut:
-    return _account_out(repository.get_connection(tenant_id, connection_id))
+def get_account(tenant_id: str, holder: str) -> AccountOut:
+    return _account_out(accounts.used_by(tenant_id, holder))
 
 
-def disconnect(tenant_id: str, connection_id: str) -> AccountOut:
-    """Future bookings no longer use the account; the join page of its meetings says it is unavailable.
-    An OAuth account's token is revoked at the provider first (best effort: it may be dead already)."""
-    item = repository.get_connection(tenant_id, connection_id)
-    if item.type == 'zoom' and item.status == 'active' and item.secret_sealed:
-        _revoke_zoom(tenant_id, item)
-    item.status = 'disconnected'
-    item.secret_sealed = None
-    item.refresh_lease_until = None
-    item.settings = {**_settings_of(item), 'has_password': False}
-    item.updated_at = _now()
-    repository.save(item)
-    return _account_out(item)
-
-
-def _revoke_zoom(tenant_id: str, item: ConnectionItem) -> None:
-    from meetbridge.providers import zoom
-
-    try:
-        zoom.revoke(tokens.access_token(tenant_id, item.connection_id, zoom.KEEPER))
-    except Exception as exc:  # the account is disconnected here whatever Zoom answers
-        logger.warning('token revocation failed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id,
-                                                         'error': type(exc).__name__})
-    item.refresh()
+def disconnect(tenant_id: str, holder: str) -> AccountOut:
+    return _account_out(accounts.disconnect(tenant_id, holder, _now()))
 
 
 class ConnectLinkIn(_Body):
@@ -227,9 +204,9 @@ def connect_link(tenant_id: str, provider_type: str, body: ConnectLinkIn, base_u
     return ConnectLinkOut(url=url, expires_at=expires)
 
 
-def provider_account_id(tenant_id: str, provider_id: str) -> str:
+def provider_holder(tenant_id: str, provider_id: str) -> str:
     repository.get_provider(tenant_id, provider_id)
-    return hosting.provider_connection_id(provider_id)
+    return hosting.provider_holder(provider_id)
 
 
 # --- meeting settings -----------------------------------------------------------------------------
@@ -326,7 +303,7 @@ class MeetingOut(BaseModel):
     key: str
     status: str
     provider: str
-    connection_id: str
+    account_id: str  # the account that made it (see the `id` of an account)
     start: datetime
     end: datetime
     started_at: datetime | None
@@ -361,7 +338,7 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
         ),
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,
-            connection_id=meeting.connection_id, start=meeting.start, end=meeting.end,
+            account_id=meeting.account_id, start=meeting.start, end=meeting.end,
             started_at=meeting.started_at, started_by=meeting.started_by,
         ),
         links=LinksOut(provider=provider_link or None, clients={item.client.id: client_link} if client_link else {}),

@@ -14,11 +14,12 @@ from meetbridge.domain import hosting
 from meetbridge.domain.model import Booking, BookingEvent
 from meetbridge.errors import RetryLater
 from meetbridge.logic import links
-from meetbridge.logic.tokens import ConnectionUnusable
+from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.observability import logger
 from meetbridge.providers import provider_for
 from meetbridge.providers.base import Attendee, DailyLimit, MeetingSpec, ProviderMeeting, ProviderRejected
 from meetbridge.store import repository
+from meetbridge.store.repository import Account
 from meetbridge.store.models import BookingItem, ClientMap, MeetingItem, ProviderItem, ServiceItem
 
 # Retries after a provider's daily limit spread over a few minutes past midnight.
@@ -89,7 +90,14 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
         elif meeting.status == 'creating':
             raise RetryLater('the meeting is being created by another invocation')
         elif (meeting.start, meeting.end) != (booking.start, booking.end):
-            _move_meeting(tenant_id, meeting, spec, now)
+            if _account_for(tenant_id, meeting).status in repository.GONE:
+                # Its account was replaced or disconnected: the account hosting the booking now makes it
+                # again; the join links name the meeting, not the account, so they stay.
+                meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
+                if meeting is None:
+                    problem = NO_ACCOUNT
+            else:
+                _move_meeting(tenant_id, meeting, spec, now)
     except (ProviderRejected, ConnectionUnusable) as refusal:
         problem = str(refusal)
         if meeting is not None and meeting.status == 'creating':
@@ -190,17 +198,18 @@ def _create_meeting(
     tenant_id: str, booking: Booking, spec: MeetingSpec, previous: MeetingItem | None, now: datetime
 ) -> MeetingItem | None:
     provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, booking.provider_id))
-    choice = hosting.choose_account(booking.provider_id, repository.active_connection_ids(tenant_id),
+    choice = hosting.choose_account(booking.provider_id,
+                                    repository.active_accounts(tenant_id, hosting.holders_for(booking.provider_id)),
                                     provider.company_user if provider else None)
     if choice is None:
         return None
-    connection = repository.get_connection(tenant_id, choice.connection_id)
+    chosen = repository.get_account(tenant_id, choice.account_id)
     spec = replace(spec, host_user=choice.host_user)
     meeting = previous or MeetingItem(*MeetingItem.key(tenant_id, booking.meeting_key), meeting_key=booking.meeting_key)
     meeting.service_id = booking.service_id
     meeting.provider_id = booking.provider_id
-    meeting.connection_id = connection.connection_id
-    meeting.provider_type = connection.type
+    meeting.account_id = chosen.account_id
+    meeting.provider_type = chosen.type
     meeting.start, meeting.end, meeting.timezone = booking.start, booking.end, booking.timezone
     meeting.status = 'creating'
     meeting.started_at = meeting.started_by = None
@@ -208,9 +217,9 @@ def _create_meeting(
     # The claim: exactly one invocation calls the provider for a booking or class session.
     repository.save(meeting, condition=MeetingItem.pk.does_not_exist() if previous is None else None)
 
-    account = repository.account_of(connection, tenant_id)
+    account = repository.account_of(chosen, tenant_id)
     try:
-        made = provider_for(connection.type).create(account, spec)
+        made = provider_for(chosen.type).create(account, spec)
     except Exception:
         # Give the claim back, so that the retry (or the next booking of the session) can create it.
         if previous is None:
@@ -230,7 +239,7 @@ def _create_meeting(
     meeting.updated_at = now
     repository.save(meeting)
     logger.info('meeting created', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key,
-                                          'provider': connection.type, 'connection_id': connection.connection_id})
+                                          'provider': chosen.type, 'account_id': chosen.account_id})
     return meeting
 
 
@@ -256,14 +265,19 @@ def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: 
     links.extend(_provider_url(tenant_id, meeting), meeting.end)
 
 
-def _account_for(tenant_id: str, meeting: MeetingItem):
-    return repository.account_of(repository.get_connection(tenant_id, meeting.connection_id), tenant_id)
+def _account_for(tenant_id: str, meeting: MeetingItem) -> Account:
+    """The account that made the meeting, whatever holds which account now."""
+    return repository.account_of(repository.get_account(tenant_id, meeting.account_id), tenant_id)
 
 
 def _add_attendee(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, booking: Booking) -> Attendee | None:
-    """A client's own registration where the provider has them (Zoom classes); None elsewhere."""
+    """A client's own registration where the provider has them (Zoom classes); None elsewhere, and None when
+    the meeting's account was replaced or disconnected: nothing can register them, they use the meeting's link."""
+    account = _account_for(tenant_id, meeting)
+    if account.status in repository.GONE:
+        return None
     return provider_for(meeting.provider_type).add_attendee(
-        _account_for(tenant_id, meeting), details_of(tenant_id, meeting), spec, booking.client.email, booking.client.name)
+        account, details_of(tenant_id, meeting), spec, booking.client.email, booking.client.name)
 
 
 def attendee_of(tenant_id: str, booking: BookingItem) -> Attendee | None:
@@ -303,8 +317,9 @@ def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:
     if remaining:
         attendee = attendee_of(tenant_id, booking)
         if attendee is not None:
-            provider_for(meeting.provider_type).remove_attendee(
-                _account_for(tenant_id, meeting), details_of(tenant_id, meeting), attendee)
+            account = _account_for(tenant_id, meeting)
+            if account.status not in repository.GONE:  # a replaced or disconnected account reaches nothing
+                provider_for(meeting.provider_type).remove_attendee(account, details_of(tenant_id, meeting), attendee)
         if booking.booking_id in (meeting.booking_ids or set()):
             repository.update(meeting, actions=[MeetingItem.booking_ids.delete({booking.booking_id}),
                                                 MeetingItem.updated_at.set(now)])

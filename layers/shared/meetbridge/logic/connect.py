@@ -9,7 +9,6 @@
 Every failure ends on a page a person can read; nothing here answers with a 5xx for bad input.
 """
 
-import importlib
 import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,14 +16,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pynamodb.exceptions import DeleteError
 
-from meetbridge.domain.hosting import COMPANY, provider_connection_id
+from meetbridge.domain.hosting import COMPANY, provider_holder
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import tokens
+from meetbridge.logic import accounts
 from meetbridge.observability import logger
 from meetbridge.providers.base import SignInRefused
 from meetbridge.security import secrets
-from meetbridge.store import repository
-from meetbridge.store.models import ConnectionItem, ConnectIntentItem, OAuthStateItem
+from meetbridge.providers import module_for
+from meetbridge.store import repository, tokens
+from meetbridge.store.models import AccountItem, ConnectIntentItem, OAuthStateItem
 
 INTENT_LIFETIME = timedelta(minutes=15)
 STATE_LIFETIME = timedelta(minutes=10)
@@ -43,7 +43,8 @@ class ConnectFailed(Exception):
 @dataclass(frozen=True)
 class Connected:
     tenant_id: str
-    connection_id: str
+    holder: str  # "company" or "provider:<id>"
+    account_id: str
     provider_type: str
     email: str
     return_url: str | None
@@ -85,17 +86,13 @@ def start(provider_type: str, intent_token: str | None, redirect_uri: str, now: 
     if intent is None or intent.provider_type != provider_type or intent.expires_at < now:
         raise ConnectFailed('This connection link has expired or was already used',
                             'A connection link works once, for 15 minutes. Ask the booking system for a new one.')
-    state, auth_url, flow = _provider(provider_type).begin(redirect_uri)
+    state, auth_url, flow = module_for(provider_type).begin(redirect_uri)
     expires = now + STATE_LIFETIME
     OAuthStateItem(*OAuthStateItem.key(state), tenant_id=intent.tenant_id, provider_type=provider_type,
                    provider_id=intent.provider_id, return_url=intent.return_url, redirect_uri=redirect_uri,
                    flow_sealed=repository.seal_json(flow, intent.tenant_id, 'oauth_flow', state),
                    expires_at=expires, ttl=expires).save()
     return auth_url
-
-
-def _provider(provider_type: str):
-    return importlib.import_module(f'meetbridge.providers.{provider_type}')
 
 
 def _consume_state(state: str | None, now: datetime) -> OAuthStateItem:
@@ -129,27 +126,35 @@ def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now:
         raise ConnectFailed('This sign-in came back to another address', 'Start again from the connection link.')
     flow = repository.unseal_json(state.flow_sealed, state.tenant_id, 'oauth_flow', state.state)
     try:
-        signed_in = _provider(provider_type).finish(flow, params, redirect_uri)
+        signed_in = module_for(provider_type).finish(flow, params, redirect_uri)
     except SignInRefused as refusal:
         logger.warning('sign-in refused', extra={'provider': provider_type, 'reason': refusal.title})
         raise ConnectFailed(refusal.title, refusal.detail, refusal.status) from None
-    connection_id = provider_connection_id(state.provider_id) if state.provider_id else COMPANY
-    item = repository.find(ConnectionItem, ConnectionItem.key(state.tenant_id, connection_id)) or ConnectionItem(
-        *ConnectionItem.key(state.tenant_id, connection_id), connection_id=connection_id)
-    item.type = provider_type
-    item.status = 'active'
+    holder = provider_holder(state.provider_id) if state.provider_id else COMPANY
+    item = _account_to_connect(state.tenant_id, holder, provider_type, signed_in.user_id, now)
+    item.status = repository.ACTIVE
     item.problem = None
     item.refresh_lease_until = None
     item.settings = {'user_id': signed_in.user_id, 'account_id': signed_in.account_id, 'email': signed_in.email,
                      'role': signed_in.role}
-    item.secret_sealed = tokens.seal_state(signed_in.state, state.tenant_id, connection_id)
+    item.secret_sealed = tokens.seal_state(signed_in.state, state.tenant_id, item.account_id)
     item.gsi1pk = f'{provider_type.upper()}USER#{signed_in.user_id}'
-    item.gsi1sk = f'{state.tenant_id}#{connection_id}'
-    item.updated_at = now
-    repository.save(item)
-    logger.info('account connected', extra={'tenant_id': state.tenant_id, 'connection_id': connection_id,
-                                            'provider': provider_type})
-    return Connected(state.tenant_id, connection_id, provider_type, signed_in.email, state.return_url)
+    item.gsi1sk = f'{state.tenant_id}#{item.account_id}'
+    accounts.use(state.tenant_id, holder, item, now)
+    logger.info('account connected', extra={'tenant_id': state.tenant_id, 'holder': holder,
+                                            'account_id': item.account_id, 'provider': provider_type})
+    return Connected(state.tenant_id, holder, item.account_id, provider_type, signed_in.email, state.return_url)
+
+
+def _account_to_connect(tenant_id: str, holder: str, provider_type: str, user_id: str,
+                        now: datetime) -> AccountItem:
+    """The holder's account when it is the same provider-side user signing in again (its tokens are renewed
+    and its meetings stay with it), else a new account, which replaces the one the holder used."""
+    current = repository.account_used_by(tenant_id, holder)
+    if current is not None and current.type == provider_type and \
+            repository.settings_of(current).get('user_id') == user_id:
+        return current
+    return accounts.new_account(tenant_id, provider_type, now)
 
 
 def return_to(url: str, **params: str) -> str:

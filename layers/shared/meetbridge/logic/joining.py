@@ -11,7 +11,11 @@ from meetbridge.logic.bookings import attendee_of, details_of
 from meetbridge.providers import provider_for
 from meetbridge.security import secrets
 from meetbridge.store import repository
-from meetbridge.store.models import BookingItem, ConnectionItem, JoinLinkItem, ProviderItem, ServiceItem
+from meetbridge.store.models import AccountItem, BookingItem, JoinLinkItem, ProviderItem, ServiceItem
+
+
+# The accounts whose meetings' links still open them: in use, or replaced (see store/repository.py).
+SERVING = (repository.ACTIVE, repository.RETIRED, repository.REVOKED)
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def open_link(token: str, now: datetime) -> JoinView:
     tenant_id, role = link.tenant_id, Role(link.role)
     meeting = repository.get_meeting(tenant_id, link.meeting_key)
     booking = repository.get_booking(tenant_id, link.booking_id) if link.booking_id else None
-    connection = repository.find(ConnectionItem, ConnectionItem.key(tenant_id, meeting.connection_id))
+    made_by = repository.find(AccountItem, AccountItem.key(tenant_id, meeting.account_id))
 
     state = LinkState(
         role=role,
@@ -49,7 +53,7 @@ def open_link(token: str, now: datetime) -> JoinView:
         meeting_started=meeting.status == 'started',
         payment_required=booking is not None and booking.payment_required,
         paid=booking is not None and booking.payment_status == 'paid',
-        account_usable=connection is not None and connection.status == 'active',
+        account_usable=made_by is not None and made_by.status in SERVING,
         start=meeting.start,
         end=meeting.end,
     )
@@ -74,10 +78,12 @@ def open_link(token: str, now: datetime) -> JoinView:
             starting.mark_started(tenant_id, meeting, 'provider', now)
         except RetryLater:
             pass  # another click or the schedule started it at the same moment
-    account = repository.account_of(connection, tenant_id)
+    account = repository.account_of(made_by, tenant_id)
     adapter = provider_for(meeting.provider_type)
     details = details_of(tenant_id, meeting)
-    if role is Role.PROVIDER:
+    if role is Role.PROVIDER and account.status == repository.REVOKED:
+        location = details.join_url  # no token to ask for a host link: the host signs in on the meeting's own
+    elif role is Role.PROVIDER:
         location = adapter.host_url(account, details)
     else:
         location = adapter.attendee_url(account, details, attendee_of(tenant_id, booking) if booking else None)

@@ -11,7 +11,8 @@ from meetbridge import events, safe_json
 from meetbridge.errors import InvalidInput
 from meetbridge.observability import logger
 from meetbridge.security.signatures import hmac_sha256_hex, verify_zoom
-from meetbridge.store.models import ConnectionItem
+from meetbridge.store import repository
+from meetbridge.store.models import AccountItem
 
 MAX_PLAIN_TOKEN = 256
 
@@ -40,23 +41,28 @@ def zoom_event(headers: dict[str, str], body: bytes, now: float) -> dict[str, An
 
 
 def deauthorized(provider_type: str, user_id: str) -> int:
-    """The user removed our app: their tokens are deleted and every account they connected is marked."""
+    """The user removed our app: their tokens are deleted and every account that holds them is disconnected.
+    An account replaced earlier is no longer indexed under the user, so it is never reached here."""
+    indexed_as = f'{provider_type.upper()}USER#{user_id}'
     count = 0
-    for found in ConnectionItem.gsi1.query(f'{provider_type.upper()}USER#{user_id}'):
+    for found in AccountItem.gsi1.query(indexed_as):
         tenant_id = found.gsi1sk.split('#', 1)[0]
-        item = ConnectionItem.get(found.pk, found.sk, consistent_read=True)
-        if item.status == 'disconnected' and not item.secret_sealed:
-            continue  # a repeated delivery: already handled
+        item = AccountItem.get(found.pk, found.sk, consistent_read=True)
+        if item.gsi1pk != indexed_as:
+            continue  # the index lags: already handled, or replaced by another account meanwhile
         item.update(actions=[
-            ConnectionItem.status.set('disconnected'),
-            ConnectionItem.problem.set('The app was removed from the meeting account by its user.'),
-            ConnectionItem.secret_sealed.remove(),
-            ConnectionItem.refresh_lease_until.remove(),
-            ConnectionItem.updated_at.set(datetime.now(UTC)),
+            AccountItem.status.set(repository.DISCONNECTED),
+            AccountItem.problem.set('The app was removed from the meeting account by its user.'),
+            AccountItem.secret_sealed.remove(),
+            AccountItem.refresh_lease_until.remove(),
+            AccountItem.gsi1pk.remove(),
+            AccountItem.gsi1sk.remove(),
+            AccountItem.updated_at.set(datetime.now(UTC)),
         ])
-        events.publish(events.CONNECTION_BROKEN, {'tenant_id': tenant_id, 'connection_id': item.connection_id,
-                                                  'type': provider_type, 'problem': item.problem})
+        events.publish(events.CONNECTION_BROKEN, {'tenant_id': tenant_id, 'account_id': item.account_id,
+                                                  'holder': item.holder, 'type': provider_type,
+                                                  'problem': item.problem})
         logger.info('account removed at the provider', extra={'tenant_id': tenant_id,
-                                                              'connection_id': item.connection_id})
+                                                              'account_id': item.account_id})
         count += 1
     return count

@@ -17,7 +17,7 @@ import msal
 
 from meetbridge.config import MicrosoftSettings, settings
 from meetbridge.errors import RetryLater
-from meetbridge.logic import tokens
+from meetbridge.store import tokens
 from meetbridge.observability import logger
 from meetbridge.providers.base import (
     Attendee,
@@ -164,6 +164,12 @@ def _remove_check_meeting(meeting_id: str, headers: dict[str, str]) -> None:
     logger.warning('the connection check meeting could not be removed', extra={'problem': problem})
 
 
+def revoke(account: Account) -> None:
+    """Nothing to call: the identity platform revokes one app's delegated tokens only together with all of the
+    user's sign-in sessions (revokeSignInSessions), which would sign them out everywhere. Deleting the account's
+    sealed token cache, as the caller does, ends our access."""
+
+
 # --- tokens -------------------------------------------------------------------------------------
 
 
@@ -231,7 +237,7 @@ class GraphApi:
         self.account, self.sleep = account, sleep
 
     def _token(self, rejected: str | None = None) -> str:
-        return tokens.access_token(self.account.tenant_id, self.account.connection_id, KEEPER, rejected=rejected)
+        return tokens.access_token(self.account.tenant_id, self.account.account_id, KEEPER, rejected=rejected)
 
     def call(self, method: str, path: str, json: dict | None = None) -> httpx2.Response:
         token, attempt = self._token(), 0

@@ -19,7 +19,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from meetbridge.config import ZoomSettings, settings
 from meetbridge.errors import RetryLater
-from meetbridge.logic import tokens
+from meetbridge.store import tokens
 from meetbridge.providers.base import (
     Attendee,
     Authorized,
@@ -140,7 +140,9 @@ def whoami(access_token: str) -> dict[str, Any]:
     return response.json()
 
 
-def revoke(access_token: str) -> None:
+def revoke(account: Account) -> None:
+    """Ends the account's authorisation at Zoom (its access token, renewed first when it has expired)."""
+    access_token = tokens.access_token(account.tenant_id, account.account_id, KEEPER)
     with oauth_client() as client:
         client.revoke_token(f'{settings(ZoomSettings).zoom_oauth_base}/oauth/revoke', token=access_token)
 
@@ -188,7 +190,7 @@ class ZoomApi:
         self.sleep = sleep
 
     def _token(self, rejected: str | None = None) -> str:
-        return tokens.access_token(self.account.tenant_id, self.account.connection_id, KEEPER, rejected=rejected)
+        return tokens.access_token(self.account.tenant_id, self.account.account_id, KEEPER, rejected=rejected)
 
     def call(self, method: str, path: str, json: dict | None = None, params: dict | None = None) -> httpx2.Response:
         token = self._token()
@@ -267,7 +269,7 @@ class ZoomProvider:
         return (spec.host_user if spec and spec.host_user else None) or 'me'
 
     def _quota_key(self, account: Account, host: str) -> str:
-        return host if host != 'me' else account.settings.get('user_id', account.connection_id)
+        return host if host != 'me' else account.settings.get('user_id', account.account_id)
 
     def _counted(self, account: Account, host: str, send):
         """A create or update, counted against the host's daily 100 before Zoom is asked."""

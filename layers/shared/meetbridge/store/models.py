@@ -4,7 +4,8 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  TENANT                 tenant (gsi1: TENANTS / <tenant>)
   TENANT#<tenant>  SERVICE#<service>      service
   TENANT#<tenant>  PROVIDER#<provider>    provider (staff)
-  TENANT#<tenant>  CONNECTION#<id>        meeting account: "company" or "provider:<provider>"
+  TENANT#<tenant>  ACCOUNT#<account>      meeting account, immutable id (gsi1: <TYPE>USER#<user> / <tenant>#<account>)
+  TENANT#<tenant>  ACCOUNTOF#<holder>     which account the holder uses: "company" or "provider:<provider>"
   TENANT#<tenant>  TEMPLATE#<name>        notification template override
   TENANT#<tenant>  BOOKING#<booking>      booking and its client's link
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
@@ -102,30 +103,48 @@ class ProviderItem(_Item):
         return tenant_pk(tenant_id), f'PROVIDER#{provider_id}'
 
 
-class ConnectionItem(_Item):
-    """A meeting account: the company's default or a provider's own.
+class AccountItem(_Item):
+    """A meeting account (custom link, Zoom, Teams), under an id that never changes: meetings keep it.
 
+    The company and each provider use an account through an `AccountPointerItem`; an account no pointer
+    holds any more is retired (a custom link keeps serving its meetings) or revoked (an OAuth account).
     OAuth accounts keep their tokens sealed in `secret_sealed`; a refresh is claimed with
     `refresh_lease_until` and every write is versioned, so concurrent Lambdas refresh once.
-    gsi1 finds the connections of one provider-side user (Zoom's app_deauthorized names only that user).
+    gsi1 finds the accounts of one provider-side user (Zoom's app_deauthorized names only that user) while
+    they hold tokens; a revoked or disconnected account is no longer indexed.
     """
 
     gsi1 = Gsi1()
     gsi1pk = UnicodeAttribute(null=True)  # <provider type>USER#<provider-side user id>
-    gsi1sk = UnicodeAttribute(null=True)  # <tenant>#<connection>
-    connection_id = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute(null=True)  # <tenant>#<account>
+    account_id = UnicodeAttribute()
+    holder = UnicodeAttribute(null=True)  # who uses it: "company" or "provider:<provider>"; None once replaced
     type = UnicodeAttribute()  # custom_link | zoom | microsoft | google
-    status = UnicodeAttribute(default='active')  # active | needs_reconnect | disconnected
+    status = UnicodeAttribute(default='active')  # the statuses are named in store/repository.py
     settings = MapAttribute(default=dict)  # non-secret provider settings (e.g. the custom link URL)
     secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # sealed JSON (passwords, tokens)
     refresh_lease_until = NumberAttribute(null=True)  # unix seconds; the holder is refreshing the tokens
     problem = UnicodeAttribute(null=True)  # why the account needs reconnecting, shown to the admin
+    created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
     @staticmethod
-    def key(tenant_id: str, connection_id: str) -> tuple[str, str]:
-        return tenant_pk(tenant_id), f'CONNECTION#{connection_id}'
+    def key(tenant_id: str, account_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'ACCOUNT#{account_id}'
+
+
+class AccountPointerItem(_Item):
+    """The account the company ("company") or a provider ("provider:<provider>") uses for new meetings."""
+
+    holder = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, holder: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'ACCOUNTOF#{holder}'
 
 
 class TemplateItem(_Item):
@@ -177,7 +196,7 @@ class MeetingItem(_Item):
     meeting_key = UnicodeAttribute()
     service_id = UnicodeAttribute()
     provider_id = UnicodeAttribute()
-    connection_id = UnicodeAttribute()  # the account that made it: updates and deletes go through it
+    account_id = UnicodeAttribute()  # the account that made it: updates and deletes go through it
     provider_type = UnicodeAttribute()
     external_id = UnicodeAttribute(null=True)
     details_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # join URL, password: sealed JSON

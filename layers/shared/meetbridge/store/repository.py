@@ -10,15 +10,32 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from meetbridge.errors import Conflict, NotFound
 from meetbridge.security import sealing
 from meetbridge.store.models import (
+    AccountItem,
+    AccountPointerItem,
     BookingItem,
-    ConnectionItem,
     MeetingItem,
     ProviderItem,
     ServiceItem,
     TemplateItem,
     TenantItem,
-    tenant_pk,
 )
+
+
+# The statuses of a meeting account (see docs/data-model.md).
+# A pointer holds it: new meetings are made with it.
+ACTIVE = 'active'
+# A pointer holds it, but the provider refused its tokens: connecting the same user again mends it.
+NEEDS_RECONNECT = 'needs_reconnect'
+# Replaced by another account (a custom link): its meetings keep their room.
+RETIRED = 'retired'
+# Replaced by another account (OAuth): revoked at the provider, tokens deleted; its meetings' links answer
+# from the join URLs stored with them, and a reschedule moves a meeting to the account now hosting it.
+REVOKED = 'revoked'
+# Removed by the admin or by its user at the provider: its meetings' links say the account is unavailable,
+# a reschedule moves a meeting to the account now hosting it and a cancel needs nothing from it.
+DISCONNECTED = 'disconnected'
+# Its meetings can no longer be changed through it.
+GONE = (REVOKED, DISCONNECTED)
 
 
 def _get(model, key: tuple[str, str], what: str):
@@ -53,8 +70,14 @@ def get_meeting(tenant_id: str, meeting_key: str) -> MeetingItem:
     return _get(MeetingItem, MeetingItem.key(tenant_id, meeting_key), 'meeting')
 
 
-def get_connection(tenant_id: str, connection_id: str) -> ConnectionItem:
-    return _get(ConnectionItem, ConnectionItem.key(tenant_id, connection_id), 'meeting account')
+def get_account(tenant_id: str, account_id: str) -> AccountItem:
+    return _get(AccountItem, AccountItem.key(tenant_id, account_id), 'meeting account')
+
+
+def account_used_by(tenant_id: str, holder: str) -> AccountItem | None:
+    """The account the company ("company") or a provider ("provider:<id>") uses, whatever its status."""
+    pointer = find(AccountPointerItem, AccountPointerItem.key(tenant_id, holder))
+    return pointer and find(AccountItem, AccountItem.key(tenant_id, pointer.account_id))
 
 
 def find(model, key: tuple[str, str]):
@@ -72,15 +95,14 @@ def find_consistent(model, key: tuple[str, str]):
         return None
 
 
-def active_connection_ids(tenant_id: str) -> set[str]:
-    return {
-        item.connection_id
-        for item in ConnectionItem.query(
-            tenant_pk(tenant_id),
-            ConnectionItem.sk.startswith('CONNECTION#'),
-            filter_condition=ConnectionItem.status == 'active',
-        )
-    }
+def active_accounts(tenant_id: str, holders: tuple[str, ...]) -> dict[str, str]:
+    """{holder: account id} for those of `holders` whose account is active."""
+    found = {}
+    for holder in holders:
+        account = account_used_by(tenant_id, holder)
+        if account is not None and account.status == ACTIVE:
+            found[holder] = account.account_id
+    return found
 
 
 def find_template(tenant_id: str, name: str) -> TemplateItem | None:
@@ -121,27 +143,31 @@ def unseal_json(blob: bytes, tenant_id: str, purpose: str, subject: str) -> dict
     return json.loads(sealing.unseal(blob, seal_context(tenant_id, purpose, subject)))
 
 
+def account_secret_context(account_id: str) -> tuple[str, str]:
+    return 'account', account_id
+
+
+def settings_of(item: AccountItem) -> dict[str, Any]:
+    return item.settings.as_dict() if hasattr(item.settings, 'as_dict') else dict(item.settings or {})
+
+
 @dataclass(frozen=True)
 class Account:
     """A meeting account as a provider adapter sees it, with its secrets opened on demand."""
 
     tenant_id: str
-    connection_id: str
+    account_id: str
     type: str
+    status: str
     settings: dict[str, Any]
     secret_sealed: bytes | None
 
     def secrets(self) -> dict[str, Any]:
         if not self.secret_sealed:
             return {}
-        return unseal_json(self.secret_sealed, self.tenant_id, 'connection', self.connection_id)
+        return unseal_json(self.secret_sealed, self.tenant_id, *account_secret_context(self.account_id))
 
 
-def account_of(item: ConnectionItem, tenant_id: str) -> Account:
-    return Account(
-        tenant_id=tenant_id,
-        connection_id=item.connection_id,
-        type=item.type,
-        settings=item.settings.as_dict() if hasattr(item.settings, 'as_dict') else dict(item.settings or {}),
-        secret_sealed=item.secret_sealed,
-    )
+def account_of(item: AccountItem, tenant_id: str) -> Account:
+    return Account(tenant_id=tenant_id, account_id=item.account_id, type=item.type, status=item.status,
+                   settings=settings_of(item), secret_sealed=item.secret_sealed)

@@ -27,7 +27,7 @@ from meetbridge.errors import (
     RetryLater,
     Unauthorized,
 )
-from meetbridge.logic.tokens import ConnectionUnusable
+from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.observability import logger
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.security.signatures import SignatureError

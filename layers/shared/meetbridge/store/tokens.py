@@ -21,7 +21,7 @@ from meetbridge.errors import MeetbridgeError, RetryLater
 from meetbridge.observability import logger
 from meetbridge.security import sealing
 from meetbridge.store import repository
-from meetbridge.store.models import ConnectionItem
+from meetbridge.store.models import AccountItem
 
 # A token this close to expiry is refreshed before use.
 EXPIRY_MARGIN_SECONDS = 60
@@ -55,33 +55,33 @@ class Keeper(Protocol):
         anything else for a transient failure."""
 
 
-def _context(tenant_id: str, connection_id: str) -> dict[str, str]:
-    return repository.seal_context(tenant_id, 'connection', connection_id)
+def _context(tenant_id: str, account_id: str) -> dict[str, str]:
+    return repository.seal_context(tenant_id, *repository.account_secret_context(account_id))
 
 
-def seal_state(state: dict[str, Any], tenant_id: str, connection_id: str) -> bytes:
-    return sealing.seal(json.dumps(state).encode(), _context(tenant_id, connection_id))
+def seal_state(state: dict[str, Any], tenant_id: str, account_id: str) -> bytes:
+    return sealing.seal(json.dumps(state).encode(), _context(tenant_id, account_id))
 
 
-def open_state(item: ConnectionItem, tenant_id: str) -> dict[str, Any]:
-    return json.loads(sealing.unseal(item.secret_sealed, _context(tenant_id, item.connection_id)))
+def open_state(item: AccountItem, tenant_id: str) -> dict[str, Any]:
+    return json.loads(sealing.unseal(item.secret_sealed, _context(tenant_id, item.account_id)))
 
 
-def _read(tenant_id: str, connection_id: str) -> ConnectionItem:
-    item = repository.find_consistent(ConnectionItem, ConnectionItem.key(tenant_id, connection_id))
-    if item is None or item.status == 'disconnected' or not item.secret_sealed:
+def _read(tenant_id: str, account_id: str) -> AccountItem:
+    item = repository.find_consistent(AccountItem, AccountItem.key(tenant_id, account_id))
+    if item is None or item.status in repository.GONE or not item.secret_sealed:
         raise ConnectionUnusable('the meeting account is disconnected', 'disconnected')
     if item.status != 'active':
         raise ConnectionUnusable('the meeting account needs to be connected again', item.status)
     return item
 
 
-def access_token(tenant_id: str, connection_id: str, keeper: Keeper, rejected: str | None = None,
+def access_token(tenant_id: str, account_id: str, keeper: Keeper, rejected: str | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> str:
     """A usable access token; `rejected` is one the provider just refused, which is never returned again."""
     deadline = clock() + WAIT_SECONDS
     while True:
-        item = _read(tenant_id, connection_id)
+        item = _read(tenant_id, account_id)
         state = open_state(item, tenant_id)
         now = clock()
         token = keeper.held(state, now)
@@ -97,10 +97,10 @@ def access_token(tenant_id: str, connection_id: str, keeper: Keeper, rejected: s
             sleep(POLL_SECONDS)
 
 
-def _claim(item: ConnectionItem, now: float) -> bool:
-    lease_free = ConnectionItem.refresh_lease_until.does_not_exist() | (ConnectionItem.refresh_lease_until < now)
+def _claim(item: AccountItem, now: float) -> bool:
+    lease_free = AccountItem.refresh_lease_until.does_not_exist() | (AccountItem.refresh_lease_until < now)
     try:
-        item.update(actions=[ConnectionItem.refresh_lease_until.set(now + LEASE_SECONDS)], condition=lease_free)
+        item.update(actions=[AccountItem.refresh_lease_until.set(now + LEASE_SECONDS)], condition=lease_free)
     except UpdateError as exc:
         if exc.cause_response_code == 'ConditionalCheckFailedException':
             return False  # another invocation holds the lease, or the item changed under us
@@ -108,12 +108,12 @@ def _claim(item: ConnectionItem, now: float) -> bool:
     return True
 
 
-def _renew(item: ConnectionItem, tenant_id: str, state: dict[str, Any], keeper: Keeper) -> str | None:
+def _renew(item: AccountItem, tenant_id: str, state: dict[str, Any], keeper: Keeper) -> str | None:
     """The new access token, or None when another invocation already renewed the state (read again)."""
     try:
         token, new_state = keeper.renew(state)
     except InvalidGrant:
-        current = repository.find_consistent(ConnectionItem, (item.pk, item.sk))
+        current = repository.find_consistent(AccountItem, (item.pk, item.sk))
         if current is not None and current.secret_sealed and open_state(current, tenant_id) != state:
             return None  # renewed by someone whose lease we outlived: theirs is the live state
         mark_broken(item, tenant_id, 'the provider no longer accepts this account\'s authorisation')
@@ -130,36 +130,37 @@ def _renew(item: ConnectionItem, tenant_id: str, state: dict[str, Any], keeper: 
         # The refresh outlived the lease and another invocation claimed the account meanwhile. These
         # tokens are the provider's newest (Zoom has killed the refresh token that one holds), so they
         # are stored over its claim; an account disconnected meanwhile keeps none.
-        _store(_read(tenant_id, item.connection_id), tenant_id, new_state)
-    logger.info('account tokens renewed', extra={'tenant_id': tenant_id, 'connection_id': item.connection_id})
+        _store(_read(tenant_id, item.account_id), tenant_id, new_state)
+    logger.info('account tokens renewed', extra={'tenant_id': tenant_id, 'account_id': item.account_id})
     return token
 
 
-def _store(item: ConnectionItem, tenant_id: str, new_state: dict[str, Any] | None) -> None:
+def _store(item: AccountItem, tenant_id: str, new_state: dict[str, Any] | None) -> None:
     """Ends the refresh: the new state (None: unchanged) written, the lease removed; versioned like every write."""
-    actions = [ConnectionItem.refresh_lease_until.remove(), ConnectionItem.updated_at.set(datetime.now(UTC))]
+    actions = [AccountItem.refresh_lease_until.remove(), AccountItem.updated_at.set(datetime.now(UTC))]
     if new_state is not None:
-        actions.append(ConnectionItem.secret_sealed.set(seal_state(new_state, tenant_id, item.connection_id)))
+        actions.append(AccountItem.secret_sealed.set(seal_state(new_state, tenant_id, item.account_id)))
     item.update(actions=actions)
 
 
-def _release(item: ConnectionItem) -> None:
+def _release(item: AccountItem) -> None:
     try:
-        item.update(actions=[ConnectionItem.refresh_lease_until.remove()])
+        item.update(actions=[AccountItem.refresh_lease_until.remove()])
     except UpdateError:
         pass  # the lease runs out by itself
 
 
-def mark_broken(item: ConnectionItem, tenant_id: str, problem: str) -> None:
+def mark_broken(item: AccountItem, tenant_id: str, problem: str) -> None:
     """The account needs reconnecting: future bookings are flagged and the admin is told."""
     item.update(actions=[
-        ConnectionItem.status.set('needs_reconnect'),
-        ConnectionItem.problem.set(problem),
-        ConnectionItem.refresh_lease_until.remove(),
-        ConnectionItem.updated_at.set(datetime.now(UTC)),
+        AccountItem.status.set(repository.NEEDS_RECONNECT),
+        AccountItem.problem.set(problem),
+        AccountItem.refresh_lease_until.remove(),
+        AccountItem.updated_at.set(datetime.now(UTC)),
     ])
     events.publish(events.CONNECTION_BROKEN, {
-        'tenant_id': tenant_id, 'connection_id': item.connection_id, 'type': item.type, 'problem': problem,
+        'tenant_id': tenant_id, 'account_id': item.account_id, 'holder': item.holder, 'type': item.type,
+        'problem': problem,
     })
     logger.warning('meeting account needs reconnecting', extra={'tenant_id': tenant_id,
-                                                                 'connection_id': item.connection_id})
+                                                                 'account_id': item.account_id})
