@@ -158,8 +158,11 @@ def admin_event(method: str, tenant_id: str, rest: str, api_key: str | None, bod
                       {'tenant_id': tenant_id, 'proxy': rest}, json.dumps(body) if body is not None else None, headers)
 
 
-def join_event(token: str) -> dict:
-    return http_event('GET', f'/j/{token}', '/j/{token}', {'token': token})
+def join_event(token: str, method: str = 'GET', headers: dict | None = None) -> dict:
+    """GET /j/{token} shows the page; POST is the click on its button. One route takes every method."""
+    event = http_event(method, f'/j/{token}', '/j/{token}', {'token': token}, headers=headers)
+    event['routeKey'] = event['requestContext']['routeKey'] = 'ANY /j/{token}'
+    return event
 
 
 def sqs_event(records: list[dict]) -> dict:

@@ -333,6 +333,16 @@ class Stack:
         url = path_or_url if path_or_url.startswith("http") else self.api + path_or_url
         return request(url, headers=headers)
 
+    def click_join(self, link: str) -> Response:
+        """A person opening a join link: its page, then a click on the page's one button (a form POST,
+        no redirect followed). A page without a button (waiting, cancelled, ...) is the answer."""
+        page = self.get(link)
+        buttons = [label for form in forms(page.text) for label, _, _ in form.buttons] if page.status == 200 else []
+        if not buttons:
+            return page
+        (button,) = buttons
+        return submit(link, page, button)
+
     def post_webhook(
         self,
         payload: dict[str, Any] | bytes,

@@ -77,8 +77,8 @@ def test_join_link_waits_before_the_start_then_opens_the_meeting(stack):
     assert any(s in early.text for s in shown), f"start time in the client's zone ({shown}) not on the page"
 
     def redirected():
-        resp = stack.get(link)
-        return resp if resp.status == 302 else None
+        resp = stack.click_join(link)
+        return resp if resp.status == 303 else None
 
     opened = stack.wait_for("the join link to open the meeting", redirected, timeout=start.timestamp() - dt.datetime.now(dt.timezone.utc).timestamp() + 8)
     assert dt.datetime.now(dt.timezone.utc) >= start - dt.timedelta(seconds=1)

@@ -199,8 +199,8 @@ def test_a_booking_of_the_provider_gets_a_teams_meeting_and_both_links_open_it(s
 
     join_urls = {m["joinWebUrl"] for m in sandbox_meetings(stack).values()}
     for link in (view["links"]["clients"][booking.client.id], view["links"]["provider"]):
-        opened = stack.get(link)
-        assert opened.status == 302, opened
+        opened = stack.click_join(link)
+        assert opened.status == 303, opened
         join = opened.headers["location"]
         assert join in join_urls, (join, join_urls)
         assert join.startswith(f"{stack.info['microsoft_sandbox_url']}/l/meetup-join/")

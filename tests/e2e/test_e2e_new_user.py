@@ -164,8 +164,8 @@ def test_the_demo_custom_link_opens_a_room_page_the_stack_serves(stack):
     booking = Booking(Client.unique(), start=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
     assert stack.post_webhook(booking.event("booking.created")).status == 202
     provider_link = stack.wait_for_links(booking)["links"]["provider"]
-    opened = stack.get(provider_link)
-    assert opened.status == 302 and opened.headers["location"] == room["url"], opened
+    opened = stack.click_join(provider_link)
+    assert opened.status == 303 and opened.headers["location"] == room["url"], opened
 
     page = stack.get(opened.headers["location"])
     assert page.status == 200, page

@@ -152,21 +152,21 @@ def test_a_booking_gets_a_zoom_meeting_with_join_and_fresh_start_links(stack):
     booking, view = book(stack, start=(now() - dt.timedelta(minutes=1)).replace(microsecond=0))
     assert view["meeting"]["provider"] == "zoom", view["meeting"]
 
-    client = stack.get(view["links"]["clients"][booking.client.id])
-    assert client.status == 302, client
+    client = stack.click_join(view["links"]["clients"][booking.client.id])
+    assert client.status == 303, client
     join_url = client.headers["location"]
     assert join_url.startswith(f"{zoom}/j/"), join_url
     joined = request(join_url)
     assert joined.status == 200, joined
 
     provider_link = view["links"]["provider"]
-    first = stack.get(provider_link)
-    assert first.status == 302, first
+    first = stack.click_join(provider_link)
+    assert first.status == 303, first
     start_url = first.headers["location"]
     assert start_url.startswith(f"{zoom}/s/") and "zak=" in urllib.parse.urlsplit(start_url).query, start_url
     assert request(start_url).status == 200
-    second = stack.get(provider_link)
-    assert second.status == 302, second
+    second = stack.click_join(provider_link)
+    assert second.status == 303, second
     assert second.headers["location"].startswith(f"{zoom}/s/")
     assert second.headers["location"] != start_url, "each click fetches a fresh start URL"
 
@@ -231,7 +231,7 @@ def test_removing_the_app_in_zoom_disconnects_the_account_and_closes_links(stack
     ensure_connected(stack)
     booking, view = book(stack, start=(now() - dt.timedelta(minutes=1)).replace(microsecond=0))
     link = view["links"]["clients"][booking.client.id]
-    assert stack.get(link).status == 302
+    assert stack.click_join(link).status == 303
 
     sent = sandbox(stack, "POST", "webhooks/send", {"target_url": f"{stack.api}/providers/zoom/events",
                                                     "event": "app_deauthorized", "user_id": ZOOM_USER})

@@ -20,7 +20,7 @@ ROUTES = {
     ("GET", "/oauth/{provider}/callback"): "OAuthFunction",
     ("POST", "/oauth/{provider}/callback"): "OAuthFunction",
     ("POST", "/providers/zoom/events"): "OAuthFunction",
-    ("GET", "/j/{token}"): "JoinFunction",
+    ("ANY", "/j/{token}"): "JoinFunction",  # GET shows the page, its button POSTs
     ("ANY", "/v1/tenants/{tenant_id}/{proxy+}"): "AdminFunction",
     # Every other path: a readable 404 (a page for people, JSON under the API's prefixes).
     ("ANY", "/"): "JoinFunction",

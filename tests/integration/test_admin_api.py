@@ -128,7 +128,7 @@ def test_a_moved_room_reaches_existing_bookings_and_disconnect_clears_the_passwo
 
     moved = {'type': 'custom_link', 'url': 'https://meet.example.com/new', 'password': 'pw'}
     assert stack.admin('PUT', 'accounts/default', moved)[0] == 200
-    page = handler('join')(join_event(link.rsplit('/', 1)[1]), stack.context)
+    page = handler('join')(join_event(link.rsplit('/', 1)[1], 'POST'), stack.context)
     assert page['headers']['Location'] == 'https://meet.example.com/new'
 
     status, account = stack.admin('DELETE', 'accounts/default')

@@ -19,9 +19,9 @@ def test_a_hosts_click_after_the_token_expired_refreshes_it_as_the_join_function
     host_link = stack.view('b1')[1]['links']['provider']
     zoom.expire_access_tokens()
 
-    answer = handler('join')(join_event(host_link.rsplit('/', 1)[1]), stack.context)
+    answer = handler('join')(join_event(host_link.rsplit('/', 1)[1], 'POST'), stack.context)
 
-    assert answer['statusCode'] == 302 and 'zak=' in answer['headers']['Location']
+    assert answer['statusCode'] == 303 and 'zak=' in answer['headers']['Location']
     assert zoom.refresh_count() == 1
 
 

@@ -132,7 +132,7 @@ def provider_link(stack, zoom) -> str:
 
 
 def _page(stack, token: str) -> dict:
-    response = handler('join')(join_event(token), stack.context)
+    response = handler('join')(join_event(token, 'POST'), stack.context)  # the host's click
     assert response['headers']['Content-Type'].startswith('text/html')
     assert 'Traceback' not in response['body']
     return response

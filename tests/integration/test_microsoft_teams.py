@@ -30,7 +30,7 @@ def _ready(stack, microsoft, **kwargs) -> None:
 
 
 def _open(stack, url: str) -> dict:
-    return handler('join')(join_event(url.rsplit('/', 1)[1]), stack.context)
+    return handler('join')(join_event(url.rsplit('/', 1)[1], 'POST'), stack.context)  # the click
 
 
 def test_a_work_account_connects_with_msal_and_a_preflight_meeting(stack, microsoft):
@@ -104,7 +104,7 @@ def test_both_links_lead_to_the_teams_meeting(stack, microsoft):
 
     for url in (links['clients']['c1'], links['provider']):
         page = _open(stack, url)
-        assert page['statusCode'] == 302 and page['headers']['Location'] == meeting['joinWebUrl']
+        assert page['statusCode'] == 303 and page['headers']['Location'] == meeting['joinWebUrl']
 
 
 def test_a_class_session_is_one_teams_meeting(stack, microsoft):

@@ -91,7 +91,7 @@ def _zoom_account_event(stack, event: str, payload: dict) -> dict:
 
 
 def _open(stack, url: str) -> dict:
-    return handler('join')(join_event(url.rsplit('/', 1)[1]), stack.context)
+    return handler('join')(join_event(url.rsplit('/', 1)[1], 'POST'), stack.context)  # the click
 
 
 @contextlib.contextmanager
@@ -149,7 +149,7 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     stack.book(booking_event('booking.paid', start=start, payment={'required': True, 'status': 'paid'}))
     links = stack.view('b1')[1]['links']
     assert _open(stack, links['clients']['c1'])['statusCode'] == 200  # the waiting page
-    assert _open(stack, links['provider'])['statusCode'] == 302
+    assert _open(stack, links['provider'])['statusCode'] == 303
     moved = start + timedelta(days=1)
     stack.book(booking_event('booking.rescheduled', start=moved, payment={'required': True, 'status': 'paid'}))
     stack.book(booking_event('booking.cancelled', start=moved, payment={'required': True, 'status': 'paid'}))

@@ -15,7 +15,7 @@ from meetbridge.store.repository import account_used_by
 
 
 def _open(stack, url: str) -> dict:
-    return handler('join')(join_event(url.rsplit('/', 1)[1]), stack.context)
+    return handler('join')(join_event(url.rsplit('/', 1)[1], 'POST'), stack.context)  # the click
 
 
 def _zoom_calls(sandbox) -> list[str]:
@@ -60,7 +60,7 @@ def test_links_open_the_zoom_meeting_and_the_host_gets_a_fresh_start_url_each_cl
     [meeting] = zoom.meetings.values()
 
     client = _open(stack, links['clients']['c1'])
-    assert client['statusCode'] == 302 and client['headers']['Location'] == meeting['join_url']
+    assert client['statusCode'] == 303 and client['headers']['Location'] == meeting['join_url']
 
     first, second = (_open(stack, links['provider'])['headers']['Location'] for _ in range(2))
     assert '/s/' in first and 'zak=' in first and first != second

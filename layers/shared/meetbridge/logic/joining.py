@@ -1,6 +1,12 @@
-"""Opening a join link: decided when clicked (time, payment, role, account health)."""
+"""Opening a join link: decided when clicked (time, payment, role, account health).
 
-from dataclasses import dataclass
+Mail security scanners (Outlook Safe Links, Gmail) fetch every link of an email, and some run its
+page's script, before a person does. So looking at a link (`view_link`, a GET) only reads: the page
+it renders has a button, and only the person's click (`follow_link`, a POST) records the open,
+starts the meeting early for its provider and asks the provider for the room's address.
+"""
+
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,8 +17,7 @@ from meetbridge.logic.bookings import attendee_of, details_of
 from meetbridge.providers import provider_for
 from meetbridge.security import secrets
 from meetbridge.store import repository
-from meetbridge.store.models import AccountItem, BookingItem, JoinLinkItem, ProviderItem, ServiceItem
-
+from meetbridge.store.models import AccountItem, BookingItem, JoinLinkItem, MeetingItem, ProviderItem, ServiceItem
 
 # The accounts whose meetings' links still open them: in use, or replaced (see store/repository.py).
 SERVING = (repository.ACTIVE, repository.RETIRED, repository.REVOKED)
@@ -21,7 +26,9 @@ SERVING = (repository.ACTIVE, repository.RETIRED, repository.REVOKED)
 @dataclass(frozen=True)
 class JoinView:
     outcome: Outcome
-    location: str | None = None  # set for REDIRECT: never logged, never shown
+    role: Role
+    location: str | None = None  # set by a click that opens the meeting: never logged, never shown
+    starts_meeting: bool = False  # the provider's click now starts the meeting for everyone
     service_name: str = ''
     provider_name: str = ''
     start: datetime | None = None
@@ -34,19 +41,60 @@ class JoinView:
         return self.start.astimezone(ZoneInfo(self.timezone)) if self.start else None
 
 
-def open_link(token: str, now: datetime) -> JoinView:
+@dataclass(frozen=True)
+class _OpenedLink:
+    link: JoinLinkItem
+    meeting: MeetingItem
+    booking: BookingItem | None
+    made_by: AccountItem | None
+    state: LinkState
+
+
+def view_link(token: str, now: datetime) -> JoinView:
+    """What the link shows now. Reads only: a scanner's fetch records nothing and starts nothing."""
+    opened = _read(token)
+    return _view(opened, decide(opened.state, now), now)
+
+
+def follow_link(token: str, now: datetime) -> JoinView:
+    """A person's click: recorded, checked again (payment, time) and, when the meeting opens, where to go."""
+    opened = _read(token)
+    outcome = decide(opened.state, now)
+    _record_open(opened.link, now)
+    view = _view(opened, outcome, now)
+    if outcome is not Outcome.REDIRECT:
+        return view
+
+    tenant_id, meeting, booking = opened.link.tenant_id, opened.meeting, opened.booking
+    if view.starts_meeting:
+        try:
+            starting.mark_started(tenant_id, meeting, 'provider', now)
+        except RetryLater:
+            pass  # another click or the schedule started it at the same moment
+    account = repository.account_of(opened.made_by, tenant_id)
+    adapter = provider_for(meeting.provider_type)
+    details = details_of(tenant_id, meeting)
+    if view.role is Role.PROVIDER and account.status == repository.REVOKED:
+        location = details.join_url  # no token to ask for a host link: the host signs in on the meeting's own
+    elif view.role is Role.PROVIDER:
+        location = adapter.host_url(account, details)  # a Zoom start URL is minted here, at the click
+    else:
+        location = adapter.attendee_url(account, details, attendee_of(tenant_id, booking) if booking else None)
+    return replace(view, location=location)
+
+
+def _read(token: str) -> _OpenedLink:
     if not token or len(token) > 128:
         raise NotFound('unknown link')
     link = repository.find(JoinLinkItem, JoinLinkItem.key(secrets.digest(token)))
     if link is None:
         raise NotFound('unknown link')
-    tenant_id, role = link.tenant_id, Role(link.role)
+    tenant_id = link.tenant_id
     meeting = repository.get_meeting(tenant_id, link.meeting_key)
     booking = repository.get_booking(tenant_id, link.booking_id) if link.booking_id else None
     made_by = repository.find(AccountItem, AccountItem.key(tenant_id, meeting.account_id))
-
     state = LinkState(
-        role=role,
+        role=Role(link.role),
         link_active=link.status == 'active',
         booking_cancelled=booking is not None and booking.status == 'cancelled',
         meeting_cancelled=meeting.status == 'cancelled',
@@ -57,37 +105,25 @@ def open_link(token: str, now: datetime) -> JoinView:
         start=meeting.start,
         end=meeting.end,
     )
-    outcome = decide(state, now)
-    _record_open(link, now)
+    return _OpenedLink(link, meeting, booking, made_by, state)
 
+
+def _view(opened: _OpenedLink, outcome: Outcome, now: datetime) -> JoinView:
+    tenant_id, meeting, booking, role = opened.link.tenant_id, opened.meeting, opened.booking, opened.state.role
     service = repository.find(ServiceItem, ServiceItem.key(tenant_id, meeting.service_id))
     provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, meeting.provider_id))
-    view = dict(
+    details = details_of(tenant_id, meeting) if outcome is Outcome.WAIT and meeting.details_sealed else None
+    return JoinView(
+        outcome,
+        role,
+        starts_meeting=outcome is Outcome.REDIRECT and provider_click_starts_meeting(opened.state, now),
         service_name=service.name if service else '',
         provider_name=provider.name if provider else '',
         start=meeting.start,
         timezone=_viewer_zone(role, booking, provider, meeting.timezone),
+        password=details and details.password,
+        description=details and details.description,
     )
-    if outcome is not Outcome.REDIRECT:
-        details = details_of(tenant_id, meeting) if outcome is Outcome.WAIT and meeting.details_sealed else None
-        return JoinView(outcome, password=details and details.password,
-                        description=details and details.description, **view)
-
-    if provider_click_starts_meeting(state, now):
-        try:
-            starting.mark_started(tenant_id, meeting, 'provider', now)
-        except RetryLater:
-            pass  # another click or the schedule started it at the same moment
-    account = repository.account_of(made_by, tenant_id)
-    adapter = provider_for(meeting.provider_type)
-    details = details_of(tenant_id, meeting)
-    if role is Role.PROVIDER and account.status == repository.REVOKED:
-        location = details.join_url  # no token to ask for a host link: the host signs in on the meeting's own
-    elif role is Role.PROVIDER:
-        location = adapter.host_url(account, details)
-    else:
-        location = adapter.attendee_url(account, details, attendee_of(tenant_id, booking) if booking else None)
-    return JoinView(outcome, location=location, **view)
 
 
 def _viewer_zone(role: Role, booking: BookingItem | None, provider: ProviderItem | None, fallback: str) -> str:
