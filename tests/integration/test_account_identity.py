@@ -16,7 +16,8 @@ from meetbridge.store.models import AccountItem
 from meetbridge.store.repository import account_used_by
 
 def _open(stack, url: str) -> dict:
-    return handler('join')(join_event(url.rsplit('/', 1)[1]), stack.context)
+    """A person's click on the link's page."""
+    return handler('join')(join_event(url.rsplit('/', 1)[1], 'POST'), stack.context)
 
 
 def _client_link(stack, booking_id: str, client_id: str = 'c1') -> str:
