@@ -170,3 +170,13 @@ def test_occurred_at_after_the_signature_is_refused_so_it_cannot_freeze_a_bookin
     with pytest.raises(InvalidInput, match='after the request was signed') as exc_info:
         translate(request(beyond))
     assert exc_info.value.field == 'occurred_at'
+
+
+@pytest.mark.parametrize('changes, field', [
+    ({'booking': booking_payload(start='9999-12-31T23:00:00-14:00', end='9999-12-31T23:30:00-14:00')}, 'booking.start'),
+    ({'occurred_at': '0001-01-01T00:00:00+14:00'}, 'occurred_at'),
+])
+def test_an_instant_outside_the_utc_calendar_is_invalid_input(changes, field):
+    with pytest.raises(InvalidInput, match='outside the years 1 to 9999') as exc_info:
+        translate(request(webhook_payload(**changes)))
+    assert exc_info.value.field == field

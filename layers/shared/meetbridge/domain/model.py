@@ -28,7 +28,10 @@ TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator
 
 
 def _in_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-14:00 is in the year 10000 in UTC
+        raise ValueError('the instant is outside the years 1 to 9999 in UTC') from None
 
 
 # An instant: any offset is read, and it is held (stored, scheduled, published) in UTC.
