@@ -43,8 +43,9 @@ def render_input(text: str | None, *, scheduled: dt.datetime, execution_id: str,
     Scheduler writes it); JSON when it is JSON."""
     if text is None:
         return {}
+    scheduled_time = scheduled.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     rendered = (
-        text.replace("<aws.scheduler.scheduled-time>", scheduled.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        text.replace("<aws.scheduler.scheduled-time>", scheduled_time)
         .replace("<aws.scheduler.execution-id>", execution_id)
         .replace("<aws.scheduler.attempt-number>", str(attempt))
         .replace("<aws.scheduler.schedule-arn>", arn)
