@@ -3,10 +3,11 @@
 from datetime import datetime
 
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from meetbridge import config, idempotency
 from meetbridge.config import FunctionSettings
+from meetbridge.domain.model import Instant
 from meetbridge.logic import starting
 from meetbridge.observability import logger, metrics
 
@@ -24,7 +25,7 @@ class StartRequest(BaseModel):
 
     tenant_id: str
     meeting_key: str
-    start: AwareDatetime
+    start: Instant  # one instant, one idempotency key, whatever offset wrote it
     scheduled_time: str | None = None
     execution_id: str | None = None
 

@@ -330,7 +330,7 @@ class LocalFunction:
             AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(self.memory),
             AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{self.name}",
-            AWS_LAMBDA_LOG_STREAM_NAME=f"{dt.date.today():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
+            AWS_LAMBDA_LOG_STREAM_NAME=f"{dt.datetime.now(dt.timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
             AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
             AWS_EXECUTION_ENV=f"AWS_Lambda_{self.runtime_id}",
             AWS_REGION=REGION,

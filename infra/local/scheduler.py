@@ -39,11 +39,13 @@ def fire_time(expression: str, timezone: str | None) -> dt.datetime | None:
 
 
 def render_input(text: str | None, *, scheduled: dt.datetime, execution_id: str, attempt: int, arn: str) -> Any:
-    """The target Input with Scheduler's context attributes substituted; JSON when it is JSON."""
+    """The target Input with Scheduler's context attributes substituted (the scheduled time in UTC, as
+    Scheduler writes it); JSON when it is JSON."""
     if text is None:
         return {}
+    scheduled_time = scheduled.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     rendered = (
-        text.replace("<aws.scheduler.scheduled-time>", scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        text.replace("<aws.scheduler.scheduled-time>", scheduled_time)
         .replace("<aws.scheduler.execution-id>", execution_id)
         .replace("<aws.scheduler.attempt-number>", str(attempt))
         .replace("<aws.scheduler.schedule-arn>", arn)

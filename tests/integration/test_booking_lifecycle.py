@@ -125,17 +125,16 @@ def test_a_redelivered_queue_message_is_processed_once(stack):
 def test_events_out_of_order_never_resurrect_or_rewind_a_booking(stack):
     stack.setup_online_service()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    created = booking_event(start=start)
-    moved = booking_event('booking.rescheduled', start=start + timedelta(hours=5))
+    created = booking_event(start=start, version=1)
+    moved = booking_event('booking.rescheduled', start=start + timedelta(hours=5), version=2)
 
-    # The reschedule is signed later but arrives first; the older "created" must not move it back.
-    stack.post(moved)
-    stack.pump()
+    # The reschedule arrives first; the older "created", retried and so signed later, must not move it back.
     import time
-    stale_signature_time = int(time.time()) - 60
     from helpers import sign
-    raw = json.dumps(created).encode()
-    stack.post(raw, signature=sign(stack.tenant.webhook_secret, raw, stale_signature_time))
+    raw = json.dumps(moved).encode()
+    stack.post(raw, signature=sign(stack.tenant.webhook_secret, raw, int(time.time()) - 60))
+    stack.pump()
+    stack.post(created)
     stack.pump()
     assert stack.view('b1')[1]['meeting']['start'].startswith((start + timedelta(hours=5)).strftime('%Y-%m-%dT%H'))
 

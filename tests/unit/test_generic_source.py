@@ -1,5 +1,5 @@
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,12 +27,12 @@ def translate(req: WebhookRequest) -> list:
     return GenericSource().translate(req, SECRET.encode())
 
 
-def test_valid_request_becomes_one_booking_event_stamped_with_the_signature_time():
+def test_valid_request_becomes_one_booking_event_never_ordered_by_the_signature_time():
     events = translate(request(webhook_payload(), signed_at=NOW - 120))
 
     assert len(events) == 1
     event = events[0]
-    assert event.occurred_at == datetime.fromtimestamp(NOW - 120, UTC)
+    assert event.occurred_at is None and event.booking.version is None
     assert (event.tenant_id, event.source, event.event_id, event.type) == (
         'tenant-1', 'generic', 'evt-1', 'booking.created')
     assert event.booking.id == 'b-1001'
@@ -129,3 +129,54 @@ def test_class_session_booking_keeps_its_session_key():
     assert event.booking.meeting_key == 'session:yoga-0800'
     assert event.type == 'booking.paid'
     assert event.booking.payment.required is True
+
+
+def test_the_order_comes_from_the_body_version_and_occurred_at_held_in_utc():
+    body = webhook_payload(occurred_at='2027-01-15T08:57:30.250+01:00', booking=booking_payload(version=7))
+
+    [event] = translate(request(body))
+
+    assert event.booking.version == 7
+    assert event.occurred_at == datetime(2027, 1, 15, 7, 57, 30, 250000, tzinfo=UTC)
+    assert event.occurred_at.tzinfo is UTC and event.booking.start.tzinfo is UTC
+    assert event.booking.start == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # sent as 10:00+01:00
+    assert event.order.version == 7 and event.order.occurred_at == event.occurred_at
+
+
+@pytest.mark.parametrize('version', [-1, 1.5, '3', True, 2**63, None])
+def test_a_version_must_be_a_non_negative_integer(version):
+    body = webhook_payload(booking=booking_payload(version=version))
+    if version is None:
+        assert translate(request(body))[0].booking.version is None
+        return
+    with pytest.raises(InvalidInput) as exc_info:
+        translate(request(body))
+    assert exc_info.value.field == 'booking.version'
+
+
+@pytest.mark.parametrize('occurred_at', ['2027-01-15T08:00:00', 'yesterday', ''])
+def test_occurred_at_must_be_an_instant_with_an_offset(occurred_at):
+    with pytest.raises(InvalidInput) as exc_info:
+        translate(request(webhook_payload(occurred_at=occurred_at)))
+    assert exc_info.value.field == 'occurred_at'
+
+
+def test_occurred_at_after_the_signature_is_refused_so_it_cannot_freeze_a_booking():
+    signed = datetime.fromtimestamp(NOW, UTC)
+    within = webhook_payload(occurred_at=(signed + timedelta(seconds=300)).isoformat())
+    beyond = webhook_payload(occurred_at=(signed + timedelta(seconds=301)).isoformat())
+
+    assert translate(request(within))[0].occurred_at == signed + timedelta(seconds=300)
+    with pytest.raises(InvalidInput, match='after the request was signed') as exc_info:
+        translate(request(beyond))
+    assert exc_info.value.field == 'occurred_at'
+
+
+@pytest.mark.parametrize('changes, field', [
+    ({'booking': booking_payload(start='9999-12-31T23:00:00-14:00', end='9999-12-31T23:30:00-14:00')}, 'booking.start'),
+    ({'occurred_at': '0001-01-01T00:00:00+14:00'}, 'occurred_at'),
+])
+def test_an_instant_outside_the_utc_calendar_is_invalid_input(changes, field):
+    with pytest.raises(InvalidInput, match='outside the years 1 to 9999') as exc_info:
+        translate(request(webhook_payload(**changes)))
+    assert exc_info.value.field == field

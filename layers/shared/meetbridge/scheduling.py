@@ -1,12 +1,13 @@
 """One-time EventBridge Scheduler schedules that start meetings.
 
 Scheduler fires within the minute after its time, so a meeting's schedule is set `lead` seconds
-before the start and the auto_start function waits for the exact second.
+before the start and the auto_start function waits for the exact second. Every time a schedule
+holds is UTC: its `at()` expression (with `ScheduleExpressionTimezone: UTC`) and its Input.
 """
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from meetbridge import aws
 from meetbridge.config import SchedulingSettings, settings
@@ -20,13 +21,21 @@ def schedule_name(tenant_id: str, meeting_key: str) -> str:
     return 'meeting-' + hashlib.sha256(f'{tenant_id}|{meeting_key}'.encode()).hexdigest()[:48]
 
 
+def at_expression(at: datetime) -> str:
+    """Scheduler's `at()` takes a wall time without an offset: the instant's UTC wall time, since the
+    schedule's timezone is UTC. A naive time has no instant, so it is refused."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError('a schedule needs an aware time')
+    return f'at({at.astimezone(UTC):%Y-%m-%dT%H:%M:%S})'
+
+
 def _put_one_time(name: str, at: datetime, target: dict, replace: bool) -> None:
     """A one-time schedule that deletes itself after it fired; `replace` moves an existing one."""
     config = settings(SchedulingSettings)
     request = {
         'Name': name,
         'GroupName': config.schedule_group,
-        'ScheduleExpression': f'at({at.strftime("%Y-%m-%dT%H:%M:%S")})',
+        'ScheduleExpression': at_expression(at),
         'ScheduleExpressionTimezone': 'UTC',
         'FlexibleTimeWindow': {'Mode': 'OFF'},
         'ActionAfterCompletion': 'DELETE',
@@ -55,7 +64,7 @@ def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: d
         'Input': json.dumps({
             'tenant_id': tenant_id,
             'meeting_key': meeting_key,
-            'start': start.isoformat(),
+            'start': start.astimezone(UTC).isoformat(),
             'scheduled_time': '<aws.scheduler.scheduled-time>',
             'execution_id': '<aws.scheduler.execution-id>',
         }),

@@ -1,10 +1,12 @@
 """The normalised booking event every booking source is translated into."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from meetbridge.domain.ordering import SourceOrder, change_digest
 
 # Ids become parts of table keys and URLs: no separators, no spaces, bounded.
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
@@ -23,6 +25,19 @@ def _known_zone(name: str) -> str:
 
 
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-14:00 is in the year 10000 in UTC
+        raise ValueError('the instant is outside the years 1 to 9999 in UTC') from None
+
+
+# An instant: any offset is read, and it is held (stored, scheduled, published) in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+# The booking's revision at its source; bounded so it fits a DynamoDB number and a signed 64-bit integer.
+Revision = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
 
 
 class _Strict(BaseModel):
@@ -45,9 +60,10 @@ class Booking(_Strict):
     id: Identifier
     service_id: Identifier
     provider_id: Identifier
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     timezone: TimeZoneName
+    version: Revision | None = None  # increases with every change of the booking at its source
     session_id: Identifier | None = None
     payment: Payment = Payment()
     client: Client
@@ -65,11 +81,21 @@ class Booking(_Strict):
 
 
 class BookingEvent(_Strict):
-    """What the bus carries from a booking source to the meetings function."""
+    """What the bus carries from a booking source to the meetings function.
+
+    Its order among the booking's changes is the source's own: `booking.version`, else
+    `occurred_at` (when the change happened at the source), as each source translates them;
+    never when it was signed or when it arrived (domain/ordering.py).
+    """
 
     tenant_id: Identifier
     source: Identifier
     event_id: Annotated[str, Field(min_length=1, max_length=200)]
     type: BookingEventType
-    occurred_at: datetime
+    occurred_at: Instant | None = None
     booking: Booking
+
+    @property
+    def order(self) -> SourceOrder:
+        return SourceOrder(self.booking.version, self.occurred_at,
+                           change_digest(self.type, self.booking.model_dump(mode='json')))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from meetbridge import events, scheduling
-from meetbridge.domain import hosting
+from meetbridge.domain import hosting, ordering
 from meetbridge.domain.model import Booking, BookingEvent
 from meetbridge.errors import RetryLater
 from meetbridge.logic import links
@@ -49,7 +49,7 @@ def apply(event: BookingEvent, now: datetime) -> Result:
     if existing is not None:
         if existing.status == 'cancelled':
             return Result('ignored: the booking is already cancelled')
-        if event.occurred_at < existing.source_time:
+        if ordering.is_older(event.order, _applied_order(existing)):
             return Result('ignored: older than the change already applied')
     if event.type == 'booking.cancelled':
         return _cancel(event, existing, now)
@@ -162,8 +162,17 @@ def _copy(event: BookingEvent, item: BookingItem, problem: str | None, now: date
     item.client = ClientMap(**booking.client.model_dump())
     item.status = 'active'
     item.problem = problem
-    item.source_time = max(event.occurred_at, item.source_time) if item.source_time else event.occurred_at
+    _record_order(item, event)
     item.updated_at = now
+
+
+def _applied_order(item: BookingItem) -> ordering.SourceOrder:
+    return ordering.SourceOrder(item.source_version, item.source_occurred_at, item.source_change)
+
+
+def _record_order(item: BookingItem, event: BookingEvent) -> None:
+    order = ordering.merged(_applied_order(item), event.order)
+    item.source_version, item.source_occurred_at, item.source_change = order.version, order.occurred_at, order.change
 
 
 def _announce(tenant_id: str, item: BookingItem) -> None:
@@ -356,7 +365,7 @@ def _cancel(event: BookingEvent, existing: BookingItem | None, now: datetime) ->
     _leave_meeting(tenant_id, existing, now)
     announced_before = existing.client_link_sealed is not None and existing.pending_notice != 'created'
     existing.status = 'cancelled'
-    existing.source_time = max(event.occurred_at, existing.source_time)
+    _record_order(existing, event)
     existing.updated_at = now
     notice = 'cancelled' if announced_before else None
     existing.pending_notice = notice

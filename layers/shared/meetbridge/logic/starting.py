@@ -1,7 +1,7 @@
 """Starting a meeting: on the booked second by its schedule, or early by the provider."""
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from meetbridge import events
 from meetbridge.errors import NotFound
@@ -41,7 +41,7 @@ def start_on_time(tenant_id: str, meeting_key: str, start: datetime, clock=datet
         return 'stale schedule: the meeting was moved'
     if meeting.status != 'scheduled':
         return f'nothing to do: meeting is {meeting.status}'
-    wait = (start - clock(start.tzinfo)).total_seconds()
+    wait = (start - clock(UTC)).total_seconds()
     if 0 < wait <= MAX_WAIT_SECONDS:
         sleep(wait)
     elif wait > MAX_WAIT_SECONDS:
@@ -49,4 +49,4 @@ def start_on_time(tenant_id: str, meeting_key: str, start: datetime, clock=datet
     meeting.refresh()
     if meeting.start != start:
         return 'stale schedule: the meeting was moved'
-    return 'started' if mark_started(tenant_id, meeting, 'schedule', clock(start.tzinfo)) else 'already started'
+    return 'started' if mark_started(tenant_id, meeting, 'schedule', clock(UTC)) else 'already started'

@@ -3,24 +3,28 @@
 Header: X-Meetbridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from meetbridge import safe_json
-from meetbridge.domain.model import Booking, BookingEvent, BookingEventType
+from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Instant
+from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import verify_timestamped
 from meetbridge.sources.base import WebhookRequest, invalid_input_from
 
 SIGNATURE_HEADER = 'x-meetbridge-signature'
 TOLERANCE_SECONDS = 300
+# The sender's clocks may disagree by this much between stamping occurred_at and signing.
+SIGNING_SKEW = timedelta(seconds=TOLERANCE_SECONDS)
 
 
 class GenericWebhook(BaseModel):
     model_config = ConfigDict(extra='ignore')
     event_id: str = Field(min_length=1, max_length=200)
     type: BookingEventType
+    occurred_at: Instant | None = None  # when the change happened at the source: orders changes without a version
     booking: Booking
 
 
@@ -36,13 +40,17 @@ class GenericSource:
             webhook = GenericWebhook.model_validate(document)
         except ValidationError as exc:
             raise invalid_input_from(exc) from None
+        # A change is signed after it happened; a later occurred_at would put it ahead of every real change.
+        if webhook.occurred_at and webhook.occurred_at > datetime.fromtimestamp(sent_at, UTC) + SIGNING_SKEW:
+            raise InvalidInput(f'occurred_at: is more than {TOLERANCE_SECONDS} s after the request was signed',
+                               field='occurred_at')
         return [
             BookingEvent(
                 tenant_id=request.tenant_id,
                 source=self.name,
                 event_id=webhook.event_id,
                 type=webhook.type,
-                occurred_at=datetime.fromtimestamp(sent_at, UTC),
+                occurred_at=webhook.occurred_at,
                 booking=webhook.booking,
             )
         ]

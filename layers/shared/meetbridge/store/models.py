@@ -183,7 +183,11 @@ class BookingItem(_Item):
     attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
     problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
     pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
-    source_time = UTCDateTimeAttribute()  # when the source sent the newest event applied
+    # The source's order of the changes applied so far (domain/ordering.py): the newest version and
+    # occurred_at seen, and the digest of the last change, which settles ties.
+    source_version = NumberAttribute(null=True)
+    source_occurred_at = UTCDateTimeAttribute(null=True)
+    source_change = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
