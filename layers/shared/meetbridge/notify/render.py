@@ -79,12 +79,15 @@ _CONVERSION = re.compile(r'%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?
 class _Budget:
     """What is left of one render's bounds."""
 
-    deadline: float
+    seconds: float
     iterations: int = MAX_LOOP_ITERATIONS
+
+    def __post_init__(self):
+        self.deadline = time.monotonic() + self.seconds
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
-            raise SecurityError(f'the template took longer than {MAX_RENDER_SECONDS:g} s to render')
+            raise SecurityError(f'the template took longer than {self.seconds:g} s to render')
 
 
 _budget: contextvars.ContextVar[_Budget] = contextvars.ContextVar('template_budget')
@@ -295,6 +298,20 @@ def _check_construct(node: nodes.Node) -> None:
             raise _Refused('only range() and string methods can be called in a template', node.lineno)
 
 
+def _check_nesting(environment: TemplateSandbox, source: str) -> None:
+    """Brackets and blocks, counted on the tokens: the parser recurses into each, so it must not see a deep one."""
+    depth, previous = 0, None
+    for lineno, kind, value in environment.lex(source):
+        if (kind == 'operator' and value in '([{') or (previous == 'block_begin' and value in ('if', 'for')):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _Refused(f'the template is nested more than {MAX_NESTING} levels deep', lineno)
+        elif (kind == 'operator' and value in ')]}') or (previous == 'block_begin' and value in ('endif', 'endfor')):
+            depth -= 1
+        if kind != 'whitespace':
+            previous = kind
+
+
 def _checked(tree: nodes.Template) -> nodes.Template:
     """Walks the tree without recursion: every construct allowed, nesting bounded."""
     pending: list[tuple[nodes.Node, int]] = [(tree, 1)]
@@ -332,10 +349,11 @@ def _environment(autoescape: bool) -> TemplateSandbox:
 @functools.lru_cache(maxsize=64)
 def _compiled(text: str, autoescape: bool):
     """The template, checked; raises TemplateSyntaxError naming the line of what is wrong."""
-    environment = _environment(autoescape)
+    environment, source = _environment(autoescape), bracket_to_jinja(text)
     try:
-        tree = _checked(environment.parse(bracket_to_jinja(text)))
-    except RecursionError:  # the parser recurses once per bracket or block: a deep one never reaches _checked
+        _check_nesting(environment, source)
+        tree = _checked(environment.parse(source))
+    except RecursionError:  # a long chain of unary operators: the parser recurses once for each
         raise TemplateSyntaxError(f'the template is nested more than {MAX_NESTING} levels deep', 1) from None
     except _Refused as refused:
         raise TemplateSyntaxError(str(refused), refused.lineno or 1) from None
@@ -358,7 +376,7 @@ def _rendered(text: str, autoescape: bool, variables: dict, what: str) -> str:
 def render(subject: str, body: str, variables: dict[str, str],
            seconds: float = MAX_RENDER_SECONDS) -> tuple[str, str]:
     """Returns (subject, html body). Any failure, a bound reached included, is raised as a jinja2 TemplateError."""
-    token = _budget.set(_Budget(deadline=time.monotonic() + seconds))
+    token = _budget.set(_Budget(seconds))
     try:
         rendered_subject = _rendered(subject, False, variables, 'subject')
         rendered_body = _rendered(body, True, variables, 'body')
