@@ -320,6 +320,7 @@ class BookingOut(BaseModel):
     payment: PaymentOut
     client: ClientOut
     problem: str | None
+    notice_problem: str | None = None  # a tenant template that failed when a message was sent: the default went
 
 
 class MeetingOut(BaseModel):
@@ -357,7 +358,7 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
             id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
             timezone=item.timezone, session_id=item.session_id, status=item.status,
             payment=PaymentOut(required=item.payment_required, status=item.payment_status),
-            client=ClientOut(**item.client.as_dict()), problem=item.problem,
+            client=ClientOut(**item.client.as_dict()), problem=item.problem, notice_problem=item.notice_problem,
         ),
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,

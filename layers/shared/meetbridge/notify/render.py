@@ -389,6 +389,14 @@ def render(subject: str, body: str, variables: dict[str, str],
     return ' '.join(rendered_subject.split())[:SUBJECT_CHARS], rendered_body
 
 
+def failure_reason(exc: TemplateError) -> str:
+    """Why a render failed, without any value the template was given (a password, a link): the bound it
+    reached or the construct refused, else only the kind of error."""
+    if isinstance(exc.__cause__, Exception):
+        return f'{type(exc.__cause__).__name__} while rendering'
+    return exc.message or type(exc).__name__
+
+
 def check(subject: str, body: str) -> None:
     """Refuses a template that is not allowed or cannot render, with the reason (and line)."""
     for name, text, autoescape in (('subject', subject, False), ('body', body, True)):

@@ -70,6 +70,12 @@ class TenantItem(_Item):
     api_key_digest = UnicodeAttribute()
     webhook_secret_sealed = BinaryAttribute(legacy_encoding=False)
     keys_rotated_at = UTCDateTimeAttribute(null=True)
+    # The credentials a rotation replaced, accepted until their time (the overlap window).
+    previous_api_key_digest = UnicodeAttribute(null=True)
+    previous_api_key_until = UTCDateTimeAttribute(null=True)
+    previous_webhook_secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    previous_webhook_secret_until = UTCDateTimeAttribute(null=True)
+    return_origins = UnicodeSetAttribute(null=True)  # where a connect link may send the admin back (https origins)
     meeting_settings = MapAttribute(null=True)  # how the tenant's meetings are set up at the provider
 
     @staticmethod
@@ -164,6 +170,7 @@ class BookingItem(_Item):
     attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
     problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
     pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
+    notice_problem = UnicodeAttribute(null=True)  # a tenant template that failed at send time: the default was sent
     source_time = UTCDateTimeAttribute()  # when the source sent the newest event applied
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
