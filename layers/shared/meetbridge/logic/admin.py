@@ -11,7 +11,7 @@ from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Email, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import links, tokens
+from meetbridge.logic import links, tenants, tokens
 from meetbridge.logic.tokens import ConnectionUnusable
 from meetbridge.observability import logger
 from meetbridge.providers.base import ProviderRejected
@@ -253,6 +253,33 @@ def put_meeting_settings(tenant_id: str, body: MeetingSettings) -> MeetingSettin
     tenant = repository.get_tenant(tenant_id)
     tenant.update(actions=[TenantItem.meeting_settings.set(body.model_dump())])
     return body
+
+
+# --- return origins -----------------------------------------------------------------------------
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.path not in ('', '/') or parts.query or parts.fragment:
+        raise ValueError('must be an origin (scheme, host and port), without a path, query or fragment')
+    return tenants.web_origin(url)
+
+
+class ReturnOrigins(_Body):
+    """Where a connect link may send the admin back (`return_url`): the booking platform's own https origins."""
+
+    origins: Annotated[list[Annotated[str, Field(max_length=300), AfterValidator(_origin)]], Field(max_length=20)]
+
+
+def get_return_origins(tenant_id: str) -> ReturnOrigins:
+    return ReturnOrigins(origins=sorted(repository.get_tenant(tenant_id).return_origins or ()))
+
+
+def put_return_origins(tenant_id: str, body: ReturnOrigins) -> ReturnOrigins:
+    tenant = repository.get_tenant(tenant_id)
+    origins = set(body.origins)
+    tenant.update(actions=[TenantItem.return_origins.set(origins) if origins else TenantItem.return_origins.remove()])
+    return ReturnOrigins(origins=sorted(origins))
 
 
 # --- templates ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ switch to the new ones without a moment in which its requests are refused."""
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from meetbridge.errors import Forbidden, Unauthorized
 from meetbridge.security import secrets
@@ -88,6 +89,21 @@ def webhook_secrets(tenant: TenantItem, now: datetime) -> list[bytes]:
     if tenant.previous_webhook_secret_sealed and _in_overlap(tenant.previous_webhook_secret_until, now):
         sealed.append(tenant.previous_webhook_secret_sealed)
     return [repository.unseal_json(blob, *_webhook_context(tenant.tenant_id))['secret'].encode() for blob in sealed]
+
+
+def web_origin(url: str) -> str:
+    """`scheme://host[:port]` of an https URL (http only on this machine), lower-cased; ValueError otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError('must be an https URL') from None
+    local = parts.hostname in ('127.0.0.1', 'localhost')
+    if not parts.hostname or parts.username or parts.password or not (
+            parts.scheme == 'https' or (local and parts.scheme == 'http')):
+        raise ValueError('must be an https URL')
+    default_port = {'https': 443, 'http': 80}[parts.scheme]
+    return f'{parts.scheme}://{parts.hostname}' + (f':{port}' if port not in (None, default_port) else '')
 
 
 def authenticate(tenant_id: str, authorization: str | None) -> TenantItem:
