@@ -1,6 +1,5 @@
 import jinja2
 import pytest
-from jinja2.exceptions import SecurityError
 
 from meetbridge.errors import InvalidInput
 from meetbridge.notify.render import MAX_TEMPLATE_CHARS, check, render, text_alternative
