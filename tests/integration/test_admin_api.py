@@ -117,6 +117,23 @@ def test_a_template_over_a_bound_at_send_time_falls_back_and_says_which_bound(st
         'characters); the default template was sent')
 
 
+def test_a_template_stored_before_the_bounds_cannot_hold_up_the_notifications(stack):
+    # Saved before templates were bounded: the render stops at the first bound, the default is sent.
+    from datetime import UTC, datetime
+
+    from meetbridge.store.models import TemplateItem
+    TemplateItem(*TemplateItem.key(stack.tenant.tenant_id, 'client_created'), name='client_created', subject='Hi',
+                 body="{{ 'x'|center(1000000000) }}{% for i in range(10**8) %}{% endfor %}",
+                 updated_at=datetime.now(UTC)).save()
+    stack.setup_online_service()
+
+    stack.book(booking_event())
+
+    [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
+    assert 'Join the meeting' in mail.body
+    assert 'the center filter would make a value longer' in stack.view('b1')[1]['booking']['notice_problem']
+
+
 def test_unbounded_templates_are_refused_at_save_with_the_reason(stack):
     for body, reason in (("{{ 'x'|center(1000000000) }}", 'the center filter would make a value longer'),
                          ('{{ "%0200000d" % 1 }}', 'a width or precision in % formatting is over 100'),
