@@ -101,9 +101,10 @@ def web_origin(url: str) -> str:
     local = parts.hostname in ('127.0.0.1', 'localhost')
     if not parts.hostname or parts.username or parts.password or not (
             parts.scheme == 'https' or (local and parts.scheme == 'http')):
-        raise ValueError('must be an https URL')
+        raise ValueError('must be an https URL without a user name or password')
+    host = f'[{parts.hostname}]' if ':' in parts.hostname else parts.hostname  # an IPv6 address
     default_port = {'https': 443, 'http': 80}[parts.scheme]
-    return f'{parts.scheme}://{parts.hostname}' + (f':{port}' if port not in (None, default_port) else '')
+    return f'{parts.scheme}://{host}' + (f':{port}' if port not in (None, default_port) else '')
 
 
 def authenticate(tenant_id: str, authorization: str | None) -> TenantItem:
