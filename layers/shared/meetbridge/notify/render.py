@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from jinja2 import Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.visitor import NodeTransformer
@@ -347,24 +347,34 @@ def _environment(autoescape: bool) -> TemplateSandbox:
     return TemplateSandbox(autoescape)
 
 
+# Compiling is bounded by the template's length (50,000 characters: about a second at worst), not by a
+# render's budget; each template, and each refusal, is compiled once per container.
 @functools.lru_cache(maxsize=64)
-def _compiled(text: str, autoescape: bool):
-    """The template, checked; raises TemplateSyntaxError naming the line of what is wrong."""
+def _compiled_or_refusal(text: str, autoescape: bool) -> Template | TemplateSyntaxError:
     environment, source = _environment(autoescape), bracket_to_jinja(text)
     try:
         _check_nesting(environment, source)
         tree = _checked(environment.parse(source))
+    except TemplateSyntaxError as refused:
+        return refused
     except RecursionError:  # a long chain of unary operators: the parser recurses once for each
-        raise TemplateSyntaxError(f'the template is nested more than {MAX_NESTING} levels deep', 1) from None
+        return TemplateSyntaxError(f'the template is nested more than {MAX_NESTING} levels deep', 1)
     except _Refused as refused:
-        raise TemplateSyntaxError(str(refused), refused.lineno or 1) from None
+        return TemplateSyntaxError(str(refused), refused.lineno or 1)
     tree = _Bounding().visit(tree)
     tree.set_environment(environment)
     return environment.from_string(tree)
 
 
-def _rendered(text: str, autoescape: bool, variables: dict, what: str) -> str:
-    template = _compiled(text, autoescape)
+def _compiled(text: str, autoescape: bool) -> Template:
+    """The template, checked; raises TemplateSyntaxError naming the line of what is wrong."""
+    compiled = _compiled_or_refusal(text, autoescape)
+    if isinstance(compiled, TemplateSyntaxError):
+        raise compiled.with_traceback(None)
+    return compiled
+
+
+def _rendered(template: Template, variables: dict, what: str) -> str:
     chunks, length = [], 0  # counted as they stream: a template never builds more than the bound
     for chunk in template.generate(variables):
         length += len(chunk)
@@ -377,10 +387,11 @@ def _rendered(text: str, autoescape: bool, variables: dict, what: str) -> str:
 def render(subject: str, body: str, variables: dict[str, str],
            seconds: float = MAX_RENDER_SECONDS) -> tuple[str, str]:
     """Returns (subject, html body). Any failure, a bound reached included, is raised as a jinja2 TemplateError."""
+    subject_template, body_template = _compiled(subject, False), _compiled(body, True)
     token = _budget.set(_Budget(seconds))
     try:
-        rendered_subject = _rendered(subject, False, variables, 'subject')
-        rendered_body = _rendered(body, True, variables, 'body')
+        rendered_subject = _rendered(subject_template, variables, 'subject')
+        rendered_body = _rendered(body_template, variables, 'body')
     except TemplateError:
         raise
     except Exception as exc:  # a tenant's expression can raise anything (1 / 0, a bad index, ...)
