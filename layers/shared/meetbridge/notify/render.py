@@ -87,7 +87,7 @@ class _Budget:
         self.deadline = time.monotonic() + self.seconds
 
     def tick(self) -> None:
-        if time.monotonic() > self.deadline:
+        if time.monotonic() >= self.deadline:
             raise SecurityError(f'the template took longer than {self.seconds:g} s to render')
 
 
