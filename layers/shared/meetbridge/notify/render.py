@@ -384,11 +384,11 @@ def _rendered(template: Template, variables: dict, what: str) -> str:
     return ''.join(chunks)
 
 
-def render(subject: str, body: str, variables: dict[str, str],
-           seconds: float = MAX_RENDER_SECONDS) -> tuple[str, str]:
-    """Returns (subject, html body). Any failure, a bound reached included, is raised as a jinja2 TemplateError."""
+def render(subject: str, body: str, variables: dict[str, str], seconds: float | None = None) -> tuple[str, str]:
+    """Returns (subject, html body), rendered within `seconds` (MAX_RENDER_SECONDS unless given). Any failure,
+    a bound reached included, is raised as a jinja2 TemplateError."""
     subject_template, body_template = _compiled(subject, False), _compiled(body, True)
-    token = _budget.set(_Budget(seconds))
+    token = _budget.set(_Budget(MAX_RENDER_SECONDS if seconds is None else seconds))
     try:
         rendered_subject = _rendered(subject_template, variables, 'subject')
         rendered_body = _rendered(body_template, variables, 'body')
