@@ -160,6 +160,18 @@ def put_meeting_settings(tenant_id: Id, body: Annotated[admin.MeetingSettings, B
     return admin.put_meeting_settings(tenant_id, body)
 
 
+@app.get(f'{TENANT}/settings/return-origins', summary='The origins a connect link may return to (`return_url`)',
+         tags=['settings'], responses=ERRORS)
+def get_return_origins(tenant_id: Id) -> admin.ReturnOrigins:
+    return admin.get_return_origins(tenant_id)
+
+
+@app.put(f'{TENANT}/settings/return-origins', summary='Set the origins a connect link may return to (`return_url`)',
+         tags=['settings'], responses=ERRORS)
+def put_return_origins(tenant_id: Id, body: Annotated[admin.ReturnOrigins, Body()]) -> admin.ReturnOrigins:
+    return admin.put_return_origins(tenant_id, body)
+
+
 @app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',
          tags=['templates'], responses=ERRORS)
 def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:

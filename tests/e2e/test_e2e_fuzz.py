@@ -33,6 +33,7 @@ ADMIN_BODY_ROUTES = {
     ("POST", "connections/zoom/connect-link"): {"provider_id": "fuzz-prov", "return_url": "https://example.com/"},
     ("PUT", "providers/fuzz-prov/company-user"): {"user_id": "zoom-user"},
     ("PUT", "settings/meetings"): {"join_before_host": True, "waiting_room": False, "auto_recording": "none"},
+    ("PUT", "settings/return-origins"): {"origins": ["https://example.com"]},
     ("PUT", "templates/client_created"): {"subject": "Your meeting", "body": "Hello {{ client_name }}"},
 }
 PAGE_PATHS = ["/", "/j", "/j/", "/j/x", "/favicon.ico", "/robots.txt", "/index.html", "/j/a/b", "/oauth",

@@ -83,7 +83,7 @@ def test_broken_templates_are_refused_and_unknown_names_are_404(stack):
 def test_templates_the_sandbox_refuses_are_rejected_when_saved(stack):
     sneaky = {'subject': 'Hi', 'body': "{{ ''.__class__.__mro__[1].__subclasses__() }}"}
     status, answer = stack.admin('PUT', 'templates/client_created', sneaky)
-    assert status == 400 and 'cannot render' in answer['message']
+    assert status == 400 and 'is not allowed in a template' in answer['message']
 
 
 def test_a_template_that_fails_only_with_real_data_falls_back_to_the_default(stack):
@@ -96,6 +96,51 @@ def test_a_template_that_fails_only_with_real_data_falls_back_to_the_default(sta
 
     [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
     assert 'Join the meeting' in mail.body
+    booking = stack.view('b1')[1]['booking']
+    assert booking['notice_problem'] == ('the client_created template could not be used (ZeroDivisionError while '
+                                         'rendering); the default template was sent')
+    assert booking['problem'] is None
+
+
+def test_a_template_over_a_bound_at_send_time_falls_back_and_says_which_bound(stack):
+    # No sample context at save time has this client, so only the real booking reaches the bound.
+    huge = {'subject': 'Hi', 'body': "{% if client_name == 'Client c1' %}{{ 'x'|center(10**6) }}{% endif %}"}
+    assert stack.admin('PUT', 'templates/client_created', huge)[0] == 200
+    stack.setup_online_service()
+
+    stack.book(booking_event())
+
+    [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
+    assert 'Join the meeting' in mail.body and len(mail.body) < 10_000
+    assert stack.view('b1')[1]['booking']['notice_problem'] == (
+        'the client_created template could not be used (the center filter would make a value longer than 100000 '
+        'characters); the default template was sent')
+
+
+def test_a_template_stored_before_the_bounds_cannot_hold_up_the_notifications(stack):
+    # Saved before templates were bounded: the render stops at the first bound, the default is sent.
+    from datetime import UTC, datetime
+
+    from meetbridge.store.models import TemplateItem
+    TemplateItem(*TemplateItem.key(stack.tenant.tenant_id, 'client_created'), name='client_created', subject='Hi',
+                 body="{{ 'x'|center(1000000000) }}{% for i in range(10**8) %}{% endfor %}",
+                 updated_at=datetime.now(UTC)).save()
+    stack.setup_online_service()
+
+    stack.book(booking_event())
+
+    [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
+    assert 'Join the meeting' in mail.body
+    assert 'the center filter would make a value longer' in stack.view('b1')[1]['booking']['notice_problem']
+
+
+def test_unbounded_templates_are_refused_at_save_with_the_reason(stack):
+    for body, reason in (("{{ 'x'|center(1000000000) }}", 'the center filter would make a value longer'),
+                         ('{{ "%0200000d" % 1 }}', 'a width or precision in % formatting is over 100'),
+                         ('{{ ' + '(' * 90 + '1' + ')' * 90 + ' }}', 'nested more than 24 levels deep'),
+                         ('{% macro m() %}{% endmacro %}', 'macro is not allowed in a template')):
+        status, answer = stack.admin('PUT', 'templates/client_created', {'subject': 'Hi', 'body': body})
+        assert status == 400 and answer['field'] == 'body' and reason in answer['message'], answer
 
 
 def test_customer_data_is_escaped_in_emails(cloud):

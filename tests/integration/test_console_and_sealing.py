@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,8 +33,73 @@ def test_tenant_create_list_and_rotate(cloud, capsys, monkeypatch, tmp_path):
     from meetbridge.logic.tenants import authenticate
     from meetbridge.errors import Forbidden
     authenticate(created['tenant_id'], f'Bearer {rotated["api_key"]}')
+    # The previous key keeps working for the default overlap of 24 hours.
+    authenticate(created['tenant_id'], f'Bearer {created["api_key"]}')
+    ends = datetime.fromisoformat(rotated['previous_valid_until']) - datetime.now(UTC)
+    assert timedelta(hours=23, minutes=59) < ends <= timedelta(hours=24)
+
+    again = _run(capsys, 'tenant', 'rotate-keys', created['tenant_id'], '--overlap', '0', '--json')
+    authenticate(created['tenant_id'], f'Bearer {again["api_key"]}')
+    for replaced in (created['api_key'], rotated['api_key']):
+        with pytest.raises(Forbidden):
+            authenticate(created['tenant_id'], f'Bearer {replaced}')
+
+
+def _rotated_at(tenant, when: datetime, **only):
+    from meetbridge.logic.tenants import rotate_keys
+
+    return rotate_keys(tenant.tenant_id, overlap=timedelta(hours=24), now=when, **only)
+
+
+def test_the_previous_api_key_works_until_the_overlap_ends_and_not_after(cloud):
+    from meetbridge.errors import Forbidden
+    from meetbridge.logic.tenants import authenticate, create_tenant
+
+    inside, outside = create_tenant('Inside'), create_tenant('Outside')
+    now = datetime.now(UTC)
+    # Rotated 23 h 59 min ago: one minute left. Rotated 24 h and a second ago: over.
+    new_inside = _rotated_at(inside, now - timedelta(hours=23, minutes=59))
+    new_outside = _rotated_at(outside, now - timedelta(hours=24, seconds=1))
+
+    authenticate(inside.tenant_id, f'Bearer {inside.api_key}')
+    authenticate(inside.tenant_id, f'Bearer {new_inside.api_key}')
     with pytest.raises(Forbidden):
-        authenticate(created['tenant_id'], f'Bearer {created["api_key"]}')
+        authenticate(outside.tenant_id, f'Bearer {outside.api_key}')
+    authenticate(outside.tenant_id, f'Bearer {new_outside.api_key}')
+    with pytest.raises(Forbidden):  # a previous key is still only its own tenant's
+        authenticate(outside.tenant_id, f'Bearer {inside.api_key}')
+
+
+def test_the_previous_webhook_secret_verifies_until_the_overlap_ends(cloud):
+    from meetbridge.logic.tenants import create_tenant, webhook_secrets
+    from meetbridge.store import repository
+
+    tenant = create_tenant('Studio')
+    rotated_at = datetime.now(UTC) - timedelta(hours=1)
+    new = _rotated_at(tenant, rotated_at, api_key=False)
+    stored = repository.get_tenant(tenant.tenant_id)
+    ends = rotated_at + timedelta(hours=24)
+
+    assert webhook_secrets(stored, ends - timedelta(microseconds=1)) == [new.webhook_secret.encode(),
+                                                                          tenant.webhook_secret.encode()]
+    assert webhook_secrets(stored, ends) == [new.webhook_secret.encode()]
+    assert stored.previous_api_key_digest is None  # only the secret was rotated
+
+
+def test_webhooks_signed_with_the_previous_secret_are_accepted_only_during_the_overlap(cloud):
+    from bookings import booking_event
+    from helpers import sign
+    from integration_stack import Stack
+
+    for rotated_ago, answered in ((timedelta(hours=23, minutes=59), 202), (timedelta(hours=24, seconds=1), 401)):
+        stack = Stack(cloud)
+        stack.setup_online_service()
+        _rotated_at(stack.tenant, datetime.now(UTC) - rotated_ago)
+        raw = json.dumps(booking_event()).encode()
+
+        status, answer = stack.post(raw, signature=sign(stack.tenant.webhook_secret, raw))
+
+        assert status == answered, (rotated_ago, answer)
 
 
 def test_rotating_an_unknown_tenant_says_so(cloud, monkeypatch, tmp_path):

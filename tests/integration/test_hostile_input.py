@@ -22,6 +22,7 @@ ADMIN_BODY_ROUTES = [
     ('POST', 'connections/zoom/connect-link'),
     ('PUT', 'providers/dana/company-user'),
     ('PUT', 'settings/meetings'),
+    ('PUT', 'settings/return-origins'),
     ('PUT', 'templates/client_created'),
 ]
 

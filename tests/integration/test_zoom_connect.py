@@ -47,6 +47,7 @@ def test_the_company_connects_zoom_through_consent(stack, zoom):
 
 
 def test_a_connect_link_can_return_to_the_booking_platform(stack, zoom):
+    assert stack.admin('PUT', 'settings/return-origins', {'origins': ['https://platform.example']})[0] == 200
     query = _start(stack, return_url='https://platform.example/settings?tab=video')
     code = zoom.authorize('zoom-owner', code_challenge=query['code_challenge'], code_challenge_method='S256',
                           redirect_uri=query['redirect_uri'], state=query['state'])
@@ -149,3 +150,32 @@ def test_wrong_app_credentials_end_on_a_page(stack, zoom):
 
     assert page['statusCode'] == 400 and 'did not accept' in page['body']
     assert 'the-development-secret' not in page['body']
+
+
+def test_return_url_must_be_on_an_origin_the_tenant_registered(stack, zoom):
+    def link(return_url):
+        return stack.admin('POST', 'connections/zoom/connect-link', {'return_url': return_url})
+
+    status, answer = link('https://platform.example/settings')
+    assert status == 400 and answer['field'] == 'return_url' and 'return origins' in answer['message']
+
+    status, origins = stack.admin('PUT', 'settings/return-origins',
+                                  {'origins': ['https://Platform.Example:443/', 'https://admin.platform.example:8443']})
+    assert status == 200 and origins == {'origins': ['https://admin.platform.example:8443', 'https://platform.example']}
+    assert stack.admin('GET', 'settings/return-origins') == (200, origins)
+
+    assert link('https://platform.example/settings?tab=video')[0] == 200
+    assert link('https://admin.platform.example:8443/back')[0] == 200
+    for elsewhere in ('https://evil.example/', 'https://platform.example.evil.example/', 'http://platform.example/',
+                      'https://admin.platform.example/back', 'https://platform.example@evil.example/',
+                      'javascript:alert(1)', '//platform.example/', 'https://platform.example:bad/'):
+        status, answer = link(elsewhere)
+        assert status == 400 and answer['field'] == 'return_url', elsewhere
+
+    for bad in (['https://platform.example/path'], ['http://platform.example'], ['ftp://platform.example'],
+                ['https://platform.example?x=1'], ['https://a.example'] * 21):
+        status, answer = stack.admin('PUT', 'settings/return-origins', {'origins': bad})
+        assert status == 400 and answer['field'].startswith('origins'), bad
+
+    assert stack.admin('PUT', 'settings/return-origins', {'origins': []}) == (200, {'origins': []})
+    assert link('https://platform.example/settings')[0] == 400

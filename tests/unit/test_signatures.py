@@ -11,7 +11,7 @@ BODY = b'{"event_id": "evt-1", "type": "booking.created"}'
 
 
 def verify(header, body=BODY, now=NOW, secret=SECRET):
-    return verify_timestamped(secret.encode(), header, body, now, 300)
+    return verify_timestamped([secret.encode()], header, body, now, 300)
 
 
 def test_valid_signature_returns_its_timestamp():
@@ -120,3 +120,12 @@ def test_signature_is_bound_to_its_timestamp():
 
     with pytest.raises(SignatureError, match='does not match'):
         verify(f't={NOW},v1={v1}')
+
+
+def test_during_a_rotation_either_secret_verifies_and_no_other():
+    secrets = [b'whsec_new', SECRET.encode()]
+
+    assert verify_timestamped(secrets, sign('whsec_new', BODY, NOW), BODY, NOW, 300) == NOW
+    assert verify_timestamped(secrets, sign(SECRET, BODY, NOW), BODY, NOW, 300) == NOW
+    with pytest.raises(SignatureError, match='does not match'):
+        verify_timestamped(secrets, sign('whsec_other', BODY, NOW), BODY, NOW, 300)

@@ -90,15 +90,19 @@ def _list(args: argparse.Namespace) -> None:
 
 
 def _rotate(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
     from meetbridge.errors import NotFound
     from meetbridge.logic.tenants import rotate_keys
 
+    now, overlap = datetime.now(UTC), timedelta(hours=args.overlap)
     try:
         tenant = rotate_keys(args.tenant_id, api_key=args.only in (None, 'api-key'),
-                             webhook_secret=args.only in (None, 'webhook-secret'))
+                             webhook_secret=args.only in (None, 'webhook-secret'), overlap=overlap, now=now)
     except NotFound:
         raise SystemExit(f'meetbridge: no tenant {args.tenant_id}') from None
-    data = {'tenant_id': tenant.tenant_id}
+    previous_until = (now + overlap).isoformat(timespec='seconds')
+    data = {'tenant_id': tenant.tenant_id, 'previous_valid_until': previous_until}
     lines = [f'tenant id:       {tenant.tenant_id}']
     if tenant.api_key:
         data['api_key'] = tenant.api_key
@@ -106,7 +110,16 @@ def _rotate(args: argparse.Namespace) -> None:
     if tenant.webhook_secret:
         data['webhook_secret'] = tenant.webhook_secret
         lines.append(f'webhook secret:  {tenant.webhook_secret}')
-    _print(args, data, lines + ['The previous credentials no longer work.'])
+    ending = (f'The previous credentials keep working until {previous_until}, then stop.' if overlap
+              else 'The previous credentials no longer work.')
+    _print(args, data, lines + [ending])
+
+
+def _hours(text: str) -> float:
+    hours = float(text)
+    if not 0 <= hours <= 24 * 30:
+        raise argparse.ArgumentTypeError('the overlap is 0 to 720 hours')
+    return hours
 
 
 def parser() -> argparse.ArgumentParser:
@@ -124,9 +137,12 @@ def parser() -> argparse.ArgumentParser:
     create.set_defaults(run=_create)
     listing = verbs.add_parser('list', help='list tenants')
     listing.set_defaults(run=_list)
-    rotate = verbs.add_parser('rotate-keys', help='issue a new API key and webhook secret')
+    rotate = verbs.add_parser('rotate-keys', help='issue a new API key and webhook secret; the previous '
+                                                          'ones keep working for an overlap window')
     rotate.add_argument('tenant_id')
     rotate.add_argument('--only', choices=['api-key', 'webhook-secret'])
+    rotate.add_argument('--overlap', type=_hours, default=24, metavar='HOURS',
+                        help='how long the previous credentials keep working (default 24; 0: they stop at once)')
     rotate.set_defaults(run=_rotate)
     for command in (create, listing, rotate):
         command.add_argument('--json', action='store_true', help='machine-readable output')

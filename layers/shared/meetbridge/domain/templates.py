@@ -44,3 +44,35 @@ def forbidden_variables(template_name: str, text: str) -> set[str]:
     if recipient_of(template_name) == 'client' and re.search(r'\b' + PROVIDER_LINK + r'\b', text):
         return {PROVIDER_LINK}
     return set()
+
+
+def sample_variables() -> dict[str, dict[str, str]]:
+    """Realistic values a template is tried with before it is saved, by what they are an example of: an
+    ordinary booking, every value at the longest the API accepts, the optional values missing (as in a
+    client's message, which never has the host's link), and other scripts and half-hour zones."""
+    ordinary = {
+        CLIENT_LINK: 'https://meet.example.com/j/Q2xpZW50TGluaw', PROVIDER_LINK: 'https://meet.example.com/j/SG9zdA',
+        'online_meeting_password': 'room-4821', 'online_meeting_description': 'Dial-in: +1 555 0100, PIN 4821',
+        'company_name': 'Studio Nine', 'booking_id': 'bk-1042', 'service_name': 'Consultation',
+        'provider_name': 'Dana Smith', 'client_name': 'Chris Client', 'client_email': 'chris@example.com',
+        'start_time': 'Monday, 09 March 2026, 09:30', 'end_time': '10:15', 'start_date': '09 March 2026',
+        'timezone': 'Europe/London',
+    }
+    name = ('Ana-Maria <b>&</b> "O\'Brien" Ünal ' * 8)[:200]
+    longest = {
+        **ordinary,
+        CLIENT_LINK: 'https://meetbridge.example.com/j/' + 'x' * 43, PROVIDER_LINK: 'https://meetbridge.example.com/j/' + 'y' * 43,
+        'online_meeting_password': 'p' * 100, 'online_meeting_description': ('Room 7, floor 3 & <lift> ' * 40)[:1000],
+        'company_name': name, 'booking_id': 'b' * 128, 'service_name': name, 'provider_name': name,
+        'client_name': name, 'client_email': ('a' * 240) + '@example.com', 'start_time': 'Wednesday, 30 September 2026, 23:45',
+        'timezone': 'America/Argentina/ComodRivadavia',
+    }
+    missing = {**ordinary, PROVIDER_LINK: '', 'online_meeting_password': '', 'online_meeting_description': '',
+               'provider_name': ''}
+    elsewhere = {
+        **ordinary, 'company_name': 'スタジオ九', 'service_name': 'استشارة', 'provider_name': 'राम शर्मा',
+        'client_name': 'Łukasz Żółć', 'start_time': 'Sunday, 29 March 2026, 02:45', 'end_time': '03:30',
+        'start_date': '29 March 2026', 'timezone': 'Asia/Kathmandu',
+    }
+    return {'an ordinary booking': ordinary, 'the longest values': longest, 'optional values missing': missing,
+            'other scripts and zones': elsewhere}

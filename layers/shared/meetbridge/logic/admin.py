@@ -11,7 +11,7 @@ from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Email, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import accounts, links
+from meetbridge.logic import accounts, links, tenants
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.logic.notices import template_for
 from meetbridge.notify import render
@@ -232,6 +232,33 @@ def put_meeting_settings(tenant_id: str, body: MeetingSettings) -> MeetingSettin
     return body
 
 
+# --- return origins -----------------------------------------------------------------------------
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.path not in ('', '/') or parts.query or parts.fragment:
+        raise ValueError('must be an origin (scheme, host and port), without a path, query or fragment')
+    return tenants.web_origin(url)
+
+
+class ReturnOrigins(_Body):
+    """Where a connect link may send the admin back (`return_url`): the booking platform's own https origins."""
+
+    origins: Annotated[list[Annotated[str, Field(max_length=300), AfterValidator(_origin)]], Field(max_length=20)]
+
+
+def get_return_origins(tenant_id: str) -> ReturnOrigins:
+    return ReturnOrigins(origins=sorted(repository.get_tenant(tenant_id).return_origins or ()))
+
+
+def put_return_origins(tenant_id: str, body: ReturnOrigins) -> ReturnOrigins:
+    tenant = repository.get_tenant(tenant_id)
+    origins = set(body.origins)
+    tenant.update(actions=[TenantItem.return_origins.set(origins) if origins else TenantItem.return_origins.remove()])
+    return ReturnOrigins(origins=sorted(origins))
+
+
 # --- templates ----------------------------------------------------------------------------------
 
 
@@ -297,6 +324,7 @@ class BookingOut(BaseModel):
     payment: PaymentOut
     client: ClientOut
     problem: str | None
+    notice_problem: str | None = None  # a tenant template that failed when a message was sent: the default went
 
 
 class MeetingOut(BaseModel):
@@ -334,7 +362,7 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
             id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
             timezone=item.timezone, session_id=item.session_id, status=item.status,
             payment=PaymentOut(required=item.payment_required, status=item.payment_status),
-            client=ClientOut(**item.client.as_dict()), problem=item.problem,
+            client=ClientOut(**item.client.as_dict()), problem=item.problem, notice_problem=item.notice_problem,
         ),
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,

@@ -18,7 +18,7 @@ from pynamodb.exceptions import DeleteError
 
 from meetbridge.domain.hosting import COMPANY, provider_holder
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import accounts
+from meetbridge.logic import accounts, tenants
 from meetbridge.observability import logger
 from meetbridge.providers.base import SignInRefused
 from meetbridge.security import secrets
@@ -50,13 +50,17 @@ class Connected:
     return_url: str | None
 
 
-def _safe_return_url(url: str | None) -> str | None:
+def _safe_return_url(tenant_id: str, url: str | None) -> str | None:
+    """Only to an origin the tenant registered: a connect link must not end on someone else's page."""
     if url is None:
         return None
-    parts = urlsplit(url)
-    local = parts.hostname in ('127.0.0.1', 'localhost')
-    if len(url) > 2048 or not parts.netloc or (parts.scheme != 'https' and not (local and parts.scheme == 'http')):
-        raise InvalidInput('return_url must be an https URL', field='return_url')
+    try:
+        origin = tenants.web_origin(url) if len(url) <= 2048 else None
+    except ValueError:
+        origin = None
+    if origin is None or origin not in (repository.get_tenant(tenant_id).return_origins or ()):
+        raise InvalidInput('return_url must be an https URL on one of the tenant\'s return origins '
+                           '(PUT /v1/tenants/{tenant_id}/settings/return-origins)', field='return_url')
     return url
 
 
@@ -70,7 +74,7 @@ def create_link(tenant_id: str, provider_type: str, provider_id: str | None, ret
     expires = now + INTENT_LIFETIME
     ConnectIntentItem(*ConnectIntentItem.key(secrets.digest(token)), tenant_id=tenant_id,
                       provider_type=provider_type, provider_id=provider_id,
-                      return_url=_safe_return_url(return_url), expires_at=expires, ttl=expires).save()
+                      return_url=_safe_return_url(tenant_id, return_url), expires_at=expires, ttl=expires).save()
     return f'{base_url}/oauth/{provider_type}/start?{urlencode({"intent": token})}', expires
 
 

@@ -62,7 +62,7 @@ def compose(notice: dict[str, Any]) -> list[Message]:
     recipients = [('client', booking.client.email, booking.client.timezone)]
     if provider is not None and provider.email:
         recipients.append(('provider', provider.email, provider.timezone))
-    messages = []
+    messages, problems = [], []
     for recipient, address, zone_name in recipients:
         zone = ZoneInfo(zone_name or booking.timezone)
         start, end = booking.start.astimezone(zone), booking.end.astimezone(zone)
@@ -77,20 +77,27 @@ def compose(notice: dict[str, Any]) -> list[Message]:
             rules.PROVIDER_LINK: provider_link if recipient == 'provider' else '',
         }
         name = f'{recipient}_{change}'
-        subject, html = _render(tenant_id, name, variables)
+        subject, body, is_default = template_for(tenant_id, name)
+        try:
+            subject, html = render.render(subject, body, variables)
+        except TemplateError as exc:
+            if is_default:
+                raise
+            # A tenant's template that fails at send time must not cost the client their link.
+            problems.append(f'the {name} template could not be used ({render.failure_reason(exc)}); '
+                            'the default template was sent')
+            logger.warning('tenant template failed; sending the default',
+                           extra={'tenant_id': tenant_id, 'template': name, 'error': render.failure_reason(exc)})
+            subject, html = render.render(*DEFAULT_TEMPLATES[name], variables)
         messages.append(Message(recipient, address, subject, html))
+    if problems:
+        _show_to_the_admin(booking, '; '.join(problems))
     return messages
 
 
-def _render(tenant_id: str, name: str, variables: dict[str, str]) -> tuple[str, str]:
-    subject, body, is_default = template_for(tenant_id, name)
-    try:
-        return render.render(subject, body, variables)
-    except TemplateError as exc:
-        if is_default:
-            raise
-        # A tenant's template that fails at render time must not cost the client their link.
-        logger.warning('tenant template failed; sending the default', extra={'tenant_id': tenant_id,
-                                                                              'template': name, 'error': str(exc)})
-        return render.render(*DEFAULT_TEMPLATES[name], variables)
+def _show_to_the_admin(booking: BookingItem, problem: str) -> None:
+    """On the booking (GET .../bookings/{id}); the last write wins, so it never conflicts with the booking's own."""
+    if booking.notice_problem != problem:
+        repository.update(booking, actions=[BookingItem.notice_problem.set(problem)],
+                          condition=BookingItem.pk.exists(), add_version_condition=False)
 

@@ -1,8 +1,12 @@
-"""Tenants and their credentials: an admin API key (stored as a digest) and a webhook secret (sealed)."""
+"""Tenants and their credentials: an admin API key (stored as a digest) and a webhook secret (sealed).
+
+A rotation keeps the previous key and secret working for an overlap window, so the booking platform can
+switch to the new ones without a moment in which its requests are refused."""
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from meetbridge.errors import Forbidden, Unauthorized
 from meetbridge.security import secrets
@@ -11,6 +15,7 @@ from meetbridge.store.models import TenantItem
 
 API_KEY_PREFIX = 'mbk'
 WEBHOOK_SECRET_PREFIX = 'whsec'
+ROTATION_OVERLAP = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -48,24 +53,58 @@ def list_tenants() -> list[TenantItem]:
     return list(TenantItem.gsi1.query('TENANTS'))
 
 
-def rotate_keys(tenant_id: str, api_key: bool = True, webhook_secret: bool = True) -> NewTenant:
-    """Issues new credentials; the old ones stop working at once."""
+def rotate_keys(tenant_id: str, api_key: bool = True, webhook_secret: bool = True,
+                overlap: timedelta = ROTATION_OVERLAP, now: datetime | None = None) -> NewTenant:
+    """Issues new credentials; the ones they replace keep working for `overlap`, then stop."""
+    if overlap < timedelta(0):
+        raise ValueError('the overlap cannot be negative')
+    now = now or datetime.now(UTC)
     tenant = repository.get_tenant(tenant_id)
     new_api_key = secrets.new_secret(API_KEY_PREFIX) if api_key else ''
     new_secret = secrets.new_secret(WEBHOOK_SECRET_PREFIX) if webhook_secret else ''
-    actions = [TenantItem.keys_rotated_at.set(datetime.now(UTC))]
+    actions = [TenantItem.keys_rotated_at.set(now)]
     if api_key:
-        actions.append(TenantItem.api_key_digest.set(secrets.digest(new_api_key)))
+        actions += [TenantItem.api_key_digest.set(secrets.digest(new_api_key)),
+                    TenantItem.previous_api_key_digest.set(tenant.api_key_digest),
+                    TenantItem.previous_api_key_until.set(now + overlap)]
     if webhook_secret:
         sealed = repository.seal_json({'secret': new_secret}, *_webhook_context(tenant_id))
-        actions.append(TenantItem.webhook_secret_sealed.set(sealed))
-    tenant.update(actions=actions)
+        actions += [TenantItem.webhook_secret_sealed.set(sealed),
+                    TenantItem.previous_webhook_secret_sealed.set(tenant.webhook_secret_sealed),
+                    TenantItem.previous_webhook_secret_until.set(now + overlap)]
+    # Two rotations at once: the second must not keep a key the first already replaced as the "previous" one.
+    unchanged = ((TenantItem.api_key_digest == tenant.api_key_digest)
+                 & (TenantItem.webhook_secret_sealed == tenant.webhook_secret_sealed))
+    repository.update(tenant, actions=actions, condition=unchanged)
     return NewTenant(tenant_id, tenant.name, new_api_key, new_secret)
 
 
-def webhook_secret(tenant: TenantItem) -> bytes:
-    opened = repository.unseal_json(tenant.webhook_secret_sealed, *_webhook_context(tenant.tenant_id))
-    return opened['secret'].encode()
+def _in_overlap(until: datetime | None, now: datetime) -> bool:
+    return until is not None and now < until
+
+
+def webhook_secrets(tenant: TenantItem, now: datetime) -> list[bytes]:
+    """The secrets a webhook may be signed with: the current one, and the previous one during its overlap."""
+    sealed = [tenant.webhook_secret_sealed]
+    if tenant.previous_webhook_secret_sealed and _in_overlap(tenant.previous_webhook_secret_until, now):
+        sealed.append(tenant.previous_webhook_secret_sealed)
+    return [repository.unseal_json(blob, *_webhook_context(tenant.tenant_id))['secret'].encode() for blob in sealed]
+
+
+def web_origin(url: str) -> str:
+    """`scheme://host[:port]` of an https URL (http only on this machine), lower-cased; ValueError otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError('must be an https URL') from None
+    local = parts.hostname in ('127.0.0.1', 'localhost')
+    if not parts.hostname or parts.username or parts.password or not (
+            parts.scheme == 'https' or (local and parts.scheme == 'http')):
+        raise ValueError('must be an https URL without a user name or password')
+    host = f'[{parts.hostname}]' if ':' in parts.hostname else parts.hostname  # an IPv6 address
+    default_port = {'https': 443, 'http': 80}[parts.scheme]
+    return f'{parts.scheme}://{host}' + (f':{port}' if port not in (None, default_port) else '')
 
 
 def authenticate(tenant_id: str, authorization: str | None) -> TenantItem:
@@ -74,6 +113,9 @@ def authenticate(tenant_id: str, authorization: str | None) -> TenantItem:
     if scheme.lower() != 'bearer' or not key.strip():
         raise Unauthorized('send the tenant API key as "Authorization: Bearer <key>"')
     tenant = repository.get_tenant(tenant_id)
-    if not secrets.matches(key.strip(), tenant.api_key_digest):
-        raise Forbidden('this API key is not valid for this tenant')
-    return tenant
+    if secrets.matches(key.strip(), tenant.api_key_digest):
+        return tenant
+    if (tenant.previous_api_key_digest and _in_overlap(tenant.previous_api_key_until, datetime.now(UTC))
+            and secrets.matches(key.strip(), tenant.previous_api_key_digest)):
+        return tenant
+    raise Forbidden('this API key is not valid for this tenant')

@@ -1,5 +1,7 @@
 """Receiving a booking platform's webhook: verify, translate, publish each booking event once."""
 
+from datetime import UTC, datetime
+
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import events, idempotency
@@ -20,7 +22,8 @@ def receive(source_name: str, request: WebhookRequest) -> list[str]:
     IdempotencyValidationError (an event id reused for different content)."""
     source = source_for(source_name)
     tenant = repository.get_tenant(request.tenant_id)
-    booking_events = source.translate(request, tenants.webhook_secret(tenant))
+    received_at = datetime.fromtimestamp(request.received_at, UTC)
+    booking_events = source.translate(request, tenants.webhook_secrets(tenant, received_at))
     for event in booking_events:
         publish_once(event=event.model_dump(mode='json'))
     return [event.event_id for event in booking_events]

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 
 class SignatureError(Exception):
@@ -34,14 +35,18 @@ def parse_timestamped_header(header: str | None) -> tuple[int, list[str]]:
 
 
 def verify_timestamped(
-    secret: bytes, header: str | None, body: bytes, now: float, tolerance_seconds: int
+    secrets: Sequence[bytes], header: str | None, body: bytes, now: float, tolerance_seconds: int
 ) -> int:
-    """Verifies HMAC-SHA256(secret, "<t>.<body>") and the freshness of t; returns t."""
+    """Verifies HMAC-SHA256(secret, "<t>.<body>") with any of `secrets` (several while a secret is being
+    rotated) and the freshness of t; returns t."""
     timestamp, candidates = parse_timestamped_header(header)
     if abs(now - timestamp) > tolerance_seconds:
         raise SignatureError('signature timestamp outside the allowed window')
-    expected = hmac_sha256_hex(secret, str(timestamp).encode() + b'.' + body)
-    if not any(hmac.compare_digest(expected, c.encode('ascii', 'replace').decode()) for c in candidates):
+    signed = str(timestamp).encode() + b'.' + body
+    expected = [hmac_sha256_hex(secret, signed) for secret in secrets]
+    # Every comparison is made, so the time taken does not say which secret or candidate matched.
+    matched = [hmac.compare_digest(e, c.encode('ascii', 'replace').decode()) for e in expected for c in candidates]
+    if not any(matched):
         raise SignatureError('signature does not match')
     return timestamp
 

@@ -1,5 +1,6 @@
 """The interface every booking source implements."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,8 +21,9 @@ class WebhookRequest:
 class BookingSource(Protocol):
     name: str
 
-    def translate(self, request: WebhookRequest, secret: bytes) -> list[BookingEvent]:
-        """Verifies the request (raising SignatureError) and translates it (raising InvalidInput)."""
+    def translate(self, request: WebhookRequest, secrets: Sequence[bytes]) -> list[BookingEvent]:
+        """Verifies the request with any of the tenant's secrets in force (raising SignatureError) and
+        translates it (raising InvalidInput)."""
 
 
 def invalid_input_from(error: ValidationError, prefix: str = '') -> InvalidInput:

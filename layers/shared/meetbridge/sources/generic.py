@@ -3,6 +3,7 @@
 Header: X-Meetbridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -31,9 +32,9 @@ class GenericWebhook(BaseModel):
 class GenericSource:
     name: Literal['generic'] = 'generic'
 
-    def translate(self, request: WebhookRequest, secret: bytes) -> list[BookingEvent]:
+    def translate(self, request: WebhookRequest, secrets: Sequence[bytes]) -> list[BookingEvent]:
         sent_at = verify_timestamped(
-            secret, request.headers.get(SIGNATURE_HEADER), request.body, request.received_at, TOLERANCE_SECONDS
+            secrets, request.headers.get(SIGNATURE_HEADER), request.body, request.received_at, TOLERANCE_SECONDS
         )
         document = safe_json.loads_object(request.body)
         try:

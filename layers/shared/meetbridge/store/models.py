@@ -71,6 +71,12 @@ class TenantItem(_Item):
     api_key_digest = UnicodeAttribute()
     webhook_secret_sealed = BinaryAttribute(legacy_encoding=False)
     keys_rotated_at = UTCDateTimeAttribute(null=True)
+    # The credentials a rotation replaced, accepted until their time (the overlap window).
+    previous_api_key_digest = UnicodeAttribute(null=True)
+    previous_api_key_until = UTCDateTimeAttribute(null=True)
+    previous_webhook_secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    previous_webhook_secret_until = UTCDateTimeAttribute(null=True)
+    return_origins = UnicodeSetAttribute(null=True)  # where a connect link may send the admin back (https origins)
     meeting_settings = MapAttribute(null=True)  # how the tenant's meetings are set up at the provider
 
     @staticmethod
@@ -183,6 +189,7 @@ class BookingItem(_Item):
     attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
     problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
     pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
+    notice_problem = UnicodeAttribute(null=True)  # a tenant template that failed at send time: the default was sent
     # The source's order of the changes applied so far (domain/ordering.py): the newest version and
     # occurred_at seen, and the digest of the last change, which settles ties.
     source_version = NumberAttribute(null=True)
