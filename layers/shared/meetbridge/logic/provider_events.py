@@ -7,7 +7,7 @@ included: answering it unverified would sign any text an attacker chooses.
 from datetime import UTC, datetime
 from typing import Any
 
-from meetbridge import events, safe_json
+from meetbridge import events, outbox, safe_json
 from meetbridge.errors import InvalidInput
 from meetbridge.observability import logger
 from meetbridge.security.signatures import hmac_sha256_hex, verify_zoom
@@ -47,15 +47,14 @@ def deauthorized(provider_type: str, user_id: str) -> int:
         item = ConnectionItem.get(found.pk, found.sk, consistent_read=True)
         if item.status == 'disconnected' and not item.secret_sealed:
             continue  # a repeated delivery: already handled
-        item.update(actions=[
+        problem = 'The app was removed from the meeting account by its user.'
+        outbox.update(tenant_id, item, [
             ConnectionItem.status.set('disconnected'),
-            ConnectionItem.problem.set('The app was removed from the meeting account by its user.'),
+            ConnectionItem.problem.set(problem),
             ConnectionItem.secret_sealed.remove(),
             ConnectionItem.refresh_lease_until.remove(),
             ConnectionItem.updated_at.set(datetime.now(UTC)),
-        ])
-        events.publish(events.CONNECTION_BROKEN, {'tenant_id': tenant_id, 'connection_id': item.connection_id,
-                                                  'type': provider_type, 'problem': item.problem})
+        ], events.connection_broken(tenant_id, item, problem))
         logger.info('account removed at the provider', extra={'tenant_id': tenant_id,
                                                               'connection_id': item.connection_id})
         count += 1

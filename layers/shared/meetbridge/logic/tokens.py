@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pynamodb.exceptions import UpdateError
 
-from meetbridge import events
+from meetbridge import events, outbox
 from meetbridge.errors import MeetbridgeError, RetryLater
 from meetbridge.observability import logger
 from meetbridge.security import sealing
@@ -152,14 +152,11 @@ def _release(item: ConnectionItem) -> None:
 
 def mark_broken(item: ConnectionItem, tenant_id: str, problem: str) -> None:
     """The account needs reconnecting: future bookings are flagged and the admin is told."""
-    item.update(actions=[
+    outbox.update(tenant_id, item, [
         ConnectionItem.status.set('needs_reconnect'),
         ConnectionItem.problem.set(problem),
         ConnectionItem.refresh_lease_until.remove(),
         ConnectionItem.updated_at.set(datetime.now(UTC)),
-    ])
-    events.publish(events.CONNECTION_BROKEN, {
-        'tenant_id': tenant_id, 'connection_id': item.connection_id, 'type': item.type, 'problem': problem,
-    })
+    ], events.connection_broken(tenant_id, item, problem))
     logger.warning('meeting account needs reconnecting', extra={'tenant_id': tenant_id,
                                                                  'connection_id': item.connection_id})
