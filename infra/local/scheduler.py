@@ -19,7 +19,6 @@ import json
 import logging
 import re
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bookings import booking_event
 from botocore.awsrequest import AWSResponse
-from helpers import LambdaContext, acting_as, handler, sign, zoom_event_request
+from helpers import LambdaContext, acting_as, handler, zoom_event_request
 from integration_stack import connect_zoom, sent_emails
 
+from infra.sandboxes.zoom.signing import sign as zoom_sign
 from meetbridge import aws, outbox
 from meetbridge.logic import starting
 from meetbridge.store import repository
@@ -127,7 +128,7 @@ def test_an_account_removed_at_zoom_is_announced_broken_when_the_bus_refused_it(
         'account_id': 'acct-demo', 'user_id': 'zoom-owner', 'client_id': zoom.client_id,
         'deauthorization_time': datetime.now(UTC).isoformat()}}).encode()
     now = int(time.time())
-    headers = {'x-zm-request-timestamp': str(now), 'x-zm-signature': sign_zoom(body, now)}
+    headers = {'x-zm-request-timestamp': str(now), 'x-zm-signature': zoom_sign('zoom-webhook-secret', now, body)}
 
     with bus_refusing():
         answer = handler('oauth')(zoom_event_request(body, headers), stack.context)
@@ -137,12 +138,6 @@ def test_an_account_removed_at_zoom_is_announced_broken_when_the_bus_refused_it(
     assert json.loads(handler('oauth')(zoom_event_request(body, headers), stack.context)['body']) == {'disconnected': 0}
     [broken], _ = _refused_then_swept(stack)
     assert broken['detail-type'] == 'connection.broken' and 'removed' in broken['detail']['problem']
-
-
-def sign_zoom(body: bytes, now: int) -> str:
-    from infra.sandboxes.zoom.signing import sign as zoom_sign
-
-    return zoom_sign('zoom-webhook-secret', now, body)
 
 
 def test_a_booking_notice_refused_by_the_bus_goes_out_and_the_next_change_is_announced_as_itself(stack):

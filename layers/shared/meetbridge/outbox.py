@@ -4,7 +4,7 @@ The change and its outbox entry are one DynamoDB transaction, so neither exists 
 The writer then puts the event on the bus and deletes the entry. If the bus refuses it, or the
 function dies in between, the entry stays, and the sweeper (functions/outbox_sweeper, every minute)
 publishes it: nobody has to send the same input again (an early start is a click nobody repeats).
-An event can so go out twice but is never lost; its `event_id` is the same every time it goes out,
+An event can thus go out twice but is never lost; its `event_id` is the same every time it goes out,
 and consumers dedupe on it.
 """
 
@@ -39,7 +39,8 @@ def save(tenant_id: str, item: Model, event: events.Event, *, marker: Attribute 
     _commit(lambda transaction: (transaction.save(item), transaction.save(entry)))
     if not _put_on_bus(entry):
         return False
-    if _acknowledge(entry) and marker is not None:
+    # The entry still names its marker when the marker went with it (not when the item changed meanwhile).
+    if _acknowledge(entry) and entry.marker_attribute is not None:
         setattr(item, marker.attr_name, None)
         item.update_local_version_attribute()
     return True
@@ -74,7 +75,8 @@ def sweep(now: datetime) -> int:
 
 
 def _gsi1sk(written_at: datetime, key: str) -> str:
-    return f'{written_at.isoformat()}#{key}'
+    # One fixed width in UTC, so that the index sorts and compares entries by time.
+    return f'{written_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}#{key}'
 
 
 def _entry(tenant_id: str, event: events.Event, item: Model | None = None, marker: Attribute | None = None) -> OutboxItem:
