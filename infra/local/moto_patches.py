@@ -7,17 +7,28 @@ can be adjusted here; nothing in the app changes.
    ``account`` (so Powertools' ``EventBridgeModel`` rejects the message) and substitutes
    ``<source>``, ``<time>`` ... textually after inserting ``detail``, so a detail containing such
    text is corrupted. Without an InputTransformer the target gets the event as is, like AWS.
+   moto also sends to an SQS target whatever its queue policy says, and a target it cannot reach
+   makes PutEvents itself fail. EventBridge accepts the event and delivers it asynchronously: only
+   a queue whose policy lets ``events.amazonaws.com`` send from that rule (``aws:SourceArn``) gets
+   it; otherwise it goes to the target's ``DeadLetterConfig`` queue (under the same policy check),
+   with EventBridge's message attributes, or is dropped with a warning when there is none.
 2. SES: moto keeps only the HTML part of a SendEmail that has both HTML and text. The request's
    parts and the acceptance time are kept on moto's message object for the local outbox.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
+import logging
 import threading
 import time
 from typing import Any
+
+from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+
+log = logging.getLogger("infra.local.moto_patches")
 
 _applied = False
 _tls = threading.local()
@@ -46,6 +57,75 @@ def _patch_eventbridge_targets() -> None:
         return original(input_template=input_template, input_paths_map=input_paths_map, event=event)
 
     parser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+    from moto.events.models import Rule
+
+    Rule._send_to_sqs_queue = _delivered_as_eventbridge_delivers  # type: ignore[method-assign]
+
+
+def _delivered_as_eventbridge_delivers(rule: Any, resource_id: str, event: dict[str, Any], group_id: str | None = None) -> None:
+    """One SQS target of ``rule``: delivered if its queue lets the rule send, else dead-lettered."""
+    from moto.sqs import sqs_backends
+
+    backend = sqs_backends[rule.account_id][rule.region_name]
+    target = next((t for t in rule.targets if str(t.get("Arn", "")).split(":")[2:3] == ["sqs"]
+                   and str(t["Arn"]).split(":")[5] == resource_id), {})
+    target_arn = target.get("Arn") or f"arn:aws:sqs:{rule.region_name}:{rule.account_id}:{resource_id}"
+    if "time" in event:
+        event["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(float(event["time"])))
+    refusal = _refusal(backend, rule.arn, target_arn)
+    if refusal is None:
+        backend.send_message(queue_name=resource_id, message_body=json.dumps(event), group_id=group_id)
+        return
+    dead_letters = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dead_letters is None or _refusal(backend, rule.arn, dead_letters) is not None:
+        log.warning("event %s not delivered to %s (%s) and has no dead-letter queue it may go to; dropped",
+                    event.get("id"), target_arn, refusal[1])
+        return
+    code, message = refusal
+    attributes = {"ERROR_CODE": code, "ERROR_MESSAGE": message, "RETRY_ATTEMPTS": "0", "RULE_ARN": rule.arn,
+                  "TARGET_ARN": target_arn}
+    backend.send_message(queue_name=dead_letters.split(":")[5], message_body=json.dumps(event),
+                         message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()})
+    log.warning("event %s not delivered to %s (%s): sent to its dead-letter queue", event.get("id"), target_arn, message)
+
+
+def _refusal(backend: Any, rule_arn: str, queue_arn: str) -> tuple[str, str] | None:
+    """Why EventBridge may not send from ``rule_arn`` to the queue, or None when it may."""
+    queue = backend.queues.get(queue_arn.split(":")[5])
+    if queue is None:
+        return "RESOURCE_NOT_FOUND", f"queue {queue_arn} does not exist"
+    statements = json.loads(queue.policy)["Statement"] if queue.policy else []
+    if isinstance(statements, dict):
+        statements = [statements]
+    applicable = [s for s in statements if _names_eventbridge_sending(s, queue_arn, rule_arn)]
+    if any(s.get("Effect") == "Deny" for s in applicable) or not any(s.get("Effect") == "Allow" for s in applicable):
+        return "NO_PERMISSIONS", f"the policy of queue {queue_arn} does not let {rule_arn} send to it"
+    return None
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _names_eventbridge_sending(statement: dict[str, Any], queue_arn: str, rule_arn: str) -> bool:
+    """Whether the statement is about events.amazonaws.com sending to the queue from this rule."""
+    principal = statement.get("Principal")
+    services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else [principal]
+    if "events.amazonaws.com" not in services and "*" not in services:
+        return False
+    if not any(action in ("sqs:SendMessage", "sqs:*", "*") for action in _as_list(statement.get("Action", []))):
+        return False
+    if not any(resource in (queue_arn, "*") for resource in _as_list(statement.get("Resource", "*"))):
+        return False
+    for operator, keys in (statement.get("Condition") or {}).items():
+        for key, values in keys.items():
+            if operator not in ("ArnEquals", "ArnLike") or key.lower() != "aws:sourcearn":
+                return False  # a condition this check does not know: it is not taken to allow anything
+            if not any(fnmatch.fnmatchcase(rule_arn, value) if operator == "ArnLike" else rule_arn == value
+                       for value in _as_list(values)):
+                return False
+    return True
 
 
 def _patch_ses_capture() -> None:

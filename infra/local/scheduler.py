@@ -5,6 +5,11 @@ once: its target function is invoked asynchronously (Lambda event invocation, wi
 EventInvokeConfig) with the target ``Input``, context attributes substituted. A schedule with
 ``ActionAfterCompletion: DELETE`` is then deleted. Recurring ``rate``/``cron`` schedules are
 reported once and not fired.
+
+A function's own ``Schedule`` event (SAM: a scheduled EventBridge rule on the default bus) with a
+``rate(...)`` expression fires too: every period, starting one period after the stack starts, the
+function is invoked asynchronously with EventBridge's "Scheduled Event". ``cron(...)`` ones are
+reported and not fired.
 """
 
 from __future__ import annotations
@@ -15,18 +20,54 @@ import logging
 import re
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.exceptions import ClientError
 
-from .lambdas import AsyncInvoker
-from .template import REGION
+from .lambdas import AsyncInvoker, LocalFunction
+from .template import ACCOUNT_ID, REGION
 
 log = logging.getLogger("infra.local.scheduler")
 
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """The period of a ``rate(...)`` expression in seconds, else None."""
+    m = _RATE.match(expression.strip())
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2).rstrip("s")] if m else None
+
+
+@dataclass
+class RecurringEvent:
+    """A function's ``Schedule`` event with a rate: its rule and when it fires next."""
+
+    function: LocalFunction
+    rule_name: str
+    period: float
+    next_at: float
+
+
+def recurring_events(functions: list[LocalFunction], now: float, stack_name: str) -> list[RecurringEvent]:
+    recurring = []
+    for fn in functions:
+        for event in fn.events:
+            if event.type != "Schedule" or event.properties.get("Enabled") is False \
+                    or event.properties.get("State") == "DISABLED":
+                continue
+            period = rate_seconds(str(event.properties.get("Schedule", "")))
+            if period is None:
+                log.warning("%s: schedule %r is not fired locally (only rate(...) ones are)",
+                            fn.logical_id, event.properties.get("Schedule"))
+                continue
+            rule_name = str(event.properties.get("Name") or f"{stack_name}-{fn.logical_id}{event.name}")
+            recurring.append(RecurringEvent(fn, rule_name, period, now + period))
+    return recurring
 
 
 def fire_time(expression: str, timezone: str | None) -> dt.datetime | None:
@@ -57,9 +98,11 @@ def render_input(text: str | None, *, scheduled: dt.datetime, execution_id: str,
 
 
 class SchedulerLoop(threading.Thread):
-    def __init__(self, invoker: AsyncInvoker, stop: threading.Event, *, interval: float = 0.5):
+    def __init__(self, invoker: AsyncInvoker, stop: threading.Event, *, interval: float = 0.5,
+                 recurring: list[RecurringEvent] | None = None):
         super().__init__(name="scheduler", daemon=True)
         self.invoker = invoker
+        self.recurring = recurring or []
         self.stop = stop
         self.interval = interval
         self.client = boto3.client("scheduler", region_name=REGION)
@@ -83,7 +126,7 @@ class SchedulerLoop(threading.Thread):
 
     def tick(self, now: dt.datetime | None = None) -> int:
         now = now or dt.datetime.now(dt.timezone.utc)
-        fired = 0
+        fired = self.fire_recurring(now)
         live = set()
         for group in self._groups():
             for page in self.client.get_paginator("list_schedules").paginate(GroupName=group):
@@ -103,6 +146,22 @@ class SchedulerLoop(threading.Thread):
                         fired += 1
         for key in set(self._details) - live:
             del self._details[key]
+        return fired
+
+    def fire_recurring(self, now: dt.datetime) -> int:
+        """Fires the recurring events that are due; returns how many fired."""
+        fired = 0
+        for event in self.recurring:
+            if event.next_at > now.timestamp():
+                continue
+            event.next_at += event.period * (1 + int((now.timestamp() - event.next_at) // event.period))
+            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{event.rule_name}"
+            payload = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                       "source": "aws.events", "account": ACCOUNT_ID, "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "region": REGION, "resources": [rule_arn], "detail": {}}
+            self.invoker.invoke(event.function, payload, source=f"rule {event.rule_name}")
+            self.fired_count += 1
+            fired += 1
         return fired
 
     def _maybe_fire(self, schedule: dict[str, Any], now: dt.datetime) -> bool:

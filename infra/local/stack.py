@@ -19,7 +19,7 @@ from .iam import function_statements
 from .lambdas import DEFAULT_MAX_WORKERS, AsyncInvoker, LocalFunction, MetricsSink, WorkerRuntime, build_functions
 from .provision import Provisioner
 from .sandboxes import PROVIDERS, LocalSandbox, SandboxError, start_sandboxes
-from .scheduler import SchedulerLoop
+from .scheduler import SchedulerLoop, recurring_events
 from .seed import DemoTenant, booking_snippet, operator_environment, seed_demo
 from .sqs_poller import SqsPoller, pollers_from_functions
 from .template import ACCOUNT_ID, REGION, Template, TemplateError
@@ -139,7 +139,8 @@ class LocalStack:
         self.pollers = pollers_from_functions(self.functions, self.stop_event, backoff_seconds=opts.sqs_backoff_seconds)
         for poller in self.pollers:
             poller.start()
-        self.scheduler = SchedulerLoop(self.invoker, self.stop_event)
+        self.scheduler = SchedulerLoop(self.invoker, self.stop_event,
+                                       recurring=recurring_events(self.functions, time.time(), self.template.stack_name))
         self.scheduler.start()
 
         if opts.seed:

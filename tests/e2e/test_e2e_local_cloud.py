@@ -129,6 +129,36 @@ Resources:
       EventBusName: !Ref Bus
       EventPattern: {source: [app], detail-type: [{prefix: work.}]}
       Targets: [{Id: work, Arn: !GetAtt WorkQueue.Arn}]
+  WorkFromBus:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref WorkQueue]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - {Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: sqs:SendMessage,
+             Resource: !GetAtt WorkQueue.Arn, Condition: {ArnEquals: {aws:SourceArn: !GetAtt WorkRule.Arn}}}
+  LockedQueue:
+    Type: AWS::SQS::Queue
+  LockedRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [app], detail-type: [{prefix: locked.}]}
+      Targets:
+        - {Id: locked, Arn: !GetAtt LockedQueue.Arn, DeadLetterConfig: {Arn: !GetAtt Undelivered.Arn},
+           RetryPolicy: {MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 1}}
+  Undelivered:
+    Type: AWS::SQS::Queue
+  UndeliveredFromBus:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Undelivered]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - {Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: sqs:SendMessage,
+             Resource: !GetAtt Undelivered.Arn, Condition: {ArnEquals: {aws:SourceArn: !GetAtt LockedRule.Arn}}}
   Group:
     Type: AWS::Scheduler::ScheduleGroup
     Properties: {Name: !Sub '${AWS::StackName}-jobs'}
@@ -160,7 +190,7 @@ def handle(event, context):
         return {"statusCode": "soon"}
     if path.endswith("/emit"):
         for detail in json.loads(event["body"]):
-            boto3.client("events").put_events(Entries=[{"Source": "app", "DetailType": "work.item",
+            boto3.client("events").put_events(Entries=[{"Source": "app", "DetailType": detail.get("type", "work.item"),
                                                         "Detail": json.dumps(detail), "EventBusName": os.environ["BUS"]}])
         return {"statusCode": 202}
     if path.endswith("/sleep"):
@@ -376,6 +406,26 @@ def test_events_reach_the_queue_and_failed_items_are_redriven(cloud):
     dead = cloud.wait_for("the failing item in the dead-letter queue", redriven, timeout=15)
     assert [json.loads(m["Body"])["detail"]["name"] for m in dead] == ["bad-1"]
     assert len(cloud.emails(to="log@example.com", mentioning="work ok-")) == 2  # successes were not redone
+
+
+def test_an_event_its_target_queue_does_not_let_in_goes_to_the_target_dead_letter_queue(cloud):
+    # The LockedQueue has no policy for the bus: EventBridge accepts the event, cannot deliver it, and
+    # sends it to the target's DeadLetterConfig, whose policy lets the rule send.
+    resp = request(cloud.api + "/echo/abc/emit", "POST", json.dumps([{"name": "kept", "type": "locked.item"}]).encode())
+    assert resp.status == 202, resp
+    sqs = cloud.aws("sqs")
+
+    def undelivered():
+        return sqs.receive_message(QueueUrl=cloud.info["resources"]["Undelivered"], MaxNumberOfMessages=10,
+                                   MessageAttributeNames=["All"]).get("Messages") or None
+
+    [dead] = cloud.wait_for("the event in the target's dead-letter queue", undelivered, timeout=15)
+    assert json.loads(dead["Body"])["detail"] == {"name": "kept", "type": "locked.item"}
+    attributes = {name: value["StringValue"] for name, value in dead["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert attributes["RULE_ARN"].endswith(":rule/meetbridge-bus/meetbridge-LockedRule")
+    assert attributes["TARGET_ARN"].endswith(":meetbridge-LockedQueue")
+    assert sqs.receive_message(QueueUrl=cloud.info["resources"]["LockedQueue"]).get("Messages") is None
 
 
 def test_due_schedules_fire_once_async_and_are_deleted(cloud):

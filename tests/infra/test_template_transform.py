@@ -12,6 +12,7 @@ FUNCTIONS = {
     "NotificationsFunction",
     "JoinFunction",
     "AdminFunction",
+    "OutboxSweeperFunction",
 }
 
 ROUTES = {
@@ -46,7 +47,7 @@ def get_att_target(value: Any) -> str:
     return value["Fn::GetAtt"][0]
 
 
-def test_exactly_the_seven_functions_exist(cfn_resources):
+def test_exactly_the_eight_functions_exist(cfn_resources):
     assert set(of_type(cfn_resources, "AWS::Lambda::Function")) == FUNCTIONS
 
 
@@ -146,6 +147,35 @@ def test_auto_start_failures_go_to_the_scheduler_dead_letter_queue(cfn_resources
         if "sqs:SendMessage" in as_list(statement["Action"])
     ]
     assert sends == ["SchedulerDeadLetterQueue"]
+
+
+def test_every_rule_target_retries_then_dead_letters_to_a_queue_that_lets_the_rule_send(cfn_resources):
+    policies = of_type(cfn_resources, "AWS::SQS::QueuePolicy").values()
+    rules = of_type(cfn_resources, "AWS::Events::Rule")
+    assert rules
+    for rule_name, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            retry = target.get("RetryPolicy", {})
+            assert retry.get("MaximumEventAgeInSeconds") and retry.get("MaximumRetryAttempts"), (rule_name, target)
+            dead_letters = get_att_target(target["DeadLetterConfig"]["Arn"])
+            assert cfn_resources[dead_letters]["Type"] == "AWS::SQS::Queue"
+            allowed = [
+                statement
+                for policy in policies if {"Ref": dead_letters} in policy["Properties"]["Queues"]
+                for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+                if statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "events.amazonaws.com"}
+                and "sqs:SendMessage" in as_list(statement["Action"])
+                and statement["Resource"] == {"Fn::GetAtt": [dead_letters, "Arn"]}
+                and {"Fn::GetAtt": [rule_name, "Arn"]} in as_list(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+            ]
+            assert allowed, f"{rule_name}: EventBridge may not send to its dead-letter queue {dead_letters}"
+
+
+def test_the_outbox_sweeper_runs_every_minute_without_retries(cfn_resources):
+    [rule] = [rule["Properties"] for rule in of_type(cfn_resources, "AWS::Events::Rule").values()
+              if rule["Properties"].get("ScheduleExpression")]
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert [target["Arn"] for target in rule["Targets"]] == [{"Fn::GetAtt": ["OutboxSweeperFunction", "Arn"]}]
 
 
 # --- least privilege ------------------------------------------------------------

@@ -16,13 +16,14 @@ from pprint import pformat
 import pytest
 from bookings import booking_event
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import TransactWriteError
 from helpers import TEMPLATE, LambdaContext, _physical_resources, function_ids, handler, join_event, sqs_event, zoom_event_request
 from integration_stack import connect_microsoft, connect_zoom
 
 from infra.local import iam
 from infra.sandboxes.zoom.signing import sign
-from meetbridge import aws
+from meetbridge import aws, outbox
+from meetbridge.store.models import OutboxItem
 
 MICROSOFT_OWNER = '00000000-0000-0000-0000-000000000001'
 
@@ -95,10 +96,10 @@ def _open(stack, url: str) -> dict:
 
 
 @contextlib.contextmanager
-def unavailable_once(service: str, operation: str) -> Iterator[None]:
-    """The next `operation` of the functions' shared `service` client answers 503, as AWS does when it is
-    down for a moment (after the role allowed the call: the guard checks before botocore sends)."""
-    client = aws.client(service)
+def unavailable_once(service: str, operation: str, client=None) -> Iterator[None]:
+    """The next `operation` of the functions' shared `service` client (or of `client`) answers 503, as AWS
+    does when it is down for a moment (after the role allowed the call: the guard checks before botocore sends)."""
+    client = client or aws.client(service)
     event = f'before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}'
     failed = []
 
@@ -116,6 +117,18 @@ def unavailable_once(service: str, operation: str) -> Iterator[None]:
     finally:
         client.meta.events.unregister(event, answer_unavailable)
     assert failed == [operation], f'no {operation} was made'
+
+
+def _table_client():
+    """The botocore client pynamodb's models and transactions use."""
+    return OutboxItem._get_connection().connection.client
+
+
+def _sweep(stack) -> dict:
+    """The sweeper's run a minute later: what the outbox holds now is old enough for it."""
+    with pytest.MonkeyPatch.context() as later:
+        later.setattr(outbox, 'SWEEP_AFTER', timedelta(0))
+        return handler('outbox_sweeper')({}, stack.context)
 
 
 def drive_every_path(stack, zoom, microsoft) -> None:
@@ -136,13 +149,20 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     with unavailable_once('events', 'PutEvents'):
         assert stack.post(created)[0] >= 500
     assert stack.post(created)[0] == 202 and stack.post(created)[0] == 202
-    # meetings and notifications: SES is down for the first notice, which is sent again on the retry.
+    # meetings: the table is down when the first delivery saves the booking with its notice, so its record is
+    # dropped; the bus is down when the redelivery announces the booking, so the notice stays in the outbox,
+    # written with the booking, until the sweeper publishes it (and clears the booking's pending_notice).
     [booked] = stack.cloud.queues['meetings'].receive()
-    with unavailable_once('events', 'PutEvents'):  # the notices cannot be published: the record is dropped
+    with unavailable_once('dynamodb', 'TransactWriteItems', client=_table_client()):
         assert handler('meetings')(sqs_event([booked]), stack.context)['batchItemFailures']
-    for _ in range(2):  # redelivered, then delivered once more: applied once
+    with unavailable_once('events', 'PutEvents'):
         assert handler('meetings')(sqs_event([booked]), stack.context) == {'batchItemFailures': []}
+    assert handler('meetings')(sqs_event([booked]), stack.context) == {'batchItemFailures': []}  # applied once
+    assert not stack.cloud.queues['notifications'].receive()
+    assert _sweep(stack) == {'published': 1}
+    # notifications: SES is down for the first notice, which is sent again on the retry.
     notices = stack.cloud.queues['notifications'].receive()
+    assert len(notices) == 1
     with unavailable_once('ses', 'SendEmail'):
         assert handler('notifications')(sqs_event(notices), stack.context)['batchItemFailures']
     assert handler('notifications')(sqs_event(notices), stack.context) == {'batchItemFailures': []}
@@ -156,17 +176,23 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     stack.book(booking_event('booking.rescheduled', start=moved, payment={'required': True, 'status': 'paid'}))
     stack.book(booking_event('booking.cancelled', start=moved, payment={'required': True, 'status': 'paid'}))
 
-    # auto_start: a schedule fires at its second (a past one: no wait); the bus is down at the first
-    # firing, so the record is dropped for the scheduler's retry; a repeat is answered from the record.
+    # auto_start: a schedule fires at its second (a past one: no wait); the table is down at the first
+    # firing, so the record is dropped for the scheduler's retry; the bus is down at the retry, so the
+    # meeting.started written with the meeting stays in the outbox for the sweeper; a repeat is answered
+    # from the record. Another meeting starts with the bus up: its event is published and deleted at once.
     b2_start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     stack.book(booking_event(booking_id='b2', client_id='c2', start=b2_start))
+    stack.book(booking_event(booking_id='b3', client_id='c3', start=b2_start))
     request = {'tenant_id': stack.tenant.tenant_id, 'meeting_key': 'booking:b2', 'start': b2_start.isoformat(),
                'scheduled_time': (b2_start - timedelta(seconds=60)).isoformat(), 'execution_id': 'x'}
-    with unavailable_once('events', 'PutEvents'), pytest.raises(ClientError):
+    with unavailable_once('dynamodb', 'TransactWriteItems', client=_table_client()), pytest.raises(TransactWriteError):
         handler('auto_start')(request, LambdaContext())
-    retried = handler('auto_start')(request, LambdaContext())
-    assert handler('auto_start')(request, LambdaContext()) == retried
+    with unavailable_once('events', 'PutEvents'):
+        retried = handler('auto_start')(request, LambdaContext())
+    assert handler('auto_start')(request, LambdaContext()) == retried == {'outcome': 'started'}
     assert stack.view('b2')[1]['meeting']['status'] == 'started'
+    assert handler('auto_start')({**request, 'meeting_key': 'booking:b3'}, LambdaContext()) == {'outcome': 'started'}
+    assert _sweep(stack) == {'published': 1}
 
     # Zoom for the company: connected; a meeting made after the token expired; the host's click and the
     # users list after it expired again; a provider mapped to a company user.

@@ -3,9 +3,12 @@
 booking.*     from booking sources, consumed by the meetings function
 meeting.*     what happened to a meeting, consumed by the notifications function
 connection.*  meeting-account health, consumed by the notifications function
+
+A state change that announces an event goes through meetbridge.outbox, which publishes it here.
 """
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from meetbridge import aws
@@ -20,6 +23,28 @@ MEETING_CANCELLED = 'meeting.cancelled'
 MEETING_STARTED = 'meeting.started'
 MEETING_FAILED = 'meeting.failed'
 CONNECTION_BROKEN = 'connection.broken'
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as the outbox keeps it until it is on the bus."""
+
+    subject: str  # what it is about: a newer event about the same subject replaces one not yet published
+    event_id: str  # the same on every publication; it is put into the detail as `event_id`
+    detail_type: str
+    detail: dict[str, Any]
+
+
+def connection_broken(tenant_id: str, item, problem: str) -> Event:
+    """A meeting account stopped working; `item` is its AccountItem as read, before the write that marks it."""
+    return Event(
+        subject=f'account#{item.account_id}',
+        # The version the marking write gives the account: a redelivery repeats it, a later breakage does not.
+        event_id=f'{tenant_id}/{item.account_id}/broken/v{(item.version or 0) + 1}',
+        detail_type=CONNECTION_BROKEN,
+        detail={'tenant_id': tenant_id, 'account_id': item.account_id, 'holder': item.holder, 'type': item.type,
+                'problem': problem},
+    )
 
 
 def publish(detail_type: str, detail: dict[str, Any]) -> None:

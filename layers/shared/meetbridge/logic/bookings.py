@@ -2,14 +2,14 @@
 
 Every step can run again (SQS and EventBridge deliver at least once): meetings are keyed by
 booking or class session and claimed before a provider is called, links are minted once, and a
-change is announced through `pending_notice`, which is saved with the change and cleared only
-after the notification event is on the bus.
+change is announced through `pending_notice`, which is saved with the change and its event in one
+transaction (meetbridge.outbox) and cleared only after the event is on the bus.
 """
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from meetbridge import events, scheduling
+from meetbridge import events, outbox, scheduling
 from meetbridge.domain import hosting, ordering
 from meetbridge.domain.model import Booking, BookingEvent
 from meetbridge.errors import RetryLater
@@ -121,8 +121,7 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
 
     _copy(event, item, problem, now)
     item.pending_notice = _merge_notice(item.pending_notice, change)
-    repository.save(item)
-    _announce(tenant_id, item)
+    _save_and_announce(tenant_id, item)
     return Result('meeting ready' if problem is None else 'failed: ' + problem, change)
 
 
@@ -175,15 +174,21 @@ def _record_order(item: BookingItem, event: BookingEvent) -> None:
     item.source_version, item.source_occurred_at, item.source_change = order.version, order.occurred_at, order.change
 
 
-def _announce(tenant_id: str, item: BookingItem) -> None:
+def _save_and_announce(tenant_id: str, item: BookingItem) -> None:
+    """Saves the booking; a pending notice is written with it in one transaction and then published."""
+    subject = f'booking#{item.booking_id}'
     if not item.pending_notice:
+        outbox.save_withdrawing(tenant_id, item, subject)
         return
     change = item.pending_notice
-    events.publish(
-        NOTICE_EVENTS[change],
-        {
-            # The version that saved the change: a retry repeats it, a later change never does.
-            'notice_id': f'{tenant_id}/{item.booking_id}/{change}/v{item.version}',
+    # The version this write gives the booking: a retry repeats it, a later change never does.
+    notice_id = f'{tenant_id}/{item.booking_id}/{change}/v{(item.version or 0) + 1}'
+    outbox.save(tenant_id, item, events.Event(
+        subject=subject,
+        event_id=notice_id,
+        detail_type=NOTICE_EVENTS[change],
+        detail={
+            'notice_id': notice_id,
             'tenant_id': tenant_id,
             'booking_id': item.booking_id,
             'meeting_key': item.meeting_key,
@@ -192,8 +197,7 @@ def _announce(tenant_id: str, item: BookingItem) -> None:
             'end': item.end.isoformat(),
             'problem': item.problem,
         },
-    )
-    repository.update(item, actions=[BookingItem.pending_notice.remove()])
+    ), marker=BookingItem.pending_notice)
 
 
 # --- meetings ---------------------------------------------------------------------------------
@@ -304,8 +308,7 @@ def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: Da
     announced = item.problem is not None
     _copy(event, item, str(limit), now)
     item.pending_notice = _merge_notice(item.pending_notice, None if announced else 'failed')
-    repository.save(item)
-    _announce(event.tenant_id, item)
+    _save_and_announce(event.tenant_id, item)
     logger.warning('provider daily limit reached; retry scheduled',
                    extra={'tenant_id': event.tenant_id, 'booking_id': event.booking.id, 'retry_at': at.isoformat()})
     return Result('waiting for the provider\'s daily limit', item.pending_notice)
@@ -369,6 +372,5 @@ def _cancel(event: BookingEvent, existing: BookingItem | None, now: datetime) ->
     existing.updated_at = now
     notice = 'cancelled' if announced_before else None
     existing.pending_notice = notice
-    repository.save(existing)
-    _announce(tenant_id, existing)
+    _save_and_announce(tenant_id, existing)
     return Result('cancelled', notice)

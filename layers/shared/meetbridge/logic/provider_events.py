@@ -7,7 +7,7 @@ included: answering it unverified would sign any text an attacker chooses.
 from datetime import UTC, datetime
 from typing import Any
 
-from meetbridge import events, safe_json
+from meetbridge import events, outbox, safe_json
 from meetbridge.errors import InvalidInput
 from meetbridge.observability import logger
 from meetbridge.security.signatures import hmac_sha256_hex, verify_zoom
@@ -50,18 +50,16 @@ def deauthorized(provider_type: str, user_id: str) -> int:
         item = AccountItem.get(found.pk, found.sk, consistent_read=True)
         if item.gsi1pk != indexed_as:
             continue  # the index lags: already handled, or replaced by another account meanwhile
-        item.update(actions=[
+        problem = 'The app was removed from the meeting account by its user.'
+        outbox.update(tenant_id, item, [
             AccountItem.status.set(repository.DISCONNECTED),
-            AccountItem.problem.set('The app was removed from the meeting account by its user.'),
+            AccountItem.problem.set(problem),
             AccountItem.secret_sealed.remove(),
             AccountItem.refresh_lease_until.remove(),
             AccountItem.gsi1pk.remove(),
             AccountItem.gsi1sk.remove(),
             AccountItem.updated_at.set(datetime.now(UTC)),
-        ])
-        events.publish(events.CONNECTION_BROKEN, {'tenant_id': tenant_id, 'account_id': item.account_id,
-                                                  'holder': item.holder, 'type': provider_type,
-                                                  'problem': item.problem})
+        ], events.connection_broken(tenant_id, item, problem))
         logger.info('account removed at the provider', extra={'tenant_id': tenant_id,
                                                               'account_id': item.account_id})
         count += 1

@@ -3,7 +3,7 @@
 import time
 from datetime import UTC, datetime
 
-from meetbridge import events
+from meetbridge import events, outbox
 from meetbridge.errors import NotFound
 from meetbridge.store import repository
 from meetbridge.store.models import MeetingItem
@@ -17,17 +17,19 @@ def mark_started(tenant_id: str, meeting: MeetingItem, by: str, now: datetime) -
     if meeting.status != 'scheduled':
         return False
     meeting.status, meeting.started_at, meeting.started_by, meeting.updated_at = 'started', now, by, now
-    repository.save(meeting)
-    events.publish(
-        events.MEETING_STARTED,
-        {
+    # The meeting and its event in one write: the event goes out even if the bus refuses it now.
+    outbox.save(tenant_id, meeting, events.Event(
+        subject=f'meeting#{meeting.meeting_key}#started',
+        event_id=f'{tenant_id}/{meeting.meeting_key}/started/{now.isoformat()}',
+        detail_type=events.MEETING_STARTED,
+        detail={
             'tenant_id': tenant_id,
             'meeting_key': meeting.meeting_key,
             'started_by': by,
             'start': meeting.start.isoformat(),
             'started_at': now.isoformat(),
         },
-    )
+    ))
     return True
 
 

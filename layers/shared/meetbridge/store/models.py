@@ -9,6 +9,7 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  TEMPLATE#<name>        notification template override
   TENANT#<tenant>  BOOKING#<booking>      booking and its client's link
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
+  TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
 
@@ -292,3 +293,28 @@ class OAuthStateItem(_Item):
     @staticmethod
     def key(state: str) -> tuple[str, str]:
         return f'OAUTHSTATE#{state}', 'OAUTHSTATE'
+
+
+class OutboxItem(_Item):
+    """An event written in the same transaction as the change it announces, until it is on the bus.
+
+    Keyed by what the event is about (`subject`): a newer event about the same subject, written before
+    the older one went out, takes its place. gsi1 (`OUTBOX` / <written_at>#<key>) lists what is left for
+    the sweeper, oldest first. `marker` names an attribute of the subject's own item (same partition,
+    sort key `marker_sk`) that says the event is pending; it is removed when the event is published.
+    """
+
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(default='OUTBOX')
+    gsi1sk = UnicodeAttribute()
+    event_id = UnicodeAttribute()  # the same on every publication: consumers dedupe on it
+    detail_type = UnicodeAttribute()
+    detail = UnicodeAttribute()  # JSON
+    written_at = UTCDateTimeAttribute()
+    marker_sk = UnicodeAttribute(null=True)
+    marker_attribute = UnicodeAttribute(null=True)
+    marker_value = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(tenant_id: str, subject: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'OUTBOX#{subject}'

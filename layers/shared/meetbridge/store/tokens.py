@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pynamodb.exceptions import UpdateError
 
-from meetbridge import events
+from meetbridge import events, outbox
 from meetbridge.errors import MeetbridgeError, RetryLater
 from meetbridge.observability import logger
 from meetbridge.security import sealing
@@ -152,15 +152,11 @@ def _release(item: AccountItem) -> None:
 
 def mark_broken(item: AccountItem, tenant_id: str, problem: str) -> None:
     """The account needs reconnecting: future bookings are flagged and the admin is told."""
-    item.update(actions=[
+    outbox.update(tenant_id, item, [
         AccountItem.status.set(repository.NEEDS_RECONNECT),
         AccountItem.problem.set(problem),
         AccountItem.refresh_lease_until.remove(),
         AccountItem.updated_at.set(datetime.now(UTC)),
-    ])
-    events.publish(events.CONNECTION_BROKEN, {
-        'tenant_id': tenant_id, 'account_id': item.account_id, 'holder': item.holder, 'type': item.type,
-        'problem': problem,
-    })
+    ], events.connection_broken(tenant_id, item, problem))
     logger.warning('meeting account needs reconnecting', extra={'tenant_id': tenant_id,
                                                                  'account_id': item.account_id})
