@@ -183,6 +183,12 @@ class ZoomSandbox(Sandbox):
             meeting = self._meetings.get(int(meeting_id))
             return [self._registrant_view(meeting, r, always_url=True) for r in meeting.registrants] if meeting else []
 
+    def remove_meeting(self, meeting_id: int | str) -> None:
+        """The host deletes the meeting in Zoom's web portal: the API answers 3001 for it from now on."""
+        with self._lock:
+            if self._meetings.pop(int(meeting_id), None) is None:
+                raise ValueError(f'no meeting {meeting_id!r}')
+
     def refresh_count(self, user_id: str | None = None) -> int:
         with self._lock:
             return sum(self._refreshes.values()) if user_id is None else self._refreshes[user_id]

@@ -275,14 +275,26 @@ class MicrosoftProvider:
         return {'scope': 'organizer' if waiting_room else 'everyone', 'isDialInBypassEnabled': not waiting_room}
 
     def create(self, account: Account, spec: MeetingSpec) -> ProviderMeeting:
-        body = {'subject': spec.topic[:250], **self._times(spec), 'lobbyBypassSettings': self._lobby(spec),
-                'allowedPresenters': 'organizer'}
+        """createOrGet with our reference as `externalId`: a repeated attempt gets the meeting the first made.
+        createOrGet takes no lobby or presenter settings, so they are set after when they differ."""
+        body = {'externalId': spec.reference, 'subject': spec.topic[:250], **self._times(spec)}
+        wanted = {'lobbyBypassSettings': self._lobby(spec), 'allowedPresenters': 'organizer'}
+        api = GraphApi(account)
         try:
-            made = GraphApi(account).call('POST', '/me/onlineMeetings', json=body).json()
+            made = api.call('POST', '/me/onlineMeetings/createOrGet', json=body).json()
+            lobby = made.get('lobbyBypassSettings') or {}
+            if (made.get('allowedPresenters'), {name: lobby.get(name) for name in wanted['lobbyBypassSettings']}) != (
+                    wanted['allowedPresenters'], wanted['lobbyBypassSettings']):
+                made = api.call('PATCH', f'/me/onlineMeetings/{made["id"]}', json=wanted).json()
         except GraphError as error:
             raise _rejected(error, 'the Teams meeting could not be created') from None
         passcode = (made.get('joinMeetingIdSettings') or {}).get('passcode')
         return ProviderMeeting(external_id=made['id'], join_url=made['joinWebUrl'], password=passcode)
+
+    def find(self, account: Account, spec: MeetingSpec) -> ProviderMeeting | None:
+        """Graph looks a meeting up by `externalId` only through createOrGet, which makes it when there is
+        none: the caller keeps or deletes what it gets, as any meeting found."""
+        return self.create(account, spec)
 
     def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting:
         try:
