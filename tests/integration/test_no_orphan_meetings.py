@@ -150,3 +150,40 @@ def test_every_trial_ends_with_exactly_the_meetings_its_booking_should_have(prov
     for kind, tally in tallies.items():
         print(f'  {kind:<34} trials {tally["trials"]:>4}  live meetings made {tally["live meetings"]:>4}  '
               f'as expected {tally["as expected"]:>4}')
+
+
+def test_a_record_is_not_started_without_time_for_it_and_is_retried_later(stack, zoom):
+    """One slow record cannot time out its batch: a record that no longer fits is reported failed."""
+    from helpers import LambdaContext, handler, sqs_event
+
+    from functions.meetings.handler import RECORD_RESERVE_SECONDS, RECORD_SECONDS
+
+    class AlmostOver(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return (RECORD_SECONDS + RECORD_RESERVE_SECONDS) * 1000 - 1
+
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    zoom.reset_calls()
+    assert stack.post(booking_event(booking_id='late'))[0] == 202
+    [record] = stack.cloud.queues['meetings'].receive()
+    report = handler('meetings')(sqs_event([record]), AlmostOver())
+    assert report['batchItemFailures'] == [{'itemIdentifier': record['messageId']}]
+    assert zoom.calls() == [] and zoom.meetings == {}
+    assert handler('meetings')(sqs_event([record]), stack.context)['batchItemFailures'] == []
+    assert len(zoom.meetings) == 1
+
+
+def test_provider_calls_are_cut_to_what_is_left_of_the_records_time(stack, zoom, monkeypatch):
+    """A provider that would make the record wait longer than its time left: retried later, not waited for."""
+    from meetbridge import budget
+
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    zoom.fail(CREATES['zoom'], 429, body={'code': 429, 'message': 'Too many requests'}, headers={'Retry-After': '3'})
+    with budget.within(1):
+        outcome = _apply(stack, 'booking.created', 'hurried', datetime.now(UTC).replace(microsecond=0))
+    assert outcome == 'retry: Zoom asked to slow down' and zoom.meetings == {}
+    with budget.within(0):
+        with pytest.raises(RetryLater, match='ran out of time'):
+            budget.left(5)

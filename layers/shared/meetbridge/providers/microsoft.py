@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 import msal
 
+from meetbridge import budget
 from meetbridge.config import MicrosoftSettings, settings
 from meetbridge.errors import RetryLater
 from meetbridge.logic import tokens
@@ -237,7 +238,8 @@ class GraphApi:
         token, attempt = self._token(), 0
         while True:
             try:
-                response = _http().request(method, path, json=json, headers={'Authorization': f'Bearer {token}'})
+                response = _http().request(method, path, json=json, headers={'Authorization': f'Bearer {token}'},
+                                           timeout=budget.http_timeout(TIMEOUT))
             except httpx2.HTTPError as exc:
                 raise RetryLater(f'Microsoft Graph did not answer ({type(exc).__name__})') from None
             if response.status_code < 300:
@@ -250,7 +252,7 @@ class GraphApi:
                 attempt += 1
                 header = response.headers.get('retry-after', '')
                 wait = float(header) if header.isdigit() else min(MAX_INLINE_WAIT_SECONDS, 0.5 * 2 ** attempt)
-                if wait > MAX_INLINE_WAIT_SECONDS:
+                if wait > MAX_INLINE_WAIT_SECONDS or wait > budget.left(wait):
                     raise RetryLater('Microsoft Graph asked to slow down')
                 self.sleep(wait * random.uniform(0.8, 1.2))
                 continue

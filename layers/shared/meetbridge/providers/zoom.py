@@ -18,6 +18,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from meetbridge import budget
 from meetbridge.config import ZoomSettings, settings
 from meetbridge.errors import RetryLater
 from meetbridge.logic import tokens
@@ -199,7 +200,8 @@ class ZoomApi:
         attempt = 0
         while True:
             response = _http().request(method, path, json=json, params=params,
-                                       headers={'Authorization': f'Bearer {token}'})
+                                       headers={'Authorization': f'Bearer {token}'},
+                                       timeout=budget.http_timeout(TIMEOUT))
             if response.status_code < 300:
                 return response
             error = _error_of(response)
@@ -213,7 +215,7 @@ class ZoomApi:
                 attempt += 1
                 wait = retry_after_seconds(response.headers.get('retry-after'), datetime.now(UTC))
                 wait = wait if wait is not None else min(MAX_INLINE_WAIT_SECONDS, 0.5 * 2 ** attempt)
-                if wait > MAX_INLINE_WAIT_SECONDS:
+                if wait > MAX_INLINE_WAIT_SECONDS or wait > budget.left(wait):
                     raise RetryLater('Zoom asked to slow down') from None
                 self.sleep(wait * random.uniform(0.8, 1.2))  # jitter: concurrent callers spread out
                 continue
