@@ -207,7 +207,11 @@ def _create_meeting(
         return None
     connection = repository.get_connection(tenant_id, choice.connection_id)
     if previous is not None and previous.status == 'creating' and previous.connection_id != connection.connection_id:
-        _discard_attempt(tenant_id, previous)  # the earlier attempt went to an account no longer chosen
+        try:
+            _discard_attempt(tenant_id, previous)  # the earlier attempt went to an account no longer chosen
+        except (ProviderRejected, ConnectionUnusable) as refusal:
+            logger.warning('an earlier attempt\'s meeting could not be looked for', extra={
+                'tenant_id': tenant_id, 'meeting_key': previous.meeting_key, 'reason': str(refusal)})
     meeting = previous or MeetingItem(*MeetingItem.key(tenant_id, booking.meeting_key), meeting_key=booking.meeting_key)
     if meeting.status == 'cancelled':
         # Made again: a new reference, so that a meeting of the cancelled generation is never adopted.
@@ -253,10 +257,16 @@ def _create_meeting(
     try:
         repository.save(meeting)
     except Conflict:
-        # Only a cancellation changes a claim its live holder has not finished: it removed the meeting
-        # (its id was saved), and the schedule it could not see goes too.
-        scheduling.delete_start_schedule(meeting.schedule_name)
-        raise CancelledWhileMade('the booking was cancelled while its meeting was being made') from None
+        current = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting.meeting_key))
+        if current is None or current.status != 'creating' or current.attempts != meeting.attempts:
+            # Cancelled meanwhile: the canceller removed the meeting (its id was saved) but could not see
+            # the schedule.
+            scheduling.delete_start_schedule(meeting.schedule_name)
+            raise CancelledWhileMade('the booking was cancelled while its meeting was being made') from None
+        for name in ('provider_link_sealed', 'schedule_name', 'status', 'claimed_until', 'updated_at'):
+            setattr(current, name, getattr(meeting, name))  # another booking of the session left meanwhile
+        meeting = current
+        repository.save(meeting)
     logger.info('meeting created', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key,
                                           'provider': connection.type, 'connection_id': connection.connection_id,
                                           'attempt': meeting.attempts})
