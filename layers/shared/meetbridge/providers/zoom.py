@@ -6,9 +6,9 @@ carries the host's ZAK: it is fetched fresh when the provider clicks and never s
 
 import functools
 import random
-from dataclasses import replace
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
