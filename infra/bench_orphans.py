@@ -1,7 +1,8 @@
 """Orphan and duplicate meetings, measured, at Zoom and at Teams: 100 bookings whose create answer is lost
 at the provider (the sandboxes' fault that applies the request and drops its answer), 100 whose worker
-is killed right after the create, and 20 each whose cancel races the create. For each kind it prints the trials, the live meetings they left at the provider and how many
-ended as they should: one live meeting per booking, the one our record names (none after a cancel).
+is killed right after the create, and 20 each whose cancel races the create. For each kind it prints
+the trials, the live meetings they left at the provider and how many ended as they should: one live
+meeting per booking, the one our record names (none after a cancel).
 
     .venv/bin/python -m infra.bench_orphans           # 1 to 3 minutes; TRIALS=10 for a quick look
 
