@@ -7,9 +7,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-from meetbridge import config, idempotency
+from meetbridge import budget, config, idempotency
 from meetbridge.config import FunctionSettings, LinksSettings, MicrosoftSettings, SchedulingSettings, ZoomSettings
 from meetbridge.domain.model import BookingEvent
+from meetbridge.errors import RetryLater
 from meetbridge.logic import bookings
 from meetbridge.observability import logger, metrics
 
@@ -23,6 +24,12 @@ SETTINGS = config.load(MeetingsSettings)
 
 # A batch that failed whole is reported like any other, not raised: raising makes Lambda slow its polling.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A record's own time: its provider calls and their waits are cut to it. A record starts only while that
+# and what no cut reaches (waiting for another invocation's token refresh, up to 15 s, and the AWS calls)
+# still fit in the invocation; a record that does not fit is reported failed and retried, so one slow
+# record never times its batch out.
+RECORD_SECONDS = 25
+RECORD_RESERVE_SECONDS = 20
 ONCE = idempotency.config(key='[tenant_id, source, event_id]', expires_after_seconds=7 * 24 * 3600)
 
 
@@ -34,9 +41,12 @@ def apply_once(event: dict) -> dict:
     return {'outcome': result.outcome, 'notice': result.notice}
 
 
-def record_handler(record: SQSRecord) -> dict:
+def record_handler(record: SQSRecord, lambda_context) -> dict:
+    if lambda_context.get_remaining_time_in_millis() < (RECORD_SECONDS + RECORD_RESERVE_SECONDS) * 1000:
+        raise RetryLater('not started: too little time left in this invocation')
     bus_event = json.loads(record.body)
-    return apply_once(event=BookingEvent.model_validate(bus_event['detail']).model_dump(mode='json'))
+    with budget.within(RECORD_SECONDS):
+        return apply_once(event=BookingEvent.model_validate(bus_event['detail']).model_dump(mode='json'))
 
 
 @config.using(MeetingsSettings)

@@ -21,7 +21,7 @@ PROVIDER_ID = "prov-demo"
 OWNER = "00000000-0000-0000-0000-000000000001"  # Olive Owner, the consent page's first (preselected) user
 UNLICENSED = "00000000-0000-0000-0000-000000000003"  # a work account without a Teams licence
 PERSONAL = "00000000-0000-0000-0000-000000000009"  # someone@outlook.example, in the personal-accounts tenant
-MEETING_OPERATIONS = ("create_meeting", "update_meeting", "delete_meeting")
+MEETING_OPERATIONS = ("create_meeting", "create_or_get_meeting", "update_meeting", "delete_meeting")
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +257,7 @@ def test_one_teams_meeting_follows_ten_reschedules_and_is_deleted_at_cancel(stac
     print("\nMicrosoft calls per booking event (1 created, 10 rescheduled, 1 cancelled):",
           {k: dict(c) for k, c in counts.items()},
           "seconds:", {k: [round(t, 2) for t in v] for k, v in timings.items()})
-    assert meeting_calls(counts["created"]) == Counter(create_meeting=1), counts
+    # createOrGet takes no lobby settings: a PATCH sets them
+    assert meeting_calls(counts["created"]) == Counter(create_or_get_meeting=1, update_meeting=1), counts
     assert meeting_calls(counts["rescheduled"]) == Counter(update_meeting=10), counts
     assert meeting_calls(counts["cancelled"]) == Counter(delete_meeting=1), counts

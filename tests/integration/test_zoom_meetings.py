@@ -5,6 +5,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import httpx2
 import pytest
 from bookings import booking_event
 from helpers import handler, join_event
@@ -326,17 +327,48 @@ def test_a_meeting_already_gone_at_zoom_is_recreated_on_reschedule_and_cancel_co
     start = datetime(2030, 5, 6, 7, 30, tzinfo=UTC)
     stack.book(booking_event(start=start))
     links = stack.view('b1')[1]['links']
-    gone = {'code': 3001, 'message': 'Meeting is not found or has expired.'}
+    [gone_id] = zoom.meetings
+    zoom.remove_meeting(gone_id)
 
-    zoom.fail('update_meeting', 404, body=gone)
     stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=2)))
-    assert [op for op in _zoom_calls(zoom) if op != 'list_users'][-2:] == ['update_meeting', 'create_meeting']
+    assert [op for op in _zoom_calls(zoom) if op != 'list_users'][-3:] == ['update_meeting', 'list_meetings',
+                                                                          'create_meeting']
+    [(remade_id, remade)] = zoom.meetings.items()
+    assert remade_id != gone_id and remade['start_time'] == '2030-05-06T09:30:00Z'
     assert stack.view('b1')[1]['links'] == links  # our links survive the new Zoom meeting
 
-    zoom.fail('delete_meeting', 404, body=gone)
+    zoom.fail('delete_meeting', 404, body={'code': 3001, 'message': 'Meeting is not found or has expired.'})
     stack.book(booking_event('booking.cancelled', start=start + timedelta(hours=2)))
     view = stack.view('b1')[1]
     assert view['booking']['status'] == 'cancelled' and view['meeting']['status'] == 'cancelled'
+
+
+def test_a_class_meeting_recreated_after_zoom_deleted_it_keeps_its_host_and_its_clients_links(stack, zoom):
+    _ready(stack, zoom)
+    assert stack.admin('PUT', 'providers/dana/company-user', {'user_id': 'zoom-dana'})[0] == 200
+    assert stack.admin('PUT', 'services/yoga', {'name': 'Yoga', 'online': True, 'kind': 'class'})[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)  # started: links go to Zoom
+    clients = (('b1', 'anna'), ('b2', 'ben'))
+    for booking_id, client_id in clients:
+        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='yoga-1', service_id='yoga',
+                                 start=start))
+    [gone_id] = zoom.meetings
+    zoom.remove_meeting(gone_id)
+
+    later = start + timedelta(minutes=1)
+    for booking_id, client_id in clients:
+        stack.book(booking_event('booking.rescheduled', booking_id=booking_id, client_id=client_id,
+                                 session_id='yoga-1', service_id='yoga', start=later))
+    [(remade_id, remade)] = zoom.meetings.items()
+    assert remade['host_id'] == 'zoom-dana' and remade['start_time'] == later.strftime('%Y-%m-%dT%H:%M:%SZ')
+    registrants = {r['email']: r for r in zoom.registrants(remade_id)}
+    assert set(registrants) == {'anna@example.org', 'ben@example.org'}
+    for booking_id, client_id in clients:
+        location = _open(stack, stack.view(booking_id)[1]['links']['clients'][client_id])['headers']['Location']
+        assert location == registrants[f'{client_id}@example.org']['join_url']
+        with httpx2.Client(trust_env=False) as http:
+            landing = http.get(location)
+        assert landing.status_code == 200 and 'joined meeting' in landing.text
 
 
 def test_a_lost_refresh_response_ends_in_reconnect_not_a_retry_storm(stack, zoom):

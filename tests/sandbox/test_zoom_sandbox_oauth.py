@@ -128,7 +128,8 @@ def test_code_exchange_answers_zooms_token_shape(http, zoom):
     assert set(member) == {'access_token', 'token_type', 'refresh_token', 'expires_in', 'scope', 'api_url'}
     assert member['token_type'] == 'bearer' and member['expires_in'] == 3599 and member['api_url'] == zoom.url
     assert member['scope'] == ('meeting:write:meeting meeting:read:meeting meeting:update:meeting '
-                               'meeting:delete:meeting meeting:write:registrant user:read:user')
+                               'meeting:delete:meeting meeting:read:list_meetings meeting:write:registrant '
+                               'user:read:user')
     owner = exchange(http, zoom, zoom.authorize('zoom-owner')).json()
     assert owner['scope'] == member['scope'] + ' user:read:list_users:admin'
 

@@ -196,6 +196,33 @@ def validate(body: Any, *, organizer: dict[str, Any], current: dict[str, Any] | 
     return out
 
 
+CREATE_OR_GET_PARAMETERS = ('externalId', 'startDateTime', 'endDateTime', 'subject', 'participants')
+HOUR_TICKS = 3600 * TICKS
+
+
+def validate_create_or_get(body: Any, *, organizer: dict[str, Any], now_ticks: int) -> dict[str, Any]:
+    """The parameters of the ``createOrGet`` action (only those five; ``externalId`` required), checked
+    and defaulted as Graph does: no start means now, no end means the start plus one hour, and an end
+    without a start (or before it) is refused. Returns what ``validate`` returns for a create."""
+    _expect(isinstance(body, dict), 'Unable to read JSON request payload. Please ensure Content-Type header is '
+                                    'set and payload is of valid JSON format.')
+    unknown = [name for name in body if name not in CREATE_OR_GET_PARAMETERS]
+    _expect(not unknown, f"The parameter '{unknown[0] if unknown else ''}' in the request payload is not a valid "
+                         "parameter for the operation 'createOrGet'.")
+    external_id = body.get('externalId')
+    _expect(isinstance(external_id, str) and external_id.strip() != '',
+            "The parameter 'externalId' is required and must be a non-empty string.")
+    start, end = body.get('startDateTime'), body.get('endDateTime')
+    _expect(start is not None or end is None, 'endDateTime was given without startDateTime.')
+    start_ticks = now_ticks if start is None else parse_time(start, 'startDateTime')
+    end_ticks = start_ticks + HOUR_TICKS if end is None else parse_time(end, 'endDateTime')
+    # Equal times are refused as on a create (the page only documents refusing an earlier end).
+    _expect(end_ticks > start_ticks, 'endDateTime must be later than startDateTime.')
+    given = {name: body[name] for name in ('externalId', 'subject', 'participants') if name in body}
+    return validate({**given, 'startDateTime': format_time(start_ticks), 'endDateTime': format_time(end_ticks)},
+                    organizer=organizer)
+
+
 def present(meeting: dict[str, Any], *, late_enum_members: bool) -> dict[str, Any]:
     """The meeting as Graph answers it: without ``Prefer: include-unknown-enum-members`` a lobby scope
     declared after ``unknownFutureValue`` reads ``unknownFutureValue``."""

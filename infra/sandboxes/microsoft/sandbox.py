@@ -37,8 +37,8 @@ from .control import ROUTES as CONTROL_ROUTES
 from .tokens import (ENTRA_JSON, NO_STORE, PKCE_RE, b64url, client_info, entra_error, entra_timestamp, is_guid,
                      jwt_claims, new_guid, opaque_token, s256_challenge, unsigned_jwt)
 
-OPERATIONS = ('discovery', 'authorize', 'token', 'get_me', 'create_meeting', 'update_meeting', 'delete_meeting',
-              'get_meeting')
+OPERATIONS = ('discovery', 'authorize', 'token', 'get_me', 'create_meeting', 'create_or_get_meeting',
+              'update_meeting', 'delete_meeting', 'get_meeting')
 PAGE_OPERATIONS = ('join_page',)  # the browser landing of joinWebUrl; logged, but not a fault target
 ORG_TENANT = '11111111-1111-1111-1111-111111111111'
 MSA_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'  # Microsoft's consumer (personal account) tenant
@@ -267,11 +267,14 @@ class MicrosoftSandbox(Sandbox):
         ('GET', ('*', 'oauth2', 'v2.0', 'token'), 'token', '_token_get'),
         ('GET', ('v1.0', 'me'), 'get_me', '_get_me'),
         ('POST', ('v1.0', 'me', 'onlineMeetings'), 'create_meeting', '_create_meeting'),
+        ('POST', ('v1.0', 'me', 'onlineMeetings', 'createOrGet'), 'create_or_get_meeting', '_create_or_get_meeting'),
         ('GET', ('v1.0', 'me', 'onlineMeetings', '*'), 'get_meeting', '_get_meeting'),
         ('PATCH', ('v1.0', 'me', 'onlineMeetings', '*'), 'update_meeting', '_update_meeting'),
         ('DELETE', ('v1.0', 'me', 'onlineMeetings', '*'), 'delete_meeting', '_delete_meeting'),
         ('GET', ('v1.0', 'users', '*'), 'get_me', '_get_me'),
         ('POST', ('v1.0', 'users', '*', 'onlineMeetings'), 'create_meeting', '_create_meeting'),
+        ('POST', ('v1.0', 'users', '*', 'onlineMeetings', 'createOrGet'), 'create_or_get_meeting',
+         '_create_or_get_meeting'),
         ('GET', ('v1.0', 'users', '*', 'onlineMeetings', '*'), 'get_meeting', '_get_meeting'),
         ('PATCH', ('v1.0', 'users', '*', 'onlineMeetings', '*'), 'update_meeting', '_update_meeting'),
         ('DELETE', ('v1.0', 'users', '*', 'onlineMeetings', '*'), 'delete_meeting', '_delete_meeting'),
@@ -958,6 +961,24 @@ class MicrosoftSandbox(Sandbox):
             clean = graph_meetings.validate(self._json_body(request), organizer=user)
         except graph_meetings.Invalid as exc:
             return self._graph_error(400, 'BadRequest', str(exc), request)
+        return self._graph_ok(201, self._present(self._new_meeting(user, clean), request), request)
+
+    def _create_or_get_meeting(self, request: Request, user: dict[str, Any], scopes: frozenset[str]) -> Response:
+        """201 with a new meeting, or 200 with the user's live meeting of that ``externalId``, unchanged.
+        Tenant, user and externalId identify it: another user's same externalId is another meeting."""
+        self._meetings_allowed(request, user, scopes)
+        try:
+            clean = graph_meetings.validate_create_or_get(self._json_body(request), organizer=user,
+                                                          now_ticks=graph_meetings.ticks_of(self.now()))
+        except graph_meetings.Invalid as exc:
+            return self._graph_error(400, 'BadRequest', str(exc), request)
+        existing = next((m for m in self._meetings.values() if m['externalId'] == clean['externalId'] and
+                         m['participants']['organizer']['identity']['user']['id'] == user['id']), None)
+        if existing is not None:
+            return self._graph_ok(200, self._present(existing, request), request)
+        return self._graph_ok(201, self._present(self._new_meeting(user, clean), request), request)
+
+    def _new_meeting(self, user: dict[str, Any], clean: dict[str, Any]) -> dict[str, Any]:
         meeting_id, thread = self._new_meeting_id(user)
         join_url = f'{self.url}/l/meetup-join/{quote(meeting_id, safe="")}'
         meeting: dict[str, Any] = {
@@ -987,7 +1008,7 @@ class MicrosoftSandbox(Sandbox):
         }
         self._apply(meeting, clean)
         self._meetings[meeting_id] = meeting
-        return self._graph_ok(201, self._present(meeting, request), request)
+        return meeting
 
     def _meeting(self, request: Request, user: dict[str, Any], meeting_id: str) -> dict[str, Any]:
         meeting = self._meetings.get(meeting_id)

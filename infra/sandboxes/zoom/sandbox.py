@@ -34,21 +34,26 @@ from .control import ROUTES as CONTROL_ROUTES
 from .signing import s256_challenge, sign, url_validation_response
 from .validation import APPROVAL_TYPES, SCHEDULED, format_utc, is_iana_zone, is_int, validate_meeting
 
-OPERATIONS = ('authorize', 'token', 'revoke', 'get_me', 'list_users', 'create_meeting', 'get_meeting',
-              'update_meeting', 'delete_meeting', 'add_registrant', 'update_registrant_status', 'list_registrants')
+OPERATIONS = ('authorize', 'token', 'revoke', 'get_me', 'list_users', 'create_meeting', 'list_meetings',
+              'get_meeting', 'update_meeting', 'delete_meeting', 'add_registrant', 'update_registrant_status', 'list_registrants')
 PAGE_OPERATIONS = ('join_page', 'start_page')  # the browser landings; logged, but not fault targets
 BASE_SCOPES = ('meeting:write:meeting', 'meeting:read:meeting', 'meeting:update:meeting', 'meeting:delete:meeting',
-               'meeting:write:registrant', 'user:read:user')
+               'meeting:read:list_meetings', 'meeting:write:registrant', 'user:read:user')
 ADMIN_SCOPE = 'user:read:list_users:admin'
 ROLES = ('owner', 'admin', 'member')
 ROLE_NAMES = {'owner': 'Owner', 'admin': 'Admin', 'member': 'Member'}
 ROLE_IDS = {'owner': '0', 'admin': '1', 'member': '2'}
-RATE_LABELS = {'get_me': 'Light', 'list_users': 'Medium', 'create_meeting': 'Medium', 'get_meeting': 'Light',
+RATE_LABELS = {'get_me': 'Light', 'list_users': 'Medium', 'create_meeting': 'Medium', 'list_meetings': 'Medium',
+               'get_meeting': 'Light',
                'update_meeting': 'Light', 'delete_meeting': 'Light', 'add_registrant': 'Light',
                'update_registrant_status': 'Medium', 'list_registrants': 'Medium'}
 START_URL_TTL = 2 * 3600
 PAGE_TOKEN_TTL = 15 * 60
 USERS_PAGE_SIZE, USERS_PAGE_MAX = 30, 300
+# List meetings' `type`: `scheduled` is every unexpired scheduled meeting (past, live and upcoming);
+# `upcoming` and `upcoming_meetings` both mean upcoming and live ones.
+MEETING_LIST_TYPES = ('scheduled', 'live', 'upcoming', 'upcoming_meetings', 'previous_meetings')
+LISTED_AGENDA_MAX = 250  # the list truncates each agenda; GET /meetings/{id} has it whole
 PKCE_RE = re.compile(r'[A-Za-z0-9._~-]{43,128}')
 EMAIL_RE = re.compile(r'[^@\s]+@[^@\s]+\.[^@\s]+')
 NOT_JSON = 'Request Body should be a valid JSON object.'
@@ -178,6 +183,12 @@ class ZoomSandbox(Sandbox):
             meeting = self._meetings.get(int(meeting_id))
             return [self._registrant_view(meeting, r, always_url=True) for r in meeting.registrants] if meeting else []
 
+    def remove_meeting(self, meeting_id: int | str) -> None:
+        """The host deletes the meeting in Zoom's web portal: the API answers 3001 for it from now on."""
+        with self._lock:
+            if self._meetings.pop(int(meeting_id), None) is None:
+                raise ValueError(f'no meeting {meeting_id!r}')
+
     def refresh_count(self, user_id: str | None = None) -> int:
         with self._lock:
             return sum(self._refreshes.values()) if user_id is None else self._refreshes[user_id]
@@ -263,6 +274,7 @@ class ZoomSandbox(Sandbox):
         ('GET', ('v2', 'users', 'me'), 'get_me', '_get_me'),
         ('GET', ('v2', 'users'), 'list_users', '_list_users'),
         ('POST', ('v2', 'users', '*', 'meetings'), 'create_meeting', '_create_meeting'),
+        ('GET', ('v2', 'users', '*', 'meetings'), 'list_meetings', '_list_meetings'),
         ('GET', ('v2', 'meetings', '*'), 'get_meeting', '_get_meeting'),
         ('PATCH', ('v2', 'meetings', '*'), 'update_meeting', '_update_meeting'),
         ('DELETE', ('v2', 'meetings', '*'), 'delete_meeting', '_delete_meeting'),
@@ -585,7 +597,7 @@ class ZoomSandbox(Sandbox):
         offset = 0
         if query.get('next_page_token'):
             record = self._page_tokens.get(query['next_page_token'])
-            if record is None or record['account'] != account or record['status'] != status or (
+            if record is None or record.get('account') != account or record['status'] != status or (
                     self._clock() >= record['expires_at']):
                 return zoom_error(400, 300, 'Invalid next_page_token.')
             offset = record['offset']
@@ -656,6 +668,55 @@ class ZoomSandbox(Sandbox):
         self._issue_start_url(meeting)
         self._meetings[data['id']] = meeting
         return json_response(201, data)
+
+    def _list_meetings(self, request: Request, context: _Context, reference: str) -> Response:
+        """A host's meetings, paged by ``next_page_token`` (15 minutes valid), soonest first."""
+        if 'meeting:read:list_meetings' not in context.grant['scope'].split():
+            return zoom_error(403, 4711, 'Invalid access token, does not contain scopes:[meeting:read:list_meetings].')
+        host = self._acting_for(context, reference)
+        query = request.query
+        kind = query.get('type') or 'scheduled'
+        page_size = query.get('page_size') or str(USERS_PAGE_SIZE)
+        errors = []
+        if kind not in MEETING_LIST_TYPES:
+            errors.append({'field': 'type', 'message': f'type must be one of {", ".join(MEETING_LIST_TYPES)}.'})
+        if not (page_size.isascii() and page_size.isdigit() and int(page_size) >= 1):
+            errors.append({'field': 'page_size', 'message': 'page_size must be a positive integer.'})
+        if errors:
+            return validation_failed(errors)
+        size = min(int(page_size), USERS_PAGE_MAX)
+        offset = 0
+        if query.get('next_page_token'):
+            record = self._page_tokens.get(query['next_page_token'])
+            if record is None or record.get('host') != host['id'] or record['status'] != kind or (
+                    self._clock() >= record['expires_at']):
+                return zoom_error(400, 300, 'Invalid next_page_token.')
+            offset = record['offset']
+        now = _iso(self.now())
+        chosen = []
+        for meeting in self._meetings.values():
+            data = meeting.data
+            if data['host_id'] != host['id'] or data['type'] == 1:
+                continue  # instant meetings are never listed
+            live = data['status'] == 'started'
+            upcoming = live or (data.get('start_time') or now) >= now
+            if kind == 'live' and not live or kind in ('upcoming', 'upcoming_meetings') and not upcoming or (
+                    kind == 'previous_meetings' and upcoming):
+                continue
+            chosen.append(data)
+        chosen.sort(key=lambda data: (data.get('start_time') or '', data['id']))
+        page = chosen[offset:offset + size]
+        next_token = ''
+        if offset + size < len(chosen):
+            next_token = secrets.token_urlsafe(24)
+            self._page_tokens[next_token] = {'host': host['id'], 'status': kind, 'offset': offset + size,
+                                             'expires_at': self._clock() + PAGE_TOKEN_TTL}
+        listed = [{'uuid': d['uuid'], 'id': d['id'], 'host_id': d['host_id'], 'topic': d['topic'], 'type': d['type'],
+                   **({'start_time': d['start_time']} if d.get('start_time') else {}), 'duration': d['duration'],
+                   'timezone': d['timezone'], 'agenda': d['agenda'][:LISTED_AGENDA_MAX],
+                   'created_at': d['created_at'], 'join_url': d['join_url']} for d in page]
+        return json_response(200, {'page_size': size, 'total_records': len(chosen), 'next_page_token': next_token,
+                                   'meetings': listed})
 
     def _get_meeting(self, request: Request, context: _Context, reference: str) -> Response:
         meeting = self._meeting(context, reference)

@@ -6,13 +6,14 @@ change is announced through `pending_notice`, which is saved with the change and
 transaction (meetbridge.outbox) and cleared only after the event is on the bus.
 """
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from meetbridge import events, outbox, scheduling
 from meetbridge.domain import hosting, ordering
 from meetbridge.domain.model import Booking, BookingEvent
-from meetbridge.errors import RetryLater
+from meetbridge.errors import Conflict, RetryLater
 from meetbridge.logic import links
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.observability import logger
@@ -25,7 +26,8 @@ from meetbridge.store.models import BookingItem, ClientMap, MeetingItem, Provide
 # Retries after a provider's daily limit spread over a few minutes past midnight.
 RETRY_SPREAD = timedelta(minutes=5)
 
-# A meeting claim older than this is taken over: its holder died between claiming and creating.
+# A meeting claim older than this is taken over: its holder died between claiming and saving the meeting.
+# Well over the meetings function's timeout, so a holder that is still running is never overtaken.
 CLAIM_LEASE = timedelta(minutes=5)
 NO_ACCOUNT = 'No meeting account is connected: connect a company account or the provider\'s own account.'
 
@@ -97,7 +99,7 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
                 if meeting is None:
                     problem = NO_ACCOUNT
             else:
-                _move_meeting(tenant_id, meeting, spec, now)
+                _move_meeting(tenant_id, meeting, spec, now, existing)
     except (ProviderRejected, ConnectionUnusable) as refusal:
         problem = str(refusal)
         if meeting is not None and meeting.status == 'creating':
@@ -203,8 +205,17 @@ def _save_and_announce(tenant_id: str, item: BookingItem) -> None:
 # --- meetings ---------------------------------------------------------------------------------
 
 
+class CancelledWhileMade(RetryLater):
+    """The booking was cancelled while its meeting was being made: what was made is removed again."""
+
+
 def _claim_expired(meeting: MeetingItem, now: datetime) -> bool:
-    return meeting.status == 'creating' and now - meeting.updated_at > CLAIM_LEASE
+    """A claim past its lease (its holder died) or released by a failed attempt."""
+    return meeting.status == 'creating' and (meeting.claimed_until is None or now >= meeting.claimed_until)
+
+
+def _reference(tenant_id: str, meeting_key: str, generation: int) -> str:
+    return hashlib.sha256(f'{tenant_id}\n{meeting_key}\n{generation}'.encode()).hexdigest()[:32]
 
 
 def _create_meeting(
@@ -217,8 +228,26 @@ def _create_meeting(
     if choice is None:
         return None
     chosen = repository.get_account(tenant_id, choice.account_id)
-    spec = replace(spec, host_user=choice.host_user)
+    if previous is not None and previous.status == 'creating' and previous.account_id != chosen.account_id:
+        try:
+            _discard_attempt(tenant_id, previous)  # the earlier attempt went to an account no longer chosen
+        except (ProviderRejected, ConnectionUnusable) as refusal:
+            logger.warning('an earlier attempt\'s meeting could not be looked for', extra={
+                'tenant_id': tenant_id, 'meeting_key': previous.meeting_key, 'reason': str(refusal)})
     meeting = previous or MeetingItem(*MeetingItem.key(tenant_id, booking.meeting_key), meeting_key=booking.meeting_key)
+    if previous is not None and previous.status != 'creating':
+        # Made again, after a cancellation or off an account that is gone: a new reference, so that a
+        # meeting of an earlier generation is never adopted.
+        meeting.generation += 1
+        meeting.attempts = 0
+        if meeting.status == 'cancelled':
+            meeting.booking_ids = set()
+    meeting.reference = _reference(tenant_id, meeting.meeting_key, meeting.generation)
+    meeting.attempts += 1
+    meeting.claimed_until = now + CLAIM_LEASE
+    meeting.claim_host = choice.host_user
+    # The booking is in it from the claim on, so that its cancellation reaches a meeting still being made.
+    meeting.booking_ids = (meeting.booking_ids or set()) | {booking.id}
     meeting.service_id = booking.service_id
     meeting.provider_id = booking.provider_id
     meeting.account_id = chosen.account_id
@@ -231,29 +260,86 @@ def _create_meeting(
     repository.save(meeting, condition=MeetingItem.pk.does_not_exist() if previous is None else None)
 
     account = repository.account_of(chosen, tenant_id)
+    adapter = provider_for(chosen.type)
+    spec = replace(spec, host_user=choice.host_user, reference=meeting.reference)
     try:
-        made = provider_for(chosen.type).create(account, spec)
+        # After a lost answer or a dead worker the meeting may exist already: adopted, not made twice.
+        made = (adapter.find(account, spec) if meeting.attempts > 1 else None) or adapter.create(account, spec)
     except Exception:
-        # Give the claim back, so that the retry (or the next booking of the session) can create it.
-        if previous is None:
-            meeting.delete()
-        else:
-            meeting.status = 'cancelled'
-            repository.save(meeting)
+        _give_back(tenant_id, meeting, now)
         raise
-    meeting.external_id = made.external_id
-    meeting.details_sealed = repository.seal_json(made.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
+    meeting = _record_made(tenant_id, meeting, made)
+
     if not meeting.provider_link_sealed:
         _, meeting.provider_link_sealed = links.mint(tenant_id, 'provider', meeting.meeting_key, meeting.end, now)
     else:
         links.set_status(_provider_url(tenant_id, meeting), 'active')
     meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, meeting.start, now)
     meeting.status = 'scheduled'
+    meeting.claimed_until = None
     meeting.updated_at = now
-    repository.save(meeting)
+    try:
+        repository.save(meeting)
+    except Conflict:
+        current = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting.meeting_key))
+        if current is None or current.status != 'creating' or current.attempts != meeting.attempts:
+            # Cancelled meanwhile: the canceller removed the meeting (its id was saved) but could not see
+            # the schedule.
+            scheduling.delete_start_schedule(meeting.schedule_name)
+            raise CancelledWhileMade('the booking was cancelled while its meeting was being made') from None
+        for name in ('provider_link_sealed', 'schedule_name', 'status', 'claimed_until', 'updated_at'):
+            setattr(current, name, getattr(meeting, name))  # another booking of the session left meanwhile
+        meeting = current
+        repository.save(meeting)
     logger.info('meeting created', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key,
-                                          'provider': chosen.type, 'account_id': chosen.account_id})
+                                          'provider': chosen.type, 'account_id': chosen.account_id,
+                                          'attempt': meeting.attempts})
     return meeting
+
+
+def _record_made(tenant_id: str, meeting: MeetingItem, made: ProviderMeeting) -> MeetingItem:
+    """Saves the provider's id before anything else, on the claim still being ours; a claim cancelled
+    meanwhile gets the meeting deleted again."""
+    claim = meeting.attempts
+    for _ in range(3):  # a booking leaving the session changes the item too; the claim is still ours
+        meeting.external_id = made.external_id
+        meeting.details_sealed = repository.seal_json(made.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
+        try:
+            repository.save(meeting)
+            return meeting
+        except Conflict:
+            current = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting.meeting_key))
+        if current is None or current.status != 'creating' or current.attempts != claim:
+            break
+        meeting = current
+    if current is not None and current.status == 'creating' and current.reference == meeting.reference:
+        raise Conflict('the meeting claim was taken over')  # the new holder adopts what this attempt made
+    provider_for(meeting.provider_type).delete(_account_for(tenant_id, meeting), made)
+    raise CancelledWhileMade('the booking was cancelled while its meeting was being made')
+
+
+def _give_back(tenant_id: str, meeting: MeetingItem, now: datetime) -> None:
+    """A failed attempt releases its claim at once, keeping the reference: the next attempt looks for what
+    this one may have made (an answer lost on the way). A claim cancelled meanwhile is cleaned up here."""
+    try:
+        repository.update(meeting, actions=[MeetingItem.claimed_until.set(now)])
+        return
+    except Conflict:
+        current = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting.meeting_key))
+    if current is not None and current.status == 'cancelled' and current.reference == meeting.reference:
+        _discard_attempt(tenant_id, meeting)
+
+
+def _discard_attempt(tenant_id: str, meeting: MeetingItem) -> None:
+    """Deletes what an unfinished creation under the claim's reference may have made at the provider."""
+    if not meeting.attempts or not meeting.reference:
+        return
+    spec = MeetingSpec(topic=meeting.service_id, start=meeting.start, end=meeting.end, timezone=meeting.timezone,
+                       kind='appointment', host_user=meeting.claim_host, reference=meeting.reference)
+    adapter, account = provider_for(meeting.provider_type), _account_for(tenant_id, meeting)
+    found = adapter.find(account, spec)
+    if found is not None:
+        adapter.delete(account, found)
 
 
 def details_of(tenant_id: str, meeting: MeetingItem) -> ProviderMeeting:
@@ -264,10 +350,18 @@ def _provider_url(tenant_id: str, meeting: MeetingItem) -> str | None:
     return links.open_sealed(meeting.provider_link_sealed, tenant_id, 'provider', meeting.meeting_key)
 
 
-def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: datetime) -> None:
-    """A reschedule changes the same meeting through the account that made it."""
-    moved = provider_for(meeting.provider_type).update(_account_for(tenant_id, meeting), details_of(tenant_id, meeting),
-                                                       spec)
+def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: datetime,
+                  moving: BookingItem | None = None) -> None:
+    """A reschedule changes the same meeting through the account that made it. A meeting deleted at the
+    provider meanwhile is made again for the same host, and a class's clients are registered in it again
+    (`moving`, the booking being applied, is saved by the caller)."""
+    before, account = details_of(tenant_id, meeting), _account_for(tenant_id, meeting)
+    adapter = provider_for(meeting.provider_type)
+    spec = replace(spec, host_user=before.host, reference=meeting.reference)
+    moved = adapter.update(account, before, spec)
+    if moved.external_id != before.external_id:
+        _register_again(tenant_id, meeting, moved, spec, moving)
+    meeting.external_id = moved.external_id
     meeting.details_sealed = repository.seal_json(moved.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
     meeting.start, meeting.end, meeting.timezone = spec.start, spec.end, spec.timezone
     if meeting.status == 'started':
@@ -276,6 +370,25 @@ def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: 
     meeting.updated_at = now
     repository.save(meeting)
     links.extend(_provider_url(tenant_id, meeting), meeting.end)
+
+
+def _register_again(tenant_id: str, meeting: MeetingItem, remade: ProviderMeeting, spec: MeetingSpec,
+                    moving: BookingItem | None) -> None:
+    """Each client registered in the old meeting gets a registration in the new one, so their links keep
+    working. Before the meeting's new id is saved: a retry finds the remade meeting by its reference and
+    registers again (a registration repeated for one email is the same registration)."""
+    adapter, account = provider_for(meeting.provider_type), _account_for(tenant_id, meeting)
+    for booking_id in sorted(meeting.booking_ids or set()):
+        booking = moving if moving is not None and moving.booking_id == booking_id else \
+            repository.find(BookingItem, BookingItem.key(tenant_id, booking_id))
+        if booking is None or booking.status == 'cancelled' or not booking.attendee_sealed:
+            continue
+        attendee = adapter.add_attendee(account, remade, spec, booking.client.email, booking.client.name)
+        sealed = repository.seal_json(attendee.to_dict(), tenant_id, 'attendee', booking_id) if attendee else None
+        if booking is moving:
+            moving.attendee_sealed = sealed
+        else:
+            repository.update(booking, actions=[BookingItem.attendee_sealed.set(sealed)])
 
 
 def _account_for(tenant_id: str, meeting: MeetingItem) -> Account:
@@ -321,33 +434,40 @@ def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime)
 
 
 def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:
-    """Takes a booking out of its meeting; the last booking out removes the meeting."""
-    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
-    if meeting is None or meeting.status == 'cancelled':
+    _leave(tenant_id, booking.meeting_key, booking.booking_id, attendee_of(tenant_id, booking), now)
+
+
+def _leave(tenant_id: str, meeting_key: str, booking_id: str, attendee: Attendee | None, now: datetime) -> None:
+    """Takes a booking out of its meeting; the last booking out removes the meeting, also one still being
+    made (the creator deletes what it makes once it sees the claim cancelled)."""
+    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
+    if meeting is None or meeting.status == 'cancelled' or booking_id not in (meeting.booking_ids or set()):
         return
-    remaining = (meeting.booking_ids or set()) - {booking.booking_id}
+    remaining = (meeting.booking_ids or set()) - {booking_id}
+    adapter = provider_for(meeting.provider_type)
     if remaining:
-        attendee = attendee_of(tenant_id, booking)
         if attendee is not None:
             account = _account_for(tenant_id, meeting)
             if account.status not in repository.GONE:  # a replaced or disconnected account reaches nothing
-                provider_for(meeting.provider_type).remove_attendee(account, details_of(tenant_id, meeting), attendee)
-        if booking.booking_id in (meeting.booking_ids or set()):
-            repository.update(meeting, actions=[MeetingItem.booking_ids.delete({booking.booking_id}),
-                                                MeetingItem.updated_at.set(now)])
+                adapter.remove_attendee(account, details_of(tenant_id, meeting), attendee)
+        repository.update(meeting, actions=[MeetingItem.booking_ids.delete({booking_id}),
+                                            MeetingItem.updated_at.set(now)])
         return
-    if meeting.details_sealed:
-        try:
-            provider_for(meeting.provider_type).delete(_account_for(tenant_id, meeting), details_of(tenant_id, meeting))
-        except (ProviderRejected, ConnectionUnusable) as refusal:
-            # The booking is cancelled whatever the provider says; the meeting is left to its account.
-            logger.warning('meeting could not be removed at the provider', extra={
-                'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key, 'reason': str(refusal)})
+    try:
+        if meeting.details_sealed:
+            adapter.delete(_account_for(tenant_id, meeting), details_of(tenant_id, meeting))
+        elif meeting.status == 'creating':
+            _discard_attempt(tenant_id, meeting)
+    except (ProviderRejected, ConnectionUnusable) as refusal:
+        # The booking is cancelled whatever the provider says; the meeting is left to its account.
+        logger.warning('meeting could not be removed at the provider', extra={
+            'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key, 'reason': str(refusal)})
     scheduling.delete_start_schedule(meeting.schedule_name)
     links.set_status(_provider_url(tenant_id, meeting), 'revoked')
     meeting.status = 'cancelled'
     meeting.booking_ids = set()
     meeting.schedule_name = None
+    meeting.claimed_until = None
     meeting.updated_at = now
     repository.save(meeting)
 
@@ -358,6 +478,8 @@ def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:
 def _cancel(event: BookingEvent, existing: BookingItem | None, now: datetime) -> Result:
     tenant_id, booking = event.tenant_id, event.booking
     if existing is None:
+        # Its meeting may be being made right now, by the booking's own "created".
+        _leave(tenant_id, booking.meeting_key, booking.id, None, now)
         # Remembered so that a "created" arriving late for this booking makes nothing.
         item = BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
         _copy(event, item, None, now)

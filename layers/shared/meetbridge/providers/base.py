@@ -48,6 +48,9 @@ class MeetingSpec:
     kind: Literal['appointment', 'class']
     host_user: str | None = None
     settings: dict[str, Any] | None = None  # the tenant's meeting settings (join before host, waiting room, ...)
+    # Ours, the same for every attempt of one claim: the provider keeps it with the meeting, so an attempt
+    # whose answer was lost (or whose worker died) can be found again instead of made twice.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,12 @@ class Attendee:
 class MeetingProvider(Protocol):
     type: str
 
-    def create(self, account: Account, spec: MeetingSpec) -> ProviderMeeting: ...
+    def create(self, account: Account, spec: MeetingSpec) -> ProviderMeeting:
+        """Makes the meeting, marked with `spec.reference`."""
+
+    def find(self, account: Account, spec: MeetingSpec) -> ProviderMeeting | None:
+        """The meeting an earlier `create` with `spec.reference` made, if the provider has it (that attempt's
+        answer may have been lost); None when there is none."""
 
     def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting: ...
 

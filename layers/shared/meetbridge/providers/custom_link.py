@@ -19,6 +19,9 @@ class CustomLinkProvider:
             description=account.settings.get('description'),
         )
 
+    def find(self, account: Account, spec: MeetingSpec) -> ProviderMeeting | None:
+        return None  # nothing is made at a provider
+
     def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting:
         return meeting
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 import msal
 
+from meetbridge import budget
 from meetbridge.config import MicrosoftSettings, settings
 from meetbridge.errors import RetryLater
 from meetbridge.store import tokens
@@ -243,7 +244,8 @@ class GraphApi:
         token, attempt = self._token(), 0
         while True:
             try:
-                response = _http().request(method, path, json=json, headers={'Authorization': f'Bearer {token}'})
+                response = _http().request(method, path, json=json, headers={'Authorization': f'Bearer {token}'},
+                                           timeout=budget.http_timeout(TIMEOUT))
             except httpx2.HTTPError as exc:
                 raise RetryLater(f'Microsoft Graph did not answer ({type(exc).__name__})') from None
             if response.status_code < 300:
@@ -256,7 +258,7 @@ class GraphApi:
                 attempt += 1
                 header = response.headers.get('retry-after', '')
                 wait = float(header) if header.isdigit() else min(MAX_INLINE_WAIT_SECONDS, 0.5 * 2 ** attempt)
-                if wait > MAX_INLINE_WAIT_SECONDS:
+                if wait > MAX_INLINE_WAIT_SECONDS or wait > budget.left(wait):
                     raise RetryLater('Microsoft Graph asked to slow down')
                 self.sleep(wait * random.uniform(0.8, 1.2))
                 continue
@@ -281,14 +283,26 @@ class MicrosoftProvider:
         return {'scope': 'organizer' if waiting_room else 'everyone', 'isDialInBypassEnabled': not waiting_room}
 
     def create(self, account: Account, spec: MeetingSpec) -> ProviderMeeting:
-        body = {'subject': spec.topic[:250], **self._times(spec), 'lobbyBypassSettings': self._lobby(spec),
-                'allowedPresenters': 'organizer'}
+        """createOrGet with our reference as `externalId`: a repeated attempt gets the meeting the first made.
+        createOrGet takes no lobby or presenter settings, so they are set after when they differ."""
+        body = {'externalId': spec.reference, 'subject': spec.topic[:250], **self._times(spec)}
+        wanted = {'lobbyBypassSettings': self._lobby(spec), 'allowedPresenters': 'organizer'}
+        api = GraphApi(account)
         try:
-            made = GraphApi(account).call('POST', '/me/onlineMeetings', json=body).json()
+            made = api.call('POST', '/me/onlineMeetings/createOrGet', json=body).json()
+            lobby = made.get('lobbyBypassSettings') or {}
+            if (made.get('allowedPresenters'), {name: lobby.get(name) for name in wanted['lobbyBypassSettings']}) != (
+                    wanted['allowedPresenters'], wanted['lobbyBypassSettings']):
+                made = api.call('PATCH', f'/me/onlineMeetings/{made["id"]}', json=wanted).json()
         except GraphError as error:
             raise _rejected(error, 'the Teams meeting could not be created') from None
         passcode = (made.get('joinMeetingIdSettings') or {}).get('passcode')
         return ProviderMeeting(external_id=made['id'], join_url=made['joinWebUrl'], password=passcode)
+
+    def find(self, account: Account, spec: MeetingSpec) -> ProviderMeeting | None:
+        """Graph looks a meeting up by `externalId` only through createOrGet, which makes it when there is
+        none: the caller keeps or deletes what it gets, as any meeting found."""
+        return self.create(account, spec)
 
     def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting:
         try:

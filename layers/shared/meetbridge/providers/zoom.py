@@ -8,6 +8,7 @@ import functools
 import random
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -17,6 +18,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from meetbridge import budget
 from meetbridge.config import ZoomSettings, settings
 from meetbridge.errors import RetryLater
 from meetbridge.store import tokens
@@ -39,6 +41,9 @@ MAX_INLINE_WAIT_SECONDS = 5.0
 DAILY_CREATE_UPDATE_LIMIT = 100
 
 NOT_FOUND_MEETING = 3001
+# The agenda of a meeting we made starts with this and our reference: Zoom lists agendas (cut to 250
+# characters), so a meeting whose create answer was lost can be found again.
+AGENDA_MARK = 'meetbridge:'
 INVALID_TOKEN = 124
 
 
@@ -197,7 +202,8 @@ class ZoomApi:
         attempt = 0
         while True:
             response = _http().request(method, path, json=json, params=params,
-                                       headers={'Authorization': f'Bearer {token}'})
+                                       headers={'Authorization': f'Bearer {token}'},
+                                       timeout=budget.http_timeout(TIMEOUT))
             if response.status_code < 300:
                 return response
             error = _error_of(response)
@@ -211,7 +217,7 @@ class ZoomApi:
                 attempt += 1
                 wait = retry_after_seconds(response.headers.get('retry-after'), datetime.now(UTC))
                 wait = wait if wait is not None else min(MAX_INLINE_WAIT_SECONDS, 0.5 * 2 ** attempt)
-                if wait > MAX_INLINE_WAIT_SECONDS:
+                if wait > MAX_INLINE_WAIT_SECONDS or wait > budget.left(wait):
                     raise RetryLater('Zoom asked to slow down') from None
                 self.sleep(wait * random.uniform(0.8, 1.2))  # jitter: concurrent callers spread out
                 continue
@@ -294,6 +300,7 @@ class ZoomProvider:
             meeting_settings.update(approval_type=0, registration_type=1)
         return {
             'topic': spec.topic[:200],
+            **({'agenda': AGENDA_MARK + spec.reference} if spec.reference else {}),
             'type': 2,
             # With Z the time is UTC and the zone only says how Zoom displays it.
             'start_time': spec.start.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ'),
@@ -313,6 +320,34 @@ class ZoomProvider:
         return ProviderMeeting(external_id=str(made['id']), join_url=made['join_url'], password=made.get('password'),
                                host=host)
 
+    def find(self, account: Account, spec: MeetingSpec) -> ProviderMeeting | None:
+        """Our meeting by the agenda mark among the host's scheduled meetings; any second one is deleted."""
+        if not spec.reference:
+            return None
+        host, api = self._host(account, spec), ZoomApi(account)
+        found, page_token = [], ''
+        while True:
+            params = {'type': 'scheduled', 'page_size': 300, **({'next_page_token': page_token} if page_token else {})}
+            try:
+                page = api.call('GET', f'/users/{host}/meetings', params=params).json()
+            except ZoomApiError as error:
+                raise _rejected(error, 'the Zoom meetings could not be listed') from None
+            found.extend(m for m in page.get('meetings', []) if m.get('agenda') == AGENDA_MARK + spec.reference)
+            page_token = page.get('next_page_token') or ''
+            if not page_token:
+                break
+        if not found:
+            return None
+        kept, *extra = sorted(found, key=lambda listed: (listed.get('created_at') or '', listed['id']))
+        for duplicate in extra:
+            self.delete(account, ProviderMeeting(external_id=str(duplicate['id']), join_url='', host=host))
+        try:
+            details = api.call('GET', f'/meetings/{kept["id"]}').json()
+        except ZoomApiError as error:
+            raise _rejected(error, 'the Zoom meeting could not be read') from None
+        return ProviderMeeting(external_id=str(details['id']), join_url=details['join_url'],
+                               password=details.get('password'), host=host)
+
     def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting:
         api = ZoomApi(account)
         body = self._body(account, spec)
@@ -322,7 +357,10 @@ class ZoomProvider:
                           lambda: api.call('PATCH', f'/meetings/{meeting.external_id}', json=body))
         except ZoomApiError as error:
             if error.status == 404 and error.code == NOT_FOUND_MEETING:
-                return self.create(account, spec)  # deleted at Zoom meanwhile: make it again
+                # Deleted at Zoom meanwhile: made again for the same host (the caller registers a class's
+                # clients again), or found, if an earlier attempt made it and its answer was lost.
+                spec = replace(spec, host_user=meeting.host)
+                return self.find(account, spec) or self.create(account, spec)
             raise _rejected(error, 'the Zoom meeting could not be moved') from None
         return meeting
 

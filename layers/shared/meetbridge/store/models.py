@@ -221,6 +221,14 @@ class MeetingItem(_Item):
     booking_ids = UnicodeSetAttribute(default=set)
     provider_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
     schedule_name = UnicodeAttribute(null=True)
+    # The claim. Each creation attempt sends `reference` (ours, kept by the provider with the meeting); it
+    # changes only when a cancelled meeting is made again (`generation`), so an attempt after a lost answer
+    # or a dead worker (`attempts` > 1) finds the meeting made before instead of making a second one.
+    generation = NumberAttribute(default=0)
+    reference = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    claimed_until = UTCDateTimeAttribute(null=True)  # a claim past this is taken over; a failed attempt releases it
+    claim_host = UnicodeAttribute(null=True)  # the provider-side host the claim creates for
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
