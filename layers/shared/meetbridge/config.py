@@ -81,6 +81,12 @@ class SchedulingSettings(Concern):
     meetings_queue_arn: NonEmpty
 
 
+class WaitingSettings(Concern):
+    """How long a booking's change may wait for its provider before the admin is told (once)."""
+
+    waiting_notice_seconds: int = 3600
+
+
 class LinksSettings(Concern):
     """The base of join links (`PublicBaseUrl`, else the API's own URL)."""
 
@@ -119,7 +125,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
+            SchedulingSettings, WaitingSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

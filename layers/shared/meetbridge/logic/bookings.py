@@ -6,14 +6,16 @@ change is announced through `pending_notice`, which is saved with the change and
 after the notification event is on the bus.
 """
 
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from meetbridge import events, scheduling
+from meetbridge import aws, events, scheduling
+from meetbridge.config import StoreSettings, settings
 from meetbridge.domain import hosting
 from meetbridge.domain.model import Booking, BookingEvent
-from meetbridge.errors import RetryLater
-from meetbridge.logic import links
+from meetbridge.errors import Conflict, RetryLater
+from meetbridge.logic import links, waiting
 from meetbridge.logic.tokens import ConnectionUnusable
 from meetbridge.observability import logger
 from meetbridge.providers import provider_for
@@ -26,6 +28,10 @@ RETRY_SPREAD = timedelta(minutes=5)
 
 # A meeting claim older than this is taken over: its holder died between claiming and creating.
 CLAIM_LEASE = timedelta(minutes=5)
+# Another booking of the same class session waits this long for the meeting being made, in its own
+# invocation, instead of a retry's delay (a provider answers a create within seconds).
+CREATION_WAIT_SECONDS = 10
+CREATION_POLL_SECONDS = 0.2
 NO_ACCOUNT = 'No meeting account is connected: connect a company account or the provider\'s own account.'
 
 NOTICE_EVENTS = {
@@ -45,6 +51,9 @@ class Result:
 def apply(event: BookingEvent, now: datetime) -> Result:
     booking = event.booking
     existing = repository.find(BookingItem, BookingItem.key(event.tenant_id, booking.id))
+    received = waiting.is_received(existing)
+    if received:
+        existing = None  # only recorded by its webhook: no change of it is applied yet
     if existing is not None:
         if existing.status == 'cancelled':
             return Result('ignored: the booking is already cancelled')
@@ -54,6 +63,8 @@ def apply(event: BookingEvent, now: datetime) -> Result:
         return _cancel(event, existing, now)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
     if existing is None and (service is None or not service.online):
+        if received:
+            waiting.forget_received(event.tenant_id, booking.id)
         return Result('ignored: the service is not an online meeting service')
     try:
         return _ensure(event, existing, service, now)
@@ -82,12 +93,18 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
     spec = _spec(booking, service, tenant.meeting_settings.as_dict() if tenant.meeting_settings else None)
     problem = None
     try:
+        if meeting is not None and meeting.status == 'creating' and not _claim_expired(meeting, now):
+            meeting = _await_creation(tenant_id, booking.meeting_key)
         if meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
-            meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
+            try:
+                meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
+            except Conflict:
+                # Another booking of the class session claimed the meeting first: it is being made.
+                meeting = _await_creation(tenant_id, booking.meeting_key)
+                if meeting is None or meeting.status == 'cancelled':
+                    raise
             if meeting is None:
                 problem = NO_ACCOUNT
-        elif meeting.status == 'creating':
-            raise RetryLater('the meeting is being created by another invocation')
         elif (meeting.start, meeting.end) != (booking.start, booking.end):
             _move_meeting(tenant_id, meeting, spec, now)
     except (ProviderRejected, ConnectionUnusable) as refusal:
@@ -154,6 +171,7 @@ def _copy(event: BookingEvent, item: BookingItem, problem: str | None, now: date
     item.client = ClientMap(**booking.client.model_dump())
     item.status = 'active'
     item.problem = problem
+    item.pending = item.waiting_since = item.waiting_noticed = None
     item.source_time = max(event.occurred_at, item.source_time) if item.source_time else event.occurred_at
     item.updated_at = now
 
@@ -277,6 +295,13 @@ def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: Da
     retry = event.model_copy(update={'event_id': f'{event.event_id}#after-{limit.resume_at:%Y%m%d}'})
     at = limit.resume_at + RETRY_SPREAD * (hash(event.booking.id) % 100 / 100)
     scheduling.put_booking_retry(retry.model_dump(mode='json'), at)
+    if existing is not None and existing.problem is None:
+        # The booking has its meeting: only this change waits, left unapplied so that the retry sees it as
+        # the change it is (a reschedule is announced as rescheduled, not as created).
+        waiting.note_waiting(event.tenant_id, event.booking.id, str(limit), now)
+        logger.warning('provider daily limit reached; change retried later', extra={
+            'tenant_id': event.tenant_id, 'booking_id': event.booking.id, 'retry_at': at.isoformat()})
+        return Result('waiting for the provider\'s daily limit')
     item = existing or BookingItem(*BookingItem.key(event.tenant_id, event.booking.id), booking_id=event.booking.id)
     announced = item.problem is not None
     _copy(event, item, str(limit), now)
@@ -288,10 +313,31 @@ def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: Da
     return Result('waiting for the provider\'s daily limit', item.pending_notice)
 
 
+def _await_creation(tenant_id: str, meeting_key: str) -> MeetingItem | None:
+    """The meeting once the invocation that claimed it has made it (or given the claim back: None or
+    cancelled); RetryLater when it takes longer than CREATION_WAIT_SECONDS."""
+    deadline = time.monotonic() + CREATION_WAIT_SECONDS
+    while True:
+        meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
+        if meeting is None or meeting.status != 'creating':
+            return meeting
+        if time.monotonic() >= deadline:
+            raise RetryLater('the meeting is being created by another invocation')
+        time.sleep(CREATION_POLL_SECONDS)
+
+
 def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime) -> None:
+    """An atomic add, without a version condition: concurrent bookings of one class session never conflict."""
     if booking.id in (meeting.booking_ids or set()):
         return
-    repository.update(meeting, actions=[MeetingItem.booking_ids.add({booking.id}), MeetingItem.updated_at.set(now)])
+    aws.client('dynamodb').update_item(
+        TableName=settings(StoreSettings).table_name,
+        Key={'pk': {'S': meeting.pk}, 'sk': {'S': meeting.sk}},
+        # The version still moves, so a whole-item save that read the meeting before conflicts and retries.
+        UpdateExpression='ADD booking_ids :booking, version :one SET updated_at = :now',
+        ExpressionAttributeValues={':booking': {'SS': [booking.id]}, ':one': {'N': '1'},
+                                   ':now': {'S': MeetingItem.updated_at.serialize(now)}},
+    )
 
 
 def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:

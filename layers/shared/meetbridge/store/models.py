@@ -158,12 +158,15 @@ class BookingItem(_Item):
     payment_required = BooleanAttribute(default=False)
     payment_status = UnicodeAttribute(default='pending')
     client = ClientMap()
-    status = UnicodeAttribute(default='active')  # active | cancelled
+    status = UnicodeAttribute(default='active')  # received (its webhook accepted, nothing applied) | active | cancelled
     meeting_key = UnicodeAttribute()
     client_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
     attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
     problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
     pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
+    pending = UnicodeAttribute(null=True)  # what a change accepted but not applied yet waits for, shown to the admin
+    waiting_since = UTCDateTimeAttribute(null=True)  # since when a change waits
+    waiting_noticed = UTCDateTimeAttribute(null=True)  # when the admin was told it waits too long
     source_time = UTCDateTimeAttribute()  # when the source sent the newest event applied
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
