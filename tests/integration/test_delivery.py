@@ -193,3 +193,37 @@ def test_fifty_concurrent_bookings_of_a_class_session_settle_in_one_meeting_with
     assert meeting.booking_ids == {f'b{n}' for n in range(50)}
     client_links = {stack.view(f'b{n}')[1]['links']['clients'][f'c{n}'] for n in range(50)}
     assert len(client_links) == 50
+
+
+def test_a_dead_letter_is_listed_and_replayed_and_the_replay_is_applied(stack, zoom, capsys):
+    from meetbridge.cli import main
+
+    _ready(stack, zoom)
+    sqs = boto3.client('sqs')
+    meetings = stack.cloud.queues['meetings']
+    dlq_url = sqs.create_queue(QueueName='meetings-dlq')['QueueUrl']
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+    sqs.set_queue_attributes(QueueUrl=meetings.url, Attributes={'RedrivePolicy': json.dumps(
+        {'deadLetterTargetArn': dlq_arn, 'maxReceiveCount': '40'})})
+    zoom.fail('create_meeting', 503, body=UNAVAILABLE, times=2)
+    delivery = booking_event()
+    stack.post(delivery)
+    [record] = meetings.receive()
+    for _ in range(2):
+        assert handler('meetings')(sqs_event([record]), stack.context)['batchItemFailures']
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=record['body'])  # its last receive: redriven
+    # The platform sending it again cannot help: its delivery is deduplicated for a week.
+    assert stack.post(delivery)[0] == 202 and meetings.receive() == []
+    capsys.readouterr()  # the handlers' metrics lines
+
+    assert main(['dlq', 'list', '--json', '--tenant', stack.tenant.tenant_id]) == 0
+    [letter] = json.loads(capsys.readouterr().out)[dlq_url]
+    assert letter['booking_id'] == 'b1' and letter['type'] == 'booking.created' and 'body' not in letter
+    assert main(['dlq', 'replay', letter['id'], '--json']) == 0
+    assert json.loads(capsys.readouterr().out)[0]['to'] == meetings.url
+
+    assert sqs.receive_message(QueueUrl=dlq_url).get('Messages') is None
+    assert handler('meetings')(sqs_event(meetings.receive()), stack.context) == {'batchItemFailures': []}
+    view = stack.view('b1')[1]
+    assert view['booking']['status'] == 'active' and view['meeting']['status'] == 'scheduled'
+    assert len(zoom.meetings) == 1
