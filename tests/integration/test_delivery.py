@@ -201,10 +201,7 @@ def test_a_dead_letter_is_listed_and_replayed_and_the_replay_is_applied(stack, z
     _ready(stack, zoom)
     sqs = boto3.client('sqs')
     meetings = stack.cloud.queues['meetings']
-    dlq_url = sqs.create_queue(QueueName='meetings-dlq')['QueueUrl']
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
-    sqs.set_queue_attributes(QueueUrl=meetings.url, Attributes={'RedrivePolicy': json.dumps(
-        {'deadLetterTargetArn': dlq_arn, 'maxReceiveCount': '40'})})
+    dlq_url = stack.cloud.queues['meetings-dlq'].url
     zoom.fail('create_meeting', 503, body=UNAVAILABLE, times=2)
     delivery = booking_event()
     stack.post(delivery)
@@ -227,3 +224,32 @@ def test_a_dead_letter_is_listed_and_replayed_and_the_replay_is_applied(stack, z
     view = stack.view('b1')[1]
     assert view['booking']['status'] == 'active' and view['meeting']['status'] == 'scheduled'
     assert len(zoom.meetings) == 1
+
+
+def test_a_tenant_lists_and_replays_only_its_own_dead_letters_through_the_admin_api(stack):
+    from meetbridge.logic.tenants import create_tenant
+
+    stack.setup_online_service()
+    sqs = boto3.client('sqs')
+    dlq_url = stack.cloud.queues['meetings-dlq'].url
+    other = create_tenant('Other Clinic')
+    for tenant_id, booking_id in ((stack.tenant.tenant_id, 'b1'), (other.tenant_id, 'b9')):
+        event = {**booking_event(booking_id=booking_id), 'tenant_id': tenant_id, 'source': 'generic',
+                 'occurred_at': datetime.now(UTC).isoformat()}
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(
+            {'source': 'meetbridge', 'detail-type': event['type'], 'detail': event}))
+
+    status, letters = stack.admin('GET', 'dead-letters')
+    assert status == 200 and [letter['booking_id'] for letter in letters] == ['b1']
+    others = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)['Messages']
+    assert len(others) == 2  # listing made them visible again
+    other_id = next(m['MessageId'] for m in others if 'b9' in m['Body'])
+    sqs.change_message_visibility_batch(QueueUrl=dlq_url, Entries=[
+        {'Id': str(n), 'ReceiptHandle': m['ReceiptHandle'], 'VisibilityTimeout': 0} for n, m in enumerate(others)])
+    assert stack.admin('POST', f'dead-letters/{other_id}/replay')[0] == 404
+
+    status, replayed = stack.admin('POST', f"dead-letters/{letters[0]['id']}/replay")
+    assert status == 200 and replayed['booking_id'] == 'b1'
+    stack.pump()
+    assert stack.view('b1')[1]['meeting']['status'] == 'scheduled'
+    assert stack.admin('GET', 'dead-letters')[1] == []

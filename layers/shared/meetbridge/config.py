@@ -87,6 +87,13 @@ class WaitingSettings(Concern):
     waiting_notice_seconds: int = 3600
 
 
+class DeadLetterSettings(Concern):
+    """The meetings queue and its dead-letter queue, for a tenant's dead letters."""
+
+    meetings_queue_url: NonEmpty
+    meetings_dead_letter_queue_url: NonEmpty
+
+
 class LinksSettings(Concern):
     """The base of join links (`PublicBaseUrl`, else the API's own URL)."""
 
@@ -125,7 +132,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, WaitingSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
+            SchedulingSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

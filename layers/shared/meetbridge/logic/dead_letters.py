@@ -69,10 +69,8 @@ def _received_all(queue_url: str) -> list[dict]:
 
 def _release(queue_url: str, messages: list[dict]) -> None:
     sqs = aws.client('sqs')
-    for start in range(0, len(messages), 10):
-        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
-            {'Id': str(n), 'ReceiptHandle': message['ReceiptHandle'], 'VisibilityTimeout': 0}
-            for n, message in enumerate(messages[start:start + 10])])
+    for message in messages:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message['ReceiptHandle'], VisibilityTimeout=0)
 
 
 def list_letters(queue_url: str, tenant_id: str | None = None) -> list[DeadLetter]:
