@@ -62,6 +62,9 @@ def test_a_booking_waits_visibly_through_an_outage_and_is_made_when_the_provider
     assert view['booking']['status'] == 'active' and view['booking']['problem'] is None
     assert view['meeting']['status'] == 'scheduled' and len(zoom.meetings) == 1
     assert _notices(stack) == ['meeting.scheduled']
+    # The attempts Zoom did not take are not counted against the host's 100 a day.
+    [used] = QuotaItem.scan(QuotaItem.pk.startswith('QUOTA#zoom'))
+    assert used.count == 1
 
 
 def test_a_failed_record_comes_back_after_its_own_growing_delay(stack, zoom):
@@ -243,7 +246,7 @@ def test_a_tenant_lists_and_replays_only_its_own_dead_letters_through_the_admin_
     assert status == 200 and [letter['booking_id'] for letter in letters] == ['b1']
     others = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)['Messages']
     assert len(others) == 2  # listing made them visible again
-    other_id = next(m['MessageId'] for m in others if 'b9' in m['Body'])
+    other_id = next(m['MessageId'] for m in others if json.loads(m['Body'])['detail']['booking']['id'] == 'b9')
     sqs.change_message_visibility_batch(QueueUrl=dlq_url, Entries=[
         {'Id': str(n), 'ReceiptHandle': m['ReceiptHandle'], 'VisibilityTimeout': 0} for n, m in enumerate(others)])
     assert stack.admin('POST', f'dead-letters/{other_id}/replay')[0] == 404
