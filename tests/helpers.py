@@ -68,6 +68,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'SchedulerRole.Arn': env['SCHEDULER_ROLE_ARN'],
         'SchedulerDeadLetterQueue.Arn': env.get('SCHEDULER_DLQ_ARN', arn('sqs', 'scheduler-dlq')),
         'MeetingsQueue.Arn': env['MEETINGS_QUEUE_ARN'],
+        'MeetingsDeadLetterQueue.Arn': arn('sqs', 'meetings-dlq'),
         'NotificationsQueue.Arn': arn('sqs', 'notifications'),
         'AutoStartFunction.Arn': env['AUTO_START_FUNCTION_ARN'],
     }

@@ -9,17 +9,18 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from meetbridge import config, safe_json
-from meetbridge.config import FunctionSettings, ZoomSettings
+from meetbridge.config import DeadLetterSettings, FunctionSettings, ZoomSettings, settings
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, tenants
+from meetbridge.logic import admin, dead_letters, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
 
 
-class AdminSettings(FunctionSettings, ZoomSettings):
-    """Lists an account's users and revokes it at the provider, refreshing its token when needed."""
+class AdminSettings(FunctionSettings, ZoomSettings, DeadLetterSettings):
+    """Lists an account's users and revokes it at the provider, refreshing its token when needed; lists and
+    replays the tenant's dead letters."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
@@ -186,6 +187,36 @@ def put_template(tenant_id: Id, name: Id, body: Annotated[admin.TemplateIn, Body
 @app.get(f'{TENANT}/bookings/<booking_id>', summary='A booking with its meeting and join links', tags=['bookings'], responses=ERRORS)
 def get_booking(tenant_id: Id, booking_id: Id) -> admin.BookingView:
     return admin.get_booking(tenant_id, booking_id)
+
+
+class DeadLetterOut(BaseModel):
+    id: str
+    type: str | None
+    event_id: str | None
+    booking_id: str | None
+    sent_at: str
+    receive_count: int
+
+
+def _dead_letter_out(letter: dead_letters.DeadLetter) -> DeadLetterOut:
+    summary = letter.summary()
+    return DeadLetterOut(**{name: summary[name] for name in DeadLetterOut.model_fields})
+
+
+@app.get(f'{TENANT}/dead-letters', summary='Booking events that failed every retry (oldest first)',
+         tags=['bookings'], responses=ERRORS)
+def get_dead_letters(tenant_id: Id) -> list[DeadLetterOut]:
+    queues = settings(DeadLetterSettings)
+    return [_dead_letter_out(letter)
+            for letter in dead_letters.list_letters(queues.meetings_dead_letter_queue_url, tenant_id)]
+
+
+@app.post(f'{TENANT}/dead-letters/<message_id>/replay', summary='Apply a dead letter again (it goes back to '
+          'the meetings queue)', tags=['bookings'], responses=ERRORS)
+def replay_dead_letter(tenant_id: Id, message_id: Id) -> DeadLetterOut:
+    queues = settings(DeadLetterSettings)
+    return _dead_letter_out(dead_letters.replay(queues.meetings_dead_letter_queue_url, queues.meetings_queue_url,
+                                                message_id, tenant_id))
 
 
 def openapi_json() -> str:

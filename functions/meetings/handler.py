@@ -3,20 +3,25 @@
 import json
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-from meetbridge import budget, config, idempotency
-from meetbridge.config import FunctionSettings, LinksSettings, MicrosoftSettings, SchedulingSettings, ZoomSettings
+from meetbridge import aws, budget, config, idempotency
+from meetbridge.config import (FunctionSettings, LinksSettings, MicrosoftSettings, SchedulingSettings, WaitingSettings,
+                               ZoomSettings)
 from meetbridge.domain.model import BookingEvent
-from meetbridge.errors import RetryLater
-from meetbridge.logic import bookings
+from meetbridge.errors import MeetbridgeError, RetryLater
+from meetbridge.logic import bookings, waiting
 from meetbridge.observability import logger, metrics
 
 
-class MeetingsSettings(FunctionSettings, SchedulingSettings, LinksSettings, ZoomSettings, MicrosoftSettings):
-    """Creates meetings at the providers, mints join links and schedules the starts."""
+class MeetingsSettings(FunctionSettings, SchedulingSettings, WaitingSettings, LinksSettings, ZoomSettings,
+                       MicrosoftSettings):
+    """Creates meetings at the providers, mints join links and schedules the starts; tells the admin about
+    bookings that wait too long."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
@@ -41,12 +46,46 @@ def apply_once(event: dict) -> dict:
     return {'outcome': result.outcome, 'notice': result.notice}
 
 
+# A failed record waits 30 s, then twice as long at each receive up to an hour: with the queue's
+# maxReceiveCount of 40, a provider outage is retried for about 34 hours before the dead-letter queue.
+FIRST_RETRY_SECONDS = 30
+LONGEST_RETRY_SECONDS = 3600
+
+
+def retry_delay(receive_count: int) -> int:
+    return min(FIRST_RETRY_SECONDS * 2 ** (max(receive_count, 1) - 1), LONGEST_RETRY_SECONDS)
+
+
 def record_handler(record: SQSRecord, lambda_context) -> dict:
     if lambda_context.get_remaining_time_in_millis() < (RECORD_SECONDS + RECORD_RESERVE_SECONDS) * 1000:
         raise RetryLater('not started: too little time left in this invocation')
-    bus_event = json.loads(record.body)
-    with budget.within(RECORD_SECONDS):
-        return apply_once(event=BookingEvent.model_validate(bus_event['detail']).model_dump(mode='json'))
+    event = BookingEvent.model_validate(json.loads(record.body)['detail'])
+    try:
+        with budget.within(RECORD_SECONDS):
+            return apply_once(event=event.model_dump(mode='json'))
+    except Exception as exc:
+        # Shown to the admin: a domain error's message is safe; anything else is named by its type only.
+        reason = str(exc) if isinstance(exc, MeetbridgeError) else type(exc).__name__
+        waiting.note_waiting(event.tenant_id, event.booking.id, f'waiting for a retry: {reason}', datetime.now(UTC))
+        raise
+
+
+def delay_failed(event: dict, response: dict) -> None:
+    """Each failed record becomes visible again after its growing delay, not the queue's fixed timeout."""
+    failed = {failure['itemIdentifier'] for failure in response['batchItemFailures']}
+    sqs = aws.client('sqs')
+    for record in event['Records']:
+        if record['messageId'] not in failed:
+            continue
+        _, _, _, region, account, name = record['eventSourceARN'].split(':')
+        delay = retry_delay(int(record['attributes'].get('ApproximateReceiveCount', 1)))
+        try:
+            sqs.change_message_visibility(QueueUrl=f'https://sqs.{region}.amazonaws.com/{account}/{name}',
+                                          ReceiptHandle=record['receiptHandle'], VisibilityTimeout=delay)
+        except ClientError as error:
+            # The record still comes back, after the queue's own visibility timeout.
+            logger.warning('retry delay not set', extra={'message_id': record['messageId'],
+                                                         'error': error.response['Error']['Code']})
 
 
 @config.using(MeetingsSettings)
@@ -54,4 +93,7 @@ def record_handler(record: SQSRecord, lambda_context) -> dict:
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     ONCE.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    delay_failed(event, response)
+    return response

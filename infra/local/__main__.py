@@ -44,8 +44,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="override a template parameter's Default")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set a variable for every function after the template's (e.g. POWERTOOLS_LOG_LEVEL=DEBUG)")
-    parser.add_argument("--sqs-backoff", type=int, default=2,
-                        help="seconds a failed SQS message stays invisible before its retry (default 2)")
     parser.add_argument("--async-retry-delay", type=float, default=1.0,
                         help="first delay between async invocation retries, doubling (Lambda: 60 s; default 1)")
     for provider in PROVIDERS:
@@ -149,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
         seed=not args.no_seed,
         parameters=_pairs(args.parameter, "--parameter"),
         env=_pairs(args.env, "--env"),
-        sqs_backoff_seconds=args.sqs_backoff,
         async_retry_delay=args.async_retry_delay,
         sandbox_ports={provider.key: getattr(args, f"{provider.key}_port") for provider in PROVIDERS},
         max_workers=args.max_workers,

@@ -74,7 +74,6 @@ class SqsPoller(threading.Thread):
         batch_size: int,
         report_batch_item_failures: bool,
         stop: threading.Event,
-        backoff_seconds: int = 2,
         wait_seconds: int = 1,
     ):
         super().__init__(name=f"sqs-{function.logical_id}-{event_name}", daemon=True)
@@ -83,7 +82,6 @@ class SqsPoller(threading.Thread):
         self.batch_size = max(1, min(int(batch_size), 10))
         self.report_batch_item_failures = report_batch_item_failures
         self.stop = stop
-        self.backoff_seconds = backoff_seconds
         self.wait_seconds = wait_seconds
         self.sqs = boto3.client("sqs", region_name=REGION)
         parts = queue_arn.split(":")
@@ -134,24 +132,16 @@ class SqsPoller(threading.Thread):
             failed = failed_ids(result, ids, self.report_batch_item_failures)
         by_id = {m["MessageId"]: m for m in messages}
         done = [by_id[i] for i in ids if i not in failed]
-        retry = [by_id[i] for i in failed]
+        # As on AWS, a failed message is left alone: it comes back when its visibility runs out (the
+        # queue's timeout, or what the function set with ChangeMessageVisibility), and the queue's
+        # RedrivePolicy moves it to its DLQ after maxReceiveCount receives.
         for chunk in _chunks(done, 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
             )
-        for chunk in _chunks(retry, 10):
-            # Back off briefly (not the queue's full visibility timeout) so local retries are quick;
-            # the queue's RedrivePolicy moves a message to its DLQ after maxReceiveCount receives.
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.backoff_seconds}
-                    for n, m in enumerate(chunk)
-                ],
-            )
         log.info("%s <- %s: %d message(s), %d ok, %d retry, %d ms", self.function.logical_id,
-                 self.queue_arn.rsplit(":", 1)[-1], len(messages), len(done), len(retry),
+                 self.queue_arn.rsplit(":", 1)[-1], len(messages), len(done), len(failed),
                  (time.monotonic() - started) * 1000)
 
 

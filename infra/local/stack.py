@@ -64,7 +64,6 @@ class Options:
     seed: bool = True
     parameters: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
-    sqs_backoff_seconds: int = 2
     async_retry_delay: float = 1.0
     sandbox_ports: dict[str, int] = field(default_factory=dict)  # provider key (zoom, microsoft) -> port
     max_workers: int = DEFAULT_MAX_WORKERS  # per function, below its ReservedConcurrentExecutions
@@ -136,7 +135,7 @@ class LocalStack:
         self.gateway.start()
         by_name = {fn.name: fn for fn in self.functions}
         self.invoker = AsyncInvoker(by_name, self.stop_event, retry_delay=opts.async_retry_delay)
-        self.pollers = pollers_from_functions(self.functions, self.stop_event, backoff_seconds=opts.sqs_backoff_seconds)
+        self.pollers = pollers_from_functions(self.functions, self.stop_event)
         for poller in self.pollers:
             poller.start()
         self.scheduler = SchedulerLoop(self.invoker, self.stop_event,

@@ -117,7 +117,7 @@ Resources:
   WorkQueue:
     Type: AWS::SQS::Queue
     Properties:
-      VisibilityTimeout: 60
+      VisibilityTimeout: 1
       RedrivePolicy: {deadLetterTargetArn: !GetAtt WorkDeadLetters.Arn, maxReceiveCount: 2}
   WorkDeadLetters:
     Type: AWS::SQS::Queue
@@ -285,7 +285,7 @@ def write_app(root):
 def cloud(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny-app")
     template = write_app(root)
-    with running_stack(root / "run", "--template", str(template), "--no-seed", "--sqs-backoff", "1",
+    with running_stack(root / "run", "--template", str(template), "--no-seed",
                        "--async-retry-delay", "0.2", "--max-workers", str(LOCAL_WORKER_CAP),
                        expected_denial=FORBIDDEN) as running:
         yield running

@@ -46,6 +46,11 @@ def cloud(monkeypatch, every_setting):
             events.put_rule(Name=rule_id, EventBusName=os.environ['EVENT_BUS_NAME'], EventPattern=json.dumps(pattern))
             events.put_targets(Rule=rule_id, EventBusName=os.environ['EVENT_BUS_NAME'], Targets=[{'Id': queue, 'Arn': arn}])
             queues[queue] = Queue(url, arn)
+        dead = sqs.create_queue(QueueName='meetings-dlq')['QueueUrl']
+        queues['meetings-dlq'] = Queue(dead, sqs.get_queue_attributes(
+            QueueUrl=dead, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
+        sqs.set_queue_attributes(QueueUrl=queues['meetings'].url, Attributes={'RedrivePolicy': json.dumps(
+            {'deadLetterTargetArn': queues['meetings-dlq'].arn, 'maxReceiveCount': '40'})})
         boto3.client('scheduler').create_schedule_group(Name=os.environ['SCHEDULE_GROUP'])
         boto3.client('ses').verify_email_identity(EmailAddress=os.environ['SENDER_EMAIL'])
         yield Cloud(queues=queues)

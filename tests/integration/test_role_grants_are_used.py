@@ -234,6 +234,15 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     assert json.loads(answer['body']) == {'disconnected': 1}
     stack.pump()
 
+    # admin: a booking event that failed every retry is listed and replayed to the meetings queue.
+    dead = {**booking_event(booking_id='d1', client_id='c7'), 'tenant_id': stack.tenant.tenant_id,
+            'source': 'generic', 'occurred_at': datetime.now(UTC).isoformat()}
+    aws.client('sqs').send_message(QueueUrl=stack.cloud.queues['meetings-dlq'].url, MessageBody=json.dumps(
+        {'source': 'meetbridge', 'detail-type': dead['type'], 'detail': dead}))
+    [letter] = stack.admin('GET', 'dead-letters')[1]
+    assert stack.admin('POST', f"dead-letters/{letter['id']}/replay")[0] == 200
+    stack.pump()
+
 
 def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft):
     with iam.recording_allowed() as allowances:

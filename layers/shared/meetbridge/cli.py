@@ -122,6 +122,48 @@ def _hours(text: str) -> float:
     return hours
 
 
+def _dead_letter_queues(args: argparse.Namespace) -> dict[str, str]:
+    from meetbridge.logic import dead_letters
+
+    queues = dead_letters.redrives(args.prefix)
+    if args.queue:
+        queues = {url: source for url, source in queues.items() if url == args.queue or url.endswith('/' + args.queue)}
+        if not queues:
+            raise SystemExit(f'meetbridge: no dead-letter queue {args.queue}')
+    return queues
+
+
+def _dlq_list(args: argparse.Namespace) -> None:
+    from meetbridge.logic import dead_letters
+
+    listed = {url: [letter.summary() for letter in dead_letters.list_letters(url, args.tenant)]
+              for url in _dead_letter_queues(args)}
+    lines = []
+    for url, letters in listed.items():
+        lines.append(f'{url}: {len(letters)} message(s)')
+        lines += [f"  {item['id']}  {item['sent_at'][:19]}  {item['type']}  tenant {item['tenant_id']}  "
+                  f"booking {item['booking_id']}  received {item['receive_count']}x" for item in letters]
+    _print(args, listed, lines or ['no dead-letter queues'])
+
+
+def _dlq_replay(args: argparse.Namespace) -> None:
+    from meetbridge.errors import NotFound
+    from meetbridge.logic import dead_letters
+
+    replayed = []
+    for url, source in _dead_letter_queues(args).items():
+        ids = [letter.message_id for letter in dead_letters.list_letters(url, args.tenant)] if args.all \
+            else [args.message_id]
+        for message_id in ids:
+            try:
+                replayed.append({**dead_letters.replay(url, source, message_id, args.tenant).summary(), 'to': source})
+            except NotFound:
+                continue  # in another dead-letter queue
+    if not args.all and not replayed:
+        raise SystemExit(f'meetbridge: no dead letter {args.message_id}')
+    _print(args, replayed, [f"replayed {item['id']} to {item['to']}" for item in replayed] or ['nothing to replay'])
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog='meetbridge', description=__doc__.splitlines()[0])
     root.add_argument('--table', help='the DynamoDB table (default: TABLE_NAME or the local stack)')
@@ -144,7 +186,22 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument('--overlap', type=_hours, default=24, metavar='HOURS',
                         help='how long the previous credentials keep working (default 24; 0: they stop at once)')
     rotate.set_defaults(run=_rotate)
-    for command in (create, listing, rotate):
+
+    dlq = nouns.add_parser('dlq', help='list and replay the messages in the dead-letter queues')
+    dlq_verbs = dlq.add_subparsers(dest='verb', required=True)
+    dlq_list = dlq_verbs.add_parser('list', help="list the dead letters (never their bodies)")
+    dlq_list.set_defaults(run=_dlq_list)
+    dlq_replay = dlq_verbs.add_parser('replay', help='send dead letters back to the queue they came from')
+    which = dlq_replay.add_mutually_exclusive_group(required=True)
+    which.add_argument('message_id', nargs='?')
+    which.add_argument('--all', action='store_true', help='every dead letter (of --tenant, of --queue)')
+    dlq_replay.set_defaults(run=_dlq_replay)
+    for command in (dlq_list, dlq_replay):
+        command.add_argument('--queue', help='one dead-letter queue, by URL or name (default: all of them)')
+        command.add_argument('--prefix', default='', help='only queues whose names start so (e.g. the stack name)')
+        command.add_argument('--tenant', help="one tenant's messages only")
+
+    for command in (create, listing, rotate, dlq_list, dlq_replay):
         command.add_argument('--json', action='store_true', help='machine-readable output')
     return root
 

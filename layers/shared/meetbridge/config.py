@@ -81,6 +81,19 @@ class SchedulingSettings(Concern):
     meetings_queue_arn: NonEmpty
 
 
+class WaitingSettings(Concern):
+    """How long a booking's change may wait for its provider before the admin is told (once)."""
+
+    waiting_notice_seconds: int = 3600
+
+
+class DeadLetterSettings(Concern):
+    """The meetings queue and its dead-letter queue, for a tenant's dead letters."""
+
+    meetings_queue_url: NonEmpty
+    meetings_dead_letter_queue_url: NonEmpty
+
+
 class LinksSettings(Concern):
     """The base of join links (`PublicBaseUrl`, else the API's own URL)."""
 
@@ -119,7 +132,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
+            SchedulingSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

@@ -362,7 +362,9 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
             id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
             timezone=item.timezone, session_id=item.session_id, status=item.status,
             payment=PaymentOut(required=item.payment_required, status=item.payment_status),
-            client=ClientOut(**item.client.as_dict()), problem=item.problem, notice_problem=item.notice_problem,
+            client=ClientOut(**item.client.as_dict()), notice_problem=item.notice_problem,
+            # A change that waits is shown while it waits, after any problem of the change applied before.
+            problem=item.problem or (item.pending if item.status != 'cancelled' else None),
         ),
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,

@@ -7,6 +7,7 @@ transaction (meetbridge.outbox) and cleared only after the event is on the bus.
 """
 
 import hashlib
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -14,7 +15,7 @@ from meetbridge import events, outbox, scheduling
 from meetbridge.domain import hosting, ordering
 from meetbridge.domain.model import Booking, BookingEvent
 from meetbridge.errors import Conflict, RetryLater
-from meetbridge.logic import links
+from meetbridge.logic import links, waiting
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.observability import logger
 from meetbridge.providers import provider_for
@@ -29,6 +30,10 @@ RETRY_SPREAD = timedelta(minutes=5)
 # A meeting claim older than this is taken over: its holder died between claiming and saving the meeting.
 # Well over the meetings function's timeout, so a holder that is still running is never overtaken.
 CLAIM_LEASE = timedelta(minutes=5)
+# Another booking of the same class session waits this long for the meeting being made, in its own
+# invocation, instead of a retry's delay (a provider answers a create within seconds).
+CREATION_WAIT_SECONDS = 10
+CREATION_POLL_SECONDS = 0.2
 NO_ACCOUNT = 'No meeting account is connected: connect a company account or the provider\'s own account.'
 
 NOTICE_EVENTS = {
@@ -48,6 +53,9 @@ class Result:
 def apply(event: BookingEvent, now: datetime) -> Result:
     booking = event.booking
     existing = repository.find(BookingItem, BookingItem.key(event.tenant_id, booking.id))
+    received = waiting.is_received(existing)
+    if received:
+        existing = None  # only recorded by its webhook: no change of it is applied yet
     if existing is not None:
         if existing.status == 'cancelled':
             return Result('ignored: the booking is already cancelled')
@@ -57,6 +65,8 @@ def apply(event: BookingEvent, now: datetime) -> Result:
         return _cancel(event, existing, now)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
     if existing is None and (service is None or not service.online):
+        if received:
+            waiting.forget_received(event.tenant_id, booking.id)
         return Result('ignored: the service is not an online meeting service')
     try:
         return _ensure(event, existing, service, now)
@@ -85,12 +95,18 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
     spec = _spec(booking, service, tenant.meeting_settings.as_dict() if tenant.meeting_settings else None)
     problem = None
     try:
+        if meeting is not None and meeting.status == 'creating' and not _claim_expired(meeting, now):
+            meeting, now = _await_creation(tenant_id, booking.meeting_key, now)
         if meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
-            meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
+            try:
+                meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
+            except Conflict:
+                # Another booking of the class session claimed the meeting first: it is being made.
+                meeting, now = _await_creation(tenant_id, booking.meeting_key, now)
+                if meeting is None or meeting.status in ('cancelled', 'creating'):
+                    raise
             if meeting is None:
                 problem = NO_ACCOUNT
-        elif meeting.status == 'creating':
-            raise RetryLater('the meeting is being created by another invocation')
         elif (meeting.start, meeting.end) != (booking.start, booking.end):
             if _account_for(tenant_id, meeting).status in repository.GONE:
                 # Its account was replaced or disconnected: the account hosting the booking now makes it
@@ -163,6 +179,7 @@ def _copy(event: BookingEvent, item: BookingItem, problem: str | None, now: date
     item.client = ClientMap(**booking.client.model_dump())
     item.status = 'active'
     item.problem = problem
+    item.pending = item.waiting_since = item.waiting_noticed = None
     _record_order(item, event)
     item.updated_at = now
 
@@ -417,6 +434,13 @@ def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: Da
     retry = event.model_copy(update={'event_id': f'{event.event_id}#after-{limit.resume_at:%Y%m%d}'})
     at = limit.resume_at + RETRY_SPREAD * (hash(event.booking.id) % 100 / 100)
     scheduling.put_booking_retry(retry.model_dump(mode='json'), at)
+    if existing is not None and existing.problem is None:
+        # The booking has its meeting: only this change waits, left unapplied so that the retry sees it as
+        # the change it is (a reschedule is announced as rescheduled, not as created).
+        waiting.note_waiting(event.tenant_id, event.booking.id, str(limit), now)
+        logger.warning('provider daily limit reached; change retried later', extra={
+            'tenant_id': event.tenant_id, 'booking_id': event.booking.id, 'retry_at': at.isoformat()})
+        return Result('waiting for the provider\'s daily limit')
     item = existing or BookingItem(*BookingItem.key(event.tenant_id, event.booking.id), booking_id=event.booking.id)
     announced = item.problem is not None
     _copy(event, item, str(limit), now)
@@ -427,10 +451,28 @@ def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: Da
     return Result('waiting for the provider\'s daily limit', item.pending_notice)
 
 
+def _await_creation(tenant_id: str, meeting_key: str, now: datetime) -> tuple[MeetingItem | None, datetime]:
+    """The meeting once the invocation that claimed it has made it, or given the claim back or died (None,
+    cancelled, or a claim past its lease), with the time it is then; RetryLater when it takes longer than
+    CREATION_WAIT_SECONDS."""
+    began = time.monotonic()
+    while True:
+        waited = time.monotonic() - began
+        meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
+        if meeting is None or meeting.status != 'creating' or _claim_expired(meeting, now + timedelta(seconds=waited)):
+            return meeting, now + timedelta(seconds=waited)
+        if waited >= CREATION_WAIT_SECONDS:
+            raise RetryLater('the meeting is being created by another invocation')
+        time.sleep(CREATION_POLL_SECONDS)
+
+
 def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime) -> None:
+    """An atomic add, without a version condition: concurrent bookings of one class session never conflict."""
     if booking.id in (meeting.booking_ids or set()):
         return
-    repository.update(meeting, actions=[MeetingItem.booking_ids.add({booking.id}), MeetingItem.updated_at.set(now)])
+    # The version still moves, so a whole-item save that read the meeting before conflicts and retries.
+    meeting.update(actions=[MeetingItem.booking_ids.add({booking.id}), MeetingItem.updated_at.set(now)],
+                   add_version_condition=False)
 
 
 def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:

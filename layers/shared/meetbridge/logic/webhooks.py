@@ -3,9 +3,10 @@
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from meetbridge import events, idempotency
-from meetbridge.logic import tenants
+from meetbridge.logic import tenants, waiting
 from meetbridge.sources import source_for
 from meetbridge.sources.base import WebhookRequest
 from meetbridge.store import repository
@@ -25,7 +26,14 @@ def receive(source_name: str, request: WebhookRequest) -> list[str]:
     received_at = datetime.fromtimestamp(request.received_at, UTC)
     booking_events = source.translate(request, tenants.webhook_secrets(tenant, received_at))
     for event in booking_events:
-        publish_once(event=event.model_dump(mode='json'))
+        # Before the event is on the bus, so the booking is visible whatever happens to the event after.
+        waiting.record_received(event, datetime.now(UTC))
+        try:
+            publish_once(event=event.model_dump(mode='json'))
+        except IdempotencyAlreadyInProgressError:
+            # A concurrent delivery of the same event is publishing it: accepted, it is applied once. A
+            # platform switches off a webhook that keeps failing, so this must not answer an error.
+            pass
     return [event.event_id for event in booking_events]
 
 

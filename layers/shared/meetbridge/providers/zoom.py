@@ -290,6 +290,11 @@ class ZoomProvider:
                 quota.exhaust('zoom', key, now, DAILY_CREATE_UPDATE_LIMIT)
                 raise DailyLimitReached(key, _resume_at(error, now)) from None
             raise
+        except RetryLater:
+            # Unavailable, busy or not reached at all: the call is retried and counted then, so an outage
+            # does not spend the host's day on attempts Zoom never took.
+            quota.give_back('zoom', key, now)
+            raise
 
     @staticmethod
     def _body(account: Account, spec: MeetingSpec) -> dict[str, Any]:

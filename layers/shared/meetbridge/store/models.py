@@ -184,7 +184,7 @@ class BookingItem(_Item):
     payment_required = BooleanAttribute(default=False)
     payment_status = UnicodeAttribute(default='pending')
     client = ClientMap()
-    status = UnicodeAttribute(default='active')  # active | cancelled
+    status = UnicodeAttribute(default='active')  # received (its webhook accepted, nothing applied) | active | cancelled
     meeting_key = UnicodeAttribute()
     client_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
     attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
@@ -196,6 +196,9 @@ class BookingItem(_Item):
     source_version = NumberAttribute(null=True)
     source_occurred_at = UTCDateTimeAttribute(null=True)
     source_change = UnicodeAttribute(null=True)
+    pending = UnicodeAttribute(null=True)  # what a change accepted but not applied yet waits for, shown to the admin
+    waiting_since = UTCDateTimeAttribute(null=True)  # since when a change waits
+    waiting_noticed = UTCDateTimeAttribute(null=True)  # when the admin was told it waits too long
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 

@@ -29,6 +29,16 @@ def reserve(provider_type: str, user: str, now: datetime, limit: int) -> bool:
     return True
 
 
+def give_back(provider_type: str, user: str, now: datetime) -> None:
+    """A reserved call the provider did not take (unavailable, busy): it does not count against the day."""
+    item = _item(provider_type, user, now)
+    try:
+        item.update(actions=[QuotaItem.count.add(-1)], condition=QuotaItem.count > 0)
+    except UpdateError as exc:
+        if exc.cause_response_code != 'ConditionalCheckFailedException':
+            raise
+
+
 def exhaust(provider_type: str, user: str, now: datetime, limit: int) -> None:
     """The provider says the budget is gone (other apps on the account count too)."""
     item = _item(provider_type, user, now)
