@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bookings import booking_event
 from botocore.awsrequest import AWSResponse
-from helpers import LambdaContext, acting_as, handler, zoom_event_request
+from helpers import LambdaContext, acting_as, handler, sqs_event, zoom_event_request
 from integration_stack import connect_zoom, sent_emails
 
 from infra.sandboxes.zoom.signing import sign as zoom_sign
@@ -208,3 +208,21 @@ def test_an_event_published_twice_keeps_its_id_and_is_sent_once(stack):
     before = len(sent_emails())
     assert handler('notifications')({'Records': first + again}, stack.context) == {'batchItemFailures': []}
     assert len(sent_emails()) - before == 2  # the client's and the provider's, once each
+
+
+def test_the_admin_is_told_of_a_booking_waiting_too_long_when_the_bus_refused_it(stack, zoom, monkeypatch):
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    monkeypatch.setenv('WAITING_NOTICE_SECONDS', '0')
+    zoom.fail('create_meeting', 503, body={'code': 503, 'message': 'Service Unavailable'}, times=2)
+    stack.post(booking_event())
+    [record] = stack.cloud.queues['meetings'].receive()
+
+    with bus_refusing():
+        assert handler('meetings')(sqs_event([record]), stack.context)['batchItemFailures']
+
+    [told], _ = _refused_then_swept(stack)
+    assert told['detail-type'] == 'meeting.delayed' and told['detail']['booking_id'] == 'b1'
+    # Told once: the next failed attempt of the same wait announces nothing more.
+    assert handler('meetings')(sqs_event([record]), stack.context)['batchItemFailures']
+    assert _published(stack) == [] and _left_in_outbox(stack) == []

@@ -56,6 +56,18 @@ def update(tenant_id: str, item: Model, actions: list[Action], event: events.Eve
     return True
 
 
+def announce(tenant_id: str, event: events.Event) -> bool:
+    """Writes `event` alone, then publishes it: for an event whose own state is written apart (and written
+    again when the event is), so that once written it is never lost. The same event written twice goes out
+    with the same id."""
+    entry = _entry(tenant_id, event)
+    _commit(lambda transaction: transaction.save(entry))
+    if not _put_on_bus(entry):
+        return False
+    _acknowledge(entry)
+    return True
+
+
 def save_withdrawing(tenant_id: str, item: Model, subject: str) -> None:
     """Saves `item` (versioned) and, in the same transaction, withdraws an event about `subject` that is not
     yet published (a booking cancelled before its announcement went out is not announced)."""

@@ -5,14 +5,14 @@ so the admin API shows it whatever happens to the event after. That record carri
 first change the meetings function applies replaces it whole (its versioned save requires no version).
 While a change cannot be applied (the provider is down, a refresh did not answer) the booking's
 `pending` says why; when it has waited longer than the function's setting, the admin is told once,
-on the bus, as a broken account is announced.
+on the bus through the outbox, as a broken account is announced.
 """
 
 from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from meetbridge import aws, events
+from meetbridge import aws, events, outbox
 from meetbridge.config import StoreSettings, WaitingSettings, settings
 from meetbridge.domain.model import BookingEvent
 from meetbridge.observability import logger
@@ -86,20 +86,20 @@ def note_waiting(tenant_id: str, booking_id: str, reason: str, now: datetime) ->
     since = BookingItem.waiting_since.deserialize(waited['waiting_since']['S'])
     if 'waiting_noticed' in waited or now - since < timedelta(seconds=settings(WaitingSettings).waiting_notice_seconds):
         return
+    # Announced before it is marked: an invocation that dies in between announces it again, with the same id.
+    outbox.announce(tenant_id, events.Event(
+        subject=f'booking#{booking_id}#delayed',
+        event_id=f'{tenant_id}/{booking_id}/delayed/{since.isoformat()}',
+        detail_type=events.MEETING_DELAYED,
+        detail={'tenant_id': tenant_id, 'booking_id': booking_id, 'problem': reason,
+                'waiting_since': since.isoformat()},
+    ))
     try:
         dynamodb.update_item(TableName=table, Key=_key(tenant_id, booking_id),
                              ConditionExpression='attribute_not_exists(waiting_noticed)',
                              UpdateExpression='SET waiting_noticed = :now', ExpressionAttributeValues={':now': stamp})
     except ClientError as error:
-        if _condition_failed(error):
-            return  # another invocation told the admin
-        raise
-    try:
-        events.publish(events.MEETING_DELAYED, {'tenant_id': tenant_id, 'booking_id': booking_id, 'problem': reason,
-                                                'waiting_since': since.isoformat()})
-    except Exception:
-        # Told on a later attempt instead.
-        dynamodb.update_item(TableName=table, Key=_key(tenant_id, booking_id), UpdateExpression='REMOVE waiting_noticed')
-        raise
+        if not _condition_failed(error):
+            raise
     logger.warning('booking waited longer than the notice time', extra={'tenant_id': tenant_id,
                                                                          'booking_id': booking_id})
