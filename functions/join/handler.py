@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2,
 from meetbridge import config
 from meetbridge.config import FunctionSettings, ZoomSettings
 from meetbridge.domain.access import Outcome, Role
+from meetbridge.domain.templates import zone_label
 from meetbridge.errors import Forbidden, NotFound
 from meetbridge.logic.joining import JoinView, follow_link, view_link
 from meetbridge.observability import logger, metrics
@@ -78,7 +79,7 @@ def lambda_handler(event: APIGatewayProxyEventV2, context) -> dict:
 
 def _page(view: JoinView, now: datetime) -> dict:
     details = {'service_name': view.service_name, 'provider_name': view.provider_name,
-               'when': view.local_start.strftime('%A %d %B %Y, %H:%M') + f' ({view.timezone})',
+               'when': view.local_start.strftime('%A %d %B %Y, %H:%M') + f' ({zone_label(view.timezone, view.start)})',
                'when_label': WHEN_LABELS.get(view.outcome, 'Starts'), 'timezone': view.timezone}
     if view.outcome is Outcome.WAIT:
         seconds_left = max(1, int((view.start - now).total_seconds()))

@@ -84,6 +84,12 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+def _label(zone_name: str, moment: datetime) -> str:
+    """How a page or an email names the reader's zone: with its offset at that moment."""
+    minutes = int(moment.astimezone(ZoneInfo(zone_name)).utcoffset().total_seconds() // 60)
+    return f"{zone_name}, UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def _local(moment: datetime, zone_name: str, layout: str) -> str:
     return moment.astimezone(ZoneInfo(zone_name)).strftime(layout)
 
@@ -127,13 +133,14 @@ def test_the_lifecycle_keeps_every_instant_in_any_zone_and_offset(stack):
         # The waiting page, before the start, in the client's zone.
         page = handler('join')(join_event(view['links']['clients'][client].rsplit('/', 1)[1]), stack.context)
         assert page['statusCode'] == 200
-        assert f"{_local(case.start, client_zone, '%A %d %B %Y, %H:%M')} ({client_zone})" in page['body']
+        client_label, provider_label = _label(client_zone, case.start), _label(case.provider_zone, case.start)
+        assert f"{_local(case.start, client_zone, '%A %d %B %Y, %H:%M')} ({client_label})" in page['body']
 
         # Each email in its reader's zone.
         [client_mail] = [m for m in sent_emails() if m.destinations['ToAddresses'] == [f'{client}@example.org']]
         [provider_mail] = [m for m in sent_emails() if m.destinations['ToAddresses'] == [f'{provider}@example.com']]
-        assert f"{_local(case.start, client_zone, '%A, %d %B %Y, %H:%M')}</b> ({client_zone})" in client_mail.body
-        assert (f"{_local(case.start, case.provider_zone, '%A, %d %B %Y, %H:%M')}</b> ({case.provider_zone})"
+        assert f"{_local(case.start, client_zone, '%A, %d %B %Y, %H:%M')}</b> ({client_label})" in client_mail.body
+        assert (f"{_local(case.start, case.provider_zone, '%A, %d %B %Y, %H:%M')}</b> ({provider_label})"
                 in provider_mail.body)
 
         # The schedule fires (its Input as Scheduler renders it), and auto_start starts on the booked second.

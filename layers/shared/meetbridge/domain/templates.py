@@ -1,6 +1,8 @@
 """What a notification template may show, and the bracket variables tenants write."""
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 CLIENT_LINK = 'online_meeting_link'
 PROVIDER_LINK = 'online_meeting_provider_link'
@@ -76,3 +78,10 @@ def sample_variables() -> dict[str, dict[str, str]]:
     }
     return {'an ordinary booking': ordinary, 'the longest values': longest, 'optional values missing': missing,
             'other scripts and zones': elsewhere}
+
+
+def zone_label(zone: str, moment: datetime) -> str:
+    """The zone with its offset at `moment`, as 'America/New_York, UTC-05:00': the hour that repeats when
+    clocks go back reads differently on each side of the change."""
+    offset = moment.astimezone(ZoneInfo(zone)).strftime('%z')
+    return f'{zone}, UTC{offset[:3]}:{offset[3:]}'

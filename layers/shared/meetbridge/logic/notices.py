@@ -71,7 +71,7 @@ def compose(notice: dict[str, Any]) -> list[Message]:
             'start_time': start.strftime('%A, %d %B %Y, %H:%M'),
             'start_date': start.strftime('%d %B %Y'),
             'end_time': end.strftime('%H:%M'),
-            'timezone': zone.key,
+            'timezone': rules.zone_label(zone.key, booking.start),
             rules.CLIENT_LINK: client_link,
             # A client's message never carries the host's link, whatever the template says.
             rules.PROVIDER_LINK: provider_link if recipient == 'provider' else '',
