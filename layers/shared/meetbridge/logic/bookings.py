@@ -33,7 +33,9 @@ CLAIM_LEASE = timedelta(minutes=5)
 # Another booking of the same class session waits this long for the meeting being made, in its own
 # invocation, instead of a retry's delay (a provider answers a create within seconds).
 CREATION_WAIT_SECONDS = 10
+# Its reads start quick and slow down, so that a burst of waiting bookings leaves the table to the creator.
 CREATION_POLL_SECONDS = 0.2
+CREATION_POLL_LONGEST_SECONDS = 1.0
 NO_ACCOUNT = 'No meeting account is connected: connect a company account or the provider\'s own account.'
 
 NOTICE_EVENTS = {
@@ -455,7 +457,7 @@ def _await_creation(tenant_id: str, meeting_key: str, now: datetime) -> tuple[Me
     """The meeting once the invocation that claimed it has made it, or given the claim back or died (None,
     cancelled, or a claim past its lease), with the time it is then; RetryLater when it takes longer than
     CREATION_WAIT_SECONDS."""
-    began = time.monotonic()
+    began, pause = time.monotonic(), CREATION_POLL_SECONDS
     while True:
         waited = time.monotonic() - began
         meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
@@ -463,7 +465,8 @@ def _await_creation(tenant_id: str, meeting_key: str, now: datetime) -> tuple[Me
             return meeting, now + timedelta(seconds=waited)
         if waited >= CREATION_WAIT_SECONDS:
             raise RetryLater('the meeting is being created by another invocation')
-        time.sleep(CREATION_POLL_SECONDS)
+        time.sleep(pause)
+        pause = min(pause * 2, CREATION_POLL_LONGEST_SECONDS)
 
 
 def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime) -> None:
