@@ -1,5 +1,6 @@
 """The Acuity sandbox over HTTP: its appointment lookup with Basic auth, every refusal in Acuity's error
-shape, the seeding endpoints, faults, stalls, the rate limit, the calls log, the index and the CLI."""
+shape, the seeding endpoints, faults, stalls, the rate limit, the calls log, the signed webhook it sends,
+the index and the CLI."""
 
 import base64
 import copy
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from zoom_sandbox_support import Receiver
 
-from infra.sandboxes.acuity import AcuitySandbox
+from infra.sandboxes.acuity import AcuitySandbox, form_body, sign
 
 REPO = Path(__file__).resolve().parents[2]
 USER_ID, API_KEY = '8123456', 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
@@ -23,6 +25,9 @@ UNAUTHORIZED = {'status_code': 401, 'message': 'Unauthorized', 'error': 'unautho
 NOT_FOUND = {'status_code': 404, 'message': 'Not Found', 'error': 'not_found'}
 ROUTE_HINT = {'status_code': 404, 'message': 'Not Found. Did you mean `/appointments/{id:number}`?',
               'error': 'not_found'}
+# The reference's example body, signed with USER_ID's key by `openssl dgst -sha256 -hmac KEY -binary | base64`.
+EXAMPLE_BODY = b'action=scheduled&id=1204583921&calendarID=8123456&appointmentTypeID=51234567'
+EXAMPLE_SIGNATURE = 'UXRkR3Vj/M/JbkSqFUB1zUAnt1+o0dV3kO3jsRXw5VY='
 RATE_LIMITED = {'status_code': 429, 'error': 'too_many_requests',
                 'message': 'Rate limit reached. Limit 10req/s and 20 concurrent connections.'}
 
@@ -277,8 +282,10 @@ def test_a_stalled_lookup_times_out_at_the_client_and_the_next_one_is_answered(h
     assert [call['status'] for call in acuity.calls()] == [200, 200]
 
 
-def test_clearing_faults_clears_stalls(http, acuity):
+def test_a_stall_waits_for_an_api_request_and_clearing_faults_clears_it(http, acuity):
     acuity.stall(20, times=5)
+    assert http.get(acuity.url + '/').status_code == 200  # neither the index nor control takes a stall
+    assert control(http, acuity, 'GET', 'state').json()['stalls'] == [{'seconds': 20.0, 'times': 5}]
     acuity.clear_faults()
     assert acuity.pending_stalls() == [] and get(http, acuity).status_code == 200
 
@@ -306,6 +313,62 @@ def test_the_calls_log_has_each_api_request_and_no_control_request(http, acuity)
                      {'method': 'GET', 'path': '/nowhere', 'operation': None, 'status': 404}]
     assert control(http, acuity, 'GET', 'calls?operation=get_appointment').json()['calls'] == calls[:2]
     assert control(http, acuity, 'DELETE', 'calls').status_code == 204 and acuity.calls() == []
+
+
+# --- the webhook Acuity sends ---
+
+
+def test_the_signature_and_body_match_the_reference_example():
+    assert form_body('scheduled', appointment()) == EXAMPLE_BODY
+    assert sign(API_KEY, EXAMPLE_BODY) == EXAMPLE_SIGNATURE
+    with pytest.raises(ValueError, match='action'):
+        form_body('booked', appointment())
+
+
+@pytest.fixture
+def receiver():
+    endpoint = Receiver(lambda headers, body: (200, b'{"ok": true}'))
+    try:
+        yield endpoint
+    finally:
+        endpoint.close()
+
+
+def test_a_webhook_is_the_signed_form_body_of_a_seeded_appointment(http, acuity, receiver):
+    answer = control(http, acuity, 'POST', 'webhooks/send', json={
+        'target_url': receiver.url, 'action': 'scheduled', 'id': APPOINTMENT_ID, 'user_id': USER_ID})
+    assert answer.status_code == 200 and answer.json()['status'] == 200 and answer.json()['body'] == '{"ok": true}'
+    delivered = receiver.requests[-1]
+    assert delivered['body'] == EXAMPLE_BODY
+    assert delivered['headers']['content-type'] == 'application/x-www-form-urlencoded'
+    assert delivered['headers']['x-acuity-signature'] == EXAMPLE_SIGNATURE
+    assert acuity.calls() == []  # sending is not an API call
+
+
+def test_a_webhook_in_the_dynamic_spelling_or_a_raw_body(acuity, receiver):
+    acuity.send_webhook(receiver.url, 'appointment.rescheduled', APPOINTMENT_ID, USER_ID)
+    assert receiver.requests[-1]['body'].startswith(b'action=appointment.rescheduled&id=1204583921&')
+    acuity.send_webhook(receiver.url, 'scheduled', APPOINTMENT_ID, OTHER_USER_ID, raw_body=b'action=canceled&id=1')
+    delivered = receiver.requests[-1]
+    assert delivered['body'] == b'action=canceled&id=1'
+    assert delivered['headers']['x-acuity-signature'] == sign(OTHER_API_KEY, b'action=canceled&id=1')
+
+
+@pytest.mark.parametrize('overrides, field', [
+    ({'action': 'booked'}, 'action'), ({'user_id': '1111111'}, 'no user'), ({'id': 999}, 'no appointment'),
+    ({'id': '1204583921'}, 'id'), ({'target_url': ''}, 'target_url'), ({'target_url': 'ftp://x/y'}, 'http'),
+])
+def test_a_webhook_request_with_bad_input_is_400(http, acuity, overrides, field):
+    body = {'target_url': 'http://127.0.0.1:9/acuity', 'action': 'scheduled', 'id': APPOINTMENT_ID,
+            'user_id': USER_ID, **overrides}
+    answer = control(http, acuity, 'POST', 'webhooks/send', json=body)
+    assert answer.status_code == 400 and field in answer.json()['error']
+
+
+def test_a_webhook_to_a_closed_port_is_a_failed_delivery(http, acuity):
+    answer = control(http, acuity, 'POST', 'webhooks/send', json={
+        'target_url': 'http://127.0.0.1:9/acuity', 'action': 'canceled', 'id': APPOINTMENT_ID, 'user_id': USER_ID})
+    assert answer.status_code == 502 and 'delivery failed' in answer.json()['error']
 
 
 # --- state, index, other control paths, the CLI ---

@@ -11,5 +11,6 @@ Alone: ``python -m infra.sandboxes.acuity --port 9093``.
 
 from .sandbox import OPERATIONS, AcuitySandbox
 from .validation import check_appointment
+from .webhooks import form_body, sign
 
-__all__ = ['OPERATIONS', 'AcuitySandbox', 'check_appointment']
+__all__ = ['OPERATIONS', 'AcuitySandbox', 'check_appointment', 'form_body', 'sign']

@@ -79,6 +79,20 @@ def _add_stall(sandbox: 'AcuitySandbox', request: Request) -> Response:
     return json_response(201, {'stalls': sandbox.pending_stalls()})
 
 
+def _send_webhook(sandbox: 'AcuitySandbox', request: Request) -> Response:
+    body = json_body(request)
+    target, appointment_id = body.get('target_url'), body.get('id')
+    if not isinstance(target, str) or not target:
+        raise ValueError('target_url is required')
+    if not isinstance(appointment_id, int) or isinstance(appointment_id, bool):
+        raise ValueError('id must be the integer id of a seeded appointment')
+    try:
+        status, headers, answer = sandbox.send_webhook(target, body.get('action'), appointment_id, body.get('user_id'))
+    except OSError as exc:  # refused, timed out, unreachable: a failed delivery
+        return json_response(502, {'error': f'delivery failed: {exc}'})
+    return json_response(200, {'status': status, 'headers': headers, 'body': answer.decode('utf-8', 'replace')})
+
+
 def _state(sandbox: 'AcuitySandbox', request: Request) -> Response:
     return json_response(200, {
         'url': sandbox.url, 'api_base': sandbox.api_base, 'now': clock_text(sandbox), 'users': sandbox.users,
@@ -93,4 +107,5 @@ CONTROL_ROUTES = _PathPatterns({
     ('PUT', 'appointments/*'): _put_appointment,
     ('DELETE', 'appointments/*'): _delete_appointment,
     ('POST', 'stalls'): _add_stall,
+    ('POST', 'webhooks/send'): _send_webhook,
 })

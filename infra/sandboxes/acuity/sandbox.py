@@ -25,6 +25,7 @@ from ..sandbox import Reject, Sandbox
 from ..web import Request, Response, html_response, json_response
 from .control import CONTROL_ROUTES
 from .validation import check_appointment, is_int, is_numeric_id
+from .webhooks import form_body, post, sign
 
 OPERATIONS = ('get_appointment',)
 ACUITY_JSON = 'application/json; charset=utf-8'
@@ -59,9 +60,11 @@ class AcuitySandbox(Sandbox):
         ('GET', ('api', 'v1', 'appointments', '*'), 'get_appointment', '_get_appointment'),
     )
 
-    def __init__(self, host: str = '127.0.0.1', port: int = 0, *, rate_limit: int | None = None):
+    def __init__(self, host: str = '127.0.0.1', port: int = 0, *, rate_limit: int | None = None,
+                 webhook_timeout: float = 5.0):
         super().__init__('', '', (), host, port)  # Basic auth with a user id and API key: no OAuth client
         self.rate_limit = rate_limit  # API requests per second (Acuity: 10 per IP); None: unlimited
+        self.webhook_timeout = webhook_timeout
         self._api_keys: dict[str, str] = {}
         self._appointments: dict[int, dict[str, Any]] = {}  # id -> {'user_id': owner or None, 'data': answer}
         self._recent: deque[float] = deque()  # sandbox-clock times of the API requests of the last second
@@ -129,10 +132,27 @@ class AcuitySandbox(Sandbox):
         with self._lock:
             self._stalls.clear()
 
+    # --- webhooks ---
+
+    def send_webhook(self, target_url: str, action: str, appointment_id: int, user_id: str | int,
+                     raw_body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+        """POST what Acuity posts about a seeded appointment (or ``raw_body`` verbatim), signed with
+        ``user_id``'s API key: (status, lower-cased headers, body). A refused connection raises ``OSError``."""
+        with self._lock:
+            api_key = self._api_keys.get(str(user_id))
+            record = self._appointments.get(appointment_id)
+        if api_key is None:
+            raise ValueError(f'no user {user_id}')
+        if record is None:
+            raise ValueError(f'no appointment {appointment_id}')
+        body = form_body(action, record['data']) if raw_body is None else raw_body
+        headers = {'Content-Type': 'application/x-www-form-urlencoded', 'X-Acuity-Signature': sign(api_key, body)}
+        return post(target_url, body, headers, self.webhook_timeout)
+
     # --- dispatch ---
 
     def handle(self, request: Request) -> Response:
-        if request.segments[:1] != ['_sandbox']:
+        if request.segments[:2] == ['api', 'v1']:  # the API only: never control, nor the index page
             self._wait_if_stalled()
         return super().handle(request)
 
