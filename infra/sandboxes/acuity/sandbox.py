@@ -6,7 +6,7 @@ What an appointment holds is whatever a test seeded: the sandbox answers the see
 after checking, at seeding, that it has the shape Acuity answers with (integer ids, ``datetime`` with a
 ``-0700`` style offset, ``duration`` as a string...). The lifecycle, clock, faults and calls log are
 the shared ``infra.sandboxes.sandbox.Sandbox``'s; ``stall()`` adds slow answers, so that a client's
-timeout can be tested.
+timeout can be tested. ``send_webhook()`` posts Acuity's signed webhook about a seeded appointment.
 """
 
 from __future__ import annotations
@@ -239,7 +239,8 @@ class AcuitySandbox(Sandbox):
             'PUT /_sandbox/appointments/{id}[?user_id=] <the appointment JSON>', 'DELETE /_sandbox/appointments/{id}',
             'GET /_sandbox/calls (DELETE clears)',
             'GET /_sandbox/faults; POST {operation, status, body?, headers?, times?, after?}; DELETE clears',
-            'POST /_sandbox/stalls {seconds, times?}', 'POST /_sandbox/advance {seconds}'))
+            'POST /_sandbox/stalls {seconds, times?}', 'POST /_sandbox/advance {seconds}',
+            'POST /_sandbox/webhooks/send {target_url, action, id, user_id}'))
         return html_response(200, (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Acuity sandbox</title></head><body>'
             f'<h1>Acuity Scheduling sandbox</h1><p>API base <code>{escape(self.url)}/api/v1</code>; clock {now}</p>'
