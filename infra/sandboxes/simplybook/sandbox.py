@@ -84,6 +84,14 @@ def _rpc_call(body: bytes) -> dict[str, Any] | None:
     return call if isinstance(call, dict) else None
 
 
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return True
+
+
 class SimplyBookSandbox(Sandbox):
     """SimplyBook.me's login and company public API on a loopback port. ``start()``, use ``url``, ``stop()``."""
 
@@ -177,8 +185,8 @@ class SimplyBookSandbox(Sandbox):
         if request.segments[:1] != ['']:  # not a call to an endpoint
             return _error_page(405 if '/'.join(request.segments) in ENDPOINTS else 404)
         call = _rpc_call(request.body)
-        if call is None:
-            return rpc_error(None, PARSE_ERROR)
+        if call is None:  # a JSON array (a batch, which SimplyBook does not take) or scalar is not a call
+            return rpc_error(None, INVALID_REQUEST if _is_json(request.body) else PARSE_ERROR)
         if call.get('jsonrpc') != '2.0' or not isinstance(call.get('method'), str):
             return rpc_error(call.get('id'), INVALID_REQUEST)
         return rpc_error(call.get('id'), METHOD_NOT_FOUND)
