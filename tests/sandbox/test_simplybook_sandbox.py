@@ -324,3 +324,10 @@ def test_the_module_reports_a_busy_port(simplybook):
     result = subprocess.run([sys.executable, '-m', 'infra.sandboxes.simplybook', '--port', str(simplybook.port)],
                             cwd=REPO, capture_output=True, text=True, timeout=20)
     assert result.returncode == 1 and 'cannot listen' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_a_call_without_an_id_is_still_answered(http, simplybook, company):
+    response = http.post(simplybook.url + '/login',
+                         json={'jsonrpc': '2.0', 'method': 'getToken', 'params': [company[0], company[1]]})
+    assert response.status_code == 200 and response.json()['id'] is None
+    assert isinstance(response.json()['result'], str) and len(response.json()['result']) == 64
