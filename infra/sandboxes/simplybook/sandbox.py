@@ -75,21 +75,21 @@ def _error_page(status: int, detail: str = '') -> Response:
                                  f'</center>{extra}<hr><center>nginx</center></body></html>')
 
 
+_NOT_JSON = object()
+
+
+def _json(body: bytes) -> Any:
+    """The body's JSON value, or ``_NOT_JSON``."""
+    try:
+        return json.loads(body.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return _NOT_JSON
+
+
 def _rpc_call(body: bytes) -> dict[str, Any] | None:
     """The request's JSON-RPC call object, or None when the body is not one."""
-    try:
-        call = json.loads(body.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
+    call = _json(body)
     return call if isinstance(call, dict) else None
-
-
-def _is_json(body: bytes) -> bool:
-    try:
-        json.loads(body.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return False
-    return True
 
 
 class SimplyBookSandbox(Sandbox):
@@ -186,7 +186,7 @@ class SimplyBookSandbox(Sandbox):
             return _error_page(405 if '/'.join(request.segments) in ENDPOINTS else 404)
         call = _rpc_call(request.body)
         if call is None:  # a JSON array (a batch, which SimplyBook does not take) or scalar is not a call
-            return rpc_error(None, INVALID_REQUEST if _is_json(request.body) else PARSE_ERROR)
+            return rpc_error(None, PARSE_ERROR if _json(request.body) is _NOT_JSON else INVALID_REQUEST)
         if call.get('jsonrpc') != '2.0' or not isinstance(call.get('method'), str):
             return rpc_error(call.get('id'), INVALID_REQUEST)
         return rpc_error(call.get('id'), METHOD_NOT_FOUND)
