@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from ..cli import serve
+from ..cli import argument_parser, serve
 from .sandbox import AcuitySandbox
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog='python -m infra.sandboxes.acuity',
-                                     description='A local Acuity Scheduling: GET /api/v1/appointments/{id}.')
-    parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
-    parser.add_argument('--port', type=int, default=int(os.environ.get('ACUITY_SANDBOX_PORT', '9093')),
-                        help='port (env ACUITY_SANDBOX_PORT, default 9093; 0 picks a free port)')
+    parser = argument_parser('acuity', 'A local Acuity Scheduling: GET /api/v1/appointments/{id}.',
+                             port_variable='ACUITY_SANDBOX_PORT', default_port=9093)
     parser.add_argument('--user', action='append', default=[], metavar='USER_ID:API_KEY',
                         help='a user and its API key (repeatable; more with PUT /_sandbox/users/{user_id})')
     parser.add_argument('--rate-limit', type=int, default=None,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import argument_parser, serve
+from ..cli import oauth_argument_parser, serve
 from .sandbox import MicrosoftSandbox
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argument_parser('microsoft', 'A local Microsoft: Entra ID v2.0 endpoints and Graph online meetings.',
+    parser = oauth_argument_parser('microsoft', 'A local Microsoft: Entra ID v2.0 endpoints and Graph online meetings.',
                              port_variable='MICROSOFT_SANDBOX_PORT', default_port=9091,
                              client_id='sandbox-ms-client-id', client_secret='sandbox-ms-client-secret')
     parser.add_argument('--allow-personal-accounts-on-organizations', action='store_true',

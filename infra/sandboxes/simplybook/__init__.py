@@ -7,7 +7,7 @@ tests and the local stack.
         simplybook.put_booking('acme', '1042', booking_hash, details)
         ...  # POST simplybook.url + '/login' (getToken), then simplybook.url + '/' (getBookingDetails)
 
-Alone: ``python -m infra.sandboxes.simplybook --port 9093``.
+Alone: ``python -m infra.sandboxes.simplybook --port 9092``.
 """
 
 from .sandbox import OPERATIONS, SimplyBookSandbox, booking_sign

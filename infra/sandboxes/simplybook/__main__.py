@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from ..cli import serve
+from ..cli import argument_parser, serve
 from .sandbox import SimplyBookSandbox
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog='python -m infra.sandboxes.simplybook',
-                                     description='A local SimplyBook.me: JSON-RPC getToken and getBookingDetails.')
-    parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
-    parser.add_argument('--port', type=int, default=int(os.environ.get('SIMPLYBOOK_SANDBOX_PORT', '9093')),
-                        help='port (env SIMPLYBOOK_SANDBOX_PORT, default 9093; 0 picks a free port)')
+    parser = argument_parser('simplybook', 'A local SimplyBook.me: JSON-RPC getToken and getBookingDetails.',
+                             port_variable='SIMPLYBOOK_SANDBOX_PORT', default_port=9092)
     parser.add_argument('--token-ttl', type=float, default=3600, help='seconds a getToken token lives (default 3600)')
     return parser.parse_args(argv)
 

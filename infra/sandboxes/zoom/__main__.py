@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import argument_parser, serve
+from ..cli import oauth_argument_parser, serve
 from .sandbox import ZoomSandbox
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argument_parser('zoom', 'A local Zoom: OAuth, the meetings REST API and a webhook sender.',
+    parser = oauth_argument_parser('zoom', 'A local Zoom: OAuth, the meetings REST API and a webhook sender.',
                              port_variable='ZOOM_SANDBOX_PORT', default_port=9090, client_id='sandbox-client-id',
                              client_secret='sandbox-client-secret')
     parser.add_argument('--webhook-secret-token', default='sandbox-webhook-secret')
