@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from infra.sandboxes.square import SquareSandbox
@@ -177,7 +178,7 @@ def test_unknown_paths_and_methods_are_answered_in_squares_shape(http, seeded):
 def test_an_unreadable_body_is_answered_in_squares_shape(seeded):
     with socket.create_connection((seeded.host, seeded.port), timeout=5) as raw:
         raw.sendall(b'GET /v2/customers/X HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n')
-        answer = raw.recv(4096).decode()
+        answer = b''.join(iter(lambda: raw.recv(4096), b'')).decode()  # the server closes after a bad body
     assert answer.startswith('HTTP/1.1 400') and '"code": "BAD_REQUEST"' in answer
 
 
@@ -221,6 +222,35 @@ def test_a_fault_after_the_read_replaces_whatever_the_read_answered(http, seeded
     assert get(http, seeded, f'/v2/customers/{CUSTOMER["id"]}', token='wrong').status_code == 502
     assert seeded.calls() == [{'method': 'GET', 'path': f'/v2/customers/{CUSTOMER["id"]}',
                                'operation': 'retrieve_customer', 'status': 502}]
+
+
+def test_a_delayed_read_times_the_client_out_then_the_next_read_answers(http, seeded):
+    added = http.post(f'{seeded.url}/_sandbox/delays', json={'operation': 'retrieve_customer', 'seconds': 3})
+    assert added.status_code == 201 and added.json() == {
+        'delays': [{'operation': 'retrieve_customer', 'seconds': 3.0, 'times': 1}]}
+    with httpx2.Client(trust_env=False, timeout=0.2) as impatient:
+        with pytest.raises(httpx2.ReadTimeout):
+            get(impatient, seeded, f'/v2/customers/{CUSTOMER["id"]}')
+        assert get(impatient, seeded, f'/v2/team-members/{TEAM_MEMBER["id"]}').status_code == 200  # not held up
+        assert get(impatient, seeded, f'/v2/customers/{CUSTOMER["id"]}').json() == {'customer': CUSTOMER}
+    assert http.get(f'{seeded.url}/_sandbox/delays').json() == {'delays': []}
+
+
+def test_clearing_faults_clears_delays_too(http, square):
+    square.delay('retrieve_team_member', 5, times=3)
+    square.fail('retrieve_team_member', 500)
+    assert http.delete(f'{square.url}/_sandbox/faults').status_code == 204
+    assert square.pending_delays() == [] and square.pending_faults() == []
+
+
+@pytest.mark.parametrize('body', [{'operation': 'list_customers', 'seconds': 1}, {'operation': 'retrieve_customer'},
+                                  {'operation': 'retrieve_customer', 'seconds': 0},
+                                  {'operation': 'retrieve_customer', 'seconds': 61},
+                                  {'operation': 'retrieve_customer', 'seconds': 1, 'times': 0}])
+def test_a_bad_delay_is_400(http, square, body):
+    response = http.post(f'{square.url}/_sandbox/delays', json=body)
+    assert response.status_code == 400 and response.json()['error']
+    assert square.pending_delays() == []
 
 
 def test_fail_checks_its_arguments(square):

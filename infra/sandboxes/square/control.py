@@ -1,4 +1,4 @@
-"""Square's own ``/_sandbox/...`` endpoints (access tokens, customers, team members, state), on top of
+"""Square's own ``/_sandbox/...`` endpoints (access tokens, customers, team members, delays, state), on top of
 those every sandbox has. The seeded objects are addressed by id in the path, so these routes are
 matched by pattern before the shared exact-path ones."""
 
@@ -43,6 +43,16 @@ def _delete_team_member(sandbox: 'SquareSandbox', request: Request, team_member_
     return Response(204)
 
 
+def _add_delay(sandbox: 'SquareSandbox', request: Request) -> Response:
+    body = json_body(request)
+    sandbox.delay(body.get('operation'), body.get('seconds'), body.get('times', 1))
+    return json_response(201, {'delays': sandbox.pending_delays()})
+
+
+def _list_delays(sandbox: 'SquareSandbox', request: Request) -> Response:
+    return json_response(200, {'delays': sandbox.pending_delays()})
+
+
 def _state(sandbox: 'SquareSandbox', request: Request) -> Response:
     return json_response(200, {'url': sandbox.url, 'now': clock_text(sandbox),
                                'default_version': sandbox.default_version, 'latest_version': sandbox.latest_version,
@@ -53,6 +63,8 @@ def _state(sandbox: 'SquareSandbox', request: Request) -> Response:
 ROUTES = {
     **SHARED_ROUTES,
     ('GET', 'state'): _state,
+    ('POST', 'delays'): _add_delay,
+    ('GET', 'delays'): _list_delays,
 }
 
 OBJECT_ROUTES: dict[tuple[str, str], Callable[[Any, Request, str], Response]] = {

@@ -14,6 +14,8 @@ import copy
 import hmac
 import math
 import re
+import time
+from collections import deque
 from datetime import date
 from html import escape
 from typing import Any, Iterable
@@ -91,6 +93,7 @@ class SquareSandbox(Sandbox):
                              f'{self.latest_version}')
         self.default_version = default_version  # the app's version, used when a request sends no Square-Version
         self._revoked: set[str] = set()
+        self._delays: dict[str, deque[list[float]]] = {}  # operation -> [seconds, times left], in order
         self._customers: dict[str, dict[str, Any]] = {}
         self._team_members: dict[str, dict[str, Any]] = {}
 
@@ -187,11 +190,50 @@ class SquareSandbox(Sandbox):
             raise ValueError(f'the {kind} id {obj["id"]!r} is not the id in the path {object_id!r}')
         return {**copy.deepcopy(obj), 'id': object_id}
 
+    # --- slow answers ---
+
+    def delay(self, operation: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` requests of ``operation`` wait ``seconds`` of real time before they are answered
+        (a client's own timeout then fires: the lookup that times out and is retried). Faults still apply."""
+        if operation not in self.OPERATIONS:
+            raise ValueError(f'unknown operation {operation!r}; one of {self.OPERATIONS}')
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 60:
+            raise ValueError('seconds must be a number above 0 and at most 60')
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError('times must be a positive integer')
+        with self._lock:
+            self._delays.setdefault(operation, deque()).append([float(seconds), times])
+
+    def pending_delays(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{'operation': op, 'seconds': seconds, 'times': times}
+                    for op, queue in self._delays.items() for seconds, times in queue]
+
+    def clear_faults(self) -> None:
+        """Pending faults and delays both go."""
+        super().clear_faults()
+        with self._lock:
+            self._delays.clear()
+
+    def _take_delay(self, operation: str) -> float:
+        with self._lock:
+            queue = self._delays.get(operation)
+            if not queue:
+                return 0.0
+            seconds = queue[0][0]
+            queue[0][1] -= 1
+            if queue[0][1] <= 0:
+                queue.popleft()
+            return seconds
+
     # --- dispatch ---
 
     def handle(self, request: Request) -> Response:
         if request.segments[:1] == ['_sandbox']:  # control: neither logged nor subject to faults
             return control.handle(self, request)
+        route, _, _ = self._route(request.segments, request.method)
+        if route is not None:
+            time.sleep(self._take_delay(route[2]))  # outside the lock: other requests are answered meanwhile
         return super().handle(request)
 
     def _run(self, route: tuple, request: Request, params: list[str]) -> Response:
@@ -286,6 +328,7 @@ class SquareSandbox(Sandbox):
                 f'<h2>Team members</h2><ul>{members or "<li>(none)</li>"}</ul>'
                 + control_section('PUT /_sandbox/access-tokens/{token} {scopes?, expires_in?}; DELETE revokes',
                                   'PUT /_sandbox/customers/{id} <the customer object>; DELETE removes',
-                                  'PUT /_sandbox/team-members/{id} <the team member object>; DELETE removes'))
+                                  'PUT /_sandbox/team-members/{id} <the team member object>; DELETE removes',
+                                  'POST /_sandbox/delays {operation, seconds, times?}; GET lists'))
         return html_response(200, '<!doctype html><html lang="en"><head><meta charset="utf-8">'
                                   f'<title>Square sandbox</title></head><body>{body}</body></html>')
