@@ -6,7 +6,7 @@
         square.put_customer('CUST1', {'given_name': 'Ada', 'email_address': 'ada@example.com'})
         ...  # GET square.url + '/v2/customers/CUST1' with 'Authorization: Bearer EAAA-sandbox'
 
-Alone: ``python -m infra.sandboxes.square --port 9093``.
+Alone: ``python -m infra.sandboxes.square --port 9094``.
 """
 
 from .sandbox import OPERATIONS, SCOPES, SquareSandbox

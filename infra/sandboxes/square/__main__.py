@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from ..cli import serve
+from ..cli import argument_parser, serve
 from .sandbox import SquareSandbox
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog='python -m infra.sandboxes.square',
-                                     description='A local Square: the Customers and Team reads, with bearer tokens.')
-    parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
-    parser.add_argument('--port', type=int, default=int(os.environ.get('SQUARE_SANDBOX_PORT', '9093')),
-                        help='port (env SQUARE_SANDBOX_PORT, default 9093; 0 picks a free port)')
+    parser = argument_parser('square', 'A local Square: the Customers and Team reads, with bearer tokens.',
+                             port_variable='SQUARE_SANDBOX_PORT', default_port=9094)
     parser.add_argument('--access-token', action='append', default=[], metavar='TOKEN',
                         help='an access token the API accepts, with both read scopes (repeatable)')
     parser.add_argument('--default-version', default='2025-10-16',
