@@ -207,6 +207,18 @@ def delete_source(tenant_id: Id, source: Id) -> dict:
     return sources.delete_source(tenant_id, source, _api_base())
 
 
+class SourceBookingView(admin.BookingView):
+    source: str
+    external_id: str
+
+
+@app.get(f'{TENANT}/sources/<source>/bookings/<external_id>', summary="A booking found by its platform's id "
+         '(any id a reschedule gave it)', tags=['bookings'], responses=ERRORS)
+def get_source_booking(tenant_id: Id, source: Id, external_id: Id) -> SourceBookingView:
+    view = admin.get_booking(tenant_id, sources.booking_id_for(tenant_id, source, external_id))
+    return SourceBookingView(**view.model_dump(), source=source, external_id=external_id)
+
+
 @app.get(f'{TENANT}/bookings/<booking_id>', summary='A booking with its meeting and join links', tags=['bookings'], responses=ERRORS)
 def get_booking(tenant_id: Id, booking_id: Id) -> admin.BookingView:
     return admin.get_booking(tenant_id, booking_id)

@@ -234,3 +234,17 @@ def test_a_created_at_in_the_future_is_refused_so_it_cannot_freeze_a_booking(cal
     status, answer = post(cal, calcom_body(created_at='2999-01-01T00:00:00.000Z'))
 
     assert status == 400 and answer['field'] == 'createdAt'
+
+
+def test_the_booking_is_found_by_its_first_and_its_rescheduled_uid(cal):
+    assert cal.admin('GET', 'sources/calcom/bookings/Zt6yH1nQa8XcW3vBm5LkPe')[0] == 404
+    _deliver(cal, calcom_body())
+    _deliver(cal, calcom_body('BOOKING_RESCHEDULED', uid='NewUid2', created_at='2026-03-06T08:00:00.000Z',
+                              start=NEW_START, end=NEW_END, rescheduleUid='Zt6yH1nQa8XcW3vBm5LkPe'))
+    view = _booking(cal)
+
+    for uid in ('Zt6yH1nQa8XcW3vBm5LkPe', 'NewUid2'):
+        status, found = cal.admin('GET', f'sources/calcom/bookings/{uid}')
+        assert status == 200
+        assert found == {**view, 'source': 'calcom', 'external_id': uid}
+    assert cal.admin('GET', 'sources/calcom/bookings/UnknownUid')[0] == 404

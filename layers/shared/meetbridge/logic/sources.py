@@ -103,6 +103,18 @@ def known_booking(tenant_id: str, source: str, external_id: str) -> str | None:
     return item and item.booking_id
 
 
+def booking_id_for(tenant_id: str, source: str, external_id: str) -> str:
+    """Our booking id for a platform's booking id (any id a reschedule gave it); the generic source's ids are
+    ours as sent."""
+    if source == 'generic':
+        return external_id
+    _model(source)
+    booking_id = known_booking(tenant_id, source, external_id)
+    if booking_id is None:
+        raise NotFound('booking not found')
+    return booking_id
+
+
 def record_external_ids(tenant_id: str, source: str, external_ids: dict[str, str]) -> None:
     now = datetime.now(UTC)
     for external_id, booking_id in external_ids.items():
