@@ -248,3 +248,12 @@ def test_the_booking_is_found_by_its_first_and_its_rescheduled_uid(cal):
         assert status == 200
         assert found == {**view, 'source': 'calcom', 'external_id': uid}
     assert cal.admin('GET', 'sources/calcom/bookings/UnknownUid')[0] == 404
+
+
+@pytest.mark.parametrize('body', [b'{"triggerEvent": ', b'\xff\xfe{}', b'[]',
+                                  b'{"triggerEvent":"BOOKING_CREATED","createdAt":"2026-03-05T17:00:00Z","payload":[]}'])
+def test_a_signed_body_that_is_not_a_cal_com_envelope_is_400(cal, body):
+    status, answer = post(cal, body)
+
+    assert status == 400 and answer['error'] == 'invalid_request'
+    assert _queued(cal) == []

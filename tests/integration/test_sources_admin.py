@@ -75,3 +75,14 @@ def test_a_body_that_is_not_an_object_is_400(stack):
 def test_an_unknown_source_is_404(stack):
     assert stack.admin('PUT', 'sources/myspace', {'secret': 's'})[0] == 404
     assert stack.admin('GET', 'sources/generic')[0] == 404
+
+
+def test_a_generic_booking_is_found_by_its_own_id(stack):
+    from bookings import booking_event
+
+    stack.setup_online_service()
+    stack.book(booking_event(booking_id='b1'))
+
+    status, found = stack.admin('GET', 'sources/generic/bookings/b1')
+
+    assert status == 200 and found == {**stack.view('b1')[1], 'source': 'generic', 'external_id': 'b1'}
