@@ -12,7 +12,7 @@ from meetbridge import config, safe_json
 from meetbridge.config import DeadLetterSettings, FunctionSettings, ZoomSettings, settings
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, dead_letters, tenants
+from meetbridge.logic import admin, dead_letters, sources, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
@@ -132,9 +132,12 @@ def delete_provider_account(tenant_id: Id, provider_id: Id) -> admin.AccountOut:
           'through the provider\'s sign-in (expires in minutes)', tags=['accounts'], responses=ERRORS)
 def post_connect_link(tenant_id: Id, provider_type: Id,
                       body: Annotated[admin.ConnectLinkIn, Body()]) -> admin.ConnectLinkOut:
+    return admin.connect_link(tenant_id, provider_type, body, _api_base())
+
+
+def _api_base() -> str:
     event = app.current_event
-    base_url = f"{event.headers.get('x-forwarded-proto', 'https')}://{event.request_context.domain_name}"
-    return admin.connect_link(tenant_id, provider_type, body, base_url)
+    return f"{event.headers.get('x-forwarded-proto', 'https')}://{event.request_context.domain_name}"
 
 
 @app.get(f'{TENANT}/accounts/default/users', summary='The users of the company meeting account (all pages)',
@@ -182,6 +185,38 @@ def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:
 @app.put(f'{TENANT}/templates/<name>', summary='Replace a notification template', tags=['templates'], responses=ERRORS)
 def put_template(tenant_id: Id, name: Id, body: Annotated[admin.TemplateIn, Body()]) -> admin.TemplateOut:
     return admin.put_template(tenant_id, name, body)
+
+
+@app.put(f'{TENANT}/sources/<source>', summary='Configure a booking platform that posts its webhooks here (keys '
+         'sealed, never answered); answers the webhook URL to paste into the platform', tags=['sources'],
+         responses=ERRORS)
+def put_source(tenant_id: Id, source: Id) -> dict:
+    # The body's model depends on the source (sources/settings.py): it is validated there, naming the field.
+    return sources.put_source(tenant_id, source, app.current_event.json_body, _api_base())
+
+
+@app.get(f'{TENANT}/sources/<source>', summary="A booking platform's settings, with has_<key> for each key",
+         tags=['sources'], responses=ERRORS)
+def get_source(tenant_id: Id, source: Id) -> dict:
+    return sources.get_source(tenant_id, source, _api_base())
+
+
+@app.delete(f'{TENANT}/sources/<source>', summary='Remove a booking platform: its webhooks are answered 404',
+            tags=['sources'], responses=ERRORS)
+def delete_source(tenant_id: Id, source: Id) -> dict:
+    return sources.delete_source(tenant_id, source, _api_base())
+
+
+class SourceBookingView(admin.BookingView):
+    source: str
+    external_id: str
+
+
+@app.get(f'{TENANT}/sources/<source>/bookings/<external_id>', summary="A booking found by its platform's id "
+         '(any id a reschedule gave it)', tags=['bookings'], responses=ERRORS)
+def get_source_booking(tenant_id: Id, source: Id, external_id: Id) -> SourceBookingView:
+    view = admin.get_booking(tenant_id, sources.booking_id_for(tenant_id, source, external_id))
+    return SourceBookingView(**view.model_dump(), source=source, external_id=external_id)
 
 
 @app.get(f'{TENANT}/bookings/<booking_id>', summary='A booking with its meeting and join links', tags=['bookings'], responses=ERRORS)

@@ -16,7 +16,8 @@ from meetbridge.web.request import raw_body
 
 
 class BookingWebhookSettings(FunctionSettings):
-    """Verifies with the tenant's sealed webhook secret, publishes to the bus, dedupes deliveries."""
+    """Verifies with the tenant's sealed webhook secret or the source's sealed keys, registers the services and
+    providers a platform names, publishes to the bus, dedupes deliveries."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
@@ -30,11 +31,14 @@ SETTINGS = config.load(BookingWebhookSettings)
 @event_source(data_class=APIGatewayProxyEventV2)
 def lambda_handler(event: APIGatewayProxyEventV2, context) -> dict:
     webhooks.DEDUPE.register_lambda_context(context)
+    proto = event.headers.get('x-forwarded-proto', 'https')
     request = WebhookRequest(
         tenant_id=event.path_parameters.get('tenant_id', ''),
         headers={name.lower(): value for name, value in event.headers.items()},
         body=raw_body(event),
         received_at=time.time(),
+        url=f'{proto}://{event.request_context.domain_name}{event.raw_path}',
+        query=event.raw_query_string or '',
     )
     source = event.path_parameters.get('source', '')
     logger.append_keys(tenant_id=request.tenant_id, source=source)

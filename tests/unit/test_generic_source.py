@@ -24,7 +24,7 @@ def request(body: bytes | dict | list, signed_at: int = NOW, secret: str = SECRE
 
 
 def translate(req: WebhookRequest) -> list:
-    return GenericSource().translate(req, [SECRET.encode()])
+    return GenericSource().translate(req, [SECRET.encode()], lambda external_id: None).events
 
 
 def test_valid_request_becomes_one_booking_event_never_ordered_by_the_signature_time():

@@ -1,12 +1,20 @@
-"""The interface every booking source implements."""
+"""The interface every booking source implements.
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+A source verifies a request the platform's own way, with what verifies it for the tenant (the
+tenant's webhook secret for `generic`, the source's own sealed settings for a platform), and
+translates it into a `Translation`: the booking events it carries, the services and providers it
+names, the platform booking ids it ties to our booking ids, and the lookups that must read the rest
+of a booking from the platform's API. Lookups are done in the meetings pipeline behind the webhook,
+never while the platform waits for its answer.
+"""
 
-from pydantic import ValidationError
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from meetbridge.domain.model import BookingEvent
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from meetbridge.domain.model import BookingEvent, Email, Identifier, Name, TimeZoneName
 from meetbridge.errors import InvalidInput
 
 
@@ -16,20 +24,72 @@ class WebhookRequest:
     headers: dict[str, str]  # lower-cased names
     body: bytes  # the raw bytes as received: signatures cover these, never a re-serialisation
     received_at: float  # unix seconds
+    url: str = ''  # the URL the platform posted to, as it sees it, without the query string (Square signs it)
+    query: str = ''  # the raw query string, without '?'
+
+
+class NewService(BaseModel):
+    """A service a webhook names; registered when the tenant has none with this id."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Identifier
+    name: Name
+
+
+class NewProvider(BaseModel):
+    """A provider (staff member) a webhook names; registered when the tenant has none with this id."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Identifier
+    name: Name
+    email: Email | None = None
+    timezone: TimeZoneName | None = None
+
+
+class Lookup(BaseModel):
+    """A booking whose details must be read from the platform's API before it can be applied.
+
+    Published on the bus as a `booking.lookup` event; the meetings pipeline asks the source to
+    `resolve` it (retried on the platform's 429/5xx/timeouts like a provider outage) and applies the
+    booking events that answer gives."""
+
+    model_config = ConfigDict(frozen=True)
+    tenant_id: Identifier
+    source: Identifier
+    event_id: str = Field(min_length=1, max_length=200)  # dedupes identical deliveries
+    external_id: Identifier  # the platform's booking id
+    booking_id: Identifier | None = None  # ours, when the booking is already known
+    hint: dict[str, str] = {}  # what the webhook said: the platform's event kind, a hash the API call needs
+
+
+@dataclass(frozen=True)
+class Translation:
+    events: list[BookingEvent] = field(default_factory=list)
+    lookups: list[Lookup] = field(default_factory=list)
+    services: list[NewService] = field(default_factory=list)
+    providers: list[NewProvider] = field(default_factory=list)
+    # Platform booking id -> our booking id, recorded before the events are published, so that a later event
+    # naming either id (a reschedule's new id, a cancel of it) finds the same booking.
+    external_ids: dict[str, str] = field(default_factory=dict)
+
+
+# Our booking id for a platform booking id already seen, or None.
+KnownBookings = Callable[[str], str | None]
 
 
 class BookingSource(Protocol):
     name: str
 
-    def translate(self, request: WebhookRequest, secrets: Sequence[bytes]) -> list[BookingEvent]:
-        """Verifies the request with any of the tenant's secrets in force (raising SignatureError) and
-        translates it (raising InvalidInput)."""
+    def translate(self, request: WebhookRequest, verifier: Any, known: KnownBookings) -> Translation:
+        """Verifies the request (raising SignatureError) with `verifier`: the tenant's webhook secrets in force
+        for `generic`, the source's settings (sources/settings.py) for a platform; translates it (raising
+        InvalidInput)."""
 
 
 def invalid_input_from(error: ValidationError, prefix: str = '') -> InvalidInput:
     """The first problem of a pydantic error, with its field in dotted form."""
     first = error.errors()[0]
-    field = '.'.join(str(part) for part in first['loc'] if not str(part).startswith('function-after'))
-    field = f'{prefix}{field}' if field else prefix.rstrip('.') or None
+    field_name = '.'.join(str(part) for part in first['loc'] if not str(part).startswith('function-after'))
+    field_name = f'{prefix}{field_name}' if field_name else prefix.rstrip('.') or None
     message = first['msg'].removeprefix('Value error, ')
-    return InvalidInput(f'{field}: {message}' if field else message, field=field)
+    return InvalidInput(f'{field_name}: {message}' if field_name else message, field=field_name)

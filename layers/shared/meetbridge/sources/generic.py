@@ -13,7 +13,7 @@ from meetbridge import safe_json
 from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Instant
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import verify_timestamped
-from meetbridge.sources.base import WebhookRequest, invalid_input_from
+from meetbridge.sources.base import KnownBookings, Translation, WebhookRequest, invalid_input_from
 
 SIGNATURE_HEADER = 'x-meetbridge-signature'
 TOLERANCE_SECONDS = 300
@@ -32,7 +32,8 @@ class GenericWebhook(BaseModel):
 class GenericSource:
     name: Literal['generic'] = 'generic'
 
-    def translate(self, request: WebhookRequest, secrets: Sequence[bytes]) -> list[BookingEvent]:
+    def translate(self, request: WebhookRequest, secrets: Sequence[bytes], known: KnownBookings) -> Translation:
+        """`secrets`: the tenant's webhook secrets in force. Its ids are ours as sent: `known` is not needed."""
         sent_at = verify_timestamped(
             secrets, request.headers.get(SIGNATURE_HEADER), request.body, request.received_at, TOLERANCE_SECONDS
         )
@@ -45,7 +46,7 @@ class GenericSource:
         if webhook.occurred_at and webhook.occurred_at > datetime.fromtimestamp(sent_at, UTC) + SIGNING_SKEW:
             raise InvalidInput(f'occurred_at: is more than {TOLERANCE_SECONDS} s after the request was signed',
                                field='occurred_at')
-        return [
+        return Translation(events=[
             BookingEvent(
                 tenant_id=request.tenant_id,
                 source=self.name,
@@ -54,7 +55,7 @@ class GenericSource:
                 occurred_at=webhook.occurred_at,
                 booking=webhook.booking,
             )
-        ]
+        ])
 
 
 SOURCE = GenericSource()

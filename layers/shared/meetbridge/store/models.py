@@ -10,6 +10,8 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  BOOKING#<booking>      booking and its client's link
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
   TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
+  TENANT#<tenant>  SOURCE#<source>        a booking platform's settings, its keys sealed
+  TENANT#<tenant>  EXTERNAL#<source>#<id> which of our bookings a platform's booking id is
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
 
@@ -170,6 +172,34 @@ class ClientMap(MapAttribute):
     name = UnicodeAttribute()
     email = UnicodeAttribute()
     timezone = UnicodeAttribute(null=True)
+
+
+class SourceItem(_Item):
+    """A booking platform the tenant posts webhooks from (sources/settings.py): the settings shown, the keys
+    sealed (JSON) under the purpose 'source' and the source's name."""
+
+    source = UnicodeAttribute()
+    settings = MapAttribute(default=dict)
+    secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, source: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'SOURCE#{source}'
+
+
+class ExternalBookingItem(_Item):
+    """A platform's booking id and our booking id for it. A reschedule that gives the booking a new platform id
+    (Cal.com's new uid) adds the new id here for the same booking."""
+
+    source = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    booking_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, source: str, external_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'EXTERNAL#{source}#{external_id}'
 
 
 class BookingItem(_Item):
