@@ -1,0 +1,33 @@
+"""What the scenario benches share: running a module of scenarios under the integration suite's harness
+(moto's AWS with this stack's resources, the providers' sandboxes on loopback) and printing the lines the
+scenarios report, with the wall time. A scenario writes its figures to the file named by the
+``report_variable`` environment variable."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(scenarios: str, report_variable: str, heading: list[str], *, workers: int, timeout: int) -> int:
+    """Runs tests/integration/<scenarios> and prints ``heading``, the report and the wall time; the
+    pytest output too when a scenario failed. Returns pytest's exit status."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch, 'report.txt')
+        started = time.monotonic()
+        outcome = subprocess.run(
+            [sys.executable, '-m', 'pytest', str(ROOT / 'tests' / 'integration' / scenarios), '-q', '-p', 'no:randomly',
+             '-p', 'no:cacheprovider', '-n', str(workers), '--no-header', '-o', 'addopts='],
+            cwd=ROOT, env={**os.environ, report_variable: str(report)}, capture_output=True, text=True,
+            timeout=timeout,
+        )
+        print('\n'.join(heading))
+        print(report.read_text() if report.exists() else '(no scenario finished)', end='')
+        print(f'wall time: {time.monotonic() - started:.0f} s')
+        if outcome.returncode:
+            print(outcome.stdout[-4000:])
+        return outcome.returncode
