@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Mapping
+import urllib.error
+import urllib.request
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MAX_BODY = 1024 * 1024
@@ -70,6 +72,26 @@ def with_query(uri: str, params: dict[str, str | None]) -> str:
     extra = urlencode({k: v for k, v in params.items() if v is not None})
     query = f'{parts.query}&{extra}' if parts.query else extra
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict[str, str], bytes]:
+    """A sandbox's outgoing POST (a webhook it sends), without proxies or redirects: (status, lower-cased
+    headers, body), also for 4xx/5xx answers."""
+    if urlsplit(url).scheme not in ('http', 'https'):
+        raise ValueError(f'not an http(s) URL: {url!r}')
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    request = urllib.request.Request(url, data=body, headers=headers, method='POST')
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
 def _default_body_error(status: int, message: str) -> Response:

@@ -22,10 +22,10 @@ from http import HTTPStatus
 from typing import Any
 
 from ..sandbox import Reject, Sandbox
-from ..web import Request, Response, html_response, json_response
+from ..web import Request, Response, html_response, json_response, post
 from .control import CONTROL_ROUTES
 from .validation import check_appointment, is_int, is_numeric_id
-from .webhooks import form_body, post, sign
+from .webhooks import form_body, sign
 
 OPERATIONS = ('get_appointment',)
 ACUITY_JSON = 'application/json; charset=utf-8'

@@ -1,16 +1,14 @@
 """Acuity's webhook as it arrives: a form-encoded body (``action``, ``id``, ``calendarID``,
 ``appointmentTypeID``) signed with ``X-Acuity-Signature`` = base64 HMAC-SHA256(API key, raw body)
-(booking-webhooks.md section 4), and the POST that delivers it."""
+(booking-webhooks.md section 4)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import urllib.error
-import urllib.request
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 # The static-webhook actions, and the dynamic webhooks' ``appointment.`` spelling of the same four.
 ACTIONS = ('scheduled', 'rescheduled', 'canceled', 'changed')
@@ -29,22 +27,3 @@ def form_body(action: str, appointment: dict[str, Any]) -> bytes:
         raise ValueError(f'action must be one of {list(ACTION_SPELLINGS)}')
     return urlencode({'action': action, 'id': appointment['id'], 'calendarID': appointment['calendarID'],
                       'appointmentTypeID': appointment['appointmentTypeID']}).encode()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict[str, str], bytes]:
-    """POST without proxies or redirects: (status, lower-cased headers, body), also for 4xx/5xx answers."""
-    if urlsplit(url).scheme not in ('http', 'https'):
-        raise ValueError(f'not an http(s) URL: {url!r}')
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-    request = urllib.request.Request(url, data=body, headers=headers, method='POST')
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()

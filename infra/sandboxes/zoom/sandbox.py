@@ -18,16 +18,13 @@ import re
 import secrets
 import string
 import time
-import urllib.error
-import urllib.request
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..sandbox import Reject, Sandbox
-from ..web import Request, Response, html_response, json_response, redirect, with_query
+from ..web import Request, Response, html_response, json_response, post, redirect, with_query
 from ..web import first_values as _first_values
 from . import pages
 from .control import ROUTES as CONTROL_ROUTES
@@ -99,11 +96,6 @@ class _Meeting:
 class _Context:
     user: dict[str, Any]
     grant: dict[str, Any]
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 # --- the sandbox ----------------------------------------------------------------------------------
@@ -246,7 +238,7 @@ class ZoomSandbox(Sandbox):
                    'x-zm-request-timestamp': timestamp,
                    'x-zm-signature': sign(self.webhook_secret_token if secret is None else secret, timestamp, body),
                    'x-zm-trackingid': 'sandbox_' + secrets.token_hex(12)}
-        return _post(target_url, body, headers, self.webhook_timeout)
+        return post(target_url, body, headers, self.webhook_timeout)
 
     def validate_endpoint(self, target_url: str) -> dict[str, Any]:
         """Zoom's ``endpoint.url_validation`` challenge: sends it signed and checks the answer."""
@@ -894,17 +886,3 @@ def _localized(response: Response) -> Response:
         return response
     body['message'] = LOCALIZED.get(body['message']) or f'Запрос отклонён (код {body["code"]}).'
     return json_response(response.status, body, {k: v for k, v in response.headers.items() if k != 'Content-Type'})
-
-
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict[str, str], bytes]:
-    """POST without proxies or redirects: (status, lower-cased headers, body), also for 4xx/5xx answers."""
-    if urlsplit(url).scheme not in ('http', 'https'):
-        raise ValueError(f'not an http(s) URL: {url!r}')
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-    request = urllib.request.Request(url, data=body, headers=headers, method='POST')
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
