@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import aws, budget, config, idempotency
-from meetbridge.config import (FunctionSettings, LinksSettings, MicrosoftSettings, SchedulingSettings, WaitingSettings,
-                               ZoomSettings)
+from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MicrosoftSettings,
+                               SchedulingSettings, WaitingSettings, ZoomSettings)
 from meetbridge.domain.model import BookingEvent
 from meetbridge.errors import MeetbridgeError, RetryLater
 from meetbridge.logic import bookings, waiting
@@ -19,9 +19,9 @@ from meetbridge.observability import logger, metrics
 
 
 class MeetingsSettings(FunctionSettings, SchedulingSettings, WaitingSettings, LinksSettings, ZoomSettings,
-                       MicrosoftSettings):
+                       MicrosoftSettings, BookingPlatformSettings):
     """Creates meetings at the providers, mints join links and schedules the starts; tells the admin about
-    bookings that wait too long."""
+    bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave out."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.

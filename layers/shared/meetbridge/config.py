@@ -127,12 +127,22 @@ class MicrosoftSettings(Concern):
     graph_base: str = 'https://graph.microsoft.com/v1.0'
 
 
+class BookingPlatformSettings(Concern):
+    """The booking platforms' APIs that webhooks carrying only ids are looked up in; the local stack and tests
+    point these at the platforms' sandboxes."""
+
+    simplybook_api_base: str = 'https://user-api.simplybook.me'
+    acuity_api_base: str = 'https://acuityscheduling.com/api/v1'
+    square_api_base: str = 'https://connect.squareup.com'
+
+
 class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings):
     """What the template's Globals give every function; each function's model starts from it."""
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings)
+            SchedulingSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
+            BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -40,6 +41,17 @@ Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 Revision = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
 
 
+def _https_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != 'https' or not parts.netloc:
+        raise ValueError('must be an https URL')
+    return url
+
+
+# A meeting the booking platform attached itself (a Cal.com video integration, a Calendly conference).
+MeetingUrl = Annotated[str, Field(max_length=2048), AfterValidator(_https_url)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra='ignore')
 
@@ -67,6 +79,8 @@ class Booking(_Strict):
     session_id: Identifier | None = None
     payment: Payment = Payment()
     client: Client
+    # Set when the platform made the meeting: none is made, the booking's links lead to this one.
+    platform_meeting_url: MeetingUrl | None = None
 
     @model_validator(mode='after')
     def _ends_after_start(self):

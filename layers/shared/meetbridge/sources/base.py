@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from meetbridge.domain.model import BookingEvent, Email, Identifier, Name, TimeZoneName
-from meetbridge.errors import InvalidInput
+from meetbridge.errors import InvalidInput, MeetbridgeError, RetryLater
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,16 @@ class Translation:
 KnownBookings = Callable[[str], str | None]
 
 
+class PlatformUnavailable(RetryLater):
+    """The platform's API answered 429 or 5xx, or did not answer in time: the lookup is retried like a provider
+    outage, and ends in the dead-letter queue when it never succeeds."""
+
+
+class LookupRefused(MeetbridgeError):
+    """The platform's API refused the lookup (a forged pointer, a key the platform no longer accepts, a booking
+    it does not have): nothing is created or changed, and the delivery is logged as rejected."""
+
+
 class BookingSource(Protocol):
     name: str
 
@@ -84,6 +94,16 @@ class BookingSource(Protocol):
         """Verifies the request (raising SignatureError) with `verifier`: the tenant's webhook secrets in force
         for `generic`, the source's settings (sources/settings.py) for a platform; translates it (raising
         InvalidInput)."""
+
+
+class LookupSource(BookingSource, Protocol):
+    """A source whose webhooks carry only ids: `translate` answers lookups, `resolve` answers each one."""
+
+    def resolve(self, lookup: Lookup, settings: Any, known: KnownBookings, now: float) -> Translation:
+        """Reads the booking from the platform's API (sources/platform_api.py) with the source's settings and
+        translates what it answers; `now` (unix seconds) is when it was read, which orders re-read states.
+        Raises PlatformUnavailable (retried), LookupRefused (dropped, logged), InvalidInput (what the API
+        answered cannot be a booking: dropped, logged)."""
 
 
 def invalid_input_from(error: ValidationError, prefix: str = '') -> InvalidInput:
