@@ -59,7 +59,9 @@ class Lookup(BaseModel):
     event_id: str = Field(min_length=1, max_length=200)  # dedupes identical deliveries
     external_id: Identifier  # the platform's booking id
     booking_id: Identifier | None = None  # ours, when the booking is already known
-    hint: dict[str, str] = {}  # what the webhook said: the platform's event kind, a hash the API call needs
+    # What the webhook said that the lookup needs: the platform's event kind, a hash the API call needs, the
+    # part of the booking the webhook did carry (Square). JSON values; the webhook's body bounds its size.
+    hint: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
