@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -41,7 +42,7 @@ class DeclaringFunction(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SandboxedService:
+class SandboxedService(ABC):
     """One outside service's sandbox as the local stack runs it.
 
     ``key`` names everything else: the option ``--{key}-port`` and its variable ``{KEY}_SANDBOX_PORT``,
@@ -64,16 +65,16 @@ class SandboxedService:
         return f"{self.key.upper()}_SANDBOX_PORT"
 
     @property
+    @abstractmethod
     def declaring_variable(self) -> str:
         """A function that declares this variable gets the settings that point at the sandbox."""
-        raise NotImplementedError
 
     def declared_by(self, fn: DeclaringFunction) -> bool:
         return self.declaring_variable in fn.declared_variables
 
+    @abstractmethod
     def new_sandbox(self, port: int, api_port: int) -> Any:
         """The sandbox on 127.0.0.1:``port``, not started yet (``api_port``: the stack's API)."""
-        raise NotImplementedError
 
     def register(self, sandbox: Any, functions: Sequence[DeclaringFunction]) -> None:
         """Makes the started sandbox known to the stack's cloud (nothing to do by default)."""

@@ -21,7 +21,10 @@ class SettingsModelError(Exception):
 
 def declared_variables(handler_file: Path) -> frozenset[str]:
     """The environment variables the handler's settings model reads (none for a handler without one)."""
-    tree = ast.parse(handler_file.read_text(), str(handler_file))
+    try:
+        tree = ast.parse(handler_file.read_text(), str(handler_file))
+    except SyntaxError:
+        return frozenset()  # its init fails by itself, reported on its invocations as on Lambda
     model_name = _loaded_model(tree)
     if model_name is None:
         return frozenset()

@@ -217,7 +217,7 @@ class LocalStack:
         for fn in self.functions:
             try:
                 fn.declared_variables = frozenset(fn.environment) | declared_variables(fn.source_file)
-            except (SettingsModelError, SyntaxError) as exc:
+            except SettingsModelError as exc:
                 raise StartupError(f"{fn.logical_id}: cannot read its settings model: {exc}") from exc
 
     def _check_handlers(self) -> None:

@@ -103,3 +103,9 @@ def test_each_booking_platform_has_a_port_option_and_variable(monkeypatch):
     assert [(p.port_option, p.port_variable) for p in (SIMPLYBOOK, ACUITY, SQUARE)] == [
         ("--simplybook-port", "SIMPLYBOOK_SANDBOX_PORT"), ("--acuity-port", "ACUITY_SANDBOX_PORT"),
         ("--square-port", "SQUARE_SANDBOX_PORT")]
+
+
+def test_a_handler_that_does_not_parse_declares_nothing_and_is_left_to_fail_its_own_init(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("SETTINGS = config.load(\n")
+    assert declared_variables(broken) == frozenset()
