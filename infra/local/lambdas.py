@@ -292,7 +292,6 @@ class LocalFunction:
         # Set by the stack before the first invocation:
         self.runtime: WorkerRuntime | None = None
         self.local_environment: dict[str, str] = {}  # endpoints, sandboxes, --env: after the template's
-        self.declared_variables: frozenset[str] = frozenset()  # the template's and its settings model's
         self.statements: list[dict[str, Any]] = []  # the execution role's, intrinsics resolved
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()

@@ -2,11 +2,11 @@
 local Zoom and a local Microsoft) and the booking platforms whose APIs the functions call (a local
 SimplyBook.me, Acuity and Square).
 
-The functions reach an outside service through settings that default to the real one (``ZOOM_OAUTH_BASE``,
+The functions reach an outside service through settings that name the real one (``ZOOM_OAUTH_BASE``,
 ``MICROSOFT_AUTHORITY``, ``SIMPLYBOOK_API_BASE``, ...). Locally those settings point at the sandbox, but
-only for the functions that declare the service's variable in their settings model: a provider's secret
+only for the functions whose template environment has the service's variable: a provider's secret
 variable (``ZOOM_CLIENT_SECRET_ARN``), whose secret then holds the sandbox's app credentials, or a booking
-platform's API base (``SIMPLYBOOK_API_BASE``), which has a default and so is in no template environment.
+platform's API base (``SIMPLYBOOK_API_BASE``).
 The settings are read once per process, so they are in the environment before any function (or the
 ``meetbridge`` package) is imported.
 
@@ -35,10 +35,9 @@ class SandboxError(Exception):
 
 
 class DeclaringFunction(Protocol):
-    """What the sandboxes need to know of a function: its template variables and every variable it declares."""
+    """What the sandboxes need to know of a function: the variables the template gives it."""
 
     environment: dict[str, str]
-    declared_variables: frozenset[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +69,7 @@ class SandboxedService(ABC):
         """A function that declares this variable gets the settings that point at the sandbox."""
 
     def declared_by(self, fn: DeclaringFunction) -> bool:
-        return self.declaring_variable in fn.declared_variables
+        return self.declaring_variable in fn.environment
 
     @abstractmethod
     def new_sandbox(self, port: int, api_port: int) -> Any:

@@ -21,7 +21,6 @@ from .provision import Provisioner
 from .sandboxes import PROVIDERS, SANDBOXED_SERVICES, LocalSandbox, SandboxError, start_sandboxes
 from .scheduler import SchedulerLoop, recurring_events
 from .seed import DemoTenant, booking_snippet, operator_environment, seed_demo, webhook_urls
-from .settings_models import SettingsModelError, declared_variables
 from .sqs_poller import SqsPoller, pollers_from_functions
 from .template import ACCOUNT_ID, REGION, Template, TemplateError
 
@@ -120,7 +119,6 @@ class LocalStack:
                                "pick another with --port or PORT (0 = any free port)") from exc
         self.functions = build_functions(self.template, self.provisioner.resolver)
         self._check_handlers()
-        self._read_settings_models()
         self._start_sandboxes()
         self.metrics = MetricsSink(opts.state_dir.resolve() / "metrics.jsonl")
         runtime = WorkerRuntime(sys_path=[*layer_paths, str(REPO_ROOT)], metrics=self.metrics,
@@ -211,14 +209,6 @@ class LocalStack:
                         paths.append(str(candidate))
                         break
         return paths
-
-    def _read_settings_models(self) -> None:
-        """Each function declares the template's variables and those of its handler's settings model."""
-        for fn in self.functions:
-            try:
-                fn.declared_variables = frozenset(fn.environment) | declared_variables(fn.source_file)
-            except SettingsModelError as exc:
-                raise StartupError(f"{fn.logical_id}: cannot read its settings model: {exc}") from exc
 
     def _check_handlers(self) -> None:
         """A handler file that does not exist stops the start; import errors are the functions' own, as on Lambda."""
