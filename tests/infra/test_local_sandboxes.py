@@ -3,7 +3,6 @@ platform's API base points, and the port options."""
 
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
