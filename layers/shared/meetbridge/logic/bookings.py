@@ -39,6 +39,8 @@ CREATION_POLL_LONGEST_SECONDS = 1.0
 NO_ACCOUNT = 'No meeting account is connected: connect a company account or the provider\'s own account.'
 # The provider of a meeting the booking platform made itself (providers/platform.py): no account, no calls.
 PLATFORM = 'platform'
+PLATFORM_MEETING_GONE = ('The booking platform no longer attaches its own meeting, and the service is not an online '
+                         'meeting service: the booking has no meeting. Mark the service online to get one made.')
 
 NOTICE_EVENTS = {
     'created': events.MEETING_SCHEDULED,
@@ -113,6 +115,9 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
                 existing.attendee_sealed = None  # the client's entry went with the meeting
         if booking.platform_meeting_url and (meeting is None or meeting.status == 'cancelled'):
             meeting = _make_platform_meeting(tenant_id, booking, spec, meeting, now)
+        elif _platform_meeting_gone(meeting, booking, service):
+            # Only the platform's meeting made this booking online: without it, ours is made for online services only.
+            meeting, problem = None, PLATFORM_MEETING_GONE
         elif meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
             try:
                 meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
@@ -341,6 +346,11 @@ def _switches(meeting: MeetingItem | None, booking: Booking) -> bool:
     if meeting is None or meeting.status == 'cancelled':
         return False
     return (meeting.provider_type == PLATFORM) != (booking.platform_meeting_url is not None)
+
+
+def _platform_meeting_gone(meeting: MeetingItem | None, booking: Booking, service: ServiceItem | None) -> bool:
+    return booking.platform_meeting_url is None and meeting is not None and meeting.status == 'cancelled' and \
+        meeting.provider_type == PLATFORM and not (service is not None and service.online)
 
 
 def _new_platform_url(tenant_id: str, meeting: MeetingItem, booking: Booking) -> bool:
