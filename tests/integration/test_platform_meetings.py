@@ -252,6 +252,7 @@ def test_a_platform_url_that_is_not_https_is_refused_naming_the_field(stack, url
     status, answer = stack.post(_platform_event(url=url))
 
     assert status == 400 and answer['field'] == 'booking.platform_meeting_url'
+    assert url not in json.dumps(answer)  # a join URL is never echoed back
     assert stack.view('b1')[0] == 404
 
 
