@@ -334,8 +334,9 @@ def test_a_conference_calendly_made_is_carried_as_the_platform_meeting(calendly)
 
 
 @pytest.mark.parametrize('location', [PHYSICAL, {'status': 'processing', 'type': 'zoom'},
-                                      {'location': 'https://meet.example.com/x', 'type': 'custom'}])
-def test_a_location_without_a_join_url_carries_no_platform_meeting(calendly, location):
+                                      {'location': 'https://meet.example.com/x', 'type': 'custom'},
+                                      {'join_url': 'http://zoom.example/j/1', 'status': 'pushed', 'type': 'zoom'}])
+def test_a_location_without_an_https_join_url_carries_no_platform_meeting(calendly, location):
     assert post(calendly, calendly_body(location=location))[0] == 202
 
     assert [event['booking'].get('platform_meeting_url') for event in _queued(calendly)] == [None]
@@ -377,7 +378,7 @@ def test_the_booking_is_found_by_its_first_and_its_rescheduled_invitee(calendly)
      'payload.scheduled_event.event_memberships.0.user_email'),
     ({}, {'start_time': ['2026']}, 'payload.scheduled_event.start_time'),
     ({}, {'end_time': START}, 'payload.scheduled_event.end_time'),
-    ({}, {'location': {'join_url': 'http://zoom.example/j/1', 'type': 'zoom'}},
+    ({}, {'location': {'join_url': ['https://zoom.example/j/1'], 'type': 'zoom'}},
      'payload.scheduled_event.location.join_url'),
 ])
 def test_a_malformed_invitee_is_400_naming_the_field(calendly, fields, scheduled, field):

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from meetbridge import safe_json
 from meetbridge.domain.model import Booking, BookingEvent, Client, Email, Instant, MeetingUrl, Name, Payment
@@ -42,6 +42,7 @@ SIGNATURE_WINDOW_SECONDS = 180
 CLOCK_SKEW = timedelta(minutes=5)
 # The id at the end of a resource URI becomes part of our ids: the characters an Identifier allows.
 RESOURCE_ID = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}')
+MEETING_URL = TypeAdapter(MeetingUrl)
 
 
 def _resource_id(uri: str) -> str:
@@ -77,7 +78,7 @@ class Membership(_Lenient):
 class Location(_Lenient):
     type: str | None = Field(None, max_length=100)
     # A conference Calendly made (zoom, microsoft_teams_conference, google_conference, ...) once pushed.
-    join_url: MeetingUrl | None = None
+    join_url: str | None = None
 
 
 class ScheduledEvent(_Lenient):
@@ -103,6 +104,16 @@ class Invitee(_Lenient):
     new_invitee: ResourceId | None = None
     payment: InviteePayment | None = None
     scheduled_event: ScheduledEvent
+
+
+def _platform_meeting_url(location: Location | None) -> str | None:
+    """The conference Calendly made: only an https URL; with any other, meetbridge makes the meeting."""
+    if location is None or not location.join_url:
+        return None
+    try:
+        return MEETING_URL.validate_python(location.join_url)
+    except ValidationError:
+        return None
 
 
 def _zone(name: str | None) -> str | None:
@@ -182,7 +193,7 @@ class CalendlySource:
                 # Calendly's invitee id changes with every reschedule: the email names the client.
                 client=Client(id='calendly:' + hashlib.sha256(invitee.email.lower().encode()).hexdigest()[:32],
                               name=invitee.name, email=invitee.email, timezone=_zone(invitee.timezone)),
-                platform_meeting_url=scheduled.location and scheduled.location.join_url,
+                platform_meeting_url=_platform_meeting_url(scheduled.location),
             )
         except ValidationError as exc:
             raise invalid_input_from(exc, 'payload.') from None
