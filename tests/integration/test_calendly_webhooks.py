@@ -139,7 +139,9 @@ def test_an_invitee_zone_this_runtime_does_not_know_leaves_the_booking_in_utc(ca
 
 
 def test_a_booking_of_an_unknown_event_type_registers_it_offline_and_makes_no_meeting(calendly):
-    _deliver(calendly, calendly_body(scheduled={'event_type': f'{API}/event_types/HAIRCUT0000', 'name': 'Haircut'}))
+    # At an address: no conference of Calendly's makes it online either.
+    _deliver(calendly, calendly_body(scheduled={'event_type': f'{API}/event_types/HAIRCUT0000', 'name': 'Haircut'},
+                                     location=PHYSICAL))
 
     assert calendly.admin('GET', 'services/calendly:HAIRCUT0000')[1] == {
         'id': 'calendly:HAIRCUT0000', 'name': 'Haircut', 'online': False, 'kind': 'appointment'}
