@@ -108,15 +108,16 @@ class Event(_Lenient):
     id: str = Field(min_length=1, max_length=190)
     slug: str | None = Field(None, max_length=200)
     eventTime: Instant | None = None
-    createdEvent: CreatedEvent | None = None
-    updatedEvent: UpdatedEvent | None = None
-    actionEvent: ActionEvent | None = None
+    # Read once the event is known to change a booking: another event's body is not ours to refuse.
+    createdEvent: dict | None = None
+    updatedEvent: dict | None = None
+    actionEvent: dict | None = None
 
 
 class Resource(_Lenient):
     id: WixId
     name: Name | None = None
-    email: Email | None = None
+    email: Email | Literal[''] | None = None
 
 
 class Slot(_Lenient):
@@ -208,19 +209,21 @@ def _model(model: type[BaseModel], document: Any, name: str):
 
 
 def _change(envelope: Envelope, event: Event) -> BookingEventType | Literal['updated'] | None:
-    """What the event does, named by its eventType, else its slug; None for events that change nothing."""
+    """What the event does, named by its eventType (`…booking_<name>`), else by its slug; None for events
+    that change nothing."""
     if not envelope.eventType.startswith(BOOKINGS_EVENT_TYPES):
         return None
-    for name in (envelope.eventType.rsplit('.', 1)[-1], event.slug or ''):
-        change = CHANGES.get(name.removeprefix('booking_'))
-        if change is not None:
-            return change
-    return None
+    name = envelope.eventType.rsplit('.', 1)[-1]
+    if not name.startswith('booking_'):
+        name = event.slug or ''
+    return CHANGES.get(name.removeprefix('booking_'))
 
 
 def _booking_document(event: Event) -> tuple[dict, str]:
     """The booking the event carries, and where it was."""
-    created, updated, action = event.createdEvent, event.updatedEvent, event.actionEvent
+    created = event.createdEvent and _model(CreatedEvent, event.createdEvent, 'data.data.createdEvent')
+    updated = event.updatedEvent and _model(UpdatedEvent, event.updatedEvent, 'data.data.updatedEvent')
+    action = event.actionEvent and _model(ActionEvent, event.actionEvent, 'data.data.actionEvent')
     if created and created.entity is not None:
         return created.entity, 'data.data.createdEvent.entity'
     if created and created.entityAsJson is not None:
@@ -287,7 +290,7 @@ class WixSource:
                                field=f'{where}.bookedEntity.slot.endDate')
         service = NewService(id=f'wix:{slot.serviceId}', name=wix.bookedEntity.title or slot.serviceId)
         provider = NewProvider(id=f'wix:{slot.resource.id}', name=slot.resource.name or slot.resource.id,
-                               email=slot.resource.email)
+                               email=slot.resource.email or None)
         # Wix names the client by its contact; without one the email does, as for every platform.
         client_id = contact.contactId or hashlib.sha256(contact.email.lower().encode()).hexdigest()[:32]
         booking = Booking(
