@@ -179,6 +179,17 @@ def test_an_older_webhook_with_the_booking_as_json_text_is_read(wix, action, con
     assert _booking(wix)['meeting']['status'] == 'scheduled'
 
 
+def test_a_client_without_a_contact_id_is_named_by_its_email(wix):
+    booking = wix_booking()
+    booking['contactDetails'] = {'firstName': 'Cleo', 'email': 'Cleo@Example.org'}
+
+    _deliver(wix, wix_event(booking=booking))
+
+    client = _booking(wix)['booking']['client']
+    assert client['id'] == 'wix:' + hashlib.sha256(b'cleo@example.org').hexdigest()[:32]
+    assert (client['name'], client['timezone']) == ('Cleo', None)
+
+
 def test_a_staff_member_without_an_email_is_registered_without_one(wix):
     booking = wix_booking()
     booking['bookedEntity']['slot']['resource'] = {'id': STAFF_ID, 'name': 'Rory Staff', 'email': ''}
@@ -227,6 +238,8 @@ def _forged(case: str) -> str | bytes:
             return jwt(claims_of(wix_event(), now=time.time() - 3600))
         case 'issued in the future':
             return jwt(claims_of(wix_event(), now=time.time() + 3600))
+        case 'issued 8 days ago, expiring tomorrow':
+            return jwt({**claims, 'iat': int(time.time()) - 8 * 86400, 'exp': int(time.time()) + 86400})
         case 'missing exp':
             return jwt({name: value for name, value in claims.items() if name != 'exp'})
         case 'missing iat':
@@ -255,7 +268,8 @@ def _forged(case: str) -> str | bytes:
 
 
 @pytest.mark.parametrize('case', [
-    'tampered byte', 'tampered signature', 'wrong key', 'expired', 'issued in the future', 'missing exp',
+    'tampered byte', 'tampered signature', 'wrong key', 'expired', 'issued in the future',
+    'issued 8 days ago, expiring tomorrow', 'missing exp',
     'missing iat', 'exp not a number', 'alg none', 'HS256 keyed with the public key', 'RS512 with the right key',
     'missing', 'unsigned JSON', 'not UTF-8', 'a huge header',
 ])

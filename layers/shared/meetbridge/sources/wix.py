@@ -40,6 +40,8 @@ from meetbridge.sources.settings import WixSettings
 ALGORITHMS = ['RS256']
 # Wix's clock and ours may disagree this much on `exp` and `iat`, and on the event's `eventTime`.
 CLOCK_SKEW = timedelta(minutes=1)
+# Deliveries dedupe on the event id for a week (logic/webhooks.py): an older token could be replayed unnoticed.
+MAX_TOKEN_AGE = timedelta(days=7)
 BOOKINGS_EVENT_TYPES = 'wix.bookings.'
 # Wix's event names, from the eventType's last segment or the slug, without their `booking_` prefix. Wix's
 # own spelling is `canceled`; `cancelled` is matched too. An `updated` event carries the booking's new state.
@@ -190,6 +192,8 @@ def _verified_claims(request: WebhookRequest, settings: WixSettings) -> dict:
         raise SignatureError('the token has expired') from None
     except JoseError as exc:
         raise SignatureError(f'the token is refused: {exc.description or exc.error}') from None
+    if claims['iat'] < now - MAX_TOKEN_AGE.total_seconds():
+        raise SignatureError(f'the token was issued more than {MAX_TOKEN_AGE.days} days ago')
     return claims
 
 
