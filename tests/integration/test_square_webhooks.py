@@ -353,3 +353,203 @@ def test_a_customer_without_an_email_address_cannot_be_a_client(square):
     with pytest.raises(InvalidInput) as raised:
         _resolve(square, _lookup(square))
     assert raised.value.field == 'customer.email_address'
+
+
+# --- through the pipeline: webhook -> lookup in the meetings function -> booking event -> meeting ----------
+
+
+@pytest.fixture
+def customer_read_every_time(monkeypatch):
+    """Each lookup reads the customer again, as a lookup in another container would."""
+    from meetbridge.sources import square
+
+    monkeypatch.setattr(square, 'CUSTOMER_READ_SECONDS', -1)
+
+
+def _deliver(stack, body: bytes) -> None:
+    assert post(stack, body)[0] == 202
+    stack.pump()
+
+
+def _booking(stack) -> dict:
+    status, view = stack.view(f'square:{BOOKING_ID}')
+    assert status == 200, view
+    return view
+
+
+def _calls(stack) -> list[str]:
+    """The operations asked of Square since the last call of this, in order."""
+    operations = [call['operation'] for call in stack.square_api.calls()]
+    stack.square_api.reset_calls()
+    return operations
+
+
+def test_a_created_booking_gets_its_meeting_links_client_and_provider_from_square(square):
+    assert square.admin('GET', f'sources/square/bookings/{BOOKING_ID}')[0] == 404
+
+    _deliver(square, square_body())
+
+    view = _booking(square)
+    booking = view['booking']
+    assert (booking['service_id'], booking['provider_id']) == (f'square:{SERVICE_VARIATION_ID}',
+                                                               f'square:{TEAM_MEMBER_ID}')
+    assert booking['start'].startswith('2026-03-18T14:00:00') and booking['end'].startswith('2026-03-18T14:45:00')
+    assert booking['client']['email'] == 'amelia@example.org' and booking['timezone'] == 'UTC'
+    assert view['meeting']['status'] == 'scheduled' and view['links']['provider'] and view['links']['clients']
+    assert square.admin('GET', f'providers/square:{TEAM_MEMBER_ID}')[1]['email'] == 'sandy@salon.example'
+    status, found = square.admin('GET', f'sources/square/bookings/{BOOKING_ID}')
+    assert status == 200 and found == {**view, 'source': 'square', 'external_id': BOOKING_ID}
+
+
+def test_an_update_at_a_new_time_and_version_moves_the_same_booking_and_keeps_its_links(square):
+    _deliver(square, square_body())
+    before = _booking(square)
+
+    _deliver(square, square_body('booking.updated', event_id='e-moved', version=1, start_at=NEW_START))
+
+    after = _booking(square)
+    assert after['booking']['start'].startswith('2026-03-20T09:30:00') and after['booking']['status'] == 'active'
+    assert after['links'] == before['links'] and after['meeting']['key'] == before['meeting']['key']
+
+
+def test_a_pending_booking_accepted_keeps_its_meeting_unmoved(square):
+    _deliver(square, square_body(status='PENDING'))
+    before = _booking(square)
+
+    _deliver(square, square_body('booking.updated', event_id='e-accepted', version=1, status='ACCEPTED'))
+
+    after = _booking(square)
+    assert after['booking']['start'] == before['booking']['start'] and after['links'] == before['links']
+    assert after['meeting']['status'] == 'scheduled'
+
+
+@pytest.mark.parametrize('status', ['CANCELLED_BY_CUSTOMER', 'CANCELLED_BY_SELLER', 'DECLINED'])
+def test_a_cancellation_or_a_decline_cancels_the_booking(square, status):
+    _deliver(square, square_body())
+
+    _deliver(square, square_body('booking.updated', event_id='e-ended', version=1, status=status))
+
+    assert _booking(square)['booking']['status'] == 'cancelled'
+
+
+def test_a_no_show_leaves_the_meeting_as_it_is(square):
+    _deliver(square, square_body())
+    before = _booking(square)
+
+    _deliver(square, square_body('booking.updated', event_id='e-no-show', version=1, status='NO_SHOW'))
+
+    assert _booking(square) == before
+
+
+def test_changes_apply_in_the_order_of_the_booking_version_not_of_arrival(square):
+    _deliver(square, square_body())
+    _deliver(square, square_body('booking.updated', event_id='e-v2', version=2, start_at=NEW_START))
+    _deliver(square, square_body('booking.updated', event_id='e-v1', version=1, start_at='2026-03-19T08:00:00Z'))
+
+    assert _booking(square)['booking']['start'].startswith('2026-03-20T09:30:00')
+
+
+def test_a_move_arriving_before_the_creation_ends_at_the_new_time(square):
+    _deliver(square, square_body('booking.updated', event_id='e-v1', version=1, start_at=NEW_START))
+    _deliver(square, square_body())  # created earlier at Square, delivered late
+
+    booking = _booking(square)['booking']
+    assert booking['start'].startswith('2026-03-20T09:30:00') and booking['status'] == 'active'
+
+
+def test_a_cancel_arriving_before_a_late_move_stays_cancelled(square):
+    _deliver(square, square_body())
+    _deliver(square, square_body('booking.updated', event_id='e-v2', version=2, status='CANCELLED_BY_CUSTOMER'))
+    _deliver(square, square_body('booking.updated', event_id='e-v1', version=1, start_at=NEW_START))
+
+    assert _booking(square)['booking']['status'] == 'cancelled'
+
+
+def test_a_retried_delivery_is_looked_up_and_applied_once(square, customer_read_every_time):
+    body = square_body()
+    assert post(square, body)[0] == 202
+    assert post(square, body)[0] in (200, 202)
+    reports = square.pump()
+
+    assert _calls(square) == ['retrieve_customer', 'retrieve_team_member']
+    assert len(reports['meetings']) == 2  # the one lookup, then the one booking event it published
+    assert _booking(square)['meeting']['status'] == 'scheduled'
+
+
+def test_calls_to_square_per_booking_event(square, customer_read_every_time):
+    _deliver(square, square_body())
+    first = _calls(square)
+    _deliver(square, square_body('booking.updated', event_id='e-moved', version=1, start_at=NEW_START))
+    moved = _calls(square)
+    _deliver(square, square_body('booking.updated', event_id='e-cancelled', version=2, status='CANCELLED_BY_SELLER'))
+    cancelled = _calls(square)
+
+    # The team member is read once, while it is not yet a provider; then one read per event.
+    assert (first, moved, cancelled) == (['retrieve_customer', 'retrieve_team_member'], ['retrieve_customer'],
+                                         ['retrieve_customer'])
+    assert _booking(square)['booking']['status'] == 'cancelled'
+
+
+def test_a_customer_read_is_reused_for_changes_in_a_row(square):
+    _deliver(square, square_body())
+    _deliver(square, square_body('booking.updated', event_id='e-moved', version=1, start_at=NEW_START))
+    _deliver(square, square_body('booking.updated', event_id='e-moved-again', version=2, start_at=START))
+
+    assert _calls(square) == ['retrieve_customer', 'retrieve_team_member']
+    assert _booking(square)['booking']['start'].startswith('2026-03-18T14:00:00')
+
+
+def test_square_down_then_back_keeps_the_move_waiting_visibly_and_applies_it_once(square, customer_read_every_time):
+    from helpers import handler, sqs_event
+
+    _deliver(square, square_body())
+    links = _booking(square)['links']
+    square.square_api.fail('retrieve_customer', 503, times=2)
+    square.square_api.fail('retrieve_customer', 429, times=1)
+
+    assert post(square, square_body('booking.updated', event_id='e-moved', version=1, start_at=NEW_START))[0] == 202
+    [record] = square.cloud.queues['meetings'].receive()
+    for status in (503, 503, 429):
+        failures = handler('meetings')(sqs_event([record]), square.context)['batchItemFailures']
+        assert failures == [{'itemIdentifier': record['messageId']}]
+        assert _booking(square)['booking']['problem'] == \
+            f'waiting for a retry of its square lookup: square answered GET /v2/customers/{CUSTOMER_ID}: HTTP {status}'
+
+    assert handler('meetings')(sqs_event([record]), square.context)['batchItemFailures'] == []
+    square.pump()
+    view = _booking(square)
+    assert view['booking']['start'].startswith('2026-03-20T09:30:00') and view['booking']['problem'] is None
+    assert view['links'] == links
+    assert [call['status'] for call in square.square_api.calls('retrieve_customer')] == [200, 503, 503, 429, 200]
+
+
+def test_a_customer_square_does_not_have_creates_nothing(square, caplog):
+    square.square_api.remove_customer(CUSTOMER_ID)
+
+    _deliver(square, square_body())
+
+    assert square.view(f'square:{BOOKING_ID}')[0] == 404
+    assert square.admin('GET', f'sources/square/bookings/{BOOKING_ID}')[0] == 404
+    assert square.admin('GET', f'providers/square:{TEAM_MEMBER_ID}')[0] == 404
+    [rejected] = [r for r in caplog.records if r.getMessage().startswith('rejected delivery')]
+    assert 'HTTP 404' in rejected.reason and ACCESS_TOKEN not in caplog.text
+
+
+def test_a_booking_of_an_unknown_service_registers_it_offline_and_makes_no_meeting(square):
+    segments = [{'duration_minutes': 30, 'service_variation_id': 'NEWVARIATION1', 'team_member_id': TEAM_MEMBER_ID}]
+    _deliver(square, square_body(segments=segments))
+
+    assert square.admin('GET', 'services/square:NEWVARIATION1')[1]['online'] is False
+    assert square.view(f'square:{BOOKING_ID}')[0] == 404
+
+
+def test_a_source_set_online_all_registers_its_services_online(square):
+    settings = {'signature_key': SIGNATURE_KEY, 'notification_url': notification_url(square),
+                'access_token': ACCESS_TOKEN, 'online': 'all'}
+    assert square.admin('PUT', 'sources/square', settings)[0] == 200
+    segments = [{'duration_minutes': 30, 'service_variation_id': 'NEWVARIATION1', 'team_member_id': TEAM_MEMBER_ID}]
+
+    _deliver(square, square_body(segments=segments))
+
+    assert square.admin('GET', 'services/square:NEWVARIATION1')[1]['online'] is True
+    assert _booking(square)['meeting']['status'] == 'scheduled'
