@@ -210,6 +210,7 @@ def test_the_service_is_registered_from_the_webhook_not_online(square):
      'data.object.booking.appointment_segments.0.duration_minutes'),
     (square_body(segments=[{'duration_minutes': 0, 'service_variation_id': 'V', 'team_member_id': 'T'}]),
      'data.object.booking.appointment_segments'),
+    (square_body(start_at='9999-12-31T23:30:00Z'), 'data.object.booking.start_at'),
     (square_body(customer_id='../../v2/locations'), 'data.object.booking.customer_id'),
     (square_body(id={'x': 1}), 'data.object.booking.id'),
 ])

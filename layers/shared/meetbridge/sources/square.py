@@ -16,7 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -75,11 +75,12 @@ class SquareBooking(_Lenient):
     appointment_segments: list[Segment] = Field(min_length=1, max_length=50)
 
     @property
-    def minutes(self) -> int:
-        """From the start of the first segment to the end of the last: the intermission after the last segment
-        is not part of the appointment."""
+    def end(self) -> datetime:
+        """The end of the last segment: every segment's duration and the intermissions between them (the one
+        after the last segment is not part of the appointment)."""
         segments = self.appointment_segments
-        return sum(s.duration_minutes for s in segments) + sum(s.intermission_minutes for s in segments[:-1])
+        minutes = sum(s.duration_minutes for s in segments) + sum(s.intermission_minutes for s in segments[:-1])
+        return self.start_at + timedelta(minutes=minutes)
 
 
 class BookingObject(_Lenient):
@@ -150,7 +151,12 @@ class SquareSource:
             booking = Data.model_validate(envelope.data).object.booking
         except ValidationError as exc:
             raise invalid_input_from(exc, 'data.') from None
-        if booking.minutes == 0:
+        try:
+            end = booking.end
+        except OverflowError:
+            raise InvalidInput('data.object.booking.start_at: the booking would end after the year 9999',
+                               field='data.object.booking.start_at') from None
+        if end == booking.start_at:
             raise InvalidInput('data.object.booking.appointment_segments: add up to 0 minutes',
                                field='data.object.booking.appointment_segments')
         if _change(envelope.type, booking.status) is None:
@@ -188,7 +194,7 @@ class SquareSource:
         try:
             translated = Booking(
                 id=booking_id, service_id=f'square:{segment.service_variation_id}', provider_id=provider_id,
-                start=booking.start_at, end=booking.start_at + timedelta(minutes=booking.minutes),
+                start=booking.start_at, end=booking.end,
                 # Square gives the location's zone only through its Locations API, which is not read: the
                 # provider's zone as the admin set it, else UTC.
                 timezone=(provider and provider.timezone) or 'UTC', version=booking.version,
