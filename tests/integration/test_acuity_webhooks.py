@@ -354,3 +354,175 @@ def test_an_answer_that_cannot_be_a_booking_is_invalid(every_setting, sandbox, a
     with pytest.raises(InvalidInput) as invalid:
         _resolve()
     assert invalid.value.field == field
+
+
+# --- through the stack: webhook -> lookup in the meetings function -> booking event -> meeting ---
+
+
+def _deliver(stack, action: str = 'scheduled') -> None:
+    assert post(stack, form(action))[0] == 202
+    stack.pump()
+
+
+def _booking(stack) -> dict:
+    status, view = stack.view(f'acuity:{APPOINTMENT_ID}')
+    assert status == 200, view
+    return view
+
+
+def _client_emails() -> list:
+    from integration_stack import sent_emails
+
+    return [m for m in sent_emails() if 'Chris@Example.org' in m.destinations['ToAddresses']]
+
+
+def _run_meetings(stack, records: list[dict]) -> list[dict]:
+    from helpers import handler, sqs_event
+
+    return handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+
+
+def test_a_scheduled_appointment_gets_its_meeting_and_links_under_acuity_ids(acuity, sandbox):
+    _deliver(acuity)
+
+    view = _booking(acuity)
+    booking = view['booking']
+    assert (booking['service_id'], booking['provider_id']) == ('acuity:51234567', 'acuity:8123456')
+    assert booking['start'].startswith('2030-03-04T14:30:00') and booking['end'].startswith('2030-03-04T15:15:00')
+    assert booking['timezone'] == 'America/New_York' and booking['client']['timezone'] == 'Europe/London'
+    assert view['meeting']['status'] == 'scheduled' and view['links']['provider'] and view['links']['clients']
+    assert acuity.admin('GET', 'providers/acuity:8123456')[1]['name'] == 'Ana Example'
+    assert len(_client_emails()) == 1
+    assert len(sandbox.calls('get_appointment')) == 1  # one call to Acuity for the one event
+
+
+def test_the_booking_is_found_by_acuitys_id(acuity, sandbox):
+    assert acuity.admin('GET', f'sources/acuity/bookings/{APPOINTMENT_ID}')[0] == 404
+    _deliver(acuity)
+
+    status, found = acuity.admin('GET', f'sources/acuity/bookings/{APPOINTMENT_ID}')
+
+    assert status == 200 and found == {**_booking(acuity), 'source': 'acuity', 'external_id': str(APPOINTMENT_ID)}
+    assert acuity.admin('GET', 'sources/acuity/bookings/999')[0] == 404
+
+
+def test_an_unknown_appointment_type_is_registered_offline_and_makes_no_meeting(acuity, sandbox):
+    sandbox.set_appointment(appointment(appointmentTypeID=77, type='Haircut'))
+
+    _deliver(acuity)
+
+    assert acuity.admin('GET', 'services/acuity:77')[1] == {'id': 'acuity:77', 'name': 'Haircut', 'online': False,
+                                                            'kind': 'appointment'}
+    assert acuity.view(f'acuity:{APPOINTMENT_ID}')[0] == 404
+
+
+def test_a_source_set_online_all_registers_its_appointment_types_online(acuity, sandbox):
+    assert acuity.admin('PUT', 'sources/acuity', {'user_id': USER_ID, 'api_key': API_KEY, 'online': 'all'})[0] == 200
+    sandbox.set_appointment(appointment(appointmentTypeID=77, type='Haircut'))
+
+    _deliver(acuity)
+
+    assert acuity.admin('GET', 'services/acuity:77')[1]['online'] is True
+    assert _booking(acuity)['meeting']['status'] == 'scheduled'
+
+
+def test_a_reschedule_moves_the_same_booking_and_keeps_its_links(acuity, sandbox):
+    _deliver(acuity)
+    before = _booking(acuity)
+    sandbox.set_appointment(appointment(datetime='2030-03-06T11:00:00-0500', time='11:00am', endTime='11:45am'))
+
+    _deliver(acuity, 'rescheduled')
+
+    after = _booking(acuity)
+    assert after['booking']['start'].startswith('2030-03-06T16:00:00') and after['booking']['status'] == 'active'
+    assert after['links'] == before['links'] and after['meeting']['key'] == before['meeting']['key']
+    assert len(_client_emails()) == 2  # created, then moved
+    assert len(sandbox.calls('get_appointment')) == 2
+
+
+def test_a_cancel_cancels_the_booking(acuity, sandbox):
+    _deliver(acuity)
+    sandbox.set_appointment(appointment(canceled=True))
+
+    _deliver(acuity, 'appointment.canceled')
+
+    assert _booking(acuity)['booking']['status'] == 'cancelled'
+
+
+def test_a_scheduled_delivered_after_the_cancel_leaves_it_cancelled(acuity, sandbox):
+    _deliver(acuity)
+    sandbox.set_appointment(appointment(canceled=True))
+    _deliver(acuity, 'canceled')
+
+    _deliver(acuity, 'changed')  # a late delivery: Acuity holds the appointment as cancelled
+
+    assert _booking(acuity)['booking']['status'] == 'cancelled'
+    assert len(sandbox.calls('get_appointment')) == 3
+
+
+def test_a_repeated_delivery_changes_the_booking_once(acuity, sandbox):
+    _deliver(acuity)
+    _deliver(acuity)  # scheduled again: acknowledged, not looked up again
+    sandbox.set_appointment(appointment(datetime='2030-03-06T11:00:00-0500'))
+    _deliver(acuity, 'rescheduled')
+    _deliver(acuity, 'rescheduled')  # Acuity retries: the same state read again changes nothing
+
+    assert _booking(acuity)['booking']['start'].startswith('2030-03-06T16:00:00')
+    assert len(_client_emails()) == 2  # created, moved once
+    assert len(sandbox.calls('get_appointment')) == 3
+
+
+def test_two_real_changes_with_identical_bodies_are_both_applied(acuity, sandbox):
+    _deliver(acuity)
+    sandbox.set_appointment(appointment(datetime='2030-03-06T11:00:00-0500'))
+    _deliver(acuity, 'changed')
+    sandbox.set_appointment(appointment(datetime='2030-03-07T08:00:00-0500'))
+
+    _deliver(acuity, 'changed')
+
+    assert _booking(acuity)['booking']['start'].startswith('2030-03-07T13:00:00')
+    assert len(_client_emails()) == 3
+
+
+def test_moved_away_and_back_ends_at_the_first_time(acuity, sandbox):
+    _deliver(acuity)
+    sandbox.set_appointment(appointment(datetime='2030-03-06T11:00:00-0500'))
+    _deliver(acuity, 'rescheduled')
+    sandbox.set_appointment(appointment())
+
+    _deliver(acuity, 'rescheduled')
+
+    assert _booking(acuity)['booking']['start'].startswith('2030-03-04T14:30:00')
+
+
+def test_acuity_down_then_back_applies_the_change_once_and_loses_nothing(acuity, sandbox):
+    _deliver(acuity)
+    links = _booking(acuity)['links']
+    sandbox.set_appointment(appointment(datetime='2030-03-06T11:00:00-0500'))
+    sandbox.fail('get_appointment', 503, times=2)
+
+    assert post(acuity, form('rescheduled'))[0] == 202
+    [record] = acuity.cloud.queues['meetings'].receive()
+    for _ in range(2):  # the meetings queue gives the lookup back after its delay
+        assert _run_meetings(acuity, [record]) == [{'itemIdentifier': record['messageId']}]
+        assert _booking(acuity)['booking']['problem'] == ('waiting for a retry of its acuity lookup: '
+                                                          'Acuity answered GET /appointments/1204583921: HTTP 503')
+    assert _run_meetings(acuity, [record]) == []
+    acuity.pump()
+
+    view = _booking(acuity)
+    assert view['booking']['start'].startswith('2030-03-06T16:00:00') and view['booking']['problem'] is None
+    assert view['links'] == links
+    assert [call['status'] for call in sandbox.calls('get_appointment')] == [200, 503, 503, 200]
+
+
+def test_an_appointment_acuity_does_not_have_creates_nothing(acuity, sandbox, caplog):
+    sandbox.remove_appointment(APPOINTMENT_ID)
+
+    _deliver(acuity)
+
+    assert acuity.view(f'acuity:{APPOINTMENT_ID}')[0] == 404
+    assert acuity.admin('GET', f'services/acuity:{TYPE_ID}')[1]['online'] is True  # the admin's, untouched
+    assert acuity.admin('GET', 'providers/acuity:8123456')[0] == 404
+    assert any(r.getMessage().startswith('rejected delivery') for r in caplog.records)
+    assert API_KEY not in caplog.text
