@@ -356,6 +356,17 @@ def test_an_answer_that_cannot_be_a_booking_is_invalid(every_setting, sandbox, a
     assert invalid.value.field == field
 
 
+
+@pytest.mark.parametrize('answer', ['[' * 5000, '<html>Maintenance</html>', b'\xff\xfe{}', '[]',
+                                    '{"id": ' + '9' * 5000 + '}'])
+def test_an_answer_that_is_not_an_appointment_object_is_invalid_not_a_crash(every_setting, sandbox, answer):
+    from meetbridge.errors import InvalidInput
+
+    sandbox.fail('get_appointment', 200, body=answer)
+
+    with pytest.raises(InvalidInput, match='the body'):
+        _resolve()
+
 # --- through the stack: webhook -> lookup in the meetings function -> booking event -> meeting ---
 
 
