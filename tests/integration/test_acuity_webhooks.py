@@ -252,8 +252,9 @@ def test_a_paid_appointment_and_a_free_one(every_setting, sandbox):
     sandbox.set_appointment(appointment(paid='yes', amountPaid='80.00'))
     assert _resolve().events[0].booking.payment.model_dump() == {'required': True, 'status': 'paid'}
 
-    sandbox.set_appointment(appointment(price='0.00'))
-    assert _resolve().events[0].booking.payment.model_dump() == {'required': False, 'status': 'pending'}
+    for free in ('0.00', '', None):
+        sandbox.fail('get_appointment', 200, body=appointment(price=free))
+        assert _resolve().events[0].booking.payment.model_dump() == {'required': False, 'status': 'pending'}
 
 
 @pytest.mark.parametrize(('action', 'canceled', 'known', 'expected'), [
@@ -345,6 +346,8 @@ def test_an_api_that_does_not_answer_in_time_is_an_outage(every_setting, sandbox
     (appointment(duration='0'), 'appointment.duration'),
     (appointment(datetime='2030-03-04T09:30:00'), 'appointment.datetime'),
     (appointment(calendarID='eight'), 'appointment.calendarID'),
+    (appointment(price='-5.00'), 'appointment.price'),
+    (appointment(calendar='x' * 5000), 'appointment.calendar'),
 ])
 def test_an_answer_that_cannot_be_a_booking_is_invalid(every_setting, sandbox, answer, field):
     from meetbridge.errors import InvalidInput

@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from meetbridge import config, safe_json
 from meetbridge.config import BookingPlatformSettings
@@ -62,6 +62,8 @@ def _digits(text: str) -> str:
 
 
 NumericId = Annotated[str, AfterValidator(_digits)]
+# Acuity writes money as "80.00"; an empty price is no price rather than a booking refused.
+Money = Annotated[Annotated[Decimal, Field(ge=0, max_digits=20)] | None, BeforeValidator(lambda value: value or None)]
 
 
 class Notification(BaseModel):
@@ -84,14 +86,15 @@ class Appointment(BaseModel):
     # Elapsed minutes: `endTime` is only a wall-clock time ("11:15am") without a date or an offset, which
     # names no instant across midnight or a DST change.
     duration: int = Field(gt=0, le=LONGEST_MINUTES)
-    type: str = Field(max_length=500)
+    # Names are cut to what our services and providers hold; bounded here so that nothing huge is copied.
+    type: str = Field(max_length=1000)
     appointmentTypeID: int = Field(ge=0)
-    calendar: str = Field(min_length=1, max_length=200)
+    calendar: str = Field(max_length=1000)
     calendarID: int = Field(ge=0)
     timezone: str | None = None  # the client's
     calendarTimezone: str | None = None
     canceled: bool = False
-    price: Decimal | None = Field(None, max_digits=20)
+    price: Money = None
     paid: str | None = None  # "yes" / "no"
 
 
@@ -187,7 +190,8 @@ class AcuitySource:
         try:
             service = NewService(id=f'acuity:{appointment.appointmentTypeID}',
                                  name=(appointment.type or str(appointment.appointmentTypeID))[:200])
-            provider = NewProvider(id=f'acuity:{appointment.calendarID}', name=appointment.calendar,
+            provider = NewProvider(id=f'acuity:{appointment.calendarID}',
+                                   name=(appointment.calendar or str(appointment.calendarID))[:200],
                                    timezone=calendar_zone)
             booking = Booking(
                 id=booking_id, service_id=service.id, provider_id=provider.id,
