@@ -474,6 +474,22 @@ def test_a_scheduled_delivered_after_the_cancel_leaves_it_cancelled(acuity, sand
     assert len(sandbox.calls('get_appointment')) == 3
 
 
+def test_lookups_run_out_of_order_end_at_what_acuity_holds_last(acuity, sandbox):
+    _deliver(acuity)
+    sandbox.set_appointment(appointment(datetime='2030-03-06T11:00:00-0500'))
+    assert post(acuity, form('rescheduled'))[0] == 202
+    sandbox.set_appointment(appointment(datetime='2030-03-07T08:00:00-0500'))
+    assert post(acuity, form('changed'))[0] == 202
+    lookups = {json.loads(record['body'])['detail']['hint']['action']: record
+               for record in acuity.cloud.queues['meetings'].receive()}
+    first, second = lookups['rescheduled'], lookups['changed']
+
+    assert _run_meetings(acuity, [second]) == [] and _run_meetings(acuity, [first]) == []
+    acuity.pump()
+
+    assert _booking(acuity)['booking']['start'].startswith('2030-03-07T13:00:00')
+
+
 def test_a_repeated_delivery_changes_the_booking_once(acuity, sandbox):
     _deliver(acuity)
     _deliver(acuity)  # scheduled again: acknowledged, not looked up again
