@@ -347,6 +347,7 @@ def test_an_api_that_does_not_answer_in_time_is_an_outage(every_setting, sandbox
     (appointment(datetime='2030-03-04T09:30:00'), 'appointment.datetime'),
     (appointment(calendarID='eight'), 'appointment.calendarID'),
     (appointment(price='-5.00'), 'appointment.price'),
+    (appointment(datetime='9999-12-31T20:00:00+0000', duration='600'), 'appointment.duration'),
     (appointment(calendar='x' * 5000), 'appointment.calendar'),
 ])
 def test_an_answer_that_cannot_be_a_booking_is_invalid(every_setting, sandbox, answer, field):

@@ -185,6 +185,11 @@ class AcuitySource:
                                field='appointment.id')
 
         booking_id = f'acuity:{appointment.id}'
+        try:
+            end = appointment.datetime + timedelta(minutes=appointment.duration)
+        except OverflowError:
+            raise InvalidInput('appointment.duration: ends after the year 9999', field='appointment.duration'
+                               ) from None
         client_zone = _zone(appointment.timezone)
         calendar_zone = _zone(appointment.calendarTimezone)
         try:
@@ -195,7 +200,7 @@ class AcuitySource:
                                    timezone=calendar_zone)
             booking = Booking(
                 id=booking_id, service_id=service.id, provider_id=provider.id,
-                start=appointment.datetime, end=appointment.datetime + timedelta(minutes=appointment.duration),
+                start=appointment.datetime, end=end,
                 timezone=calendar_zone or client_zone or 'UTC',
                 payment=Payment(required=bool(appointment.price), status='paid' if appointment.paid == 'yes'
                                 else 'pending'),
