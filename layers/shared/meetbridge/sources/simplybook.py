@@ -31,7 +31,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from meetbridge import safe_json
 from meetbridge.config import BookingPlatformSettings, settings
-from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Payment
+from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Email, Payment
 from meetbridge.errors import InvalidInput
 from meetbridge.observability import logger
 from meetbridge.security.signatures import SignatureError
@@ -95,6 +95,8 @@ def _platform_id(value: Any) -> Any:
 PlatformId = Annotated[str, BeforeValidator(_platform_id),
                        StringConstraints(min_length=1, max_length=64, pattern=r'^[A-Za-z0-9][A-Za-z0-9._-]*$')]
 Text = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
+# SimplyBook answers an empty string for a field left blank.
+OptionalEmail = Annotated[Email | None, BeforeValidator(lambda value: value or None)]
 
 
 class Callback(BaseModel):
@@ -133,10 +135,10 @@ class Details(BaseModel):
     event_name: Text | None = None
     unit_id: PlatformId
     unit_name: Text | None = None
-    unit_email: str | None = None
+    unit_email: OptionalEmail = None
     client_id: PlatformId | None = None
     client_name: Text
-    client_email: str
+    client_email: Email
     start_date_time: LocalTime
     end_date_time: LocalTime
     is_confirm: Annotated[str | None, BeforeValidator(_platform_id)] = None
@@ -168,10 +170,11 @@ def booking_sign(booking_id: str, booking_hash: str, secret_key: str) -> str:
 
 
 def wall_clock_span(start: datetime, end: datetime, zone: str) -> tuple[datetime, datetime]:
-    """Naive company-local start and end as instants (the module's docstring says how DST is read)."""
+    """Naive company-local start and end (end after start) as instants; the module's docstring says how DST
+    is read."""
     tz = ZoneInfo(zone)
     start_at, end_at = start.replace(tzinfo=tz).astimezone(UTC), end.replace(tzinfo=tz).astimezone(UTC)
-    if start < end and end_at <= start_at:  # a span reaching into a DST gap
+    if end_at <= start_at:  # a span reaching into a DST gap
         end_at = start_at + (end - start)
     return start_at, end_at
 
@@ -310,13 +313,15 @@ class SimplyBookSource:
             details = Details.model_validate(document)
         except ValidationError as exc:
             raise invalid_input_from(exc, 'details.') from None
+        if details.end_date_time <= details.start_date_time:
+            raise InvalidInput('details.end_date_time: must be after start_date_time', field='details.end_date_time')
         event_type = 'booking.cancelled' if details.cancelled else NOTIFICATIONS[pointer.notification_type]
         booking_id = known(lookup.external_id) or f'simplybook:{lookup.external_id}'
         start, end = wall_clock_span(details.start_date_time, details.end_date_time, source.timezone)
         try:
             service = NewService(id=f'simplybook:{details.event_id}', name=details.event_name or details.event_id)
             provider = NewProvider(id=f'simplybook:{details.unit_id}', name=details.unit_name or details.unit_id,
-                                   email=details.unit_email or None)
+                                   email=details.unit_email)
             client_id = details.client_id or hashlib.sha256(details.client_email.lower().encode()).hexdigest()[:32]
             booking = Booking(
                 id=booking_id, service_id=service.id, provider_id=provider.id, start=start, end=end,
