@@ -1,6 +1,8 @@
-"""SQS consumer of booking.* events: each becomes a meeting, join links and a start schedule."""
+"""SQS consumer of booking.* events: each becomes a meeting, join links and a start schedule; a booking.lookup
+reads a booking from its platform's API and publishes what it finds."""
 
 import json
+import time
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
@@ -13,8 +15,9 @@ from meetbridge import aws, budget, config, idempotency
 from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MicrosoftSettings,
                                SchedulingSettings, WaitingSettings, ZoomSettings)
 from meetbridge.domain.model import BookingEvent
-from meetbridge.errors import MeetbridgeError, RetryLater
-from meetbridge.logic import bookings, waiting
+from meetbridge.sources.base import Lookup, LookupRefused
+from meetbridge.errors import InvalidInput, MeetbridgeError, NotFound, RetryLater
+from meetbridge.logic import bookings, lookups, waiting, webhooks
 from meetbridge.observability import logger, metrics
 
 
@@ -56,17 +59,47 @@ def retry_delay(receive_count: int) -> int:
     return min(FIRST_RETRY_SECONDS * 2 ** (max(receive_count, 1) - 1), LONGEST_RETRY_SECONDS)
 
 
+def _waiting_reason(exc: Exception) -> str:
+    """Shown to the admin: a domain error's message is safe; anything else is named by its type only."""
+    return str(exc) if isinstance(exc, MeetbridgeError) else type(exc).__name__
+
+
+def look_up(lookup: Lookup) -> dict:
+    try:
+        with budget.within(RECORD_SECONDS):
+            published = lookups.resolve(lookup, time.time())
+    except (LookupRefused, InvalidInput, NotFound) as exc:
+        # The platform does not vouch for what the webhook named (a forged pointer, a booking it does not have),
+        # or the tenant removed the source: nothing to apply, and retrying would not change the answer.
+        metrics.add_metric(name='LookupsRejected', unit='Count', value=1)
+        logger.warning('rejected delivery: the lookup changed nothing',
+                       extra={'tenant_id': lookup.tenant_id, 'source': lookup.source,
+                              'external_id': lookup.external_id, 'reason': str(exc)})
+        return {'outcome': 'rejected'}
+    except Exception as exc:
+        if lookup.booking_id:
+            waiting.note_waiting(lookup.tenant_id, lookup.booking_id,
+                                 f'waiting for a retry of its {lookup.source} lookup: {_waiting_reason(exc)}',
+                                 datetime.now(UTC))
+        raise
+    logger.info('booking looked up', extra={'tenant_id': lookup.tenant_id, 'source': lookup.source,
+                                            'external_id': lookup.external_id, 'published': len(published)})
+    return {'outcome': 'looked up', 'published': published}
+
+
 def record_handler(record: SQSRecord, lambda_context) -> dict:
     if lambda_context.get_remaining_time_in_millis() < (RECORD_SECONDS + RECORD_RESERVE_SECONDS) * 1000:
         raise RetryLater('not started: too little time left in this invocation')
-    event = BookingEvent.model_validate(json.loads(record.body)['detail'])
+    envelope = json.loads(record.body)
+    if envelope['detail-type'] == webhooks.BOOKING_LOOKUP:
+        return look_up(Lookup.model_validate(envelope['detail']))
+    event = BookingEvent.model_validate(envelope['detail'])
     try:
         with budget.within(RECORD_SECONDS):
             return apply_once(event=event.model_dump(mode='json'))
     except Exception as exc:
-        # Shown to the admin: a domain error's message is safe; anything else is named by its type only.
-        reason = str(exc) if isinstance(exc, MeetbridgeError) else type(exc).__name__
-        waiting.note_waiting(event.tenant_id, event.booking.id, f'waiting for a retry: {reason}', datetime.now(UTC))
+        waiting.note_waiting(event.tenant_id, event.booking.id, f'waiting for a retry: {_waiting_reason(exc)}',
+                             datetime.now(UTC))
         raise
 
 
@@ -93,6 +126,7 @@ def delay_failed(event: dict, response: dict) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     ONCE.register_lambda_context(context)
+    webhooks.DEDUPE.register_lambda_context(context)
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
     delay_failed(event, response)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from meetbridge import events, idempotency
 from meetbridge.logic import sources, tenants, waiting
 from meetbridge.sources import source_for
-from meetbridge.sources.base import WebhookRequest
+from meetbridge.sources.base import Translation, WebhookRequest
 from meetbridge.store import repository
 
 # Platforms retry for hours (Zoom: up to 60 min, others longer); a week covers them all.
@@ -36,10 +36,17 @@ def receive(source_name: str, request: WebhookRequest) -> list[str]:
     verifier = _verifier(source_name, request)
     translation = source.translate(request, verifier,
                                    lambda external_id: sources.known_booking(request.tenant_id, source_name, external_id))
+    online = source_name != 'generic' and verifier.online == 'all'
+    return publish_translation(request.tenant_id, source_name, translation, online=online)
+
+
+def publish_translation(tenant_id: str, source_name: str, translation: Translation, online: bool) -> list[str]:
+    """What a webhook, or the lookup it asked for, carried: its services and providers registered when new,
+    its platform ids tied to our bookings, each booking recorded as received and its event published once,
+    each lookup published. Returns the ids published."""
     if translation.services or translation.providers:
-        sources.register_first_seen(request.tenant_id, translation.services, translation.providers,
-                                    online=verifier.online == 'all')
-    sources.record_external_ids(request.tenant_id, source_name, translation.external_ids)
+        sources.register_first_seen(tenant_id, translation.services, translation.providers, online=online)
+    sources.record_external_ids(tenant_id, source_name, translation.external_ids)
     for event in translation.events:
         # Before the event is on the bus, so the booking is visible whatever happens to the event after.
         waiting.record_received(event, datetime.now(UTC))
