@@ -412,3 +412,205 @@ def test_an_answer_that_is_not_json_rpc_is_platform_unavailable(sb, simplybook):
 
     with pytest.raises(PlatformUnavailable, match='not a JSON-RPC answer'):
         _resolved(sb)
+
+
+# --- through the pipeline: webhook -> lookup -> booking -> meeting --------------------------------------
+
+
+def run_meetings(stack, records: list[dict]) -> list[dict]:
+    from helpers import handler, sqs_event
+
+    return handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+
+
+def _look_up(stack) -> list[str]:
+    """Runs the lookup waiting on the meetings queue, then the booking events it published; answers their types."""
+    [lookup] = stack.cloud.queues['meetings'].receive()
+    assert run_meetings(stack, [lookup]) == []
+    published = stack.cloud.queues['meetings'].receive()
+    if published:
+        assert run_meetings(stack, published) == []
+    return [json.loads(record['body'])['detail']['type'] for record in published]
+
+
+def _deliver(stack, notification_type: str = 'create') -> list[str]:
+    assert post(stack, callback(notification_type))[0] == 202
+    return _look_up(stack)
+
+
+def _booking(stack) -> dict:
+    status, view = stack.view('simplybook:1042')
+    assert status == 200, view
+    return view
+
+
+def _move(simplybook, start: str, end: str, **changes) -> None:
+    """The booking changed at SimplyBook: its details answer the new state."""
+    simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'start_date_time': start, 'end_date_time': end,
+                                                    **changes})
+
+
+def test_a_created_booking_gets_its_meeting_and_links_under_simplybook_ids(sb):
+    assert _deliver(sb) == ['booking.created']
+
+    view = _booking(sb)
+    booking = view['booking']
+    assert (booking['service_id'], booking['provider_id']) == ('simplybook:3', 'simplybook:2')
+    assert booking['start'].startswith('2030-03-04T08:30:00') and booking['timezone'] == 'Europe/Berlin'
+    assert booking['client']['email'] == 'zoe@client.example'
+    assert view['meeting']['status'] == 'scheduled' and view['links']['provider'] and view['links']['clients']
+    assert sb.admin('GET', 'providers/simplybook:2')[1]['email'] == 'dana@clinic.example'
+    status, found = sb.admin('GET', f'sources/simplybook/bookings/{BOOKING}')
+    assert status == 200 and found == {**view, 'source': 'simplybook', 'external_id': BOOKING}
+
+
+def test_a_booking_of_an_unknown_service_registers_it_offline_and_makes_no_meeting(sb, simplybook):
+    simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'event_id': '88', 'event_name': 'Haircut'})
+
+    _deliver(sb)
+
+    assert sb.admin('GET', 'services/simplybook:88')[1] == {'id': 'simplybook:88', 'name': 'Haircut',
+                                                            'online': False, 'kind': 'appointment'}
+    assert sb.view('simplybook:1042')[0] == 404
+
+
+def test_a_source_set_online_all_registers_its_services_online(sb, simplybook):
+    settings = {'company': COMPANY, 'api_key': API_KEY, 'secret_key': SECRET_KEY, 'timezone': 'Europe/Berlin',
+                'online': 'all'}
+    assert sb.admin('PUT', 'sources/simplybook', settings)[0] == 200
+    simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'event_id': '88', 'event_name': 'Haircut'})
+
+    _deliver(sb)
+
+    assert sb.admin('GET', 'services/simplybook:88')[1]['online'] is True
+    assert _booking(sb)['meeting']['status'] == 'scheduled'
+
+
+def test_create_change_and_cancel_move_the_same_booking_with_the_same_links_then_cancel_it(sb, simplybook):
+    _deliver(sb)
+    before = _booking(sb)
+    _move(simplybook, '2030-03-05 11:00:00', '2030-03-05 11:45:00')
+
+    assert post(sb, callback('change'))[0] == 202
+    [lookup] = [json.loads(r['body']) for r in sb.cloud.queues['meetings'].receive()]
+    assert lookup['detail']['booking_id'] == 'simplybook:1042'  # known: a failure can be shown on it
+    assert run_meetings(sb, [{'messageId': 'change-1', 'body': json.dumps(lookup),
+                              'attributes': {'ApproximateReceiveCount': '1'}}]) == []
+    sb.pump()
+
+    after = _booking(sb)
+    assert after['booking']['start'].startswith('2030-03-05T10:00:00') and after['booking']['status'] == 'active'
+    assert after['links'] == before['links']
+
+    assert _deliver(sb, 'cancel') == ['booking.cancelled']
+    assert _booking(sb)['booking']['status'] == 'cancelled'
+
+
+def test_two_identical_change_callbacks_for_two_real_changes_are_both_applied_and_a_retry_once(sb, simplybook):
+    _deliver(sb)
+    _move(simplybook, '2030-03-05 11:00:00', '2030-03-05 11:30:00')
+    first = _deliver(sb, 'change')
+    retried = _deliver(sb, 'change')  # SimplyBook delivering the same callback again
+    _move(simplybook, '2030-03-06 15:00:00', '2030-03-06 15:30:00')
+    second = _deliver(sb, 'change')
+
+    assert (first, retried, second) == (['booking.rescheduled'], [], ['booking.rescheduled'])
+    assert _booking(sb)['booking']['start'].startswith('2030-03-06T14:00:00')
+
+
+def test_a_change_showing_only_another_client_or_provider_is_applied_to_the_same_booking(sb, simplybook):
+    _deliver(sb)
+    links = _booking(sb)['links']
+    simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'client_name': 'Zoë N.',
+                                                    'client_email': 'zoe.new@client.example'})
+
+    assert _deliver(sb, 'change') == ['booking.rescheduled']
+
+    view = _booking(sb)
+    assert view['booking']['client']['email'] == 'zoe.new@client.example' and view['links'] == links
+
+
+def test_a_change_whose_reread_shows_the_booking_cancelled_cancels_it(sb, simplybook):
+    _deliver(sb)
+    simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'is_confirm': '0'})
+
+    assert _deliver(sb, 'change') == ['booking.cancelled']
+    assert _booking(sb)['booking']['status'] == 'cancelled'
+
+
+def test_a_forged_hash_creates_nothing_and_is_logged_as_a_rejected_delivery(sb, simplybook, caplog):
+    assert post(sb, callback(booking_hash=FORGED_HASH))[0] == 202
+
+    assert _look_up(sb) == []
+
+    assert sb.view('simplybook:1042')[0] == 404
+    assert sb.admin('GET', 'services/simplybook:3')[1]['name'] == 'Consultation'  # the admin's, untouched
+    assert sb.admin('GET', 'providers/simplybook:2')[0] == 404
+    [rejected] = [r for r in caplog.records if r.getMessage().startswith('rejected delivery')]
+    assert 'signature error' in rejected.reason
+    assert SECRET_KEY not in caplog.text and API_KEY not in caplog.text
+
+
+def test_a_forged_change_of_a_known_booking_changes_nothing(sb, simplybook):
+    _deliver(sb)
+    before = _booking(sb)
+
+    assert post(sb, callback('cancel', booking_hash=FORGED_HASH))[0] == 202
+    assert _look_up(sb) == []
+
+    assert _booking(sb) == before
+
+
+@pytest.mark.parametrize('status', [503, 429, 504])
+def test_simplybook_down_then_back_makes_the_meeting_once(sb, simplybook, status):
+    simplybook.fail('get_booking_details', status, times=3)
+    assert post(sb, callback())[0] == 202
+    [record] = sb.cloud.queues['meetings'].receive()
+
+    for _ in range(3):
+        assert run_meetings(sb, [record]) == [{'itemIdentifier': record['messageId']}]
+        assert sb.view('simplybook:1042')[0] == 404
+    assert run_meetings(sb, [record]) == []
+    published = sb.cloud.queues['meetings'].receive()
+    assert [json.loads(r['body'])['detail']['type'] for r in published] == ['booking.created']
+    assert run_meetings(sb, published) == []
+    assert run_meetings(sb, [record]) == []  # the lookup redelivered once more: nothing new is published
+    assert sb.cloud.queues['meetings'].receive() == []
+
+    assert _booking(sb)['meeting']['status'] == 'scheduled'
+    assert _operations(simplybook).count('get_booking_details') == 5
+
+
+def test_simplybook_down_on_a_known_booking_shows_why_its_change_waits(sb, simplybook):
+    _deliver(sb)
+    simplybook.fail('get_booking_details', 503, times=1)
+    _move(simplybook, '2030-03-05 11:00:00', '2030-03-05 11:30:00')
+    assert post(sb, callback('change'))[0] == 202
+    [record] = sb.cloud.queues['meetings'].receive()
+
+    assert run_meetings(sb, [record]) == [{'itemIdentifier': record['messageId']}]
+    assert _booking(sb)['booking']['problem'] == \
+        'waiting for a retry of its simplybook lookup: SimplyBook answered POST /: HTTP 503'
+
+    assert run_meetings(sb, [record]) == []
+    sb.pump()
+    booking = _booking(sb)['booking']
+    assert booking['start'].startswith('2030-03-05T10:00:00') and booking['problem'] is None
+
+
+def test_one_api_call_per_booking_event_once_the_token_is_held_and_one_new_token_on_expiry(sb, simplybook):
+    _deliver(sb)
+    assert _operations(simplybook) == ['get_token', 'get_booking_details']
+    simplybook.reset_calls()
+
+    _move(simplybook, '2030-03-05 11:00:00', '2030-03-05 11:30:00')
+    _deliver(sb, 'change')
+    _move(simplybook, '2030-03-06 11:00:00', '2030-03-06 11:30:00')
+    _deliver(sb, 'change')
+    assert _operations(simplybook) == ['get_booking_details'] * 2
+    simplybook.reset_calls()
+
+    simplybook.advance(3601)  # SimplyBook's token has expired
+    _deliver(sb, 'cancel')
+    assert _operations(simplybook) == ['get_booking_details', 'get_token', 'get_booking_details']
+    assert _booking(sb)['booking']['status'] == 'cancelled'
