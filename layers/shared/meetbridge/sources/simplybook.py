@@ -22,12 +22,11 @@ booking event, two (a new token first) when the token has expired.
 """
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
 from meetbridge import safe_json
 from meetbridge.config import BookingPlatformSettings, settings
@@ -95,6 +94,7 @@ def _platform_id(value: Any) -> Any:
 PlatformId = Annotated[str, BeforeValidator(_platform_id),
                        StringConstraints(min_length=1, max_length=64, pattern=r'^[A-Za-z0-9][A-Za-z0-9._-]*$')]
 Text = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
+BookingHash = Annotated[str, StringConstraints(pattern=r'^[0-9A-Fa-f]{32}$')]
 # SimplyBook answers an empty string for a field left blank.
 OptionalEmail = Annotated[Email | None, BeforeValidator(lambda value: value or None)]
 
@@ -102,7 +102,7 @@ OptionalEmail = Annotated[Email | None, BeforeValidator(lambda value: value or N
 class Callback(BaseModel):
     model_config = ConfigDict(extra='ignore', strict=True)
     booking_id: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r'^[0-9]+$')]
-    booking_hash: Annotated[str, StringConstraints(pattern=r'^[0-9A-Fa-f]{32}$')]
+    booking_hash: BookingHash
     company: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     notification_type: Annotated[str, StringConstraints(min_length=1, max_length=50)]
 
@@ -112,7 +112,7 @@ class Pointer(BaseModel):
 
     model_config = ConfigDict(extra='forbid', strict=True)
     notification_type: Literal['create', 'change', 'cancel']
-    booking_hash: Annotated[str, StringConstraints(pattern=r'^[0-9A-Fa-f]{32}$')]
+    booking_hash: BookingHash
 
 
 def _local_time(value: Any) -> Any:
