@@ -614,3 +614,26 @@ def test_one_api_call_per_booking_event_once_the_token_is_held_and_one_new_token
     _deliver(sb, 'cancel')
     assert _operations(simplybook) == ['get_booking_details', 'get_token', 'get_booking_details']
     assert _booking(sb)['booking']['status'] == 'cancelled'
+
+
+def test_a_create_callback_arriving_after_the_cancel_leaves_the_booking_cancelled(sb, simplybook):
+    simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'is_confirm': '0'})  # booked, then cancelled
+
+    assert _deliver(sb, 'cancel') == ['booking.cancelled']
+    assert _deliver(sb, 'create') == ['booking.cancelled']  # the late create re-reads the cancelled booking
+
+    assert _booking(sb)['booking']['status'] == 'cancelled'
+
+
+def test_a_late_change_callback_rereads_the_newest_state_and_applies_nothing_older(sb, simplybook):
+    _deliver(sb)
+    _move(simplybook, '2030-03-05 11:00:00', '2030-03-05 11:30:00')
+    assert post(sb, callback('change'))[0] == 202
+    [delayed] = sb.cloud.queues['meetings'].receive()  # SimplyBook's first change, its lookup held up
+    _move(simplybook, '2030-03-06 15:00:00', '2030-03-06 15:30:00')
+    assert _deliver(sb, 'change') == ['booking.rescheduled']
+
+    assert run_meetings(sb, [delayed]) == []
+    assert sb.cloud.queues['meetings'].receive() == []  # it read the state already applied: nothing new
+
+    assert _booking(sb)['booking']['start'].startswith('2030-03-06T14:00:00')
