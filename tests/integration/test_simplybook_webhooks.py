@@ -275,6 +275,8 @@ def test_company_times_in_a_dst_gap_or_overlap_are_read_without_failing(sb, simp
     ({'start_date_time': '2030-03-04T09:30:00+01:00'}, 'details.start_date_time'),
     ({'end_date_time': '2030-03-04 09:00:00'}, 'details.end_date_time'),
     ({'unit_id': None}, 'details.unit_id'),
+    ({'client_name': '  '}, 'details.client_name'),
+    ({'start_date_time': '0001-01-01 00:30:00'}, 'details.start_date_time'),
     ({'client_email': 'not an email'}, 'details.client_email'),
     ({'unit_email': 'dana at clinic'}, 'details.unit_email'),
 ])

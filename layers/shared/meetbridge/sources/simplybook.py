@@ -94,6 +94,7 @@ def _platform_id(value: Any) -> Any:
 PlatformId = Annotated[str, BeforeValidator(_platform_id),
                        StringConstraints(min_length=1, max_length=64, pattern=r'^[A-Za-z0-9][A-Za-z0-9._-]*$')]
 Text = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
+Named = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 BookingHash = Annotated[str, StringConstraints(pattern=r'^[0-9A-Fa-f]{32}$')]
 # SimplyBook answers an empty string for a field left blank.
 OptionalEmail = Annotated[Email | None, BeforeValidator(lambda value: value or None)]
@@ -137,7 +138,7 @@ class Details(BaseModel):
     unit_name: Text | None = None
     unit_email: OptionalEmail = None
     client_id: PlatformId | None = None
-    client_name: Text
+    client_name: Named
     client_email: Email
     start_date_time: LocalTime
     end_date_time: LocalTime
@@ -173,7 +174,11 @@ def wall_clock_span(start: datetime, end: datetime, zone: str) -> tuple[datetime
     """Naive company-local start and end (end after start) as instants; the module's docstring says how DST
     is read."""
     tz = ZoneInfo(zone)
-    start_at, end_at = start.replace(tzinfo=tz).astimezone(UTC), end.replace(tzinfo=tz).astimezone(UTC)
+    try:
+        start_at, end_at = start.replace(tzinfo=tz).astimezone(UTC), end.replace(tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # 0001-01-01 00:30 in Berlin is before the year 1 in UTC
+        raise InvalidInput('details.start_date_time: outside the years 1 to 9999 in UTC',
+                           field='details.start_date_time') from None
     if end_at <= start_at:  # a span reaching into a DST gap
         end_at = start_at + (end - start)
     return start_at, end_at
