@@ -24,7 +24,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from .lambdas import DEFAULT_MAX_WORKERS
-    from .sandboxes import PROVIDERS
+    from .sandboxes import SANDBOXED_SERVICES
     from .stack import REPO_ROOT
 
     parser = argparse.ArgumentParser(
@@ -46,10 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="set a variable for every function after the template's (e.g. POWERTOOLS_LOG_LEVEL=DEBUG)")
     parser.add_argument("--async-retry-delay", type=float, default=1.0,
                         help="first delay between async invocation retries, doubling (Lambda: 60 s; default 1)")
-    for provider in PROVIDERS:
-        parser.add_argument(provider.port_option, dest=f"{provider.key}_port", type=int,
-                            default=int(os.environ.get(provider.port_variable, "0")),
-                            help=f"{provider.name} sandbox port (env {provider.port_variable}, default 0: a free port)")
+    for service in SANDBOXED_SERVICES:
+        parser.add_argument(service.port_option, dest=f"{service.key}_port", type=int,
+                            default=int(os.environ.get(service.port_variable, "0")),
+                            help=f"{service.name} sandbox port (env {service.port_variable}, default 0: a free port)")
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,
                         help=f"worker processes per function at most, below its ReservedConcurrentExecutions "
                         f"(default {DEFAULT_MAX_WORKERS})")
@@ -58,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def banner(info: dict, elapsed: float) -> str:
+    from .sandboxes import BOOKING_PLATFORMS
     from .seed import DemoTenant, booking_snippet, connect_link_command, own_account_command
 
     lines = [
@@ -74,6 +75,10 @@ def banner(info: dict, elapsed: float) -> str:
     if info.get("microsoft_sandbox_url"):
         lines.append(f"  Microsoft       {info['microsoft_sandbox_url']}  (the Microsoft sandbox: Entra ID sign-in "
                      "and Graph online meetings)")
+    for platform in BOOKING_PLATFORMS:
+        if info.get(f"{platform.key}_sandbox_url"):
+            lines.append(f"  {platform.name:<16}{info[f'{platform.key}_sandbox_url']}  (the {platform.name} sandbox: "
+                         f"{platform.summary})")
     if info.get("tenant_id"):
         tenant = DemoTenant(info["tenant_id"], "", info["api_key"], info["webhook_secret"],
                             info["service_id"], info["provider_id"])
@@ -83,6 +88,10 @@ def banner(info: dict, elapsed: float) -> str:
             f"  webhook secret  {info['webhook_secret']}",
             f"  service         {info['service_id']} (online)   provider {info['provider_id']}   account: custom link",
             f"  state           {info['dev_json']}",
+            "",
+            "The demo tenant's webhook URL per booking source (a platform's source is configured first: "
+            f"PUT /v1/tenants/{info['tenant_id']}/sources/{{source}}):",
+            *(f"  {source:<11}{url}" for source, url in info["webhook_urls"].items()),
             "",
             f"Post a signed demo booking starting in 2 minutes (or run {info['booking_script']}):",
             "",
@@ -134,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     # httpx2 logs every request at INFO; Lambda's root logger (WARNING) hides those lines, so do the same.
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb", "httpx2", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from .sandboxes import PROVIDERS
+    from .sandboxes import SANDBOXED_SERVICES
     from .stack import LocalStack, Options, StartupError
     from .template import TemplateError
 
@@ -148,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         parameters=_pairs(args.parameter, "--parameter"),
         env=_pairs(args.env, "--env"),
         async_retry_delay=args.async_retry_delay,
-        sandbox_ports={provider.key: getattr(args, f"{provider.key}_port") for provider in PROVIDERS},
+        sandbox_ports={service.key: getattr(args, f"{service.key}_port") for service in SANDBOXED_SERVICES},
         max_workers=args.max_workers,
     ))
 

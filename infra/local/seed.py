@@ -119,6 +119,14 @@ def seed_demo(api_url: str, *, name: str = "Demo clinic", connect: Iterable[str]
     return tenant
 
 
+def webhook_urls(api_url: str, tenant: DemoTenant) -> dict[str, str]:
+    """Per booking source, the URL its webhooks for the demo tenant go to (what a business pastes into its platform)."""
+    from meetbridge.logic.sources import webhook_url
+    from meetbridge.sources import SOURCE_NAMES
+
+    return {source: webhook_url(api_url, source, tenant.tenant_id) for source in SOURCE_NAMES}
+
+
 def connect_link_command(api_url: str, tenant: DemoTenant, provider_type: str, provider_id: str | None) -> str:
     """A curl command asking for a new connect link (each lasts 15 minutes, and works once)."""
     q = shlex.quote

@@ -18,9 +18,9 @@ from .gateway import Gateway, routes_from_functions
 from .iam import function_statements
 from .lambdas import DEFAULT_MAX_WORKERS, AsyncInvoker, LocalFunction, MetricsSink, WorkerRuntime, build_functions
 from .provision import Provisioner
-from .sandboxes import PROVIDERS, LocalSandbox, SandboxError, start_sandboxes
+from .sandboxes import PROVIDERS, SANDBOXED_SERVICES, LocalSandbox, SandboxError, start_sandboxes
 from .scheduler import SchedulerLoop, recurring_events
-from .seed import DemoTenant, booking_snippet, operator_environment, seed_demo
+from .seed import DemoTenant, booking_snippet, operator_environment, seed_demo, webhook_urls
 from .sqs_poller import SqsPoller, pollers_from_functions
 from .template import ACCOUNT_ID, REGION, Template, TemplateError
 
@@ -65,7 +65,7 @@ class Options:
     parameters: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     async_retry_delay: float = 1.0
-    sandbox_ports: dict[str, int] = field(default_factory=dict)  # provider key (zoom, microsoft) -> port
+    sandbox_ports: dict[str, int] = field(default_factory=dict)  # sandbox key (zoom, simplybook, ...) -> port
     max_workers: int = DEFAULT_MAX_WORKERS  # per function, below its ReservedConcurrentExecutions
 
 
@@ -145,7 +145,8 @@ class LocalStack:
         if opts.seed:
             os.environ.update(operator_environment([fn.environment for fn in self.functions]))
             try:
-                self.tenant = seed_demo(self.gateway.url, connect=list(self.sandboxes))
+                self.tenant = seed_demo(self.gateway.url,
+                                        connect=[p.key for p in PROVIDERS if p.key in self.sandboxes])
             except Exception as exc:
                 raise StartupError(f"seeding the demo tenant failed: {exc}") from exc
         self.info = self._write_state()
@@ -171,14 +172,14 @@ class LocalStack:
     def _start_sandboxes(self) -> None:
         assert self.gateway is not None
         try:
-            self.sandboxes = start_sandboxes([fn.environment for fn in self.functions], api_port=self.gateway.port,
+            self.sandboxes = start_sandboxes(self.functions, api_port=self.gateway.port,
                                              ports=self.options.sandbox_ports)
         except SandboxError as exc:
             raise StartupError(str(exc)) from exc
 
     def _local_environment(self, fn: LocalFunction) -> dict[str, str]:
         """What the local stack sets for ``fn`` after the template's variables: moto's endpoint, the
-        sandbox of each provider whose secret ``fn`` reads, the gateway where it has PUBLIC_BASE_URL,
+        settings of each sandbox whose variable ``fn`` declares, the gateway where it has PUBLIC_BASE_URL,
         and the ``--env`` options."""
         assert self.gateway is not None
         env = {
@@ -188,7 +189,7 @@ class LocalStack:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
         for local in self.sandboxes.values():
-            if local.provider.secret_variable in fn.environment:
+            if local.service.declared_by(fn):
                 env.update(local.environment())
         if "PUBLIC_BASE_URL" in fn.environment:
             env["PUBLIC_BASE_URL"] = self.gateway.url
@@ -226,7 +227,8 @@ class LocalStack:
             "scheduler": {"alive": bool(self.scheduler and self.scheduler.is_alive()),
                           "fired": self.scheduler.fired_count if self.scheduler else 0},
             "async_in_flight": self.invoker.active() if self.invoker else 0,
-            **{f"{p.key}_sandbox": self.sandboxes[p.key].url if p.key in self.sandboxes else None for p in PROVIDERS},
+            **{f"{s.key}_sandbox": self.sandboxes[s.key].url if s.key in self.sandboxes else None
+               for s in SANDBOXED_SERVICES},
         }
         return 200, {"content-type": "application/json"}, json.dumps(body).encode()
 
@@ -258,6 +260,7 @@ class LocalStack:
             "outbox_url": f"{api_url}/_local/outbox.html",
             "metrics_file": str(self.metrics.path) if self.metrics else None,
             **self._sandbox_state(),
+            "webhook_urls": webhook_urls(api_url, self.tenant) if self.tenant else None,
             "resources": resources,
             "pid": os.getpid(),
         }
@@ -272,14 +275,15 @@ class LocalStack:
         return info
 
     def _sandbox_state(self) -> dict[str, Any]:
-        """Per provider: ``{key}_sandbox_url``, its facts, and the seeded ``{key}_connect_url``,
+        """Per sandbox: ``{key}_sandbox_url`` and its facts; per provider also the seeded ``{key}_connect_url``,
         ``{key}_connect_expires_at`` and ``{key}_connect_provider_id`` (None: the company account)."""
         state: dict[str, Any] = {}
-        for provider in PROVIDERS:
-            local = self.sandboxes.get(provider.key)
-            link = self.tenant.connect_links.get(provider.key) if self.tenant else None
-            state[f"{provider.key}_sandbox_url"] = local.url if local else None
+        for service in SANDBOXED_SERVICES:
+            local = self.sandboxes.get(service.key)
+            state[f"{service.key}_sandbox_url"] = local.url if local else None
             state.update(local.facts() if local else {})
+        for provider in PROVIDERS:
+            link = self.tenant.connect_links.get(provider.key) if self.tenant else None
             state[f"{provider.key}_connect_url"] = link.url if link else None
             state[f"{provider.key}_connect_expires_at"] = link.expires_at if link else None
             state[f"{provider.key}_connect_provider_id"] = link.provider_id if link else None
@@ -309,7 +313,7 @@ class LocalStack:
             try:
                 local.stop()
             except Exception:  # noqa: BLE001
-                log.exception("stopping the %s sandbox", local.provider.name)
+                log.exception("stopping the %s sandbox", local.service.name)
         deadline = time.monotonic() + 5
         for thread in [*self.pollers, *([self.scheduler] if self.scheduler else [])]:
             if thread.is_alive():
