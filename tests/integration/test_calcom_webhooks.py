@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -257,3 +258,56 @@ def test_a_signed_body_that_is_not_a_cal_com_envelope_is_400(cal, body):
 
     assert status == 400 and answer['error'] == 'invalid_request'
     assert _queued(cal) == []
+
+
+CALL_URL = 'https://app.cal.com/video/Zt6yH1nQa8XcW3vBm5LkPe'
+
+
+@pytest.mark.parametrize(('extra', 'expected'), [
+    ({'location': 'integrations:daily', 'metadata': {'videoCallUrl': CALL_URL}}, CALL_URL),
+    ({'location': 'integrations:zoom',
+      'videoCallData': {'type': 'zoom_video', 'id': 8, 'password': 'p', 'url': 'https://zoom.example/j/8'}},
+     'https://zoom.example/j/8'),
+    ({'location': 'integrations:office365_video', 'metadata': {'videoCallUrl': 'http://teams.example/l/1'},
+      'videoCallData': {'url': 'https://teams.example/l/1'}}, 'https://teams.example/l/1'),
+])
+def test_a_video_integrations_call_is_the_bookings_platform_meeting(cal, extra, expected):
+    start = datetime.now(UTC) + timedelta(days=1)  # not over yet: the link still opens
+    end = start + timedelta(minutes=45)
+    _deliver(cal, calcom_body(start=f'{start:%Y-%m-%dT%H:%M:00Z}', end=f'{end:%Y-%m-%dT%H:%M:00Z}', **extra))
+
+    view = _booking(cal)
+    assert view['meeting']['provider'] == 'platform' and view['meeting']['account_id'] is None
+    clicked = _click(cal, view['links']['provider'])
+    assert clicked['statusCode'] == 303 and clicked['headers']['Location'] == expected
+
+
+@pytest.mark.parametrize('extra', [
+    {'location': 'https://meet.example.com/room', 'metadata': {'videoCallUrl': CALL_URL}},  # not an integration
+    {'location': 'integrations:daily', 'metadata': {'videoCallUrl': 'http://app.cal.com/video/x'}},  # not https
+    {'location': 'integrations:daily', 'metadata': {}},  # no call made
+    {'location': 'integrations:daily', 'videoCallData': {'url': 'javascript:alert(1)'}},
+])
+def test_without_a_video_integrations_https_call_our_own_meeting_is_made(cal, extra):
+    _deliver(cal, calcom_body(**extra))
+
+    assert _booking(cal)['meeting']['provider'] == 'custom_link'
+
+
+@pytest.mark.parametrize(('extra', 'field'), [
+    ({'metadata': ['videoCallUrl']}, 'payload.metadata'),
+    ({'videoCallData': {'url': {'nested': 1}}}, 'payload.videoCallData.url'),
+    ({'location': 7}, 'payload.location'),
+])
+def test_a_wrongly_typed_location_or_call_is_400_naming_the_field(cal, extra, field):
+    status, answer = post(cal, calcom_body(**extra))
+
+    assert status == 400 and answer['field'] == field
+    assert _queued(cal) == []
+
+
+def _click(stack, url: str) -> dict:
+    from helpers import handler, join_event
+
+    return handler('join')(join_event(url.rsplit('/', 1)[1], 'POST', {'sec-fetch-site': 'same-origin'}),
+                           stack.context)

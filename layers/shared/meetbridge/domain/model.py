@@ -90,8 +90,11 @@ class Booking(_Strict):
 
     @property
     def meeting_key(self) -> str:
-        """One meeting per class session, otherwise one per booking."""
-        return f'session:{self.session_id}' if self.session_id else f'booking:{self.id}'
+        """One meeting per class session, otherwise one per booking; a meeting the platform made is the
+        booking's own, whatever session it is in."""
+        if self.session_id and not self.platform_meeting_url:
+            return f'session:{self.session_id}'
+        return f'booking:{self.id}'
 
 
 class BookingEvent(_Strict):

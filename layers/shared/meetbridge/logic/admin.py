@@ -331,7 +331,7 @@ class MeetingOut(BaseModel):
     key: str
     status: str
     provider: str
-    account_id: str  # the account that made it (see the `id` of an account)
+    account_id: str | None  # the account that made it (see the `id` of an account); None for provider `platform`
     start: datetime
     end: datetime
     started_at: datetime | None

@@ -37,6 +37,10 @@ CREATION_WAIT_SECONDS = 10
 CREATION_POLL_SECONDS = 0.2
 CREATION_POLL_LONGEST_SECONDS = 1.0
 NO_ACCOUNT = 'No meeting account is connected: connect a company account or the provider\'s own account.'
+# The provider of a meeting the booking platform made itself (providers/platform.py): no account, no calls.
+PLATFORM = 'platform'
+PLATFORM_MEETING_GONE = ('The booking platform no longer attaches its own meeting, and the service is not an online '
+                         'meeting service: the booking has no meeting. Mark the service online to get one made.')
 
 NOTICE_EVENTS = {
     'created': events.MEETING_SCHEDULED,
@@ -66,7 +70,8 @@ def apply(event: BookingEvent, now: datetime) -> Result:
     if event.type == 'booking.cancelled':
         return _cancel(event, existing, now)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
-    if existing is None and (service is None or not service.online):
+    # A meeting the platform made is wrapped whatever the service says: the platform decided the booking is online.
+    if existing is None and booking.platform_meeting_url is None and (service is None or not service.online):
         if received:
             waiting.forget_received(event.tenant_id, booking.id)
         return Result('ignored: the service is not an online meeting service')
@@ -84,13 +89,15 @@ def _spec(booking: Booking, service: ServiceItem | None, meeting_settings: dict 
         end=booking.end,
         timezone=booking.timezone,
         kind='class' if booking.session_id or (service and service.kind == 'class') else 'appointment',
+        platform_meeting_url=booking.platform_meeting_url,
     )
 
 
 def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceItem | None, now: datetime) -> Result:
     tenant_id, booking = event.tenant_id, event.booking
     if existing is not None and existing.meeting_key != booking.meeting_key:
-        _leave_meeting(tenant_id, existing, now)  # moved to another class session
+        _leave_meeting(tenant_id, existing, now)  # moved to another class session, or to or from a platform's meeting
+        existing.attendee_sealed = None  # the client's entry went with it
 
     meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
     tenant = repository.get_tenant(tenant_id)
@@ -99,7 +106,19 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
     try:
         if meeting is not None and meeting.status == 'creating' and not _claim_expired(meeting, now):
             meeting, now = _await_creation(tenant_id, booking.meeting_key, now)
-        if meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
+        if _switches(meeting, booking):
+            # The platform attached its own meeting, or took it away: the meeting it replaces goes first (ours is
+            # deleted at the provider through the account that made it), the new one keeps the same links.
+            _leave(tenant_id, meeting.meeting_key, booking.id, None, now)
+            meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
+            if existing is not None:
+                existing.attendee_sealed = None  # the client's entry went with the meeting
+        if booking.platform_meeting_url and (meeting is None or meeting.status == 'cancelled'):
+            meeting = _make_platform_meeting(tenant_id, booking, spec, meeting, now)
+        elif _platform_meeting_gone(meeting, booking, service):
+            # Only the platform's meeting made this booking online: without it, ours is made for online services only.
+            meeting, problem = None, PLATFORM_MEETING_GONE
+        elif meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
             try:
                 meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
             except Conflict:
@@ -109,8 +128,9 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
                     raise
             if meeting is None:
                 problem = NO_ACCOUNT
-        elif (meeting.start, meeting.end) != (booking.start, booking.end):
-            if _account_for(tenant_id, meeting).status in repository.GONE:
+        elif (meeting.start, meeting.end) != (booking.start, booking.end) or \
+                _new_platform_url(tenant_id, meeting, booking):
+            if meeting.provider_type != PLATFORM and _account_for(tenant_id, meeting).status in repository.GONE:
                 # Its account was replaced or disconnected: the account hosting the booking now makes it
                 # again; the join links name the meeting, not the account, so they stay.
                 meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
@@ -289,11 +309,7 @@ def _create_meeting(
         raise
     meeting = _record_made(tenant_id, meeting, made)
 
-    if not meeting.provider_link_sealed:
-        _, meeting.provider_link_sealed = links.mint(tenant_id, 'provider', meeting.meeting_key, meeting.end, now)
-    else:
-        links.set_status(_provider_url(tenant_id, meeting), 'active')
-    meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, meeting.start, now)
+    _open_provider_link_and_schedule(tenant_id, meeting, now)
     meeting.status = 'scheduled'
     meeting.claimed_until = None
     meeting.updated_at = now
@@ -313,6 +329,56 @@ def _create_meeting(
     logger.info('meeting created', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key,
                                           'provider': chosen.type, 'account_id': chosen.account_id,
                                           'attempt': meeting.attempts})
+    return meeting
+
+
+def _open_provider_link_and_schedule(tenant_id: str, meeting: MeetingItem, now: datetime) -> None:
+    """The provider's link (minted once, the same one again after the meeting is made anew) and the start's schedule."""
+    if not meeting.provider_link_sealed:
+        _, meeting.provider_link_sealed = links.mint(tenant_id, 'provider', meeting.meeting_key, meeting.end, now)
+    else:
+        links.set_status(_provider_url(tenant_id, meeting), 'active')
+    meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, meeting.start, now)
+
+
+def _switches(meeting: MeetingItem | None, booking: Booking) -> bool:
+    """Whether the booking's live meeting is of the other kind than the change asks for: ours, or the platform's."""
+    if meeting is None or meeting.status == 'cancelled':
+        return False
+    return (meeting.provider_type == PLATFORM) != (booking.platform_meeting_url is not None)
+
+
+def _platform_meeting_gone(meeting: MeetingItem | None, booking: Booking, service: ServiceItem | None) -> bool:
+    return booking.platform_meeting_url is None and meeting is not None and meeting.status == 'cancelled' and \
+        meeting.provider_type == PLATFORM and not (service is not None and service.online)
+
+
+def _new_platform_url(tenant_id: str, meeting: MeetingItem, booking: Booking) -> bool:
+    return meeting.provider_type == PLATFORM and details_of(tenant_id, meeting).join_url != booking.platform_meeting_url
+
+
+def _make_platform_meeting(tenant_id: str, booking: Booking, spec: MeetingSpec, previous: MeetingItem | None,
+                           now: datetime) -> MeetingItem:
+    """Wraps the meeting the booking platform made: no account and no provider call, so no claim either."""
+    made = provider_for(PLATFORM).create(None, spec)
+    meeting = previous or MeetingItem(*MeetingItem.key(tenant_id, booking.meeting_key), meeting_key=booking.meeting_key)
+    if previous is not None:  # cancelled: made anew, as _create_meeting does
+        meeting.generation += 1
+    meeting.booking_ids = {booking.id}  # a platform's meeting is its booking's own (Booking.meeting_key)
+    meeting.service_id = booking.service_id
+    meeting.provider_id = booking.provider_id
+    meeting.account_id = meeting.reference = meeting.claim_host = meeting.claimed_until = None
+    meeting.attempts = 0
+    meeting.provider_type = PLATFORM
+    meeting.external_id = None
+    meeting.details_sealed = repository.seal_json(made.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
+    meeting.start, meeting.end, meeting.timezone = booking.start, booking.end, booking.timezone
+    _open_provider_link_and_schedule(tenant_id, meeting, now)
+    meeting.status = 'scheduled'
+    meeting.started_at = meeting.started_by = None
+    meeting.updated_at = now
+    repository.save(meeting, condition=MeetingItem.pk.does_not_exist() if previous is None else None)
+    logger.info('platform meeting wrapped', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key})
     return meeting
 
 
@@ -373,8 +439,10 @@ def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: 
                   moving: BookingItem | None = None) -> None:
     """A reschedule changes the same meeting through the account that made it. A meeting deleted at the
     provider meanwhile is made again for the same host, and a class's clients are registered in it again
-    (`moving`, the booking being applied, is saved by the caller)."""
+    (`moving`, the booking being applied, is saved by the caller). A platform's meeting takes the latest URL
+    the platform sent, whether or not its time changed."""
     before, account = details_of(tenant_id, meeting), _account_for(tenant_id, meeting)
+    retimed = (meeting.start, meeting.end) != (spec.start, spec.end)
     adapter = provider_for(meeting.provider_type)
     spec = replace(spec, host_user=before.host, reference=meeting.reference)
     moved = adapter.update(account, before, spec)
@@ -383,12 +451,14 @@ def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: 
     meeting.external_id = moved.external_id
     meeting.details_sealed = repository.seal_json(moved.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
     meeting.start, meeting.end, meeting.timezone = spec.start, spec.end, spec.timezone
-    if meeting.status == 'started':
-        meeting.status, meeting.started_at, meeting.started_by = 'scheduled', None, None
-    meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, spec.start, now)
+    if retimed:
+        if meeting.status == 'started':
+            meeting.status, meeting.started_at, meeting.started_by = 'scheduled', None, None
+        meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, spec.start, now)
     meeting.updated_at = now
     repository.save(meeting)
-    links.extend(_provider_url(tenant_id, meeting), meeting.end)
+    if retimed:
+        links.extend(_provider_url(tenant_id, meeting), meeting.end)
 
 
 def _register_again(tenant_id: str, meeting: MeetingItem, remade: ProviderMeeting, spec: MeetingSpec,
@@ -410,8 +480,10 @@ def _register_again(tenant_id: str, meeting: MeetingItem, remade: ProviderMeetin
             repository.update(booking, actions=[BookingItem.attendee_sealed.set(sealed)])
 
 
-def _account_for(tenant_id: str, meeting: MeetingItem) -> Account:
-    """The account that made the meeting, whatever holds which account now."""
+def _account_for(tenant_id: str, meeting: MeetingItem) -> Account | None:
+    """The account that made the meeting, whatever holds which account now; None for a platform's meeting."""
+    if meeting.account_id is None:
+        return None
     return repository.account_of(repository.get_account(tenant_id, meeting.account_id), tenant_id)
 
 
@@ -419,7 +491,7 @@ def _add_attendee(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, booki
     """A client's own registration where the provider has them (Zoom classes); None elsewhere, and None when
     the meeting's account was replaced or disconnected: nothing can register them, they use the meeting's link."""
     account = _account_for(tenant_id, meeting)
-    if account.status in repository.GONE:
+    if account is not None and account.status in repository.GONE:
         return None
     return provider_for(meeting.provider_type).add_attendee(
         account, details_of(tenant_id, meeting), spec, booking.client.email, booking.client.name)

@@ -46,7 +46,7 @@ class _OpenedLink:
     link: JoinLinkItem
     meeting: MeetingItem
     booking: BookingItem | None
-    made_by: AccountItem | None
+    made_by: AccountItem | None  # None for a meeting the booking platform made: there is no account of ours
     state: LinkState
 
 
@@ -71,10 +71,10 @@ def follow_link(token: str, now: datetime) -> JoinView:
             starting.mark_started(tenant_id, meeting, 'provider', now)
         except RetryLater:
             pass  # another click or the schedule started it at the same moment
-    account = repository.account_of(opened.made_by, tenant_id)
+    account = repository.account_of(opened.made_by, tenant_id) if opened.made_by is not None else None
     adapter = provider_for(meeting.provider_type)
     details = details_of(tenant_id, meeting)
-    if view.role is Role.PROVIDER and account.status == repository.REVOKED:
+    if view.role is Role.PROVIDER and account is not None and account.status == repository.REVOKED:
         location = details.join_url  # no token to ask for a host link: the host signs in on the meeting's own
     elif view.role is Role.PROVIDER:
         location = adapter.host_url(account, details)  # a Zoom start URL is minted here, at the click
@@ -92,7 +92,8 @@ def _read(token: str) -> _OpenedLink:
     tenant_id = link.tenant_id
     meeting = repository.get_meeting(tenant_id, link.meeting_key)
     booking = repository.get_booking(tenant_id, link.booking_id) if link.booking_id else None
-    made_by = repository.find(AccountItem, AccountItem.key(tenant_id, meeting.account_id))
+    # A platform's meeting has no account: the platform keeps it usable, or not, beyond our sight.
+    made_by = meeting.account_id and repository.find(AccountItem, AccountItem.key(tenant_id, meeting.account_id))
     state = LinkState(
         role=Role(link.role),
         link_active=link.status == 'active',
@@ -101,7 +102,7 @@ def _read(token: str) -> _OpenedLink:
         meeting_started=meeting.status == 'started',
         payment_required=booking is not None and booking.payment_required,
         paid=booking is not None and booking.payment_status == 'paid',
-        account_usable=made_by is not None and made_by.status in SERVING,
+        account_usable=meeting.account_id is None or (made_by is not None and made_by.status in SERVING),
         start=meeting.start,
         end=meeting.end,
     )

@@ -6,7 +6,8 @@ from types import ModuleType
 
 from meetbridge.providers.base import MeetingProvider
 
-PROVIDER_TYPES = ('custom_link', 'zoom', 'microsoft')
+# `platform` is no account type: it wraps the meeting a booking platform made itself.
+PROVIDER_TYPES = ('custom_link', 'zoom', 'microsoft', 'platform')
 
 
 def module_for(account_type: str) -> ModuleType:

@@ -51,6 +51,8 @@ class MeetingSpec:
     # Ours, the same for every attempt of one claim: the provider keeps it with the meeting, so an attempt
     # whose answer was lost (or whose worker died) can be found again instead of made twice.
     reference: str | None = None
+    # The meeting the booking platform made itself, for the `platform` provider (providers/platform.py).
+    platform_meeting_url: str | None = None
 
 
 @dataclass(frozen=True)

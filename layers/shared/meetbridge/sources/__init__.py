@@ -5,7 +5,7 @@ import importlib
 from meetbridge.errors import NotFound
 from meetbridge.sources.base import BookingSource
 
-SOURCE_NAMES = ('generic', 'calcom', 'simplybook')
+SOURCE_NAMES = ('generic', 'calcom', 'calendly', 'wix', 'simplybook')
 
 
 def source_for(name: str) -> BookingSource:

@@ -8,6 +8,10 @@ on the body's digest, and changes are ordered by the body's `createdAt`.
 A reschedule is a new Cal.com booking (new `uid`) whose `rescheduleUid` names the one it replaces: it moves
 our booking, the one the first uid of the chain made (`calcom:<first uid>`), and every uid of the chain is
 tied to it, so a later cancel naming the new uid cancels it.
+
+A booking whose location is one of Cal.com's video integrations (`integrations:zoom`, `integrations:daily`, ...)
+carries the call Cal.com made: its https URL (`metadata.videoCallUrl`, else `videoCallData.url`) becomes the
+booking's `platform_meeting_url`, and no second meeting is made.
 """
 
 import hashlib
@@ -16,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from meetbridge import safe_json
-from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Instant, Payment
+from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Instant, MeetingUrl, Payment
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import SignatureError, hmac_sha256_hex
 from meetbridge.sources.base import (
@@ -48,6 +52,8 @@ TRIGGERS: dict[str, BookingEventType] = {
     'BOOKING_CANCELLED': 'booking.cancelled',
     'BOOKING_REJECTED': 'booking.cancelled',
 }
+VIDEO_INTEGRATION = 'integrations:'
+MEETING_URL = TypeAdapter(MeetingUrl)
 
 
 class _Lenient(BaseModel):
@@ -73,6 +79,14 @@ class Attendee(_Lenient):
     timeZone: str | None = None
 
 
+class VideoCall(_Lenient):
+    url: str | None = None
+
+
+class Metadata(_Lenient):
+    videoCallUrl: str | None = None
+
+
 class Payload(_Lenient):
     uid: str = Field(min_length=1, max_length=100, pattern=UID)
     eventTypeId: int
@@ -84,6 +98,9 @@ class Payload(_Lenient):
     attendees: list[Attendee] = Field(min_length=1)
     rescheduleUid: str | None = Field(None, max_length=100, pattern=UID)
     price: float | None = None
+    location: str | None = None
+    metadata: Metadata | None = None
+    videoCallData: VideoCall | None = None
 
 
 def _zone(name: str | None) -> str | None:
@@ -95,6 +112,19 @@ def _zone(name: str | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return None
     return name
+
+
+def _platform_meeting_url(payload: Payload) -> str | None:
+    """The call Cal.com made itself: only for a video integration, and only an https URL."""
+    if not (payload.location or '').startswith(VIDEO_INTEGRATION):
+        return None
+    sent = (payload.metadata and payload.metadata.videoCallUrl, payload.videoCallData and payload.videoCallData.url)
+    for url in filter(None, sent):
+        try:
+            return MEETING_URL.validate_python(url)
+        except ValidationError:
+            continue
+    return None
 
 
 def _verify(request: WebhookRequest, settings: CalcomSettings) -> None:
@@ -145,6 +175,7 @@ class CalcomSource:
                 # Cal.com gives attendees no id: the email names the client.
                 client=Client(id='calcom:' + hashlib.sha256(attendee.email.lower().encode()).hexdigest()[:32],
                               name=attendee.name, email=attendee.email, timezone=_zone(attendee.timeZone)),
+                platform_meeting_url=_platform_meeting_url(payload),
             )
         except ValidationError as exc:
             raise invalid_input_from(exc, 'payload.') from None

@@ -255,7 +255,8 @@ class MeetingItem(_Item):
     meeting_key = UnicodeAttribute()
     service_id = UnicodeAttribute()
     provider_id = UnicodeAttribute()
-    account_id = UnicodeAttribute()  # the account that made it: updates and deletes go through it
+    # The account that made it: updates and deletes go through it. None for a meeting the booking platform made.
+    account_id = UnicodeAttribute(null=True)
     provider_type = UnicodeAttribute()
     external_id = UnicodeAttribute(null=True)
     details_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # join URL, password: sealed JSON

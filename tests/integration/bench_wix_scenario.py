@@ -1,0 +1,78 @@
+"""The scenario `python -m infra.bench_wix` runs (not collected by the suite: a benchmark, not a test).
+
+Wix Bookings deliveries through the real webhook handler on moto: each booking created, rescheduled,
+delivered again (a retry) and cancelled. Reports the webhook's answer time (the handler's wall time,
+moto's AWS in-process), the time to verify and translate a token alone, and the HTTP requests made to
+anything but AWS while doing so (Wix's webhook carries the whole booking: none). Appends its figures to
+the file named by BENCH_WIX_REPORT.
+"""
+
+import os
+import statistics
+import time
+
+import httpx2
+from test_wix_webhooks import PUBLIC_PEM, claims_of, jwt, post, wix_booking, wix_event
+
+from meetbridge.sources.base import WebhookRequest
+from meetbridge.sources.settings import WixSettings
+from meetbridge.sources.wix import SOURCE
+
+BOOKINGS = 25
+TRANSLATIONS = 500
+
+
+def _report(line: str) -> None:
+    with open(os.environ['BENCH_WIX_REPORT'], 'a') as report:
+        report.write(line + '\n')
+
+
+def _milliseconds(samples: list[float]) -> str:
+    quantiles = statistics.quantiles(samples, n=20)
+    return f'{statistics.median(samples) * 1000:>10.2f}{quantiles[18] * 1000:>10.2f}{max(samples) * 1000:>10.2f}'
+
+
+def _deliveries(n: int) -> list[tuple[str, dict]]:
+    booking_id = f'bench-booking-{n}'
+    moved = wix_booking('2', '2027-01-20T09:30:00Z', '2027-01-20T10:15:00Z', id=booking_id)
+    rescheduled = wix_event('rescheduled', moved, event_id=f'evt-{n}-2')
+    return [('created', wix_event(booking=wix_booking(id=booking_id), event_id=f'evt-{n}-1')),
+            ('rescheduled', rescheduled), ('retry', rescheduled),
+            ('cancelled', wix_event('canceled', wix_booking('3', status='CANCELED', id=booking_id),
+                                    event_id=f'evt-{n}-3'))]
+
+
+def test_wix_webhooks(stack, monkeypatch):
+    assert stack.admin('PUT', 'sources/wix', {'public_key': PUBLIC_PEM, 'online': 'all'})[0] == 200
+    account = {'type': 'custom_link', 'url': 'https://meet.example.com/room', 'description': 'Room 1'}
+    assert stack.admin('PUT', 'accounts/default', account)[0] == 200
+    outside_calls = []
+    original_send = httpx2.Client.send
+    monkeypatch.setattr(httpx2.Client, 'send', lambda client, request, **kwargs: (
+        outside_calls.append(str(request.url)), original_send(client, request, **kwargs))[1])
+
+    answers: dict[str, list[float]] = {}
+    for n in range(BOOKINGS):
+        for kind, event in _deliveries(n):
+            body = jwt(claims_of(event))
+            started = time.perf_counter()
+            status, _ = post(stack, body)
+            answers.setdefault(kind, []).append(time.perf_counter() - started)
+            assert status == 202
+        stack.pump()
+
+    settings = WixSettings(public_key=PUBLIC_PEM)
+    body = jwt(claims_of(wix_event())).encode()
+    translations = []
+    for _ in range(TRANSLATIONS):
+        started = time.perf_counter()
+        SOURCE.translate(WebhookRequest(stack.tenant.tenant_id, {}, body, time.time()), settings, lambda _: None)
+        translations.append(time.perf_counter() - started)
+
+    events = sum(len(samples) for samples in answers.values())
+    for kind, samples in answers.items():
+        _report(f'{"answer " + kind:<24}{len(samples):>6}{_milliseconds(samples)}')
+    _report(f'{"verify + translate":<24}{TRANSLATIONS:>6}{_milliseconds(translations)}')
+    _report(f'HTTP requests outside AWS: {len(outside_calls)} for {events} webhook events '
+            f'({len(outside_calls) / events:.0f} per event)')
+    assert outside_calls == []
