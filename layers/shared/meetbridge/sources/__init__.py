@@ -5,7 +5,7 @@ import importlib
 from meetbridge.errors import NotFound
 from meetbridge.sources.base import BookingSource
 
-SOURCE_NAMES = ('generic', 'calcom', 'calendly', 'wix', 'square', 'acuity')
+SOURCE_NAMES = ('generic', 'simplybook', 'calcom', 'calendly', 'acuity', 'square', 'wix')
 
 
 def source_for(name: str) -> BookingSource:

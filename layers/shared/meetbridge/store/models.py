@@ -12,6 +12,7 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
   TENANT#<tenant>  SOURCE#<source>        a booking platform's settings, its keys sealed
   TENANT#<tenant>  EXTERNAL#<source>#<id> which of our bookings a platform's booking id is
+  TENANT#<tenant>  SOURCETOKEN#<source>   a booking platform's API token, sealed, reused until refused
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
 
@@ -200,6 +201,19 @@ class ExternalBookingItem(_Item):
     @staticmethod
     def key(tenant_id: str, source: str, external_id: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'EXTERNAL#{source}#{external_id}'
+
+
+class SourceTokenItem(_Item):
+    """The token a booking platform's API issued for the tenant's source (SimplyBook's getToken), sealed (JSON)
+    under the purpose 'source-token' and the source's name, so a lookup makes one API call, not two."""
+
+    source = UnicodeAttribute()
+    token_sealed = BinaryAttribute(legacy_encoding=False)
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, source: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'SOURCETOKEN#{source}'
 
 
 class BookingItem(_Item):
