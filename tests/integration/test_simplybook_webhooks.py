@@ -440,6 +440,11 @@ def _deliver(stack, notification_type: str = 'create') -> list[str]:
     return _look_up(stack)
 
 
+def _announced(stack) -> list[str]:
+    """What the changes applied since the last call announced (meeting.*): a change that changed nothing, none."""
+    return [json.loads(record['body'])['detail-type'] for record in stack.cloud.queues['notifications'].receive()]
+
+
 def _booking(stack) -> dict:
     status, view = stack.view('simplybook:1042')
     assert status == 200, view
@@ -510,14 +515,30 @@ def test_create_change_and_cancel_move_the_same_booking_with_the_same_links_then
 
 def test_two_identical_change_callbacks_for_two_real_changes_are_both_applied_and_a_retry_once(sb, simplybook):
     _deliver(sb)
+    _announced(sb)
+    changes = []
     _move(simplybook, '2030-03-05 11:00:00', '2030-03-05 11:30:00')
-    first = _deliver(sb, 'change')
-    retried = _deliver(sb, 'change')  # SimplyBook delivering the same callback again
+    _deliver(sb, 'change')
+    changes.append(_announced(sb))
+    _deliver(sb, 'change')  # SimplyBook delivering the same callback again: it re-reads the state applied
+    changes.append(_announced(sb))
     _move(simplybook, '2030-03-06 15:00:00', '2030-03-06 15:30:00')
-    second = _deliver(sb, 'change')
+    _deliver(sb, 'change')
+    changes.append(_announced(sb))
 
-    assert (first, retried, second) == (['booking.rescheduled'], [], ['booking.rescheduled'])
+    assert changes == [['meeting.rescheduled'], [], ['meeting.rescheduled']]
     assert _booking(sb)['booking']['start'].startswith('2030-03-06T14:00:00')
+
+
+def test_a_booking_moved_away_and_back_twice_follows_every_move(sb, simplybook):
+    _deliver(sb)
+    for start, end in [('2030-03-05 11:00:00', '2030-03-05 11:30:00'), ('2030-03-04 10:00:00', '2030-03-04 10:30:00'),
+                       ('2030-03-05 11:00:00', '2030-03-05 11:30:00')]:
+        _move(simplybook, start, end)
+        assert _deliver(sb, 'change') == ['booking.rescheduled']
+
+    # The second move to 11:00 reads a state already read once: it is a new change all the same.
+    assert _booking(sb)['booking']['start'].startswith('2030-03-05T10:00:00')
 
 
 def test_a_change_showing_only_another_client_or_provider_is_applied_to_the_same_booking(sb, simplybook):
@@ -622,8 +643,10 @@ def test_a_create_callback_arriving_after_the_cancel_leaves_the_booking_cancelle
     simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'is_confirm': '0'})  # booked, then cancelled
 
     assert _deliver(sb, 'cancel') == ['booking.cancelled']
-    assert _deliver(sb, 'create') == []  # the late create re-reads the same cancelled booking: applied already
-
+    _announced(sb)
+    # The late create re-reads the cancelled booking: a cancel again, which changes nothing.
+    assert _deliver(sb, 'create') == ['booking.cancelled']
+    assert _announced(sb) == []
     assert _booking(sb)['booking']['status'] == 'cancelled'
 
 
@@ -635,7 +658,9 @@ def test_a_late_change_callback_rereads_the_newest_state_and_applies_nothing_old
     _move(simplybook, '2030-03-06 15:00:00', '2030-03-06 15:30:00')
     assert _deliver(sb, 'change') == ['booking.rescheduled']
 
+    _announced(sb)
     assert run_meetings(sb, [delayed]) == []
-    assert sb.cloud.queues['meetings'].receive() == []  # it read the state already applied: nothing new
+    reread = sb.cloud.queues['meetings'].receive()  # it read the state already applied
+    assert run_meetings(sb, reread) == [] and _announced(sb) == []  # which changes nothing
 
     assert _booking(sb)['booking']['start'].startswith('2030-03-06T14:00:00')

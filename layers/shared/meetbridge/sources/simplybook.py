@@ -7,10 +7,11 @@ SimplyBook refuses for a forged hash: that call is what authenticates the callba
 another company than the source's is refused at the door.
 
 `change` says nothing about what changed and two of them for the same booking are byte-identical, so a
-`change` lookup is unique per delivery and the booking event the re-read makes dedupes instead: its id is a
-digest of the state read and the event type, so a retried delivery re-reads the same state and is applied
-once, and a real second change re-reads another state and is applied. Re-read states are ordered by when
-they were read.
+`change` lookup is unique per delivery, and the booking event the re-read makes is named by that lookup and
+the state read: a lookup the queue runs again publishes the same event, applied once; every delivery's
+re-read is applied in the order it was read, so a booking moved A → B → A → B ends at B (a name from the
+state alone would drop the second B as a duplicate of the first). A retried delivery re-reads the state
+already applied, which changes nothing.
 
 SimplyBook's times are the company's wall-clock times without an offset, read in the source's `timezone`.
 A time in a DST gap (02:30 on the spring-forward night) is read with the offset before the change, which
@@ -339,8 +340,7 @@ class SimplyBookSource:
         event = BookingEvent(
             tenant_id=lookup.tenant_id, source=self.name, type=event_type,
             occurred_at=datetime.fromtimestamp(now, UTC),
-            # The state read names the change: a retried callback re-reads it and is applied once.
-            event_id=f'simplybook:{lookup.external_id}:{_digest(event_type, booking.model_dump_json())}',
+            event_id=f'simplybook:{lookup.external_id}:{_digest(lookup.event_id, event_type, booking.model_dump_json())}',
             booking=booking,
         )
         return Translation(events=[event], services=[service], providers=[provider],
