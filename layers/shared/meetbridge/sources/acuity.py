@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -33,6 +32,8 @@ from meetbridge.errors import InvalidInput, PayloadTooLarge
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources import platform_api
 from meetbridge.sources.base import (
+    email_key,
+    known_zone,
     KnownBookings,
     Lookup,
     NewProvider,
@@ -97,16 +98,6 @@ class Appointment(BaseModel):
     price: Money = None
     paid: str | None = None  # "yes" / "no"
 
-
-def _zone(name: str | None) -> str | None:
-    """Acuity's zone names are IANA's; one this runtime does not know is left out rather than refused."""
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
 
 
 def _verify(request: WebhookRequest, settings: AcuitySettings) -> None:
@@ -190,8 +181,8 @@ class AcuitySource:
         except OverflowError:
             raise InvalidInput('appointment.duration: ends after the year 9999', field='appointment.duration'
                                ) from None
-        client_zone = _zone(appointment.timezone)
-        calendar_zone = _zone(appointment.calendarTimezone)
+        client_zone = known_zone(appointment.timezone)
+        calendar_zone = known_zone(appointment.calendarTimezone)
         try:
             service = NewService(id=f'acuity:{appointment.appointmentTypeID}',
                                  name=(appointment.type or str(appointment.appointmentTypeID))[:200])
@@ -205,7 +196,7 @@ class AcuitySource:
                 payment=Payment(required=bool(appointment.price), status='paid' if appointment.paid == 'yes'
                                 else 'pending'),
                 # Acuity gives clients no id: the email names the client.
-                client=Client(id='acuity:' + hashlib.sha256(appointment.email.lower().encode()).hexdigest()[:32],
+                client=Client(id='acuity:' + email_key(appointment.email),
                               name=(f'{appointment.firstName} {appointment.lastName}'.strip()
                                     or appointment.email)[:200],
                               email=appointment.email, timezone=client_zone),

@@ -8,9 +8,11 @@ of a booking from the platform's API. Lookups are done in the meetings pipeline 
 never while the platform waits for its answer.
 """
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -106,6 +108,22 @@ class LookupSource(BookingSource, Protocol):
         translates what it answers; `now` (unix seconds) is when it was read, which orders re-read states.
         Raises PlatformUnavailable (retried), LookupRefused (dropped, logged), InvalidInput (what the API
         answered cannot be a booking: dropped, logged)."""
+
+
+def email_key(email: str) -> str:
+    """What names a client the platform gives no id: its email address, case folded, hashed."""
+    return hashlib.sha256(email.lower().encode()).hexdigest()[:32]
+
+
+def known_zone(name: str | None) -> str | None:
+    """A zone name a platform sent (IANA's): one this runtime does not know is left out rather than refused."""
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
 
 
 def invalid_input_from(error: ValidationError, prefix: str = '') -> InvalidInput:

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -27,6 +26,8 @@ from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Cli
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import SignatureError, hmac_sha256_hex
 from meetbridge.sources.base import (
+    email_key,
+    known_zone,
     KnownBookings,
     NewProvider,
     NewService,
@@ -103,16 +104,6 @@ class Payload(_Lenient):
     videoCallData: VideoCall | None = None
 
 
-def _zone(name: str | None) -> str | None:
-    """Cal.com's zone names are IANA's; one this runtime does not know is left out rather than refused."""
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
 
 def _platform_meeting_url(payload: Payload) -> str | None:
     """The call Cal.com made itself: only for a video integration, and only an https URL."""
@@ -165,16 +156,16 @@ class CalcomSource:
             service = NewService(id=f'calcom:{payload.eventTypeId}',
                                  name=(payload.eventTitle or payload.type or str(payload.eventTypeId))[:200])
             provider = NewProvider(id=f'calcom:{organizer.id}', name=organizer.name, email=organizer.email,
-                                   timezone=_zone(organizer.timeZone))
+                                   timezone=known_zone(organizer.timeZone))
             booking = Booking(
                 id=booking_id, service_id=service.id, provider_id=provider.id,
                 start=payload.startTime, end=payload.endTime,
-                timezone=_zone(organizer.timeZone) or _zone(attendee.timeZone) or 'UTC',
+                timezone=known_zone(organizer.timeZone) or known_zone(attendee.timeZone) or 'UTC',
                 payment=Payment(required=bool(payload.price), status='paid' if event_type == 'booking.paid'
                                 else 'pending'),
                 # Cal.com gives attendees no id: the email names the client.
-                client=Client(id='calcom:' + hashlib.sha256(attendee.email.lower().encode()).hexdigest()[:32],
-                              name=attendee.name, email=attendee.email, timezone=_zone(attendee.timeZone)),
+                client=Client(id='calcom:' + email_key(attendee.email),
+                              name=attendee.name, email=attendee.email, timezone=known_zone(attendee.timeZone)),
                 platform_meeting_url=_platform_meeting_url(payload),
             )
         except ValidationError as exc:

@@ -17,7 +17,6 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -26,6 +25,8 @@ from meetbridge.domain.model import Booking, BookingEvent, Client, Email, Instan
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import verify_timestamped
 from meetbridge.sources.base import (
+    email_key,
+    known_zone,
     KnownBookings,
     NewProvider,
     NewService,
@@ -116,16 +117,6 @@ def _platform_meeting_url(location: Location | None) -> str | None:
         return None
 
 
-def _zone(name: str | None) -> str | None:
-    """Calendly's zone names are IANA's; one this runtime does not know is left out rather than refused."""
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
 
 class CalendlySource:
     name: Literal['calendly'] = 'calendly'
@@ -187,12 +178,12 @@ class CalendlySource:
                 id=booking_id, service_id=self._service(invitee).id, provider_id=self._provider(invitee).id,
                 start=scheduled.start_time, end=scheduled.end_time,
                 # Calendly gives the host's zone nowhere in the payload.
-                timezone=_zone(invitee.timezone) or 'UTC',
+                timezone=known_zone(invitee.timezone) or 'UTC',
                 payment=Payment(required=invitee.payment is not None,
                                 status='paid' if invitee.payment and invitee.payment.successful else 'pending'),
                 # Calendly's invitee id changes with every reschedule: the email names the client.
-                client=Client(id='calendly:' + hashlib.sha256(invitee.email.lower().encode()).hexdigest()[:32],
-                              name=invitee.name, email=invitee.email, timezone=_zone(invitee.timezone)),
+                client=Client(id='calendly:' + email_key(invitee.email),
+                              name=invitee.name, email=invitee.email, timezone=known_zone(invitee.timezone)),
                 platform_meeting_url=_platform_meeting_url(scheduled.location),
             )
         except ValidationError as exc:

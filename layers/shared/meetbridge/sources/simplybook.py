@@ -37,6 +37,7 @@ from meetbridge.observability import logger
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources import platform_api
 from meetbridge.sources.base import (
+    email_key,
     KnownBookings,
     Lookup,
     LookupRefused,
@@ -328,7 +329,7 @@ class SimplyBookSource:
             service = NewService(id=f'simplybook:{details.event_id}', name=details.event_name or details.event_id)
             provider = NewProvider(id=f'simplybook:{details.unit_id}', name=details.unit_name or details.unit_id,
                                    email=details.unit_email)
-            client_id = details.client_id or hashlib.sha256(details.client_email.lower().encode()).hexdigest()[:32]
+            client_id = details.client_id or email_key(details.client_email)
             booking = Booking(
                 id=booking_id, service_id=service.id, provider_id=provider.id, start=start, end=end,
                 timezone=source.timezone, payment=details.payment,

@@ -12,10 +12,9 @@ orders its changes. A reschedule is the same Wix booking at a new time: it moves
 The webhook carries the whole booking, so no call is made to Wix's API.
 """
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from joserfc import jws
 from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError, UnsupportedAlgorithmError
@@ -28,6 +27,8 @@ from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Cli
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources.base import (
+    email_key,
+    known_zone,
     KnownBookings,
     NewProvider,
     NewService,
@@ -154,16 +155,6 @@ class WixBooking(_Lenient):
     revision: Annotated[int, BeforeValidator(_int64), Field(ge=0, le=2**63 - 1)] | None = None
 
 
-def _zone(name: str | None) -> str | None:
-    """Wix's zone names are IANA's; one this runtime does not know is left out rather than refused."""
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
 
 def _verified_claims(request: WebhookRequest, settings: WixSettings) -> dict:
     """The token's claims, once its RS256 signature, `exp` and `iat` hold. Raises SignatureError."""
@@ -286,7 +277,7 @@ class WixSource:
 
         booking_id = known_id or f'wix:{wix.id}'
         slot, contact = wix.bookedEntity.slot, wix.contactDetails
-        zone = _zone(slot.timezone)
+        zone = known_zone(slot.timezone)
         start = _instant(slot.startDate or wix.startDate, zone, f'{where}.bookedEntity.slot.startDate')
         end = _instant(slot.endDate or wix.endDate, zone, f'{where}.bookedEntity.slot.endDate')
         if end <= start:
@@ -296,15 +287,15 @@ class WixSource:
         provider = NewProvider(id=f'wix:{slot.resource.id}', name=slot.resource.name or slot.resource.id,
                                email=slot.resource.email or None)
         # Wix names the client by its contact; without one the email does, as for every platform.
-        client_id = contact.contactId or hashlib.sha256(contact.email.lower().encode()).hexdigest()[:32]
+        client_id = contact.contactId or email_key(contact.email)
         booking = Booking(
             id=booking_id, service_id=service.id, provider_id=provider.id, start=start, end=end,
-            timezone=zone or _zone(contact.timeZone) or 'UTC', version=wix.revision,
+            timezone=zone or known_zone(contact.timeZone) or 'UTC', version=wix.revision,
             payment=Payment(required=wix.paymentStatus not in NO_PAYMENT,
                             status='paid' if wix.paymentStatus in PAID else 'pending'),
             client=Client(id=f'wix:{client_id}',
                           name=' '.join(filter(None, (contact.firstName, contact.lastName)))[:200] or contact.email,
-                          email=contact.email, timezone=_zone(contact.timeZone)),
+                          email=contact.email, timezone=known_zone(contact.timeZone)),
         )
         return Translation(
             events=[BookingEvent(tenant_id=request.tenant_id, source=self.name, type=change,
