@@ -1,4 +1,4 @@
-"""The scenario `python -m infra.bench_acuity` runs (not collected by the suite: a benchmark, not a test).
+"""The scenario `python -m infra.bench_sources acuity` runs (not collected by the suite: a benchmark, not a test).
 
 APPOINTMENTS appointments go through Acuity's lifecycle as Acuity's webhooks, each appointment's state held
 by the Acuity sandbox: scheduled, a repeated `scheduled`, rescheduled while Acuity's API answers 503 to the

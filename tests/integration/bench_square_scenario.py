@@ -1,4 +1,4 @@
-"""The scenarios `python -m infra.bench_square` runs (not collected by the suite: a benchmark, not a test).
+"""The scenarios `python -m infra.bench_sources square` runs (not collected by the suite: a benchmark, not a test).
 
 30 Square bookings across 5 team members, each created, moved and cancelled (90 booking events), posted
 through the real webhook handler and looked up by the real meetings handler against moto and the Square

@@ -1,4 +1,4 @@
-"""The scenario `python -m infra.bench_wix` runs (not collected by the suite: a benchmark, not a test).
+"""The scenario `python -m infra.bench_sources wix` runs (not collected by the suite: a benchmark, not a test).
 
 Wix Bookings deliveries through the real webhook handler on moto: each booking created, rescheduled,
 delivered again (a retry) and cancelled. Reports the webhook's answer time (the handler's wall time,
@@ -71,8 +71,8 @@ def test_wix_webhooks(stack, monkeypatch):
 
     events = sum(len(samples) for samples in answers.values())
     for kind, samples in answers.items():
-        _report(f'{"answer " + kind:<24}{len(samples):>6}{_milliseconds(samples)}')
-    _report(f'{"verify + translate":<24}{TRANSLATIONS:>6}{_milliseconds(translations)}')
+        _report(f'{"answer " + kind:<30}{len(samples):>6}{_milliseconds(samples)}')
+    _report(f'{"verify + translate":<30}{TRANSLATIONS:>6}{_milliseconds(translations)}')
     _report(f'HTTP requests outside AWS: {len(outside_calls)} for {events} webhook events '
             f'({len(outside_calls) / events:.0f} per event)')
     assert outside_calls == []
