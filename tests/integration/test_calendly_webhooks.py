@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 import time
 
 import pytest
@@ -411,3 +412,31 @@ def test_a_signed_body_that_is_not_a_calendly_envelope_is_400(calendly, body, sa
 
     assert status == 400 and answer['error'] == 'invalid_request' and says in answer['message']
     assert _queued(calendly) == []
+
+
+def _calendly_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.000000Z')
+
+
+def test_a_conference_calendly_made_is_the_bookings_meeting_and_its_links_follow_the_latest(calendly):
+    from test_platform_meetings import _target
+
+    now = datetime.now(UTC)
+    start, end = _calendly_time(now - timedelta(minutes=1)), _calendly_time(now + timedelta(minutes=44))
+    _deliver(calendly, calendly_body(start=start, end=end))
+    view = _booking(calendly)
+    assert (view['meeting']['provider'], view['meeting']['account_id']) == ('platform', None)
+    links = view['links']
+    assert _target(calendly, links['clients'][view['booking']['client']['id']]) == ZOOM_URL
+    assert _target(calendly, links['provider']) == ZOOM_URL
+
+    teams_url = 'https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0'
+    teams = {'join_url': teams_url, 'status': 'pushed', 'type': 'microsoft_teams_conference'}
+    created_at = _calendly_time(now)
+    for body in (created_by_reschedule(SECOND, FIRST, created_at, start, end, location=teams),
+                 canceled_for_reschedule(FIRST, SECOND, created_at, start, end)):
+        _deliver(calendly, body)
+
+    moved = _booking(calendly)
+    assert moved['links'] == links and moved['meeting']['provider'] == 'platform'
+    assert _target(calendly, links['clients'][view['booking']['client']['id']]) == teams_url
