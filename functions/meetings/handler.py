@@ -75,6 +75,11 @@ def look_up(lookup: Lookup) -> dict:
         logger.warning('rejected delivery: the lookup changed nothing',
                        extra={'tenant_id': lookup.tenant_id, 'source': lookup.source,
                               'external_id': lookup.external_id, 'reason': str(exc)})
+        # What the platform answered cannot be this booking: the admin sees it. A refusal is not shown: a webhook
+        # that is only a pointer (SimplyBook's) is anyone's to send, and must not write on a booking.
+        if lookup.booking_id and isinstance(exc, InvalidInput):
+            waiting.note_not_applied(lookup.tenant_id, lookup.booking_id,
+                                     f'a change {lookup.source} announced was not applied: {exc}')
         return {'outcome': 'rejected'}
     except Exception as exc:
         if lookup.booking_id:

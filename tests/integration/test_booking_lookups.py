@@ -200,6 +200,24 @@ def test_a_lookup_the_platform_refuses_creates_nothing_and_is_logged_as_rejected
     assert rejected.reason == str(refusal) and KEY not in caplog.text
 
 
+def test_a_change_the_platform_answers_as_no_booking_shows_on_the_known_booking_until_a_later_change_applies(stack, platform):
+    platform.outcomes = [9, InvalidInput('start_date_time: not a date'), 13]
+    post(stack)
+    stack.pump()
+
+    assert post(stack, kind='change')[0] == 202
+    assert _look_up(stack) == []
+    view = _booking(stack)
+    assert view['booking']['problem'] == \
+        'a change scripted announced was not applied: start_date_time: not a date'
+    assert view['booking']['start'].startswith('2026-05-04T07:00:00') and view['meeting']['status'] == 'scheduled'
+
+    assert post(stack, kind='change')[0] == 202
+    assert _look_up(stack) == ['booking.rescheduled']
+    view = _booking(stack)
+    assert view['booking']['problem'] is None and view['booking']['start'].startswith('2026-05-04T11:00:00')
+
+
 def test_a_lookup_of_a_source_removed_since_its_webhook_changes_nothing(stack, platform):
     platform.outcomes = [9]
     assert post(stack)[0] == 202

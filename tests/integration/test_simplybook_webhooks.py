@@ -279,6 +279,8 @@ def test_company_times_in_a_dst_gap_or_overlap_are_read_without_failing(sb, simp
     ({'start_date_time': '0001-01-01 00:30:00'}, 'details.start_date_time'),
     ({'client_email': 'not an email'}, 'details.client_email'),
     ({'unit_email': 'dana at clinic'}, 'details.unit_email'),
+    # A number would read as a UTC instant, then meet a wall-clock start.
+    ({'end_date_time': 1900000000}, 'details.end_date_time'),
 ])
 def test_details_that_cannot_be_a_booking_are_invalid_input(sb, simplybook, change, field):
     from meetbridge.errors import InvalidInput
@@ -411,6 +413,19 @@ def test_an_answer_that_is_not_json_rpc_is_platform_unavailable(sb, simplybook):
 
     _resolved(sb)
     simplybook.fail('get_booking_details', 200, body=['not', 'an', 'answer'])
+
+    with pytest.raises(PlatformUnavailable, match='not a JSON-RPC answer'):
+        _resolved(sb)
+
+
+def test_an_answer_beyond_the_json_bounds_is_platform_unavailable_not_a_crash(sb, simplybook):
+    from meetbridge.sources.base import PlatformUnavailable
+
+    _resolved(sb)
+    nested: list = []
+    for _ in range(3000):
+        nested = [nested]
+    simplybook.fail('get_booking_details', 200, body={'jsonrpc': '2.0', 'id': 1, 'result': nested})
 
     with pytest.raises(PlatformUnavailable, match='not a JSON-RPC answer'):
         _resolved(sb)

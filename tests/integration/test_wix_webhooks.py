@@ -190,6 +190,25 @@ def test_a_client_without_a_contact_id_is_named_by_its_email(wix):
     assert (client['name'], client['timezone']) == ('Cleo', None)
 
 
+def test_a_client_named_only_by_a_long_email_gets_its_first_200_characters_as_name(wix):
+    email = 'c' * 240 + '@example.org'
+    booking = wix_booking()
+    booking['contactDetails'] = {'contactId': 'contact-long', 'email': email}
+
+    _deliver(wix, wix_event(booking=booking))
+
+    assert _booking(wix)['booking']['client']['name'] == email[:200]
+
+
+def test_a_title_longer_than_a_name_is_a_400_naming_it(wix):
+    booking = wix_booking()
+    booking['bookedEntity']['title'] = 'T' * 201
+
+    status, answer = post(wix, jwt(claims_of(wix_event(booking=booking))))
+
+    assert (status, answer['field']) == (400, 'data.data.createdEvent.entity.bookedEntity.title'), answer
+
+
 def test_a_staff_member_without_an_email_is_registered_without_one(wix):
     booking = wix_booking()
     booking['bookedEntity']['slot']['resource'] = {'id': STAFF_ID, 'name': 'Rory Staff', 'email': ''}

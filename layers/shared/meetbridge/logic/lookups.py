@@ -7,15 +7,18 @@ platform's outages are retried by the meetings queue like a provider's; a lookup
 changes nothing.
 """
 
+from typing import cast
+
 from meetbridge.logic import sources, webhooks
 from meetbridge.sources import source_for
-from meetbridge.sources.base import Lookup
+from meetbridge.sources.base import Lookup, LookupSource
 
 
 def resolve(lookup: Lookup, now: float) -> list[str]:
     """Returns the ids of the booking events published. Raises PlatformUnavailable (retried), LookupRefused,
     InvalidInput and NotFound (the tenant removed the source since), which change nothing."""
-    source = source_for(lookup.source)
+    # Only a lookup source publishes lookups (logic/webhooks.py).
+    source = cast(LookupSource, source_for(lookup.source))
     settings = sources.settings_of(lookup.tenant_id, lookup.source)
     translation = source.resolve(
         lookup, settings, lambda external_id: sources.known_booking(lookup.tenant_id, lookup.source, external_id), now)

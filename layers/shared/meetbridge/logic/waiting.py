@@ -68,6 +68,19 @@ def forget_received(tenant_id: str, booking_id: str) -> None:
             raise
 
 
+def note_not_applied(tenant_id: str, booking_id: str, reason: str) -> None:
+    """Says on the booking that a change its platform announced was not applied, and why: shown as its problem
+    until a later change is applied. Nothing waits, so no notice follows."""
+    try:
+        aws.client('dynamodb').update_item(
+            TableName=settings(StoreSettings).table_name, Key=_key(tenant_id, booking_id),
+            ConditionExpression='attribute_exists(pk)', UpdateExpression='SET pending = :reason',
+            ExpressionAttributeValues={':reason': {'S': reason}})
+    except ClientError as error:
+        if not _condition_failed(error):
+            raise
+
+
 def note_waiting(tenant_id: str, booking_id: str, reason: str, now: datetime) -> None:
     """Says on the booking what its change waits for; tells the admin once when it waited too long.
     Unversioned, so it never makes the change it describes conflict."""

@@ -17,7 +17,6 @@ applies. Re-read states are ordered by when they were read.
 import base64
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -32,15 +31,17 @@ from meetbridge.errors import InvalidInput, PayloadTooLarge
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources import platform_api
 from meetbridge.sources.base import (
-    email_key,
-    known_zone,
     KnownBookings,
     Lookup,
     NewProvider,
     NewService,
     Translation,
     WebhookRequest,
+    each_delivery,
+    email_key,
     invalid_input_from,
+    known_zone,
+    read_event_id,
 )
 from meetbridge.sources.settings import AcuitySettings
 
@@ -157,7 +158,7 @@ class AcuitySource:
         event_id = f'acuity:{notification.id}:{action}'
         if action not in ONCE_ACTIONS:
             # A second real change has this very body: each delivery is its own lookup.
-            event_id += f':{int(request.received_at * 1_000_000)}'
+            event_id += each_delivery(request.received_at)
         return Translation(lookups=[Lookup(
             tenant_id=request.tenant_id, source=self.name, event_id=event_id, external_id=notification.id,
             booking_id=known(notification.id), hint={'action': action},
@@ -206,10 +207,9 @@ class AcuitySource:
         event_type = _event_type(appointment, lookup.hint['action'], known(lookup.external_id) is not None)
         # The same lookup read again (a retry of the queue) finds the same state and is applied once; another
         # delivery is another lookup, so a state that comes back (moved away and back) is applied again.
-        read = json.dumps([lookup.event_id, event_type, booking.model_dump(mode='json')], sort_keys=True)
         event = BookingEvent(
             tenant_id=lookup.tenant_id, source=self.name, type=event_type,
-            event_id=f'acuity:{appointment.id}:{hashlib.sha256(read.encode()).hexdigest()[:32]}',
+            event_id=read_event_id(lookup, event_type, booking),
             occurred_at=datetime.fromtimestamp(now, UTC), booking=booking,
         )
         return Translation(events=[event], services=[service], providers=[provider],

@@ -9,6 +9,7 @@ never while the platform waits for its answer.
 """
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from meetbridge.domain.model import BookingEvent, Email, Identifier, Name, TimeZoneName
+from meetbridge.domain.model import Booking, BookingEvent, Email, Identifier, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, MeetbridgeError, RetryLater
 
 
@@ -87,8 +88,8 @@ class PlatformUnavailable(RetryLater):
 
 
 class LookupRefused(MeetbridgeError):
-    """The platform's API refused the lookup (a forged pointer, a key the platform no longer accepts, a booking
-    it does not have): nothing is created or changed, and the delivery is logged as rejected."""
+    """The platform's API refused the lookup (a forged pointer, a booking it does not have): nothing is created
+    or changed, and the delivery is logged as rejected."""
 
 
 class BookingSource(Protocol):
@@ -108,6 +109,20 @@ class LookupSource(BookingSource, Protocol):
         translates what it answers; `now` (unix seconds) is when it was read, which orders re-read states.
         Raises PlatformUnavailable (retried), LookupRefused (dropped, logged), InvalidInput (what the API
         answered cannot be a booking: dropped, logged)."""
+
+
+def read_event_id(lookup: Lookup, event_type: str, booking: Booking) -> str:
+    """The id of the booking event a lookup read: named by the lookup and the state it read. The queue running the
+    lookup again publishes nothing new; each delivery's re-read is its own change, so two byte-identical webhooks of
+    two changes (SimplyBook's `change`, Acuity's `changed`) both apply, and a booking moved away and back follows
+    every move."""
+    read = json.dumps([lookup.event_id, event_type, booking.model_dump(mode='json')], sort_keys=True)
+    return f'{lookup.source}:{lookup.external_id}:{hashlib.sha256(read.encode()).hexdigest()[:32]}'
+
+
+def each_delivery(received_at: float) -> str:
+    """What makes a lookup's id its delivery's own, for a platform that sends two changes as the same bytes."""
+    return f':{int(received_at * 1_000_000)}'
 
 
 def email_key(email: str) -> str:

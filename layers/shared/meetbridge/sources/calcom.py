@@ -26,14 +26,14 @@ from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Cli
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import SignatureError, hmac_sha256_hex
 from meetbridge.sources.base import (
-    email_key,
-    known_zone,
     KnownBookings,
     NewProvider,
     NewService,
     Translation,
     WebhookRequest,
+    email_key,
     invalid_input_from,
+    known_zone,
 )
 from meetbridge.sources.settings import CalcomSettings
 

@@ -25,14 +25,14 @@ from meetbridge.domain.model import Booking, BookingEvent, Client, Email, Instan
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import verify_timestamped
 from meetbridge.sources.base import (
-    email_key,
-    known_zone,
     KnownBookings,
     NewProvider,
     NewService,
     Translation,
     WebhookRequest,
+    email_key,
     invalid_input_from,
+    known_zone,
 )
 from meetbridge.sources.settings import CalendlySettings
 

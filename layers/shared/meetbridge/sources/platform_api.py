@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx2
 
+from meetbridge import budget
 from meetbridge.sources.base import LookupRefused, PlatformUnavailable
 
 TIMEOUT = httpx2.Timeout(10.0, connect=3.0)
@@ -29,8 +30,8 @@ def _pooled_client(base_url: str) -> httpx2.Client:
 def call(platform: str, base_url: str, method: str, path: str, **request: Any) -> httpx2.Response:
     """`request`: httpx2's keyword arguments (headers, json, auth, params). Answers a 2xx response."""
     try:
-        response = _pooled_client(base_url).request(method, path, **request)
-    except httpx2.TransportError as exc:
+        response = _pooled_client(base_url).request(method, path, timeout=budget.http_timeout(TIMEOUT), **request)
+    except httpx2.RequestError as exc:  # transport errors and timeouts, and a body that cannot be decoded
         raise PlatformUnavailable(f'{platform} did not answer {method} {path}: {type(exc).__name__}') from None
     if response.status_code in CREDENTIALS_REFUSED:
         raise PlatformUnavailable(f'{platform} refused the source\'s credentials for {method} {path} '

@@ -37,7 +37,6 @@ from meetbridge.observability import logger
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources import platform_api
 from meetbridge.sources.base import (
-    email_key,
     KnownBookings,
     Lookup,
     LookupRefused,
@@ -46,7 +45,10 @@ from meetbridge.sources.base import (
     PlatformUnavailable,
     Translation,
     WebhookRequest,
+    each_delivery,
+    email_key,
     invalid_input_from,
+    read_event_id,
 )
 from meetbridge.sources.settings import SimplyBookSettings
 from meetbridge.store import repository
@@ -118,9 +120,10 @@ class Pointer(BaseModel):
     booking_hash: BookingHash
 
 
-def _local_time(value: Any) -> Any:
+def _local_time(value: Any) -> datetime:
+    """SimplyBook's wall-clock text; anything else (a number would read as a UTC instant) is not one."""
     if not isinstance(value, str):
-        return value
+        raise ValueError('must be YYYY-MM-DD HH:MM:SS')
     try:
         return datetime.strptime(value, LOCAL_TIME)
     except ValueError:
@@ -158,13 +161,6 @@ class Details(BaseModel):
             return Payment()
         return Payment(required=True, status='paid' if self.payment_status.lower() == 'paid' else 'pending')
 
-
-def _digest(*parts: str | bytes) -> str:
-    hashed = hashlib.sha256()
-    for part in parts:
-        hashed.update(part.encode() if isinstance(part, str) else part)
-        hashed.update(b'\n')
-    return hashed.hexdigest()[:32]
 
 
 def booking_sign(booking_id: str, booking_hash: str, secret_key: str) -> str:
@@ -225,12 +221,12 @@ def _rpc(base: str, path: str, method: str, params: list[Any], headers: dict[str
     """The call's result. Errors name the method and SimplyBook's code, never a key, token or sign."""
     response = platform_api.call(PLATFORM, base, 'POST', path, headers=headers,
                                  json={'jsonrpc': '2.0', 'method': method, 'params': params, 'id': 1})
+    # Bounded like any outside JSON (depth, integer digits, UTF-8). An answer that is not JSON-RPC is taken for
+    # something in the way (a proxy's page), retried, and dead-lettered if it never clears.
     try:
-        answer = response.json()
-    except ValueError:
-        raise PlatformUnavailable(f'{PLATFORM} answered {method} with something that is not JSON') from None
-    if not isinstance(answer, dict):
-        raise PlatformUnavailable(f'{PLATFORM} answered {method} with something that is not a JSON-RPC answer')
+        answer = safe_json.loads_object(response.content)
+    except InvalidInput:
+        raise PlatformUnavailable(f'{PLATFORM} answered {method} with something that is not a JSON-RPC answer') from None
     error = answer.get('error')
     if error is None:
         return answer.get('result')
@@ -300,9 +296,9 @@ class SimplyBookSource:
         notification = callback.notification_type
         if notification not in NOTIFICATIONS:
             return Translation()
-        body_digest = _digest(request.body)
+        body_digest = hashlib.sha256(request.body).hexdigest()[:32]
         # Two `change` callbacks of two real changes are byte-identical: each delivery is its own lookup.
-        delivery = f':{int(request.received_at * 1000)}' if notification == 'change' else ''
+        delivery = each_delivery(request.received_at) if notification == 'change' else ''
         return Translation(lookups=[Lookup(
             tenant_id=request.tenant_id, source=self.name, external_id=callback.booking_id,
             event_id=f'simplybook:{callback.booking_id}:{notification}:{body_digest}{delivery}',
@@ -341,7 +337,7 @@ class SimplyBookSource:
         event = BookingEvent(
             tenant_id=lookup.tenant_id, source=self.name, type=event_type,
             occurred_at=datetime.fromtimestamp(now, UTC),
-            event_id=f'simplybook:{lookup.external_id}:{_digest(lookup.event_id, event_type, booking.model_dump_json())}',
+            event_id=read_event_id(lookup, event_type, booking),
             booking=booking,
         )
         return Translation(events=[event], services=[service], providers=[provider],

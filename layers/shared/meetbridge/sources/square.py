@@ -15,7 +15,6 @@ A reschedule is the same booking id at a higher version with a new `start_at`: t
 import base64
 import hashlib
 import hmac
-import json
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -35,6 +34,7 @@ from meetbridge.sources.base import (
     Translation,
     WebhookRequest,
     invalid_input_from,
+    read_event_id,
 )
 from meetbridge.sources.settings import SquareSettings
 from meetbridge.store import repository
@@ -203,11 +203,9 @@ class SquareSource:
             )
         except ValidationError as exc:
             raise invalid_input_from(exc) from None
-        state = json.dumps([event_type, translated.model_dump(mode='json')], sort_keys=True).encode()
         event = BookingEvent(
             tenant_id=lookup.tenant_id, source=self.name, type=event_type, booking=translated,
-            # The same Square event read again gives the same state, applied once; another change another one.
-            event_id=f'square:{booking.id}:{hashlib.sha256(state).hexdigest()[:32]}',
+            event_id=read_event_id(lookup, event_type, translated),
         )
         return Translation(events=[event], providers=new_providers, external_ids={booking.id: booking_id})
 

@@ -27,14 +27,14 @@ from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Cli
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources.base import (
-    email_key,
-    known_zone,
     KnownBookings,
     NewProvider,
     NewService,
     Translation,
     WebhookRequest,
+    email_key,
     invalid_input_from,
+    known_zone,
 )
 from meetbridge.sources.settings import WixSettings
 
@@ -283,20 +283,23 @@ class WixSource:
         if end <= start:
             raise InvalidInput(f'{where}.bookedEntity.slot.endDate: must be after startDate',
                                field=f'{where}.bookedEntity.slot.endDate')
-        service = NewService(id=f'wix:{slot.serviceId}', name=wix.bookedEntity.title or slot.serviceId)
-        provider = NewProvider(id=f'wix:{slot.resource.id}', name=slot.resource.name or slot.resource.id,
-                               email=slot.resource.email or None)
-        # Wix names the client by its contact; without one the email does, as for every platform.
-        client_id = contact.contactId or email_key(contact.email)
-        booking = Booking(
-            id=booking_id, service_id=service.id, provider_id=provider.id, start=start, end=end,
-            timezone=zone or known_zone(contact.timeZone) or 'UTC', version=wix.revision,
-            payment=Payment(required=wix.paymentStatus not in NO_PAYMENT,
-                            status='paid' if wix.paymentStatus in PAID else 'pending'),
-            client=Client(id=f'wix:{client_id}',
-                          name=' '.join(filter(None, (contact.firstName, contact.lastName)))[:200] or contact.email,
-                          email=contact.email, timezone=known_zone(contact.timeZone)),
-        )
+        try:
+            service = NewService(id=f'wix:{slot.serviceId}', name=wix.bookedEntity.title or slot.serviceId)
+            provider = NewProvider(id=f'wix:{slot.resource.id}', name=slot.resource.name or slot.resource.id,
+                                   email=slot.resource.email or None)
+            # Wix names the client by its contact; without one the email does, as for every platform.
+            client_id = contact.contactId or email_key(contact.email)
+            booking = Booking(
+                id=booking_id, service_id=service.id, provider_id=provider.id, start=start, end=end,
+                timezone=zone or known_zone(contact.timeZone) or 'UTC', version=wix.revision,
+                payment=Payment(required=wix.paymentStatus not in NO_PAYMENT,
+                                status='paid' if wix.paymentStatus in PAID else 'pending'),
+                client=Client(id=f'wix:{client_id}',
+                              name=(' '.join(filter(None, (contact.firstName, contact.lastName))) or contact.email)[:200],
+                              email=contact.email, timezone=known_zone(contact.timeZone)),
+            )
+        except ValidationError as exc:
+            raise invalid_input_from(exc, f'{where}.') from None
         return Translation(
             events=[BookingEvent(tenant_id=request.tenant_id, source=self.name, type=change,
                                  event_id=f'wix:{event.id}', occurred_at=event.eventTime, booking=booking)],
