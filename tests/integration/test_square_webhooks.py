@@ -272,6 +272,15 @@ def test_resolve_reads_the_customer_and_the_unknown_team_member(square):
     assert [(c['operation'], c['status']) for c in calls] == [('retrieve_customer', 200), ('retrieve_team_member', 200)]
 
 
+def test_a_provider_without_a_zone_takes_the_sources(square):
+    settings = {'signature_key': SIGNATURE_KEY, 'notification_url': notification_url(square),
+                'access_token': ACCESS_TOKEN, 'timezone': 'Australia/Adelaide'}
+    status, answer = square.admin('PUT', 'sources/square', settings)
+    assert status == 200 and answer['timezone'] == 'Australia/Adelaide'
+
+    assert _resolve(square, _lookup(square)).events[0].booking.timezone == 'Australia/Adelaide'
+
+
 def test_resolve_reads_only_the_customer_once_the_provider_is_known_and_takes_its_zone(square):
     assert square.admin('PUT', f'providers/square:{TEAM_MEMBER_ID}', {'name': 'Sandy', 'timezone': 'America/Chicago'}
                         )[0] == 200

@@ -65,6 +65,9 @@ class SquareSettings(SourceSettings):
     signature_key: Secret
     notification_url: Annotated[str, Field(max_length=2048), AfterValidator(_https_url)]  # Square signs it
     access_token: Secret
+    # The business's zone, for a booking whose team member has none in meetbridge: Square gives it only through
+    # its Locations API, which is not read.
+    timezone: TimeZoneName | None = None
 
 
 class WixSettings(SourceSettings):

@@ -196,8 +196,8 @@ class SquareSource:
                 id=booking_id, service_id=f'square:{segment.service_variation_id}', provider_id=provider_id,
                 start=booking.start_at, end=booking.end,
                 # Square gives the location's zone only through its Locations API, which is not read: the
-                # provider's zone as the admin set it, else UTC.
-                timezone=(provider and provider.timezone) or 'UTC', version=booking.version,
+                # provider's zone as the admin set it, else the source's, else UTC.
+                timezone=(provider and provider.timezone) or settings.timezone or 'UTC', version=booking.version,
                 client=Client(id=f'square:{booking.customer_id}',
                               name=(customer.name or customer.email_address)[:200], email=customer.email_address),
             )
