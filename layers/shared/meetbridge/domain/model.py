@@ -81,6 +81,9 @@ class Booking(_Strict):
     client: Client
     # Set when the platform made the meeting: none is made, the booking's links lead to this one.
     platform_meeting_url: MeetingUrl | None = None
+    # Set when the platform is still making its own meeting and has not sent its URL: the booking keeps the
+    # meeting it has, and none is made for it (docs/api.md, "The platform's own meeting").
+    platform_meeting_pending: bool = False
 
     @model_validator(mode='after')
     def _ends_after_start(self):
@@ -88,11 +91,17 @@ class Booking(_Strict):
             raise ValueError('end must be after start')
         return self
 
+    @model_validator(mode='after')
+    def _meeting_made_or_pending(self):
+        if self.platform_meeting_pending and self.platform_meeting_url:
+            raise ValueError('platform_meeting_pending must be false when platform_meeting_url is given')
+        return self
+
     @property
     def meeting_key(self) -> str:
         """One meeting per class session, otherwise one per booking; a meeting the platform made is the
-        booking's own, whatever session it is in."""
-        if self.session_id and not self.platform_meeting_url:
+        booking's own, whatever session it is in, and so is one it is still making."""
+        if self.session_id and not (self.platform_meeting_url or self.platform_meeting_pending):
             return f'session:{self.session_id}'
         return f'booking:{self.id}'
 
