@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 from meetbridge.domain.ordering import SourceOrder, change_digest
 
@@ -91,11 +92,12 @@ class Booking(_Strict):
             raise ValueError('end must be after start')
         return self
 
-    @model_validator(mode='after')
-    def _meeting_made_or_pending(self):
-        if self.platform_meeting_pending and self.platform_meeting_url:
-            raise ValueError('platform_meeting_pending must be false when platform_meeting_url is given')
-        return self
+    @field_validator('platform_meeting_pending')
+    @classmethod
+    def _made_or_pending(cls, pending: bool, info: ValidationInfo) -> bool:
+        if pending and info.data.get('platform_meeting_url'):
+            raise ValueError('must be false when platform_meeting_url is given')
+        return pending
 
     @property
     def meeting_key(self) -> str:
