@@ -465,10 +465,11 @@ def calendly_zoom(stack, zoom):
 
 
 def _reschedule(stack, location: dict, start: datetime, end: datetime, created_at: datetime,
-                new: str = SECOND, old: str = FIRST) -> None:
-    for body in (canceled_for_reschedule(old, new, _calendly_time(created_at)),
-                 created_by_reschedule(new, old, _calendly_time(created_at), _calendly_time(start),
-                                       _calendly_time(end), location=location)):
+                first_half_first: bool = True) -> None:
+    halves = [canceled_for_reschedule(FIRST, SECOND, _calendly_time(created_at)),
+              created_by_reschedule(SECOND, FIRST, _calendly_time(created_at), _calendly_time(start),
+                                    _calendly_time(end), location=location)]
+    for body in halves if first_half_first else reversed(halves):
         _deliver(stack, body)
 
 
@@ -477,8 +478,9 @@ def _targets(stack, view: dict) -> set[str]:
     return {_target(stack, links['provider']), _target(stack, links['clients'][view['booking']['client']['id']])}
 
 
+@pytest.mark.parametrize('first_half_first', [True, False], ids=['canceled-old first', 'created-new first'])
 def test_a_reschedule_to_a_conference_still_being_made_keeps_the_pushed_one_and_makes_no_second_meeting(
-        calendly_zoom, zoom):
+        calendly_zoom, zoom, first_half_first):
     now = datetime.now(UTC).replace(microsecond=0)
     _deliver(calendly_zoom, calendly_body(start=_calendly_time(now - timedelta(minutes=1)),
                                           end=_calendly_time(now + timedelta(minutes=44))))
@@ -486,7 +488,7 @@ def test_a_reschedule_to_a_conference_still_being_made_keeps_the_pushed_one_and_
     assert before['meeting']['provider'] == 'platform'
 
     moved_start = now - timedelta(minutes=2)
-    _reschedule(calendly_zoom, PROCESSING, moved_start, now + timedelta(minutes=58), now)
+    _reschedule(calendly_zoom, PROCESSING, moved_start, now + timedelta(minutes=58), now, first_half_first)
 
     after = _booking(calendly_zoom)
     assert after['links'] == before['links'] and after['booking']['problem'] is None

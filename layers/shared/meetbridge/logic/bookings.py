@@ -89,8 +89,9 @@ def apply(event: BookingEvent, now: datetime) -> Result:
 
 def _settle_pending(tenant_id: str, booking: Booking, existing: BookingItem | None) -> Booking:
     """A meeting the platform is still making leaves the booking's live meeting as it is: the platform's keeps
-    the URL it last sent (Calendly sends none when it has it), ours stays ours. Only a booking without one waits
-    for the URL (PLATFORM_MEETING_PENDING), so that a platform's meeting is never deleted or doubled."""
+    the URL it last sent (Calendly sends no webhook once its new link is ready), ours stays ours. Only a booking
+    without one waits for the URL (PLATFORM_MEETING_PENDING), so that a platform's meeting is never deleted or
+    doubled."""
     if not booking.platform_meeting_pending:
         return booking
     meeting_key = existing.meeting_key if existing is not None else booking.meeting_key
