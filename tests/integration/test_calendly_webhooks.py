@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import time
 
 import pytest
+from test_platform_meetings import _target, _zoom_calls
 
 SIGNING_KEY = 'calendly-signing-key-1'
 API = 'https://api.calendly.com'
@@ -20,6 +21,9 @@ ZOOM_URL = 'https://us02web.zoom.us/j/81234567890?pwd=abc'
 ZOOM = {'data': {'id': 81234567890, 'settings': {'global_dial_in_numbers': []}}, 'join_url': ZOOM_URL,
         'status': 'pushed', 'type': 'zoom'}
 PHYSICAL = {'location': '12 Main Street', 'type': 'physical'}
+CUSTOM = {'location': 'https://meet.example.com/x', 'type': 'custom'}
+# A conference Calendly is still making: no join_url until it is pushed, and no webhook when it is.
+PROCESSING = {'status': 'processing', 'type': 'zoom'}
 
 
 def invitee_uri(invitee_id: str) -> str:
@@ -336,13 +340,17 @@ def test_a_conference_calendly_made_is_carried_as_the_platform_meeting(calendly)
     assert moved['booking']['id'] == f'calendly:{FIRST}' and moved['booking']['platform_meeting_url'] == teams_url
 
 
-@pytest.mark.parametrize('location', [PHYSICAL, {'status': 'processing', 'type': 'zoom'},
-                                      {'location': 'https://meet.example.com/x', 'type': 'custom'},
-                                      {'join_url': 'http://zoom.example/j/1', 'status': 'pushed', 'type': 'zoom'}])
-def test_a_location_without_an_https_join_url_carries_no_platform_meeting(calendly, location):
+@pytest.mark.parametrize(('location', 'pending'), [
+    (PHYSICAL, False), (CUSTOM, False), (PROCESSING, True),
+    ({'status': 'processing', 'type': 'google_conference'}, True),
+    ({'join_url': 'http://zoom.example/j/1', 'status': 'pushed', 'type': 'zoom'}, True),
+], ids=['physical', 'custom', 'zoom processing', 'meet processing', 'zoom without https'])
+def test_a_location_without_an_https_join_url_carries_no_platform_meeting(calendly, location, pending):
+    """A conference Calendly is still making is carried as pending: its URL comes later, with no webhook."""
     assert post(calendly, calendly_body(location=location))[0] == 202
 
-    assert [event['booking'].get('platform_meeting_url') for event in _queued(calendly)] == [None]
+    assert [(event['booking']['platform_meeting_url'], event['booking']['platform_meeting_pending'])
+            for event in _queued(calendly)] == [(None, pending)]
 
 
 @pytest.mark.parametrize('event', ['invitee_no_show.created', 'invitee_no_show.deleted',
@@ -419,8 +427,6 @@ def _calendly_time(moment: datetime) -> str:
 
 
 def test_a_conference_calendly_made_is_the_bookings_meeting_and_its_links_follow_the_latest(calendly):
-    from test_platform_meetings import _target
-
     now = datetime.now(UTC)
     start, end = _calendly_time(now - timedelta(minutes=1)), _calendly_time(now + timedelta(minutes=44))
     _deliver(calendly, calendly_body(start=start, end=end))
@@ -440,3 +446,94 @@ def test_a_conference_calendly_made_is_the_bookings_meeting_and_its_links_follow
     moved = _booking(calendly)
     assert moved['links'] == links and moved['meeting']['provider'] == 'platform'
     assert _target(calendly, links['clients'][view['booking']['client']['id']]) == teams_url
+
+
+# --- a conference Calendly is still making ---------------------------------------------------------
+
+
+@pytest.fixture
+def calendly_zoom(stack, zoom):
+    """Calendly with its event type online and Zoom as the company's account: a meeting of ours is made there."""
+    from integration_stack import connect_zoom
+
+    assert stack.admin('PUT', 'sources/calendly', {'signing_key': SIGNING_KEY})[0] == 200
+    assert stack.admin('PUT', f'services/calendly:{EVENT_TYPE_ID}', {'name': 'Video consultation', 'online': True}
+                       )[0] == 200
+    connect_zoom(stack, zoom)
+    zoom.reset_calls()
+    return stack
+
+
+def _reschedule(stack, location: dict, start: datetime, end: datetime, created_at: datetime,
+                first_half_first: bool = True) -> None:
+    halves = [canceled_for_reschedule(FIRST, SECOND, _calendly_time(created_at)),
+              created_by_reschedule(SECOND, FIRST, _calendly_time(created_at), _calendly_time(start),
+                                    _calendly_time(end), location=location)]
+    for body in halves if first_half_first else reversed(halves):
+        _deliver(stack, body)
+
+
+def _targets(stack, view: dict) -> set[str]:
+    links = view['links']
+    return {_target(stack, links['provider']), _target(stack, links['clients'][view['booking']['client']['id']])}
+
+
+@pytest.mark.parametrize('first_half_first', [True, False], ids=['canceled-old first', 'created-new first'])
+def test_a_reschedule_to_a_conference_still_being_made_keeps_the_pushed_one_and_makes_no_second_meeting(
+        calendly_zoom, zoom, first_half_first):
+    now = datetime.now(UTC).replace(microsecond=0)
+    _deliver(calendly_zoom, calendly_body(start=_calendly_time(now - timedelta(minutes=1)),
+                                          end=_calendly_time(now + timedelta(minutes=44))))
+    before = _booking(calendly_zoom)
+    assert before['meeting']['provider'] == 'platform'
+
+    moved_start = now - timedelta(minutes=2)
+    _reschedule(calendly_zoom, PROCESSING, moved_start, now + timedelta(minutes=58), now, first_half_first)
+
+    after = _booking(calendly_zoom)
+    assert after['links'] == before['links'] and after['booking']['problem'] is None
+    assert (after['meeting']['provider'], after['meeting']['status']) == ('platform', 'scheduled')
+    assert after['meeting']['start'].startswith(moved_start.strftime('%Y-%m-%dT%H:%M'))
+    assert _targets(calendly_zoom, after) == {ZOOM_URL}
+    assert _zoom_calls(zoom) == [] and zoom.meetings == {}
+
+
+def test_a_conference_still_being_made_first_makes_none_of_ours_and_the_pushed_one_is_wrapped_later(
+        calendly_zoom, zoom):
+    now = datetime.now(UTC).replace(microsecond=0)
+    _deliver(calendly_zoom, calendly_body(start=_calendly_time(now - timedelta(minutes=1)),
+                                          end=_calendly_time(now + timedelta(minutes=44)), location=PROCESSING))
+    waiting = _booking(calendly_zoom)
+    assert 'has not sent its link' in waiting['booking']['problem'] and waiting['booking']['status'] == 'active'
+    assert _zoom_calls(zoom) == [] and zoom.meetings == {}
+
+    _reschedule(calendly_zoom, ZOOM, now - timedelta(minutes=2), now + timedelta(minutes=58), now)
+
+    wrapped = _booking(calendly_zoom)
+    assert wrapped['booking']['problem'] is None
+    assert (wrapped['meeting']['provider'], wrapped['meeting']['status']) == ('platform', 'scheduled')
+    assert _targets(calendly_zoom, wrapped) == {ZOOM_URL}
+    assert _zoom_calls(zoom) == [] and zoom.meetings == {}
+
+
+@pytest.mark.parametrize('location', [PHYSICAL, CUSTOM], ids=['physical', 'custom'])
+def test_a_physical_or_custom_location_gets_our_meeting_and_keeps_it_when_calendly_then_makes_a_conference(
+        calendly_zoom, zoom, location):
+    now = datetime.now(UTC).replace(microsecond=0)
+    _deliver(calendly_zoom, calendly_body(start=_calendly_time(now - timedelta(minutes=1)),
+                                          end=_calendly_time(now + timedelta(minutes=44)), location=location))
+    before = _booking(calendly_zoom)
+    [(meeting_id, join_url)] = [(meeting['id'], meeting['join_url']) for meeting in zoom.meetings.values()]
+    assert before['meeting']['provider'] == 'zoom' and _zoom_calls(zoom) == ['create_meeting']
+    zoom.reset_calls()
+
+    # Our Zoom meeting is the booking's until Calendly sends its own conference's link: moved, not deleted.
+    moved_start = now - timedelta(minutes=2)
+    _reschedule(calendly_zoom, PROCESSING, moved_start, now + timedelta(minutes=58), now)
+
+    after = _booking(calendly_zoom)
+    assert after['links'] == before['links'] and after['booking']['problem'] is None
+    assert after['meeting']['provider'] == 'zoom' and _zoom_calls(zoom) == ['update_meeting']
+    assert [meeting['id'] for meeting in zoom.meetings.values()] == [meeting_id]
+    assert zoom.meetings[meeting_id]['start_time'].startswith(moved_start.strftime('%Y-%m-%dT%H:%M'))
+    assert _target(calendly_zoom, after['links']['clients'][after['booking']['client']['id']]) == join_url

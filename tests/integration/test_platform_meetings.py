@@ -256,6 +256,103 @@ def test_a_platform_url_that_is_not_https_is_refused_naming_the_field(stack, url
     assert stack.view('b1')[0] == 404
 
 
+# --- a meeting the platform is still making (`booking.platform_meeting_pending`) ----------------------
+
+
+def _pending_event(kind: str = 'booking.rescheduled', version: int = 2, **kwargs) -> dict:
+    event = _platform_event(kind, url=None, version=version, **kwargs)
+    event['booking']['platform_meeting_pending'] = True
+    return event
+
+
+def test_a_pending_meeting_keeps_the_platforms_last_url_and_moves_its_time(stack, zoom_company):
+    assert stack.admin('PUT', 'services/svc', {'name': 'Consultation', 'online': True})[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    stack.book(_platform_event(start=start))
+    before = stack.view('b1')[1]
+
+    stack.book(_pending_event(start=start + timedelta(hours=1)))
+
+    after = stack.view('b1')[1]
+    assert after['links'] == before['links'] and after['booking']['problem'] is None
+    assert (after['meeting']['provider'], after['meeting']['status']) == ('platform', 'scheduled')
+    assert after['meeting']['start'].startswith((start + timedelta(hours=1)).strftime('%Y-%m-%dT%H:%M'))
+    assert _target(stack, after['links']['provider']) == PLATFORM_URL  # the provider may always open it
+    assert _zoom_calls(zoom_company) == [] and zoom_company.meetings == {}
+
+
+def test_a_pending_meeting_leaves_our_meeting_as_it_is_and_moves_it(stack, zoom_company):
+    assert stack.admin('PUT', 'services/svc', {'name': 'Consultation', 'online': True})[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    stack.book(_platform_event(url=None, start=start))
+    before = stack.view('b1')[1]
+    [meeting_id] = zoom_company.meetings
+    zoom_company.reset_calls()
+
+    stack.book(_pending_event(start=start + timedelta(hours=1)))
+
+    after = stack.view('b1')[1]
+    assert after['links'] == before['links'] and after['booking']['problem'] is None
+    assert after['meeting']['provider'] == 'zoom' and list(zoom_company.meetings) == [meeting_id]
+    assert _zoom_calls(zoom_company) == ['update_meeting']
+
+
+def test_a_booking_whose_meeting_is_pending_gets_none_of_ours_and_the_url_is_wrapped_when_it_comes(
+        stack, zoom_company):
+    assert stack.admin('PUT', 'services/svc', {'name': 'Consultation', 'online': True})[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    stack.book(_pending_event('booking.created', version=1, start=start))
+
+    view = stack.view('b1')[1]
+    assert 'has not sent its link' in view['booking']['problem'] and view['booking']['status'] == 'active'
+    assert _zoom_calls(zoom_company) == [] and zoom_company.meetings == {}
+    assert sent_emails() == []  # a failed booking emails nobody
+
+    stack.book(_platform_event('booking.rescheduled', version=2, start=start))
+
+    view = stack.view('b1')[1]
+    assert view['booking']['problem'] is None
+    assert (view['meeting']['provider'], view['meeting']['status']) == ('platform', 'scheduled')
+    assert _target(stack, view['links']['clients']['c1']) == PLATFORM_URL
+    assert _zoom_calls(zoom_company) == []
+    assert any(view['links']['clients']['c1'] in mail.body for mail in sent_emails())
+
+
+def test_a_pending_meeting_of_a_service_not_online_is_recorded_with_its_problem(stack):
+    _dana(stack)
+    stack.book(_pending_event('booking.created', version=1))
+
+    view = stack.view('b1')[1]
+    assert 'has not sent its link' in view['booking']['problem']
+
+
+def test_a_pending_class_booking_stays_in_its_sessions_meeting(stack, zoom_company):
+    assert stack.admin('PUT', 'services/svc', {'name': 'Yoga', 'online': True, 'kind': 'class'})[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    for n in (1, 2):
+        stack.book(_platform_event(url=None, booking_id=f'b{n}', client_id=f'c{n}', session_id='s1', start=start))
+    before = stack.view('b1')[1]
+    zoom_company.reset_calls()
+
+    stack.book(_pending_event(session_id='s1', start=start))
+
+    after = stack.view('b1')[1]
+    assert after['meeting'] == before['meeting'] and after['links'] == before['links']
+    assert after['booking']['problem'] is None and len(zoom_company.meetings) == 1
+    assert _zoom_calls(zoom_company) == []
+
+
+def test_a_pending_meeting_with_a_url_is_refused_naming_the_field(stack):
+    event = _platform_event()
+    event['booking']['platform_meeting_pending'] = True
+
+    status, answer = stack.post(event)
+
+    assert status == 400 and answer['field'] == 'booking.platform_meeting_pending', answer
+    assert PLATFORM_URL not in json.dumps(answer)
+    assert stack.view('b1')[0] == 404
+
+
 # --- Cal.com ----------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 from meetbridge.domain.ordering import SourceOrder, change_digest
 
@@ -81,6 +82,9 @@ class Booking(_Strict):
     client: Client
     # Set when the platform made the meeting: none is made, the booking's links lead to this one.
     platform_meeting_url: MeetingUrl | None = None
+    # Set when the platform is still making its own meeting and has not sent its URL: the booking keeps the
+    # meeting it has, and none is made for it (docs/api.md, "The platform's own meeting").
+    platform_meeting_pending: bool = False
 
     @model_validator(mode='after')
     def _ends_after_start(self):
@@ -88,11 +92,18 @@ class Booking(_Strict):
             raise ValueError('end must be after start')
         return self
 
+    @field_validator('platform_meeting_pending')
+    @classmethod
+    def _made_or_pending(cls, pending: bool, info: ValidationInfo) -> bool:
+        if pending and info.data.get('platform_meeting_url'):
+            raise ValueError('must be false when platform_meeting_url is given')
+        return pending
+
     @property
     def meeting_key(self) -> str:
         """One meeting per class session, otherwise one per booking; a meeting the platform made is the
-        booking's own, whatever session it is in."""
-        if self.session_id and not self.platform_meeting_url:
+        booking's own, whatever session it is in, and so is one it is still making."""
+        if self.session_id and not (self.platform_meeting_url or self.platform_meeting_pending):
             return f'session:{self.session_id}'
         return f'booking:{self.id}'
 

@@ -41,6 +41,9 @@ NO_ACCOUNT = 'No meeting account is connected: connect a company account or the 
 PLATFORM = 'platform'
 PLATFORM_MEETING_GONE = ('The booking platform no longer attaches its own meeting, and the service is not an online '
                          'meeting service: the booking has no meeting. Mark the service online to get one made.')
+PLATFORM_MEETING_PENDING = ('The booking platform is still making its own meeting and has not sent its link: none of '
+                            'ours is made beside it. The next change of the booking that carries the link gets it '
+                            'wrapped.')
 
 NOTICE_EVENTS = {
     'created': events.MEETING_SCHEDULED,
@@ -69,16 +72,34 @@ def apply(event: BookingEvent, now: datetime) -> Result:
             return Result('ignored: older than the change already applied')
     if event.type == 'booking.cancelled':
         return _cancel(event, existing, now)
+    booking = _settle_pending(event.tenant_id, booking, existing)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
-    # A meeting the platform made is wrapped whatever the service says: the platform decided the booking is online.
-    if existing is None and booking.platform_meeting_url is None and (service is None or not service.online):
+    # A meeting the platform made, or is making, is wrapped whatever the service says: the platform decided the
+    # booking is online.
+    if existing is None and booking.platform_meeting_url is None and not booking.platform_meeting_pending and \
+            (service is None or not service.online):
         if received:
             waiting.forget_received(event.tenant_id, booking.id)
         return Result('ignored: the service is not an online meeting service')
     try:
-        return _ensure(event, existing, service, now)
+        return _ensure(event, booking, existing, service, now)
     except DailyLimit as limit:
-        return _wait_for_limit(event, existing, limit, now)
+        return _wait_for_limit(event, booking, existing, limit, now)
+
+
+def _settle_pending(tenant_id: str, booking: Booking, existing: BookingItem | None) -> Booking:
+    """A meeting the platform is still making leaves the booking's live meeting as it is: the platform's keeps
+    the URL it last sent (Calendly sends no webhook once its new link is ready), ours stays ours. Only a booking
+    without one waits for the URL (PLATFORM_MEETING_PENDING), so that a platform's meeting is never deleted or
+    doubled."""
+    if not booking.platform_meeting_pending:
+        return booking
+    meeting_key = existing.meeting_key if existing is not None else booking.meeting_key
+    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
+    if meeting is None or meeting.status == 'cancelled':
+        return booking
+    url = details_of(tenant_id, meeting).join_url if meeting.provider_type == PLATFORM else None
+    return booking.model_copy(update={'platform_meeting_pending': False, 'platform_meeting_url': url})
 
 
 def _spec(booking: Booking, service: ServiceItem | None, meeting_settings: dict | None = None) -> MeetingSpec:
@@ -93,8 +114,10 @@ def _spec(booking: Booking, service: ServiceItem | None, meeting_settings: dict 
     )
 
 
-def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceItem | None, now: datetime) -> Result:
-    tenant_id, booking = event.tenant_id, event.booking
+def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None, service: ServiceItem | None,
+            now: datetime) -> Result:
+    """Applies `event` as `booking`, its booking with a pending platform meeting settled (_settle_pending)."""
+    tenant_id = event.tenant_id
     if existing is not None and existing.meeting_key != booking.meeting_key:
         _leave_meeting(tenant_id, existing, now)  # moved to another class session, or to or from a platform's meeting
         existing.attendee_sealed = None  # the client's entry went with it
@@ -115,6 +138,9 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
                 existing.attendee_sealed = None  # the client's entry went with the meeting
         if booking.platform_meeting_url and (meeting is None or meeting.status == 'cancelled'):
             meeting = _make_platform_meeting(tenant_id, booking, spec, meeting, now)
+        elif booking.platform_meeting_pending:
+            # The booking has no live meeting (_settle_pending): the platform's is on its way, ours would double it.
+            meeting, problem = None, PLATFORM_MEETING_PENDING
         elif _platform_meeting_gone(meeting, booking, service):
             # Only the platform's meeting made this booking online: without it, ours is made for online services only.
             meeting, problem = None, PLATFORM_MEETING_GONE
@@ -159,7 +185,7 @@ def _ensure(event: BookingEvent, existing: BookingItem | None, service: ServiceI
         elif change == 'rescheduled':
             links.extend(links.open_sealed(item.client_link_sealed, tenant_id, 'client', booking.id), meeting.end)
 
-    _copy(event, item, problem, now)
+    _copy(event, booking, item, problem, now)
     item.pending_notice = _merge_notice(item.pending_notice, change)
     _save_and_announce(tenant_id, item)
     return Result('meeting ready' if problem is None else 'failed: ' + problem, change)
@@ -184,8 +210,7 @@ def _merge_notice(pending: str | None, change: str | None) -> str | None:
     return change
 
 
-def _copy(event: BookingEvent, item: BookingItem, problem: str | None, now: datetime) -> None:
-    booking = event.booking
+def _copy(event: BookingEvent, booking: Booking, item: BookingItem, problem: str | None, now: datetime) -> None:
     item.source = event.source
     item.service_id = booking.service_id
     item.provider_id = booking.provider_id
@@ -503,7 +528,8 @@ def attendee_of(tenant_id: str, booking: BookingItem) -> Attendee | None:
     return Attendee(**repository.unseal_json(booking.attendee_sealed, tenant_id, 'attendee', booking.booking_id))
 
 
-def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: DailyLimit, now: datetime) -> Result:
+def _wait_for_limit(event: BookingEvent, booking: Booking, existing: BookingItem | None, limit: DailyLimit,
+                    now: datetime) -> Result:
     """The provider's daily budget is spent: record why for the admin and try again after it resets."""
     retry = event.model_copy(update={'event_id': f'{event.event_id}#after-{limit.resume_at:%Y%m%d}'})
     at = limit.resume_at + RETRY_SPREAD * (hash(event.booking.id) % 100 / 100)
@@ -517,7 +543,7 @@ def _wait_for_limit(event: BookingEvent, existing: BookingItem | None, limit: Da
         return Result('waiting for the provider\'s daily limit')
     item = existing or BookingItem(*BookingItem.key(event.tenant_id, event.booking.id), booking_id=event.booking.id)
     announced = item.problem is not None
-    _copy(event, item, str(limit), now)
+    _copy(event, booking, item, str(limit), now)
     item.pending_notice = _merge_notice(item.pending_notice, None if announced else 'failed')
     _save_and_announce(event.tenant_id, item)
     logger.warning('provider daily limit reached; retry scheduled',
@@ -599,7 +625,7 @@ def _cancel(event: BookingEvent, existing: BookingItem | None, now: datetime) ->
         _leave(tenant_id, booking.meeting_key, booking.id, None, now)
         # Remembered so that a "created" arriving late for this booking makes nothing.
         item = BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
-        _copy(event, item, None, now)
+        _copy(event, booking, item, None, now)
         item.status = 'cancelled'
         repository.save(item)
         return Result('recorded the cancellation of a booking never seen before')

@@ -44,6 +44,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 # The id at the end of a resource URI becomes part of our ids: the characters an Identifier allows.
 RESOURCE_ID = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}')
 MEETING_URL = TypeAdapter(MeetingUrl)
+# The location types of a conference Calendly makes itself; its join_url comes once its status is `pushed`.
+CONFERENCE_TYPES = frozenset({'zoom', 'microsoft_teams_conference', 'google_conference', 'webex_conference',
+                              'gotomeeting'})
 
 
 def _resource_id(uri: str) -> str:
@@ -117,6 +120,10 @@ def _platform_meeting_url(location: Location | None) -> str | None:
         return None
 
 
+def _conference_pending(location: Location | None) -> bool:
+    """A conference Calendly is still making (`status: processing`): its URL comes with no webhook of its own."""
+    return location is not None and location.type in CONFERENCE_TYPES and _platform_meeting_url(location) is None
+
 
 class CalendlySource:
     name: Literal['calendly'] = 'calendly'
@@ -185,6 +192,7 @@ class CalendlySource:
                 client=Client(id='calendly:' + email_key(invitee.email),
                               name=invitee.name, email=invitee.email, timezone=known_zone(invitee.timezone)),
                 platform_meeting_url=_platform_meeting_url(scheduled.location),
+                platform_meeting_pending=_conference_pending(scheduled.location),
             )
         except ValidationError as exc:
             raise invalid_input_from(exc, 'payload.') from None
