@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from meetbridge.domain.model import Booking, BookingEvent, Email, Identifier, Name, TimeZoneName
+from meetbridge.domain.model import Booking, BookingEvent, Email, Identifier, MeetingUrl, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, MeetbridgeError, RetryLater
 
 
@@ -123,6 +123,20 @@ def read_event_id(lookup: Lookup, event_type: str, booking: Booking) -> str:
 def each_delivery(received_at: float) -> str:
     """What makes a lookup's id its delivery's own, for a platform that sends two changes as the same bytes."""
     return f':{int(received_at * 1_000_000)}'
+
+
+_MEETING_URL = TypeAdapter(MeetingUrl)
+
+
+def meeting_url_or_none(url: str | None) -> str | None:
+    """A meeting URL a platform sent, when it is one we lead people to (https); None otherwise, so that meetbridge
+    makes the meeting."""
+    if not url:
+        return None
+    try:
+        return _MEETING_URL.validate_python(url)
+    except ValidationError:
+        return None
 
 
 def email_key(email: str) -> str:

@@ -19,10 +19,10 @@ import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from meetbridge import safe_json
-from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Instant, MeetingUrl, Payment
+from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Instant, Payment
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import SignatureError, hmac_sha256_hex
 from meetbridge.sources.base import (
@@ -34,6 +34,7 @@ from meetbridge.sources.base import (
     email_key,
     invalid_input_from,
     known_zone,
+    meeting_url_or_none,
 )
 from meetbridge.sources.settings import CalcomSettings
 
@@ -54,7 +55,6 @@ TRIGGERS: dict[str, BookingEventType] = {
     'BOOKING_REJECTED': 'booking.cancelled',
 }
 VIDEO_INTEGRATION = 'integrations:'
-MEETING_URL = TypeAdapter(MeetingUrl)
 
 
 class _Lenient(BaseModel):
@@ -110,12 +110,7 @@ def _platform_meeting_url(payload: Payload) -> str | None:
     if not (payload.location or '').startswith(VIDEO_INTEGRATION):
         return None
     sent = (payload.metadata and payload.metadata.videoCallUrl, payload.videoCallData and payload.videoCallData.url)
-    for url in filter(None, sent):
-        try:
-            return MEETING_URL.validate_python(url)
-        except ValidationError:
-            continue
-    return None
+    return next(filter(None, map(meeting_url_or_none, sent)), None)
 
 
 def _verify(request: WebhookRequest, settings: CalcomSettings) -> None:

@@ -18,10 +18,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from meetbridge import safe_json
-from meetbridge.domain.model import Booking, BookingEvent, Client, Email, Instant, MeetingUrl, Name, Payment
+from meetbridge.domain.model import Booking, BookingEvent, Client, Email, Instant, Name, Payment
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import verify_timestamped
 from meetbridge.sources.base import (
@@ -33,6 +33,7 @@ from meetbridge.sources.base import (
     email_key,
     invalid_input_from,
     known_zone,
+    meeting_url_or_none,
 )
 from meetbridge.sources.settings import CalendlySettings
 
@@ -43,7 +44,6 @@ SIGNATURE_WINDOW_SECONDS = 180
 CLOCK_SKEW = timedelta(minutes=5)
 # The id at the end of a resource URI becomes part of our ids: the characters an Identifier allows.
 RESOURCE_ID = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}')
-MEETING_URL = TypeAdapter(MeetingUrl)
 # The location types of a conference Calendly makes itself; its join_url comes once its status is `pushed`.
 CONFERENCE_TYPES = frozenset({'zoom', 'microsoft_teams_conference', 'google_conference', 'webex_conference',
                               'gotomeeting'})
@@ -112,12 +112,7 @@ class Invitee(_Lenient):
 
 def _platform_meeting_url(location: Location | None) -> str | None:
     """The conference Calendly made: only an https URL; with any other, meetbridge makes the meeting."""
-    if location is None or not location.join_url:
-        return None
-    try:
-        return MEETING_URL.validate_python(location.join_url)
-    except ValidationError:
-        return None
+    return meeting_url_or_none(location and location.join_url)
 
 
 def _conference_pending(location: Location | None) -> bool:
