@@ -17,7 +17,7 @@ COLUMNS = f'{"provider":<10}{"booked":>7}{"meetings":>10}{"joined":>9}{"links":>
 
 def main() -> int:
     return bench_scenarios.run(
-        'bench_class_burst_scenario.py', 'BENCH_CLASS_BURST_REPORT',
+        'bench_class_burst_scenario.py',
         ['50 concurrent bookings of one class session; retried = bookings that would wait for a retry', COLUMNS],
         workers=0, timeout=300)
 

@@ -18,7 +18,7 @@ COLUMNS = (f'{"provider":<10}{"outage":>7}{"booked":>9}{"visible":>9}{"meeting":
 
 def main() -> int:
     # Bounded: the six scenarios, two at a time, take a few minutes at most.
-    return bench_scenarios.run('bench_outage_scenario.py', 'BENCH_OUTAGE_REPORT', [
+    return bench_scenarios.run('bench_outage_scenario.py', [
         '50 bookings during a provider outage (simulated time); visible = shown by the admin API with a',
         'problem before any retry; daily = waiting for the provider\'s daily reset (a retry after midnight UTC);',
         'recover = simulated seconds from the end of the outage to the last meeting',

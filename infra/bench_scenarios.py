@@ -1,9 +1,10 @@
 """What the scenario benches share: running a module of scenarios under the integration suite's harness
 (moto's AWS with this stack's resources, the providers' sandboxes on loopback) and printing the lines the
-scenarios report, with the wall time. A scenario writes its figures to the file named by the
-``report_variable`` environment variable."""
+scenarios report, with the wall time. A scenario writes its figures with ``report`` (into the file the
+runner names in ``BENCH_REPORT``)."""
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -11,9 +12,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+REPORT_VARIABLE = 'BENCH_REPORT'
 
 
-def run(scenarios: str, report_variable: str, heading: list[str], *, workers: int, timeout: int) -> int:
+def report(line: str) -> None:
+    """A scenario's line of figures, printed by the runner after the heading."""
+    with open(os.environ[REPORT_VARIABLE], 'a') as lines:
+        lines.write(line + '\n')
+
+
+def milliseconds(samples: list[float]) -> str:
+    """Median, p95 and max of durations in seconds, as columns of milliseconds."""
+    quantiles = statistics.quantiles(samples, n=20)
+    return f'{statistics.median(samples) * 1000:>10.2f}{quantiles[18] * 1000:>10.2f}{max(samples) * 1000:>10.2f}'
+
+
+def run(scenarios: str, heading: list[str], *, workers: int, timeout: int) -> int:
     """Runs tests/integration/<scenarios> and prints ``heading``, the report and the wall time; the
     pytest output too when a scenario failed. Returns pytest's exit status."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -22,7 +36,7 @@ def run(scenarios: str, report_variable: str, heading: list[str], *, workers: in
         outcome = subprocess.run(
             [sys.executable, '-m', 'pytest', str(ROOT / 'tests' / 'integration' / scenarios), '-q', '-p', 'no:randomly',
              '-p', 'no:cacheprovider', '-n', str(workers), '--no-header', '-o', 'addopts='],
-            cwd=ROOT, env={**os.environ, report_variable: str(report)}, capture_output=True, text=True,
+            cwd=ROOT, env={**os.environ, REPORT_VARIABLE: str(report)}, capture_output=True, text=True,
             timeout=timeout,
         )
         print('\n'.join(heading))

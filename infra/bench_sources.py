@@ -16,17 +16,17 @@ from infra import bench_scenarios
 
 DELIVERY_COLUMNS = f'{"":<30}{"count":>6}{"median ms":>10}{"p95 ms":>10}{"max ms":>10}'
 
-# platform -> (scenario module, report variable, heading, pytest workers, timeout in seconds)
+# platform -> (scenario module, heading, pytest workers, timeout in seconds)
 PLATFORMS = {
-    'calcom-calendly': ('bench_calcom_calendly_scenario.py', 'BENCH_SOURCES_REPORT', [
+    'calcom-calendly': ('bench_calcom_calendly_scenario.py', [
         'Cal.com and Calendly: 25 bookings each created, rescheduled, retried and cancelled',
         DELIVERY_COLUMNS,
     ], 1, 300),
-    'wix': ('bench_wix_scenario.py', 'BENCH_WIX_REPORT', [
+    'wix': ('bench_wix_scenario.py', [
         'Wix Bookings: 25 bookings each created, rescheduled, retried and cancelled; RS256 verification alone',
         DELIVERY_COLUMNS,
     ], 1, 300),
-    'simplybook': ('bench_simplybook_scenario.py', 'BENCH_SIMPLYBOOK_REPORT', [
+    'simplybook': ('bench_simplybook_scenario.py', [
         'SimplyBook.me: 20 bookings each created, changed, the change redelivered, changed again and cancelled,',
         'every token expired halfway; once with SimplyBook answering, once answering 503 to the first three',
         'lookups of each booking. events = booking events published (the redelivered change re-reads the state',
@@ -36,11 +36,11 @@ PLATFORMS = {
         f'{"outage":<10}{"callbacks":>10}{"p50 ms":>10}{"p95 ms":>9}{"events":>9}{"details":>9}{"token":>7}'
         f'{"faulted":>8}{"calls/cb":>10}{"retried":>9}{"lost":>6}',
     ], 2, 600),
-    'acuity': ('bench_acuity_scenario.py', 'BENCH_ACUITY_REPORT', [
+    'acuity': ('bench_acuity_scenario.py', [
         'Acuity Scheduling: 20 appointments scheduled, scheduled again, rescheduled (Acuity answering 503 to the',
         'first lookup), rescheduled again, changed, cancelled',
     ], 0, 600),
-    'square': ('bench_square_scenario.py', 'BENCH_SQUARE_REPORT', [
+    'square': ('bench_square_scenario.py', [
         'Square: 30 bookings x (created, moved, cancelled), 5 team members; p50/p95/max = the webhook\'s answer',
         'time; customers/members = GET /v2/customers, /v2/team-members made by the lookups',
         f'{"customer":<12}{"events":>7}{"p50 ms":>10}{"p95 ms":>9}{"max ms":>9}{"customers":>11}{"members":>9}'
@@ -56,8 +56,8 @@ def main(names: list[str]) -> int:
         return 2
     failed = 0
     for name in names or list(PLATFORMS):
-        scenarios, variable, heading, workers, timeout = PLATFORMS[name]
-        failed |= bench_scenarios.run(scenarios, variable, heading, workers=workers, timeout=timeout)
+        scenarios, heading, workers, timeout = PLATFORMS[name]
+        failed |= bench_scenarios.run(scenarios, heading, workers=workers, timeout=timeout)
         print()
     return failed
 

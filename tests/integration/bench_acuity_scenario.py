@@ -4,10 +4,9 @@ APPOINTMENTS appointments go through Acuity's lifecycle as Acuity's webhooks, ea
 by the Acuity sandbox: scheduled, a repeated `scheduled`, rescheduled while Acuity's API answers 503 to the
 first lookup of each, `rescheduled` delivered again, `changed` after a second move, cancelled. The real
 webhook and meetings handlers run against moto; a lookup that failed is given to the meetings function
-again, as its queue would after the delay. The figures go to the file named by BENCH_ACUITY_REPORT.
+again, as its queue would after the delay. The figures go to the runner's report (infra/bench_scenarios.report).
 """
 
-import os
 import statistics
 import time
 from collections import Counter
@@ -15,13 +14,11 @@ from collections import Counter
 from integration_stack import sent_emails
 from test_acuity_webhooks import USER_ID, acuity, appointment, form, post, sandbox  # noqa: F401 (fixtures)
 
+from infra.bench_scenarios import report
+
 APPOINTMENTS = 20
 FIRST_ID = 1204583000
 
-
-def _report(line: str) -> None:
-    with open(os.environ['BENCH_ACUITY_REPORT'], 'a') as report:
-        report.write(line + '\n')
 
 
 def _drain(stack) -> int:
@@ -36,8 +33,8 @@ def _drain(stack) -> int:
             records = stack.cloud.queues[name].receive()
             while records:
                 moved = True
-                report = handler(name)(sqs_event(records), stack.context)
-                again = {failure['itemIdentifier'] for failure in report['batchItemFailures']}
+                answer = handler(name)(sqs_event(records), stack.context)
+                again = {failure['itemIdentifier'] for failure in answer['batchItemFailures']}
                 failed += len(again)
                 records = [record for record in records if record['messageId'] in again]
         if not moved:
@@ -98,16 +95,16 @@ def test_acuity_lifecycle(acuity, sandbox):  # noqa: F811 (the fixtures imported
     emails = Counter(m.destinations['ToAddresses'][0] for m in sent_emails())
     per_client = Counter(emails[email(i)] for i in ids)
     answer_ms.sort()
-    _report(f'appointments {APPOINTMENTS}, webhook deliveries {len(answer_ms)} '
+    report(f'appointments {APPOINTMENTS}, webhook deliveries {len(answer_ms)} '
             f'(scheduled x2, rescheduled x2 during a 503 outage, changed, canceled)')
-    _report(f'webhook answer (in process, moto): median {statistics.median(answer_ms):.1f} ms, '
+    report(f'webhook answer (in process, moto): median {statistics.median(answer_ms):.1f} ms, '
             f'p95 {answer_ms[int(len(answer_ms) * 0.95) - 1]:.1f} ms, max {answer_ms[-1]:.1f} ms; '
             f'calls to Acuity while answering: {calls_while_answering}')
-    _report(f'GET /appointments/{{id}}: {sum(calls.values())} ({calls[200]} answered, {calls[503]} refused 503); '
+    report(f'GET /appointments/{{id}}: {sum(calls.values())} ({calls[200]} answered, {calls[503]} refused 503); '
             f'deliveries looked up {looked_up} (not the repeated scheduled): {calls[200] / looked_up:.2f} '
             f'answered call per delivery, plus the refused call of each lookup during the outage')
-    _report(f'lookups failed and given back during the outage: {outage_failures}; '
+    report(f'lookups failed and given back during the outage: {outage_failures}; '
             f'bookings moved with the same links {moved}/{APPOINTMENTS}, cancelled {cancelled}/{APPOINTMENTS}')
-    _report(f'client emails per appointment: {dict(sorted(per_client.items()))} '
+    report(f'client emails per appointment: {dict(sorted(per_client.items()))} '
             f'(created, moved, moved, cancelled = 4 each)')
     assert moved == cancelled == APPOINTMENTS

@@ -5,11 +5,9 @@ Each platform's deliveries through the real webhook handler on moto: every booki
 (Cal.com: a new booking naming the old uid; Calendly: the canceled-old + created-new pair), delivered again
 (a retry) and cancelled. Reports the webhook's answer time (the handler's wall time, moto's AWS
 in-process) and the HTTP requests made to anything but AWS while doing so (both webhooks carry the whole
-booking: none). Appends its figures to the file named by BENCH_SOURCES_REPORT.
+booking: none). Appends its figures to the runner's report (infra/bench_scenarios.report).
 """
 
-import os
-import statistics
 import time
 
 import httpx2
@@ -17,17 +15,11 @@ import pytest
 import test_calcom_webhooks as calcom
 import test_calendly_webhooks as calendly
 
+from infra.bench_scenarios import milliseconds, report
+
 BOOKINGS = 25
 
 
-def _report(line: str) -> None:
-    with open(os.environ['BENCH_SOURCES_REPORT'], 'a') as report:
-        report.write(line + '\n')
-
-
-def _milliseconds(samples: list[float]) -> str:
-    quantiles = statistics.quantiles(samples, n=20)
-    return f'{statistics.median(samples) * 1000:>10.2f}{quantiles[18] * 1000:>10.2f}{max(samples) * 1000:>10.2f}'
 
 
 def _calcom_deliveries(n: int) -> list[tuple[str, bytes]]:
@@ -77,11 +69,11 @@ def test_webhooks(stack, monkeypatch, platform):
 
     events = sum(len(samples) for samples in answers.values())
     for kind, samples in answers.items():
-        _report(f'{platform + " " + kind:<30}{len(samples):>6}{_milliseconds(samples)}')
-    _report(f'{platform}: HTTP requests outside AWS: {len(outside_calls)} for {events} webhook deliveries')
+        report(f'{platform + " " + kind:<30}{len(samples):>6}{milliseconds(samples)}')
+    report(f'{platform}: HTTP requests outside AWS: {len(outside_calls)} for {events} webhook deliveries')
     views = [stack.view(f'{platform}:{_first_id(platform, n)}')[1]['booking'] for n in range(BOOKINGS)]
     followed = sum(view['status'] == 'cancelled' and view['start'].startswith('2026-03-20T09:30') for view in views)
-    _report(f'{platform}: {followed} of {BOOKINGS} bookings moved and cancelled as one booking each')
+    report(f'{platform}: {followed} of {BOOKINGS} bookings moved and cancelled as one booking each')
     assert outside_calls == [] and followed == BOOKINGS
 
 

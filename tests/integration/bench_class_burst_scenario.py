@@ -2,11 +2,10 @@
 
 50 bookings of one class session arrive at once, each applied by the real meetings logic in its own
 thread (as 50 concurrent Lambdas would), against moto and the provider's sandbox (AWS calls applied one
-at a time, each whole, as the integration harness does). Each scenario appends its figures to the file
-named by BENCH_CLASS_BURST_REPORT.
+at a time, each whole, as the integration harness does). Each scenario appends its figures to the runner's
+report (infra/bench_scenarios.report).
 """
 
-import os
 import threading
 import time
 import traceback
@@ -17,6 +16,7 @@ from bookings import booking_event
 from helpers import acting_as
 from integration_stack import connect_microsoft, connect_zoom
 
+from infra.bench_scenarios import report
 from functions.meetings.handler import MeetingsSettings
 from meetbridge import config
 from meetbridge.domain.model import BookingEvent
@@ -57,8 +57,7 @@ def test_class_burst(stack, request, provider):
     meeting = MeetingItem.get(*MeetingItem.key(stack.tenant.tenant_id, 'session:s1'))
     links = {stack.view(f'b{n}')[1]['links']['clients'].get(f'c{n}') for n in range(BOOKINGS)} - {None}
     registrants = len(sandbox.registrants(next(iter(sandbox.meetings)))) if provider == 'zoom' else '-'
-    with open(os.environ['BENCH_CLASS_BURST_REPORT'], 'a') as report:
-        report.write(f'{provider:<10}{BOOKINGS:>7}{len(sandbox.meetings):>10}{len(meeting.booking_ids):>9}'
-                     f'{len(links):>7}{registrants!s:>12}{len(failures):>9}'
-                     f'{(max(settled_at) - started) if settled_at else float("nan"):>11.1f}\n')
+    report(f'{provider:<10}{BOOKINGS:>7}{len(sandbox.meetings):>10}{len(meeting.booking_ids):>9}'
+           f'{len(links):>7}{registrants!s:>12}{len(failures):>9}'
+           f'{(max(settled_at) - started) if settled_at else float("nan"):>11.1f}')
     assert failures == [] and len(sandbox.meetings) == 1 and len(links) == BOOKINGS

@@ -5,12 +5,11 @@ arrive. The real webhook and meetings handlers run against moto and the provider
 meetings queue is simulated on a virtual clock: each failed record comes back after the delay the
 meetings function asks for (`retry_delay` of its receive count) and reaches the dead-letter queue
 after the template's maxReceiveCount, as SQS does. The sandbox's clock is advanced with the virtual one
-(tokens expire and are refreshed as they would). Each scenario appends its figures to the file named by
-BENCH_OUTAGE_REPORT.
+(tokens expire and are refreshed as they would). Each scenario appends its figures to the runner's report
+(infra/bench_scenarios.report).
 """
 
 import json
-import os
 from collections import Counter
 
 import pytest
@@ -18,6 +17,7 @@ from bookings import booking_event
 from helpers import handler, sqs_event
 from integration_stack import connect_microsoft, connect_zoom, template_resources
 
+from infra.bench_scenarios import report
 from functions.meetings.handler import retry_delay
 
 BOOKINGS = 50
@@ -26,10 +26,6 @@ OUTAGES = {'30s': 30, '15min': 15 * 60, '6h': 6 * 3600}
 UNAVAILABLE = {'zoom': {'code': 503, 'message': 'Service Unavailable'},
                'microsoft': {'error': {'code': 'ServiceNotAvailable', 'message': 'try later'}}}
 
-
-def _report(line: str) -> None:
-    with open(os.environ['BENCH_OUTAGE_REPORT'], 'a') as report:
-        report.write(line + '\n')
 
 
 @pytest.mark.parametrize('outage', list(OUTAGES))
@@ -64,9 +60,9 @@ def test_outage(stack, request, provider, outage):
             entry['receives'] += 1
             records.append({**entry['record'], 'attributes': {**entry['record']['attributes'],
                                                               'ApproximateReceiveCount': str(entry['receives'])}})
-        report = handler('meetings')(sqs_event(records), stack.context)
+        answer = handler('meetings')(sqs_event(records), stack.context)
         invocations += 1
-        failed = {failure['itemIdentifier'] for failure in report['batchItemFailures']}
+        failed = {failure['itemIdentifier'] for failure in answer['batchItemFailures']}
         for entry in due:
             if entry['record']['messageId'] not in failed:
                 waiting.remove(entry)
@@ -89,7 +85,7 @@ def test_outage(stack, request, provider, outage):
                       if json.loads(record['body'])['detail-type'] == 'meeting.scheduled')
     at_provider = len(sandbox.meetings)
     recovered = max(made_at.values()) - outage_seconds if with_meeting == BOOKINGS else float('nan')
-    _report(f'{provider:<10}{outage:>7}{BOOKINGS:>9}{visible_with_problem:>9}{with_meeting:>9}{at_provider:>10}'
+    report(f'{provider:<10}{outage:>7}{BOOKINGS:>9}{visible_with_problem:>9}{with_meeting:>9}{at_provider:>10}'
             f'{daily_limit:>7}{BOOKINGS - with_meeting - daily_limit:>6}{max(at_provider - BOOKINGS, 0):>6}{len(dead):>6}'
             f'{sum(1 for n in notices.values() if n == 1):>9}{recovered:>12.0f}{invocations:>7}')
     assert not dead and at_provider == with_meeting  # nothing lost to the DLQ, nothing duplicated

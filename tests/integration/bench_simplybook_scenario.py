@@ -3,11 +3,10 @@
 SimplyBook callbacks through the real webhook and meetings handlers (moto's AWS, the SimplyBook sandbox on
 loopback): per booking a create, a change, the same change redelivered, a second change and a cancel, with
 every token expired halfway; then the same with SimplyBook answering 503 to the first lookups. Each scenario
-appends its figures to the file named by BENCH_SIMPLYBOOK_REPORT.
+appends its figures to the runner's report (infra/bench_scenarios.report).
 """
 
 import json
-import os
 import statistics
 import time
 
@@ -15,12 +14,10 @@ import pytest
 from helpers import handler, sqs_event
 from test_simplybook_webhooks import COMPANY, DETAILS, HASH, callback, post, sb, simplybook  # noqa: F401 (fixtures)
 
+from infra.bench_scenarios import report
+
 BOOKINGS = 20
 
-
-def _report(line: str) -> None:
-    with open(os.environ['BENCH_SIMPLYBOOK_REPORT'], 'a') as report:
-        report.write(line + '\n')
 
 
 def _details(day: int, hour: int) -> dict:
@@ -77,7 +74,7 @@ def test_simplybook(request, outage):
     views = [stack.view(f'simplybook:{3000 + n}')[1]['booking'] for n in range(BOOKINGS)]
     lost = sum(1 for view in views if view['status'] != 'cancelled' or not view['start'].startswith('2030-03-06T14'))
     answers.sort()
-    _report(f'{"503 x" + str(outage) if outage else "none":<10}{len(answers):>10}{statistics.median(answers):>10.1f}'
+    report(f'{"503 x" + str(outage) if outage else "none":<10}{len(answers):>10}{statistics.median(answers):>10.1f}'
             f'{answers[int(len(answers) * 0.95)]:>9.1f}{len(applied):>9}{details_calls:>9}{token_calls:>7}{faulted:>8}'
             f'{(details_calls + token_calls) / len(answers):>10.2f}{failures:>9}{lost:>6}')
     # Every callback's re-read is published; the redelivered change's re-reads the state applied and changes nothing.

@@ -2,13 +2,12 @@
 
 30 Square bookings across 5 team members, each created, moved and cancelled (90 booking events), posted
 through the real webhook handler and looked up by the real meetings handler against moto and the Square
-sandbox. Each scenario appends to the file named by BENCH_SQUARE_REPORT: the webhook's answer time (in
+sandbox. Each scenario appends to the runner's report (infra/bench_scenarios.report): the webhook's answer time (in
 process, on moto: the work meetbridge does before Square gets its answer) and the calls made to Square's API
 per booking event, with a customer read reused within the function instance and with every lookup
 reading again (a lookup landing in another instance).
 """
 
-import os
 import statistics
 import time
 
@@ -17,16 +16,15 @@ import pytest
 from test_square_webhooks import (SERVICE_VARIATION_ID, customer_read_every_time, post, square,  # noqa: F401
                                   square_api, square_body)
 
+from infra.bench_scenarios import report
+
+
 BOOKINGS = 30
 TEAM_MEMBERS = 5
 CHANGES = (('booking.created', 0, 'ACCEPTED', '2026-03-18T14:00:00Z'),
            ('booking.updated', 1, 'ACCEPTED', '2026-03-20T09:30:00Z'),
            ('booking.updated', 2, 'CANCELLED_BY_CUSTOMER', '2026-03-20T09:30:00Z'))
 
-
-def _report(line: str) -> None:
-    with open(os.environ['BENCH_SQUARE_REPORT'], 'a') as report:
-        report.write(line + '\n')
 
 
 @pytest.mark.parametrize('customer_reads', ['reused', 'every time'])
@@ -58,6 +56,6 @@ def test_square_bookings(request, customer_reads):
     members = sum(1 for call in calls if call['operation'] == 'retrieve_team_member')
     cancelled = sum(1 for n in range(BOOKINGS) if stack.view(f'square:bk{n}')[1]['booking']['status'] == 'cancelled')
     answers_ms.sort()
-    _report(f'{customer_reads:<12}{events:>7}{statistics.median(answers_ms):>10.1f}'
+    report(f'{customer_reads:<12}{events:>7}{statistics.median(answers_ms):>10.1f}'
             f'{answers_ms[int(len(answers_ms) * 0.95)]:>9.1f}{answers_ms[-1]:>9.1f}{customers:>11}{members:>9}'
             f'{(customers + members) / events:>11.2f}{cancelled:>11}')

@@ -4,16 +4,15 @@ Wix Bookings deliveries through the real webhook handler on moto: each booking c
 delivered again (a retry) and cancelled. Reports the webhook's answer time (the handler's wall time,
 moto's AWS in-process), the time to verify and translate a token alone, and the HTTP requests made to
 anything but AWS while doing so (Wix's webhook carries the whole booking: none). Appends its figures to
-the file named by BENCH_WIX_REPORT.
+the runner's report (infra/bench_scenarios.report).
 """
 
-import os
-import statistics
 import time
 
 import httpx2
 from test_wix_webhooks import PUBLIC_PEM, claims_of, jwt, post, wix_booking, wix_event
 
+from infra.bench_scenarios import milliseconds, report
 from meetbridge.sources.base import WebhookRequest
 from meetbridge.sources.settings import WixSettings
 from meetbridge.sources.wix import SOURCE
@@ -22,14 +21,6 @@ BOOKINGS = 25
 TRANSLATIONS = 500
 
 
-def _report(line: str) -> None:
-    with open(os.environ['BENCH_WIX_REPORT'], 'a') as report:
-        report.write(line + '\n')
-
-
-def _milliseconds(samples: list[float]) -> str:
-    quantiles = statistics.quantiles(samples, n=20)
-    return f'{statistics.median(samples) * 1000:>10.2f}{quantiles[18] * 1000:>10.2f}{max(samples) * 1000:>10.2f}'
 
 
 def _deliveries(n: int) -> list[tuple[str, dict]]:
@@ -71,8 +62,8 @@ def test_wix_webhooks(stack, monkeypatch):
 
     events = sum(len(samples) for samples in answers.values())
     for kind, samples in answers.items():
-        _report(f'{"answer " + kind:<30}{len(samples):>6}{_milliseconds(samples)}')
-    _report(f'{"verify + translate":<30}{TRANSLATIONS:>6}{_milliseconds(translations)}')
-    _report(f'HTTP requests outside AWS: {len(outside_calls)} for {events} webhook events '
+        report(f'{"answer " + kind:<30}{len(samples):>6}{milliseconds(samples)}')
+    report(f'{"verify + translate":<30}{TRANSLATIONS:>6}{milliseconds(translations)}')
+    report(f'HTTP requests outside AWS: {len(outside_calls)} for {events} webhook events '
             f'({len(outside_calls) / events:.0f} per event)')
     assert outside_calls == []

@@ -21,6 +21,13 @@ from meetbridge.domain.model import Booking, BookingEvent, Email, Identifier, Me
 from meetbridge.errors import InvalidInput, MeetbridgeError, RetryLater
 
 
+class PlatformModel(BaseModel):
+    """What a platform sends or answers, read for the fields a booking needs: the rest is ignored, as platforms
+    add fields without notice."""
+
+    model_config = ConfigDict(extra='ignore')
+
+
 @dataclass(frozen=True)
 class WebhookRequest:
     tenant_id: str

@@ -19,7 +19,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from meetbridge import safe_json
 from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Instant, Payment
@@ -29,6 +29,7 @@ from meetbridge.sources.base import (
     KnownBookings,
     NewProvider,
     NewService,
+    PlatformModel,
     Translation,
     WebhookRequest,
     email_key,
@@ -57,38 +58,34 @@ TRIGGERS: dict[str, BookingEventType] = {
 VIDEO_INTEGRATION = 'integrations:'
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra='ignore')
-
-
-class Envelope(_Lenient):
+class Envelope(PlatformModel):
     triggerEvent: str = Field(min_length=1, max_length=100)
     createdAt: Instant
     payload: dict
 
 
-class Organizer(_Lenient):
+class Organizer(PlatformModel):
     id: int
     name: str = Field(min_length=1, max_length=200)
     email: str | None = None
     timeZone: str | None = None
 
 
-class Attendee(_Lenient):
+class Attendee(PlatformModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
     timeZone: str | None = None
 
 
-class VideoCall(_Lenient):
+class VideoCall(PlatformModel):
     url: str | None = None
 
 
-class Metadata(_Lenient):
+class Metadata(PlatformModel):
     videoCallUrl: str | None = None
 
 
-class Payload(_Lenient):
+class Payload(PlatformModel):
     uid: str = Field(min_length=1, max_length=100, pattern=UID)
     eventTypeId: int
     eventTitle: str | None = None

@@ -18,7 +18,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
 from meetbridge import safe_json
 from meetbridge.domain.model import Booking, BookingEvent, Client, Email, Instant, Name, Payment
@@ -28,6 +28,7 @@ from meetbridge.sources.base import (
     KnownBookings,
     NewProvider,
     NewService,
+    PlatformModel,
     Translation,
     WebhookRequest,
     email_key,
@@ -61,17 +62,13 @@ def _resource_id(uri: str) -> str:
 ResourceId = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_resource_id)]
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra='ignore')
-
-
-class Envelope(_Lenient):
+class Envelope(PlatformModel):
     event: str = Field(min_length=1, max_length=100)
     created_at: Instant
     payload: dict
 
 
-class Membership(_Lenient):
+class Membership(PlatformModel):
     """A host of the scheduled event."""
 
     user: ResourceId
@@ -79,13 +76,13 @@ class Membership(_Lenient):
     user_email: Email | None = None
 
 
-class Location(_Lenient):
+class Location(PlatformModel):
     type: str | None = Field(None, max_length=100)
     # A conference Calendly made (zoom, microsoft_teams_conference, google_conference, ...) once pushed.
     join_url: str | None = None
 
 
-class ScheduledEvent(_Lenient):
+class ScheduledEvent(PlatformModel):
     name: str | None = Field(None, max_length=200)
     start_time: Instant
     end_time: Instant
@@ -94,11 +91,11 @@ class ScheduledEvent(_Lenient):
     event_memberships: list[Membership] = Field(min_length=1)
 
 
-class InviteePayment(_Lenient):
+class InviteePayment(PlatformModel):
     successful: bool = False
 
 
-class Invitee(_Lenient):
+class Invitee(PlatformModel):
     uri: ResourceId
     name: Name
     email: Email

@@ -18,7 +18,7 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from meetbridge import config, safe_json
 from meetbridge.config import BookingPlatformSettings
@@ -31,6 +31,7 @@ from meetbridge.sources.base import (
     Lookup,
     NewProvider,
     NewService,
+    PlatformModel,
     Translation,
     WebhookRequest,
     invalid_input_from,
@@ -54,11 +55,7 @@ CUSTOMER_READ_SECONDS = 300
 CUSTOMER_READS_KEPT = 1000
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra='ignore')
-
-
-class Segment(_Lenient):
+class Segment(PlatformModel):
     duration_minutes: int = Field(strict=True, ge=0, le=1500)
     service_variation_id: str = Field(min_length=1, max_length=36, pattern=SQUARE_ID)
     team_member_id: str = Field(min_length=1, max_length=32, pattern=SQUARE_ID)
@@ -66,7 +63,7 @@ class Segment(_Lenient):
     intermission_minutes: int = Field(0, strict=True, ge=0, le=1500)
 
 
-class SquareBooking(_Lenient):
+class SquareBooking(PlatformModel):
     id: str = Field(min_length=1, max_length=64, pattern=SQUARE_ID)
     version: Revision
     status: str = Field(min_length=1, max_length=64)
@@ -83,16 +80,16 @@ class SquareBooking(_Lenient):
         return self.start_at + timedelta(minutes=minutes)
 
 
-class BookingObject(_Lenient):
+class BookingObject(PlatformModel):
     booking: SquareBooking
 
 
-class Data(_Lenient):
+class Data(PlatformModel):
     type: Literal['booking']
     object: BookingObject
 
 
-class Envelope(_Lenient):
+class Envelope(PlatformModel):
     merchant_id: str = Field(min_length=1, max_length=64)
     location_id: str | None = Field(None, max_length=64)
     type: str = Field(min_length=1, max_length=100)
@@ -100,7 +97,7 @@ class Envelope(_Lenient):
     data: dict
 
 
-class Person(_Lenient):
+class Person(PlatformModel):
     """The fields read from a customer or a team member."""
 
     given_name: str | None = None

@@ -20,7 +20,7 @@ from joserfc import jws
 from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import RSAKey
 from joserfc.jwt import JWTClaimsRegistry
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from meetbridge import safe_json
 from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Email, Instant, Name, Payment
@@ -30,6 +30,7 @@ from meetbridge.sources.base import (
     KnownBookings,
     NewProvider,
     NewService,
+    PlatformModel,
     Translation,
     WebhookRequest,
     email_key,
@@ -74,40 +75,36 @@ def _int64(value: Any) -> Any:
     return value
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra='ignore')
-
-
-class Claims(_Lenient):
+class Claims(PlatformModel):
     data: str
 
 
-class Envelope(_Lenient):
+class Envelope(PlatformModel):
     eventType: str = Field(min_length=1, max_length=200)
     instanceId: str | None = Field(None, max_length=200)
     data: str
 
 
-class CreatedEvent(_Lenient):
+class CreatedEvent(PlatformModel):
     entity: dict | None = None
     entityAsJson: str | None = None  # older webhooks
 
 
-class UpdatedEvent(_Lenient):
+class UpdatedEvent(PlatformModel):
     currentEntity: dict | None = None
     currentEntityAsJson: str | None = None
 
 
-class ActionBody(_Lenient):
+class ActionBody(PlatformModel):
     booking: dict
 
 
-class ActionEvent(_Lenient):
+class ActionEvent(PlatformModel):
     body: ActionBody | None = None
     bodyAsJson: str | None = None
 
 
-class Event(_Lenient):
+class Event(PlatformModel):
     id: str = Field(min_length=1, max_length=190)
     slug: str | None = Field(None, max_length=200)
     eventTime: Instant | None = None
@@ -117,13 +114,13 @@ class Event(_Lenient):
     actionEvent: dict | None = None
 
 
-class Resource(_Lenient):
+class Resource(PlatformModel):
     id: WixId
     name: Name | None = None
     email: Email | Literal[''] | None = None
 
 
-class Slot(_Lenient):
+class Slot(PlatformModel):
     serviceId: WixId
     startDate: datetime | None = None
     endDate: datetime | None = None
@@ -131,12 +128,12 @@ class Slot(_Lenient):
     resource: Resource
 
 
-class BookedEntity(_Lenient):
+class BookedEntity(PlatformModel):
     slot: Slot
     title: Name | None = None
 
 
-class ContactDetails(_Lenient):
+class ContactDetails(PlatformModel):
     contactId: WixId | None = None
     firstName: str | None = Field(None, max_length=200)
     lastName: str | None = Field(None, max_length=200)
@@ -144,7 +141,7 @@ class ContactDetails(_Lenient):
     timeZone: str | None = None
 
 
-class WixBooking(_Lenient):
+class WixBooking(PlatformModel):
     id: WixId
     bookedEntity: BookedEntity
     contactDetails: ContactDetails
