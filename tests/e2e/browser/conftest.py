@@ -18,9 +18,9 @@ from typing import Callable, Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from browser_support import CHROMIUM, in_ci
 from playwright.sync_api import Browser, Error as PlaywrightError, Page, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
 # This machine's network is closed: without the background-networking flags Chromium keeps trying
 # Google's hosts (updates, sync, field trials) at every start. --no-sandbox only where Chromium
 # refuses its sandbox, as root.
@@ -38,10 +38,6 @@ FAILING_IMPACTS = ("serious", "critical")
 HERE = Path(__file__).resolve().parent
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1")
-
-
 # Before pytest's own -m selection reads the marks.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,7 +53,10 @@ def browser() -> Iterator[Browser]:
         try:
             launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         except PlaywrightError as exc:
-            reason = f"Chromium did not start from {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it): {exc}"
+            launched, reason = None, f"Chromium did not start from {CHROMIUM} (Debian: apt-get install chromium; " \
+                                     f"`make test` installs it): {exc}"
+        # Outside the except block, so that the reason is the whole report.
+        if launched is None:
             if in_ci():
                 pytest.fail(reason, pytrace=False)
             pytest.skip(reason)

@@ -55,7 +55,7 @@ def assert_no_horizontal_scroll(page) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("provider_type", PROVIDERS)
-def test_granting_consent_connects_the_account(stack, new_page, shoot, check_accessible, provider_type, width):
+def test_granting_consent_connects_the_account(new_page, stack, shoot, check_accessible, provider_type, width):
     name, grant, _, email = PROVIDERS[provider_type]
     provider_id = new_provider(stack)
     page = new_page(width=width)
@@ -78,7 +78,7 @@ def test_granting_consent_connects_the_account(stack, new_page, shoot, check_acc
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("provider_type", PROVIDERS)
-def test_refusing_consent_shows_that_nothing_was_connected(stack, new_page, shoot, check_accessible,
+def test_refusing_consent_shows_that_nothing_was_connected(new_page, stack, shoot, check_accessible,
                                                            provider_type, width):
     _, _, refuse, _ = PROVIDERS[provider_type]
     provider_id = new_provider(stack)

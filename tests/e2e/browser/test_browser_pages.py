@@ -96,7 +96,7 @@ def open_page(links, new_page, name: str, width: int):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", PAGES)
-def test_page_reads_at_the_width(links, new_page, shoot, name, width):
+def test_page_reads_at_the_width(new_page, links, shoot, name, width):
     page = open_page(links, new_page, name, width)
     if name == "open":
         expect(page.get_by_role("button", name="Join the meeting")).to_be_visible()
@@ -114,5 +114,5 @@ WAITING_REFRESH = pytest.mark.xfail(strict=True, reason="axe meta-refresh (criti
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", [pytest.param(name, marks=WAITING_REFRESH) if name == "waiting" else name
                                   for name in PAGES])
-def test_page_has_no_serious_accessibility_violations(links, new_page, check_accessible, name, width):
+def test_page_has_no_serious_accessibility_violations(new_page, links, check_accessible, name, width):
     check_accessible(open_page(links, new_page, name, width), name)
