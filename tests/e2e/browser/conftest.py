@@ -19,7 +19,8 @@ from typing import Callable, Iterator
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from browser_support import CHROMIUM, in_ci
-from playwright.sync_api import Browser, Error as PlaywrightError, Page, sync_playwright
+from e2e_support import WAIT_SECONDS
+from playwright.sync_api import Browser, Error as PlaywrightError, Page, expect, sync_playwright
 
 # This machine's network is closed: without the background-networking flags Chromium keeps trying
 # Google's hosts (updates, sync, field trials) at every start. --no-sandbox only where Chromium
@@ -36,6 +37,9 @@ CHROMIUM_ARGS = [
 # axe-core's impacts that fail a page; "moderate" and "minor" findings are reported by axe, not here.
 FAILING_IMPACTS = ("serious", "critical")
 HERE = Path(__file__).resolve().parent
+# The stack's functions start cold and share two cores with the rest of the run: a page, a click's answer
+# or an expected state gets as long as the e2e helpers wait for anything, not Playwright's 5 s.
+expect.set_options(timeout=WAIT_SECONDS * 1000)
 
 
 # Before pytest's own -m selection reads the marks.
@@ -74,6 +78,7 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
     def make(width: int = 375, height: int = 800) -> Page:
         context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(WAIT_SECONDS * 1000)
         contexts.append(context)
         return context.new_page()
 
