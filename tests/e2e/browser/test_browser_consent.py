@@ -35,7 +35,8 @@ def click_through(stack, page, provider_type: str, button: str):
     callback = f"{stack.api}/oauth/{provider_type}/callback"
     with page.expect_response(lambda response: response.url.startswith(callback)) as answer:
         page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_load_state()
+    # Microsoft's answer passes through a page that posts itself on load: wait for ours to have loaded.
+    page.wait_for_url(re.compile("^" + re.escape(callback)))
     return answer.value
 
 
