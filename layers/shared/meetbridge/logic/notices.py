@@ -55,7 +55,7 @@ def template_of(name: str, item: TemplateItem | None) -> Template:
 def notice_of(detail_type: str, detail: dict[str, Any]) -> dict[str, Any] | None:
     """The notice an event on the notifications queue carries, or None for an event that tells nobody."""
     if detail_type == events.MEETING_STARTED:
-        start = datetime.fromisoformat(detail['start'])
+        start = _utc(detail['start'])
         return {
             # One per start of the meeting: a start marked twice (a retry) is told once.
             'notice_id': f'{detail["tenant_id"]}/{detail["meeting_key"]}/starting/{start.isoformat()}',
@@ -97,7 +97,7 @@ def _meeting_messages(notice: dict[str, Any], now: datetime) -> list[Message]:
     if meeting is None:
         _nothing_to_send(notice, 'the meeting no longer exists')
         return []
-    stale = _why_stale(meeting, change, datetime.fromisoformat(notice['start']), now)
+    stale = _why_stale(meeting, change, _utc(notice['start']), now)
     if stale:
         _nothing_to_send(notice, stale)
         return []
@@ -117,6 +117,12 @@ def _meeting_messages(notice: dict[str, Any], now: datetime) -> list[Message]:
         messages.append(about.message('provider', change, bookings, meeting.start, meeting.end, meeting.timezone))
     about.show_problems(bookings)
     return [message for message in messages if message is not None]
+
+
+def _utc(text: str) -> datetime:
+    """A start as notices carry it: ISO 8601 in UTC, with `Z`, `+00:00` or (taken as UTC) no offset."""
+    moment = datetime.fromisoformat(text)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _why_stale(meeting: MeetingItem, change: str, start: datetime, now: datetime) -> str | None:
@@ -153,6 +159,7 @@ class _About:
         if meeting is not None and meeting.details_sealed:
             details = details_of(self.tenant_id, meeting)
         self.problems: list[str] = []
+        self.templates: dict[str, Template] = {}  # read once per notice, however many clients a class has
         self.provider_link = ''
         if meeting is not None:
             self.provider_link = links.open_sealed(meeting.provider_link_sealed, self.tenant_id, 'provider',
@@ -169,7 +176,9 @@ class _About:
         """The message to the client of `bookings[0]`, or to the provider of all `bookings`; None when the
         tenant switched its template off."""
         name = rules.name_of(recipient, change)
-        template = template_for(self.tenant_id, name)
+        if name not in self.templates:
+            self.templates[name] = template_for(self.tenant_id, name)
+        template = self.templates[name]
         if not template.enabled:
             return None
         first = bookings[0]
