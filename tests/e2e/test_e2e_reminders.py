@@ -42,7 +42,7 @@ def test_a_reminder_is_put_on_the_notifications_queue_its_offset_before_the_star
                                 lambda: stack.schedules_for(meeting_key, prefix="reminder-"))
     assert parse_at(schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == \
         booking.start - dt.timedelta(minutes=1)
-    start = booking.start.astimezone(dt.timezone.utc).isoformat()
+    start = booking.start.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert json.loads(schedule["Target"]["Input"]) == {
         "source": "meetbridge",
         "detail-type": "meeting.reminder",

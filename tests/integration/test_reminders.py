@@ -83,7 +83,7 @@ def test_each_reminder_is_scheduled_its_offset_before_the_start_in_utc_with_the_
 
     schedules = _reminders(stack)
     assert sorted(schedules) == ['P1D', 'PT15M']
-    start_utc = start.astimezone(UTC).isoformat()
+    start_utc = start.astimezone(UTC).isoformat().replace('+00:00', 'Z')
     notifications = stack.cloud.queues['notifications'].arn
     for offset, before in (('P1D', timedelta(days=1)), ('PT15M', timedelta(minutes=15))):
         schedule = schedules[offset]
@@ -126,7 +126,7 @@ def test_reminders_move_with_a_reschedule_and_vanish_with_a_cancel(stack):
     assert {offset: schedule['Name'] for offset, schedule in moved.items()} == names
     assert _due(moved['P1D']) == later - timedelta(days=1)
     assert _due(moved['PT1H']) == later - timedelta(hours=1)
-    assert json.loads(moved['PT1H']['Target']['Input'])['detail']['start'] == later.isoformat()
+    assert json.loads(moved['PT1H']['Target']['Input'])['detail']['start'] == later.isoformat().replace('+00:00', 'Z')
 
     stack.book(booking_event('booking.cancelled', start=later))
 

@@ -108,7 +108,7 @@ def put_reminder_schedule(tenant_id: str, meeting_key: str, start: datetime, off
     """Creates or moves the meeting's reminder `offset` before `start`, due at `at`: a meeting.reminder
     notice put on the notifications queue in the shape the bus delivers (docs/events.md)."""
     name = reminder_schedule_name(tenant_id, meeting_key, offset)
-    start_utc = start.astimezone(UTC).isoformat()
+    start_utc = start.astimezone(UTC).isoformat().replace('+00:00', 'Z')
     notice = {
         'notice_id': f'{tenant_id}/{meeting_key}/reminder/{offset}/{start_utc}',
         'tenant_id': tenant_id,
