@@ -1,11 +1,11 @@
-"""Reminders on the local stack: the tenant's offsets, the reminder's schedule, and its firing onto the
-notifications queue, which the notifications function takes."""
+"""Reminders on the local stack: the tenant's offsets, the reminder's schedule, its firing onto the
+notifications queue, and the reminder emails it sends."""
 
 import datetime as dt
 import json
 
 import pytest
-from e2e_support import Booking, Client, parse_at
+from e2e_support import Booking, Client, content, parse_at
 
 pytestmark = pytest.mark.e2e
 
@@ -13,6 +13,8 @@ pytestmark = pytest.mark.e2e
 # starts far enough ahead for its one-minute reminder to be more than a minute away.
 OFFSET = "PT1M"
 LEAD = dt.timedelta(seconds=140)
+PROVIDER_EMAIL = "dana@example.com"
+REMINDER = "Reminder"
 
 
 @pytest.fixture
@@ -31,12 +33,13 @@ def _fired_to_notifications(stack, name: str) -> bool:
     return f"/{name} fired: message sent to {queue_arn}" in stack.log_path.read_text(errors="replace")
 
 
-def test_a_reminder_is_put_on_the_notifications_queue_its_offset_before_the_start(stack, one_minute_reminders):
+def test_a_reminder_reaches_the_client_and_the_provider_its_offset_before_the_start(stack, one_minute_reminders):
     booking = Booking(Client.unique(), start=(dt.datetime.now(dt.timezone.utc) + LEAD).replace(microsecond=0))
     resp = stack.post_webhook(booking.event("booking.created"))
     assert resp.status == 202, resp
     view = stack.wait_for_links(booking)
     meeting_key = view["meeting"]["key"]
+    links = view["links"]
 
     [schedule] = stack.wait_for("the reminder's schedule",
                                 lambda: stack.schedules_for(meeting_key, prefix="reminder-"))
@@ -56,14 +59,21 @@ def test_a_reminder_is_put_on_the_notifications_queue_its_offset_before_the_star
         },
     }
 
-    # It fires once, onto the notifications queue, and deletes itself; the notifications function takes the
-    # notice without a failure (nothing is left on the queue or sent to its dead-letter queue).
-    until_due = (booking.start - dt.timedelta(minutes=1) - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    # It fires once, onto the notifications queue, and deletes itself; the notifications function sends the
+    # reminders, each with its reader's own link.
+    due = booking.start - dt.timedelta(minutes=1)
+    until_due = (due - dt.datetime.now(dt.timezone.utc)).total_seconds()
     stack.wait_for("the reminder to fire onto the notifications queue",
                    lambda: _fired_to_notifications(stack, schedule["Name"]), timeout=until_due + 30)
-    stack.wait_for("the reminder's schedule to delete itself",
-                   lambda: not stack.schedules_for(meeting_key, prefix="reminder-"))
+    [client_mail] = stack.wait_for("the client's reminder", lambda: [
+        m for m in stack.emails(to=booking.client.email) if m["subject"].startswith(REMINDER)])
+    [provider_mail] = stack.wait_for("the provider's reminder", lambda: [
+        m for m in stack.emails(to=PROVIDER_EMAIL, mentioning=links["provider"]) if m["subject"].startswith(REMINDER)])
+    assert links["clients"][booking.client.id] in (client_mail["html"] or "")
+    assert links["provider"] not in content(client_mail)
+    assert links["provider"] in (provider_mail["html"] or "")
+    for mail in (client_mail, provider_mail):
+        assert due <= dt.datetime.fromisoformat(mail["sent_at"].replace("Z", "+00:00")) < booking.start
+    assert not stack.schedules_for(meeting_key, prefix="reminder-")
     stack.wait_until_drained()
-    dead = stack.aws("sqs").get_queue_attributes(QueueUrl=stack.info["resources"]["NotificationsDeadLetterQueue"],
-                                                 AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-    assert dead["ApproximateNumberOfMessages"] == "0"
+    assert len([m for m in stack.emails(to=booking.client.email) if m["subject"].startswith(REMINDER)]) == 1

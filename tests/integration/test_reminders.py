@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 from bookings import booking_event
+from integration_stack import sent_emails
 
 from infra.local.scheduler import fire_time, render_input
 from meetbridge.scheduling import reminder_schedule_name
@@ -207,7 +208,7 @@ def test_offsets_changed_later_apply_to_meetings_moved_and_the_old_ones_are_stil
     assert _due(remaining['PT30M']) == later - timedelta(minutes=30)
 
 
-def test_a_fired_reminder_reaches_the_notifications_function_as_a_bus_event_would(stack):
+def test_a_fired_reminder_sends_the_reminder_emails_with_the_links(stack):
     stack.setup_online_service()
     stack.book(booking_event())
     [schedule] = _reminders(stack).values()
@@ -217,5 +218,9 @@ def test_a_fired_reminder_reaches_the_notifications_function_as_a_bus_event_woul
                            arn=schedule['Arn'])
     boto3.client('sqs').send_message(QueueUrl=stack.cloud.queues['notifications'].url, MessageBody=json.dumps(payload))
 
-    [report] = stack.pump()['notifications']
-    assert report == {'batchItemFailures': []}
+    assert stack.pump()['notifications'] == [{'batchItemFailures': []}]
+    links = stack.view('b1')[1]['links']
+    reminders = {m.destinations['ToAddresses'][0]: m.body for m in sent_emails() if m.subject.startswith('Reminder')}
+    assert sorted(reminders) == ['c1@example.org', 'dana@example.com']
+    assert links['clients']['c1'] in reminders['c1@example.org']
+    assert links['provider'] in reminders['dana@example.com']
