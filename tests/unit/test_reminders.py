@@ -43,6 +43,7 @@ def test_an_offset_is_kept_in_its_one_spelling(written, kept):
     '3600',
     '',
     ' PT1H',
+    'PT\u0661H',  # a digit, but not an ASCII one
 ])
 def test_anything_but_days_hours_and_minutes_is_refused(offset):
     with pytest.raises(ValueError, match='ISO 8601 duration in days, hours and minutes'):

@@ -28,9 +28,9 @@ LONGEST = timedelta(days=30)
 # A reminder whose time is closer than this when its meeting is made or moved is skipped, not sent late.
 SOONEST = timedelta(minutes=1)
 # Whole days, hours and minutes only: no months or years (of no fixed length), weeks, seconds or fractions.
-_DURATION = re.compile(r'P(?=\d|T\d)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?)?')
+_DURATION = re.compile(r'P(?=[0-9]|T[0-9])([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?)?')
 _DURATIONS = TypeAdapter(timedelta)
-MAX_OFFSET_CHARS = 16
+MAX_OFFSET_CHARS = 16  # 'P30DT23H59M' is 11; a longer body is refused before it is read
 
 
 def value_of(offset: str) -> timedelta:
@@ -71,7 +71,8 @@ def offsets_of(tenant: TenantItem) -> list[str]:
 
 def due(start: datetime, offsets: Iterable[str], now: datetime) -> list[tuple[str, datetime]]:
     """(offset, when) of each reminder still to send for a meeting at `start`."""
-    return [(offset, start - value_of(offset)) for offset in offsets if start - value_of(offset) - now >= SOONEST]
+    times = ((offset, start - value_of(offset)) for offset in offsets)
+    return [(offset, at) for offset, at in times if at - now >= SOONEST]
 
 
 def schedule(tenant_id: str, meeting: MeetingItem, now: datetime) -> None:
