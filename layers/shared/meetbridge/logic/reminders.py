@@ -30,7 +30,7 @@ SOONEST = timedelta(minutes=1)
 # Whole days, hours and minutes only: no months or years (of no fixed length), weeks, seconds or fractions.
 _DURATION = re.compile(r'P(?=[0-9]|T[0-9])([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?)?')
 _DURATIONS = TypeAdapter(timedelta)
-MAX_OFFSET_CHARS = 16  # 'P30DT23H59M' is 11; a longer body is refused before it is read
+MAX_OFFSET_CHARS = 16  # more than any offset in range needs; a longer string is refused unparsed
 
 
 def value_of(offset: str) -> timedelta:
