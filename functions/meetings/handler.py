@@ -23,8 +23,9 @@ from meetbridge.observability import logger, metrics
 
 class MeetingsSettings(FunctionSettings, SchedulingSettings, ReminderSettings, WaitingSettings, LinksSettings,
                        ZoomSettings, MicrosoftSettings, BookingPlatformSettings):
-    """Creates meetings at the providers, mints join links and schedules the starts and reminders; tells the admin about
-    bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave out."""
+    """Creates meetings at the providers, mints join links and schedules the starts and reminders; tells the
+    admin about bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave
+    out."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
