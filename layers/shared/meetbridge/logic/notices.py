@@ -135,7 +135,7 @@ def _why_stale(meeting: MeetingItem, change: str, start: datetime, now: datetime
     if change == 'starting' and now >= meeting.end:
         return 'the meeting is over'
     if change == 'reminder' and now >= meeting.start:
-        return 'the meeting has started; a reminder is not sent late'
+        return 'the start has passed; a reminder is not sent late'
     return None
 
 
