@@ -149,6 +149,13 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def poller_count(event_properties: dict[str, Any], max_workers: int) -> int:
+    """One poller, or as many as the mapping's ``ScalingConfig.MaximumConcurrency`` lets run side by side
+    (up to the function's workers): batches due at the same moment are not queued behind each other."""
+    concurrency = (event_properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    return max(1, min(int(concurrency), max_workers)) if concurrency else 1
+
+
 def pollers_from_functions(functions: list[LocalFunction], stop: threading.Event, **kwargs: Any) -> list[SqsPoller]:
     pollers = []
     for fn in functions:
@@ -157,16 +164,18 @@ def pollers_from_functions(functions: list[LocalFunction], stop: threading.Event
                 continue
             if ev.properties.get("Enabled") is False:
                 continue
-            pollers.append(
-                SqsPoller(
-                    fn,
-                    event_name=ev.name,
-                    queue_arn=str(ev.properties["Queue"]),
-                    batch_size=int(ev.properties.get("BatchSize", 10)),
-                    report_batch_item_failures="ReportBatchItemFailures"
-                    in (ev.properties.get("FunctionResponseTypes") or []),
-                    stop=stop,
-                    **kwargs,
+            count = poller_count(ev.properties, fn.max_workers)
+            for number in range(count):
+                pollers.append(
+                    SqsPoller(
+                        fn,
+                        event_name=ev.name if count == 1 else f"{ev.name}-{number + 1}",
+                        queue_arn=str(ev.properties["Queue"]),
+                        batch_size=int(ev.properties.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (ev.properties.get("FunctionResponseTypes") or []),
+                        stop=stop,
+                        **kwargs,
+                    )
                 )
-            )
     return pollers

@@ -67,6 +67,8 @@ class Options:
     async_retry_delay: float = 1.0
     sandbox_ports: dict[str, int] = field(default_factory=dict)  # sandbox key (zoom, simplybook, ...) -> port
     max_workers: int = DEFAULT_MAX_WORKERS  # per function, below its ReservedConcurrentExecutions
+    # A one-time schedule fires at a random moment this long after its time at most (AWS: within the minute).
+    scheduler_jitter_seconds: float = 60.0
 
 
 class LocalStack:
@@ -139,7 +141,8 @@ class LocalStack:
         for poller in self.pollers:
             poller.start()
         self.scheduler = SchedulerLoop(self.invoker, self.stop_event,
-                                       recurring=recurring_events(self.functions, time.time(), self.template.stack_name))
+                                       recurring=recurring_events(self.functions, time.time(), self.template.stack_name),
+                                       jitter_seconds=opts.scheduler_jitter_seconds)
         self.scheduler.start()
 
         if opts.seed:
