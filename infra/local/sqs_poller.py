@@ -87,6 +87,9 @@ class SqsPoller(threading.Thread):
         parts = queue_arn.split(":")
         self.queue_url = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
         self.invocations = 0
+        # SQS requests this mapping made that returned messages, and its deletes (its empty long polls aside).
+        self.receives = 0
+        self.deletes = 0
         self.busy = False
 
     def run(self) -> None:
@@ -108,6 +111,7 @@ class SqsPoller(threading.Thread):
         messages = response.get("Messages") or []
         if not messages:
             return 0
+        self.receives += 1
         self.busy = True
         try:
             self._process(messages)
@@ -136,6 +140,7 @@ class SqsPoller(threading.Thread):
         # queue's timeout, or what the function set with ChangeMessageVisibility), and the queue's
         # RedrivePolicy moves it to its DLQ after maxReceiveCount receives.
         for chunk in _chunks(done, 10):
+            self.deletes += 1
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
