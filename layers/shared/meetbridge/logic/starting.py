@@ -46,7 +46,7 @@ def _startable(tenant_id: str, meeting_key: str, start: datetime) -> MeetingItem
     except NotFound:
         return 'meeting no longer exists'
     if meeting.start != start:
-        return 'stale schedule: the meeting was moved'
+        return 'stale request: the meeting was moved'
     if meeting.status != 'scheduled':
         return f'nothing to do: meeting is {meeting.status}'
     return meeting
