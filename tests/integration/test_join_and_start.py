@@ -17,6 +17,7 @@ from bookings import booking_event
 from helpers import Clock, LambdaContext, handler, join_event, sqs_event
 from integration_stack import connect_zoom
 
+from meetbridge.logic import dead_letters
 from meetbridge.security import secrets
 from meetbridge.store import repository
 from meetbridge.store.models import JoinLinkItem
@@ -361,3 +362,20 @@ def test_concurrent_provider_clicks_start_the_meeting_once(stack):
     assert answers == [303] * 6
     assert _events(stack).count('meeting.started') == 1
     assert _opens(provider_link)[0] == 6
+
+
+def test_a_start_request_that_failed_every_receive_is_listed_and_replayed_as_the_other_dead_letters(stack):
+    stack.setup_online_service()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    stack.book(booking_event(start=start))  # too near for a schedule: its request is on the start queue
+    [(_, record)] = stack.cloud.queues['start'].take_delayed()
+    sqs = boto3.client('sqs')
+    sqs.send_message(QueueUrl=stack.cloud.queues['start-dlq'].url, MessageBody=record['body'])
+
+    assert dead_letters.redrives()[stack.cloud.queues['start-dlq'].url] == stack.cloud.queues['start'].url
+    [letter] = dead_letters.list_letters(stack.cloud.queues['start-dlq'].url, stack.tenant.tenant_id)
+    assert (letter.tenant_id, letter.detail_type) == (stack.tenant.tenant_id, 'meeting.start_due')
+    dead_letters.replay(stack.cloud.queues['start-dlq'].url, stack.cloud.queues['start'].url, letter.message_id)
+
+    [replayed] = stack.cloud.queues['start'].receive()
+    assert json.loads(replayed['body'])['detail']['start'] == start.isoformat()
