@@ -3,6 +3,7 @@ run as its function, with the AWS calls its execution role allows and no others.
 
 import base64
 import contextlib
+import datetime
 import functools
 import hashlib
 import hmac
@@ -11,6 +12,7 @@ import json
 import os
 import urllib.parse
 import time
+import unittest.mock
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,6 +59,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'Table': env['TABLE_NAME'], 'IdempotencyTable': env['IDEMPOTENCY_TABLE_NAME'],
         'SealingKey': key_arn.rsplit('/', 1)[-1], 'EventBus': env['EVENT_BUS_NAME'],
         'ScheduleGroup': env['SCHEDULE_GROUP'], 'SenderEmail': env['SENDER_EMAIL'],
+        'StartQueue': env['START_QUEUE_URL'],
         'ZoomClientSecret': env.get('ZOOM_CLIENT_SECRET_ARN', unset),
         'MicrosoftClientSecret': env.get('MICROSOFT_CLIENT_SECRET_ARN', unset),
     }
@@ -70,6 +73,8 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'MeetingsQueue.Arn': env['MEETINGS_QUEUE_ARN'],
         'MeetingsDeadLetterQueue.Arn': arn('sqs', 'meetings-dlq'),
         'NotificationsQueue.Arn': arn('sqs', 'notifications'),
+        'StartQueue.Arn': arn('sqs', 'start'),
+        'StartDeadLetterQueue.Arn': arn('sqs', 'start-dlq'),
         'AutoStartFunction.Arn': env['AUTO_START_FUNCTION_ARN'],
     }
     return refs, attributes
@@ -164,6 +169,30 @@ def join_event(token: str, method: str = 'GET', headers: dict | None = None) -> 
     event = http_event(method, f'/j/{token}', '/j/{token}', {'token': token}, headers=headers)
     event['routeKey'] = event['requestContext']['routeKey'] = 'ANY /j/{token}'
     return event
+
+
+class Clock:
+    """auto_start's clock and sleep: time passes only when it sleeps or the test moves it on."""
+
+    def __init__(self, now):
+        self.now = now
+        self.slept = 0.0
+
+    def read(self, zone=None):
+        return self.now.astimezone(zone)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += datetime.timedelta(seconds=seconds)
+
+    @contextlib.contextmanager
+    def running_auto_start(self) -> Iterator[None]:
+        """auto_start's hand-over and start steps read this clock (and sleep on it)."""
+        from meetbridge.logic import starting
+
+        with unittest.mock.patch.object(starting.hand_over, '__defaults__', (self.read,)), \
+                unittest.mock.patch.object(starting.start_on_time, '__defaults__', (self.read, self.sleep)):
+            yield
 
 
 def sqs_event(records: list[dict]) -> dict:

@@ -1,27 +1,33 @@
-"""EventBridge Scheduler target: starts a meeting on the booked second."""
+"""Starts a meeting on the booked second: the target of its Scheduler schedule and the start queue's consumer."""
 
+import json
 from datetime import datetime
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from pydantic import BaseModel
 
 from meetbridge import config, idempotency
-from meetbridge.config import FunctionSettings
+from meetbridge.config import FunctionSettings, StartQueueSettings
 from meetbridge.domain.model import Instant
 from meetbridge.logic import starting
 from meetbridge.observability import logger, metrics
 
 
-class AutoStartSettings(FunctionSettings):
-    """Marks the meeting started and publishes it."""
+class AutoStartSettings(FunctionSettings, StartQueueSettings):
+    """Hands start requests over to the start queue, marks the meeting started and publishes it."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
 SETTINGS = config.load(AutoStartSettings)
 
+# A batch that failed whole is reported like any other, not raised: raising makes Lambda slow its polling.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
 
 class StartRequest(BaseModel):
-    """The schedule's Input, written by meetbridge.scheduling."""
+    """The schedule's Input, or the `detail` of a start queue message (meetbridge.scheduling writes both)."""
 
     tenant_id: str
     meeting_key: str
@@ -35,10 +41,31 @@ ONCE = idempotency.config(key='[tenant_id, meeting_key, start]', expires_after_s
 
 @idempotent_function(data_keyword_argument='request', config=ONCE, persistence_store=idempotency.store())
 def start_once(request: dict) -> dict:
-    outcome = starting.start_on_time(request['tenant_id'], request['meeting_key'], datetime.fromisoformat(request['start']))
-    logger.info('auto start', extra={'tenant_id': request['tenant_id'], 'meeting_key': request['meeting_key'],
+    return {'outcome': starting.start_on_time(request['tenant_id'], request['meeting_key'],
+                                              datetime.fromisoformat(request['start']))}
+
+
+def on_time(request: StartRequest) -> str:
+    """Hands the request over while a second or more is left; starts the meeting (once) in the last one."""
+    outcome = starting.hand_over(request.tenant_id, request.meeting_key, request.start)
+    if outcome is None:
+        outcome = start_once(request=request.model_dump(mode='json', include={'tenant_id', 'meeting_key', 'start'}))[
+            'outcome']
+    logger.info('auto start', extra={'tenant_id': request.tenant_id, 'meeting_key': request.meeting_key,
                                      'outcome': outcome})
-    return {'outcome': outcome}
+    return outcome
+
+
+def record_handler(record: SQSRecord) -> None:
+    on_time(StartRequest.model_validate(json.loads(record.body)['detail']))
+
+
+def _due(record: dict) -> str:
+    """A record's start (UTC, as scheduling writes it), to take a batch's records in the order they are due."""
+    try:
+        return str(json.loads(record['body'])['detail']['start'])
+    except (ValueError, KeyError, TypeError):
+        return ''  # the record handler reports it as failed
 
 
 @config.using(AutoStartSettings)
@@ -46,5 +73,9 @@ def start_once(request: dict) -> dict:
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     ONCE.register_lambda_context(context)
-    request = StartRequest.model_validate(event)
-    return start_once(request=request.model_dump(mode='json', include={'tenant_id', 'meeting_key', 'start'}))
+    if 'Records' in event:
+        # Each record waits out its own last second: one due later must not hold up one due sooner.
+        ordered = {**event, 'Records': sorted(event['Records'], key=_due)}
+        return process_partial_response(event=ordered, record_handler=record_handler, processor=processor,
+                                        context=context)
+    return {'outcome': on_time(StartRequest.model_validate(event))}

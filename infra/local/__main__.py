@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,
                         help=f"worker processes per function at most, below its ReservedConcurrentExecutions "
                         f"(default {DEFAULT_MAX_WORKERS})")
+    parser.add_argument("--scheduler-jitter-seconds", type=float, default=60.0,
+                        help="a one-time schedule fires at a random moment up to this long after its time, "
+                        "as EventBridge Scheduler does within the minute (default 60; 0 fires it on time)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging of the local stack")
     return parser.parse_args(argv)
 
@@ -159,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         async_retry_delay=args.async_retry_delay,
         sandbox_ports={service.key: getattr(args, f"{service.key}_port") for service in SANDBOXED_SERVICES},
         max_workers=args.max_workers,
+        scheduler_jitter_seconds=args.scheduler_jitter_seconds,
     ))
 
     def on_term(signum, frame):  # noqa: ARG001

@@ -14,6 +14,9 @@ can be adjusted here; nothing in the app changes.
    with EventBridge's message attributes, or is dropped with a warning when there is none.
 2. SES: moto keeps only the HTML part of a SendEmail that has both HTML and text. The request's
    parts and the acceptance time are kept on moto's message object for the local outbox.
+3. SQS long polls: moto wakes a waiting ReceiveMessage when a message is sent, else once a second,
+   so a delayed (or hidden) message that becomes visible meanwhile was handed over up to a second
+   late. SQS hands it over as soon as it is visible: the wait now ends then.
 """
 
 from __future__ import annotations
@@ -42,7 +45,25 @@ def apply() -> None:
         return
     _patch_eventbridge_targets()
     _patch_ses_capture()
+    _patch_sqs_long_poll()
     _applied = True
+
+
+def _patch_sqs_long_poll() -> None:
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Queue
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        with self._messages_lock:
+            if self.messages:
+                return
+            now = unix_time_millis()
+            # A message is visible once both its delay and its visibility timeout are over (moto: strictly after).
+            upcoming = [max(m.delayed_until, m.visible_at) - now for m in self._messages]
+            soonest = min([timeout * 1000.0, *(ms for ms in upcoming if ms >= 0)])
+            self._messages_lock.wait(timeout=(soonest + 1) / 1000)
+
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
 
 
 def _patch_eventbridge_targets() -> None:

@@ -1,7 +1,8 @@
 """EventBridge Scheduler, locally: moto stores schedules but never fires them, so this loop does.
 
 Every tick lists the schedules of every group; a one-time ``at(...)`` schedule that is due fires
-once: its target function is invoked asynchronously (Lambda event invocation, with the function's
+once. As on AWS, it fires at a random moment within ``jitter_seconds`` after its time (AWS: within
+the minute; 0 fires it at its time). Its target function is invoked asynchronously (Lambda event invocation, with the function's
 EventInvokeConfig) with the target ``Input``, context attributes substituted. A schedule with
 ``ActionAfterCompletion: DELETE`` is then deleted. Recurring ``rate``/``cron`` schedules are
 reported once and not fired.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import random
 import re
 import threading
 import uuid
@@ -99,12 +101,15 @@ def render_input(text: str | None, *, scheduled: dt.datetime, execution_id: str,
 
 class SchedulerLoop(threading.Thread):
     def __init__(self, invoker: AsyncInvoker, stop: threading.Event, *, interval: float = 0.5,
-                 recurring: list[RecurringEvent] | None = None):
+                 recurring: list[RecurringEvent] | None = None, jitter_seconds: float = 0.0):
         super().__init__(name="scheduler", daemon=True)
         self.invoker = invoker
         self.recurring = recurring or []
         self.stop = stop
         self.interval = interval
+        self.jitter_seconds = jitter_seconds
+        # Each one-time schedule's moment within the window after its time, drawn once.
+        self._lateness: dict[tuple[Any, ...], dt.timedelta] = {}
         self.client = boto3.client("scheduler", region_name=REGION)
         self._details: dict[tuple[str, Any], dict[str, Any]] = {}
         self._fired: set[tuple[Any, ...]] = set()
@@ -178,9 +183,13 @@ class SchedulerLoop(threading.Thread):
                 log.warning("schedule %s: %r is not fired locally (only at(...) schedules are)",
                             schedule["Name"], expression)
             return False
-        if when > now or identity in self._fired:
+        if identity in self._fired:
+            return False
+        lateness = self._lateness.setdefault(identity, dt.timedelta(seconds=random.uniform(0, self.jitter_seconds)))
+        if when + lateness > now:
             return False
         self._fired.add(identity)
+        del self._lateness[identity]
         self._fire(schedule, when)
         return True
 

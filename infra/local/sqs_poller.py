@@ -87,6 +87,9 @@ class SqsPoller(threading.Thread):
         parts = queue_arn.split(":")
         self.queue_url = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
         self.invocations = 0
+        # SQS requests this mapping made that returned messages, and its deletes (its empty long polls aside).
+        self.receives = 0
+        self.deletes = 0
         self.busy = False
 
     def run(self) -> None:
@@ -108,6 +111,7 @@ class SqsPoller(threading.Thread):
         messages = response.get("Messages") or []
         if not messages:
             return 0
+        self.receives += 1
         self.busy = True
         try:
             self._process(messages)
@@ -136,6 +140,7 @@ class SqsPoller(threading.Thread):
         # queue's timeout, or what the function set with ChangeMessageVisibility), and the queue's
         # RedrivePolicy moves it to its DLQ after maxReceiveCount receives.
         for chunk in _chunks(done, 10):
+            self.deletes += 1
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
@@ -149,6 +154,13 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def poller_count(event_properties: dict[str, Any], max_workers: int) -> int:
+    """One poller, or as many as the mapping's ``ScalingConfig.MaximumConcurrency`` lets run side by side
+    (up to the function's workers): batches due at the same moment are not queued behind each other."""
+    concurrency = (event_properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    return max(1, min(int(concurrency), max_workers)) if concurrency else 1
+
+
 def pollers_from_functions(functions: list[LocalFunction], stop: threading.Event, **kwargs: Any) -> list[SqsPoller]:
     pollers = []
     for fn in functions:
@@ -157,16 +169,18 @@ def pollers_from_functions(functions: list[LocalFunction], stop: threading.Event
                 continue
             if ev.properties.get("Enabled") is False:
                 continue
-            pollers.append(
-                SqsPoller(
-                    fn,
-                    event_name=ev.name,
-                    queue_arn=str(ev.properties["Queue"]),
-                    batch_size=int(ev.properties.get("BatchSize", 10)),
-                    report_batch_item_failures="ReportBatchItemFailures"
-                    in (ev.properties.get("FunctionResponseTypes") or []),
-                    stop=stop,
-                    **kwargs,
+            count = poller_count(ev.properties, fn.max_workers)
+            for number in range(count):
+                pollers.append(
+                    SqsPoller(
+                        fn,
+                        event_name=ev.name if count == 1 else f"{ev.name}-{number + 1}",
+                        queue_arn=str(ev.properties["Queue"]),
+                        batch_size=int(ev.properties.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (ev.properties.get("FunctionResponseTypes") or []),
+                        stop=stop,
+                        **kwargs,
+                    )
                 )
-            )
     return pollers

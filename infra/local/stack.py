@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,8 @@ class Options:
     async_retry_delay: float = 1.0
     sandbox_ports: dict[str, int] = field(default_factory=dict)  # sandbox key (zoom, simplybook, ...) -> port
     max_workers: int = DEFAULT_MAX_WORKERS  # per function, below its ReservedConcurrentExecutions
+    # A one-time schedule fires at a random moment this long after its time at most (AWS: within the minute).
+    scheduler_jitter_seconds: float = 60.0
 
 
 class LocalStack:
@@ -86,6 +91,9 @@ class LocalStack:
         self.sandboxes: dict[str, LocalSandbox] = {}
         self.metrics: MetricsSink | None = None
         self.info: dict[str, Any] = {}
+        # Every request moto answered, by the caller's access key (a function's own, or the stack's) and
+        # operation (``X-Amz-Target``, or method and path for REST services): what AWS would bill.
+        self.aws_requests: Counter[tuple[str, str]] = Counter()
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -139,7 +147,8 @@ class LocalStack:
         for poller in self.pollers:
             poller.start()
         self.scheduler = SchedulerLoop(self.invoker, self.stop_event,
-                                       recurring=recurring_events(self.functions, time.time(), self.template.stack_name))
+                                       recurring=recurring_events(self.functions, time.time(), self.template.stack_name),
+                                       jitter_seconds=opts.scheduler_jitter_seconds)
         self.scheduler.start()
 
         if opts.seed:
@@ -163,7 +172,7 @@ class LocalStack:
                 except OSError as exc:
                     raise StartupError(f"cannot listen on 127.0.0.1:{self.options.aws_port} for moto "
                                        f"({exc.strerror}); pick another with --aws-port (0 = any free port)") from exc
-        self.moto = atomic_moto_server(self.options.aws_port)
+        self.moto = atomic_moto_server(self.options.aws_port, self.aws_requests)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.aws_endpoint_url = f"http://{host}:{port}"
@@ -338,7 +347,20 @@ class LocalStack:
         log.info("stopped in %.2f s", time.monotonic() - started)
 
 
-def atomic_moto_server(port: int) -> Any:
+def _count(requests: Counter[tuple[str, str]], environ: dict[str, Any]) -> None:
+    """One request more for its caller and operation; a DynamoDB transaction also counts its items
+    (``<operation> items``), which DynamoDB bills one by one."""
+    credential = re.search(r"Credential=([^/,\s]+)", environ.get("HTTP_AUTHORIZATION", ""))
+    caller = credential.group(1) if credential else ""
+    operation = environ.get("HTTP_X_AMZ_TARGET") or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    requests[caller, operation] += 1
+    if operation.startswith("DynamoDB_") and operation.endswith(("TransactWriteItems", "TransactGetItems")):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        requests[caller, f"{operation} items"] += len(json.loads(body).get("TransactItems", []))
+
+
+def atomic_moto_server(port: int, requests: Counter[tuple[str, str]]) -> Any:
     """moto's threaded server, answering one DynamoDB request at a time.
 
     DynamoDB applies each request whole: a conditional write checks and writes atomically. moto's
@@ -354,6 +376,7 @@ def atomic_moto_server(port: int) -> Any:
             lock = threading.Lock()
 
             def one_request_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
+                _count(requests, environ)
                 if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
                     return app(environ, start_response)
                 with lock:

@@ -28,7 +28,7 @@ ROUTES = {
     ("ANY", "/{proxy+}"): "JoinFunction",
 }
 
-SQS_CONSUMERS = {"MeetingsFunction", "NotificationsFunction"}
+SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction"}
 
 # AWS's guidance for SQS event sources: at least 6x the function timeout leaves Lambda room to retry a
 # throttled batch before its messages become visible again.
@@ -140,13 +140,14 @@ def test_auto_start_failures_go_to_the_scheduler_dead_letter_queue(cfn_resources
     ]
     destination = get_att_target(config["DestinationConfig"]["OnFailure"]["Destination"])
     assert destination == "SchedulerDeadLetterQueue"
-    # SAM grants the function's role the send for its own destination; nothing else needs to.
+    # SAM grants the function's role the send for its own destination; besides it, only the start queue's
+    # hand-over sends.
     sends = [
         get_att_target(statement["Resource"])
         for statement in allow_statements(cfn_resources, "AutoStartFunction")
         if "sqs:SendMessage" in as_list(statement["Action"])
     ]
-    assert sends == ["SchedulerDeadLetterQueue"]
+    assert sorted(sends) == ["SchedulerDeadLetterQueue", "StartQueue"]
 
 
 def test_every_rule_target_retries_then_dead_letters_to_a_queue_that_lets_the_rule_send(cfn_resources):

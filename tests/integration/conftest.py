@@ -51,6 +51,11 @@ def cloud(monkeypatch, every_setting):
             QueueUrl=dead, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
         sqs.set_queue_attributes(QueueUrl=queues['meetings'].url, Attributes={'RedrivePolicy': json.dumps(
             {'deadLetterTargetArn': queues['meetings-dlq'].arn, 'maxReceiveCount': '40'})})
+        for name in ('start-dlq', 'start'):
+            url = sqs.create_queue(QueueName=name)['QueueUrl']
+            queues[name] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
+        sqs.set_queue_attributes(QueueUrl=queues['start'].url, Attributes={'RedrivePolicy': json.dumps(
+            {'deadLetterTargetArn': queues['start-dlq'].arn, 'maxReceiveCount': '5'})})
         boto3.client('scheduler').create_schedule_group(Name=os.environ['SCHEDULE_GROUP'])
         boto3.client('ses').verify_email_identity(EmailAddress=os.environ['SENDER_EMAIL'])
         yield Cloud(queues=queues)

@@ -58,6 +58,24 @@ class Queue:
                 })
 
 
+    def take_delayed(self) -> list[tuple[int, dict]]:
+        """Every message, the delayed ones too (moto holds a delay in real time), each with the delay it was
+        sent with, taken off the queue as the records of a real SQS event would carry them."""
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends['123456789012']['us-east-1'].queues[self.url.rsplit('/', 1)[1]]
+        taken = []
+        for message in list(queue._messages):
+            queue._messages.remove(message)
+            delay = max(round((message.delayed_until - message.sent_timestamp) / 1000), 0)
+            taken.append((delay, {
+                'messageId': message.id, 'receiptHandle': f'taken-{message.id}', 'body': message.body,
+                'attributes': {}, 'messageAttributes': {}, 'md5OfBody': message.body_md5, 'eventSource': 'aws:sqs',
+                'eventSourceARN': self.arn, 'awsRegion': 'us-east-1',
+            }))
+        return taken
+
+
 @dataclass
 class Cloud:
     queues: dict[str, Queue]

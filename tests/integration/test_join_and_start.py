@@ -7,18 +7,22 @@ import base64
 import hashlib
 import json
 import re
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from bookings import booking_event
-from helpers import LambdaContext, handler, join_event
+from helpers import Clock, LambdaContext, handler, join_event, sqs_event
 from integration_stack import connect_zoom
 
+from meetbridge.logic import dead_letters
 from meetbridge.security import secrets
 from meetbridge.store import repository
 from meetbridge.store.models import JoinLinkItem
 
+LEAD = timedelta(seconds=int(os.environ['AUTO_START_LEAD_SECONDS']))
 # What Outlook Safe Links, Gmail, Proofpoint and Barracuda send when they fetch a link of an email.
 SCANNER_AGENTS = [
     'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
@@ -221,36 +225,123 @@ def test_unknown_links_and_disconnected_accounts_get_readable_pages(stack):
         assert page['statusCode'] == 503 and 'disconnected' in page['body']
 
 
-def test_the_schedule_firing_waits_for_the_exact_second_and_starts_once(stack):
-    stack.setup_online_service()
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
-    stack.book(booking_event(start=start))
-    request = {'tenant_id': stack.tenant.tenant_id, 'meeting_key': 'booking:b1', 'start': start.isoformat(),
-               'scheduled_time': (start - timedelta(seconds=60)).isoformat(), 'execution_id': 'x'}
-
-    answer = handler('auto_start')(request, LambdaContext())
-
-    assert answer == {'outcome': 'started'}
-    meeting = stack.view('b1')[1]['meeting']
-    assert meeting['status'] == 'started' and meeting['started_by'] == 'schedule'
-    assert datetime.fromisoformat(meeting['started_at']) >= start
-    # A retried firing of the same schedule does nothing new.
-    assert handler('auto_start')(request, LambdaContext()) == {'outcome': 'started'}
-    assert _events(stack).count('meeting.started') == 1
+def _schedule_input(stack, start: datetime, meeting_key: str = 'booking:b1') -> dict:
+    return {'tenant_id': stack.tenant.tenant_id, 'meeting_key': meeting_key, 'start': start.isoformat(),
+            'scheduled_time': (start - LEAD).isoformat(), 'execution_id': 'x'}
 
 
-def test_a_schedule_left_from_before_a_reschedule_or_cancel_starts_nothing(stack):
+def test_the_schedule_hands_over_one_delayed_message_that_starts_the_meeting_once(stack):
     stack.setup_online_service()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     stack.book(booking_event(start=start))
-    stale = {'tenant_id': stack.tenant.tenant_id, 'meeting_key': 'booking:b1',
-             'start': (start - timedelta(hours=1)).isoformat()}
-    assert 'stale' in handler('auto_start')(stale, LambdaContext())['outcome']
+    # Scheduler fires 37.4 s into its minute.
+    clock = Clock(start - LEAD + timedelta(seconds=37.4))
 
-    stack.book(booking_event('booking.cancelled', start=start))
-    current = {'tenant_id': stack.tenant.tenant_id, 'meeting_key': 'booking:b1', 'start': start.isoformat()}
-    assert handler('auto_start')(current, LambdaContext())['outcome'] == 'nothing to do: meeting is cancelled'
+    with clock.running_auto_start():
+        answer = handler('auto_start')(_schedule_input(stack, start), LambdaContext())
+        [(delay, record)] = stack.cloud.queues['start'].take_delayed()
+        assert answer == {'outcome': f'handed over: due in {delay} s'} and delay == 22  # 22.6 s were left
+        assert json.loads(record['body']) == {'source': 'meetbridge', 'detail-type': 'meeting.start_due', 'detail': {
+            'tenant_id': stack.tenant.tenant_id, 'meeting_key': 'booking:b1', 'start': start.isoformat()}}
+        clock.now += timedelta(seconds=delay, milliseconds=20)  # SQS hands it over 20 ms after its delay
+
+        assert handler('auto_start')(sqs_event([record]), LambdaContext()) == {'batchItemFailures': []}
+        # Redelivered, and sent twice (a firing retried): the meeting starts once.
+        assert handler('auto_start')(sqs_event([record, {**record, 'messageId': 'again'}]),
+                                     LambdaContext()) == {'batchItemFailures': []}
+
+    assert clock.slept == pytest.approx(0.58)  # the rest of the last second, waited once
+    meeting = stack.view('b1')[1]['meeting']
+    assert meeting['status'] == 'started' and meeting['started_by'] == 'schedule'
+    assert datetime.fromisoformat(meeting['started_at']) == start
+    assert _events(stack).count('meeting.started') == 1
+    assert stack.cloud.queues['start'].take_delayed() == []
+
+
+def test_a_booking_too_near_its_start_for_a_schedule_gets_its_delayed_message_at_once(stack):
+    stack.setup_online_service()
+    start = datetime.now(UTC).replace(microsecond=0) + LEAD - timedelta(seconds=10)
+    before = datetime.now(UTC)
+    stack.book(booking_event(start=start))
+    after = datetime.now(UTC)
+
+    [(delay, record)] = stack.cloud.queues['start'].take_delayed()
+    # The whole seconds that were left when it was sent.
+    assert (start - after).total_seconds() - 1 < delay <= (start - before).total_seconds()
+    assert json.loads(record['body'])['detail']['start'] == start.isoformat()
+    assert boto3.client('scheduler').list_schedules(GroupName=os.environ['SCHEDULE_GROUP'])['Schedules'] == []
+
+
+def test_a_booking_moved_near_its_start_loses_its_schedule_and_gets_the_message(stack):
+    stack.setup_online_service()
+    stack.book(booking_event(start=datetime.now(UTC) + timedelta(hours=1)))
+    assert len(boto3.client('scheduler').list_schedules(GroupName=os.environ['SCHEDULE_GROUP'])['Schedules']) == 1
+    near = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+
+    stack.book(booking_event('booking.rescheduled', start=near))
+
+    assert boto3.client('scheduler').list_schedules(GroupName=os.environ['SCHEDULE_GROUP'])['Schedules'] == []
+    [(_, record)] = stack.cloud.queues['start'].take_delayed()
+    assert json.loads(record['body'])['detail']['start'] == near.isoformat()
+
+
+def test_a_start_further_off_than_one_message_may_wait_is_handed_over_again(stack):
+    stack.setup_online_service()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    stack.book(booking_event(start=start))
+    clock = Clock(start - timedelta(seconds=1500))  # a schedule retried, or an operator's request
+
+    with clock.running_auto_start():
+        handler('auto_start')(_schedule_input(stack, start), LambdaContext())
+        [(first, record)] = stack.cloud.queues['start'].take_delayed()
+        clock.now += timedelta(seconds=first)
+        assert handler('auto_start')(sqs_event([record]), LambdaContext()) == {'batchItemFailures': []}
+        [(second, record)] = stack.cloud.queues['start'].take_delayed()
+        clock.now += timedelta(seconds=second)
+        handler('auto_start')(sqs_event([record]), LambdaContext())
+
+    assert (first, second) == (900, 600)
+    assert datetime.fromisoformat(stack.view('b1')[1]['meeting']['started_at']) == start
+
+
+def test_a_schedule_firing_after_the_start_starts_at_once(stack):
+    stack.setup_online_service()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    stack.book(booking_event(start=start))
+    clock = Clock(start + timedelta(seconds=4))  # retried after the start
+
+    with clock.running_auto_start():
+        assert handler('auto_start')(_schedule_input(stack, start), LambdaContext()) == {'outcome': 'started'}
+
+    assert clock.slept == 0 and stack.cloud.queues['start'].take_delayed() == []
+    assert datetime.fromisoformat(stack.view('b1')[1]['meeting']['started_at']) == start + timedelta(seconds=4)
+
+
+def test_a_request_left_from_before_a_reschedule_or_cancel_starts_nothing(stack):
+    stack.setup_online_service()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    stack.book(booking_event(start=start))
+    earlier = start - timedelta(minutes=30)
+    clock = Clock(earlier - timedelta(seconds=30))
+    with clock.running_auto_start():
+        # The schedule of the earlier start: nothing is handed over.
+        assert 'stale' in handler('auto_start')(_schedule_input(stack, earlier), LambdaContext())['outcome']
+        assert stack.cloud.queues['start'].take_delayed() == []
+        # Its message, already on the queue when the meeting moved, arrives: nothing starts.
+        clock.now = earlier
+        stale = {'messageId': 'm1', 'receiptHandle': 'r1', 'eventSource': 'aws:sqs', 'attributes': {},
+                 'messageAttributes': {}, 'md5OfBody': '', 'eventSourceARN': stack.cloud.queues['start'].arn,
+                 'awsRegion': 'us-east-1', 'body': json.dumps({'source': 'meetbridge', 'detail-type': 'meeting.start_due',
+                                                              'detail': _schedule_input(stack, earlier)})}
+        assert handler('auto_start')(sqs_event([stale]), LambdaContext()) == {'batchItemFailures': []}
+        assert stack.view('b1')[1]['meeting']['status'] == 'scheduled'
+
+        stack.book(booking_event('booking.cancelled', start=start))
+        clock.now = start
+        current = _schedule_input(stack, start)
+        assert handler('auto_start')(current, LambdaContext())['outcome'] == 'nothing to do: meeting is cancelled'
     assert stack.view('b1')[1]['meeting']['status'] == 'cancelled'
+    assert 'meeting.started' not in _events(stack)
 
 
 def test_concurrent_provider_clicks_start_the_meeting_once(stack):
@@ -271,3 +362,20 @@ def test_concurrent_provider_clicks_start_the_meeting_once(stack):
     assert answers == [303] * 6
     assert _events(stack).count('meeting.started') == 1
     assert _opens(provider_link)[0] == 6
+
+
+def test_a_start_request_that_failed_every_receive_is_listed_and_replayed_as_the_other_dead_letters(stack):
+    stack.setup_online_service()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    stack.book(booking_event(start=start))  # too near for a schedule: its request is on the start queue
+    [(_, record)] = stack.cloud.queues['start'].take_delayed()
+    sqs = boto3.client('sqs')
+    sqs.send_message(QueueUrl=stack.cloud.queues['start-dlq'].url, MessageBody=record['body'])
+
+    assert dead_letters.redrives()[stack.cloud.queues['start-dlq'].url] == stack.cloud.queues['start'].url
+    [letter] = dead_letters.list_letters(stack.cloud.queues['start-dlq'].url, stack.tenant.tenant_id)
+    assert (letter.tenant_id, letter.detail_type) == (stack.tenant.tenant_id, 'meeting.start_due')
+    dead_letters.replay(stack.cloud.queues['start-dlq'].url, stack.cloud.queues['start'].url, letter.message_id)
+
+    [replayed] = stack.cloud.queues['start'].receive()
+    assert json.loads(replayed['body'])['detail']['start'] == start.isoformat()

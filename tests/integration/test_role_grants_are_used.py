@@ -193,6 +193,13 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     assert stack.view('b2')[1]['meeting']['status'] == 'started'
     assert handler('auto_start')({**request, 'meeting_key': 'booking:b3'}, LambdaContext()) == {'outcome': 'started'}
     assert _sweep(stack) == {'published': 1}
+    # A booking too near its start for a schedule: meetings sends its start request to the start queue at
+    # once; the same request from a schedule is handed over there by auto_start.
+    near = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    stack.book(booking_event(booking_id='b4', client_id='c8', start=near))
+    handed = handler('auto_start')({**request, 'meeting_key': 'booking:b4', 'start': near.isoformat()}, LambdaContext())
+    assert handed['outcome'].startswith('handed over')
+    assert len(stack.cloud.queues['start'].take_delayed()) == 2
 
     # Zoom for the company: connected; a meeting made after the token expired; the host's click and the
     # users list after it expired again; a provider mapped to a company user.

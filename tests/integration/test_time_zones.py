@@ -12,18 +12,16 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import boto3
 from bookings import booking_event
-from helpers import LambdaContext, handler, join_event
+from helpers import Clock, LambdaContext, handler, join_event, sqs_event
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from integration_stack import sent_emails
 
 from infra.local.scheduler import fire_time, render_input
-from meetbridge.logic import starting
 from meetbridge.scheduling import schedule_name
 
 LEAD = timedelta(seconds=int(os.environ['AUTO_START_LEAD_SECONDS']))
@@ -69,19 +67,6 @@ def cases(draw) -> Case:
         start = draw(st.datetimes(datetime(2030, 1, 1), datetime(2031, 12, 31), timezones=st.just(UTC)))
     written = draw(st.one_of(st.none(), st.integers(-48, 56).map(lambda q: timezone(timedelta(minutes=15 * q)))))
     return Case(start.replace(microsecond=0), written, provider_zone, client_zone, draw(st.integers(0, 59)))
-
-
-class Clock:
-    """auto_start's clock and sleep: time passes only when it sleeps."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def read(self, zone=None) -> datetime:
-        return self.now.astimezone(zone)
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def _label(zone_name: str, moment: datetime) -> str:
@@ -143,12 +128,17 @@ def test_the_lifecycle_keeps_every_instant_in_any_zone_and_offset(stack):
         assert (f"{_local(case.start, case.provider_zone, '%A, %d %B %Y, %H:%M')}</b> ({provider_label})"
                 in provider_mail.body)
 
-        # The schedule fires (its Input as Scheduler renders it), and auto_start starts on the booked second.
-        fired = Clock(fires_at + timedelta(seconds=case.late_seconds))
+        # The schedule fires (its Input as Scheduler renders it) late in its minute, auto_start hands over to
+        # a message delayed by the seconds left, and that message starts the meeting on the booked second.
+        clock = Clock(fires_at + timedelta(seconds=case.late_seconds))
         payload = render_input(schedule['Target']['Input'], scheduled=fires_at, execution_id=f'x{n}', attempt=1,
                                arn=schedule['Arn'])
-        with patch.object(starting.start_on_time, '__defaults__', (fired.read, fired.sleep)):
-            assert handler('auto_start')(payload, LambdaContext()) == {'outcome': 'started'}
+        with clock.running_auto_start():
+            assert handler('auto_start')(payload, LambdaContext())['outcome'].startswith('handed over')
+            [(delay, record)] = stack.cloud.queues['start'].take_delayed()
+            assert delay == (LEAD - timedelta(seconds=case.late_seconds)).total_seconds()
+            clock.now += timedelta(seconds=delay)
+            assert handler('auto_start')(sqs_event([record]), LambdaContext()) == {'batchItemFailures': []}
         meeting = stack.view(booking_id)[1]['meeting']
         assert (meeting['status'], datetime.fromisoformat(meeting['started_at'])) == ('started', case.start)
         started = [json.loads(r['body'])['detail'] for r in stack.cloud.queues['notifications'].receive()]

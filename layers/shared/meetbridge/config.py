@@ -87,6 +87,12 @@ class ReminderSettings(Concern):
     notifications_queue_arn: NonEmpty
 
 
+class StartQueueSettings(Concern):
+    """The start queue: a meeting's start request waits there, delayed to the booked second."""
+
+    start_queue_url: NonEmpty
+
+
 class WaitingSettings(Concern):
     """How long a booking's change may wait for its provider before the admin is told (once)."""
 
@@ -147,7 +153,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, ReminderSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
+            SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
             BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)

@@ -1,8 +1,12 @@
-"""One-time EventBridge Scheduler schedules that start meetings.
+"""How a meeting's start request reaches the auto_start function on the booked second.
 
-Scheduler fires within the minute after its time, so a meeting's schedule is set `lead` seconds
-before the start and the auto_start function waits for the exact second. Every time a schedule
-holds is UTC: its `at()` expression (with `ScheduleExpressionTimezone: UTC`) and its Input.
+Two steps, and no code runs while either waits. The coarse one is a one-time EventBridge Scheduler
+schedule `lead` seconds before the start; Scheduler fires it somewhere in the minute after its time.
+auto_start then hands the request over to the fine one: a message on the start queue whose
+`DelaySeconds` is the whole seconds left (SQS holds one at most 900 s; a start further off is handed
+over again when the message arrives), so it arrives less than a second before the start. A meeting
+booked or moved too near its start for a schedule gets that message at once. Every time a schedule or
+a message holds is UTC: the `at()` expression (with `ScheduleExpressionTimezone: UTC`) and the request.
 """
 
 import hashlib
@@ -11,10 +15,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from meetbridge import aws, events
-from meetbridge.config import ReminderSettings, SchedulingSettings, settings
+from meetbridge.config import ReminderSettings, SchedulingSettings, StartQueueSettings, settings
 
-# Scheduler needs a little time between creating a schedule and its first moment.
+# Scheduler needs a little time between creating a schedule and its first moment; a start request sent
+# directly waits as long, so the meeting's own save (after the request is made) lands first.
 _MIN_DELAY = timedelta(seconds=5)
+# SQS's longest per-message delay.
+MAX_DELAY_SECONDS = 900
+# The start queue's messages are in the bus's shape, so the dead-letter tools name their tenant.
+START_DUE = 'meeting.start_due'
 
 
 def schedule_name(tenant_id: str, meeting_key: str) -> str:
@@ -54,18 +63,42 @@ def _put_one_time(name: str, at: datetime, target: dict, replace: bool) -> None:
             scheduler.update_schedule(**request)
 
 
+def start_request(tenant_id: str, meeting_key: str, start: datetime) -> dict:
+    """What the schedule's Input and the start queue's messages carry (auto_start's StartRequest)."""
+    return {'tenant_id': tenant_id, 'meeting_key': meeting_key, 'start': start.astimezone(UTC).isoformat()}
+
+
+def delay_seconds(start: datetime, now: datetime) -> int:
+    """The whole seconds left before the start, as long as one message may wait; 0 when less than one is left."""
+    return min(max(int((start - now).total_seconds()), 0), MAX_DELAY_SECONDS)
+
+
+def send_start_request(tenant_id: str, meeting_key: str, start: datetime, delay: int) -> None:
+    """The fine step: the request arrives at auto_start `delay` seconds from now."""
+    aws.client('sqs').send_message(
+        QueueUrl=settings(StartQueueSettings).start_queue_url, DelaySeconds=delay,
+        MessageBody=json.dumps({'source': 'meetbridge', 'detail-type': START_DUE,
+                                'detail': start_request(tenant_id, meeting_key, start)}))
+
+
 def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: datetime) -> str | None:
-    """Creates or moves the meeting's start schedule; None when the start has already passed."""
+    """Creates or moves the meeting's start schedule. None when there is none: the start has already passed,
+    or it is too near for the schedule to fire in time, and the start request is sent to the start queue now
+    (the schedule the meeting had before it moved is deleted, or it would fire for nothing)."""
     if start <= now:
         return None
     config = settings(SchedulingSettings)
     name = schedule_name(tenant_id, meeting_key)
-    _put_one_time(name, max(start - timedelta(seconds=config.auto_start_lead_seconds), now + _MIN_DELAY), {
+    at = start - timedelta(seconds=config.auto_start_lead_seconds)
+    if at < now + _MIN_DELAY:
+        delete_start_schedule(name)
+        send_start_request(tenant_id, meeting_key, start,
+                           max(delay_seconds(start, now), int(_MIN_DELAY.total_seconds())))
+        return None
+    _put_one_time(name, at, {
         'Arn': config.auto_start_function_arn,
         'Input': json.dumps({
-            'tenant_id': tenant_id,
-            'meeting_key': meeting_key,
-            'start': start.astimezone(UTC).isoformat(),
+            **start_request(tenant_id, meeting_key, start),
             'scheduled_time': '<aws.scheduler.scheduled-time>',
             'execution_id': '<aws.scheduler.execution-id>',
         }),

@@ -1,15 +1,16 @@
-"""Starting a meeting: on the booked second by its schedule, or early by the provider."""
+"""Starting a meeting: on the booked second by its start request, or early by the provider."""
 
 import time
 from datetime import UTC, datetime
 
-from meetbridge import events, outbox
+from meetbridge import events, outbox, scheduling
 from meetbridge.errors import NotFound
 from meetbridge.store import repository
 from meetbridge.store.models import MeetingItem
 
-# The schedule fires up to lead + 60 s before the start; waiting longer than this means a bad input.
-MAX_WAIT_SECONDS = 190
+# A start request arrives less than a second before its start (its delay is whole seconds), so the start
+# step never waits longer than this.
+MAX_WAIT_SECONDS = 1.0
 
 
 def mark_started(tenant_id: str, meeting: MeetingItem, by: str, now: datetime) -> bool:
@@ -33,22 +34,45 @@ def mark_started(tenant_id: str, meeting: MeetingItem, by: str, now: datetime) -
     return True
 
 
-def start_on_time(tenant_id: str, meeting_key: str, start: datetime, clock=datetime.now, sleep=time.sleep) -> str:
-    """Called when the meeting's schedule fires: waits for the exact start, then starts it."""
+def remainder_seconds(start: datetime, now: datetime) -> float:
+    """How long the start step waits: what is left of the last second; nothing once the start is reached."""
+    return min(max((start - now).total_seconds(), 0.0), MAX_WAIT_SECONDS)
+
+
+def _startable(tenant_id: str, meeting_key: str, start: datetime) -> MeetingItem | str:
+    """The meeting, when it is still scheduled at `start`; else why a request for it does nothing."""
     try:
         meeting = repository.get_meeting(tenant_id, meeting_key)
     except NotFound:
         return 'meeting no longer exists'
     if meeting.start != start:
-        return 'stale schedule: the meeting was moved'
+        return 'stale request: the meeting was moved'
     if meeting.status != 'scheduled':
         return f'nothing to do: meeting is {meeting.status}'
-    wait = (start - clock(UTC)).total_seconds()
-    if 0 < wait <= MAX_WAIT_SECONDS:
-        sleep(wait)
-    elif wait > MAX_WAIT_SECONDS:
-        return 'schedule fired too early; it will not start the meeting'
-    meeting.refresh()
-    if meeting.start != start:
-        return 'stale schedule: the meeting was moved'
+    return meeting
+
+
+def hand_over(tenant_id: str, meeting_key: str, start: datetime, clock=datetime.now) -> str | None:
+    """The coarse step (a schedule fired, or a message that could not wait the whole way arrived): with a
+    second or more left, the request goes to the start queue delayed by the whole seconds left, and this
+    returns what was done. None when less than a second is left (or the start is reached): start it now."""
+    if not scheduling.delay_seconds(start, clock(UTC)):
+        return None
+    meeting = _startable(tenant_id, meeting_key, start)
+    if isinstance(meeting, str):
+        return meeting
+    delay = scheduling.delay_seconds(start, clock(UTC))
+    if not delay:
+        return None  # the check took the last second
+    scheduling.send_start_request(tenant_id, meeting_key, start, delay)
+    return f'handed over: due in {delay} s'
+
+
+def start_on_time(tenant_id: str, meeting_key: str, start: datetime, clock=datetime.now, sleep=time.sleep) -> str:
+    """The start step, less than a second before the start: waits out that remainder, then starts the meeting
+    unless it was cancelled or moved since."""
+    sleep(remainder_seconds(start, clock(UTC)))
+    meeting = _startable(tenant_id, meeting_key, start)
+    if isinstance(meeting, str):
+        return meeting
     return 'started' if mark_started(tenant_id, meeting, 'schedule', clock(UTC)) else 'already started'
