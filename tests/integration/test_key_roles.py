@@ -203,3 +203,48 @@ def test_hostile_booking_ids_are_4xx_for_every_role(booked, rest):
 @pytest.mark.parametrize('key', ['mbk_' + 'x' * 5000, 'mbk_\u00e9\u00e9', 'x', 'mbk_' + '%00'])
 def test_hostile_keys_are_403(booked, key):
     assert booked.admin('GET', 'bookings/b1', api_key=key)[0] == 403
+
+
+def test_the_console_prints_a_new_key_once_as_text_or_json(booked, capsys, monkeypatch, tmp_path):
+    from meetbridge.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no local stack state here: settings come from the environment
+    tenant_id = booked.tenant.tenant_id
+    assert main(['key', 'create', '--tenant', tenant_id, '--role', 'junior', '--provider', 'dana',
+                 '--provider', 'eli', '--json']) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made.keys() == {'tenant_id', 'key_id', 'key', 'role', 'providers', 'created_at'}
+    assert made['role'] == 'junior' and made['providers'] == ['dana', 'eli'] and made['tenant_id'] == tenant_id
+    assert booked.admin('POST', 'bookings/b2/start', api_key=made['key'])[0] == 200
+
+    assert main(['key', 'create', '--tenant', tenant_id, '--role', 'senior']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [key] = [line.split()[-1] for line in lines if line.startswith('api key:')]
+    assert 'role:       senior' in lines and lines[-1] == 'The key is shown once; store it now.'
+    assert booked.admin('GET', 'bookings/b1', api_key=key)[0] == 200
+    listed = booked.admin('GET', 'keys')[1]
+    assert [entry['role'] for entry in listed] == ['junior', 'senior'] and key not in json.dumps(listed)
+
+
+@pytest.mark.parametrize(('argv', 'message'), [
+    (['--role', 'junior'], 'meetbridge: a junior key needs at least one provider'),
+    (['--role', 'junior', '--provider', 'ghost'], "meetbridge: no provider 'ghost' in this tenant"),
+    (['--role', 'senior', '--provider', 'dana'], 'meetbridge: only a junior key is bound to providers'),
+    (['--role', 'junior', '--provider', '../etc'], 'meetbridge: --provider ../etc: String should match pattern'),
+])
+def test_the_console_says_why_it_makes_no_key(booked, monkeypatch, tmp_path, argv, message):
+    from meetbridge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        main(['key', 'create', '--tenant', booked.tenant.tenant_id, *argv])
+    assert str(refused.value).startswith(message)
+    assert booked.admin('GET', 'keys')[1] == []
+
+
+def test_the_console_names_an_unknown_tenant(cloud, monkeypatch, tmp_path):
+    from meetbridge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match='^meetbridge: no tenant t_missing$'):
+        main(['key', 'create', '--tenant', 't_missing', '--role', 'admin'])
