@@ -24,6 +24,7 @@ ADMIN_BODY_ROUTES = [
     ('PUT', 'settings/meetings'),
     ('PUT', 'settings/return-origins'),
     ('PUT', 'templates/client_created'),
+    ('POST', 'keys'),
 ]
 
 # Each hostile body, and what the 400's message must say about it.
