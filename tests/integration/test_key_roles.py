@@ -5,6 +5,7 @@ their own providers' bookings. Every refusal is the usual error JSON naming why.
 
 import json
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -157,6 +158,23 @@ def test_starting_twice_publishes_one_meeting_started(booked):
     second = booked.admin('POST', 'bookings/b1/start')
     assert first[0] == second[0] == 200
     assert first[1]['meeting'] == second[1]['meeting']
+    assert [event['detail-type'] for event in _events(booked)] == ['meeting.started']
+
+
+def test_concurrent_starts_all_answer_the_started_meeting_and_publish_once(booked):
+    answers = []
+
+    def start():
+        answers.append(booked.admin('POST', 'bookings/b1/start'))
+
+    threads = [threading.Thread(target=start) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [status for status, _ in answers] == [200] * 5
+    assert {view['meeting']['started_at'] for _, view in answers} == {booked.view('b1')[1]['meeting']['started_at']}
     assert [event['detail-type'] for event in _events(booked)] == ['meeting.started']
 
 

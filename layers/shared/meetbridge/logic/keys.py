@@ -19,7 +19,7 @@ from meetbridge.store import repository
 from meetbridge.store.models import ApiKeyItem, ProviderItem, TenantItem, tenant_pk
 
 API_KEY_PREFIX = 'mbk'
-ADMIN, SENIOR, JUNIOR = 'admin', 'senior', 'junior'
+ADMIN, JUNIOR = 'admin', 'junior'
 Role = Literal['admin', 'senior', 'junior']
 MAX_PROVIDERS = 50
 

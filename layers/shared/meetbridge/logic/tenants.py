@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from meetbridge.errors import Forbidden, Unauthorized
-from meetbridge.logic import keys
-from meetbridge.logic.keys import API_KEY_PREFIX, Caller
+from meetbridge.logic.keys import ADMIN, API_KEY_PREFIX, Caller, caller_of, find_key
 from meetbridge.security import secrets
 from meetbridge.store import repository
 from meetbridge.store.models import TenantItem
@@ -118,11 +117,11 @@ def authenticate(tenant_id: str, authorization: str | None) -> Caller:
         raise Unauthorized('send the tenant API key as "Authorization: Bearer <key>"')
     tenant = repository.get_tenant(tenant_id)
     if secrets.matches(key, tenant.api_key_digest):
-        return Caller(tenant, keys.ADMIN)
+        return Caller(tenant, ADMIN)
     if (tenant.previous_api_key_digest and _in_overlap(tenant.previous_api_key_until, datetime.now(UTC))
             and secrets.matches(key, tenant.previous_api_key_digest)):
-        return Caller(tenant, keys.ADMIN)
-    role_key = keys.find_key(tenant_id, key)
+        return Caller(tenant, ADMIN)
+    role_key = find_key(tenant_id, key)
     if role_key is not None:
-        return keys.caller_of(tenant, role_key)
+        return caller_of(tenant, role_key)
     raise Forbidden('this API key is not valid for this tenant')
