@@ -241,7 +241,9 @@ def get_keys(tenant_id: Id) -> list[keys.KeyOut]:
 
 
 @app.post(f'{TENANT}/keys', summary='Make an API key with a role (admin, senior, or junior for the providers '
-          'named); the key is answered this once', tags=['keys'], responses=ERRORS, status_code=201)
+          'named); the key is answered this once', tags=['keys'], status_code=201, responses={
+              201: {'description': 'The key, shown this once',
+                    'content': {'application/json': {'model': keys.NewKeyOut}}}, **ERRORS})
 def post_key(tenant_id: Id, body: Annotated[keys.KeyIn, Body()]) -> keys.NewKeyOut:
     return keys.create_key(tenant_id, body)
 
