@@ -12,7 +12,7 @@ from meetbridge import config, safe_json
 from meetbridge.config import DeadLetterSettings, FunctionSettings, ZoomSettings, settings
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, dead_letters, sources, tenants
+from meetbridge.logic import admin, dead_letters, keys, sources, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
@@ -50,9 +50,10 @@ ERRORS = {
     for status, description in (
         (400, 'Invalid request: `field` names the problem'),
         (401, 'No API key'),
-        (403, 'The API key is not this tenant\'s'),
+        (403, 'The API key is not this tenant\'s, or its role may not call this route (`message` says why)'),
         (404, 'Unknown tenant or resource'),
-        (409, 'Changed by another request at the same moment; retry'),
+        (409, 'Changed by another request at the same moment (`conflict`: retry), or not possible in the '
+              'resource\'s state (`invalid_state`: `message` says why)'),
         (413, 'The body is larger than 256 KiB'),
         (503, 'The meeting provider did not answer (retry after `Retry-After` seconds), refused, or the '
               'account must be connected again'),
@@ -237,6 +238,35 @@ def get_booking(tenant_id: Id, booking_id: Id) -> admin.BookingView:
     return admin.get_booking(tenant_id, booking_id)
 
 
+@app.post(f'{TENANT}/bookings/<booking_id>/start', summary="Start the booking's meeting now, before its end "
+          '(no body; admin and senior keys, a junior key for its providers\' bookings); already started: '
+          'unchanged', tags=['bookings'], responses=ERRORS)
+def start_booking(tenant_id: Id, booking_id: Id) -> admin.BookingView:
+    if app.current_event.body:
+        raise InvalidInput('this request takes no body')
+    return admin.start_booking(tenant_id, booking_id, app.context['caller'].role)
+
+
+@app.get(f'{TENANT}/keys', summary='The API keys with a role (never the keys themselves); the tenant\'s own key '
+         'is not listed', tags=['keys'], responses=ERRORS)
+def get_keys(tenant_id: Id) -> list[keys.KeyOut]:
+    return keys.list_keys(tenant_id)
+
+
+@app.post(f'{TENANT}/keys', summary='Make an API key with a role (admin, senior, or junior for the providers '
+          'named); the key is answered this once', tags=['keys'], status_code=201, responses={
+              201: {'description': 'The key, shown this once',
+                    'content': {'application/json': {'model': keys.NewKeyOut}}}, **ERRORS})
+def post_key(tenant_id: Id, body: Annotated[keys.KeyIn, Body()]) -> keys.NewKeyOut:
+    return keys.create_key(tenant_id, body)
+
+
+@app.delete(f'{TENANT}/keys/<key_id>', summary='Revoke an API key: it is refused from the next request on',
+            tags=['keys'], responses=ERRORS)
+def delete_key(tenant_id: Id, key_id: Id) -> keys.KeyOut:
+    return keys.revoke_key(tenant_id, key_id)
+
+
 class DeadLetterOut(BaseModel):
     id: str
     type: str | None
@@ -299,9 +329,11 @@ def _accept_json(event: dict) -> None:
 @metrics.log_metrics
 @answers_errors
 def lambda_handler(event: dict, context) -> dict:
-    # Every route is a tenant's: the key is checked before anything else, the body included.
+    # Every route is a tenant's: the key and its role are checked before anything else, the body included.
     request = APIGatewayProxyEventV2(event)
-    tenants.authenticate(request.path_parameters.get('tenant_id', ''), request.headers.get('authorization'))
+    caller = tenants.authenticate(request.path_parameters.get('tenant_id', ''), request.headers.get('authorization'))
+    keys.authorize(caller, request.request_context.http.method, request.raw_path)
     if request.body or 'content-type' in request.headers:
         _accept_json(event)
+    app.append_context(caller=caller)
     return app.resolve(event, context)

@@ -25,6 +25,7 @@ ADMIN_BODY_ROUTES = [
     ('PUT', 'settings/return-origins'),
     ('PUT', 'settings/reminders'),
     ('PUT', 'templates/client_created'),
+    ('POST', 'keys'),
 ]
 
 # Each hostile body, and what the 400's message must say about it.

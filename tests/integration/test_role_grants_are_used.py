@@ -142,6 +142,14 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     assert stack.admin('PUT', 'templates/client_created', {'subject': 'Your {{ service }}',
                                                            'body': '{{ 100 / (client_name|length - 9) }}'})[0] == 200
 
+    # admin: a junior key for dana is made and listed; it starts a booking of dana's by hand, then is revoked.
+    junior = stack.admin('POST', 'keys', {'role': 'junior', 'providers': ['dana']})[1]
+    assert [key['key_id'] for key in stack.admin('GET', 'keys')[1]] == [junior['key_id']]
+    stack.book(booking_event(booking_id='k1', client_id='c8', start=datetime.now(UTC) + timedelta(hours=1)))
+    assert stack.admin('POST', 'bookings/k1/start', api_key=junior['key'])[0] == 200
+    assert stack.admin('DELETE', f"keys/{junior['key_id']}")[0] == 200
+    stack.pump()
+
     # booking_webhook: the bus is down at the first delivery, so its dedupe record is dropped and the
     # platform's retry publishes; a second retry is answered from the record.
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)

@@ -122,6 +122,28 @@ def _hours(text: str) -> float:
     return hours
 
 
+def _key_create(args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+
+    from meetbridge.errors import InvalidInput, NotFound
+    from meetbridge.logic.keys import KeyIn, create_key
+
+    try:
+        key = create_key(args.tenant, KeyIn(role=args.role, providers=args.provider))
+    except NotFound:
+        raise SystemExit(f'meetbridge: no tenant {args.tenant}') from None
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        named = f" {problem['input']}" if isinstance(problem['input'], str) else ''
+        raise SystemExit(f"meetbridge: --provider{named}: {problem['msg']}") from None
+    except InvalidInput as exc:
+        raise SystemExit(f'meetbridge: {exc}') from None
+    _print(args, {'tenant_id': args.tenant, **key.model_dump(mode='json')},
+           [f'tenant id:  {args.tenant}', f'key id:     {key.key_id}', f'role:       {key.role}',
+            f"providers:  {', '.join(key.providers) or '(all)'}", f'api key:    {key.key}',
+            'The key is shown once; store it now.'])
+
+
 def _dead_letter_queues(args: argparse.Namespace) -> dict[str, str]:
     from meetbridge.logic import dead_letters
 
@@ -187,6 +209,17 @@ def parser() -> argparse.ArgumentParser:
                         help='how long the previous credentials keep working (default 24; 0: they stop at once)')
     rotate.set_defaults(run=_rotate)
 
+    key = nouns.add_parser('key', help="API keys with a role, besides the tenant's own (admin) key")
+    key_verbs = key.add_subparsers(dest='verb', required=True)
+    key_create = key_verbs.add_parser('create', help='make an API key with a role and print it once')
+    key_create.add_argument('--tenant', required=True)
+    key_create.add_argument('--role', required=True, choices=['admin', 'senior', 'junior'],
+                            help='admin: every route; senior: read and start any booking; junior: read and start '
+                                 'the bookings of its --provider(s)')
+    key_create.add_argument('--provider', action='append', default=[], metavar='PROVIDER_ID',
+                            help="a junior key's provider (repeat for more)")
+    key_create.set_defaults(run=_key_create)
+
     dlq = nouns.add_parser('dlq', help='list and replay the messages in the dead-letter queues')
     dlq_verbs = dlq.add_subparsers(dest='verb', required=True)
     dlq_list = dlq_verbs.add_parser('list', help="list the dead letters (never their bodies)")
@@ -201,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument('--prefix', default='', help='only queues whose names start so (e.g. the stack name)')
         command.add_argument('--tenant', help="one tenant's messages only")
 
-    for command in (create, listing, rotate, dlq_list, dlq_replay):
+    for command in (create, listing, rotate, key_create, dlq_list, dlq_replay):
         command.add_argument('--json', action='store_true', help='machine-readable output')
     return root
 

@@ -33,5 +33,10 @@ class Conflict(RetryLater):
     """Another request changed the same item at the same moment; the caller retries."""
 
 
+class InvalidState(MeetbridgeError):
+    """The request does not apply to the resource as it is (a cancelled or ended booking started); a retry
+    cannot help."""
+
+
 class PayloadTooLarge(MeetbridgeError):
     pass

@@ -10,8 +10,8 @@ from meetbridge.domain import hosting
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Email, Name, TimeZoneName
-from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import accounts, links, reminders, tenants
+from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
+from meetbridge.logic import accounts, links, reminders, starting, tenants
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.logic.notices import Template, template_for, template_of
 from meetbridge.notify import render
@@ -381,7 +381,8 @@ class MeetingOut(BaseModel):
     start: datetime
     end: datetime
     started_at: datetime | None
-    started_by: str | None
+    started_by: str | None  # schedule | provider | manual
+    started_by_role: str | None = None  # the role of the API key of a manual start
 
 
 class LinksOut(BaseModel):
@@ -415,7 +416,30 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,
             account_id=meeting.account_id, start=meeting.start, end=meeting.end,
-            started_at=meeting.started_at, started_by=meeting.started_by,
+            started_at=meeting.started_at, started_by=meeting.started_by, started_by_role=meeting.started_by_role,
         ),
         links=LinksOut(provider=provider_link or None, clients={item.client.id: client_link} if client_link else {}),
     )
+
+
+def start_booking(tenant_id: str, booking_id: str, role: str, now: datetime | None = None) -> BookingView:
+    """Starts the booking's meeting now, by hand, with an API key of `role`: at any time before the booking's
+    end. A meeting already started stays as it is; a cancelled or ended booking is refused (409)."""
+    now = now or _now()
+    booking = repository.get_booking(tenant_id, booking_id)
+    if booking.status == 'cancelled':
+        raise InvalidState('the booking is cancelled: its meeting cannot be started')
+    if now >= booking.end:
+        raise InvalidState(f'the booking ended at {booking.end.isoformat()}: its meeting cannot be started now')
+    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
+    if meeting is None or meeting.status == 'creating':
+        raise Conflict("the booking's meeting is still being made")
+    if meeting.status == 'cancelled':
+        raise InvalidState("the booking's meeting is cancelled: it cannot be started")
+    try:
+        starting.mark_started(tenant_id, meeting, 'manual', now, role=role)
+    except Conflict:
+        # The schedule or the provider's click started it at the same moment: that start stands.
+        if repository.get_meeting(tenant_id, meeting.meeting_key).status != 'started':
+            raise
+    return get_booking(tenant_id, booking_id)

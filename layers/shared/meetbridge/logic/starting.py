@@ -13,11 +13,13 @@ from meetbridge.store.models import MeetingItem
 MAX_WAIT_SECONDS = 1.0
 
 
-def mark_started(tenant_id: str, meeting: MeetingItem, by: str, now: datetime) -> bool:
-    """Moves a scheduled meeting to started; False when someone else already did (or it is gone)."""
+def mark_started(tenant_id: str, meeting: MeetingItem, by: str, now: datetime, role: str | None = None) -> bool:
+    """Moves a scheduled meeting to started; False when someone else already did (or it is gone). `role` is
+    the role of the API key that started it by hand (`by` 'manual')."""
     if meeting.status != 'scheduled':
         return False
     meeting.status, meeting.started_at, meeting.started_by, meeting.updated_at = 'started', now, by, now
+    meeting.started_by_role = role
     # The meeting and its event in one write: the event goes out even if the bus refuses it now.
     outbox.save(tenant_id, meeting, events.Event(
         subject=f'meeting#{meeting.meeting_key}#started',
@@ -27,6 +29,7 @@ def mark_started(tenant_id: str, meeting: MeetingItem, by: str, now: datetime) -
             'tenant_id': tenant_id,
             'meeting_key': meeting.meeting_key,
             'started_by': by,
+            'started_by_role': role,
             'start': meeting.start.isoformat(),
             'started_at': now.isoformat(),
         },

@@ -1,4 +1,5 @@
 """Tenants and their credentials: an admin API key (stored as a digest) and a webhook secret (sealed).
+More API keys, with a role, are in logic/keys.py.
 
 A rotation keeps the previous key and secret working for an overlap window, so the booking platform can
 switch to the new ones without a moment in which its requests are refused."""
@@ -9,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from meetbridge.errors import Forbidden, Unauthorized
+from meetbridge.logic.keys import ADMIN, API_KEY_PREFIX, Caller, caller_of, find_key
 from meetbridge.security import secrets
 from meetbridge.store import repository
 from meetbridge.store.models import TenantItem
 
-API_KEY_PREFIX = 'mbk'
 WEBHOOK_SECRET_PREFIX = 'whsec'
 ROTATION_OVERLAP = timedelta(hours=24)
 
@@ -107,15 +108,20 @@ def web_origin(url: str) -> str:
     return f'{parts.scheme}://{host}' + (f':{port}' if port not in (None, default_port) else '')
 
 
-def authenticate(tenant_id: str, authorization: str | None) -> TenantItem:
-    """Bearer API key of this tenant: 401 without a key, 404 for an unknown tenant, 403 for another's key."""
+def authenticate(tenant_id: str, authorization: str | None) -> Caller:
+    """Who calls with this Bearer API key: 401 without a key, 404 for an unknown tenant, 403 for a key that is
+    not this tenant's. The tenant's own key (and the previous one during its overlap) is an admin key."""
     scheme, _, key = (authorization or '').partition(' ')
-    if scheme.lower() != 'bearer' or not key.strip():
+    key = key.strip()
+    if scheme.lower() != 'bearer' or not key:
         raise Unauthorized('send the tenant API key as "Authorization: Bearer <key>"')
     tenant = repository.get_tenant(tenant_id)
-    if secrets.matches(key.strip(), tenant.api_key_digest):
-        return tenant
+    if secrets.matches(key, tenant.api_key_digest):
+        return Caller(tenant, ADMIN)
     if (tenant.previous_api_key_digest and _in_overlap(tenant.previous_api_key_until, datetime.now(UTC))
-            and secrets.matches(key.strip(), tenant.previous_api_key_digest)):
-        return tenant
+            and secrets.matches(key, tenant.previous_api_key_digest)):
+        return Caller(tenant, ADMIN)
+    role_key = find_key(tenant_id, key)
+    if role_key is not None:
+        return caller_of(tenant, role_key)
     raise Forbidden('this API key is not valid for this tenant')

@@ -13,6 +13,7 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  SOURCE#<source>        a booking platform's settings, its keys sealed
   TENANT#<tenant>  EXTERNAL#<source>#<id> which of our bookings a platform's booking id is
   TENANT#<tenant>  SOURCETOKEN#<source>   a booking platform's API token, sealed, reused until refused
+  TENANT#<tenant>  KEY#<key id>           an API key with a role (admin | senior | junior), as its digest
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
 
@@ -90,6 +91,21 @@ class TenantItem(_Item):
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), 'TENANT'
+
+
+class ApiKeyItem(_Item):
+    """An API key with a role, besides the tenant's own key (which is `admin`). The key id is the first 16 hex
+    digits of the key's SHA-256: a request's key finds its item in one GetItem, and the id shows nothing of it."""
+
+    key_id = UnicodeAttribute()
+    key_digest = UnicodeAttribute()  # SHA-256 of the key: keys are random, a plain hash suffices
+    role = UnicodeAttribute()  # admin | senior | junior
+    providers = UnicodeSetAttribute(null=True)  # a junior key's providers
+    created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, key_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'KEY#{key_id}'
 
 
 class ServiceItem(_Item):
@@ -272,7 +288,8 @@ class MeetingItem(_Item):
     timezone = UnicodeAttribute()
     status = UnicodeAttribute()  # creating | scheduled | started | cancelled
     started_at = UTCDateTimeAttribute(null=True)
-    started_by = UnicodeAttribute(null=True)  # schedule | provider
+    started_by = UnicodeAttribute(null=True)  # schedule | provider | manual
+    started_by_role = UnicodeAttribute(null=True)  # the role of the API key of a manual start
     booking_ids = UnicodeSetAttribute(default=set)
     provider_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
     schedule_name = UnicodeAttribute(null=True)

@@ -22,6 +22,7 @@ from meetbridge.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    InvalidState,
     NotFound,
     PayloadTooLarge,
     RetryLater,
@@ -86,6 +87,8 @@ def problem_of(exc: Exception) -> Problem:
         case Conflict():
             return Problem(409, 'conflict', f'{exc}; retry', 'Please try again',
                            'Something changed at the same moment. Reload this page.')
+        case InvalidState():
+            return Problem(409, 'invalid_state', str(exc), 'This cannot be done now', str(exc))
         case IdempotencyValidationError():
             return Problem(409, 'event_id_reused', 'this event_id was already used for a different event',
                            'Please try again', 'This request repeats an earlier one with different content.')
