@@ -130,25 +130,26 @@ def _acknowledge(entry: OutboxItem) -> bool:
     replaced it (or the sweeper already deleted it), or the table did not answer (the sweeper publishes it
     again, with the same id)."""
     table = settings(StoreSettings).table_name
-    writes = [{'Delete': {
-        'TableName': table, 'Key': {'pk': {'S': entry.pk}, 'sk': {'S': entry.sk}},
-        'ConditionExpression': 'event_id = :id', 'ExpressionAttributeValues': {':id': {'S': entry.event_id}},
-    }}]
-    if entry.marker_attribute:
-        # The version moves on, so a writer still holding the item as it was (marker set) must read it again.
-        writes.append({'Update': {
-            'TableName': table, 'Key': {'pk': {'S': entry.pk}, 'sk': {'S': entry.marker_sk}},
-            'UpdateExpression': 'REMOVE #marker ADD version :one', 'ConditionExpression': '#marker = :pending',
-            'ExpressionAttributeNames': {'#marker': entry.marker_attribute},
-            'ExpressionAttributeValues': {':pending': {'S': entry.marker_value}, ':one': {'N': '1'}},
-        }})
+    delete = {'TableName': table, 'Key': {'pk': {'S': entry.pk}, 'sk': {'S': entry.sk}},
+              'ConditionExpression': 'event_id = :id', 'ExpressionAttributeValues': {':id': {'S': entry.event_id}}}
     try:
-        aws.client('dynamodb').transact_write_items(TransactItems=writes)
+        if not entry.marker_attribute:
+            # One conditional delete: a transaction of one item would bill its write twice.
+            aws.client('dynamodb').delete_item(**delete)
+        else:
+            # The version moves on, so a writer still holding the item as it was (marker set) must read it again.
+            aws.client('dynamodb').transact_write_items(TransactItems=[{'Delete': delete}, {'Update': {
+                'TableName': table, 'Key': {'pk': {'S': entry.pk}, 'sk': {'S': entry.marker_sk}},
+                'UpdateExpression': 'REMOVE #marker ADD version :one', 'ConditionExpression': '#marker = :pending',
+                'ExpressionAttributeNames': {'#marker': entry.marker_attribute},
+                'ExpressionAttributeValues': {':pending': {'S': entry.marker_value}, ':one': {'N': '1'}},
+            }}])
     except ClientError as exc:
-        if exc.response['Error']['Code'] != 'TransactionCanceledException':
-            return _not_deleted(entry, exc)
-        if len(writes) == 1:
+        code = exc.response['Error']['Code']
+        if code == 'ConditionalCheckFailedException':
             return False
+        if code != 'TransactionCanceledException':
+            return _not_deleted(entry, exc)
         # The marker changed since (a later save of the item): the entry is deleted all the same.
         return _acknowledge(_without_marker(entry))
     except BotoCoreError as exc:
