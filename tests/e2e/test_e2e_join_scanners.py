@@ -90,7 +90,7 @@ def test_a_browser_running_the_page_without_a_person_starts_nothing_and_a_click_
 
     # The waiting page's script ran (its countdown ticks in seconds), and nothing else happened.
     assert "Your meeting starts soon" in waiting and " s</p>" in waiting, waiting
-    assert "Start the meeting" in host_page, host_page
+    assert "Start now" in host_page, host_page
     assert [opens(stack, provider_link), opens(stack, client_link)] == [0, 0]
     assert meeting_status(stack, booking) == "scheduled"
 
@@ -98,7 +98,7 @@ def test_a_browser_running_the_page_without_a_person_starts_nothing_and_a_click_
     page = stack.get(provider_link)
     (form,) = forms(page.text)
     assert form.method == "POST" and form.action == "", form
-    clicked = submit(provider_link, page, "Start the meeting")
+    clicked = submit(provider_link, page, "Start now")
     assert clicked.status == 303 and clicked.headers["location"].startswith(stack.api), clicked
     assert opens(stack, provider_link) == 1
     assert meeting_status(stack, booking) == "started"
