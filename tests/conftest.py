@@ -1,6 +1,8 @@
 """Shared test setup: AWS is moto, in-process; resources are made from template.yaml itself."""
 
+import datetime
 import os
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +51,17 @@ class EverySetting(*config.CONCERNS):
 def every_setting():
     with config.using(EverySetting):
         yield
+
+
+def pytest_configure(config):
+    # One screenshot folder per run for the browser tests (tests/e2e/browser), named here, before
+    # xdist starts its workers, which inherit the environment.
+    if not hasattr(config, 'workerinput'):
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+        os.environ.setdefault('BROWSER_SCREENSHOTS', str(Path(config.rootpath, '.meetbridge', 'screenshots', stamp)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    folder = Path(os.environ['BROWSER_SCREENSHOTS'])
+    if folder.is_dir() and any(folder.iterdir()):
+        terminalreporter.write_sep('-', f'browser screenshots: {folder}')
