@@ -12,9 +12,14 @@
   var phase = countdown.getAttribute('data-phase');
   var started = countdown.getAttribute('data-started') === 'true';
   var autoJoin = countdown.hasAttribute('data-auto-join');
-  // Measured once: how far the device's clock is behind the server's. The page took some milliseconds
-  // to arrive, so this errs late, never early: the page never opens before the server would.
-  var offset = Number(countdown.getAttribute('data-server-now')) - Date.now();
+  // How far the device's clock is behind the server's: measured with the page, refined by each poll.
+  // The server's time had aged by the time it arrived, so each measure errs late, never early; the
+  // largest is the closest, and the page never opens before the server would.
+  var offset = -Infinity;
+  function learnOffset(serverMs) {
+    offset = Math.max(offset, serverMs - Date.now());
+  }
+  learnOffset(Number(countdown.getAttribute('data-server-now')));
   var stateUrl = location.pathname.replace(/\/$/, '') + '/state';
   var changing = false, pollTimer = null, tickTimer = null;
 
@@ -62,6 +67,7 @@
       if (answer.status === 404) return {gone: true};
       return answer.ok ? answer.json() : null;  // a failed poll is tried again at the next one
     }).then(function (state) {
+      if (state && state.server_now) learnOffset(Date.parse(state.server_now));
       if (state && (state.gone || state.state !== phase || state.started !== started)) change();
     }, function () {}).then(function () {
       if (!changing && pollTimer === null && document.visibilityState === 'visible') {

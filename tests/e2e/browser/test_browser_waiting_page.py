@@ -1,0 +1,146 @@
+"""The waiting page in headless Chromium: it counts down on the server's clock however wrong the device's
+is, turns into the meeting at the start second, and takes a client who pressed "Join when it starts"
+into the meeting within a poll (2 s) of the provider's "Start now".
+
+The meetings are Zoom's (the sandbox), so "in the meeting" is the Zoom sandbox's join page. Connecting
+Zoom replaces the demo tenant's company account, so this module runs a stack of its own."""
+
+import datetime as dt
+import re
+import time
+
+import pytest
+from e2e_support import Booking, Client, request, running_stack, submit
+from playwright.sync_api import expect
+
+# How long the device's clock is off, both ways.
+SKEWS = [pytest.param(90, id="device-90s-fast"), pytest.param(-90, id="device-90s-slow")]
+# The booking is made this long before its start: enough for the meeting, its links and the page to load.
+LEAD_SECONDS = 20
+# The page's state poll (web/countdown.js), and what a page load on this loaded machine may add to it.
+POLL_SECONDS, SLACK_SECONDS = 2, 3
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("waiting-page-stack")) as running:
+        connect_zoom(running)
+        yield running
+
+
+def connect_zoom(stack) -> None:
+    """The company's Zoom account, connected through the sandbox's consent page with Allow."""
+    link = stack.admin("POST", "connections/zoom/connect-link", {"provider_id": None, "return_url": None})
+    assert link.status == 200, link
+    authorize = stack.get(link.json()["url"]).headers["location"]
+    back = submit(authorize, request(authorize), "Allow")
+    assert back.status == 302, back
+    assert stack.get(back.headers["location"]).status == 200
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def book(stack, start: dt.datetime) -> tuple[Booking, str, str]:
+    """A Zoom meeting starting at `start`: the booking, the client's join link and the provider's."""
+    booking = Booking(Client.unique("Europe/Lisbon"), start=start)
+    assert stack.post_webhook(booking.event()).status == 202
+    view = stack.wait_for_links(booking)
+    assert view["meeting"]["provider"] == "zoom", view["meeting"]
+    return booking, view["links"]["clients"][booking.client.id], view["links"]["provider"]
+
+
+def seconds_shown(page) -> int:
+    """The countdown as the page shows it, in seconds."""
+    text = page.locator("#countdown").inner_text()
+    parts = re.fullmatch(r"Starts in (?:(\d+) h )?(?:(\d+) min )?(\d+) s", text)
+    assert parts, text
+    hours, minutes, seconds = (int(part or 0) for part in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def assert_counts_to(page, start: dt.datetime) -> None:
+    """The countdown shows the seconds left by the server's clock (this machine's), give or take one:
+    read after the page's first poll, which refines its measure of the device's clock."""
+    with page.expect_response(lambda answer: answer.url.endswith("/state")):
+        pass
+    page.wait_for_timeout(1100)  # the next tick of the countdown
+    left = (start - now()).total_seconds()
+    assert abs(seconds_shown(page) - left) <= 1.5, (page.locator("#countdown").inner_text(), left)
+
+
+@pytest.mark.parametrize("skew", SKEWS)
+def test_the_countdown_follows_the_servers_clock_and_the_page_opens_at_the_start(
+        stack, new_page, shoot, check_accessible, skew):
+    start = (now() + dt.timedelta(seconds=LEAD_SECONDS)).replace(microsecond=0)
+    _, client_link, _ = book(stack, start)
+    page = new_page(width=375)
+    page.clock.install(time=now() + dt.timedelta(seconds=skew))
+
+    page.goto(client_link)
+
+    device_ahead = page.evaluate("Date.now()") / 1000 - time.time()
+    assert abs(device_ahead - skew) < 1, device_ahead
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your meeting starts soon")
+    assert_counts_to(page, start)
+    shoot(page, f"waiting-{'fast' if skew > 0 else 'slow'}-device")
+    check_accessible(page, "waiting page")
+
+    # At the start second (the server's) the page loads again: the meeting's page, its button focused.
+    join = page.get_by_role("button", name="Join the meeting")
+    expect(join).to_be_visible(timeout=(start - now()).total_seconds() * 1000 + SLACK_SECONDS * 1000)
+    opened_at = now()
+    assert start <= opened_at <= start + dt.timedelta(seconds=SLACK_SECONDS), (start, opened_at)
+    expect(join).to_be_focused()
+    shoot(page, "meeting-open")
+    check_accessible(page, "meeting open")
+
+    # The person's click takes them into the meeting (the Zoom sandbox's join page).
+    join.click()
+    page.wait_for_url(f"{stack.info['zoom_sandbox_url']}/j/**")
+    expect(page.locator("body")).to_contain_text("joined meeting")
+
+
+def test_a_client_who_pressed_join_when_it_starts_is_taken_in_at_the_start(stack, new_page, shoot, check_accessible):
+    start = (now() + dt.timedelta(seconds=LEAD_SECONDS)).replace(microsecond=0)
+    _, client_link, _ = book(stack, start)
+    page = new_page(width=375)
+    page.clock.install(time=now() - dt.timedelta(seconds=90))
+    page.goto(client_link)
+
+    page.get_by_role("button", name="Join when it starts").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("You will be taken in when it starts")
+    assert page.url == client_link
+    shoot(page, "taken-in-at-the-start")
+    check_accessible(page, "waiting page after Join when it starts")
+    page.wait_for_url(f"{stack.info['zoom_sandbox_url']}/j/**",
+                      timeout=(start - now()).total_seconds() * 1000 + SLACK_SECONDS * 1000)
+    assert start <= now() <= start + dt.timedelta(seconds=SLACK_SECONDS)
+    expect(page.locator("body")).to_contain_text("joined meeting")
+
+
+def test_the_providers_start_now_takes_a_waiting_client_in(stack, new_page, shoot, check_accessible):
+    start = (now() + dt.timedelta(minutes=10)).replace(microsecond=0)
+    booking, client_link, provider_link = book(stack, start)
+    client = new_page(width=375)
+    client.goto(client_link)
+    client.get_by_role("button", name="Join when it starts").click()
+    expect(client.get_by_role("heading", level=1)).to_have_text("You will be taken in when it starts")
+
+    provider = new_page(width=375)
+    provider.goto(provider_link)
+    start_now = provider.get_by_role("button", name="Start now")
+    expect(start_now).to_be_focused()
+    expect(provider.locator("main")).to_contain_text("lets your clients in")
+    shoot(provider, "provider-start-now")
+    check_accessible(provider, "provider's Start now page")
+    start_now.click()
+    provider.wait_for_url(f"{stack.info['zoom_sandbox_url']}/s/**")
+    started_at = time.monotonic()
+
+    client.wait_for_url(f"{stack.info['zoom_sandbox_url']}/j/**", timeout=(POLL_SECONDS + SLACK_SECONDS) * 1000)
+    assert time.monotonic() - started_at <= POLL_SECONDS + SLACK_SECONDS
+    expect(client.locator("body")).to_contain_text("joined meeting")
+    assert stack.booking_view(booking.id).json()["meeting"]["started_by"] == "provider"
