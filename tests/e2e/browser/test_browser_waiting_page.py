@@ -54,10 +54,10 @@ def book(stack, start: dt.datetime) -> tuple[Booking, str, str]:
 def seconds_shown(page) -> int:
     """The countdown as the page shows it, in seconds."""
     text = page.locator("#countdown").inner_text()
-    parts = re.fullmatch(r"Starts in (?:(\d+) h )?(?:(\d+) min )?(\d+) s", text)
+    parts = re.fullmatch(r"Starts in (?:(\d+) d )?(?:(\d+) h )?(?:(\d+) min )?(\d+) s", text)
     assert parts, text
-    hours, minutes, seconds = (int(part or 0) for part in parts.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    days, hours, minutes, seconds = (int(part or 0) for part in parts.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
 def assert_counts_to(page, start: dt.datetime) -> None:

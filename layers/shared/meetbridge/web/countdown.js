@@ -40,9 +40,10 @@
 
   function show() {
     var seconds = Math.max(0, Math.ceil((start - serverNow()) / 1000));
-    var hours = Math.floor(seconds / 3600), minutes = Math.floor(seconds % 3600 / 60);
-    countdown.textContent = seconds === 0 ? 'Starting now' : 'Starts in ' + (hours ? hours + ' h ' : '') +
-      (hours || minutes ? minutes + ' min ' : '') + seconds % 60 + ' s';
+    var days = Math.floor(seconds / 86400), hours = Math.floor(seconds % 86400 / 3600);
+    var minutes = Math.floor(seconds % 3600 / 60);
+    countdown.textContent = seconds === 0 ? 'Starting now' : 'Starts in ' + (days ? days + ' d ' : '') +
+      (days || hours ? hours + ' h ' : '') + (days || hours || minutes ? minutes + ' min ' : '') + seconds % 60 + ' s';
   }
 
   // Ticks on the server's second boundaries, so that the page changes at the second it is due.
