@@ -18,6 +18,11 @@ SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 SAM_PYTHON ?= python3
 LAYER_REQUIREMENTS := layers/shared/requirements.txt
 
+# The browser tests' browser (tests/e2e/browser): Debian's chromium package, never a browser download
+# (Playwright's own `playwright install` is not used). Installing it needs root, or sudo for apt-get.
+CHROMIUM := /usr/bin/chromium
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
+
 # Keeps builds and CI from reporting usage to AWS; set SAM_CLI_TELEMETRY=1 to opt back in.
 SAM_CLI_TELEMETRY ?= 0
 export SAM_CLI_TELEMETRY
@@ -42,7 +47,13 @@ $(SAM_STAMP):
 dev: $(STAMP)
 	$(BIN)/python -m infra.local
 
-test: $(STAMP)
+# A target that is the file itself: nothing runs once Chromium is there.
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "$(CHROMIUM) is missing and this is not Debian: install Chromium as $(CHROMIUM)" >&2; exit 1; }
+	$(AS_ROOT) apt-get update -q
+	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2
 
 lint: $(STAMP)

@@ -18,9 +18,10 @@ from typing import Callable, Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Error as PlaywrightError, Page, sync_playwright
+from browser_support import CHROMIUM, in_ci
+from e2e_support import WAIT_SECONDS
+from playwright.sync_api import Browser, Error as PlaywrightError, Page, Route, expect, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
 # This machine's network is closed: without the background-networking flags Chromium keeps trying
 # Google's hosts (updates, sync, field trials) at every start. --no-sandbox only where Chromium
 # refuses its sandbox, as root.
@@ -36,10 +37,11 @@ CHROMIUM_ARGS = [
 # axe-core's impacts that fail a page; "moderate" and "minor" findings are reported by axe, not here.
 FAILING_IMPACTS = ("serious", "critical")
 HERE = Path(__file__).resolve().parent
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1")
+# Every URL but the loopback ones (the stack and its sandboxes listen on 127.0.0.1).
+OFFSITE = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$))")
+# The stack's functions start cold and share two cores with the rest of the run: a page, a click's answer
+# or an expected state gets as long as the e2e helpers wait for anything, not Playwright's 5 s.
+expect.set_options(timeout=WAIT_SECONDS * 1000)
 
 
 # Before pytest's own -m selection reads the marks.
@@ -57,7 +59,10 @@ def browser() -> Iterator[Browser]:
         try:
             launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         except PlaywrightError as exc:
-            reason = f"Chromium did not start from {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it): {exc}"
+            launched, reason = None, f"Chromium did not start from {CHROMIUM} (Debian: apt-get install chromium; " \
+                                     f"`make test` installs it): {exc}"
+        # Outside the except block, so that the reason is the whole report.
+        if launched is None:
             if in_ci():
                 pytest.fail(reason, pytrace=False)
             pytest.skip(reason)
@@ -70,17 +75,25 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """``new_page(width=375, height=800)``: a Page in a context of its own (no cookies shared), closed
-    at the end of the test."""
+    at the end of the test. A request the page makes beyond loopback is refused and fails the test."""
     contexts = []
+    offsite: list[str] = []
+
+    def refuse(route: Route) -> None:
+        offsite.append(route.request.url)
+        route.abort("blockedbyclient")
 
     def make(width: int = 375, height: int = 800) -> Page:
         context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(WAIT_SECONDS * 1000)
+        context.route(OFFSITE, refuse)
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    assert not offsite, f"the pages asked for something beyond loopback: {offsite}"
 
 
 @pytest.fixture(scope="session")
