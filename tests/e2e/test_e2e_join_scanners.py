@@ -28,8 +28,9 @@ SCANNER_AGENTS = [
     "Proofpoint URL Defense",
     "BarracudaCentral/1.0",
 ]
-# Long enough for the countdown to tick; shorter than the waiting page's refresh (30 s here), because
-# headless Chromium does not finish a virtual-time budget across a meta refresh (the refresh is a GET).
+# Long enough for the countdown to tick and the page's script to poll the link's state several times
+# (every 2 s). With scripts on, the page has no meta refresh (it is inside <noscript>), across which
+# headless Chromium would not finish a virtual-time budget.
 VIRTUAL_TIME_MS = 20_000
 
 
