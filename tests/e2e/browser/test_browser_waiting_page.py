@@ -165,3 +165,45 @@ def test_a_manual_start_takes_a_waiting_client_in(stack, new_page, shoot, check_
     assert time.monotonic() - started_at <= POLL_SECONDS + SLACK_SECONDS
     expect(client.locator("body")).to_contain_text("joined meeting")
     assert stack.booking_view(booking.id).json()["meeting"]["started_by"] == started_by
+
+
+SET_VISIBILITY = """visibility => {
+    Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => visibility});
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_the_page_polls_only_while_it_is_visible(stack, new_page):
+    _, client_link, _ = book(stack, (now() + dt.timedelta(minutes=10)).replace(microsecond=0))
+    page = new_page(width=375)
+    polls = []
+    page.on("request", lambda sent: polls.append(sent.url) if sent.url.endswith("/state") else None)
+    page.goto(client_link)
+    page.wait_for_timeout(5000)
+    assert len(polls) >= 2 and set(polls) == {f"{client_link}/state"}, polls
+
+    page.evaluate(SET_VISIBILITY, "hidden")
+    page.wait_for_timeout(500)  # a poll already on its way when the page was hidden
+    while_hidden = len(polls)
+    page.wait_for_timeout(5000)
+    assert len(polls) == while_hidden, "a hidden page kept polling"
+
+    with page.expect_request(lambda sent: sent.url.endswith("/state"), timeout=POLL_SECONDS * 1000 / 2):
+        page.evaluate(SET_VISIBILITY, "visible")  # shown again: it polls at once
+
+
+def test_the_providers_early_page_says_when_start_now_comes(stack, new_page, shoot, check_accessible):
+    _, _, provider_link = book(stack, (now() + dt.timedelta(hours=2)).replace(microsecond=0))
+    page = new_page(width=375)
+
+    page.goto(provider_link)
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your meeting starts soon")
+    expect(page.locator("main")).to_contain_text('"Start now" appears here 15 minutes before the start')
+    expect(page.get_by_role("button", name="Open the meeting room")).to_be_visible()
+    assert 2 * 3600 - 60 <= seconds_shown(page) <= 2 * 3600
+    scroll_width, client_width = page.evaluate(
+        "[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+    assert scroll_width <= client_width
+    shoot(page, "provider-early")
+    check_accessible(page, "provider's early page")
