@@ -182,7 +182,8 @@ def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:
     return admin.get_template(tenant_id, name)
 
 
-@app.put(f'{TENANT}/templates/<name>', summary='Replace a notification template', tags=['templates'], responses=ERRORS)
+@app.put(f'{TENANT}/templates/<name>', summary='Replace a notification template\'s text, switch it on or off, or both '
+         '(what is left out stays)', tags=['templates'], responses=ERRORS)
 def put_template(tenant_id: Id, name: Id, body: Annotated[admin.TemplateIn, Body()]) -> admin.TemplateOut:
     return admin.put_template(tenant_id, name, body)
 

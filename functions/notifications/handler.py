@@ -1,4 +1,4 @@
-"""SQS consumer of meeting.* and connection.* events: renders and sends the notifications."""
+"""SQS consumer of meeting.* and connection.* events and of reminders: renders and sends the notifications."""
 
 import json
 
@@ -32,9 +32,10 @@ def send_once(message: dict) -> dict:
 
 
 def record_handler(record: SQSRecord) -> None:
-    notice = json.loads(record.body)['detail']
-    if 'notice_id' not in notice:
-        return  # events that notify nobody yet (meeting.started)
+    event = json.loads(record.body)  # the bus's shape, from a rule or from a reminder's schedule
+    notice = notices.notice_of(event['detail-type'], event['detail'])
+    if notice is None:
+        return  # events that notify nobody (connection.broken, meeting.failed)
     for message in notices.compose(notice):
         send_once(message={'notice_id': notice['notice_id'], 'recipient': message.recipient, 'to': message.to,
                            'subject': message.subject, 'html': message.html})

@@ -1,6 +1,7 @@
 import pytest
 
-from meetbridge.domain.templates import CLIENT_LINK, PROVIDER_LINK, TEMPLATE_NAMES, VARIABLES, forbidden_variables
+from meetbridge.domain.templates import (CLIENT_LINK, PROVIDER_LINK, TEMPLATE_NAMES, VARIABLES, forbidden_variables,
+                                         recipient_of, sample_variables)
 from meetbridge.notify.defaults import DEFAULT_TEMPLATES
 from meetbridge.notify.render import check, render, text_alternative
 
@@ -14,7 +15,7 @@ def all_variables() -> dict[str, str]:
     return values
 
 
-CLIENT_TEMPLATES = [name for name in TEMPLATE_NAMES if name.startswith('client_')]
+CLIENT_TEMPLATES = [name for name in TEMPLATE_NAMES if recipient_of(name) == 'client']
 
 
 def test_every_template_name_has_a_default_and_nothing_else():
@@ -29,7 +30,7 @@ def test_client_defaults_never_mention_the_provider_link(name):
     assert forbidden_variables(name, subject + body) == set()
 
 
-@pytest.mark.parametrize('name', ['provider_created', 'provider_rescheduled'])
+@pytest.mark.parametrize('name', ['provider_created', 'provider_rescheduled', 'starting_provider', 'reminder_provider'])
 def test_provider_defaults_for_created_and_rescheduled_carry_the_host_link(name):
     _, body = render(*DEFAULT_TEMPLATES[name], all_variables())
 
@@ -51,7 +52,7 @@ def test_every_default_passes_check_and_renders_every_variable(name):
     assert rendered_subject and len(rendered_subject) <= 250
 
 
-@pytest.mark.parametrize('name', ['client_created', 'client_rescheduled'])
+@pytest.mark.parametrize('name', ['client_created', 'client_rescheduled', 'starting_client', 'reminder_client'])
 def test_client_created_and_rescheduled_carry_the_client_link(name):
     _, body = render(*DEFAULT_TEMPLATES[name], all_variables())
 
@@ -61,7 +62,8 @@ def test_client_created_and_rescheduled_carry_the_client_link(name):
 
 
 # The messages that carry a link: the person needs the room's password with it, a moved meeting included.
-LINK_TEMPLATES = ['client_created', 'client_rescheduled', 'provider_created', 'provider_rescheduled']
+LINK_TEMPLATES = ['client_created', 'client_rescheduled', 'provider_created', 'provider_rescheduled',
+                  'starting_client', 'starting_provider', 'reminder_client', 'reminder_provider']
 
 
 @pytest.mark.parametrize('name', LINK_TEMPLATES)
@@ -82,3 +84,24 @@ def test_cancelled_defaults_carry_no_link(name):
     _, body = render(*DEFAULT_TEMPLATES[name], all_variables())
 
     assert CLIENT_URL not in body and PROVIDER_URL not in body
+
+
+
+def _own_link(name: str) -> str:
+    return CLIENT_LINK if recipient_of(name) == 'client' else PROVIDER_LINK
+
+
+@pytest.mark.parametrize('example', sample_variables())
+@pytest.mark.parametrize('name', ['starting_client', 'starting_provider', 'reminder_client', 'reminder_provider'])
+def test_starting_and_reminder_defaults_render_with_every_sample(name, example):
+    variables = sample_variables()[example]
+
+    subject, body = render(*DEFAULT_TEMPLATES[name], variables)
+
+    if name.startswith('starting_'):
+        assert subject.startswith('Starting now: ') and 'starts now' in body
+    else:
+        assert subject.startswith('Reminder: ')
+        assert variables['start_time'] in body
+    if variables[_own_link(name)]:
+        assert f'href="{variables[_own_link(name)]}"' in body

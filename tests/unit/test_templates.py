@@ -6,7 +6,9 @@ from meetbridge.domain.templates import (
     TEMPLATE_NAMES,
     VARIABLES,
     bracket_to_jinja,
+    enabled_by_default,
     forbidden_variables,
+    name_of,
     recipient_of,
 )
 
@@ -15,13 +17,26 @@ def test_template_names_cover_both_recipients_and_every_change():
     assert set(TEMPLATE_NAMES) == {
         'client_created', 'client_rescheduled', 'client_cancelled',
         'provider_created', 'provider_rescheduled', 'provider_cancelled',
+        'starting_client', 'starting_provider', 'reminder_client', 'reminder_provider',
     }
-    assert len(TEMPLATE_NAMES) == 6
+    assert len(TEMPLATE_NAMES) == 10
 
 
 def test_recipient_of_template():
     assert recipient_of('client_rescheduled') == 'client'
     assert recipient_of('provider_created') == 'provider'
+    assert recipient_of('starting_client') == 'client'
+    assert recipient_of('reminder_provider') == 'provider'
+
+
+def test_each_recipient_and_change_names_its_template():
+    assert name_of('client', 'created') == 'client_created'
+    assert name_of('provider', 'starting') == 'starting_provider'
+    assert name_of('client', 'reminder') == 'reminder_client'
+
+
+def test_every_template_sends_by_default_but_starting_client():
+    assert [name for name in TEMPLATE_NAMES if not enabled_by_default(name)] == ['starting_client']
 
 
 def test_known_bracket_variables_become_jinja_and_others_stay_as_written():
@@ -48,12 +63,14 @@ def test_text_without_brackets_is_unchanged():
     ['[online_meeting_provider_link]', '{{ online_meeting_provider_link }}', '{{online_meeting_provider_link|e}}',
      '<a href="[online_meeting_provider_link]">host</a>'],
 )
-@pytest.mark.parametrize('name', ['client_created', 'client_rescheduled', 'client_cancelled'])
+@pytest.mark.parametrize('name', ['client_created', 'client_rescheduled', 'client_cancelled', 'starting_client',
+                                  'reminder_client'])
 def test_provider_link_is_forbidden_in_client_templates(name, text):
     assert forbidden_variables(name, text) == {PROVIDER_LINK}
 
 
-@pytest.mark.parametrize('name', ['provider_created', 'provider_rescheduled', 'provider_cancelled'])
+@pytest.mark.parametrize('name', ['provider_created', 'provider_rescheduled', 'provider_cancelled',
+                                  'starting_provider', 'reminder_provider'])
 def test_provider_link_is_allowed_in_provider_templates(name):
     assert forbidden_variables(name, '[online_meeting_provider_link] [online_meeting_link]') == set()
 

@@ -8,8 +8,20 @@ CLIENT_LINK = 'online_meeting_link'
 PROVIDER_LINK = 'online_meeting_provider_link'
 
 RECIPIENTS = ('client', 'provider')
-CHANGES = ('created', 'rescheduled', 'cancelled')
-TEMPLATE_NAMES = tuple(f'{recipient}_{change}' for recipient in RECIPIENTS for change in CHANGES)
+# A booking's changes, told to its client and its provider.
+BOOKING_CHANGES = ('created', 'rescheduled', 'cancelled')
+# What happens to a meeting: told to the client of each active booking on it and to its provider.
+MEETING_CHANGES = ('starting', 'reminder')
+CHANGES = BOOKING_CHANGES + MEETING_CHANGES
+# The names tenants know: <recipient>_<change> for a booking's changes, <change>_<recipient> for a meeting's.
+TEMPLATES: dict[str, tuple[str, str]] = {
+    (f'{recipient}_{change}' if change in BOOKING_CHANGES else f'{change}_{recipient}'): (recipient, change)
+    for change in CHANGES for recipient in RECIPIENTS
+}
+TEMPLATE_NAMES = tuple(TEMPLATES)
+_NAMES = {recipient_and_change: name for name, recipient_and_change in TEMPLATES.items()}
+# A "starting now" message to every client of a class is opt-in; every other template sends until switched off.
+DISABLED_BY_DEFAULT = frozenset({'starting_client'})
 
 # Everything a template can use, as [name] or {{ name }}.
 VARIABLES = (
@@ -32,8 +44,16 @@ VARIABLES = (
 _BRACKET = re.compile(r'\[(' + '|'.join(VARIABLES) + r')\]')
 
 
+def name_of(recipient: str, change: str) -> str:
+    return _NAMES[recipient, change]
+
+
 def recipient_of(template_name: str) -> str:
-    return template_name.split('_', 1)[0]
+    return TEMPLATES[template_name][0]
+
+
+def enabled_by_default(template_name: str) -> bool:
+    return template_name not in DISABLED_BY_DEFAULT
 
 
 def bracket_to_jinja(text: str) -> str:

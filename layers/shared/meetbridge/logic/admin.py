@@ -13,7 +13,7 @@ from meetbridge.domain.model import Email, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import accounts, links, tenants
 from meetbridge.providers.base import ProviderRejected
-from meetbridge.logic.notices import template_for
+from meetbridge.logic.notices import Template, template_for, template_of
 from meetbridge.notify import render
 from meetbridge.store import repository
 from meetbridge.store.tokens import ConnectionUnusable
@@ -263,13 +263,21 @@ def put_return_origins(tenant_id: str, body: ReturnOrigins) -> ReturnOrigins:
 
 
 class TemplateIn(_Body):
-    subject: Annotated[str, Field(min_length=1, max_length=500)]
-    body: Annotated[str, Field(min_length=1, max_length=render.MAX_TEMPLATE_CHARS)]
+    """New text (subject and body together), whether the template sends (`enabled`), or both. What is left
+    out stays as it is: `{"enabled": false}` alone switches a template off and keeps its text, the default's
+    included."""
+
+    subject: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    body: Annotated[str, Field(min_length=1, max_length=render.MAX_TEMPLATE_CHARS)] | None = None
+    enabled: bool | None = None
 
 
-class TemplateOut(TemplateIn):
+class TemplateOut(_Body):
     name: str
-    default: bool
+    subject: str
+    body: str
+    default: bool  # the text is the default's
+    enabled: bool  # whether it is sent; a switched-off template sends nothing to its recipient
     variables: list[str]
 
 
@@ -279,22 +287,37 @@ def _template_name(name: str) -> str:
     return name
 
 
+def _template_out(name: str, template: Template) -> TemplateOut:
+    return TemplateOut(name=name, subject=template.subject, body=template.body, default=template.is_default,
+                       enabled=template.enabled, variables=list(rules.VARIABLES))
+
+
 def get_template(tenant_id: str, name: str) -> TemplateOut:
-    subject, body, is_default = template_for(tenant_id, _template_name(name))
-    return TemplateOut(name=name, subject=subject, body=body, default=is_default, variables=list(rules.VARIABLES))
+    return _template_out(name, template_for(tenant_id, _template_name(name)))
 
 
 def put_template(tenant_id: str, name: str, body: TemplateIn) -> TemplateOut:
     _template_name(name)
-    for field, text in (('subject', body.subject), ('body', body.body)):
-        forbidden = rules.forbidden_variables(name, text)
-        if forbidden:
-            raise InvalidInput(f'{field}: a client template cannot show {", ".join(sorted(forbidden))}: '
-                               'it is the host\'s link', field=field)
-    render.check(body.subject, body.body)
-    TemplateItem(*TemplateItem.key(tenant_id, name), name=name, subject=body.subject, body=body.body,
-                 updated_at=_now()).save()
-    return TemplateOut(name=name, subject=body.subject, body=body.body, default=False, variables=list(rules.VARIABLES))
+    if (body.subject is None) != (body.body is None):
+        missing = 'body' if body.body is None else 'subject'
+        raise InvalidInput(f'{missing}: new text takes both subject and body', field=missing)
+    if body.subject is None and body.enabled is None:
+        raise InvalidInput('nothing to change: give subject and body, enabled, or both', field=None)
+    actions = [TemplateItem.name.set(name), TemplateItem.updated_at.set(_now())]
+    if body.subject is not None:
+        for field, text in (('subject', body.subject), ('body', body.body)):
+            forbidden = rules.forbidden_variables(name, text)
+            if forbidden:
+                raise InvalidInput(f'{field}: a client template cannot show {", ".join(sorted(forbidden))}: '
+                                   'it is the host\'s link', field=field)
+        render.check(body.subject, body.body)
+        actions += [TemplateItem.subject.set(body.subject), TemplateItem.body.set(body.body)]
+    if body.enabled is not None:
+        actions.append(TemplateItem.enabled.set(body.enabled))
+    # One update of only what was given: a concurrent PUT of the other part is kept.
+    item = TemplateItem(*TemplateItem.key(tenant_id, name))
+    item.update(actions=actions)  # pynamodb fills `item` with what the update left
+    return _template_out(name, template_of(name, item))
 
 
 # --- bookings -----------------------------------------------------------------------------------

@@ -48,4 +48,33 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p>Hello [provider_name],</p>'
         '<p>[client_name] cancelled <b>[service_name]</b> on [start_time] ([timezone]).</p>' + _FOOTER,
     ),
+    'starting_client': (
+        'Starting now: [service_name]',
+        '<p>Hello [client_name],</p>'
+        '<p>your online meeting <b>[service_name]</b> with [provider_name] starts now.</p>'
+        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
+        + _ROOM_DETAILS + _FOOTER,
+    ),
+    'starting_provider': (
+        'Starting now: [service_name] with [client_name]',
+        '<p>Hello [provider_name],</p>'
+        '<p><b>[service_name]</b> with [client_name] starts now.</p>'
+        '<p><a href="[online_meeting_provider_link]">Start the meeting</a><br>[online_meeting_provider_link]</p>'
+        + _ROOM_DETAILS + _FOOTER,
+    ),
+    'reminder_client': (
+        'Reminder: [service_name] on [start_date]',
+        '<p>Hello [client_name],</p>'
+        '<p>a reminder: your online meeting <b>[service_name]</b> with [provider_name] is at '
+        '<b>[start_time]</b> ([timezone]).</p>'
+        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
+        + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
+    ),
+    'reminder_provider': (
+        'Reminder: [service_name] with [client_name] on [start_date]',
+        '<p>Hello [provider_name],</p>'
+        '<p>a reminder: <b>[service_name]</b> with [client_name] is at <b>[start_time]</b> ([timezone]).</p>'
+        '<p><a href="[online_meeting_provider_link]">Start the meeting</a><br>[online_meeting_provider_link]</p>'
+        + _ROOM_DETAILS + '<p>You can open it early to start before the booked time.</p>' + _FOOTER,
+    ),
 }

@@ -158,9 +158,12 @@ class AccountPointerItem(_Item):
 
 
 class TemplateItem(_Item):
+    """A tenant's own text for a template, or only whether it sends (no subject and body: the default's text)."""
+
     name = UnicodeAttribute()
-    subject = UnicodeAttribute()
-    body = UnicodeAttribute()
+    subject = UnicodeAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute(null=True)  # None: as by default (domain/templates.py)
     updated_at = UTCDateTimeAttribute()
 
     @staticmethod
