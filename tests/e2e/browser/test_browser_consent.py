@@ -5,9 +5,9 @@ Each test connects the meeting account of a provider of its own, so the demo ten
 (which the other e2e tests on the session stack use) never changes."""
 
 import re
-import uuid
 
 import pytest
+from browser_support import assert_no_horizontal_scroll, new_provider
 from playwright.sync_api import expect
 
 # provider type -> (our name for it, the consent page's button that grants, the one that refuses, its signed-in email)
@@ -17,14 +17,6 @@ PROVIDERS = {
 }
 SANDBOX_URLS = {"zoom": "zoom_sandbox_url", "microsoft": "microsoft_sandbox_url"}
 WIDTHS = [pytest.param(375, id="375px"), pytest.param(1280, id="desktop")]
-
-
-def new_provider(stack) -> str:
-    provider_id = f"prov-{uuid.uuid4().hex[:10]}"
-    resp = stack.admin("PUT", f"providers/{provider_id}",
-                       {"name": "Casey Consent", "email": f"{provider_id}@example.com", "timezone": "Europe/Berlin"})
-    assert resp.status in (200, 201), resp
-    return provider_id
 
 
 def open_consent_page(stack, page, provider_type: str, provider_id: str) -> None:
@@ -43,14 +35,9 @@ def click_through(stack, page, provider_type: str, button: str):
     callback = f"{stack.api}/oauth/{provider_type}/callback"
     with page.expect_response(lambda response: response.url.startswith(callback)) as answer:
         page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_load_state()
+    # Microsoft's answer passes through a page that posts itself on load: wait for ours to have loaded.
+    page.wait_for_url(re.compile("^" + re.escape(callback)))
     return answer.value
-
-
-def assert_no_horizontal_scroll(page) -> None:
-    scroll_width, client_width = page.evaluate(
-        "[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
-    assert scroll_width <= client_width, f"{page.url} scrolls sideways: {scroll_width} px of content in {client_width} px"
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -6,9 +6,9 @@ whose account is disconnected is one of this module's own, so the demo tenant's 
 the other e2e tests expect them."""
 
 import datetime as dt
-import uuid
 
 import pytest
+from browser_support import assert_no_horizontal_scroll, new_provider
 from e2e_support import Booking, Client
 from playwright.sync_api import expect
 
@@ -39,10 +39,7 @@ def post_created(stack, booking: Booking, *, payment_required: bool = False) -> 
 
 def provider_with_own_room(stack) -> str:
     """A provider of this module whose own meeting account is a custom link (the stack's demo room)."""
-    provider_id = f"prov-{uuid.uuid4().hex[:10]}"
-    resp = stack.admin("PUT", f"providers/{provider_id}",
-                       {"name": "Robin Roomkeeper", "email": f"{provider_id}@example.com", "timezone": "Europe/Berlin"})
-    assert resp.status in (200, 201), resp
+    provider_id = new_provider(stack)
     resp = stack.admin("PUT", f"providers/{provider_id}/account",
                        {"type": "custom_link", "url": f"{stack.api}/_local/room/demo"})
     assert resp.status in (200, 201), resp
@@ -77,12 +74,6 @@ def links(stack) -> dict[str, str]:
     wait_for_status(stack, made["cancelled"], 410)
     wait_for_status(stack, made["unavailable"], 503)
     return made
-
-
-def assert_no_horizontal_scroll(page) -> None:
-    scroll_width, client_width = page.evaluate(
-        "[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
-    assert scroll_width <= client_width, f"{page.url} scrolls sideways: {scroll_width} px of content in {client_width} px"
 
 
 def open_page(links, new_page, name: str, width: int):
