@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_support import assert_no_horizontal_scroll
 from e2e_support import Booking, Client, request, running_stack, submit
 from playwright.sync_api import expect
 
@@ -202,8 +203,6 @@ def test_the_providers_early_page_says_when_start_now_comes(stack, new_page, sho
     expect(page.locator("main")).to_contain_text('"Start now" appears here 15 minutes before the start')
     expect(page.get_by_role("button", name="Open the meeting room")).to_be_visible()
     assert 2 * 3600 - 60 <= seconds_shown(page) <= 2 * 3600
-    scroll_width, client_width = page.evaluate(
-        "[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
-    assert scroll_width <= client_width
+    assert_no_horizontal_scroll(page)
     shoot(page, "provider-early")
     check_accessible(page, "provider's early page")
