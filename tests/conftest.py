@@ -19,6 +19,7 @@ os.environ.update(
     EVENT_BUS_NAME='meetbridge-test-events',
     SCHEDULE_GROUP='meetbridge-test-meetings',
     MEETINGS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:meetings',
+    NOTIFICATIONS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:notifications',
     MEETINGS_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/meetings',
     MEETINGS_DEAD_LETTER_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/meetings-dlq',
     SCHEDULER_ROLE_ARN='arn:aws:iam::123456789012:role/scheduler',

@@ -176,6 +176,18 @@ def put_return_origins(tenant_id: Id, body: Annotated[admin.ReturnOrigins, Body(
     return admin.put_return_origins(tenant_id, body)
 
 
+@app.get(f'{TENANT}/settings/reminders', summary='How long before a meeting\'s start its reminders are sent',
+         tags=['settings'], responses=ERRORS)
+def get_reminder_offsets(tenant_id: Id) -> admin.ReminderOffsets:
+    return admin.get_reminder_offsets(tenant_id)
+
+
+@app.put(f'{TENANT}/settings/reminders', summary='Set how long before a meeting\'s start its reminders are sent '
+         '(meetings made or moved afterwards)', tags=['settings'], responses=ERRORS)
+def put_reminder_offsets(tenant_id: Id, body: Annotated[admin.ReminderOffsets, Body()]) -> admin.ReminderOffsets:
+    return admin.put_reminder_offsets(tenant_id, body)
+
+
 @app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',
          tags=['templates'], responses=ERRORS)
 def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:

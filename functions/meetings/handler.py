@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import aws, budget, config, idempotency
 from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MicrosoftSettings,
-                               SchedulingSettings, WaitingSettings, ZoomSettings)
+                               ReminderSettings, SchedulingSettings, WaitingSettings, ZoomSettings)
 from meetbridge.domain.model import BookingEvent
 from meetbridge.sources.base import Lookup, LookupRefused
 from meetbridge.errors import InvalidInput, MeetbridgeError, NotFound, RetryLater
@@ -21,10 +21,11 @@ from meetbridge.logic import bookings, lookups, waiting, webhooks
 from meetbridge.observability import logger, metrics
 
 
-class MeetingsSettings(FunctionSettings, SchedulingSettings, WaitingSettings, LinksSettings, ZoomSettings,
-                       MicrosoftSettings, BookingPlatformSettings):
-    """Creates meetings at the providers, mints join links and schedules the starts; tells the admin about
-    bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave out."""
+class MeetingsSettings(FunctionSettings, SchedulingSettings, ReminderSettings, WaitingSettings, LinksSettings,
+                       ZoomSettings, MicrosoftSettings, BookingPlatformSettings):
+    """Creates meetings at the providers, mints join links and schedules the starts and reminders; tells the
+    admin about bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave
+    out."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.

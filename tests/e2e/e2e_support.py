@@ -413,12 +413,13 @@ class Stack:
             aws_secret_access_key="testing",
         )
 
-    def schedules_for(self, *identifiers: str) -> list[dict[str, Any]]:
-        """Schedules of the stack's group whose name or target input mentions one of ``identifiers``."""
+    def schedules_for(self, *identifiers: str, prefix: str = "meeting-") -> list[dict[str, Any]]:
+        """Schedules of the stack's group whose name starts with ``prefix`` (start schedules unless told,
+        ``reminder-`` for reminders) and whose name or target input mentions one of ``identifiers``."""
         scheduler = self.aws("scheduler")
         group = self.info["schedule_group"]
         found = []
-        for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group):
+        for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group, NamePrefix=prefix):
             for summary in page["Schedules"]:
                 try:
                     schedule = scheduler.get_schedule(GroupName=group, Name=summary["Name"])

@@ -34,6 +34,7 @@ ADMIN_BODY_ROUTES = {
     ("PUT", "providers/fuzz-prov/company-user"): {"user_id": "zoom-user"},
     ("PUT", "settings/meetings"): {"join_before_host": True, "waiting_room": False, "auto_recording": "none"},
     ("PUT", "settings/return-origins"): {"origins": ["https://example.com"]},
+    ("PUT", "settings/reminders"): {"offsets": ["P1D", "PT1H"]},
     ("PUT", "templates/client_created"): {"subject": "Your meeting", "body": "Hello {{ client_name }}"},
 }
 PAGE_PATHS = ["/", "/j", "/j/", "/j/x", "/favicon.ico", "/robots.txt", "/index.html", "/j/a/b", "/oauth",

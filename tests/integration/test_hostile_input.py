@@ -23,6 +23,7 @@ ADMIN_BODY_ROUTES = [
     ('PUT', 'providers/dana/company-user'),
     ('PUT', 'settings/meetings'),
     ('PUT', 'settings/return-origins'),
+    ('PUT', 'settings/reminders'),
     ('PUT', 'templates/client_created'),
 ]
 

@@ -81,6 +81,12 @@ class SchedulingSettings(Concern):
     meetings_queue_arn: NonEmpty
 
 
+class ReminderSettings(Concern):
+    """Meetings' reminder schedules: the notifications queue they put each reminder on."""
+
+    notifications_queue_arn: NonEmpty
+
+
 class WaitingSettings(Concern):
     """How long a booking's change may wait for its provider before the admin is told (once)."""
 
@@ -141,7 +147,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
+            SchedulingSettings, ReminderSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
             BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)

@@ -22,6 +22,8 @@ MEETING_RESCHEDULED = 'meeting.rescheduled'
 MEETING_CANCELLED = 'meeting.cancelled'
 MEETING_STARTED = 'meeting.started'
 MEETING_FAILED = 'meeting.failed'
+# A reminder before the start, put on the notifications queue by its own schedule (meetbridge.scheduling).
+MEETING_REMINDER = 'meeting.reminder'
 # A booking's change has waited longer than the meetings function's WAITING_NOTICE_SECONDS (told once).
 MEETING_DELAYED = 'meeting.delayed'
 CONNECTION_BROKEN = 'connection.broken'

@@ -7,10 +7,11 @@ holds is UTC: its `at()` expression (with `ScheduleExpressionTimezone: UTC`) and
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from meetbridge import aws
-from meetbridge.config import SchedulingSettings, settings
+from meetbridge import aws, events
+from meetbridge.config import ReminderSettings, SchedulingSettings, settings
 
 # Scheduler needs a little time between creating a schedule and its first moment.
 _MIN_DELAY = timedelta(seconds=5)
@@ -93,3 +94,42 @@ def delete_start_schedule(name: str | None) -> None:
         scheduler.delete_schedule(Name=name, GroupName=settings(SchedulingSettings).schedule_group)
     except scheduler.exceptions.ResourceNotFoundException:
         pass  # already fired and deleted itself, or deleted by an earlier attempt
+
+
+# --- reminders ------------------------------------------------------------------------------------
+
+
+def reminder_schedule_name(tenant_id: str, meeting_key: str, offset: str) -> str:
+    """Deterministic per meeting and offset, so a retried or repeated move updates the same schedule."""
+    return 'reminder-' + hashlib.sha256(f'{tenant_id}|{meeting_key}|{offset}'.encode()).hexdigest()[:48]
+
+
+def put_reminder_schedule(tenant_id: str, meeting_key: str, start: datetime, offset: str, at: datetime) -> str:
+    """Creates or moves the meeting's reminder `offset` before `start`, due at `at`: a meeting.reminder
+    notice put on the notifications queue in the shape the bus delivers (docs/events.md)."""
+    name = reminder_schedule_name(tenant_id, meeting_key, offset)
+    start_utc = start.astimezone(UTC).isoformat().replace('+00:00', 'Z')
+    notice = {
+        'notice_id': f'{tenant_id}/{meeting_key}/reminder/{offset}/{start_utc}',
+        'tenant_id': tenant_id,
+        'meeting_key': meeting_key,
+        'change': 'reminder',
+        'start': start_utc,
+        'offset': offset,
+    }
+    _put_one_time(name, at, {
+        'Arn': settings(ReminderSettings).notifications_queue_arn,
+        'Input': json.dumps({'source': events.SOURCE, 'detail-type': events.MEETING_REMINDER, 'detail': notice}),
+        # A reminder is worth sending only near its time.
+        'RetryPolicy': {'MaximumRetryAttempts': 3, 'MaximumEventAgeInSeconds': 300},
+    }, replace=True)
+    return name
+
+
+def delete_reminder_schedules(names: Iterable[str]) -> None:
+    scheduler = aws.client('scheduler')
+    for name in names:
+        try:
+            scheduler.delete_schedule(Name=name, GroupName=settings(SchedulingSettings).schedule_group)
+        except scheduler.exceptions.ResourceNotFoundException:
+            pass  # already sent and deleted itself, or deleted by an earlier attempt

@@ -11,7 +11,7 @@ from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Email, Name, TimeZoneName
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import accounts, links, tenants
+from meetbridge.logic import accounts, links, reminders, tenants
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.logic.notices import Template, template_for, template_of
 from meetbridge.notify import render
@@ -257,6 +257,29 @@ def put_return_origins(tenant_id: str, body: ReturnOrigins) -> ReturnOrigins:
     origins = set(body.origins)
     tenant.update(actions=[TenantItem.return_origins.set(origins) if origins else TenantItem.return_origins.remove()])
     return ReturnOrigins(origins=sorted(origins))
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+class ReminderOffsets(_Body):
+    """How long before a meeting's start its reminders are sent: ISO 8601 durations in days, hours and minutes
+    (`PT1H`, `P1D`), from PT1M to P30D, at most 3, none with an empty list. They apply to meetings made or moved
+    afterwards."""
+
+    offsets: Annotated[
+        list[Annotated[str, Field(max_length=reminders.MAX_OFFSET_CHARS), AfterValidator(reminders.normalised)]],
+        Field(max_length=reminders.MAX_OFFSETS), AfterValidator(reminders.distinct)]
+
+
+def get_reminder_offsets(tenant_id: str) -> ReminderOffsets:
+    return ReminderOffsets(offsets=reminders.offsets_of(repository.get_tenant(tenant_id)))
+
+
+def put_reminder_offsets(tenant_id: str, body: ReminderOffsets) -> ReminderOffsets:
+    tenant = repository.get_tenant(tenant_id)
+    tenant.update(actions=[TenantItem.reminder_offsets.set(body.offsets)])
+    return body
 
 
 # --- templates ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from meetbridge import events, outbox, scheduling
 from meetbridge.domain import hosting, ordering
 from meetbridge.domain.model import Booking, BookingEvent
 from meetbridge.errors import Conflict, RetryLater
-from meetbridge.logic import links, waiting
+from meetbridge.logic import links, reminders, waiting
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.observability import logger
 from meetbridge.providers import provider_for
@@ -346,8 +346,10 @@ def _create_meeting(
             # Cancelled meanwhile: the canceller removed the meeting (its id was saved) but could not see
             # the schedule.
             scheduling.delete_start_schedule(meeting.schedule_name)
+            reminders.unschedule(meeting)
             raise CancelledWhileMade('the booking was cancelled while its meeting was being made') from None
-        for name in ('provider_link_sealed', 'schedule_name', 'status', 'claimed_until', 'updated_at'):
+        for name in ('provider_link_sealed', 'schedule_name', 'reminder_schedule_names', 'status', 'claimed_until',
+                     'updated_at'):
             setattr(current, name, getattr(meeting, name))  # another booking of the session left meanwhile
         meeting = current
         repository.save(meeting)
@@ -358,12 +360,14 @@ def _create_meeting(
 
 
 def _open_provider_link_and_schedule(tenant_id: str, meeting: MeetingItem, now: datetime) -> None:
-    """The provider's link (minted once, the same one again after the meeting is made anew) and the start's schedule."""
+    """The provider's link (minted once, the same one again after the meeting is made anew), the start's schedule
+    and the reminders'."""
     if not meeting.provider_link_sealed:
         _, meeting.provider_link_sealed = links.mint(tenant_id, 'provider', meeting.meeting_key, meeting.end, now)
     else:
         links.set_status(_provider_url(tenant_id, meeting), 'active')
     meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, meeting.start, now)
+    reminders.schedule(tenant_id, meeting, now)
 
 
 def _switches(meeting: MeetingItem | None, booking: Booking) -> bool:
@@ -480,6 +484,7 @@ def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: 
         if meeting.status == 'started':
             meeting.status, meeting.started_at, meeting.started_by = 'scheduled', None, None
         meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, spec.start, now)
+        reminders.schedule(tenant_id, meeting, now)
     meeting.updated_at = now
     repository.save(meeting)
     if retimed:
@@ -606,6 +611,7 @@ def _leave(tenant_id: str, meeting_key: str, booking_id: str, attendee: Attendee
         logger.warning('meeting could not be removed at the provider', extra={
             'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key, 'reason': str(refusal)})
     scheduling.delete_start_schedule(meeting.schedule_name)
+    reminders.unschedule(meeting)
     links.set_status(_provider_url(tenant_id, meeting), 'revoked')
     meeting.status = 'cancelled'
     meeting.booking_ids = set()

@@ -19,6 +19,7 @@ Keys (see docs/data-model.md):
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -82,6 +83,9 @@ class TenantItem(_Item):
     previous_webhook_secret_until = UTCDateTimeAttribute(null=True)
     return_origins = UnicodeSetAttribute(null=True)  # where a connect link may send the admin back (https origins)
     meeting_settings = MapAttribute(null=True)  # how the tenant's meetings are set up at the provider
+    # Reminders before a meeting's start, normalised ISO 8601 durations (logic/reminders.py): None is the
+    # default, an empty list none.
+    reminder_offsets = ListAttribute(of=UnicodeAttribute, null=True)
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
@@ -272,6 +276,8 @@ class MeetingItem(_Item):
     booking_ids = UnicodeSetAttribute(default=set)
     provider_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
     schedule_name = UnicodeAttribute(null=True)
+    # Its reminders' schedules as set with the offsets of the time, so a move or cancel deletes exactly these.
+    reminder_schedule_names = ListAttribute(of=UnicodeAttribute, null=True)
     # The claim. Each creation attempt sends `reference` (ours, kept by the provider with the meeting); it
     # changes only when a cancelled meeting is made again (`generation`), so an attempt after a lost answer
     # or a dead worker (`attempts` > 1) finds the meeting made before instead of making a second one.
