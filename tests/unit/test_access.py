@@ -8,8 +8,10 @@ from meetbridge.domain.access import (
     EARLY_START_WINDOW,
     LinkState,
     Outcome,
+    Phase,
     Role,
     decide,
+    phase,
     provider_click_starts_meeting,
 )
 
@@ -105,3 +107,24 @@ def test_an_early_provider_click_outside_the_window_still_opens_the_meeting_with
 
     assert decide(link, now) is Outcome.REDIRECT
     assert provider_click_starts_meeting(link, now) is False
+
+
+PHASES = [
+    ('client a second early', CLIENT, {}, START - S, Phase.WAITING),
+    ('client at start', CLIENT, {}, START, Phase.OPEN),
+    ('client early, started by hand', CLIENT, dict(meeting_started=True), START - timedelta(hours=2), Phase.OPEN),
+    ('provider an hour early', PROVIDER, {}, START - timedelta(hours=1), Phase.WAITING),
+    ('provider 15 min + 1 s early', PROVIDER, {}, START - timedelta(minutes=15) - S, Phase.WAITING),
+    ('provider exactly 15 min early', PROVIDER, {}, START - timedelta(minutes=15), Phase.OPEN),
+    ('provider early, started by hand', PROVIDER, dict(meeting_started=True), START - timedelta(hours=1), Phase.OPEN),
+    ('provider after end, within grace', PROVIDER, {}, END + S, Phase.OPEN),
+    ('unpaid client', CLIENT, UNPAID, START, Phase.PAYMENT_REQUIRED),
+    ('cancelled', PROVIDER, dict(meeting_cancelled=True), START, Phase.CANCELLED),
+    ('ended', CLIENT, {}, END + AFTER_END_GRACE + S, Phase.ENDED),
+    ('unusable account', CLIENT, dict(account_usable=False), START - timedelta(hours=1), Phase.UNAVAILABLE),
+]
+
+
+@pytest.mark.parametrize(('role', 'changes', 'now', 'expected'), [c[1:] for c in PHASES], ids=[c[0] for c in PHASES])
+def test_phase_the_page_is_in(role, changes, now, expected):
+    assert phase(state(role, **changes), now) is expected

@@ -22,6 +22,16 @@ class Outcome(str, Enum):
     UNAVAILABLE = 'unavailable'
 
 
+class Phase(str, Enum):
+    """What the link's page is now, in one word: what its script reads from `/j/{token}/state`."""
+    WAITING = 'waiting'
+    OPEN = 'open'
+    PAYMENT_REQUIRED = 'payment_required'
+    CANCELLED = 'cancelled'
+    ENDED = 'ended'
+    UNAVAILABLE = 'unavailable'
+
+
 @dataclass(frozen=True)
 class LinkState:
     role: Role
@@ -61,5 +71,21 @@ def provider_click_starts_meeting(state: LinkState, now: datetime) -> bool:
     return (
         state.role is Role.PROVIDER
         and not state.meeting_started
-        and state.start - EARLY_START_WINDOW <= now <= state.end
+        and waiting_ends(state) <= now <= state.end
     )
+
+
+def waiting_ends(state: LinkState) -> datetime:
+    """When the link's waiting page turns into the meeting's page: the start for a client; for the provider,
+    the start of the window in which their click starts the meeting (before it they may open the room only)."""
+    return state.start - EARLY_START_WINDOW if state.role is Role.PROVIDER else state.start
+
+
+def phase(state: LinkState, now: datetime) -> Phase:
+    outcome = decide(state, now)
+    if outcome is Outcome.WAIT:
+        return Phase.WAITING
+    if outcome is Outcome.REDIRECT:
+        # Only the provider opens a meeting that is neither started nor due: their page still waits.
+        return Phase.WAITING if not state.meeting_started and now < waiting_ends(state) else Phase.OPEN
+    return Phase(outcome.value)

@@ -10,7 +10,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from meetbridge.domain.access import LinkState, Outcome, Role, decide, provider_click_starts_meeting
+from meetbridge.domain.access import (
+    LinkState,
+    Outcome,
+    Phase,
+    Role,
+    decide,
+    phase,
+    provider_click_starts_meeting,
+    waiting_ends,
+)
 from meetbridge.errors import NotFound, RetryLater
 from meetbridge.logic import starting
 from meetbridge.logic.bookings import attendee_of, details_of
@@ -24,11 +33,22 @@ SERVING = (repository.ACTIVE, repository.RETIRED, repository.REVOKED)
 
 
 @dataclass(frozen=True)
+class LinkStatus:
+    """What the waiting page's script needs to know: whether the page has changed, and the start."""
+    phase: Phase
+    start: datetime
+    started: bool
+
+
+@dataclass(frozen=True)
 class JoinView:
     outcome: Outcome
     role: Role
+    phase: Phase
     location: str | None = None  # set by a click that opens the meeting: never logged, never shown
     starts_meeting: bool = False  # the provider's click now starts the meeting for everyone
+    started: bool = False
+    waiting_ends: datetime | None = None  # when a waiting page turns into the meeting's page
     service_name: str = ''
     provider_name: str = ''
     start: datetime | None = None
@@ -56,8 +76,17 @@ def view_link(token: str, now: datetime) -> JoinView:
     return _view(opened, decide(opened.state, now), now)
 
 
+def link_status(token: str, now: datetime) -> LinkStatus:
+    """The link's phase now, for the page's script: reads only, and shows nothing the page did not."""
+    state = _read(token).state
+    return LinkStatus(phase(state, now), state.start, state.meeting_started)
+
+
 def follow_link(token: str, now: datetime) -> JoinView:
-    """A person's click: recorded, checked again (payment, time) and, when the meeting opens, where to go."""
+    """A person's click: recorded, checked again (payment, time) and, when the meeting opens, where to go.
+
+    A client's click before the start opens nothing yet: the handler answers the waiting page again, now
+    marked so that its script takes the person in at the start (it posts this same form for them)."""
     opened = _read(token)
     outcome = decide(opened.state, now)
     _record_open(opened.link, now)
@@ -117,7 +146,10 @@ def _view(opened: _OpenedLink, outcome: Outcome, now: datetime) -> JoinView:
     return JoinView(
         outcome,
         role,
+        phase(opened.state, now),
         starts_meeting=outcome is Outcome.REDIRECT and provider_click_starts_meeting(opened.state, now),
+        started=opened.state.meeting_started,
+        waiting_ends=waiting_ends(opened.state),
         service_name=service.name if service else '',
         provider_name=provider.name if provider else '',
         start=meeting.start,

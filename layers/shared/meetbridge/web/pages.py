@@ -8,7 +8,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-# The waiting page's one script, allowed by its hash: no other script runs on our pages.
+# The waiting page's one script, allowed by its hash: no other script runs on our pages. It may fetch
+# from our own origin only (the link's /state).
 COUNTDOWN_SCRIPT = (Path(__file__).parent / 'countdown.js').read_text()
 _COUNTDOWN_HASH = base64.b64encode(hashlib.sha256(COUNTDOWN_SCRIPT.encode()).digest()).decode()
 
@@ -20,7 +21,7 @@ PAGE_HEADERS = {
     'X-Robots-Tag': 'noindex',
     'X-Content-Type-Options': 'nosniff',
     'Content-Security-Policy': f"default-src 'none'; script-src 'sha256-{_COUNTDOWN_HASH}'; "
-                               "style-src 'unsafe-inline'; frame-ancestors 'none'",
+                               "connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'",
 }
 
 
