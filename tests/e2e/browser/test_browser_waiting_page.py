@@ -8,7 +8,6 @@ Zoom replaces the demo tenant's company account, so this module runs a stack of 
 import datetime as dt
 import re
 import time
-from pathlib import Path
 
 import pytest
 from browser_support import assert_no_horizontal_scroll
@@ -20,8 +19,10 @@ SKEWS = [pytest.param(90, id="device-90s-fast"), pytest.param(-90, id="device-90
 # The booking is made this long before its start: enough for the meeting, its links, the page, its
 # screenshot and axe-core's check, on a loaded machine.
 LEAD_SECONDS = 30
-# The page's state poll (web/countdown.js), and what a request to the local stack may add to a change.
-POLL_SECONDS, SLACK_SECONDS = 2, 1.5
+# The page's state poll (web/countdown.js), and what a loaded machine may add to a change (the local
+# stack's answers and the browser's timers): far below the 30 s of the page's refresh without JavaScript
+# and the 90 s the device's clock is off, so a page that missed the poll or the server's clock still fails.
+POLL_SECONDS, SLACK_SECONDS = 2, 3
 # How long to wait for a page that changes by itself, beyond when it is due (the e2e helpers' wait).
 WAIT_MS = 20_000
 
@@ -87,7 +88,7 @@ def assert_counts_to(page, start: dt.datetime) -> None:
         pass
     page.wait_for_timeout(1100)  # the next tick of the countdown
     left = (start - now()).total_seconds()
-    assert abs(seconds_shown(page) - left) <= 1.5, (page.locator("#countdown").inner_text(), left)
+    assert abs(seconds_shown(page) - left) <= SLACK_SECONDS, (page.locator("#countdown").inner_text(), left)
 
 
 @pytest.mark.parametrize("skew", SKEWS)
@@ -163,13 +164,9 @@ def start_by_the_admin_api(stack, booking, *_) -> None:
     assert started.status == 200, started
 
 
-MANUAL_START = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 STARTS = [
     pytest.param(start_by_the_providers_page, "provider", id="provider-start-now"),
-    # The admin API's manual start (the key roles' work): run once it is part of the API.
-    pytest.param(start_by_the_admin_api, "manual", id="admin-api-start", marks=pytest.mark.skipif(
-        "/bookings/{booking_id}/start" not in MANUAL_START.read_text(),
-        reason="POST /v1/tenants/{tenant_id}/bookings/{booking_id}/start is not in docs/openapi.json yet")),
+    pytest.param(start_by_the_admin_api, "manual", id="admin-api-start"),
 ]
 
 
