@@ -49,15 +49,15 @@ def on_time(request: StartRequest) -> str:
 
 
 def record_handler(record: SQSRecord) -> None:
-    on_time(StartRequest.model_validate(json.loads(record.body)['detail']))
-
-
-def _due(record: dict) -> str:
-    """A record's start (UTC, as scheduling writes it), to take a batch's records in the order they are due."""
     try:
-        return str(json.loads(record['body'])['detail']['start'])
-    except (ValueError, KeyError, TypeError):
-        return ''  # the record handler reports it as failed
+        request = StartRequest.model_validate(json.loads(record.body)['detail'])
+    except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        # No retry can make it a start request: acknowledged and logged (by id, not body), not redelivered.
+        logger.warning('rejected start request', extra={'message_id': record.message_id,
+                                                         'reason': type(exc).__name__})
+        metrics.add_metric(name='StartRequestsRejected', unit='Count', value=1)
+        return
+    on_time(request)
 
 
 @config.using(AutoStartSettings)
@@ -65,8 +65,6 @@ def _due(record: dict) -> str:
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     if 'Records' in event:
-        # Each record waits out its own last second: one due later must not hold up one due sooner.
-        ordered = {**event, 'Records': sorted(event['Records'], key=_due)}
-        return process_partial_response(event=ordered, record_handler=record_handler, processor=processor,
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
     return {'outcome': on_time(StartRequest.model_validate(event))}

@@ -6,16 +6,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from meetbridge.errors import NotFound
+from meetbridge.errors import Conflict, NotFound
 from meetbridge.logic import starting
 
 START = datetime(2030, 3, 14, 14, 0, tzinfo=UTC)
+END = START + timedelta(hours=1)
 
 
 @pytest.fixture
 def world(monkeypatch):
     """One meeting, the requests sent to the start queue, and the meetings marked started."""
-    state = SimpleNamespace(meeting=SimpleNamespace(start=START, status='scheduled'), sent=[], marked=[], reads=0)
+    state = SimpleNamespace(meeting=SimpleNamespace(start=START, end=END, status='scheduled'), sent=[], marked=[], reads=0)
 
     def get_meeting(tenant_id, meeting_key):
         state.reads += 1
@@ -52,9 +53,9 @@ def test_with_less_than_a_second_left_or_the_start_passed_the_start_step_takes_i
 
 
 @pytest.mark.parametrize(('meeting', 'outcome'), [
-    (SimpleNamespace(start=START + timedelta(hours=1), status='scheduled'), 'stale request: the meeting was moved'),
-    (SimpleNamespace(start=START, status='cancelled'), 'nothing to do: meeting is cancelled'),
-    (SimpleNamespace(start=START, status='started'), 'nothing to do: meeting is started'),
+    (SimpleNamespace(start=START + timedelta(hours=1), end=END, status='scheduled'), 'stale request: the meeting was moved'),
+    (SimpleNamespace(start=START, end=END, status='cancelled'), 'nothing to do: meeting is cancelled'),
+    (SimpleNamespace(start=START, end=END, status='started'), 'nothing to do: meeting is started'),
     (None, 'meeting no longer exists'),
 ])
 def test_a_stale_request_is_not_handed_over_and_starts_nothing(world, meeting, outcome):
@@ -76,3 +77,37 @@ def test_the_start_step_waits_the_rest_of_the_second_then_starts(world):
 
     assert starting.start_on_time('t', 'booking:b1', START, clock=lambda zone=None: clock.now, sleep=sleep) == 'started'
     assert clock.slept == [pytest.approx(0.3)] and world.marked == [START]
+
+
+def test_a_request_replayed_after_the_meeting_ended_starts_nothing(world):
+    """A start request replayed from the dead-letter queue days later finds the meeting over."""
+    later = _at(END + timedelta(days=3))
+    assert starting.start_on_time('t', 'booking:b1', START, clock=later, sleep=lambda seconds: None) == \
+        'nothing to do: the meeting is over'
+    assert world.marked == []
+
+
+def test_a_write_that_landed_meanwhile_is_read_again_at_once(world, monkeypatch):
+    """A class's booking joined between the read and the start: the start step reads the meeting again and
+    starts it, instead of failing the message until its visibility timeout."""
+    refusals = [Conflict('changed concurrently')]
+
+    def mark_started(tenant_id, meeting, by, now):
+        if refusals:
+            raise refusals.pop()
+        world.marked.append(now)
+        return True
+
+    monkeypatch.setattr(starting, 'mark_started', mark_started)
+    assert starting.start_on_time('t', 'booking:b1', START, clock=_at(START), sleep=lambda seconds: None) == 'started'
+    assert world.reads == 2 and world.marked == [START]
+
+
+def test_a_second_conflict_fails_the_message_for_its_redelivery(world, monkeypatch):
+    def mark_started(tenant_id, meeting, by, now):
+        raise Conflict('changed concurrently')
+
+    monkeypatch.setattr(starting, 'mark_started', mark_started)
+    with pytest.raises(Conflict):
+        starting.start_on_time('t', 'booking:b1', START, clock=_at(START), sleep=lambda seconds: None)
+    assert world.reads == 2

@@ -90,7 +90,7 @@ def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: d
     config = settings(SchedulingSettings)
     name = schedule_name(tenant_id, meeting_key)
     at = start - timedelta(seconds=config.auto_start_lead_seconds)
-    if at < now + _MIN_DELAY:
+    if _too_near_for_a_schedule(start, now):
         delete_start_schedule(name)
         send_start_request(tenant_id, meeting_key, start,
                            max(delay_seconds(start, now), int(_MIN_DELAY.total_seconds())))
@@ -105,6 +105,21 @@ def put_start_schedule(tenant_id: str, meeting_key: str, start: datetime, now: d
         'RetryPolicy': {'MaximumRetryAttempts': 3, 'MaximumEventAgeInSeconds': 300},
     }, replace=True)
     return name
+
+
+def _too_near_for_a_schedule(start: datetime, now: datetime) -> bool:
+    return start - timedelta(seconds=settings(SchedulingSettings).auto_start_lead_seconds) < now + _MIN_DELAY
+
+
+def request_near_start_again(tenant_id: str, meeting_key: str, start: datetime) -> None:
+    """Called once the meeting is saved: a start too near for a schedule is requested again, by the clock of
+    now. The request `put_start_schedule` sent before the save is there for a worker killed before it
+    could save; but a save that took longer than that request's delay (a slow provider, a retried write)
+    lets it find the meeting still being made, or at its old start, and do nothing, and its delay counted
+    from before the provider's call. Whichever request finds the meeting saved starts it, once."""
+    now = datetime.now(UTC)
+    if now < start and _too_near_for_a_schedule(start, now):
+        send_start_request(tenant_id, meeting_key, start, delay_seconds(start, now))
 
 
 def put_booking_retry(event: dict, at: datetime) -> str:

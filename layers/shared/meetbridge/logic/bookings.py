@@ -318,7 +318,7 @@ def _create_meeting(
     meeting.provider_type = chosen.type
     meeting.start, meeting.end, meeting.timezone = booking.start, booking.end, booking.timezone
     meeting.status = 'creating'
-    meeting.started_at = meeting.started_by = None
+    meeting.started_at = meeting.started_by = meeting.started_by_role = None
     meeting.updated_at = now
     # The claim: exactly one invocation calls the provider for a booking or class session.
     repository.save(meeting, condition=MeetingItem.pk.does_not_exist() if previous is None else None)
@@ -353,6 +353,7 @@ def _create_meeting(
             setattr(current, name, getattr(meeting, name))  # another booking of the session left meanwhile
         meeting = current
         repository.save(meeting)
+    scheduling.request_near_start_again(tenant_id, meeting.meeting_key, meeting.start)
     logger.info('meeting created', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key,
                                           'provider': chosen.type, 'account_id': chosen.account_id,
                                           'attempt': meeting.attempts})
@@ -404,7 +405,7 @@ def _make_platform_meeting(tenant_id: str, booking: Booking, spec: MeetingSpec, 
     meeting.start, meeting.end, meeting.timezone = booking.start, booking.end, booking.timezone
     _open_provider_link_and_schedule(tenant_id, meeting, now)
     meeting.status = 'scheduled'
-    meeting.started_at = meeting.started_by = None
+    meeting.started_at = meeting.started_by = meeting.started_by_role = None
     meeting.updated_at = now
     repository.save(meeting, condition=MeetingItem.pk.does_not_exist() if previous is None else None)
     logger.info('platform meeting wrapped', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key})
@@ -482,12 +483,13 @@ def _move_meeting(tenant_id: str, meeting: MeetingItem, spec: MeetingSpec, now: 
     meeting.start, meeting.end, meeting.timezone = spec.start, spec.end, spec.timezone
     if retimed:
         if meeting.status == 'started':
-            meeting.status, meeting.started_at, meeting.started_by = 'scheduled', None, None
+            meeting.status, meeting.started_at, meeting.started_by, meeting.started_by_role = 'scheduled', None, None, None
         meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, spec.start, now)
         reminders.schedule(tenant_id, meeting, now)
     meeting.updated_at = now
     repository.save(meeting)
     if retimed:
+        scheduling.request_near_start_again(tenant_id, meeting.meeting_key, meeting.start)
         links.extend(_provider_url(tenant_id, meeting), meeting.end)
 
 

@@ -4,7 +4,7 @@ import time
 from datetime import UTC, datetime
 
 from meetbridge import events, outbox, scheduling
-from meetbridge.errors import NotFound
+from meetbridge.errors import Conflict, NotFound
 from meetbridge.store import repository
 from meetbridge.store.models import MeetingItem
 
@@ -42,8 +42,9 @@ def remainder_seconds(start: datetime, now: datetime) -> float:
     return min(max((start - now).total_seconds(), 0.0), MAX_WAIT_SECONDS)
 
 
-def _startable(tenant_id: str, meeting_key: str, start: datetime) -> MeetingItem | str:
-    """The meeting, when it is still scheduled at `start`; else why a request for it does nothing."""
+def _startable(tenant_id: str, meeting_key: str, start: datetime, now: datetime) -> MeetingItem | str:
+    """The meeting, when it is still scheduled at `start` and not over; else why a request for it does nothing
+    (a request replayed from the dead-letter queue days later must not start a meeting that has ended)."""
     try:
         meeting = repository.get_meeting(tenant_id, meeting_key)
     except NotFound:
@@ -52,6 +53,8 @@ def _startable(tenant_id: str, meeting_key: str, start: datetime) -> MeetingItem
         return 'stale request: the meeting was moved'
     if meeting.status != 'scheduled':
         return f'nothing to do: meeting is {meeting.status}'
+    if now >= meeting.end:
+        return 'nothing to do: the meeting is over'
     return meeting
 
 
@@ -61,7 +64,7 @@ def hand_over(tenant_id: str, meeting_key: str, start: datetime, clock=datetime.
     returns what was done. None when less than a second is left (or the start is reached): start it now."""
     if not scheduling.delay_seconds(start, clock(UTC)):
         return None
-    meeting = _startable(tenant_id, meeting_key, start)
+    meeting = _startable(tenant_id, meeting_key, start, clock(UTC))
     if isinstance(meeting, str):
         return meeting
     delay = scheduling.delay_seconds(start, clock(UTC))
@@ -75,7 +78,16 @@ def start_on_time(tenant_id: str, meeting_key: str, start: datetime, clock=datet
     """The start step, less than a second before the start: waits out that remainder, then starts the meeting
     unless it was cancelled or moved since."""
     sleep(remainder_seconds(start, clock(UTC)))
-    meeting = _startable(tenant_id, meeting_key, start)
+    try:
+        return _start_if_startable(tenant_id, meeting_key, start, clock)
+    except Conflict:
+        # Another write landed on the meeting since it was read (a class's booking joined, a link was
+        # extended): read it again at once, rather than after the message's visibility timeout.
+        return _start_if_startable(tenant_id, meeting_key, start, clock)
+
+
+def _start_if_startable(tenant_id: str, meeting_key: str, start: datetime, clock) -> str:
+    meeting = _startable(tenant_id, meeting_key, start, clock(UTC))
     if isinstance(meeting, str):
         return meeting
     return 'started' if mark_started(tenant_id, meeting, 'schedule', clock(UTC)) else 'already started'
