@@ -1,8 +1,9 @@
 """The event catalogue (docs/events.md) and publishing onto the bus.
 
-booking.*     from booking sources, consumed by the meetings function
+booking.*     from booking sources, consumed by the meetings function (booking.problem: by the alerts)
 meeting.*     what happened to a meeting, consumed by the notifications function
-connection.*  meeting-account health, consumed by the notifications function
+connection.*  meeting-account health, consumed by the meetings function (re-homing) and the alerts
+accounts.*    summaries of re-homing, consumed by the alerts
 
 A state change that announces an event goes through meetbridge.outbox, which publishes it here.
 """
@@ -26,7 +27,24 @@ MEETING_FAILED = 'meeting.failed'
 MEETING_REMINDER = 'meeting.reminder'
 # A booking's change has waited longer than the meetings function's WAITING_NOTICE_SECONDS (told once).
 MEETING_DELAYED = 'meeting.delayed'
+# The meeting's room changed (re-made on another account, or again after it was deleted at the provider): its
+# people are told the new details; their links stay the same.
+MEETING_DETAILS_CHANGED = 'meeting.details_changed'
+# A request to the meetings function to make a live meeting again, on the account its chain names now.
+MEETING_REHOME = 'meeting.rehome'
 CONNECTION_BROKEN = 'connection.broken'
+# Disconnected by the admin (DELETE of the account) or replaced by another account of its holder.
+CONNECTION_DISCONNECTED = 'connection.disconnected'
+# An account was connected or set (OAuth, a custom link, the fallback): bookings that failed for lack of one
+# get their meetings.
+CONNECTION_CONNECTED = 'connection.connected'
+# An account will stop working unless someone acts (its tokens cannot be renewed ahead of their expiry).
+CONNECTION_EXPIRING = 'connection.expiring'
+# A booking needs the admin's attention though it has (or will get) a meeting: it fell back, or its meeting was
+# made again.
+BOOKING_PROBLEM = 'booking.problem'
+# The future meetings of an account that went away were re-homed: a summary (re-homed, failed, why).
+ACCOUNTS_RECONCILED = 'accounts.reconciled'
 
 
 @dataclass(frozen=True)

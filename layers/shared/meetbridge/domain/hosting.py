@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
-# Who uses a meeting account: the company, or one provider for their own bookings.
+# Who uses a meeting account: the company, or one provider for their own bookings; the tenant's fallback (a custom
+# link) hosts when neither can.
 COMPANY = 'company'
+FALLBACK = 'fallback'
 
 
 def provider_holder(provider_id: str) -> str:

@@ -9,6 +9,7 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  TEMPLATE#<name>        notification template override
   TENANT#<tenant>  BOOKING#<booking>      booking and its client's link
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
+                                          (gsi1 while live: HOSTED#<tenant>#<account> / <start>#<meeting key>)
   TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
   TENANT#<tenant>  SOURCE#<source>        a booking platform's settings, its keys sealed
   TENANT#<tenant>  EXTERNAL#<source>#<id> which of our bookings a platform's booking id is
@@ -16,6 +17,8 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  KEY#<key id>           an API key with a role (admin | senior | junior), as its digest
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
+
+from datetime import UTC, datetime
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -275,11 +278,25 @@ class BookingItem(_Item):
 
 
 class MeetingItem(_Item):
+    """A meeting at a provider, shared by the bookings of a class session.
+
+    While it is live (creating, scheduled or started) on an account, gsi1 lists it under that account by its
+    start (`HOSTED#<tenant>#<account>` / `<start>#<meeting key>`): what an account hosts from a given time on is
+    one Query, whatever the tenant's size. The index keys are derived from the item at every write (serialize).
+    """
+
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
     meeting_key = UnicodeAttribute()
     service_id = UnicodeAttribute()
     provider_id = UnicodeAttribute()
     # The account that made it: updates and deletes go through it. None for a meeting the booking platform made.
     account_id = UnicodeAttribute(null=True)
+    # Which slot of the hosting chain the account was taken from: company | provider:<id> | fallback.
+    account_slot = UnicodeAttribute(null=True)
+    # Why it is not on the first account of the chain (set by a fallback or a re-homing), shown to the admin.
+    fallback_reason = UnicodeAttribute(null=True)
     provider_type = UnicodeAttribute()
     external_id = UnicodeAttribute(null=True)
     details_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # join URL, password: sealed JSON
@@ -309,6 +326,27 @@ class MeetingItem(_Item):
     @staticmethod
     def key(tenant_id: str, meeting_key: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'MEETING#{meeting_key}'
+
+    def serialize(self, null_check: bool = True) -> dict:
+        if self.account_id and self.status in LIVE_MEETING_STATUSES:
+            self.gsi1pk = hosted_by_key(self.pk.removeprefix('TENANT#'), self.account_id)
+            self.gsi1sk = f'{index_time(self.start)}#{self.meeting_key}'
+        else:
+            self.gsi1pk = self.gsi1sk = None
+        return super().serialize(null_check=null_check)
+
+
+# A meeting in one of these is held by its account: listed under it in gsi1.
+LIVE_MEETING_STATUSES = ('creating', 'scheduled', 'started')
+
+
+def hosted_by_key(tenant_id: str, account_id: str) -> str:
+    return f'HOSTED#{tenant_id}#{account_id}'
+
+
+def index_time(moment: datetime) -> str:
+    """One fixed width in UTC, so that the index sorts and compares by time."""
+    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 class JoinLinkItem(_Item):

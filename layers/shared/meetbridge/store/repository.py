@@ -2,7 +2,9 @@
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -18,6 +20,8 @@ from meetbridge.store.models import (
     ServiceItem,
     TemplateItem,
     TenantItem,
+    hosted_by_key,
+    index_time,
 )
 
 
@@ -103,6 +107,14 @@ def active_accounts(tenant_id: str, holders: tuple[str, ...]) -> dict[str, str]:
         if account is not None and account.status == ACTIVE:
             found[holder] = account.account_id
     return found
+
+
+def meetings_hosted_by(tenant_id: str, account_id: str, starting_from: datetime) -> Iterator[MeetingItem]:
+    """The live meetings (creating, scheduled, started) the account hosts whose start is at or after
+    `starting_from`, soonest first. Read from the index: eventually consistent, so a caller that changes a
+    meeting reads it again first."""
+    return MeetingItem.gsi1.query(hosted_by_key(tenant_id, account_id),
+                                  MeetingItem.gsi1sk >= index_time(starting_from))
 
 
 def find_template(tenant_id: str, name: str) -> TemplateItem | None:
