@@ -158,6 +158,7 @@ class AccountItem(_Item):
     secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # sealed JSON (passwords, tokens)
     refresh_lease_until = NumberAttribute(null=True)  # unix seconds; the holder is refreshing the tokens
     problem = UnicodeAttribute(null=True)  # why the account needs reconnecting, shown to the admin
+    last_checked_at = UTCDateTimeAttribute(null=True)  # the last health check that reached the provider
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
