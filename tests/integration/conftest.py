@@ -5,8 +5,8 @@ import os
 
 import boto3
 import pytest
-from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, aws_calls_one_at_a_time,
-                               create_table, template_resources)
+from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, WebhookReceiver,
+                               aws_calls_one_at_a_time, create_table, template_resources)
 from moto import mock_aws
 
 from infra.local import iam
@@ -119,3 +119,16 @@ def microsoft(cloud, monkeypatch):
     yield sandbox
     sandbox.stop()
     parameters.clear_caches()
+
+
+@pytest.fixture
+def alert_receiver(monkeypatch):
+    """An alert webhook receiver on loopback (plain http, as the local stack allows), stopped and joined after."""
+    monkeypatch.setenv('ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK', 'true')
+    receiver = WebhookReceiver()
+    receiver.thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    receiver.thread.join(timeout=5)
+    assert not receiver.thread.is_alive()

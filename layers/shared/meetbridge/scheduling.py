@@ -193,7 +193,7 @@ ALERTS_FLUSH_DUE = 'alerts.flush_due'
 def put_alert_flush(tenant_id: str, group: str, window_until: datetime, at: datetime) -> str:
     """The one-time schedule, due at `at`, that ends an alert group's window (`window_until`): its digest is
     sent then. Named after the window, so the same window's schedule is made once however often this is called."""
-    window = window_until.astimezone(UTC).isoformat()
+    window = window_until.astimezone(UTC).isoformat().replace('+00:00', 'Z')
     name = 'alerts-' + hashlib.sha256(f'{tenant_id}|{group}|{window}'.encode()).hexdigest()[:48]
     _put_one_time(name, at, {
         'Arn': settings(AlertQueuesSettings).alerts_queue_arn,

@@ -20,7 +20,7 @@ MAX_URL_CHARS = 2048
 LOOPBACK_HOSTS = ('127.0.0.1', 'localhost', '::1')
 
 
-def webhook_url(url: str) -> str:
+def checked_webhook_url(url: str) -> str:
     """The URL as given when it may be posted to; ValueError saying why not."""
     try:
         parts = urlsplit(url)
@@ -53,7 +53,7 @@ class AlertContacts(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
     emails: Annotated[list[Email], Field(max_length=MAX_EMAILS), AfterValidator(_distinct)]
-    webhook_url: Annotated[str, Field(min_length=1, max_length=MAX_URL_CHARS), AfterValidator(webhook_url)] | None = None
+    webhook_url: Annotated[str, Field(min_length=1, max_length=MAX_URL_CHARS), AfterValidator(checked_webhook_url)] | None = None
 
 
 def contacts_of(tenant: TenantItem) -> AlertContacts:

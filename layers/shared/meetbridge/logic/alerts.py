@@ -301,7 +301,7 @@ def post_webhook(detail: dict, now: datetime) -> str:
     if not url:
         return 'dropped: the tenant has no alert webhook any more'
     try:
-        alert_settings.webhook_url(url)
+        alert_settings.checked_webhook_url(url)
     except ValueError:
         return 'dropped: the alert webhook URL may not be posted to'
     raw = json.dumps(detail['body'], separators=(',', ':')).encode()
