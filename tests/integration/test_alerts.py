@@ -3,6 +3,7 @@ retries, dead letters and their replay. The webhook's receiver is a server on lo
 
 import json
 import os
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -171,6 +172,30 @@ def test_two_accounts_are_two_groups(alerting):
     failed = [email for email in alert_emails() if 'could not be made' in email.subject]
     assert len(failed) == 1 and 'booking b1' in failed[0].body
     assert len(due_digests(stack)) == 3
+
+
+def test_alerts_of_one_account_taken_at_once_are_one_email_and_one_digest(alerting):
+    """Ten consumers at the same moment, each with one alert: the group's versioned writes make one of them open
+    the window and the rest keep their alert for its digest, none lost."""
+    stack = alerting
+    for n in range(10):
+        broken(stack, 'acc_one', n)
+    records = stack.cloud.queues['alerts'].receive()
+    answers = []
+    threads = [threading.Thread(target=lambda record=record: answers.append(run_alerts(stack, [record])))
+               for record in records]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [{'batchItemFailures': []}] * 10
+    assert len(alert_emails()) == 1
+    run_alerts(stack, due_digests(stack))
+    first, digest = alert_emails()
+    problems = {f'refused ({n})' for n in range(10)}
+    assert sum(problem in first.body for problem in problems) == 1
+    assert sum(problem in digest.body for problem in problems) == 9
 
 
 def test_a_redelivered_alert_is_not_sent_twice(alerting):
