@@ -39,8 +39,9 @@ def cloud(monkeypatch, every_setting):
         events = boto3.client('events')
         events.create_event_bus(Name=os.environ['EVENT_BUS_NAME'])
         queues = {}
-        for rule_id, queue in (('BookingEventsRule', 'meetings'), ('NotificationEventsRule', 'notifications')):
-            url = sqs.create_queue(QueueName=queue)['QueueUrl']
+        for rule_id, queue in (('BookingEventsRule', 'meetings'), ('AccountEventsRule', 'meetings'),
+                               ('NotificationEventsRule', 'notifications')):
+            url = sqs.create_queue(QueueName=queue)['QueueUrl']  # the same queue again for a second rule
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
             pattern = resources[rule_id]['Properties']['EventPattern']
             events.put_rule(Name=rule_id, EventBusName=os.environ['EVENT_BUS_NAME'], EventPattern=json.dumps(pattern))
