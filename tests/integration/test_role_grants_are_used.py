@@ -212,7 +212,10 @@ def drive_every_path(stack, zoom, microsoft) -> None:
 
     # Zoom for the company: connected; a meeting made after the token expired; the host's click and the
     # users list after it expired again; a provider mapped to a company user.
+    # Connecting it applies again the bookings that failed for lack of an account (meetings: the failed index).
     connect_zoom(stack, zoom)
+    # admin: the accounts dashboard reads the tenant's accounts and counts each one's meetings in the index.
+    assert stack.admin('GET', 'accounts')[0] == 200
     zoom.expire_access_tokens()
     stack.book(booking_event(booking_id='z1', client_id='c4', start=datetime.now(UTC) - timedelta(minutes=1)))
     host_link = stack.view('z1')[1]['links']['provider']
