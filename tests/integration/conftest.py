@@ -39,9 +39,8 @@ def cloud(monkeypatch, every_setting):
         events = boto3.client('events')
         events.create_event_bus(Name=os.environ['EVENT_BUS_NAME'])
         queues = {}
-        for rule_id, queue in (('BookingEventsRule', 'meetings'), ('AccountEventsRule', 'meetings'),
-                               ('NotificationEventsRule', 'notifications')):
-            url = sqs.create_queue(QueueName=queue)['QueueUrl']  # the same queue again for a second rule
+        for rule_id, queue in (('BookingEventsRule', 'meetings'), ('NotificationEventsRule', 'notifications')):
+            url = sqs.create_queue(QueueName=queue)['QueueUrl']
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
             pattern = resources[rule_id]['Properties']['EventPattern']
             events.put_rule(Name=rule_id, EventBusName=os.environ['EVENT_BUS_NAME'], EventPattern=json.dumps(pattern))
@@ -61,6 +60,19 @@ def cloud(monkeypatch, every_setting):
         boto3.client('ses').verify_email_identity(EmailAddress=os.environ['SENDER_EMAIL'])
         yield Cloud(queues=queues)
         aws.reset_clients()
+
+
+@pytest.fixture
+def account_events(cloud) -> None:
+    """AccountEventsRule: the connection.* events the meetings function acts on reach the meetings queue. Asked for
+    by the tests of those paths only: elsewhere each account a test sets up would put its connection.connected
+    among the messages the test reads from the queue."""
+    bus = os.environ['EVENT_BUS_NAME']
+    pattern = template_resources()['AccountEventsRule']['Properties']['EventPattern']
+    events = boto3.client('events')
+    events.put_rule(Name='AccountEventsRule', EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule='AccountEventsRule', EventBusName=bus,
+                       Targets=[{'Id': 'meetings', 'Arn': cloud.queues['meetings'].arn}])
 
 
 @pytest.fixture

@@ -106,7 +106,6 @@ class Stack:
                                                     'timezone': 'Europe/Berlin'})[0] == 200
         account = {'type': 'custom_link', 'url': url, 'password': password, 'description': 'Room 1'}
         assert self.admin('PUT', 'accounts/default', account)[0] == 200
-        self.pump()  # its connection.connected: no booking failed yet
 
     def post(self, body: dict | bytes, signature: str | None = None, tenant_id: str | None = None) -> tuple[int, dict]:
         from helpers import handler, sign, webhook_event
@@ -166,7 +165,6 @@ def connect_zoom(stack: Stack, sandbox, user_id: str = 'zoom-owner', provider_id
                              redirect_uri=authorize['redirect_uri'][0], state=authorize['state'][0])
     page = handler('oauth')(oauth_event('zoom', 'callback', {'code': code, 'state': authorize['state'][0]}),
                             stack.context)
-    stack.pump()  # its connection.connected
     return {'authorize': authorize, 'code': code, 'page': page}
 
 
@@ -201,10 +199,8 @@ def finish_connect(stack: Stack, provider_type: str, response: dict) -> dict:
 
 def connect_microsoft(stack: Stack, sandbox, user_id: str = '00000000-0000-0000-0000-000000000001',
                       provider_id: str | None = None) -> dict:
-    page = finish_connect(stack, 'microsoft', sandbox.authorize(user_id, start_connect(stack, 'microsoft',
+    return finish_connect(stack, 'microsoft', sandbox.authorize(user_id, start_connect(stack, 'microsoft',
                                                                                        provider_id)))
-    stack.pump()  # its connection.connected
-    return page
 
 
 @contextmanager

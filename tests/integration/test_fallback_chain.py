@@ -11,11 +11,15 @@ import boto3
 import pytest
 from bookings import booking_event
 from helpers import handler, sqs_event
-from integration_stack import Queue, connect_zoom, sent_emails
+from integration_stack import Queue, sent_emails
+from integration_stack import connect_zoom as connect_zoom_only
 
 from meetbridge.domain.model import BookingEvent
 from meetbridge.logic import bookings, failed_bookings
 from meetbridge.store.models import BookingItem, MeetingItem
+
+# connection.connected reaches the meetings function, as deployed.
+pytestmark = pytest.mark.usefixtures('account_events')
 
 COMPANY_ROOM = {'type': 'custom_link', 'url': 'https://meet.example.com/company-room', 'description': 'Company'}
 FALLBACK_ROOM = {'type': 'custom_link', 'url': 'https://meet.example.com/fallback-room', 'password': 'fallback-secret-9'}
@@ -34,6 +38,11 @@ def problems(cloud) -> Queue:
         {'source': ['meetbridge'], 'detail-type': ['booking.problem']}))
     events.put_targets(Rule='problems', EventBusName=bus, Targets=[{'Id': 'problems', 'Arn': arn}])
     return Queue(url, arn)
+
+
+def connect_zoom(stack, zoom, **kwargs) -> None:
+    connect_zoom_only(stack, zoom, **kwargs)
+    stack.pump()  # its connection.connected, and what it leads to
 
 
 def _service(stack) -> None:

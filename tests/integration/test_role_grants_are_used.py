@@ -214,6 +214,7 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     # users list after it expired again; a provider mapped to a company user.
     # Connecting it applies again the bookings that failed for lack of an account (meetings: the failed index).
     connect_zoom(stack, zoom)
+    stack.pump()
     # admin: the accounts dashboard reads the tenant's accounts and counts each one's meetings in the index.
     assert stack.admin('GET', 'accounts')[0] == 200
     zoom.expire_access_tokens()
@@ -263,7 +264,7 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     stack.pump()
 
 
-def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft):
+def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft, account_events):
     with iam.recording_allowed() as allowances:
         drive_every_path(stack, zoom, microsoft)
 
