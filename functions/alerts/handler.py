@@ -4,11 +4,10 @@ of the alert webhook queue (signed POSTs, retried with growing delays, then kept
 import json
 from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
-
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from botocore.exceptions import ClientError
 
 from meetbridge import aws, config, idempotency, scheduling
 from meetbridge.config import (AlertQueuesSettings, AlertWebhookSettings, EmailSettings, FunctionSettings,
@@ -49,15 +48,31 @@ def queue_webhook_once(message: dict) -> dict:
     return {'queued': True}
 
 
+# SES refuses these for one address for good (an address it will not send to, an unverified recipient while the
+# account is in SES's sandbox): the other recipients and the webhook still get the alert.
+REFUSED_FOR_GOOD = ('MessageRejected', 'InvalidParameterValue')
+
+
 def deliver(tenant_id: str, message: dict) -> None:
+    """The webhook is queued first: it does not depend on any address SES may refuse."""
     tenant = repository.get_tenant(tenant_id)
-    for mail in alerts.emails(tenant, message):
-        send_once(message={'message_id': message['message_id'], 'recipient': mail.to, 'to': mail.to,
-                           'subject': mail.subject, 'html': mail.html})
-        metrics.add_metric(name='AlertEmailsSent', unit='Count', value=1)
     webhook = alerts.webhook_message(tenant, message)
     if webhook is not None:
         queue_webhook_once(message={'message_id': message['message_id'], 'recipient': WEBHOOK, 'webhook': webhook})
+    for position, mail in enumerate(alerts.emails(tenant, message)):
+        try:
+            send_once(message={'message_id': message['message_id'], 'recipient': mail.to, 'to': mail.to,
+                               'subject': mail.subject, 'html': mail.html})
+        except ClientError as error:
+            code = error.response['Error']['Code']
+            if code not in REFUSED_FOR_GOOD:
+                raise  # throttled or unavailable: the record is retried, what was sent is not sent again
+            # Named by its place in the contacts, not its address.
+            logger.warning('alert email refused for one recipient', extra={
+                'tenant_id': tenant_id, 'id': message['message_id'], 'recipient_position': position, 'error': code})
+            metrics.add_metric(name='AlertEmailsRefused', unit='Count', value=1)
+            continue
+        metrics.add_metric(name='AlertEmailsSent', unit='Count', value=1)
 
 
 def record_handler(record: SQSRecord) -> str:

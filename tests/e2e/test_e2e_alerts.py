@@ -74,4 +74,5 @@ def test_a_zoom_account_removed_at_zoom_alerts_by_email_and_signed_webhook(stack
     body = json.loads(raw)
     assert body["type"] == "alert" and body["tenant_id"] == stack.tenant_id and body["group"] == account["id"]
     assert [alert["kind"] for alert in body["alerts"]] == ["connection_broken"]
-    assert len(stack.wait_for_emails(1, to=ALERTS_TO)) == 1  # one alert, one email
+    # The webhook is queued before the emails are sent: by now every email of the alert is out. One alert, one email.
+    assert len(stack.emails(ALERTS_TO)) == 1

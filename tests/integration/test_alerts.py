@@ -233,6 +233,49 @@ def test_an_alert_whose_email_failed_is_sent_on_its_retry_once(alerting):
     assert len(alert_emails()) == 1
 
 
+def test_an_address_ses_refuses_for_good_does_not_stop_the_other_recipients_or_the_webhook(
+        alerting, alert_receiver, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from meetbridge.notify import email
+
+    stack = alerting
+    set_contacts(stack, emails=('refused@acme.example', ALERT_ADDRESS), webhook_url=alert_receiver.url)
+    send = email.send_email
+
+    def refusing(to, subject, html):
+        if to == 'refused@acme.example':
+            raise ClientError({'Error': {'Code': 'MessageRejected', 'Message': 'Email address is not verified.'}},
+                              'SendEmail')
+        return send(to, subject, html)
+
+    monkeypatch.setattr(email, 'send_email', refusing)
+    broken(stack, 'acc_one', 1)
+
+    assert run_alerts(stack) == {'batchItemFailures': []}
+    assert len(alert_emails()) == 1
+    assert run_webhooks(stack)[0] == {'batchItemFailures': []} and len(alert_receiver.requests) == 1
+
+
+def test_a_webhook_host_that_resolves_inside_a_network_is_not_posted_to(alerting, monkeypatch):
+    import socket
+
+    stack = alerting
+    set_contacts(stack, webhook_url='https://hooks.acme.example/alerts')
+
+    def inside(host, port, type=0):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, '', ('10.0.0.7', 443))]
+
+    monkeypatch.setattr(socket, 'getaddrinfo', inside)
+    posted = []
+    monkeypatch.setattr('meetbridge.logic.alerts._http', lambda: posted.append('post') or None)
+    broken(stack, 'acc_one', 1)
+    run_alerts(stack)
+
+    report, records = run_webhooks(stack)
+    assert report == {'batchItemFailures': [{'itemIdentifier': records[0]['messageId']}]} and posted == []
+
+
 def test_a_tenant_template_is_used_and_a_failing_one_falls_back_to_the_default(alerting):
     stack = alerting
     status, template = stack.admin('PUT', 'templates/alert_connection_broken', {

@@ -62,13 +62,18 @@ def test_the_webhook_signature_is_the_inbound_webhooks_scheme():
     assert verify_timestamped([b'whsec_test'], header, raw, 1_800_000_000, 300) == 1_800_000_000
 
 
-@pytest.mark.parametrize('url', ['https://hooks.example.com/alerts?key=x', 'https://[::1]:8443/x'])
+@pytest.mark.parametrize('url', ['https://hooks.example.com/alerts?key=x', 'https://203.0.113.9.example/x',
+                                 'https://[2606:4700::1111]:8443/x'])
 def test_https_urls_are_accepted(every_setting, url):
     assert checked_webhook_url(url) == url
 
 
 @pytest.mark.parametrize('url', ['http://hooks.example.com/', 'http://127.0.0.1:8080/', 'https://u:p@hooks.example/',
-                                 'https://@hooks.example/', 'https://hooks.example:notaport/', 'file:///etc/passwd'])
+                                 'https://@hooks.example/', 'https://hooks.example:notaport/', 'file:///etc/passwd',
+                                 # addresses inside a network: the metadata service, private, loopback, reserved
+                                 'https://169.254.169.254/latest/', 'https://10.0.0.1/', 'https://[::1]:8443/x',
+                                 'https://localhost:9001/', 'https://api.localhost/', 'https://[fd00:ec2::254]/',
+                                 'https://0.0.0.0/', 'https://a\u200b.example/'])
 def test_other_urls_are_refused(every_setting, url):
     with pytest.raises(ValueError):
         checked_webhook_url(url)
@@ -80,3 +85,24 @@ def test_plain_http_to_loopback_only_where_allowed(every_setting, monkeypatch):
     assert checked_webhook_url('http://127.0.0.1:8080/hook') == 'http://127.0.0.1:8080/hook'
     with pytest.raises(ValueError):
         checked_webhook_url('http://hooks.example.com/')
+
+
+@pytest.mark.parametrize('addresses, public', [
+    (['93.184.215.14'], True),
+    (['93.184.215.14', '10.1.2.3'], False),  # one inside a network is enough to refuse
+    (['127.0.0.1'], False),  # e.g. a name like 0x7f000001, which the resolver reads as loopback
+    (['169.254.169.254'], False),
+    ([], False),
+])
+def test_a_host_is_posted_to_only_when_every_address_it_resolves_to_is_public(every_setting, monkeypatch, addresses,
+                                                                              public):
+    import socket
+
+    from meetbridge.logic import alert_settings
+
+    def resolve(host, port, type=0):
+        assert host == 'hooks.example.com'
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, '', (address, 0)) for address in addresses]
+
+    monkeypatch.setattr(socket, 'getaddrinfo', resolve)
+    assert alert_settings.resolves_publicly('https://hooks.example.com/a') is public

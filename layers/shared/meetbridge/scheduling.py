@@ -192,7 +192,8 @@ ALERTS_FLUSH_DUE = 'alerts.flush_due'
 
 def put_alert_flush(tenant_id: str, group: str, window_until: datetime, at: datetime) -> str:
     """The one-time schedule, due at `at`, that ends an alert group's window (`window_until`): its digest is
-    sent then. Named after the window, so the same window's schedule is made once however often this is called."""
+    sent then. Named after the window, so the same window's schedule is made once while it waits; a call after it
+    fired (a redelivery) makes it again, and that second flush finds the window already sent."""
     window = window_until.astimezone(UTC).isoformat().replace('+00:00', 'Z')
     name = 'alerts-' + hashlib.sha256(f'{tenant_id}|{group}|{window}'.encode()).hexdigest()[:48]
     _put_one_time(name, at, {

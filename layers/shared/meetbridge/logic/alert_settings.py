@@ -2,12 +2,19 @@
 
 Setting them is all it takes (no opt-in step). The webhook URL is https, or plain http to this machine
 when the local stack allows it (ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK); it never carries a user name or
-password. Delivery checks the URL again, so a URL saved under other rules is not posted to.
+password, and it never names an address inside a network (loopback, private, link-local such as the cloud's
+metadata service, reserved): the function posting it must not become a way to reach those. Delivery checks
+the URL again, and the addresses its host resolves to, so a URL saved under other rules, or a name that
+resolves inside a network, is not posted to.
 """
+
+import ipaddress
+import socket
 
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import httpx2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from meetbridge.config import AlertWebhookSettings, settings
@@ -20,21 +27,57 @@ MAX_URL_CHARS = 2048
 LOOPBACK_HOSTS = ('127.0.0.1', 'localhost', '::1')
 
 
+def _loopback_allowed(hostname: str) -> bool:
+    return hostname in LOOPBACK_HOSTS and settings(AlertWebhookSettings).alert_webhook_allow_http_loopback
+
+
+def _public(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split('%', 1)[0]).is_global
+    except ValueError:
+        return False
+
+
 def checked_webhook_url(url: str) -> str:
     """The URL as given when it may be posted to; ValueError saying why not."""
     try:
         parts = urlsplit(url)
         parts.port  # raises on a port that is not a number
-    except ValueError:
+        httpx2.URL(url)  # what the client would refuse to send to
+    except (ValueError, httpx2.InvalidURL):
         raise ValueError('must be an https URL') from None
-    if not parts.hostname or parts.username is not None or parts.password is not None or '@' in parts.netloc:
+    hostname = parts.hostname
+    if not hostname or parts.username is not None or parts.password is not None or '@' in parts.netloc:
         raise ValueError('must be an https URL with a host and without a user name or password')
-    if parts.scheme == 'https':
+    if parts.scheme == 'http' and _loopback_allowed(hostname):
         return url
-    if parts.scheme == 'http' and parts.hostname in LOOPBACK_HOSTS \
-            and settings(AlertWebhookSettings).alert_webhook_allow_http_loopback:
-        return url
-    raise ValueError('must be an https URL')
+    if parts.scheme != 'https':
+        raise ValueError('must be an https URL')
+    if hostname in LOOPBACK_HOSTS or hostname.endswith('.localhost') or \
+            (_is_address(hostname) and not _public(hostname)):
+        raise ValueError('must name a public host, not an address inside a network')
+    return url
+
+
+def _is_address(hostname: str) -> bool:
+    try:
+        ipaddress.ip_address(hostname.split('%', 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def resolves_publicly(url: str) -> bool:
+    """Whether every address the URL's host resolves to is public (or it is loopback the local stack allows).
+    Names like 0x7f000001 or one a DNS record points inside a network are caught here, not by the text."""
+    hostname = urlsplit(url).hostname or ''
+    if _loopback_allowed(hostname):
+        return True
+    try:
+        found = socket.getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(_public(address[4][0]) for address in found)
 
 
 def _distinct(emails: list[str]) -> list[str]:

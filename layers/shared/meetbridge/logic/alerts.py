@@ -304,15 +304,20 @@ def post_webhook(detail: dict, now: datetime) -> str:
         alert_settings.checked_webhook_url(url)
     except ValueError:
         return 'dropped: the alert webhook URL may not be posted to'
+    if not alert_settings.resolves_publicly(url):
+        # A name that does not resolve, or resolves inside a network; a DNS answer may change, so it is retried.
+        raise RetryLater('the alert webhook host does not resolve to a public address')
     raw = json.dumps(detail['body'], separators=(',', ':')).encode()
     timestamp = int(now.timestamp())
     secret = tenants.webhook_secrets(tenant, now)[0]  # the current secret
     headers = {'Content-Type': 'application/json', SIGNATURE_HEADER: signature(secret, timestamp, raw),
                'User-Agent': 'meetbridge-alerts'}
     try:
-        response = _http().post(url, content=raw, headers=headers)
+        # Streamed and never read: only the status counts, and a receiver that drips a body holds nothing.
+        with _http().stream('POST', url, content=raw, headers=headers) as response:
+            status = response.status_code
     except httpx2.HTTPError as exc:
         raise RetryLater(f'the alert webhook did not answer ({type(exc).__name__})') from None
-    if not response.is_success:
-        raise RetryLater(f'the alert webhook answered {response.status_code}')
-    return f'delivered: {response.status_code}'
+    if not 200 <= status < 300:
+        raise RetryLater(f'the alert webhook answered {status}')
+    return f'delivered: {status}'

@@ -107,7 +107,8 @@ DEFAULT_TEMPLATES.update({
     'alert_meeting_failed': _alert(
         'Alert: a meeting could not be made{% if alerts|length > 1 %} ({{ alerts|length }} alerts){% endif %}',
         'A booking of {{ company_name }} has no working meeting.',
-        'The booking is retried when a usable account is connected; its client has not been told.'),
+        'A booking that failed for lack of a usable account gets its meeting as soon as one is connected; its client '
+        'has not been told.'),
     'alert_booking_problem': _alert(
         'Alert: a booking needs a look{% if alerts|length > 1 %} ({{ alerts|length }} alerts){% endif %}',
         'A booking of {{ company_name }} has its meeting, but not where it should be.',
