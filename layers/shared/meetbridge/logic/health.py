@@ -57,9 +57,9 @@ def fan_out(tick: datetime) -> int:
     return sent
 
 
-def _send_checks(tenant_ids_: list[str], tick: datetime) -> int:
+def _send_checks(batch: list[str], tick: datetime) -> int:
     entries = [{'Id': str(index), 'MessageBody': json.dumps({'tenant_id': tenant_id, 'tick': tick.isoformat()})}
-               for index, tenant_id in enumerate(tenant_ids_)]
+               for index, tenant_id in enumerate(batch)]
     result = aws.client('sqs').send_message_batch(QueueUrl=settings(HealthQueueSettings).health_queue_url,
                                                   Entries=entries)
     if result.get('Failed'):
