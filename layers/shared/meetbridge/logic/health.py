@@ -7,6 +7,7 @@ HOSTED index. Nothing scans, and the work grows with the tenants, spread over th
 """
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,9 +27,10 @@ CHECKED_TYPES = ('zoom', 'microsoft')
 # A meeting is asked for when its start is in one of these windows after the tick: each is as wide as the
 # period of the ticks, so every meeting is asked for once a day ahead and once an hour ahead.
 WINDOWS = ((timedelta(hours=24), timedelta(hours=25)), (timedelta(hours=1), timedelta(hours=2)))
-# Provider calls one run spends on one account's meetings at most: Zoom's GET meeting is "Light" (4 a second on
-# a free plan, shared by the account's apps), and the meetings of one account are asked for one after another.
+# Provider calls one run spends on one account's meetings at most, one after another and this far apart: Zoom's
+# GET meeting is "Light", 4 a second on a free plan, shared by every app of the account.
 MEETINGS_PER_ACCOUNT = 100
+SECONDS_BETWEEN_LOOKUPS = 0.25
 # How long an account's checks may fail for a transient reason before the admin is told it is expiring.
 FAILING_BEFORE_EXPIRING = timedelta(hours=12)
 # SendMessageBatch takes 10 messages at most.
@@ -185,7 +187,7 @@ def check_meetings(tenant_id: str, item: AccountItem, tick: datetime, report: Te
     the meetings function to be made again."""
     account = repository.account_of(item, tenant_id)
     provider = provider_for(item.type)
-    asked = 0
+    asked, last_asked = 0, -SECONDS_BETWEEN_LOOKUPS
     for meeting in meetings_in_windows(tenant_id, item.account_id, tick):
         if not meeting.external_id:
             continue  # still being made: its own claim finishes it
@@ -193,6 +195,8 @@ def check_meetings(tenant_id: str, item: AccountItem, tick: datetime, report: Te
             logger.warning('health check: meetings left unchecked this run', extra={
                 'tenant_id': tenant_id, 'account_id': item.account_id, 'checked': asked})
             return
+        time.sleep(max(0.0, last_asked + SECONDS_BETWEEN_LOOKUPS - time.monotonic()))
+        last_asked = time.monotonic()
         asked += 1
         report.provider_calls += 1
         try:
