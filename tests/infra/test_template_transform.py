@@ -6,6 +6,7 @@ import pytest
 
 FUNCTIONS = {
     "BookingWebhookFunction",
+    "AlertsFunction",
     "OAuthFunction",
     "MeetingsFunction",
     "AutoStartFunction",
@@ -30,7 +31,8 @@ ROUTES = {
     ("ANY", "/{proxy+}"): "JoinFunction",
 }
 
-SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction", "HealthFunction"}
+SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction", "AlertsFunction",
+                 "HealthFunction"}
 
 # AWS's guidance for SQS event sources: at least 6x the function timeout leaves Lambda room to retry a
 # throttled batch before its messages become visible again.
@@ -49,7 +51,7 @@ def get_att_target(value: Any) -> str:
     return value["Fn::GetAtt"][0]
 
 
-def test_exactly_the_nine_functions_exist(cfn_resources):
+def test_exactly_these_functions_exist(cfn_resources):
     assert set(of_type(cfn_resources, "AWS::Lambda::Function")) == FUNCTIONS
 
 
