@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from meetbridge import config, safe_json
 from meetbridge.config import AlertWebhookSettings, DeadLetterSettings, FunctionSettings, ZoomSettings, settings
-from meetbridge.domain.hosting import COMPANY
+from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import admin, alert_settings, dead_letters, keys, sources, tenants
 from meetbridge.observability import logger, metrics
@@ -108,6 +108,31 @@ def get_default_account(tenant_id: Id) -> admin.AccountOut:
             tags=['accounts'], responses=ERRORS)
 def delete_default_account(tenant_id: Id) -> admin.AccountOut:
     return admin.disconnect(tenant_id, COMPANY)
+
+
+@app.put(f'{TENANT}/accounts/fallback', summary="Set the tenant's fallback custom link: it hosts a booking when "
+         "neither the provider's own account nor the company account can", tags=['accounts'], responses=ERRORS)
+def put_fallback_account(tenant_id: Id, body: Annotated[admin.CustomLinkAccountIn, Body()]) -> admin.AccountOut:
+    return admin.put_custom_link(tenant_id, FALLBACK, body)
+
+
+@app.get(f'{TENANT}/accounts/fallback', summary="Get the tenant's fallback custom link", tags=['accounts'],
+         responses=ERRORS)
+def get_fallback_account(tenant_id: Id) -> admin.AccountOut:
+    return admin.get_account(tenant_id, FALLBACK)
+
+
+@app.delete(f'{TENANT}/accounts/fallback', summary="Disconnect the tenant's fallback custom link: the hosting chain "
+            'ends at the company account', tags=['accounts'], responses=ERRORS)
+def delete_fallback_account(tenant_id: Id) -> admin.AccountOut:
+    return admin.disconnect(tenant_id, FALLBACK)
+
+
+@app.get(f'{TENANT}/accounts', summary='Every account a slot points at (company, providers\' own, fallback) and '
+         'every other one that still hosts future meetings, with its status and future meetings', tags=['accounts'],
+         responses=ERRORS)
+def get_accounts(tenant_id: Id) -> admin.AccountsOut:
+    return admin.list_accounts(tenant_id)
 
 
 @app.put(f'{TENANT}/providers/<provider_id>/account', summary="Set a provider's own meeting account",

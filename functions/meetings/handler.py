@@ -1,5 +1,6 @@
 """SQS consumer of booking.* events: each becomes a meeting, join links and a start schedule; a booking.lookup
-reads a booking from its platform's API and publishes what it finds."""
+reads a booking from its platform's API and publishes what it finds; a connection.connected applies again the
+bookings that failed for lack of an account."""
 
 import json
 import time
@@ -11,14 +12,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-from meetbridge import aws, budget, config, idempotency
+from meetbridge import aws, budget, config, events, idempotency
 from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MicrosoftSettings,
                                ReminderSettings, ScheduleGroupSettings, SchedulingSettings, StartQueueSettings,
                                WaitingSettings, ZoomSettings)
 from meetbridge.domain.model import BookingEvent
 from meetbridge.sources.base import Lookup, LookupRefused
 from meetbridge.errors import InvalidInput, MeetbridgeError, NotFound, RetryLater
-from meetbridge.logic import bookings, lookups, waiting, webhooks
+from meetbridge.logic import bookings, failed_bookings, lookups, waiting, webhooks
 from meetbridge.observability import logger, metrics
 
 
@@ -101,6 +102,9 @@ def record_handler(record: SQSRecord, lambda_context) -> dict:
     envelope = json.loads(record.body)
     if envelope['detail-type'] == webhooks.BOOKING_LOOKUP:
         return look_up(Lookup.model_validate(envelope['detail']))
+    if envelope['detail-type'] == events.CONNECTION_CONNECTED:
+        with budget.within(RECORD_SECONDS):
+            return failed_bookings.retry(envelope['detail'], datetime.now(UTC))
     event = BookingEvent.model_validate(envelope['detail'])
     try:
         with budget.within(RECORD_SECONDS):

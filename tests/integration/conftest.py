@@ -75,6 +75,19 @@ def cloud(monkeypatch, every_setting):
 
 
 @pytest.fixture
+def account_events(cloud) -> None:
+    """AccountEventsRule: the connection.* events the meetings function acts on reach the meetings queue. Asked for
+    by the tests of those paths only: elsewhere each account a test sets up would put its connection.connected
+    among the messages the test reads from the queue."""
+    bus = os.environ['EVENT_BUS_NAME']
+    pattern = template_resources()['AccountEventsRule']['Properties']['EventPattern']
+    events = boto3.client('events')
+    events.put_rule(Name='AccountEventsRule', EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule='AccountEventsRule', EventBusName=bus,
+                       Targets=[{'Id': 'meetings', 'Arn': cloud.queues['meetings'].arn}])
+
+
+@pytest.fixture
 def stack(cloud) -> Stack:
     return Stack(cloud)
 

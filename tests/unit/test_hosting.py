@@ -1,33 +1,11 @@
-from meetbridge.domain.hosting import COMPANY, AccountChoice, choose_account, holders_for, provider_holder
-
-BOTH = {COMPANY: 'acc_company', 'provider:p7': 'acc_p7'}
+from meetbridge.domain.hosting import COMPANY, FALLBACK, chain_for, describe, provider_holder
 
 
-def test_providers_own_account_wins_over_the_company_account():
-    choice = choose_account('p7', BOTH, company_user_for_provider='zoom-user-7')
-
-    assert choice == AccountChoice('acc_p7', host_user=None)
+def test_the_chain_is_the_providers_own_account_then_the_company_then_the_fallback():
+    assert chain_for('p7') == (provider_holder('p7'), COMPANY, FALLBACK) == ('provider:p7', 'company', 'fallback')
 
 
-def test_company_account_is_used_under_the_providers_mapped_user():
-    choice = choose_account('p7', {COMPANY: 'acc_company'}, company_user_for_provider='zoom-user-7')
-
-    assert choice == AccountChoice('acc_company', host_user='zoom-user-7')
-
-
-def test_company_account_without_a_mapping_hosts_as_its_default_user():
-    assert choose_account('p7', {COMPANY: 'acc_company'}) == AccountChoice('acc_company', host_user=None)
-
-
-def test_another_providers_own_account_is_not_borrowed():
-    assert choose_account('p7', {'provider:p8': 'acc_p8', COMPANY: 'acc_company'}) == AccountChoice('acc_company')
-    assert choose_account('p7', {'provider:p8': 'acc_p8'}) is None
-
-
-def test_nothing_active_means_no_account():
-    assert choose_account('p7', {}, company_user_for_provider='zoom-user-7') is None
-
-
-def test_holder_forms_and_preference():
-    assert provider_holder('p7') == 'provider:p7' != COMPANY
-    assert holders_for('p7') == ('provider:p7', COMPANY)
+def test_an_account_is_described_by_its_slot_type_and_user():
+    assert describe('provider:p7', 'zoom', 'dana@example.com') == "The provider's own Zoom account (dana@example.com)"
+    assert describe(COMPANY, 'microsoft', None) == 'The company Microsoft Teams account'
+    assert describe(FALLBACK, 'custom_link', None) == 'The fallback custom link account'

@@ -1,41 +1,26 @@
-"""Which meeting account hosts a booking."""
-
-from dataclasses import dataclass
+"""Which meeting account hosts a booking: the hosting chain."""
 
 # Who uses a meeting account: the company, or one provider for their own bookings; the tenant's fallback (a custom
 # link) hosts when neither can.
 COMPANY = 'company'
 FALLBACK = 'fallback'
+# The names the admin knows the account types by, in the sentences that say why a booking fell back.
+TYPE_NAMES = {'zoom': 'Zoom', 'microsoft': 'Microsoft Teams', 'custom_link': 'custom link'}
 
 
 def provider_holder(provider_id: str) -> str:
     return f'provider:{provider_id}'
 
 
-def holders_for(provider_id: str) -> tuple[str, str]:
-    """Whose accounts may host a provider's booking, the first one preferred."""
-    return provider_holder(provider_id), COMPANY
+def chain_for(provider_id: str) -> tuple[str, str, str]:
+    """The slots whose accounts may host a provider's booking, in order: the provider's own account, the company
+    account (under the provider's mapped user when there is one), the tenant's fallback custom link. A slot with
+    no account is passed over; one whose account is unusable is skipped, and the booking says why."""
+    return provider_holder(provider_id), COMPANY, FALLBACK
 
 
-@dataclass(frozen=True)
-class AccountChoice:
-    account_id: str
-    # A company account that hosts under one of its own users (the provider's mapped user).
-    host_user: str | None = None
-
-
-def choose_account(
-    provider_id: str,
-    active_accounts: dict[str, str],
-    company_user_for_provider: str | None = None,
-) -> AccountChoice | None:
-    """`active_accounts` is {holder: account id} of the holders whose account is active. The provider's own
-    account, then the company account (under the provider's mapped user when there is one), else nothing:
-    the booking is then recorded as failed for the admin."""
-    own = active_accounts.get(provider_holder(provider_id))
-    if own is not None:
-        return AccountChoice(own)
-    company = active_accounts.get(COMPANY)
-    if company is not None:
-        return AccountChoice(company, host_user=company_user_for_provider)
-    return None
+def describe(slot: str, account_type: str, connected_as: str | None) -> str:
+    """The account of a slot as the admin knows it: "The provider's own Zoom account (dana@example.com)"."""
+    whose = {COMPANY: 'The company', FALLBACK: 'The fallback'}.get(slot, "The provider's own")
+    name = TYPE_NAMES.get(account_type, account_type)
+    return f'{whose} {name} account' + (f' ({connected_as})' if connected_as else '')

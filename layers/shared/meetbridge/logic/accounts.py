@@ -10,6 +10,7 @@ index entry removed (its meetings' links answer from what was stored with them; 
 import secrets
 from datetime import datetime
 
+from meetbridge import events, outbox
 from meetbridge.errors import NotFound
 from meetbridge.observability import logger
 from meetbridge.providers import module_for
@@ -34,20 +35,35 @@ def used_by(tenant_id: str, holder: str) -> AccountItem:
 
 
 def use(tenant_id: str, holder: str, account: AccountItem, now: datetime) -> None:
-    """Saves `account` and points the holder at it; the account the holder used before is replaced."""
+    """Saves `account` and points the holder at it; the account the holder used before is replaced.
+    `connection.connected` is written with the write that makes the account usable (the account's own when the
+    holder already points at it, else the pointer's), so the bookings it retries find it in use."""
     pointer = repository.find(AccountPointerItem, AccountPointerItem.key(tenant_id, holder))
     previous_id = pointer.account_id if pointer is not None else None
     account.holder = holder
     account.updated_at = now
-    repository.save(account)
     if previous_id == account.account_id:
+        outbox.save(tenant_id, account, _connected(tenant_id, account, (account.version or 0) + 1))
         return
+    repository.save(account)
     pointer = pointer or AccountPointerItem(*AccountPointerItem.key(tenant_id, holder), holder=holder)
     pointer.account_id = account.account_id
     pointer.updated_at = now
-    repository.save(pointer)  # versioned: of two replacements at the same moment, one answers 409
+    # Versioned: of two replacements at the same moment, one answers 409.
+    outbox.save(tenant_id, pointer, _connected(tenant_id, account, account.version))
     if previous_id is not None:
         _replace(tenant_id, previous_id, now)
+
+
+def _connected(tenant_id: str, account: AccountItem, version: int) -> events.Event:
+    """`version`: the one the write gave the account, so a repeated write repeats the id and a later one does not."""
+    return events.Event(
+        subject=f'account#{account.account_id}#connected',
+        event_id=f'{tenant_id}/{account.account_id}/connected/v{version}',
+        detail_type=events.CONNECTION_CONNECTED,
+        detail={'tenant_id': tenant_id, 'account_id': account.account_id, 'holder': account.holder,
+                'type': account.type},
+    )
 
 
 def _replace(tenant_id: str, account_id: str, now: datetime) -> None:

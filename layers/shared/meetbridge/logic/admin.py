@@ -19,12 +19,14 @@ from meetbridge.store import repository
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.store.models import (
     AccountItem,
+    AccountPointerItem,
     BookingItem,
     MeetingItem,
     ProviderItem,
     ServiceItem,
     TemplateItem,
     TenantItem,
+    tenant_pk,
 )
 
 
@@ -181,6 +183,45 @@ def put_custom_link(tenant_id: str, holder: str, body: CustomLinkAccountIn) -> A
 
 def get_account(tenant_id: str, holder: str) -> AccountOut:
     return _account_out(accounts.used_by(tenant_id, holder))
+
+
+class AccountSummary(BaseModel):
+    id: str
+    slot: str | None  # company | provider:<id> | fallback; None: no slot points at it (it still hosts meetings)
+    type: str
+    connected_as: str | None  # the provider-side user an OAuth account is connected as
+    status: str
+    last_checked_at: datetime | None  # the last health check that reached the provider
+    problem: str | None
+    future_meetings: int  # live meetings it hosts that start from now on
+    url: str | None = None  # a custom link's room
+
+
+class AccountsOut(BaseModel):
+    accounts: list[AccountSummary]
+
+
+def list_accounts(tenant_id: str, now: datetime | None = None) -> AccountsOut:
+    """Every account a slot points at, whatever its status, and every other account that still hosts future
+    meetings. Two Queries of the tenant's partition (its pointers, its accounts) and one count Query of the
+    hosted-meetings index per account: the work grows with the tenant's accounts, not its meetings."""
+    now = now or _now()
+    slot_of = {pointer.account_id: pointer.holder for pointer in AccountPointerItem.query(
+        tenant_pk(tenant_id), AccountPointerItem.sk.startswith('ACCOUNTOF#'))}
+    listed = []
+    for item in AccountItem.query(tenant_pk(tenant_id), AccountItem.sk.startswith('ACCOUNT#')):
+        future = repository.count_meetings_hosted_by(tenant_id, item.account_id, now)
+        slot = slot_of.get(item.account_id)
+        if slot is None and not future:
+            continue  # replaced or disconnected, and nothing left on it
+        settings = repository.settings_of(item)
+        listed.append(AccountSummary(
+            id=item.account_id, slot=slot, type=item.type, connected_as=settings.get('email'), status=item.status,
+            last_checked_at=item.last_checked_at, problem=item.problem, future_meetings=future,
+            url=settings.get('url') if item.type == 'custom_link' else None))
+    order = {hosting.COMPANY: 0, hosting.FALLBACK: 2}
+    listed.sort(key=lambda account: (account.slot is None, order.get(account.slot, 1), account.slot or '', account.id))
+    return AccountsOut(accounts=listed)
 
 
 def disconnect(tenant_id: str, holder: str) -> AccountOut:
@@ -373,11 +414,19 @@ class BookingOut(BaseModel):
     notice_problem: str | None = None  # a tenant template that failed when a message was sent: the default went
 
 
+class HostingAccountOut(BaseModel):
+    id: str
+    slot: str | None  # the slot of the hosting chain it was taken from (company | provider:<id> | fallback)
+    type: str
+
+
 class MeetingOut(BaseModel):
     key: str
     status: str
     provider: str
     account_id: str | None  # the account that made it (see the `id` of an account); None for provider `platform`
+    account: HostingAccountOut | None  # the account hosting it; None for provider `platform`
+    fallback_reason: str | None  # why it is not on the first account of its chain (a fall-back, a re-homing)
     start: datetime
     end: datetime
     started_at: datetime | None
@@ -415,7 +464,10 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
         ),
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,
-            account_id=meeting.account_id, start=meeting.start, end=meeting.end,
+            account_id=meeting.account_id,
+            account=meeting.account_id and HostingAccountOut(id=meeting.account_id, slot=meeting.account_slot,
+                                                             type=meeting.provider_type),
+            fallback_reason=meeting.fallback_reason, start=meeting.start, end=meeting.end,
             started_at=meeting.started_at, started_by=meeting.started_by, started_by_role=meeting.started_by_role,
         ),
         links=LinksOut(provider=provider_link or None, clients={item.client.id: client_link} if client_link else {}),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from meetbridge import events, outbox, scheduling
 from meetbridge.domain import hosting, ordering
-from meetbridge.domain.model import Booking, BookingEvent
+from meetbridge.domain.model import Booking, BookingEvent, Client, Payment
 from meetbridge.errors import Conflict, RetryLater
 from meetbridge.logic import links, reminders, waiting
 from meetbridge.store.tokens import ConnectionUnusable
@@ -22,7 +22,7 @@ from meetbridge.providers import provider_for
 from meetbridge.providers.base import Attendee, DailyLimit, MeetingSpec, ProviderMeeting, ProviderRejected
 from meetbridge.store import repository
 from meetbridge.store.repository import Account
-from meetbridge.store.models import BookingItem, ClientMap, MeetingItem, ProviderItem, ServiceItem
+from meetbridge.store.models import AccountItem, BookingItem, ClientMap, MeetingItem, ProviderItem, ServiceItem
 
 # Retries after a provider's daily limit spread over a few minutes past midnight.
 RETRY_SPREAD = timedelta(minutes=5)
@@ -36,7 +36,8 @@ CREATION_WAIT_SECONDS = 10
 # Its reads start quick and slow down, so that a burst of waiting bookings leaves the table to the creator.
 CREATION_POLL_SECONDS = 0.2
 CREATION_POLL_LONGEST_SECONDS = 1.0
-NO_ACCOUNT = 'No meeting account is connected: connect a company account or the provider\'s own account.'
+NO_ACCOUNT = ('No meeting account can host the meeting: connect a company account, the provider\'s own account or '
+              'a fallback custom link.')
 # The provider of a meeting the booking platform made itself (providers/platform.py): no account, no calls.
 PLATFORM = 'platform'
 PLATFORM_MEETING_GONE = ('The booking platform no longer attaches its own meeting, and the service is not an online '
@@ -152,16 +153,12 @@ def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None,
                 meeting, now = _await_creation(tenant_id, booking.meeting_key, now)
                 if meeting is None or meeting.status in ('cancelled', 'creating'):
                     raise
-            if meeting is None:
-                problem = NO_ACCOUNT
         elif (meeting.start, meeting.end) != (booking.start, booking.end) or \
                 _new_platform_url(tenant_id, meeting, booking):
             if meeting.provider_type != PLATFORM and _account_for(tenant_id, meeting).status in repository.GONE:
                 # Its account was replaced or disconnected: the account hosting the booking now makes it
                 # again; the join links name the meeting, not the account, so they stay.
                 meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
-                if meeting is None:
-                    problem = NO_ACCOUNT
             else:
                 _move_meeting(tenant_id, meeting, spec, now, existing)
     except (ProviderRejected, ConnectionUnusable) as refusal:
@@ -282,17 +279,94 @@ def _reference(tenant_id: str, meeting_key: str, generation: int) -> str:
     return hashlib.sha256(f'{tenant_id}\n{meeting_key}\n{generation}'.encode()).hexdigest()[:32]
 
 
-def _create_meeting(
-    tenant_id: str, booking: Booking, spec: MeetingSpec, previous: MeetingItem | None, now: datetime
-) -> MeetingItem | None:
-    provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, booking.provider_id))
-    choice = hosting.choose_account(booking.provider_id,
-                                    repository.active_accounts(tenant_id, hosting.holders_for(booking.provider_id)),
-                                    provider.company_user if provider else None)
-    if choice is None:
-        return None
-    chosen = repository.get_account(tenant_id, choice.account_id)
-    if previous is not None and previous.status == 'creating' and previous.account_id != chosen.account_id:
+@dataclass(frozen=True)
+class _Candidate:
+    """An account of the hosting chain, by the slot that points at it."""
+
+    slot: str
+    account: AccountItem
+    host_user: str | None  # the company account's user who hosts for the provider (its mapped user)
+
+    def unusable(self, why: str) -> str:
+        settings = repository.settings_of(self.account)
+        return f'{hosting.describe(self.slot, self.account.type, settings.get("email"))} {why}'
+
+
+class NoAccount(ProviderRejected):
+    """No account of the hosting chain can host the meeting; the message names each one skipped and why."""
+
+
+def _chain(tenant_id: str, provider_id: str) -> list[_Candidate]:
+    """The accounts of the provider's hosting chain (hosting.chain_for), a slot without an account left out."""
+    provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, provider_id))
+    chain = []
+    for slot in hosting.chain_for(provider_id):
+        account = repository.account_used_by(tenant_id, slot)
+        if account is not None:
+            chain.append(_Candidate(slot, account, provider.company_user if provider and slot == hosting.COMPANY
+                                    else None))
+    return chain
+
+
+def _why_unusable(account: AccountItem) -> str:
+    if account.status == repository.NEEDS_RECONNECT:
+        return 'needs reconnecting' + (f': {account.problem}' if account.problem else '')
+    return f'is {account.status}'
+
+
+def _create_meeting(tenant_id: str, booking: Booking, spec: MeetingSpec, previous: MeetingItem | None,
+                    now: datetime, reason: str | None = None) -> MeetingItem:
+    """Makes the meeting on the first account of the hosting chain that can host it. An account that is not
+    active is skipped; one that refuses (ConnectionUnusable, a refusal about the account) is left for the next
+    one in the same invocation, the claim moved onto it (same reference, one more attempt: a retry after a crash
+    looks there and adopts what this attempt made). A transient failure is raised: the booking is retried.
+    `reason` (a re-homing's) is kept as the meeting's fallback_reason; otherwise a fall-back is announced
+    (booking.problem) before the claim that records it. NoAccount when no account can host it."""
+    chain = _chain(tenant_id, booking.provider_id)
+    skipped: list[tuple[_Candidate, str]] = []
+    carried_reason = None
+    if previous is not None and previous.status == 'creating':
+        # An earlier attempt's claim on an account that still works: resumed there, so that what it may have
+        # made is adopted; the accounts before it were skipped by that attempt.
+        resumed = [index for index, candidate in enumerate(chain) if candidate.account.account_id ==
+                   previous.account_id and candidate.account.status == repository.ACTIVE]
+        if resumed:
+            chain, carried_reason = chain[resumed[0]:], previous.fallback_reason
+    claim = None  # this invocation's claim, once made
+    for candidate in chain:
+        if candidate.account.status != repository.ACTIVE:
+            skipped.append((candidate, candidate.unusable(_why_unusable(candidate.account))))
+            continue
+        fallback_reason = reason or '; '.join(why for _, why in skipped) or carried_reason
+        claim = _claim(tenant_id, booking, claim or previous, candidate, fallback_reason, now,
+                       refused_here=claim is not None,
+                       fell_back_from=skipped[0][0].account if skipped and reason is None else None)
+        try:
+            return _make_on(tenant_id, claim, candidate, spec, now)
+        except ConnectionUnusable:
+            skipped.append((candidate, candidate.unusable('needs reconnecting: the meeting account needs to be '
+                                                          'connected again')))
+        except ProviderRejected as refusal:
+            if not refusal.about_account:
+                _give_back(tenant_id, claim, now)
+                raise
+            skipped.append((candidate, candidate.unusable(f'refused: {refusal}')))
+        logger.warning('meeting account refused; the next one of the chain is tried', extra={
+            'tenant_id': tenant_id, 'meeting_key': claim.meeting_key, 'account_id': candidate.account.account_id})
+    if claim is not None:
+        _give_back(tenant_id, claim, now)
+    raise NoAccount(' '.join([NO_ACCOUNT, *(f'{why}.' for _, why in skipped)]))
+
+
+def _claim(tenant_id: str, booking: Booking, previous: MeetingItem | None, candidate: _Candidate,
+           fallback_reason: str | None, now: datetime, refused_here: bool,
+           fell_back_from: AccountItem | None) -> MeetingItem:
+    """Claims the meeting for the candidate's account: exactly one invocation calls the provider for a booking or
+    class session. `refused_here`: `previous` is this invocation's claim on an account that refused (nothing was
+    made there), moved onto the next account."""
+    chosen = candidate.account
+    if previous is not None and previous.status == 'creating' and previous.account_id != chosen.account_id and \
+            not refused_here:
         try:
             _discard_attempt(tenant_id, previous)  # the earlier attempt went to an account no longer chosen
         except (ProviderRejected, ConnectionUnusable) as refusal:
@@ -309,26 +383,53 @@ def _create_meeting(
     meeting.reference = _reference(tenant_id, meeting.meeting_key, meeting.generation)
     meeting.attempts += 1
     meeting.claimed_until = now + CLAIM_LEASE
-    meeting.claim_host = choice.host_user
+    meeting.claim_host = candidate.host_user
     # The booking is in it from the claim on, so that its cancellation reaches a meeting still being made.
     meeting.booking_ids = (meeting.booking_ids or set()) | {booking.id}
     meeting.service_id = booking.service_id
     meeting.provider_id = booking.provider_id
     meeting.account_id = chosen.account_id
+    meeting.account_slot = candidate.slot
+    meeting.fallback_reason = fallback_reason
     meeting.provider_type = chosen.type
     meeting.start, meeting.end, meeting.timezone = booking.start, booking.end, booking.timezone
     meeting.status = 'creating'
     meeting.started_at = meeting.started_by = meeting.started_by_role = None
     meeting.updated_at = now
-    # The claim: exactly one invocation calls the provider for a booking or class session.
+    if fell_back_from is not None:
+        # Before the write it describes: a crash in between announces it again, under the same id.
+        outbox.announce(tenant_id, _fell_back(tenant_id, meeting, booking.id, fell_back_from))
     repository.save(meeting, condition=MeetingItem.pk.does_not_exist() if previous is None else None)
+    return meeting
 
+
+def _fell_back(tenant_id: str, meeting: MeetingItem, booking_id: str, skipped: AccountItem) -> events.Event:
+    return events.Event(
+        subject=f'meeting#{meeting.meeting_key}#problem',
+        # One per generation of the meeting and account it falls back to: a retry repeats it, a later one does not.
+        event_id=f'{tenant_id}/{meeting.meeting_key}/fell_back/g{meeting.generation}/{meeting.account_id}',
+        detail_type=events.BOOKING_PROBLEM,
+        detail={'tenant_id': tenant_id, 'booking_id': booking_id, 'meeting_key': meeting.meeting_key,
+                'account_id': skipped.account_id, 'kind': 'fell_back',
+                'problem': f'{meeting.fallback_reason}; it is hosted by the next account of the chain '
+                           f'({meeting.account_slot}) instead, with the same join links.'},
+    )
+
+
+def _make_on(tenant_id: str, meeting: MeetingItem, candidate: _Candidate, spec: MeetingSpec,
+             now: datetime) -> MeetingItem:
+    """Makes the claimed meeting at the provider and saves it scheduled. A refusal of the account
+    (ConnectionUnusable, ProviderRejected) is raised with the claim kept, for the next account; anything else
+    gives the claim back first."""
+    chosen = candidate.account
     account = repository.account_of(chosen, tenant_id)
     adapter = provider_for(chosen.type)
-    spec = replace(spec, host_user=choice.host_user, reference=meeting.reference)
+    spec = replace(spec, host_user=candidate.host_user, reference=meeting.reference)
     try:
         # After a lost answer or a dead worker the meeting may exist already: adopted, not made twice.
         made = (adapter.find(account, spec) if meeting.attempts > 1 else None) or adapter.create(account, spec)
+    except (ConnectionUnusable, ProviderRejected):
+        raise
     except Exception:
         _give_back(tenant_id, meeting, now)
         raise
@@ -356,8 +457,55 @@ def _create_meeting(
     scheduling.request_near_start_again(tenant_id, meeting.meeting_key, meeting.start)
     logger.info('meeting created', extra={'tenant_id': tenant_id, 'meeting_key': meeting.meeting_key,
                                           'provider': chosen.type, 'account_id': chosen.account_id,
-                                          'attempt': meeting.attempts})
+                                          'slot': candidate.slot, 'attempt': meeting.attempts})
     return meeting
+
+
+def make_meeting_again(tenant_id: str, meeting: MeetingItem, booking_item: BookingItem, reason: str,
+                       now: datetime) -> MeetingItem | None:
+    """Makes the live `meeting` again (a re-homing) on the first account of its booking's hosting chain that can
+    host it: the next generation, with the same join links, `reason` kept as its fallback_reason. None when no
+    account of the chain can host it. The meeting it replaces is the caller's to delete at its provider."""
+    booking = booking_of(booking_item)
+    service = repository.find(ServiceItem, ServiceItem.key(tenant_id, booking.service_id))
+    tenant = repository.get_tenant(tenant_id)
+    spec = _spec(booking, service, tenant.meeting_settings.as_dict() if tenant.meeting_settings else None)
+    try:
+        return _create_meeting(tenant_id, booking, spec, meeting, now, reason=reason)
+    except NoAccount:
+        return None
+
+
+def booking_of(item: BookingItem) -> Booking:
+    """The booking as stored, as its source would send it (its order aside: see apply_again)."""
+    return Booking(id=item.booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start,
+                   end=item.end, timezone=item.timezone, version=item.source_version, session_id=item.session_id,
+                   payment=Payment(required=item.payment_required, status=item.payment_status),
+                   client=Client(**item.client.as_dict()))
+
+
+class _StoredBookingEvent(BookingEvent):
+    """A booking applied again as stored: its order is the one recorded, so it is neither older nor newer than
+    the change applied last, and the order the booking records does not move."""
+
+    recorded_order: ordering.SourceOrder
+
+    @property
+    def order(self) -> ordering.SourceOrder:
+        return self.recorded_order
+
+
+def lacks_account(item: BookingItem) -> bool:
+    """A booking that failed because no account of its chain could host its meeting."""
+    return item.status == 'active' and item.problem is not None and item.problem.startswith(NO_ACCOUNT)
+
+
+def apply_again(tenant_id: str, item: BookingItem, event_id: str, now: datetime) -> Result:
+    """Applies a booking that failed for lack of an account again, as stored (an account was connected)."""
+    event = _StoredBookingEvent(tenant_id=tenant_id, source=item.source, event_id=event_id, type='booking.created',
+                                occurred_at=item.source_occurred_at, booking=booking_of(item),
+                                recorded_order=_applied_order(item))
+    return apply(event, now)
 
 
 def _open_provider_link_and_schedule(tenant_id: str, meeting: MeetingItem, now: datetime) -> None:
@@ -398,6 +546,7 @@ def _make_platform_meeting(tenant_id: str, booking: Booking, spec: MeetingSpec, 
     meeting.service_id = booking.service_id
     meeting.provider_id = booking.provider_id
     meeting.account_id = meeting.reference = meeting.claim_host = meeting.claimed_until = None
+    meeting.account_slot = meeting.fallback_reason = None
     meeting.attempts = 0
     meeting.provider_type = PLATFORM
     meeting.external_id = None

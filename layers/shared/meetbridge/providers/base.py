@@ -15,7 +15,13 @@ CHECK_FAILED = 'check_failed'
 
 
 class ProviderRejected(MeetbridgeError):
-    """The provider refused for a reason a retry will not fix; the message is shown to the admin."""
+    """The provider refused for a reason a retry will not fix; the message is shown to the admin.
+    `about_account`: the refusal is about the account or its host user (a user gone, a permission missing), not
+    about the meeting asked for, so another account of the hosting chain may host it."""
+
+    def __init__(self, message: str, about_account: bool = False):
+        super().__init__(message)
+        self.about_account = about_account
 
 
 class SignInRefused(Exception):

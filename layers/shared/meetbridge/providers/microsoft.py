@@ -360,7 +360,7 @@ class MicrosoftProvider:
 def _rejected(error: GraphError, what: str) -> ProviderRejected:
     if error.status == 403:
         return ProviderRejected(f'{what}: Microsoft refused ({error.code}); the account needs a Teams licence and '
-                                'permission to create online meetings')
+                                'permission to create online meetings', about_account=True)
     return ProviderRejected(f'{what}: Microsoft Graph answered {error.status} ({error.code})')
 
 

@@ -257,6 +257,10 @@ def _is_daily_limit(error: ZoomApiError) -> bool:
     return bool(retry_after) and not retry_after.strip().replace('.', '', 1).isdigit()
 
 
+# Refusals about the host user or the connected account, not about the meeting: another account can host it.
+_ACCOUNT_CODES = (1001, 1010, 200)
+
+
 def _rejected(error: ZoomApiError, what: str) -> ProviderRejected:
     reasons = {
         1001: 'the Zoom user does not exist',
@@ -266,7 +270,8 @@ def _rejected(error: ZoomApiError, what: str) -> ProviderRejected:
         300: 'Zoom refused the meeting details',
         3003: 'the connected Zoom user is not the meeting host',
     }
-    return ProviderRejected(f'{what}: {reasons.get(error.code, f"Zoom answered {error.status} (code {error.code})")}')
+    return ProviderRejected(f'{what}: {reasons.get(error.code, f"Zoom answered {error.status} (code {error.code})")}',
+                            about_account=error.code in _ACCOUNT_CODES)
 
 
 class ZoomProvider:

@@ -5,9 +5,10 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  SERVICE#<service>      service
   TENANT#<tenant>  PROVIDER#<provider>    provider (staff)
   TENANT#<tenant>  ACCOUNT#<account>      meeting account, immutable id (gsi1: <TYPE>USER#<user> / <tenant>#<account>)
-  TENANT#<tenant>  ACCOUNTOF#<holder>     which account the holder uses: "company" or "provider:<provider>"
+  TENANT#<tenant>  ACCOUNTOF#<holder>     which account the holder uses: "company", "provider:<provider>" or "fallback"
   TENANT#<tenant>  TEMPLATE#<name>        notification template override
   TENANT#<tenant>  BOOKING#<booking>      booking and its client's link
+                                          (gsi1 while active with a problem: FAILED#<tenant> / <start>#<booking>)
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
                                           (gsi1 while live: HOSTED#<tenant>#<account> / <start>#<meeting key>)
   TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
@@ -252,6 +253,13 @@ class SourceTokenItem(_Item):
 
 
 class BookingItem(_Item):
+    """A booking as last applied. While it is active with a problem (it has no meeting), gsi1 lists it under its
+    tenant by its start (`FAILED#<tenant>` / `<start>#<booking>`): the bookings to apply again once an account is
+    connected are one Query. The index keys are derived from the item at every write (serialize)."""
+
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
     booking_id = UnicodeAttribute()
     source = UnicodeAttribute()
     service_id = UnicodeAttribute()
@@ -284,6 +292,18 @@ class BookingItem(_Item):
     @staticmethod
     def key(tenant_id: str, booking_id: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'BOOKING#{booking_id}'
+
+    def serialize(self, null_check: bool = True) -> dict:
+        if self.status == 'active' and self.problem is not None:
+            self.gsi1pk = failed_key(self.pk.removeprefix('TENANT#'))
+            self.gsi1sk = f'{index_time(self.start)}#{self.booking_id}'
+        else:
+            self.gsi1pk = self.gsi1sk = None
+        return super().serialize(null_check=null_check)
+
+
+def failed_key(tenant_id: str) -> str:
+    return f'FAILED#{tenant_id}'
 
 
 class MeetingItem(_Item):

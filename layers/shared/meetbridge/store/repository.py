@@ -99,22 +99,17 @@ def find_consistent(model, key: tuple[str, str]):
         return None
 
 
-def active_accounts(tenant_id: str, holders: tuple[str, ...]) -> dict[str, str]:
-    """{holder: account id} for those of `holders` whose account is active."""
-    found = {}
-    for holder in holders:
-        account = account_used_by(tenant_id, holder)
-        if account is not None and account.status == ACTIVE:
-            found[holder] = account.account_id
-    return found
-
-
 def meetings_hosted_by(tenant_id: str, account_id: str, starting_from: datetime) -> Iterator[MeetingItem]:
     """The live meetings (creating, scheduled, started) the account hosts whose start is at or after
     `starting_from`, soonest first. Read from the index: eventually consistent, so a caller that changes a
     meeting reads it again first."""
     return MeetingItem.gsi1.query(hosted_by_key(tenant_id, account_id),
                                   MeetingItem.gsi1sk >= index_time(starting_from))
+
+
+def count_meetings_hosted_by(tenant_id: str, account_id: str, starting_from: datetime) -> int:
+    """How many meetings meetings_hosted_by lists, counted by the index (Select COUNT: no item is read out)."""
+    return MeetingItem.gsi1.count(hosted_by_key(tenant_id, account_id), MeetingItem.gsi1sk >= index_time(starting_from))
 
 
 def find_template(tenant_id: str, name: str) -> TemplateItem | None:
