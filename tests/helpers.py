@@ -76,6 +76,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'NotificationsQueue.Arn': arn('sqs', 'notifications'),
         'StartQueue.Arn': arn('sqs', 'start'),
         'StartDeadLetterQueue.Arn': arn('sqs', 'start-dlq'),
+        'HealthQueue.Arn': arn('sqs', 'health'),
         'AlertsQueue.Arn': env['ALERTS_QUEUE_ARN'],
         'AlertWebhookQueue.Arn': arn('sqs', 'alert-webhooks'),
         'AutoStartFunction.Arn': env['AUTO_START_FUNCTION_ARN'],

@@ -41,6 +41,7 @@ def shown(target: str) -> str:
 
 
 LocalEndpoint = Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]
+LocalAction = Callable[[str], tuple[int, dict[str, str], bytes]]
 
 
 @dataclass
@@ -256,9 +257,12 @@ class Gateway:
         host: str = "127.0.0.1",
         port: int = 3000,
         local_endpoints: dict[str, LocalEndpoint] | None = None,
+        local_actions: dict[str, LocalAction] | None = None,
     ):
         self.routes = routes
         self.local_endpoints = dict(local_endpoints or {})
+        # POSTs under a path prefix; the action gets the rest of the path.
+        self.local_actions = dict(local_actions or {})
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -328,14 +332,17 @@ class Gateway:
         return status, out_headers, payload, route.function.logical_id
 
     def _local(self, method: str, raw_path: str, raw_query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        action = next(((prefix, act) for prefix, act in self.local_actions.items() if raw_path.startswith(prefix)), None)
         endpoint = self.local_endpoints.get(raw_path)
-        if endpoint is None:
+        if endpoint is None and action is None:
             return _json_message(404, "Not Found")
-        if method not in ("GET", "HEAD"):
+        if method not in (("POST",) if action else ("GET", "HEAD")):
             return _json_message(405, "Method Not Allowed")
         try:
-            query = dict(urllib.parse.parse_qsl(raw_query))
-            status, headers, payload = endpoint(query)
+            if action:
+                status, headers, payload = action[1](raw_path.removeprefix(action[0]))
+            else:
+                status, headers, payload = endpoint(dict(urllib.parse.parse_qsl(raw_query)))
         except Exception as exc:  # noqa: BLE001
             log.error("local endpoint %s failed:\n%s", raw_path, "".join(traceback.format_exception(exc)).rstrip())
             return _json_message(500, "Internal Server Error")

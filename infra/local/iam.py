@@ -445,7 +445,9 @@ def _sqs(client, where: _Where, operation: str, params: dict) -> list[tuple[str,
     if url is None:
         return [(f"sqs:{operation}", [where.arn("sqs", params.get("QueueName", "*"))])]
     account, name = urlsplit(url).path.strip("/").split("/")[-2:]
-    return [(f"sqs:{operation}", [f"arn:{where.partition}:sqs:{where.region}:{account}:{name}"])]
+    # A batch is authorized as its single operation: SQS has no permission of its own for it.
+    action = operation.removesuffix("Batch")
+    return [(f"sqs:{action}", [f"arn:{where.partition}:sqs:{where.region}:{account}:{name}"])]
 
 
 _RESOURCES: dict[str, Callable[..., list[tuple[str, list[str]]]]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -31,6 +32,8 @@ log = logging.getLogger("infra.local")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# POST here + a function's logical id fires its rate(...) schedules now (dev only).
+SCHEDULES_PATH = "/_local/schedules/"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -121,6 +124,7 @@ class LocalStack:
                 port=opts.port,
                 local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
                                  "/_local/health": self._health, room.PATH: room.endpoint},
+                local_actions={SCHEDULES_PATH: self._run_schedule},
             )
         except OSError as exc:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
@@ -228,6 +232,17 @@ class LocalStack:
                    "(CodeUri + Handler)" for fn in self.functions if not fn.source_file.is_file()]
         if missing:
             raise StartupError("functions cannot start:\n  " + "\n  ".join(missing))
+
+    def _run_schedule(self, logical_id: str) -> tuple[int, dict[str, str], bytes]:
+        """POST /_local/schedules/<FunctionLogicalId>: the function's rate schedules fire now (202), the tick's
+        `time` being this moment."""
+        now = dt.datetime.now(dt.timezone.utc)
+        fired = self.scheduler.fire_now(logical_id, now) if self.scheduler else []
+        if not fired:
+            return 404, {"content-type": "application/json"}, json.dumps(
+                {"message": f"{logical_id!r} is no function with a rate(...) schedule"}).encode()
+        body = {"function": logical_id, "rules": fired, "time": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        return 202, {"content-type": "application/json"}, json.dumps(body).encode()
 
     def _health(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         body = {

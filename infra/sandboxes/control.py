@@ -39,7 +39,8 @@ def handle_control(sandbox: 'Sandbox', request: Request) -> Response:
     routes = sandbox.CONTROL_ROUTES
     key = (request.method, '/'.join(request.segments[1:]))
     try:
-        handler = routes.get(key)
+        # A route may end in `*`: one path segment, which its handler reads from the request.
+        handler = routes.get(key) or routes.get((request.method, '/'.join([*request.segments[1:-1], '*'])))
         if handler is None:
             known = {path for _, path in routes}
             return _error(405 if key[1] in known else 404, f'no control endpoint {request.method} {request.path}')

@@ -86,7 +86,7 @@ def _own_variable(model: type[BaseModel]) -> str:
 
 
 @pytest.mark.parametrize("function", ["booking_webhook", "oauth", "meetings", "auto_start", "notifications", "join",
-                                      "admin"])
+                                      "admin", "health"])
 def test_importing_a_handler_without_a_required_variable_fails_its_init_naming_it(function):
     """As Lambda's cold start would: a fresh interpreter imports the handler module."""
     model = type(importlib.import_module(f"functions.{function}.handler").SETTINGS)

@@ -14,6 +14,7 @@ FUNCTIONS = {
     "JoinFunction",
     "AdminFunction",
     "OutboxSweeperFunction",
+    "HealthFunction",
 }
 
 ROUTES = {
@@ -30,7 +31,8 @@ ROUTES = {
     ("ANY", "/{proxy+}"): "JoinFunction",
 }
 
-SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction", "AlertsFunction"}
+SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction", "AlertsFunction",
+                 "HealthFunction"}
 
 # AWS's guidance for SQS event sources: at least 6x the function timeout leaves Lambda room to retry a
 # throttled batch before its messages become visible again.
@@ -174,11 +176,15 @@ def test_every_rule_target_retries_then_dead_letters_to_a_queue_that_lets_the_ru
             assert allowed, f"{rule_name}: EventBridge may not send to its dead-letter queue {dead_letters}"
 
 
-def test_the_outbox_sweeper_runs_every_minute_without_retries(cfn_resources):
-    [rule] = [rule["Properties"] for rule in of_type(cfn_resources, "AWS::Events::Rule").values()
-              if rule["Properties"].get("ScheduleExpression")]
-    assert rule["ScheduleExpression"] == "rate(1 minute)"
-    assert [target["Arn"] for target in rule["Targets"]] == [{"Fn::GetAtt": ["OutboxSweeperFunction", "Arn"]}]
+def _scheduled(cfn_resources: dict[str, Any]) -> dict[str, str]:
+    """{the function a schedule rule targets: its expression}."""
+    return {target["Arn"]["Fn::GetAtt"][0]: rule["Properties"]["ScheduleExpression"]
+            for rule in of_type(cfn_resources, "AWS::Events::Rule").values()
+            if rule["Properties"].get("ScheduleExpression") for target in rule["Properties"]["Targets"]}
+
+
+def test_the_outbox_sweeper_runs_every_minute_and_the_health_checks_every_hour(cfn_resources):
+    assert _scheduled(cfn_resources) == {"OutboxSweeperFunction": "rate(1 minute)", "HealthFunction": "rate(1 hour)"}
 
 
 # --- least privilege ------------------------------------------------------------

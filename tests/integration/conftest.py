@@ -51,7 +51,7 @@ def cloud(monkeypatch, every_setting):
             QueueUrl=dead, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
         sqs.set_queue_attributes(QueueUrl=queues['meetings'].url, Attributes={'RedrivePolicy': json.dumps(
             {'deadLetterTargetArn': queues['meetings-dlq'].arn, 'maxReceiveCount': '40'})})
-        for name in ('start-dlq', 'start'):
+        for name in ('start-dlq', 'start', 'health'):
             url = sqs.create_queue(QueueName=name)['QueueUrl']
             queues[name] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
         sqs.set_queue_attributes(QueueUrl=queues['start'].url, Attributes={'RedrivePolicy': json.dumps(

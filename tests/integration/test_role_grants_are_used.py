@@ -24,6 +24,7 @@ from infra.local import iam
 from infra.sandboxes.zoom.signing import sign
 from meetbridge import aws, outbox
 from meetbridge.store.models import OutboxItem
+from meetbridge.store.repository import account_used_by, get_meeting
 
 MICROSOFT_OWNER = '00000000-0000-0000-0000-000000000001'
 
@@ -129,6 +130,14 @@ def _sweep(stack) -> dict:
     with pytest.MonkeyPatch.context() as later:
         later.setattr(outbox, 'SWEEP_AFTER', timedelta(0))
         return handler('outbox_sweeper')({}, stack.context)
+
+
+def _health_tick(stack, tick: datetime) -> None:
+    scheduled = {'detail-type': 'Scheduled Event', 'source': 'aws.events', 'time': tick.strftime('%Y-%m-%dT%H:%M:%SZ'),
+                 'detail': {}}
+    assert handler('health')(scheduled, stack.context)['tenants'] == 1
+    checks = stack.cloud.queues['health'].receive()
+    assert handler('health')(sqs_event(checks), stack.context) == {'batchItemFailures': []}
 
 
 def drive_every_path(stack, zoom, microsoft) -> None:
@@ -245,6 +254,20 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     microsoft.expire_access_tokens()
     stack.book(booking_event(booking_id='m1', client_id='c6', provider_id='eli'))
     assert microsoft.refresh_count() == 1
+
+    # health: the tick lists the tenants onto the health queue; the check renews Zoom's hour-long token, asks for
+    # a meeting an hour ahead (gone at Zoom: sent to be made again) and notes the check; a user who revoked the
+    # app is marked at the next check, its connection.broken through the outbox.
+    # Dana's own Zoom account hosts her bookings (the company user's day of meetings is used up above).
+    connect_zoom(stack, zoom, user_id='zoom-eli', provider_id='dana')
+    tick = datetime.now(UTC).replace(microsecond=0)
+    stack.book(booking_event(booking_id='h1', client_id='c9', start=tick + timedelta(hours=1, minutes=30)))
+    zoom.remove_meeting(get_meeting(stack.tenant.tenant_id, 'booking:h1').external_id)
+    _health_tick(stack, tick)
+    assert [json.loads(r['body'])['detail-type'] for r in stack.cloud.queues['meetings'].receive()] == ['meeting.rehome']
+    zoom.revoke_user('zoom-eli')
+    _health_tick(stack, tick)
+    assert account_used_by(stack.tenant.tenant_id, 'provider:dana').status == 'needs_reconnect'
 
     # Zoom deauthorizes the app: the user's connection is found through the index and marked.
     connect_zoom(stack, zoom)

@@ -48,3 +48,19 @@ def test_a_rate_event_fires_once_per_period_with_the_scheduled_event_shape():
     assert payload['detail-type'] == 'Scheduled Event' and payload['source'] == 'aws.events'
     assert payload['resources'] == ['arn:aws:events:us-east-1:123456789012:rule/meetbridge-SweeperEveryMinute']
     assert payload['time'] == '2030-01-01T00:01:00Z' and payload['detail'] == {}
+
+
+def test_a_functions_rate_events_fire_now_on_request_and_keep_their_rhythm():
+    checks = _function('Health', FunctionEvent('EveryHour', 'Schedule', {'Schedule': 'rate(1 hour)'}))
+    sweeper = _function('Sweeper', FunctionEvent('EveryMinute', 'Schedule', {'Schedule': 'rate(1 minute)'}))
+    invoker = RecordingInvoker()
+    loop = SchedulerLoop(invoker, threading.Event(), recurring=recurring_events([checks, sweeper], START.timestamp(),
+                                                                                'meetbridge'))
+
+    assert loop.fire_now('Health', START + dt.timedelta(minutes=5)) == ['meetbridge-HealthEveryHour']
+    assert loop.fire_now('Nobody', START) == []
+
+    [(name, payload, source)] = invoker.invocations
+    assert (name, source, payload['time']) == ('Health', 'rule meetbridge-HealthEveryHour', '2030-01-01T00:05:00Z')
+    # The hourly period still runs from the start: the next tick is at 01:00, not an hour after the request.
+    assert loop.fire_recurring(START + dt.timedelta(hours=1)) == 2

@@ -1,5 +1,5 @@
-"""Microsoft's own ``/_sandbox/...`` endpoints (state, refresh-token revocation, users, settings), on top
-of those every sandbox has."""
+"""Microsoft's own ``/_sandbox/...`` endpoints (state, refresh-token revocation, deleting a meeting, users,
+settings), on top of those every sandbox has."""
 
 from __future__ import annotations
 
@@ -60,9 +60,15 @@ def _state(sandbox: 'MicrosoftSandbox', request: Request) -> Response:
         'refresh_counts': {user_id: sandbox.refresh_count(user_id) for user_id in users}})
 
 
+def _remove_meeting(sandbox: 'MicrosoftSandbox', request: Request) -> Response:
+    sandbox.remove_meeting(request.segments[-1])
+    return Response(204)
+
+
 ROUTES = {
     **SHARED_ROUTES,
     ('POST', 'revoke'): _revoke,
+    ('DELETE', 'meetings/*'): _remove_meeting,
     ('POST', 'users'): _add_user,
     ('POST', 'settings'): _settings,
     ('GET', 'state'): _state,

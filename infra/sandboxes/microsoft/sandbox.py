@@ -212,6 +212,12 @@ class MicrosoftSandbox(Sandbox):
         with self._lock:
             return sum(self._refreshes.values()) if user_id is None else self._refreshes[user_id.lower()]
 
+    def remove_meeting(self, meeting_id: str) -> None:
+        """The organizer deletes the meeting in Teams: Graph answers 404 for it from now on."""
+        with self._lock:
+            if self._meetings.pop(meeting_id, None) is None:
+                raise ValueError(f'no meeting {meeting_id!r}')
+
     def revoke_refresh_tokens(self, user_id: str) -> None:
         """An admin's "revoke all refresh tokens" (revokeSignInSessions) for ``user_id``.
 

@@ -1,4 +1,4 @@
-"""Zoom's own ``/_sandbox/...`` endpoints (state and webhooks), on top of those every sandbox has."""
+"""Zoom's own ``/_sandbox/...`` endpoints (state, webhooks, revoking a user, deleting a meeting), on top of those every sandbox has."""
 
 from __future__ import annotations
 
@@ -42,8 +42,23 @@ def _send_webhook(sandbox: 'ZoomSandbox', request: Request) -> Response:
     return json_response(200, {'status': status, 'headers': headers, 'body': answer.decode('utf-8', 'replace')})
 
 
+def _revoke(sandbox: 'ZoomSandbox', request: Request) -> Response:
+    user_id = json_body(request).get('user_id')
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError('user_id must be a non-empty string')
+    sandbox.revoke_user(user_id)
+    return Response(204)
+
+
+def _remove_meeting(sandbox: 'ZoomSandbox', request: Request) -> Response:
+    sandbox.remove_meeting(request.segments[-1])
+    return Response(204)
+
+
 ROUTES = {
     **SHARED_ROUTES,
     ('GET', 'state'): _state,
+    ('POST', 'revoke'): _revoke,
+    ('DELETE', 'meetings/*'): _remove_meeting,
     ('POST', 'webhooks/send'): _send_webhook,
 }

@@ -204,18 +204,29 @@ class ZoomSandbox(Sandbox):
                 raise ValueError(problem)
             return self._issue_code(user_id, bool(shared_access), redirect_uri, code_challenge, code_challenge_method)
 
+    def revoke_user(self, user_id: str) -> None:
+        """The user removes the app in Zoom's marketplace and the event is lost (or not subscribed): every grant
+        and unused code of ``user_id`` dies, and no ``app_deauthorized`` is sent. Its access tokens answer 124
+        and its refresh tokens ``invalid_grant`` from now on."""
+        with self._lock:
+            self._revoke_user(user_id)
+
+    def _revoke_user(self, user_id: str) -> dict[str, Any]:
+        user = self._users.get(user_id)
+        if user is None:
+            raise ValueError(f'unknown user {user_id!r}')
+        for grant in self._grants.values():
+            if grant['user_id'] == user_id:
+                self._revoke_grant(grant)
+        for record in self._codes.values():
+            if record['user_id'] == user_id:
+                record['used'] = True
+        return user
+
     def deauthorize(self, user_id: str, target_url: str) -> tuple[int, dict[str, str], bytes]:
         """Revoke every grant of ``user_id`` and POST a signed ``app_deauthorized`` event to ``target_url``."""
         with self._lock:
-            user = self._users.get(user_id)
-            if user is None:
-                raise ValueError(f'unknown user {user_id!r}')
-            for grant in self._grants.values():
-                if grant['user_id'] == user_id:
-                    self._revoke_grant(grant)
-            for record in self._codes.values():
-                if record['user_id'] == user_id:
-                    record['used'] = True
+            user = self._revoke_user(user_id)
             when = _iso_ms(self.now())
         marker = f'{user["account_id"]}:{user_id}:{self.client_id}:{when}'
         event = {'event': 'app_deauthorized', 'event_ts': int(time.time() * 1000), 'payload': {

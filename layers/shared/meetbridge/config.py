@@ -111,6 +111,18 @@ class DeadLetterSettings(Concern):
     meetings_dead_letter_queue_url: NonEmpty
 
 
+class HealthQueueSettings(Concern):
+    """The health queue: the hourly tick puts one message per tenant on it, and each is one tenant's check."""
+
+    health_queue_url: NonEmpty
+
+
+class RehomeSettings(Concern):
+    """The meetings queue, where a meeting missing at its provider is sent to be made again."""
+
+    meetings_queue_url: NonEmpty
+
+
 class LinksSettings(Concern):
     """The base of join links (`PublicBaseUrl`, else the API's own URL)."""
 
@@ -172,8 +184,8 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
-            DeadLetterSettings, LinksSettings, EmailSettings, AlertWebhookSettings, AlertQueuesSettings, ZoomSettings,
-            MicrosoftSettings, BookingPlatformSettings)
+            DeadLetterSettings, HealthQueueSettings, RehomeSettings, LinksSettings, EmailSettings, AlertWebhookSettings,
+            AlertQueuesSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

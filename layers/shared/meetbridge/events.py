@@ -10,6 +10,7 @@ A state change that announces an event goes through meetbridge.outbox, which pub
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from meetbridge import aws
@@ -57,15 +58,28 @@ class Event:
     detail: dict[str, Any]
 
 
-def connection_broken(tenant_id: str, item, problem: str) -> Event:
-    """A meeting account stopped working; `item` is its AccountItem as read, before the write that marks it."""
+def connection_broken(tenant_id: str, item, problem: str, reason: str | None = None) -> Event:
+    """A meeting account stopped working; `item` is its AccountItem as read, before the write that marks it;
+    `reason` says what found it (refused, deauthorized, check_failed), when told."""
     return Event(
         subject=f'account#{item.account_id}',
         # The version the marking write gives the account: a redelivery repeats it, a later breakage does not.
         event_id=f'{tenant_id}/{item.account_id}/broken/v{(item.version or 0) + 1}',
         detail_type=CONNECTION_BROKEN,
         detail={'tenant_id': tenant_id, 'account_id': item.account_id, 'holder': item.holder, 'type': item.type,
-                'problem': problem},
+                'problem': problem, **({'reason': reason} if reason else {})},
+    )
+
+
+def connection_expiring(tenant_id: str, item, problem: str, episode: datetime, expires_at: datetime | None) -> Event:
+    """A meeting account will stop working unless someone acts; one event per episode (`episode`: when its
+    checks began to fail), so a redelivery repeats it and a later episode is told again."""
+    return Event(
+        subject=f'account#{item.account_id}',
+        event_id=f'{tenant_id}/{item.account_id}/expiring/{episode.astimezone(UTC):%Y%m%dT%H%M%SZ}',
+        detail_type=CONNECTION_EXPIRING,
+        detail={'tenant_id': tenant_id, 'account_id': item.account_id, 'holder': item.holder, 'type': item.type,
+                'problem': problem, 'expires_at': expires_at.astimezone(UTC).isoformat() if expires_at else None},
     )
 
 

@@ -8,6 +8,12 @@ from meetbridge.errors import MeetbridgeError, RetryLater
 from meetbridge.store.repository import Account
 
 
+# A health check leaves each OAuth account with an access token that outlives the next hourly check.
+CHECK_HORIZON_SECONDS = 65 * 60
+# The `reason` of a connection.broken found by a health check.
+CHECK_FAILED = 'check_failed'
+
+
 class ProviderRejected(MeetbridgeError):
     """The provider refused for a reason a retry will not fix; the message is shown to the admin.
     `about_account`: the refusal is about the account or its host user (a user gone, a permission missing), not
@@ -116,3 +122,15 @@ class MeetingProvider(Protocol):
         """Registers one client, or None when every client uses the meeting's own link."""
 
     def remove_attendee(self, account: Account, meeting: ProviderMeeting, attendee: Attendee) -> None: ...
+
+
+class CheckedProvider(MeetingProvider, Protocol):
+    """A provider whose accounts sign in (Zoom, Microsoft): the hourly health check uses these."""
+
+    def check(self, account: Account) -> None:
+        """Proves the account works with the cheapest call: the renewal of an access token that would expire
+        before the next check (CHECK_HORIZON_SECONDS), else a read of the signed-in user. Raises
+        ConnectionUnusable (the account is marked broken), ProviderRejected (refused) or RetryLater (for now)."""
+
+    def exists(self, account: Account, meeting: ProviderMeeting) -> bool:
+        """Whether the provider still has the meeting (deleted in its portal, say: False)."""

@@ -21,6 +21,8 @@ from meetbridge.errors import RetryLater
 from meetbridge.store import tokens
 from meetbridge.observability import logger
 from meetbridge.providers.base import (
+    CHECK_FAILED,
+    CHECK_HORIZON_SECONDS,
     Attendee,
     Authorized,
     MeetingSpec,
@@ -234,11 +236,12 @@ def _graph_error(response: httpx2.Response) -> tuple[str, str]:
 
 
 class GraphApi:
-    def __init__(self, account: Account, sleep=time.sleep):
-        self.account, self.sleep = account, sleep
+    def __init__(self, account: Account, sleep=time.sleep, broken_reason: str | None = None):
+        self.account, self.sleep, self.broken_reason = account, sleep, broken_reason
 
     def _token(self, rejected: str | None = None) -> str:
-        return tokens.access_token(self.account.tenant_id, self.account.account_id, KEEPER, rejected=rejected)
+        return tokens.access_token(self.account.tenant_id, self.account.account_id, KEEPER, rejected=rejected,
+                                   broken_reason=self.broken_reason)
 
     def call(self, method: str, path: str, json: dict | None = None) -> httpx2.Response:
         token, attempt = self._token(), 0
@@ -334,6 +337,24 @@ class MicrosoftProvider:
 
     def remove_attendee(self, account: Account, meeting: ProviderMeeting, attendee: Attendee) -> None:
         return None
+
+    def check(self, account: Account) -> None:
+        if tokens.renew_ahead(account.tenant_id, account.account_id, KEEPER, CHECK_HORIZON_SECONDS,
+                              broken_reason=CHECK_FAILED):
+            return  # the renewal is the proof: a revoked refresh token answers invalid_grant.
+        try:
+            GraphApi(account, broken_reason=CHECK_FAILED).call('GET', '/me')
+        except GraphError as error:
+            raise _rejected(error, 'the Microsoft account could not be read') from None
+
+    def exists(self, account: Account, meeting: ProviderMeeting) -> bool:
+        try:
+            GraphApi(account).call('GET', f'/me/onlineMeetings/{meeting.external_id}')
+        except GraphError as error:
+            if error.status == 404:
+                return False
+            raise _rejected(error, 'the Teams meeting could not be read') from None
+        return True
 
 
 def _rejected(error: GraphError, what: str) -> ProviderRejected:

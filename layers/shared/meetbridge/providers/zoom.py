@@ -23,6 +23,8 @@ from meetbridge.config import ZoomSettings, settings
 from meetbridge.errors import RetryLater
 from meetbridge.store import tokens
 from meetbridge.providers.base import (
+    CHECK_FAILED,
+    CHECK_HORIZON_SECONDS,
     Attendee,
     Authorized,
     DailyLimit,
@@ -190,12 +192,14 @@ def next_utc_midnight(now: datetime) -> datetime:
 class ZoomApi:
     """Calls for one account, with its token refreshed on demand."""
 
-    def __init__(self, account: Account, sleep=time.sleep):
+    def __init__(self, account: Account, sleep=time.sleep, broken_reason: str | None = None):
         self.account = account
         self.sleep = sleep
+        self.broken_reason = broken_reason
 
     def _token(self, rejected: str | None = None) -> str:
-        return tokens.access_token(self.account.tenant_id, self.account.account_id, KEEPER, rejected=rejected)
+        return tokens.access_token(self.account.tenant_id, self.account.account_id, KEEPER, rejected=rejected,
+                                   broken_reason=self.broken_reason)
 
     def call(self, method: str, path: str, json: dict | None = None, params: dict | None = None) -> httpx2.Response:
         token = self._token()
@@ -412,6 +416,31 @@ class ZoomProvider:
             if error.status == 404:
                 return
             raise _rejected(error, 'the client could not be removed from the Zoom meeting') from None
+
+    # --- health -------------------------------------------------------------------------------
+
+    def check(self, account: Account) -> None:
+        if tokens.renew_ahead(account.tenant_id, account.account_id, KEEPER, CHECK_HORIZON_SECONDS,
+                              broken_reason=CHECK_FAILED):
+            return  # the renewal is the proof: Zoom renews only a grant it still honours.
+        try:
+            ZoomApi(account, broken_reason=CHECK_FAILED).call('GET', '/users/me')
+        except ZoomApiError as error:
+            raise _rejected(error, 'the Zoom account could not be read') from None
+        except httpx2.HTTPError as exc:
+            raise RetryLater(f'Zoom did not answer ({type(exc).__name__})') from None
+
+    def exists(self, account: Account, meeting: ProviderMeeting) -> bool:
+        # GET meeting is a "Light" call; its answer (with a fresh start_url) is dropped unread.
+        try:
+            ZoomApi(account).call('GET', f'/meetings/{meeting.external_id}')
+        except ZoomApiError as error:
+            if error.status == 404 and error.code == NOT_FOUND_MEETING:
+                return False
+            raise _rejected(error, 'the Zoom meeting could not be read') from None
+        except httpx2.HTTPError as exc:
+            raise RetryLater(f'Zoom did not answer ({type(exc).__name__})') from None
+        return True
 
     # --- account-level ------------------------------------------------------------------------
 

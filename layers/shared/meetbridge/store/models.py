@@ -165,6 +165,9 @@ class AccountItem(_Item):
     refresh_lease_until = NumberAttribute(null=True)  # unix seconds; the holder is refreshing the tokens
     problem = UnicodeAttribute(null=True)  # why the account needs reconnecting, shown to the admin
     last_checked_at = UTCDateTimeAttribute(null=True)  # the last health check that reached the provider
+    # Since when its health checks have failed for a transient reason (5xx, 429, timeouts); None once one passes.
+    check_failing_since = UTCDateTimeAttribute(null=True)
+    expiring_announced = BooleanAttribute(null=True)  # connection.expiring told for this failing episode
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()

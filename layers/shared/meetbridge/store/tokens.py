@@ -77,8 +77,10 @@ def _read(tenant_id: str, account_id: str) -> AccountItem:
 
 
 def access_token(tenant_id: str, account_id: str, keeper: Keeper, rejected: str | None = None,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> str:
-    """A usable access token; `rejected` is one the provider just refused, which is never returned again."""
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 broken_reason: str | None = None) -> str:
+    """A usable access token; `rejected` is one the provider just refused, which is never returned again.
+    `broken_reason` goes into the `connection.broken` of an authorisation the provider refuses."""
     deadline = clock() + WAIT_SECONDS
     while True:
         item = _read(tenant_id, account_id)
@@ -88,7 +90,7 @@ def access_token(tenant_id: str, account_id: str, keeper: Keeper, rejected: str 
         if token is not None and token != rejected:
             return token
         if _claim(item, now):
-            renewed = _renew(item, tenant_id, state, keeper)
+            renewed = _renew(item, tenant_id, state, keeper, broken_reason)
             if renewed is not None:
                 return renewed
         elif clock() > deadline:
@@ -108,7 +110,22 @@ def _claim(item: AccountItem, now: float) -> bool:
     return True
 
 
-def _renew(item: AccountItem, tenant_id: str, state: dict[str, Any], keeper: Keeper) -> str | None:
+def renew_ahead(tenant_id: str, account_id: str, keeper: Keeper, seconds: float, broken_reason: str | None = None,
+                clock: Callable[[], float] = time.time) -> bool:
+    """Renews the tokens when the held access token would expire within `seconds` (True), else leaves them
+    (False). Invocations racing here renew once: each refuses only the token it saw, so a loser takes the
+    winner's new one."""
+    state = open_state(_read(tenant_id, account_id), tenant_id)
+    now = clock()
+    if keeper.held(state, now + seconds) is not None:
+        return False
+    access_token(tenant_id, account_id, keeper, rejected=keeper.held(state, now), clock=clock,
+                 broken_reason=broken_reason)
+    return True
+
+
+def _renew(item: AccountItem, tenant_id: str, state: dict[str, Any], keeper: Keeper,
+           broken_reason: str | None = None) -> str | None:
     """The new access token, or None when another invocation already renewed the state (read again)."""
     try:
         token, new_state = keeper.renew(state)
@@ -116,7 +133,7 @@ def _renew(item: AccountItem, tenant_id: str, state: dict[str, Any], keeper: Kee
         current = repository.find_consistent(AccountItem, (item.pk, item.sk))
         if current is not None and current.secret_sealed and open_state(current, tenant_id) != state:
             return None  # renewed by someone whose lease we outlived: theirs is the live state
-        mark_broken(item, tenant_id, 'the provider no longer accepts this account\'s authorisation')
+        mark_broken(item, tenant_id, 'the provider no longer accepts this account\'s authorisation', broken_reason)
         raise ConnectionUnusable('the meeting account needs to be connected again', 'needs_reconnect') from None
     except Exception:
         _release(item)
@@ -150,13 +167,14 @@ def _release(item: AccountItem) -> None:
         pass  # the lease runs out by itself
 
 
-def mark_broken(item: AccountItem, tenant_id: str, problem: str) -> None:
-    """The account needs reconnecting: future bookings are flagged and the admin is told."""
+def mark_broken(item: AccountItem, tenant_id: str, problem: str, reason: str | None = None) -> None:
+    """The account needs reconnecting: future bookings are flagged and the admin is told; `reason` (refused,
+    deauthorized, check_failed) says what found it."""
     outbox.update(tenant_id, item, [
         AccountItem.status.set(repository.NEEDS_RECONNECT),
         AccountItem.problem.set(problem),
         AccountItem.refresh_lease_until.remove(),
         AccountItem.updated_at.set(datetime.now(UTC)),
-    ], events.connection_broken(tenant_id, item, problem))
+    ], events.connection_broken(tenant_id, item, problem, reason))
     logger.warning('meeting account needs reconnecting', extra={'tenant_id': tenant_id,
                                                                  'account_id': item.account_id})

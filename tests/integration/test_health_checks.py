@@ -1,0 +1,272 @@
+"""Hourly health checks against the Zoom and Microsoft sandboxes: the tick's fan-out, each account proven with
+its cheapest call, revoked accounts marked, transient failures only noted, and meetings 24 h and 1 h ahead
+asked for at the provider (a missing one sent to be made again)."""
+
+import json
+import os
+import threading
+import traceback
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from bookings import booking_event
+from helpers import acting_as, handler, sqs_event
+from integration_stack import connect_microsoft, connect_zoom
+
+from functions.health.handler import HealthSettings
+from meetbridge import config
+from meetbridge.logic import health
+from meetbridge.store.models import AccountItem
+from meetbridge.store.repository import account_used_by, get_meeting
+
+OWNER = '00000000-0000-0000-0000-000000000001'
+
+
+@pytest.fixture
+def bus(cloud):
+    """What the bus carries about connections, caught by a rule of the test's own."""
+    sqs, events = boto3.client('sqs'), boto3.client('events')
+    url = sqs.create_queue(QueueName='connection-events')['QueueUrl']
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+    bus_name = os.environ['EVENT_BUS_NAME']
+    events.put_rule(Name='ConnectionEvents', EventBusName=bus_name, EventPattern=json.dumps(
+        {'source': ['meetbridge'], 'detail-type': ['connection.broken', 'connection.expiring']}))
+    events.put_targets(Rule='ConnectionEvents', EventBusName=bus_name, Targets=[{'Id': 'q', 'Arn': arn}])
+
+    def received() -> list[dict]:
+        found = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get('Messages', []):
+            for message in batch:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message['ReceiptHandle'])
+                body = json.loads(message['Body'])
+                found.append({'detail-type': body['detail-type'], **body['detail']})
+        return found
+
+    return received
+
+
+def _scheduled_event(tick: datetime) -> dict:
+    return {'version': '0', 'id': 'tick', 'detail-type': 'Scheduled Event', 'source': 'aws.events',
+            'account': '123456789012', 'time': tick.strftime('%Y-%m-%dT%H:%M:%SZ'), 'region': 'us-east-1',
+            'resources': ['arn:aws:events:us-east-1:123456789012:rule/meetbridge-HealthFunctionEveryHour'],
+            'detail': {}}
+
+
+def _tick(stack, tick: datetime) -> None:
+    """The schedule fires: one check request per tenant, then the queue's consumer checks it."""
+    assert handler('health')(_scheduled_event(tick), stack.context) == {'tick': tick.isoformat(), 'tenants': 1}
+    records = stack.cloud.queues['health'].receive()
+    assert [json.loads(record['body'])['tenant_id'] for record in records] == [stack.tenant.tenant_id]
+    assert handler('health')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+
+
+def _check_at(stack, tick: datetime, now: datetime) -> None:
+    """The health function's check of the tenant, as if run at `now`."""
+    with config.using(HealthSettings), acting_as('health'):
+        health.check_tenant(stack.tenant.tenant_id, tick, now)
+
+
+def _account(stack) -> AccountItem:
+    return account_used_by(stack.tenant.tenant_id, 'company')
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _rehome_requests(stack) -> list[dict]:
+    return [json.loads(record['body']) for record in stack.cloud.queues['meetings'].receive()]
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def test_a_zoom_token_that_would_expire_before_the_next_check_is_renewed_and_the_check_noted(stack, zoom, bus):
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    refreshes = zoom.refresh_count('zoom-owner')
+    zoom.reset_calls()
+
+    _tick(stack, _now())
+
+    # Zoom's tokens live an hour: the renewal is the check, and no other call is made.
+    assert zoom.refresh_count('zoom-owner') == refreshes + 1
+    assert [call['operation'] for call in zoom.calls()] == ['token']
+    account = _account(stack)
+    assert account.status == 'active' and account.last_checked_at is not None
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'active'
+    assert bus() == []
+
+
+def test_a_token_that_outlives_the_next_check_is_proven_with_get_users_me(stack, zoom, bus):
+    zoom.access_token_ttl = 3 * 3600
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    refreshes = zoom.refresh_count('zoom-owner')
+    zoom.reset_calls()
+
+    _tick(stack, _now())
+
+    assert [call['operation'] for call in zoom.calls()] == ['get_me']
+    assert zoom.refresh_count('zoom-owner') == refreshes
+    assert _account(stack).last_checked_at is not None
+
+
+def test_a_zoom_user_who_revoked_the_app_is_marked_and_announced_at_the_next_check(stack, zoom, bus):
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    zoom.revoke_user('zoom-owner')  # no app_deauthorized reaches us
+
+    _tick(stack, _now())
+
+    account = _account(stack)
+    assert account.status == 'needs_reconnect' and account.problem and account.last_checked_at is None
+    [broken] = bus()
+    assert broken['detail-type'] == 'connection.broken' and broken['reason'] == 'check_failed'
+    assert (broken['tenant_id'], broken['account_id'], broken['holder'], broken['type']) == (
+        stack.tenant.tenant_id, account.account_id, 'company', 'zoom')
+
+    _tick(stack, _now())  # a broken account is no longer checked, nor announced again
+    assert bus() == []
+
+
+def test_a_revoked_token_that_zoom_still_refuses_after_a_renewal_marks_the_account(stack, zoom, bus):
+    zoom.access_token_ttl = 3 * 3600
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    zoom.fail('get_me', 401, body={'code': 124, 'message': 'Invalid access token.'}, times=2)
+
+    _tick(stack, _now())
+
+    assert _account(stack).status == 'needs_reconnect'
+    assert [event['reason'] for event in bus()] == ['check_failed']
+
+
+def test_a_transient_failure_marks_nothing_and_twelve_hours_of_them_announce_expiring_once(stack, zoom, bus):
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    zoom.fail('token', 503, body={'reason': 'unavailable', 'error': 'temporarily_unavailable'}, times=10)
+    first = _now()
+
+    _tick(stack, first)
+
+    account = _account(stack)
+    assert account.status == 'active' and account.last_checked_at is None
+    assert account.check_failing_since is not None and bus() == []
+
+    _check_at(stack, first, first + timedelta(hours=6))
+    assert bus() == []
+    _check_at(stack, first, first + timedelta(hours=12, minutes=5))
+    [expiring] = bus()
+    _check_at(stack, first, first + timedelta(hours=13))
+    assert bus() == []  # once per episode
+    assert expiring['detail-type'] == 'connection.expiring' and expiring['expires_at'] is None
+    assert expiring['account_id'] == account.account_id and 'connected again' in expiring['problem']
+    assert _account(stack).status == 'active'
+
+    zoom.clear_faults()  # Zoom answers again: the episode ends
+    _tick(stack, _now())
+    recovered = _account(stack)
+    assert recovered.last_checked_at is not None and recovered.check_failing_since is None
+    assert not recovered.expiring_announced
+
+
+def test_two_checks_at_once_renew_the_tokens_once(stack, zoom):
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    refreshes = zoom.refresh_count('zoom-owner')
+    failures = []
+
+    @config.using(HealthSettings)
+    def check():
+        try:
+            with acting_as('health'):  # a thread starts without the caller's context
+                health.check_tenant(stack.tenant.tenant_id, _now(), _now())
+        except Exception as exc:
+            failures.append(''.join(traceback.format_exception(exc)))
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == [] and zoom.refresh_count('zoom-owner') == refreshes + 1
+    assert _account(stack).status == 'active'
+
+
+def test_a_microsoft_account_whose_refresh_tokens_were_revoked_is_marked(stack, microsoft, bus):
+    stack.setup_online_service()
+    assert connect_microsoft(stack, microsoft)['statusCode'] == 200
+    microsoft.revoke_refresh_tokens(OWNER)
+
+    _tick(stack, _now())
+
+    assert _account(stack).status == 'needs_reconnect'
+    [broken] = bus()
+    assert (broken['type'], broken['reason']) == ('microsoft', 'check_failed')
+
+
+# --- meetings --------------------------------------------------------------------------------------
+
+
+def _book_at(stack, booking_id: str, start: datetime, timezone: str = 'Europe/Berlin') -> None:
+    event = booking_event(booking_id=booking_id, client_id=f'c-{booking_id}', start=start, minutes=30)
+    event['booking']['timezone'] = timezone
+    stack.book(event)
+
+
+def test_meetings_24_hours_and_1_hour_ahead_are_asked_for_and_no_others(stack, zoom):
+    zoom.access_token_ttl = 3 * 3600
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    tick = _now()
+    _book_at(stack, 'day', tick + timedelta(hours=24, minutes=10))
+    # Time zones do not matter: the index and the windows are UTC (a half-hour zone, across no boundary).
+    _book_at(stack, 'kolkata', tick + timedelta(hours=24, minutes=59), timezone='Asia/Kolkata')
+    _book_at(stack, 'hour', tick + timedelta(hours=1))
+    _book_at(stack, 'three', tick + timedelta(hours=3))
+    _book_at(stack, 'late', tick + timedelta(hours=25))
+    _book_at(stack, 'soon', tick + timedelta(minutes=59))
+    zoom.reset_calls()
+
+    _tick(stack, tick)
+
+    asked_for = sorted(call['path'].rsplit('/', 1)[1] for call in zoom.calls() if call['operation'] == 'get_meeting')
+    # The windows are [tick+24h, tick+25h) and [tick+1h, tick+2h): +1h is in, +59 min and +25h are not.
+    assert asked_for == sorted(get_meeting(stack.tenant.tenant_id, f'booking:{booking_id}').external_id
+                               for booking_id in ('day', 'kolkata', 'hour'))
+    assert _rehome_requests(stack) == []
+
+
+def test_a_meeting_deleted_at_zoom_is_sent_to_be_made_again(stack, zoom):
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    tick = _now()
+    _book_at(stack, 'gone', tick + timedelta(hours=24, minutes=30))
+    _book_at(stack, 'kept', tick + timedelta(hours=1, minutes=30))
+    gone = stack.view('gone')[1]['meeting']
+    [zoom_id] = [zoom_id for zoom_id, meeting in zoom.meetings.items()
+                 if meeting['start_time'] == (tick + timedelta(hours=24, minutes=30)).strftime('%Y-%m-%dT%H:%M:%SZ')]
+    zoom.remove_meeting(zoom_id)
+
+    _tick(stack, tick)
+
+    assert _rehome_requests(stack) == [{'source': 'meetbridge', 'detail-type': 'meeting.rehome', 'detail': {
+        'tenant_id': stack.tenant.tenant_id, 'meeting_key': gone['key'], 'account_id': gone['account_id'],
+        'reason': 'missing'}}]
+
+
+def test_a_meeting_deleted_in_teams_is_sent_to_be_made_again(stack, microsoft):
+    stack.setup_online_service()
+    assert connect_microsoft(stack, microsoft)['statusCode'] == 200
+    tick = _now()
+    _book_at(stack, 'gone', tick + timedelta(hours=1, minutes=5))
+    [teams_id] = list(microsoft.meetings)
+    microsoft.remove_meeting(teams_id)
+
+    _tick(stack, tick)
+
+    [request] = _rehome_requests(stack)
+    assert request['detail']['meeting_key'] == 'booking:gone' and request['detail']['reason'] == 'missing'
