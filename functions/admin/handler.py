@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from meetbridge import config, safe_json
-from meetbridge.config import DeadLetterSettings, FunctionSettings, ZoomSettings, settings
+from meetbridge.config import DeadLetterSettings, FunctionSettings, MeetingsQueueSettings, ZoomSettings, settings
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import admin, dead_letters, keys, sources, tenants
@@ -18,7 +18,7 @@ from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
 
 
-class AdminSettings(FunctionSettings, ZoomSettings, DeadLetterSettings):
+class AdminSettings(FunctionSettings, ZoomSettings, MeetingsQueueSettings, DeadLetterSettings):
     """Lists an account's users and revokes it at the provider, refreshing its token when needed; lists and
     replays the tenant's dead letters."""
 

@@ -445,7 +445,8 @@ def _sqs(client, where: _Where, operation: str, params: dict) -> list[tuple[str,
     if url is None:
         return [(f"sqs:{operation}", [where.arn("sqs", params.get("QueueName", "*"))])]
     account, name = urlsplit(url).path.strip("/").split("/")[-2:]
-    return [(f"sqs:{operation}", [f"arn:{where.partition}:sqs:{where.region}:{account}:{name}"])]
+    # AWS authorizes a batch by the action of its single form: there is no SendMessageBatch permission.
+    return [(f"sqs:{operation.removesuffix('Batch')}", [f"arn:{where.partition}:sqs:{where.region}:{account}:{name}"])]
 
 
 _RESOURCES: dict[str, Callable[..., list[tuple[str, list[str]]]]] = {

@@ -39,13 +39,16 @@ def cloud(monkeypatch, every_setting):
         events = boto3.client('events')
         events.create_event_bus(Name=os.environ['EVENT_BUS_NAME'])
         queues = {}
-        for rule_id, queue in (('BookingEventsRule', 'meetings'), ('NotificationEventsRule', 'notifications')):
-            url = sqs.create_queue(QueueName=queue)['QueueUrl']
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+        for rule_id, queue in (('BookingEventsRule', 'meetings'), ('AccountEventsRule', 'meetings'),
+                               ('NotificationEventsRule', 'notifications')):
+            if queue not in queues:
+                url = sqs.create_queue(QueueName=queue)['QueueUrl']
+                queues[queue] = Queue(url, sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
             pattern = resources[rule_id]['Properties']['EventPattern']
             events.put_rule(Name=rule_id, EventBusName=os.environ['EVENT_BUS_NAME'], EventPattern=json.dumps(pattern))
-            events.put_targets(Rule=rule_id, EventBusName=os.environ['EVENT_BUS_NAME'], Targets=[{'Id': queue, 'Arn': arn}])
-            queues[queue] = Queue(url, arn)
+            events.put_targets(Rule=rule_id, EventBusName=os.environ['EVENT_BUS_NAME'],
+                               Targets=[{'Id': queue, 'Arn': queues[queue].arn}])
         dead = sqs.create_queue(QueueName='meetings-dlq')['QueueUrl']
         queues['meetings-dlq'] = Queue(dead, sqs.get_queue_attributes(
             QueueUrl=dead, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])

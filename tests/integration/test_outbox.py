@@ -56,7 +56,9 @@ def _sweep(stack, minutes_later: bool = True) -> int:
 
 
 def _published(stack) -> list[dict]:
-    return [json.loads(record['body']) for record in stack.cloud.queues['notifications'].receive()]
+    """What reached the bus: meeting.* go to the notifications queue, connection.* to the meetings queue."""
+    return [json.loads(record['body']) for queue in ('notifications', 'meetings')
+            for record in stack.cloud.queues[queue].receive()]
 
 
 def _left_in_outbox(stack) -> list[OutboxItem]:

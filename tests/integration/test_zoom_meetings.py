@@ -277,7 +277,8 @@ def test_a_real_invalid_grant_asks_the_admin_to_reconnect(stack, zoom):
     account = stack.admin('GET', 'accounts/default')[1]
     assert account['status'] == 'needs_reconnect' and account['problem']
     assert 'connected again' in stack.view('b1')[1]['booking']['problem']
-    published = [json.loads(r['body']) for r in stack.cloud.queues['notifications'].receive()]
+    published = [json.loads(r['body']) for queue in ('notifications', 'meetings')
+                 for r in stack.cloud.queues[queue].receive()]
     assert {e['detail-type'] for e in published} == {'connection.broken', 'meeting.failed'}
     assert zoom.meetings == {}
 
@@ -290,6 +291,7 @@ def test_disconnecting_revokes_at_zoom_and_closes_every_link(stack, zoom):
     status, account = stack.admin('DELETE', 'accounts/default')
 
     assert status == 200 and account['status'] == 'disconnected'
+    stack.pump()  # the reconciliation of its meetings ends with the revocation
     assert [c['operation'] for c in zoom.calls()].count('revoke') == 1
     page = _open(stack, link)
     assert page['statusCode'] == 503 and 'unavailable' in page['body']

@@ -99,10 +99,15 @@ class WaitingSettings(Concern):
     waiting_notice_seconds: int = 3600
 
 
-class DeadLetterSettings(Concern):
-    """The meetings queue and its dead-letter queue, for a tenant's dead letters."""
+class MeetingsQueueSettings(Concern):
+    """The meetings queue: a dead letter is replayed to it, and each meeting of a re-homed account is a message on it."""
 
     meetings_queue_url: NonEmpty
+
+
+class DeadLetterSettings(Concern):
+    """The meetings queue's dead-letter queue, for a tenant's dead letters."""
+
     meetings_dead_letter_queue_url: NonEmpty
 
 
@@ -153,7 +158,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
+            SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings, MeetingsQueueSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
             BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)

@@ -360,6 +360,29 @@ def _create_meeting(
     return meeting
 
 
+def make_meeting_again(tenant_id: str, meeting: MeetingItem, booking_item: BookingItem, reason: str,
+                       now: datetime) -> MeetingItem | None:
+    """Makes the live `meeting` again on the first usable account of `booking_item`'s chain (a new generation:
+    the join links name the meeting, so they stay), registers a class's clients in it again and keeps `reason`
+    as its fallback_reason. None when no account can host it (the meeting is left as it was)."""
+    booking = Booking(id=booking_item.booking_id, service_id=booking_item.service_id,
+                      provider_id=booking_item.provider_id, start=meeting.start, end=meeting.end,
+                      timezone=meeting.timezone, session_id=booking_item.session_id,
+                      payment={'required': booking_item.payment_required, 'status': booking_item.payment_status},
+                      client=booking_item.client.as_dict())
+    service = repository.find(ServiceItem, ServiceItem.key(tenant_id, booking.service_id))
+    tenant = repository.get_tenant(tenant_id)
+    spec = _spec(booking, service, tenant.meeting_settings.as_dict() if tenant.meeting_settings else None)
+    remade = _create_meeting(tenant_id, booking, spec, meeting, now)
+    if remade is None:
+        return None
+    _register_again(tenant_id, remade, details_of(tenant_id, remade), replace(spec, reference=remade.reference), None)
+    remade.account_slot = repository.get_account(tenant_id, remade.account_id).holder
+    remade.fallback_reason = reason
+    repository.save(remade)
+    return remade
+
+
 def _open_provider_link_and_schedule(tenant_id: str, meeting: MeetingItem, now: datetime) -> None:
     """The provider's link (minted once, the same one again after the meeting is made anew), the start's schedule
     and the reminders'."""
