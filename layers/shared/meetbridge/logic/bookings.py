@@ -377,9 +377,10 @@ def make_meeting_again(tenant_id: str, meeting: MeetingItem, booking_item: Booki
     if remade is None:
         return None
     _register_again(tenant_id, remade, details_of(tenant_id, remade), replace(spec, reference=remade.reference), None)
-    remade.account_slot = repository.get_account(tenant_id, remade.account_id).holder
-    remade.fallback_reason = reason
-    repository.save(remade)
+    # Without a version condition: a booking joining the class session meanwhile does not undo the remake.
+    repository.update(remade, actions=[
+        MeetingItem.account_slot.set(repository.get_account(tenant_id, remade.account_id).holder),
+        MeetingItem.fallback_reason.set(reason)], add_version_condition=False)
     return remade
 
 

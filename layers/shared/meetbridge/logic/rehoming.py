@@ -151,6 +151,11 @@ def rehome(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     before = bookings.details_of(tenant_id, meeting) if leaving and meeting.details_sealed else None
     provider_before = meeting.provider_type
     reason = _fallback_reason(tenant_id, account_id, detail, reconciliation)
+    deleting = before is not None and not missing and reconciliation is not None and reconciliation.reason in LET_GO
+    if deleting and reconciliation.reason == 'admin':
+        # A disconnected account's links answer 503: its meeting serves nobody, and it is deleted now, while the
+        # tokens are kept (a meeting retried after the summary could no longer reach it).
+        _delete_old(tenant_id, account_id, provider_before, before)
     try:
         remade = bookings.make_meeting_again(tenant_id, meeting, booking, reason, now)
         problem = None if remade is not None else NO_ACCOUNT
@@ -165,8 +170,8 @@ def rehome(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
         _record(reconciliation, meeting_key, 'failed', now, _failure(meeting, problem))
         return {'outcome': 'failed: ' + problem}
 
-    if before is not None and not missing and (reconciliation is None or reconciliation.reason in LET_GO):
-        _delete_old(tenant_id, account_id, provider_before, before)
+    if deleting and reconciliation.reason == 'replaced':
+        _delete_old(tenant_id, account_id, provider_before, before)  # it served its people until now
     after = bookings.details_of(tenant_id, remade)
     if before is None or (before.password, before.description, provider_before) != \
             (after.password, after.description, remade.provider_type):
