@@ -23,6 +23,8 @@ os.environ.update(
     MEETINGS_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/meetings',
     MEETINGS_DEAD_LETTER_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/meetings-dlq',
     START_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/start',
+    ALERTS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:alerts',
+    ALERT_WEBHOOK_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/alert-webhooks',
     SCHEDULER_ROLE_ARN='arn:aws:iam::123456789012:role/scheduler',
     SCHEDULER_DLQ_ARN='arn:aws:sqs:us-east-1:123456789012:scheduler-dlq',
     AUTO_START_LEAD_SECONDS='60',

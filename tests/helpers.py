@@ -60,6 +60,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'SealingKey': key_arn.rsplit('/', 1)[-1], 'EventBus': env['EVENT_BUS_NAME'],
         'ScheduleGroup': env['SCHEDULE_GROUP'], 'SenderEmail': env['SENDER_EMAIL'],
         'StartQueue': env['START_QUEUE_URL'],
+        'AlertWebhookQueue': env['ALERT_WEBHOOK_QUEUE_URL'],
         'ZoomClientSecret': env.get('ZOOM_CLIENT_SECRET_ARN', unset),
         'MicrosoftClientSecret': env.get('MICROSOFT_CLIENT_SECRET_ARN', unset),
     }
@@ -75,6 +76,8 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'NotificationsQueue.Arn': arn('sqs', 'notifications'),
         'StartQueue.Arn': arn('sqs', 'start'),
         'StartDeadLetterQueue.Arn': arn('sqs', 'start-dlq'),
+        'AlertsQueue.Arn': env['ALERTS_QUEUE_ARN'],
+        'AlertWebhookQueue.Arn': arn('sqs', 'alert-webhooks'),
         'AutoStartFunction.Arn': env['AUTO_START_FUNCTION_ARN'],
     }
     return refs, attributes

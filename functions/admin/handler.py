@@ -9,18 +9,19 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from meetbridge import config, safe_json
-from meetbridge.config import DeadLetterSettings, FunctionSettings, MeetingsQueueSettings, ZoomSettings, settings
+from meetbridge.config import (AlertWebhookSettings, DeadLetterSettings, FunctionSettings, MeetingsQueueSettings,
+                               ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, dead_letters, keys, sources, tenants
+from meetbridge.logic import admin, alert_settings, dead_letters, keys, sources, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
 
 
-class AdminSettings(FunctionSettings, ZoomSettings, MeetingsQueueSettings, DeadLetterSettings):
+class AdminSettings(FunctionSettings, ZoomSettings, MeetingsQueueSettings, DeadLetterSettings, AlertWebhookSettings):
     """Lists an account's users and revokes it at the provider, refreshing its token when needed; lists and
-    replays the tenant's dead letters."""
+    replays the tenant's dead letters; checks the alert webhook URLs it saves."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
@@ -187,6 +188,18 @@ def get_reminder_offsets(tenant_id: Id) -> admin.ReminderOffsets:
          '(meetings made or moved afterwards)', tags=['settings'], responses=ERRORS)
 def put_reminder_offsets(tenant_id: Id, body: Annotated[admin.ReminderOffsets, Body()]) -> admin.ReminderOffsets:
     return admin.put_reminder_offsets(tenant_id, body)
+
+
+@app.get(f'{TENANT}/settings/alerts', summary='Who is alerted when an account breaks or a booking needs the admin',
+         tags=['settings'], responses=ERRORS)
+def get_alert_contacts(tenant_id: Id) -> alert_settings.AlertContacts:
+    return alert_settings.get_contacts(tenant_id)
+
+
+@app.put(f'{TENANT}/settings/alerts', summary='Set the alert emails and the signed alert webhook\'s URL (null: none)',
+         tags=['settings'], responses=ERRORS)
+def put_alert_contacts(tenant_id: Id, body: Annotated[alert_settings.AlertContacts, Body()]) -> alert_settings.AlertContacts:
+    return alert_settings.put_contacts(tenant_id, body)
 
 
 @app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',

@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import aws, budget, config, events, idempotency
 from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MeetingsQueueSettings,
-                               MicrosoftSettings, ReminderSettings, SchedulingSettings, StartQueueSettings,
-                               WaitingSettings, ZoomSettings)
+                               MicrosoftSettings, ReminderSettings, ScheduleGroupSettings, SchedulingSettings,
+                               StartQueueSettings, WaitingSettings, ZoomSettings)
 from meetbridge.domain.model import BookingEvent
 from meetbridge.sources.base import Lookup, LookupRefused
 from meetbridge.errors import InvalidInput, MeetbridgeError, NotFound, RetryLater
@@ -24,8 +24,9 @@ from meetbridge.logic import bookings, lookups, rehoming, waiting, webhooks
 from meetbridge.observability import logger, metrics
 
 
-class MeetingsSettings(FunctionSettings, SchedulingSettings, StartQueueSettings, ReminderSettings, WaitingSettings,
-                       MeetingsQueueSettings, LinksSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings):
+class MeetingsSettings(FunctionSettings, ScheduleGroupSettings, SchedulingSettings, StartQueueSettings,
+                       ReminderSettings, WaitingSettings, MeetingsQueueSettings, LinksSettings, ZoomSettings,
+                       MicrosoftSettings, BookingPlatformSettings):
     """Creates meetings at the providers, mints join links and schedules the starts and reminders; tells the
     admin about bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave
     out; re-homes the future meetings of an account that went away."""

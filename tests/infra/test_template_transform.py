@@ -6,6 +6,7 @@ import pytest
 
 FUNCTIONS = {
     "BookingWebhookFunction",
+    "AlertsFunction",
     "OAuthFunction",
     "MeetingsFunction",
     "AutoStartFunction",
@@ -29,7 +30,7 @@ ROUTES = {
     ("ANY", "/{proxy+}"): "JoinFunction",
 }
 
-SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction"}
+SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction", "AlertsFunction"}
 
 # AWS's guidance for SQS event sources: at least 6x the function timeout leaves Lambda room to retry a
 # throttled batch before its messages become visible again.
@@ -48,7 +49,7 @@ def get_att_target(value: Any) -> str:
     return value["Fn::GetAtt"][0]
 
 
-def test_exactly_the_eight_functions_exist(cfn_resources):
+def test_exactly_these_functions_exist(cfn_resources):
     assert set(of_type(cfn_resources, "AWS::Lambda::Function")) == FUNCTIONS
 
 

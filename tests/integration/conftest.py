@@ -5,8 +5,8 @@ import os
 
 import boto3
 import pytest
-from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, aws_calls_one_at_a_time,
-                               create_table, template_resources)
+from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, WebhookReceiver,
+                               aws_calls_one_at_a_time, create_table, template_resources)
 from moto import mock_aws
 
 from infra.local import iam
@@ -59,6 +59,18 @@ def cloud(monkeypatch, every_setting):
             queues[name] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
         sqs.set_queue_attributes(QueueUrl=queues['start'].url, Attributes={'RedrivePolicy': json.dumps(
             {'deadLetterTargetArn': queues['start-dlq'].arn, 'maxReceiveCount': '5'})})
+        # The alerts: their rule's queue, and the webhook queue with its dead-letter queue.
+        url = sqs.create_queue(QueueName='alerts')['QueueUrl']
+        queues['alerts'] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
+        events.put_rule(Name='AlertEventsRule', EventBusName=os.environ['EVENT_BUS_NAME'],
+                        EventPattern=json.dumps(resources['AlertEventsRule']['Properties']['EventPattern']))
+        events.put_targets(Rule='AlertEventsRule', EventBusName=os.environ['EVENT_BUS_NAME'],
+                           Targets=[{'Id': 'alerts', 'Arn': queues['alerts'].arn}])
+        for name in ('alert-webhooks-dlq', 'alert-webhooks'):
+            url = sqs.create_queue(QueueName=name)['QueueUrl']
+            queues[name] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
+        sqs.set_queue_attributes(QueueUrl=queues['alert-webhooks'].url, Attributes={'RedrivePolicy': json.dumps(
+            {'deadLetterTargetArn': queues['alert-webhooks-dlq'].arn, 'maxReceiveCount': '10'})})
         boto3.client('scheduler').create_schedule_group(Name=os.environ['SCHEDULE_GROUP'])
         boto3.client('ses').verify_email_identity(EmailAddress=os.environ['SENDER_EMAIL'])
         yield Cloud(queues=queues)
@@ -110,3 +122,16 @@ def microsoft(cloud, monkeypatch):
     yield sandbox
     sandbox.stop()
     parameters.clear_caches()
+
+
+@pytest.fixture
+def alert_receiver(monkeypatch):
+    """An alert webhook receiver on loopback (plain http, as the local stack allows), stopped and joined after."""
+    monkeypatch.setenv('ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK', 'true')
+    receiver = WebhookReceiver()
+    receiver.thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    receiver.thread.join(timeout=5)
+    assert not receiver.thread.is_alive()

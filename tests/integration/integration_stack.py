@@ -255,3 +255,33 @@ def book_in_parallel(stack: Stack, count: int) -> list[str]:
     for thread in threads:
         thread.join()
     return failures
+
+
+class WebhookReceiver:
+    """A webhook receiver on 127.0.0.1 that answers each POST with the next status of `statuses` (then 200)."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[dict, bytes]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handle(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers['Content-Length']))
+                receiver.requests.append(({key.lower(): value for key, value in self.headers.items()}, body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
+            def log_message(self, *_):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handle)
+        # A query string the alerts function must never log.
+        self.url = f'http://127.0.0.1:{self.server.server_port}/alerts?token=not-logged'
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={'poll_interval': 0.05})
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.requests]

@@ -261,9 +261,27 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     stack.pump()
 
 
-def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft):
+def drive_alerts(stack, receiver) -> None:
+    """alerts: the connections broken above reach the contacts set now; SES is down for the first email, which is
+    sent on the retry (with the digests' schedules and the webhook queued); the receiver refuses the webhook
+    once, so it is delayed for its retry, then takes it."""
+    assert stack.admin('PUT', 'settings/alerts', {'emails': ['ops@acme.example'], 'webhook_url': receiver.url})[0] == 200
+    records = stack.cloud.queues['alerts'].receive()
+    assert records
+    with unavailable_once('ses', 'SendEmail'):
+        assert handler('alerts')(sqs_event(records), stack.context)['batchItemFailures']
+    assert handler('alerts')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    receiver.statuses = [500]
+    webhooks = stack.cloud.queues['alert-webhooks'].receive()
+    assert webhooks
+    assert handler('alerts')(sqs_event(webhooks[:1]), stack.context)['batchItemFailures']
+    assert handler('alerts')(sqs_event(webhooks), stack.context) == {'batchItemFailures': []}
+
+
+def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft, alert_receiver):
     with iam.recording_allowed() as allowances:
         drive_every_path(stack, zoom, microsoft)
+        drive_alerts(stack, alert_receiver)
 
     # A call the role does not allow was refused as AWS refuses it, and fails the session (conftest.py).
     by_function = {}  # the session name of the assumed role is the function's logical id

@@ -7,6 +7,7 @@ from meetbridge.config import (
     EmailSettings,
     FunctionSettings,
     MissingSetting,
+    ScheduleGroupSettings,
     SchedulingSettings,
     StoreSettings,
     ZoomSettings,
@@ -30,7 +31,7 @@ def test_an_empty_variable_is_as_missing_as_an_absent_one_and_its_value_is_never
     monkeypatch.setenv('SENDER_EMAIL', '')
     monkeypatch.setenv('AUTO_START_LEAD_SECONDS', 'sixty')
     with pytest.raises(MissingSetting) as raised:
-        config.load(type('Scheduler', (FunctionSettings, SchedulingSettings, EmailSettings), {}))
+        config.load(type('Scheduler', (FunctionSettings, ScheduleGroupSettings, SchedulingSettings, EmailSettings), {}))
     message = str(raised.value)
     assert message.startswith('Scheduler: ') and 'SENDER_EMAIL: String should have at least 1 character' in message
     assert 'AUTO_START_LEAD_SECONDS: Input should be a valid integer' in message and 'sixty' not in message

@@ -19,8 +19,10 @@ def test_template_names_cover_both_recipients_and_every_change():
         'provider_created', 'provider_rescheduled', 'provider_cancelled',
         'starting_client', 'starting_provider', 'reminder_client', 'reminder_provider',
         'details_changed_client', 'details_changed_provider',
+        'alert_connection_broken', 'alert_connection_expiring', 'alert_meeting_failed', 'alert_booking_problem',
+        'alert_accounts_reconciled',
     }
-    assert len(TEMPLATE_NAMES) == 12
+    assert len(TEMPLATE_NAMES) == 17
 
 
 def test_recipient_of_template():

@@ -69,13 +69,18 @@ class EventsSettings(Concern):
     event_bus_name: NonEmpty
 
 
-class SchedulingSettings(Concern):
-    """Meetings' start schedules (EventBridge Scheduler), how early they fire, and re-queueing a booking
-    after a provider's daily limit."""
+class ScheduleGroupSettings(Concern):
+    """One-time EventBridge Scheduler schedules: their group, the role they run as and their dead-letter queue."""
 
     schedule_group: NonEmpty
     scheduler_role_arn: NonEmpty
     scheduler_dlq_arn: NonEmpty
+
+
+class SchedulingSettings(Concern):
+    """Meetings' start schedules, how early they fire, and re-queueing a booking after a provider's daily
+    limit."""
+
     auto_start_function_arn: NonEmpty
     auto_start_lead_seconds: int
     meetings_queue_arn: NonEmpty
@@ -123,6 +128,19 @@ class EmailSettings(Concern):
     sender_email: NonEmpty
 
 
+class AlertWebhookSettings(Concern):
+    """Whether an alert webhook may be plain http to this machine (set by the local stack only)."""
+
+    alert_webhook_allow_http_loopback: bool = False
+
+
+class AlertQueuesSettings(Concern):
+    """The alerts queue (the windows' digest schedules put their flush there) and the alert webhooks' queue."""
+
+    alerts_queue_arn: NonEmpty
+    alert_webhook_queue_url: NonEmpty
+
+
 class ZoomSettings(Concern):
     """The Zoom app's credentials (a Secrets Manager secret, read through Powertools parameters, cached 5
     minutes) and Zoom's endpoints."""
@@ -158,8 +176,9 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
-            SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings, MeetingsQueueSettings, DeadLetterSettings, LinksSettings, EmailSettings, ZoomSettings, MicrosoftSettings,
-            BookingPlatformSettings)
+            ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
+            MeetingsQueueSettings, DeadLetterSettings, LinksSettings, EmailSettings, AlertWebhookSettings,
+            AlertQueuesSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from meetbridge import aws, events
-from meetbridge.config import ReminderSettings, SchedulingSettings, StartQueueSettings, settings
+from meetbridge.config import (AlertQueuesSettings, ReminderSettings, ScheduleGroupSettings, SchedulingSettings,
+                               StartQueueSettings, settings)
 
 # Scheduler needs a little time between creating a schedule and its first moment; a start request sent
 # directly waits as long, so the meeting's own save (after the request is made) lands first.
@@ -41,7 +42,7 @@ def at_expression(at: datetime) -> str:
 
 def _put_one_time(name: str, at: datetime, target: dict, replace: bool) -> None:
     """A one-time schedule that deletes itself after it fired; `replace` moves an existing one."""
-    config = settings(SchedulingSettings)
+    config = settings(ScheduleGroupSettings)
     request = {
         'Name': name,
         'GroupName': config.schedule_group,
@@ -139,7 +140,7 @@ def delete_start_schedule(name: str | None) -> None:
         return
     scheduler = aws.client('scheduler')
     try:
-        scheduler.delete_schedule(Name=name, GroupName=settings(SchedulingSettings).schedule_group)
+        scheduler.delete_schedule(Name=name, GroupName=settings(ScheduleGroupSettings).schedule_group)
     except scheduler.exceptions.ResourceNotFoundException:
         pass  # already fired and deleted itself, or deleted by an earlier attempt
 
@@ -178,6 +179,27 @@ def delete_reminder_schedules(names: Iterable[str]) -> None:
     scheduler = aws.client('scheduler')
     for name in names:
         try:
-            scheduler.delete_schedule(Name=name, GroupName=settings(SchedulingSettings).schedule_group)
+            scheduler.delete_schedule(Name=name, GroupName=settings(ScheduleGroupSettings).schedule_group)
         except scheduler.exceptions.ResourceNotFoundException:
             pass  # already sent and deleted itself, or deleted by an earlier attempt
+
+
+# --- alert digests --------------------------------------------------------------------------------
+
+# What an alert window's schedule puts on the alerts queue when the window ends (logic/alerts.py).
+ALERTS_FLUSH_DUE = 'alerts.flush_due'
+
+
+def put_alert_flush(tenant_id: str, group: str, window_until: datetime, at: datetime) -> str:
+    """The one-time schedule, due at `at`, that ends an alert group's window (`window_until`): its digest is
+    sent then. Named after the window, so the same window's schedule is made once however often this is called."""
+    window = window_until.astimezone(UTC).isoformat().replace('+00:00', 'Z')
+    name = 'alerts-' + hashlib.sha256(f'{tenant_id}|{group}|{window}'.encode()).hexdigest()[:48]
+    _put_one_time(name, at, {
+        'Arn': settings(AlertQueuesSettings).alerts_queue_arn,
+        'Input': json.dumps({'source': events.SOURCE, 'detail-type': ALERTS_FLUSH_DUE,
+                             'detail': {'tenant_id': tenant_id, 'group': group, 'window_until': window}}),
+        # A digest late by hours is still worth sending: its alerts are kept for it alone.
+        'RetryPolicy': {'MaximumRetryAttempts': 185, 'MaximumEventAgeInSeconds': 86400},
+    }, replace=False)
+    return name

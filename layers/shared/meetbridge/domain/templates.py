@@ -19,8 +19,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     (f'{recipient}_{change}' if change in BOOKING_CHANGES else f'{change}_{recipient}'): (recipient, change)
     for change in CHANGES for recipient in RECIPIENTS
 }
-TEMPLATE_NAMES = tuple(TEMPLATES)
 _NAMES = {recipient_and_change: name for name, recipient_and_change in TEMPLATES.items()}
+# Alerts to the tenant's admin contacts, one template per kind of event (logic/alerts.py); a digest of several
+# kinds is written with the template of its first alert's kind.
+ADMIN = 'admin'
+ALERT_KINDS = ('connection_broken', 'connection_expiring', 'meeting_failed', 'booking_problem', 'accounts_reconciled')
+ALERT_TEMPLATES = {f'alert_{kind}': kind for kind in ALERT_KINDS}
+TEMPLATES.update({name: (ADMIN, kind) for name, kind in ALERT_TEMPLATES.items()})
+TEMPLATE_NAMES = tuple(TEMPLATES)
 # A "starting now" message to every client of a class is opt-in; every other template sends until switched off.
 DISABLED_BY_DEFAULT = frozenset({'starting_client'})
 
@@ -42,6 +48,11 @@ VARIABLES = (
     'timezone',
 )
 
+# What an alert template can use, as {{ name }}: no join link and no secret is among them. `alerts` is a list of
+# {kind, time, booking_id, problem}; `more_alerts` counts those past the list's end.
+ALERT_VARIABLES = ('company_name', 'account_type', 'account_connected_as', 'account_slot', 'alerts', 'more_alerts',
+                   'alerts_text')
+
 _BRACKET = re.compile(r'\[(' + '|'.join(VARIABLES) + r')\]')
 
 
@@ -51,6 +62,10 @@ def name_of(recipient: str, change: str) -> str:
 
 def recipient_of(template_name: str) -> str:
     return TEMPLATES[template_name][0]
+
+
+def variables_of(template_name: str) -> tuple[str, ...]:
+    return ALERT_VARIABLES if recipient_of(template_name) == ADMIN else VARIABLES
 
 
 def enabled_by_default(template_name: str) -> bool:
@@ -69,7 +84,7 @@ def forbidden_variables(template_name: str, text: str) -> set[str]:
     return set()
 
 
-def sample_variables() -> dict[str, dict[str, str]]:
+def sample_variables() -> dict[str, dict]:
     """Realistic values a template is tried with before it is saved, by what they are an example of: an
     ordinary booking, every value at the longest the API accepts, the optional values missing (as in a
     client's message, which never has the host's link), and other scripts and half-hour zones."""
@@ -97,8 +112,39 @@ def sample_variables() -> dict[str, dict[str, str]]:
         'client_name': 'Łukasz Żółć', 'start_time': 'Sunday, 29 March 2026, 02:45', 'end_time': '03:30',
         'start_date': '29 March 2026', 'timezone': 'Asia/Kathmandu',
     }
-    return {'an ordinary booking': ordinary, 'the longest values': longest, 'optional values missing': missing,
-            'other scripts and zones': elsewhere}
+    examples = {'an ordinary booking': ordinary, 'the longest values': longest, 'optional values missing': missing,
+                'other scripts and zones': elsewhere}
+    return {example: {**values, **ALERT_SAMPLES[example]} for example, values in examples.items()}
+
+
+def _alert_sample(kind: str, booking_id: str, problem: str) -> dict[str, str]:
+    return {'kind': kind, 'time': '2026-03-09 09:30 UTC', 'booking_id': booking_id, 'problem': problem}
+
+
+# The alert templates' variables in the same four examples (what sample_variables adds to each).
+ALERT_SAMPLES = {
+    'an ordinary booking': {
+        'account_type': 'zoom', 'account_connected_as': 'owner@studio.example', 'account_slot': 'company',
+        'alerts': [_alert_sample('connection_broken', '', 'Zoom refused the refresh token: connect the account again'),
+                   _alert_sample('meeting_failed', 'bk-1042', 'the meeting account must be connected again')],
+        'more_alerts': 0, 'alerts_text': 'connection_broken: Zoom refused the refresh token',
+    },
+    'the longest values': {
+        'account_type': 'microsoft', 'account_connected_as': ('a' * 240) + '@example.com',
+        'account_slot': 'provider:' + 'p' * 128,
+        'alerts': [_alert_sample('booking_problem', 'b' * 128, ('Room 7 & <lift> ' * 60)[:1000])] * 50,
+        'more_alerts': 950, 'alerts_text': ('booking_problem: Room 7 & <lift> ' * 200)[:5000],
+    },
+    'optional values missing': {
+        'account_type': '', 'account_connected_as': '', 'account_slot': '',
+        'alerts': [_alert_sample('meeting_failed', '', '')], 'more_alerts': 0, 'alerts_text': 'meeting_failed',
+    },
+    'other scripts and zones': {
+        'account_type': 'custom_link', 'account_connected_as': 'スタジオ九', 'account_slot': 'fallback',
+        'alerts': [_alert_sample('accounts_reconciled', '', 'استشارة: 3 re-homed, 1 failed')], 'more_alerts': 0,
+        'alerts_text': 'accounts_reconciled: استشارة',
+    },
+}
 
 
 def zone_label(zone: str, moment: datetime) -> str:

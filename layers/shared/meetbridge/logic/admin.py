@@ -312,7 +312,7 @@ def _template_name(name: str) -> str:
 
 def _template_out(name: str, template: Template) -> TemplateOut:
     return TemplateOut(name=name, subject=template.subject, body=template.body, default=template.is_default,
-                       enabled=template.enabled, variables=list(rules.VARIABLES))
+                       enabled=template.enabled, variables=list(rules.variables_of(name)))
 
 
 def get_template(tenant_id: str, name: str) -> TemplateOut:

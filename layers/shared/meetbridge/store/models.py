@@ -16,6 +16,7 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  EXTERNAL#<source>#<id> which of our bookings a platform's booking id is
   TENANT#<tenant>  SOURCETOKEN#<source>   a booking platform's API token, sealed, reused until refused
   TENANT#<tenant>  KEY#<key id>           an API key with a role (admin | senior | junior), as its digest
+  TENANT#<tenant>  ALERTGROUP#<group>     an alert group's window and the alerts kept for its digest
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
 
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -91,6 +93,9 @@ class TenantItem(_Item):
     # Reminders before a meeting's start, normalised ISO 8601 durations (logic/reminders.py): None is the
     # default, an empty list none.
     reminder_offsets = ListAttribute(of=UnicodeAttribute, null=True)
+    # Who is alerted when an account breaks or a booking needs the admin (logic/alert_settings.py).
+    alert_emails = ListAttribute(of=UnicodeAttribute, null=True)
+    alert_webhook_url = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
@@ -463,3 +468,24 @@ class ReconciliationItem(_Item):
     @staticmethod
     def key(tenant_id: str, account_id: str, cause_id: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'RECONCILIATION#{account_id}#{cause_id}'
+
+
+class AlertGroupItem(_Item):
+    """An alert group (an account, or 'tenant'): its open window and what waits for the window's digest
+    (logic/alerts.py). Every write is versioned, so concurrent consumers never lose or repeat an alert.
+
+    `outgoing` is the last message decided (its id, alerts and the window it closed): whatever decided it
+    sends it again when it is redelivered, and the per-recipient idempotency keeps that to one send."""
+
+    group = UnicodeAttribute()
+    window_until = UTCDateTimeAttribute(null=True)  # alerts before it are kept for the digest at that time
+    pending = JSONAttribute(default=list)  # the alerts kept for the digest (logic/alerts.py's Alert.as_map)
+    pending_overflow = NumberAttribute(default=0)  # alerts beyond the kept list, counted only
+    recent_ids = ListAttribute(of=UnicodeAttribute, default=list)  # alerts already recorded: a redelivery
+    outgoing = JSONAttribute(null=True)
+    ttl = TTLAttribute(null=True)  # a quiet group goes away
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, group: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'ALERTGROUP#{group}'
