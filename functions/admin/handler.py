@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from meetbridge import config, safe_json
-from meetbridge.config import AlertWebhookSettings, DeadLetterSettings, FunctionSettings, ZoomSettings, settings
+from meetbridge.config import (AlertWebhookSettings, DeadLetterSettings, FunctionSettings, MeetingsQueueSettings,
+                               ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import admin, alert_settings, dead_letters, keys, sources, tenants
@@ -18,7 +19,7 @@ from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
 
 
-class AdminSettings(FunctionSettings, ZoomSettings, DeadLetterSettings, AlertWebhookSettings):
+class AdminSettings(FunctionSettings, ZoomSettings, MeetingsQueueSettings, DeadLetterSettings, AlertWebhookSettings):
     """Lists an account's users and revokes it at the provider, refreshing its token when needed; lists and
     replays the tenant's dead letters; checks the alert webhook URLs it saves."""
 

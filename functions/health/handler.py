@@ -8,12 +8,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from meetbridge import config
-from meetbridge.config import FunctionSettings, HealthQueueSettings, MicrosoftSettings, RehomeSettings, ZoomSettings
+from meetbridge.config import FunctionSettings, HealthQueueSettings, MicrosoftSettings, MeetingsQueueSettings, ZoomSettings
 from meetbridge.logic import health
 from meetbridge.observability import logger, metrics
 
 
-class HealthSettings(FunctionSettings, HealthQueueSettings, RehomeSettings, ZoomSettings, MicrosoftSettings):
+class HealthSettings(FunctionSettings, HealthQueueSettings, MeetingsQueueSettings, ZoomSettings, MicrosoftSettings):
     """Lists the tenants onto the health queue; checks each tenant's Zoom and Microsoft accounts and asks for
     their soon meetings, sending a missing one to the meetings queue."""
 

@@ -1,6 +1,7 @@
 """SQS consumer of booking.* events: each becomes a meeting, join links and a start schedule; a booking.lookup
 reads a booking from its platform's API and publishes what it finds; a connection.connected applies again the
-bookings that failed for lack of an account."""
+bookings that failed for lack of an account; a connection.broken or connection.disconnected re-homes the account's
+future meetings, each a meeting.rehome of its own (logic/rehoming.py)."""
 
 import json
 import time
@@ -13,22 +14,22 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import aws, budget, config, events, idempotency
-from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MicrosoftSettings,
-                               ReminderSettings, ScheduleGroupSettings, SchedulingSettings, StartQueueSettings,
-                               WaitingSettings, ZoomSettings)
+from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MeetingsQueueSettings,
+                               MicrosoftSettings, ReminderSettings, ScheduleGroupSettings, SchedulingSettings,
+                               StartQueueSettings, WaitingSettings, ZoomSettings)
 from meetbridge.domain.model import BookingEvent
 from meetbridge.sources.base import Lookup, LookupRefused
 from meetbridge.errors import InvalidInput, MeetbridgeError, NotFound, RetryLater
-from meetbridge.logic import bookings, failed_bookings, lookups, waiting, webhooks
+from meetbridge.logic import bookings, failed_bookings, lookups, rehoming, waiting, webhooks
 from meetbridge.observability import logger, metrics
 
 
 class MeetingsSettings(FunctionSettings, ScheduleGroupSettings, SchedulingSettings, StartQueueSettings,
-                       ReminderSettings, WaitingSettings, LinksSettings, ZoomSettings, MicrosoftSettings,
-                       BookingPlatformSettings):
+                       ReminderSettings, WaitingSettings, MeetingsQueueSettings, LinksSettings, ZoomSettings,
+                       MicrosoftSettings, BookingPlatformSettings):
     """Creates meetings at the providers, mints join links and schedules the starts and reminders; tells the
     admin about bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave
-    out."""
+    out; re-homes the future meetings of an account that went away."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
@@ -51,6 +52,15 @@ def apply_once(event: dict) -> dict:
     logger.info('booking event applied', extra={'tenant_id': event['tenant_id'], 'booking_id': event['booking']['id'],
                                                 'type': event['type'], 'outcome': result.outcome})
     return {'outcome': result.outcome, 'notice': result.notice}
+
+
+# A re-home request is one SQS message: its redelivery returns the first result (made again once).
+REHOME_ONCE = idempotency.config(key='[tenant_id, meeting_key, message_id]', expires_after_seconds=7 * 24 * 3600)
+
+
+@idempotent_function(data_keyword_argument='request', config=REHOME_ONCE, persistence_store=idempotency.store())
+def rehome_once(request: dict) -> dict:
+    return rehoming.rehome(request, datetime.now(UTC))
 
 
 # A failed record waits 30 s, then twice as long at each receive up to an hour: with the queue's
@@ -105,6 +115,12 @@ def record_handler(record: SQSRecord, lambda_context) -> dict:
     if envelope['detail-type'] == events.CONNECTION_CONNECTED:
         with budget.within(RECORD_SECONDS):
             return failed_bookings.retry(envelope['detail'], datetime.now(UTC))
+    if envelope['detail-type'] in (events.CONNECTION_BROKEN, events.CONNECTION_DISCONNECTED):
+        with budget.within(RECORD_SECONDS):
+            return rehoming.reconcile(envelope['detail'], datetime.now(UTC))
+    if envelope['detail-type'] == events.MEETING_REHOME:
+        with budget.within(RECORD_SECONDS):
+            return rehome_once(request={**envelope['detail'], 'message_id': record.message_id})
     event = BookingEvent.model_validate(envelope['detail'])
     try:
         with budget.within(RECORD_SECONDS):
@@ -138,6 +154,7 @@ def delay_failed(event: dict, response: dict) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     ONCE.register_lambda_context(context)
+    REHOME_ONCE.register_lambda_context(context)
     webhooks.DEDUPE.register_lambda_context(context)
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)

@@ -18,8 +18,9 @@ from meetbridge.domain.model import BookingEvent
 from meetbridge.logic import bookings, failed_bookings
 from meetbridge.store.models import BookingItem, MeetingItem
 
-# connection.connected reaches the meetings function, as deployed.
 pytestmark = pytest.mark.usefixtures('account_events')
+
+# connection.connected reaches the meetings function, as deployed.
 
 COMPANY_ROOM = {'type': 'custom_link', 'url': 'https://meet.example.com/company-room', 'description': 'Company'}
 FALLBACK_ROOM = {'type': 'custom_link', 'url': 'https://meet.example.com/fallback-room', 'password': 'fallback-secret-9'}
@@ -183,6 +184,10 @@ def test_nothing_usable_fails_the_booking_naming_each_account_and_announces_meet
     assert 'The company Zoom account (' in view['booking']['problem']
     kinds = [json.loads(r['body'])['detail-type'] for r in stack.cloud.queues['notifications'].receive()]
     assert 'meeting.failed' in kinds and _published(problems) == []
+    # The claim given back hosts nothing: the refusing account counts no future meeting.
+    zoom_account = stack.admin('GET', 'accounts/default')[1]
+    listed = {a['id']: a for a in stack.admin('GET', 'accounts')[1]['accounts']}
+    assert listed[zoom_account['id']]['future_meetings'] == 0
 
 
 def test_a_crash_between_the_fallback_claim_and_the_save_is_adopted_by_the_retry(stack, zoom, problems, monkeypatch):
@@ -265,12 +270,14 @@ def test_the_accounts_dashboard_lists_each_slot_and_accounts_still_hosting(stack
     stack.book(booking_event(provider_id='eli'))  # on the company's Zoom
     stack.book(booking_event(booking_id='b2', client_id='c2', provider_id='eli',
                              start=datetime.now(UTC) - timedelta(days=1)))  # past: not counted
-    # The company switches to a room: its Zoom account is revoked but still hosts b1's meeting.
-    company_room = _put(stack, 'accounts/default', COMPANY_ROOM)
     # Eli's own room, replaced at once: retired with no meeting, not listed.
     _put(stack, 'providers/eli/account', DANAS_ROOM)
     elis = _put(stack, 'providers/eli/account', {**DANAS_ROOM, 'url': 'https://rooms.example.net/eli'})
     _put(stack, 'providers/eli/account', {'type': 'custom_link', 'url': 'https://rooms.example.net/eli2'})
+
+    # The company switches to a room: its Zoom account is revoked, and hosts b1's meeting until its
+    # reconciliation (not run yet) moves it.
+    company_room = stack.admin('PUT', 'accounts/default', COMPANY_ROOM)[1]
 
     status, answer = stack.admin('GET', 'accounts')
 
@@ -286,6 +293,11 @@ def test_the_accounts_dashboard_lists_each_slot_and_accounts_still_hosting(stack
     assert listed[zoom_company['id']]['connected_as'] == zoom.users['zoom-owner']['email']
     assert listed[danas['id']]['slot'] == 'provider:dana' and listed[fallback['id']]['url'] == FALLBACK_ROOM['url']
     assert elis['id'] == listed[elis['id']]['id']  # a custom link is edited in place: one account for Eli
+    # Reconciled: b1's meeting moved to the first account of Eli's chain (his own room); the Zoom account hosts
+    # nothing and is not listed.
+    stack.pump()
+    listed = {account['id']: account for account in stack.admin('GET', 'accounts')[1]['accounts']}
+    assert zoom_company['id'] not in listed and listed[elis['id']]['future_meetings'] == 1
     # A disconnected slot stays listed, with its status.
     assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
     assert {a['id']: a['status'] for a in stack.admin('GET', 'accounts')[1]['accounts']}[danas['id']] == \

@@ -1,6 +1,7 @@
 """Microsoft Teams through MSAL and Graph, against the Microsoft sandbox."""
 
 import json
+import pytest
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +11,8 @@ from integration_stack import MICROSOFT_REDIRECT_URI, book_in_parallel, connect_
 
 from meetbridge.store import tokens
 from meetbridge.store.repository import account_used_by
+
+pytestmark = pytest.mark.usefixtures('account_events')
 
 OWNER = '00000000-0000-0000-0000-000000000001'
 DANA = '00000000-0000-0000-0000-000000000002'
@@ -181,7 +184,7 @@ def test_revoked_refresh_tokens_ask_for_reconnect(stack, microsoft):
     account = stack.admin('GET', 'accounts/default')[1]
     assert account['status'] == 'needs_reconnect'
     assert 'connected again' in stack.view('b1')[1]['booking']['problem']
-    published = {json.loads(r['body'])['detail-type'] for r in stack.cloud.queues['notifications'].receive()}
+    published = {json.loads(r['body'])['detail-type'] for r in stack.cloud.queues['meetings'].receive()}
     assert 'connection.broken' in published
 
 
@@ -208,6 +211,7 @@ def test_disconnect_removes_the_cache_and_closes_links(stack, microsoft):
     status, account = stack.admin('DELETE', 'accounts/default')
 
     assert status == 200 and account['status'] == 'disconnected'
+    stack.pump()  # its tokens are forgotten once its meetings are reconciled
     assert account_used_by(stack.tenant.tenant_id, 'company').secret_sealed is None
     assert _open(stack, link)['statusCode'] == 503
     stack.book(booking_event(booking_id='b2'))

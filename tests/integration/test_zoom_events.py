@@ -14,6 +14,8 @@ from meetbridge.logic import provider_events
 from meetbridge.security.signatures import SignatureError
 from meetbridge.store.repository import account_used_by
 
+pytestmark = pytest.mark.usefixtures('account_events')
+
 # Reference test vectors (shared/reference/provider-apis.md), secret "secretValueTest".
 TV_SECRET = 'secretValueTest'
 TV2_BODY = (b'{"event":"meeting.started","payload":{"account_id":"AAAA","object":{"id":"123456789"}},'
@@ -96,7 +98,7 @@ def test_app_deauthorized_deletes_the_tokens_and_marks_the_account_within_the_re
     assert response['statusCode'] == 200 and json.loads(response['body']) == {'disconnected': 1}
     item = account_used_by(stack.tenant.tenant_id, 'company')
     assert item.status == 'disconnected' and item.secret_sealed is None and 'removed' in item.problem
-    published = [json.loads(r['body'])['detail-type'] for r in stack.cloud.queues['notifications'].receive()]
+    published = [json.loads(r['body'])['detail-type'] for r in stack.cloud.queues['meetings'].receive()]
     assert 'connection.broken' in published
     page = handler('join')(join_event(link.rsplit('/', 1)[1]), stack.context)
     assert page['statusCode'] == 503
@@ -105,7 +107,7 @@ def test_app_deauthorized_deletes_the_tokens_and_marks_the_account_within_the_re
     again = handler('oauth')(zoom_event_request(body, _headers(now, sign('zoom-webhook-secret', now, body))),
                              stack.context)
     assert json.loads(again['body']) == {'disconnected': 0}
-    assert stack.cloud.queues['notifications'].receive() == []
+    assert stack.cloud.queues['meetings'].receive() == []
 
 
 def test_the_timestamp_header_is_in_seconds_not_milliseconds(cloud, vector_secret):

@@ -15,6 +15,7 @@ from meetbridge.store.models import AccountItem
 from meetbridge.store.repository import account_used_by
 
 
+
 def _open(stack, url: str) -> dict:
     return handler('join')(join_event(url.rsplit('/', 1)[1], 'POST'), stack.context)  # the click
 
@@ -265,6 +266,7 @@ def test_tokens_renewed_after_the_lease_ran_out_are_stored_over_a_later_claim(st
     assert stored.status == 'active' and zoom.refresh_count() == 1
 
 
+@pytest.mark.usefixtures('account_events')
 def test_a_real_invalid_grant_asks_the_admin_to_reconnect(stack, zoom):
     _ready(stack, zoom)
     zoom.expire_access_tokens()
@@ -277,11 +279,13 @@ def test_a_real_invalid_grant_asks_the_admin_to_reconnect(stack, zoom):
     account = stack.admin('GET', 'accounts/default')[1]
     assert account['status'] == 'needs_reconnect' and account['problem']
     assert 'connected again' in stack.view('b1')[1]['booking']['problem']
-    published = [json.loads(r['body']) for r in stack.cloud.queues['notifications'].receive()]
+    published = [json.loads(r['body']) for queue in ('notifications', 'meetings')
+                 for r in stack.cloud.queues[queue].receive()]
     assert {e['detail-type'] for e in published} == {'connection.broken', 'meeting.failed'}
     assert zoom.meetings == {}
 
 
+@pytest.mark.usefixtures('account_events')
 def test_disconnecting_revokes_at_zoom_and_closes_every_link(stack, zoom):
     _ready(stack, zoom)
     stack.book(booking_event(start=datetime.now(UTC) - timedelta(minutes=1)))
@@ -290,6 +294,7 @@ def test_disconnecting_revokes_at_zoom_and_closes_every_link(stack, zoom):
     status, account = stack.admin('DELETE', 'accounts/default')
 
     assert status == 200 and account['status'] == 'disconnected'
+    stack.pump()  # the reconciliation of its meetings ends with the revocation
     assert [c['operation'] for c in zoom.calls()].count('revoke') == 1
     page = _open(stack, link)
     assert page['statusCode'] == 503 and 'unavailable' in page['body']

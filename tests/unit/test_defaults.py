@@ -30,7 +30,8 @@ def test_client_defaults_never_mention_the_provider_link(name):
     assert forbidden_variables(name, subject + body) == set()
 
 
-@pytest.mark.parametrize('name', ['provider_created', 'provider_rescheduled', 'starting_provider', 'reminder_provider'])
+@pytest.mark.parametrize('name', ['provider_created', 'provider_rescheduled', 'starting_provider', 'reminder_provider',
+                                  'details_changed_provider'])
 def test_provider_defaults_for_created_and_rescheduled_carry_the_host_link(name):
     _, body = render(*DEFAULT_TEMPLATES[name], all_variables())
 
@@ -52,7 +53,8 @@ def test_every_default_passes_check_and_renders_every_variable(name):
     assert rendered_subject and len(rendered_subject) <= 250
 
 
-@pytest.mark.parametrize('name', ['client_created', 'client_rescheduled', 'starting_client', 'reminder_client'])
+@pytest.mark.parametrize('name', ['client_created', 'client_rescheduled', 'starting_client', 'reminder_client',
+                                  'details_changed_client'])
 def test_client_created_and_rescheduled_carry_the_client_link(name):
     _, body = render(*DEFAULT_TEMPLATES[name], all_variables())
 
@@ -63,7 +65,8 @@ def test_client_created_and_rescheduled_carry_the_client_link(name):
 
 # The messages that carry a link: the person needs the room's password with it, a moved meeting included.
 LINK_TEMPLATES = ['client_created', 'client_rescheduled', 'provider_created', 'provider_rescheduled',
-                  'starting_client', 'starting_provider', 'reminder_client', 'reminder_provider']
+                  'starting_client', 'starting_provider', 'reminder_client', 'reminder_provider',
+                  'details_changed_client', 'details_changed_provider']
 
 
 @pytest.mark.parametrize('name', LINK_TEMPLATES)

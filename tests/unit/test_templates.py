@@ -18,10 +18,11 @@ def test_template_names_cover_both_recipients_and_every_change():
         'client_created', 'client_rescheduled', 'client_cancelled',
         'provider_created', 'provider_rescheduled', 'provider_cancelled',
         'starting_client', 'starting_provider', 'reminder_client', 'reminder_provider',
+        'details_changed_client', 'details_changed_provider',
         'alert_connection_broken', 'alert_connection_expiring', 'alert_meeting_failed', 'alert_booking_problem',
         'alert_accounts_reconciled',
     }
-    assert len(TEMPLATE_NAMES) == 15
+    assert len(TEMPLATE_NAMES) == 17
 
 
 def test_recipient_of_template():
@@ -35,6 +36,7 @@ def test_each_recipient_and_change_names_its_template():
     assert name_of('client', 'created') == 'client_created'
     assert name_of('provider', 'starting') == 'starting_provider'
     assert name_of('client', 'reminder') == 'reminder_client'
+    assert name_of('provider', 'details_changed') == 'details_changed_provider'
 
 
 def test_every_template_sends_by_default_but_starting_client():
@@ -66,7 +68,7 @@ def test_text_without_brackets_is_unchanged():
      '<a href="[online_meeting_provider_link]">host</a>'],
 )
 @pytest.mark.parametrize('name', ['client_created', 'client_rescheduled', 'client_cancelled', 'starting_client',
-                                  'reminder_client'])
+                                  'reminder_client', 'details_changed_client'])
 def test_provider_link_is_forbidden_in_client_templates(name, text):
     assert forbidden_variables(name, text) == {PROVIDER_LINK}
 

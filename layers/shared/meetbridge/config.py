@@ -104,10 +104,16 @@ class WaitingSettings(Concern):
     waiting_notice_seconds: int = 3600
 
 
-class DeadLetterSettings(Concern):
-    """The meetings queue and its dead-letter queue, for a tenant's dead letters."""
+class MeetingsQueueSettings(Concern):
+    """The meetings queue: a dead letter is replayed to it; each meeting of a re-homed account, and each meeting a
+    health check finds missing at its provider, is a message on it."""
 
     meetings_queue_url: NonEmpty
+
+
+class DeadLetterSettings(Concern):
+    """The meetings queue's dead-letter queue, for a tenant's dead letters."""
+
     meetings_dead_letter_queue_url: NonEmpty
 
 
@@ -115,12 +121,6 @@ class HealthQueueSettings(Concern):
     """The health queue: the hourly tick puts one message per tenant on it, and each is one tenant's check."""
 
     health_queue_url: NonEmpty
-
-
-class RehomeSettings(Concern):
-    """The meetings queue, where a meeting missing at its provider is sent to be made again."""
-
-    meetings_queue_url: NonEmpty
 
 
 class LinksSettings(Concern):
@@ -184,7 +184,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
-            DeadLetterSettings, HealthQueueSettings, RehomeSettings, LinksSettings, EmailSettings, AlertWebhookSettings,
+            MeetingsQueueSettings, DeadLetterSettings, HealthQueueSettings, LinksSettings, EmailSettings, AlertWebhookSettings,
             AlertQueuesSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)

@@ -58,16 +58,65 @@ class Event:
     detail: dict[str, Any]
 
 
-def connection_broken(tenant_id: str, item, problem: str, reason: str | None = None) -> Event:
-    """A meeting account stopped working; `item` is its AccountItem as read, before the write that marks it;
-    `reason` says what found it (refused, deauthorized, check_failed), when told."""
+def connection_broken(tenant_id: str, item, problem: str, reason: str) -> Event:
+    """A meeting account stopped working; `item` is its AccountItem as read, before the write that marks it.
+    `reason`: refused (a refresh) | deauthorized (by its user at the provider) | check_failed (a health check)."""
     return Event(
         subject=f'account#{item.account_id}',
         # The version the marking write gives the account: a redelivery repeats it, a later breakage does not.
         event_id=f'{tenant_id}/{item.account_id}/broken/v{(item.version or 0) + 1}',
         detail_type=CONNECTION_BROKEN,
         detail={'tenant_id': tenant_id, 'account_id': item.account_id, 'holder': item.holder, 'type': item.type,
-                'problem': problem, **({'reason': reason} if reason else {})},
+                'problem': problem, 'reason': reason},
+    )
+
+
+def connection_disconnected(tenant_id: str, item, holder: str | None, reason: str) -> Event:
+    """An account let go on our side (reason admin: its DELETE; replaced: its holder connected another one);
+    `item` as read before the write that marks it, `holder` the one it had."""
+    return Event(
+        subject=f'account#{item.account_id}',
+        event_id=f'{tenant_id}/{item.account_id}/disconnected/v{(item.version or 0) + 1}',
+        detail_type=CONNECTION_DISCONNECTED,
+        detail={'tenant_id': tenant_id, 'account_id': item.account_id, 'holder': holder, 'type': item.type,
+                'reason': reason},
+    )
+
+
+def booking_problem(tenant_id: str, meeting_key: str, booking_id: str | None, account_id: str | None, kind: str,
+                    problem: str, occurrence: str) -> Event:
+    """`occurrence` tells this problem of the meeting from another of the same kind (a generation, an account)."""
+    event_id = f'{tenant_id}/{meeting_key}/{kind}/{occurrence}'
+    return Event(
+        subject=f'problem#{event_id}',
+        event_id=event_id,
+        detail_type=BOOKING_PROBLEM,
+        detail={'tenant_id': tenant_id, 'booking_id': booking_id, 'meeting_key': meeting_key,
+                'account_id': account_id, 'kind': kind, 'problem': problem},
+    )
+
+
+def meeting_details_changed(tenant_id: str, meeting_key: str, generation: int, start) -> Event:
+    """The room of the meeting's `generation` differs from what its people were sent: they are told once."""
+    notice_id = f'{tenant_id}/{meeting_key}/details_changed/g{generation}'
+    return Event(
+        subject=f'meeting#{meeting_key}#details',
+        event_id=notice_id,
+        detail_type=MEETING_DETAILS_CHANGED,
+        detail={'notice_id': notice_id, 'tenant_id': tenant_id, 'meeting_key': meeting_key,
+                'change': 'details_changed', 'start': start.isoformat()},
+    )
+
+
+def accounts_reconciled(tenant_id: str, account_id: str, cause_id: str, summary: dict[str, Any]) -> Event:
+    """One per reconciliation of an account, `cause_id` the event id of the connection event that started it;
+    `summary`: holder, type, reason, rehomed, failed, ended_untouched, old_meetings."""
+    event_id = f'{tenant_id}/{account_id}/reconciled/{cause_id}'
+    return Event(
+        subject=f'reconciled#{event_id}',
+        event_id=event_id,
+        detail_type=ACCOUNTS_RECONCILED,
+        detail={'tenant_id': tenant_id, 'account_id': account_id, **summary},
     )
 
 

@@ -10,8 +10,9 @@ PROVIDER_LINK = 'online_meeting_provider_link'
 RECIPIENTS = ('client', 'provider')
 # A booking's changes, told to its client and its provider.
 BOOKING_CHANGES = ('created', 'rescheduled', 'cancelled')
-# What happens to a meeting: told to the client of each active booking on it and to its provider.
-MEETING_CHANGES = ('starting', 'reminder')
+# What happens to a meeting: told to the client of each active booking on it and to its provider
+# (details_changed: it was made again elsewhere and its room's password, description or provider changed).
+MEETING_CHANGES = ('starting', 'reminder', 'details_changed')
 CHANGES = BOOKING_CHANGES + MEETING_CHANGES
 # The names tenants know: <recipient>_<change> for a booking's changes, <change>_<recipient> for a meeting's.
 TEMPLATES: dict[str, tuple[str, str]] = {

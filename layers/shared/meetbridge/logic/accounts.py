@@ -3,8 +3,9 @@
 An account is a record under an id that never changes, and every meeting stores the id of the account
 that made it. The company ("company") and each provider ("provider:<id>") use an account through a
 pointer. Pointing a holder at another account replaces the one it used: a custom link is retired (its
-meetings keep their room), an OAuth account is revoked at its provider, its tokens deleted and its
-index entry removed (its meetings' links answer from what was stored with them; see docs/data-model.md).
+meetings keep their room), an OAuth account is marked revoked and unindexed, and its future meetings are
+re-homed (logic/rehoming.py); its tokens are revoked at its provider and deleted once its old meetings are
+deleted there (see docs/data-model.md).
 """
 
 import secrets
@@ -14,7 +15,7 @@ from meetbridge import events, outbox
 from meetbridge.errors import NotFound
 from meetbridge.observability import logger
 from meetbridge.providers import module_for
-from meetbridge.store import repository
+from meetbridge.store import repository, tokens
 from meetbridge.store.models import AccountItem, AccountPointerItem
 
 # Account types connected through the provider's sign-in: they hold tokens to revoke.
@@ -70,41 +71,60 @@ def _replace(tenant_id: str, account_id: str, now: datetime) -> None:
     item = repository.find(AccountItem, AccountItem.key(tenant_id, account_id))
     if item is None:
         return
-    if item.type in OAUTH_TYPES and item.status not in repository.GONE:
-        _end_authorisation(tenant_id, item)
-        item.status = repository.REVOKED
-    elif item.type not in OAUTH_TYPES and item.status != repository.DISCONNECTED:
-        item.status = repository.RETIRED
+    holder = item.holder
     item.holder = None
     item.updated_at = now
-    repository.save(item)
+    if item.type in OAUTH_TYPES and item.status not in repository.GONE:
+        # Its tokens stay until its reconciliation has deleted its future meetings (re-homed meanwhile).
+        item.status = repository.REVOKED
+        _unindex(item)
+        outbox.save(tenant_id, item, events.connection_disconnected(tenant_id, item, holder, 'replaced'))
+    else:
+        if item.type not in OAUTH_TYPES and item.status != repository.DISCONNECTED:
+            item.status = repository.RETIRED
+        repository.save(item)
     logger.info('meeting account replaced', extra={'tenant_id': tenant_id, 'account_id': account_id,
                                                    'status': item.status})
 
 
 def disconnect(tenant_id: str, holder: str, now: datetime) -> AccountItem:
-    """New meetings of the holder no longer use the account; the join page of its meetings says it is
-    unavailable. An OAuth account's authorisation is ended at the provider first (best effort)."""
+    """New meetings of the holder no longer use the account; its future meetings are re-homed to the next
+    account of the chain (logic/rehoming.py), which then revokes an OAuth account's authorisation at its
+    provider: its tokens stay until its old meetings are deleted."""
     item = used_by(tenant_id, holder)
-    if item.status not in repository.GONE:
-        _end_authorisation(tenant_id, item)
+    if item.status == repository.DISCONNECTED:
+        return item
     item.status = repository.DISCONNECTED
     item.settings = {**repository.settings_of(item), 'has_password': False}
     item.updated_at = now
-    repository.save(item)
+    _unindex(item)
+    if item.type not in OAUTH_TYPES:
+        item.secret_sealed = None  # a custom link's password: its meetings keep their own copy
+    outbox.save(tenant_id, item, events.connection_disconnected(tenant_id, item, holder, 'admin'))
     return item
 
 
-def _end_authorisation(tenant_id: str, item: AccountItem) -> None:
-    """Revokes an OAuth account at its provider, then forgets its tokens and unindexes it, so that no
-    later event about its provider-side user reaches it. `item` is read again: revoking may renew tokens."""
-    if item.type in OAUTH_TYPES and item.secret_sealed:
-        try:
-            module_for(item.type).revoke(repository.account_of(item, tenant_id))
-        except Exception as exc:  # the account is let go here whatever the provider answers
-            logger.warning('token revocation failed', extra={'tenant_id': tenant_id, 'account_id': item.account_id,
-                                                             'error': type(exc).__name__})
-        item.refresh(consistent_read=True)
-    item.secret_sealed = None
+def _unindex(item: AccountItem) -> None:
+    """No later event about its provider-side user (Zoom's app_deauthorized) reaches the account."""
     item.refresh_lease_until = None
     item.gsi1pk = item.gsi1sk = None
+
+
+def forget_authorisation(tenant_id: str, account_id: str) -> None:
+    """Revokes an OAuth account let go on our side at its provider (best effort), then forgets its tokens.
+    Called once its reconciliation is over; nothing to do for an account that holds none."""
+    item = repository.find_consistent(AccountItem, AccountItem.key(tenant_id, account_id))
+    if item is None or item.status not in repository.GONE or not item.secret_sealed:
+        return
+    if item.type in OAUTH_TYPES:
+        try:
+            with tokens.letting_go(account_id):
+                module_for(item.type).revoke(repository.account_of(item, tenant_id))
+        except Exception as exc:  # the account is let go here whatever the provider answers
+            logger.warning('token revocation failed', extra={'tenant_id': tenant_id, 'account_id': account_id,
+                                                             'error': type(exc).__name__})
+        item.refresh(consistent_read=True)  # revoking may have renewed the tokens
+    item.secret_sealed = None
+    item.refresh_lease_until = None
+    repository.save(item)
+    logger.info('meeting account authorisation ended', extra={'tenant_id': tenant_id, 'account_id': account_id})

@@ -354,7 +354,7 @@ def _create_meeting(tenant_id: str, booking: Booking, spec: MeetingSpec, previou
         logger.warning('meeting account refused; the next one of the chain is tried', extra={
             'tenant_id': tenant_id, 'meeting_key': claim.meeting_key, 'account_id': candidate.account.account_id})
     if claim is not None:
-        _give_back(tenant_id, claim, now)
+        _give_back(tenant_id, claim, now, unhosted=True)
     raise NoAccount(' '.join([NO_ACCOUNT, *(f'{why}.' for _, why in skipped)]))
 
 
@@ -471,9 +471,12 @@ def make_meeting_again(tenant_id: str, meeting: MeetingItem, booking_item: Booki
     tenant = repository.get_tenant(tenant_id)
     spec = _spec(booking, service, tenant.meeting_settings.as_dict() if tenant.meeting_settings else None)
     try:
-        return _create_meeting(tenant_id, booking, spec, meeting, now, reason=reason)
+        remade = _create_meeting(tenant_id, booking, spec, meeting, now, reason=reason)
     except NoAccount:
         return None
+    # A class's clients registered in the old meeting are registered in the new one, so their links keep working.
+    _register_again(tenant_id, remade, details_of(tenant_id, remade), replace(spec, reference=remade.reference), None)
+    return remade
 
 
 def booking_of(item: BookingItem) -> Booking:
@@ -582,11 +585,16 @@ def _record_made(tenant_id: str, meeting: MeetingItem, made: ProviderMeeting) ->
     raise CancelledWhileMade('the booking was cancelled while its meeting was being made')
 
 
-def _give_back(tenant_id: str, meeting: MeetingItem, now: datetime) -> None:
+def _give_back(tenant_id: str, meeting: MeetingItem, now: datetime, unhosted: bool = False) -> None:
     """A failed attempt releases its claim at once, keeping the reference: the next attempt looks for what
-    this one may have made (an answer lost on the way). A claim cancelled meanwhile is cleaned up here."""
+    this one may have made (an answer lost on the way). A claim cancelled meanwhile is cleaned up here.
+    `unhosted`: no account of the chain could host it, so it leaves the index of what accounts host (an update
+    does not derive the index keys as a save does); the account stays named for the next attempt's look."""
+    actions = [MeetingItem.claimed_until.set(now)]
+    if unhosted:
+        actions += [MeetingItem.gsi1pk.remove(), MeetingItem.gsi1sk.remove()]
     try:
-        repository.update(meeting, actions=[MeetingItem.claimed_until.set(now)])
+        repository.update(meeting, actions=actions)
         return
     except Conflict:
         current = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting.meeting_key))

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 
 from meetbridge import aws, events, outbox
-from meetbridge.config import HealthQueueSettings, RehomeSettings, settings
+from meetbridge.config import HealthQueueSettings, MeetingsQueueSettings, settings
 from meetbridge.errors import Conflict, RetryLater
 from meetbridge.observability import logger
 from meetbridge.providers import provider_for
@@ -217,7 +217,7 @@ def request_rehome(tenant_id: str, meeting_key: str, account_id: str) -> None:
     body = {'source': events.SOURCE, 'detail-type': events.MEETING_REHOME,
             'detail': {'tenant_id': tenant_id, 'meeting_key': meeting_key, 'account_id': account_id,
                        'reason': 'missing'}}
-    aws.client('sqs').send_message(QueueUrl=settings(RehomeSettings).meetings_queue_url, MessageBody=json.dumps(body))
+    aws.client('sqs').send_message(QueueUrl=settings(MeetingsQueueSettings).meetings_queue_url, MessageBody=json.dumps(body))
     logger.warning('meeting missing at its provider: re-home requested', extra={
         'tenant_id': tenant_id, 'meeting_key': meeting_key, 'account_id': account_id})
 

@@ -1,7 +1,7 @@
 """Telling the client and the provider about a meeting: tenant templates, rendered and delivered.
 
 A booking's change (created, rescheduled, cancelled) goes to its client and its provider. What happens to
-a meeting (starting, reminder) goes to the client of each active booking on it (a class session has many)
+a meeting (starting, reminder, details_changed) goes to the client of each active booking on it (a class session has many)
 and to its provider, and only while the meeting still is what the notice says: a notice about a start
 that was cancelled or moved since sends nothing.
 """
@@ -136,6 +136,8 @@ def _why_stale(meeting: MeetingItem, change: str, start: datetime, now: datetime
         return 'the meeting is over'
     if change == 'reminder' and now >= meeting.start:
         return 'the start has passed; a reminder is not sent late'
+    if change == 'details_changed' and now >= meeting.end:
+        return 'the meeting is over'
     return None
 
 

@@ -59,7 +59,7 @@ def deauthorized(provider_type: str, user_id: str) -> int:
             AccountItem.gsi1pk.remove(),
             AccountItem.gsi1sk.remove(),
             AccountItem.updated_at.set(datetime.now(UTC)),
-        ], events.connection_broken(tenant_id, item, problem))
+        ], events.connection_broken(tenant_id, item, problem, 'deauthorized'))
         logger.info('account removed at the provider', extra={'tenant_id': tenant_id,
                                                               'account_id': item.account_id})
         count += 1

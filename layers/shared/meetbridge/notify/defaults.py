@@ -77,6 +77,22 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p><a href="[online_meeting_provider_link]">Start the meeting</a><br>[online_meeting_provider_link]</p>'
         + _ROOM_DETAILS + '<p>You can open it early to start before the booked time.</p>' + _FOOTER,
     ),
+    'details_changed_client': (
+        'New meeting details: [service_name] on [start_date]',
+        '<p>Hello [client_name],</p>'
+        '<p>your online meeting <b>[service_name]</b> with [provider_name] on <b>[start_time]</b> ([timezone]) '
+        'has moved to another meeting room. Your link stays the same:</p>'
+        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
+        + _ROOM_DETAILS + '<p>Use the details above, not those you were sent before.</p>' + _FOOTER,
+    ),
+    'details_changed_provider': (
+        'New meeting details: [service_name] with [client_name] on [start_date]',
+        '<p>Hello [provider_name],</p>'
+        '<p><b>[service_name]</b> with [client_name] on <b>[start_time]</b> ([timezone]) has moved to another '
+        'meeting room. Your link stays the same:</p>'
+        '<p><a href="[online_meeting_provider_link]">Start the meeting</a><br>[online_meeting_provider_link]</p>'
+        + _ROOM_DETAILS + '<p>Use the details above, not those you were sent before.</p>' + _FOOTER,
+    ),
 }
 
 # Alerts to the admin contacts: the account they are about (when there is one) and the list of alerts,

@@ -12,6 +12,7 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
                                           (gsi1 while live: HOSTED#<tenant>#<account> / <start>#<meeting key>)
   TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
+  TENANT#<tenant>  RECONCILIATION#<account>#<event id>  the re-homing of an account's future meetings
   TENANT#<tenant>  SOURCE#<source>        a booking platform's settings, its keys sealed
   TENANT#<tenant>  EXTERNAL#<source>#<id> which of our bookings a platform's booking id is
   TENANT#<tenant>  SOURCETOKEN#<source>   a booking platform's API token, sealed, reused until refused
@@ -467,6 +468,29 @@ class OutboxItem(_Item):
     @staticmethod
     def key(tenant_id: str, subject: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'OUTBOX#{subject}'
+
+
+class ReconciliationItem(_Item):
+    """The re-homing of the future meetings of an account that went away, started by one connection event
+    (its `event_id`). Each meeting is a message of its own; its first attempt takes its key out of `pending`
+    and counts what it did, so that the last one sends the one summary (logic/rehoming.py). Unversioned
+    counters: the attempts of 200 meetings update it at once."""
+
+    account_id = UnicodeAttribute()
+    holder = UnicodeAttribute(null=True)
+    type = UnicodeAttribute()
+    reason = UnicodeAttribute()  # admin | replaced | refused | deauthorized | check_failed
+    pending = UnicodeSetAttribute(null=True)  # meeting keys not yet attempted
+    rehomed = NumberAttribute(default=0)
+    failed = UnicodeSetAttribute(null=True)  # JSON {meeting_key, booking_ids, problem} each
+    ended_untouched = NumberAttribute(default=0)
+    summarised_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, account_id: str, cause_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'RECONCILIATION#{account_id}#{cause_id}'
 
 
 class AlertGroupItem(_Item):

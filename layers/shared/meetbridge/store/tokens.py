@@ -10,7 +10,9 @@ else already rotated the token is retried from the store; a real one marks the a
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -30,6 +32,21 @@ LEASE_SECONDS = 20
 # How long a loser waits in total for the winner's new tokens.
 WAIT_SECONDS = 15
 POLL_SECONDS = 0.15
+
+
+# The account let go on our side (disconnected by the admin, replaced) whose tokens this context may still use:
+# they are kept only until its reconciliation has deleted its old meetings and revoked them (logic/rehoming.py).
+_LETTING_GO: ContextVar[str | None] = ContextVar('letting_go', default=None)
+
+
+@contextmanager
+def letting_go(account_id: str) -> Iterator[None]:
+    """Within it, the tokens of `account_id` are usable though the account is no longer active."""
+    token = _LETTING_GO.set(account_id)
+    try:
+        yield
+    finally:
+        _LETTING_GO.reset(token)
 
 
 class InvalidGrant(Exception):
@@ -69,8 +86,11 @@ def open_state(item: AccountItem, tenant_id: str) -> dict[str, Any]:
 
 def _read(tenant_id: str, account_id: str) -> AccountItem:
     item = repository.find_consistent(AccountItem, AccountItem.key(tenant_id, account_id))
-    if item is None or item.status in repository.GONE or not item.secret_sealed:
+    if item is None or not item.secret_sealed or \
+            (item.status in repository.GONE and _LETTING_GO.get() != account_id):
         raise ConnectionUnusable('the meeting account is disconnected', 'disconnected')
+    if item.status in repository.GONE:
+        return item
     if item.status != 'active':
         raise ConnectionUnusable('the meeting account needs to be connected again', item.status)
     return item
@@ -133,7 +153,9 @@ def _renew(item: AccountItem, tenant_id: str, state: dict[str, Any], keeper: Kee
         current = repository.find_consistent(AccountItem, (item.pk, item.sk))
         if current is not None and current.secret_sealed and open_state(current, tenant_id) != state:
             return None  # renewed by someone whose lease we outlived: theirs is the live state
-        mark_broken(item, tenant_id, 'the provider no longer accepts this account\'s authorisation', broken_reason)
+        if item.status in repository.GONE:
+            raise ConnectionUnusable('the meeting account is disconnected', 'disconnected') from None
+        mark_broken(item, tenant_id, 'the provider no longer accepts this account\'s authorisation', broken_reason or 'refused')
         raise ConnectionUnusable('the meeting account needs to be connected again', 'needs_reconnect') from None
     except Exception:
         _release(item)
@@ -167,9 +189,9 @@ def _release(item: AccountItem) -> None:
         pass  # the lease runs out by itself
 
 
-def mark_broken(item: AccountItem, tenant_id: str, problem: str, reason: str | None = None) -> None:
-    """The account needs reconnecting: future bookings are flagged and the admin is told; `reason` (refused,
-    deauthorized, check_failed) says what found it."""
+def mark_broken(item: AccountItem, tenant_id: str, problem: str, reason: str = 'refused') -> None:
+    """The account needs reconnecting: its future meetings are re-homed (logic/rehoming.py) and the admin is
+    told. `reason` as connection.broken carries it (refused: the provider refused a refresh)."""
     outbox.update(tenant_id, item, [
         AccountItem.status.set(repository.NEEDS_RECONNECT),
         AccountItem.problem.set(problem),
