@@ -117,6 +117,20 @@ def test_own_zoom_refused_mid_create_falls_back_to_the_company_once_and_says_why
     assert _meeting(stack) == meeting and _published(problems) == []
 
 
+def test_an_account_the_admin_disconnected_is_passed_over_with_a_reason_but_no_alert(stack, problems):
+    _service(stack)
+    _put(stack, 'providers/dana/account', DANAS_ROOM)
+    company = _put(stack, 'accounts/default', COMPANY_ROOM)
+    assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
+    stack.pump()  # its reconciliation: nothing to re-home
+
+    stack.book(booking_event())
+
+    meeting = _meeting(stack)
+    assert meeting['account']['id'] == company['id'] and 'disconnected' in meeting['fallback_reason']
+    assert _published(problems) == []  # the admin's own choice is not an alert at every booking
+
+
 def test_the_company_account_broken_falls_back_to_the_fallback_link(stack, zoom, problems):
     _service(stack)
     connect_zoom(stack, zoom)

@@ -95,6 +95,7 @@ def disconnect(tenant_id: str, holder: str, now: datetime) -> AccountItem:
     if item.status == repository.DISCONNECTED:
         return item
     item.status = repository.DISCONNECTED
+    item.problem = None  # the admin's own choice: the hosting chain passes over it without a word (logic/bookings.py)
     item.settings = {**repository.settings_of(item), 'has_password': False}
     item.updated_at = now
     _unindex(item)

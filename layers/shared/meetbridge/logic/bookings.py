@@ -308,6 +308,16 @@ def _chain(tenant_id: str, provider_id: str) -> list[_Candidate]:
     return chain
 
 
+def _told_of(skipped: list[tuple['_Candidate', str]]) -> AccountItem | None:
+    """The first skipped account the admin is told about. One the admin disconnected themselves (no problem
+    recorded) is their own choice: the booking says why it is hosted further on, but no alert is raised for it at
+    every booking. One disconnected at the provider (its problem says so) is told until the admin acts."""
+    for candidate, _ in skipped:
+        if not (candidate.account.status == repository.DISCONNECTED and candidate.account.problem is None):
+            return candidate.account
+    return None
+
+
 def _why_unusable(account: AccountItem) -> str:
     if account.status == repository.NEEDS_RECONNECT:
         return 'needs reconnecting' + (f': {account.problem}' if account.problem else '')
@@ -340,7 +350,7 @@ def _create_meeting(tenant_id: str, booking: Booking, spec: MeetingSpec, previou
         fallback_reason = reason or '; '.join(why for _, why in skipped) or carried_reason
         claim = _claim(tenant_id, booking, claim or previous, candidate, fallback_reason, now,
                        refused_here=claim is not None,
-                       fell_back_from=skipped[0][0].account if skipped and reason is None else None)
+                       fell_back_from=_told_of(skipped) if reason is None else None)
         try:
             return _make_on(tenant_id, claim, candidate, spec, now)
         except ConnectionUnusable:
