@@ -113,6 +113,23 @@ def test_a_token_that_outlives_the_next_check_is_proven_with_get_users_me(stack,
     assert _account(stack).last_checked_at is not None
 
 
+@pytest.mark.parametrize('status, body', [
+    (429, {'code': 429, 'message': 'You have exceeded the daily rate limit of (100) for Get user API requests.'}),
+    (400, {'code': 300, 'message': 'Request Body should be a valid JSON object.'}),
+])
+def test_a_refusal_not_about_the_account_marks_nothing(stack, zoom, bus, status, body):
+    """Only a refusal of the account's grant or user breaks it: marking it would move every future meeting."""
+    zoom.access_token_ttl = 3 * 3600
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    zoom.fail('get_me', status, body=body)
+
+    _tick(stack, _now())
+
+    account = _account(stack)
+    assert account.status == 'active' and bus() == []
+
+
 def test_a_zoom_user_who_revoked_the_app_is_marked_and_announced_at_the_next_check(stack, zoom, bus):
     stack.setup_online_service()
     connect_zoom(stack, zoom)
@@ -255,7 +272,7 @@ def test_a_meeting_deleted_at_zoom_is_sent_to_be_made_again(stack, zoom):
 
     assert _rehome_requests(stack) == [{'source': 'meetbridge', 'detail-type': 'meeting.rehome', 'detail': {
         'tenant_id': stack.tenant.tenant_id, 'meeting_key': gone['key'], 'account_id': gone['account_id'],
-        'reason': 'missing'}}]
+        'reason': 'missing', 'external_id': str(zoom_id)}}]
 
 
 def test_a_meeting_deleted_in_teams_is_sent_to_be_made_again(stack, microsoft):

@@ -114,6 +114,12 @@ def check_account(tenant_id: str, item: AccountItem, now: datetime) -> str:
         logger.warning('health check: the account is broken', extra=log)
         return 'broken'
     except ProviderRejected as exc:
+        if not exc.about_account:
+            # A refusal that is not about the account (a limit, a request it did not like): marking the account
+            # broken would move all its future meetings. It counts as a failing check, retried in an hour.
+            logger.warning('health check refused for now', extra={**log, 'problem': str(exc)})
+            _note_failing(tenant_id, item.account_id, str(exc), now)
+            return 'failing'
         _mark_broken(tenant_id, item.account_id, str(exc))
         logger.warning('health check: the provider refused the account', extra={**log, 'problem': str(exc)})
         return 'broken'
@@ -189,8 +195,8 @@ def check_meetings(tenant_id: str, item: AccountItem, tick: datetime, report: Te
     provider = provider_for(item.type)
     asked, last_asked = 0, -SECONDS_BETWEEN_LOOKUPS
     for meeting in meetings_in_windows(tenant_id, item.account_id, tick):
-        if not meeting.external_id:
-            continue  # still being made: its own claim finishes it
+        if meeting.status != 'scheduled' or not meeting.external_id:
+            continue  # being made (its own claim finishes it), or started: people are in it
         if asked == MEETINGS_PER_ACCOUNT:
             logger.warning('health check: meetings left unchecked this run', extra={
                 'tenant_id': tenant_id, 'account_id': item.account_id, 'checked': asked})
@@ -208,15 +214,17 @@ def check_meetings(tenant_id: str, item: AccountItem, tick: datetime, report: Te
             return
         report.meetings_checked += 1
         if not found:
-            request_rehome(tenant_id, meeting.meeting_key, item.account_id)
+            request_rehome(tenant_id, meeting.meeting_key, item.account_id, meeting.external_id)
             report.missing.append(meeting.meeting_key)
 
 
-def request_rehome(tenant_id: str, meeting_key: str, account_id: str) -> None:
-    """meeting.rehome, straight to the meetings queue in the bus's shape (it is no event for anyone else)."""
+def request_rehome(tenant_id: str, meeting_key: str, account_id: str, external_id: str) -> None:
+    """meeting.rehome, straight to the meetings queue in the bus's shape (it is no event for anyone else). It names
+    the provider's meeting found missing: a second request about it (a check run twice) finds the meeting made
+    again already, under another id, and does nothing."""
     body = {'source': events.SOURCE, 'detail-type': events.MEETING_REHOME,
             'detail': {'tenant_id': tenant_id, 'meeting_key': meeting_key, 'account_id': account_id,
-                       'reason': 'missing'}}
+                       'reason': 'missing', 'external_id': external_id}}
     aws.client('sqs').send_message(QueueUrl=settings(MeetingsQueueSettings).meetings_queue_url, MessageBody=json.dumps(body))
     logger.warning('meeting missing at its provider: re-home requested', extra={
         'tenant_id': tenant_id, 'meeting_key': meeting_key, 'account_id': account_id})

@@ -26,11 +26,12 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx2
 from pynamodb.exceptions import PutError, UpdateError
 
 from meetbridge import aws, events, outbox
 from meetbridge.config import MeetingsQueueSettings, settings
-from meetbridge.errors import MeetbridgeError, RetryLater
+from meetbridge.errors import Conflict, MeetbridgeError, RetryLater
 from meetbridge.logic import accounts, bookings
 from meetbridge.observability import logger
 from meetbridge.providers import provider_for
@@ -89,8 +90,10 @@ def _opened(detail: dict[str, Any], account: AccountItem, now: datetime) -> Reco
     if found is not None:
         return found
     future, ended = set(), 0
+    replaced = _reason(detail) == 'replaced'
     for listed in repository.meetings_hosted_by(tenant_id, account_id, now - LONGEST_MEETING):
-        if listed.end > now:
+        # A meeting under way on a replaced account (it still works) is left to end there: people are in it.
+        if listed.end > now and not (replaced and listed.start <= now):
             future.add(listed.meeting_key)
         else:
             ended += 1
@@ -136,7 +139,8 @@ def rehome(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
         reconciliation = repository.find_consistent(
             ReconciliationItem, ReconciliationItem.key(tenant_id, account_id, detail['reconciliation']))
     meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
-    if not _to_make_again(meeting, account_id, now):
+    if not _to_make_again(meeting, account_id, now, detail.get('external_id')) or \
+            (not missing and _reconnected(tenant_id, account_id)):
         remade_before = meeting is not None and meeting.status in LIVE_MEETING_STATUSES and meeting.end > now
         _record(reconciliation, meeting_key, 'rehomed' if remade_before else None, now)
         return {'outcome': 'nothing to do'}
@@ -161,6 +165,8 @@ def rehome(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
         problem = None if remade is not None else NO_ACCOUNT
     except ProviderRejected as refusal:
         remade, problem = None, str(refusal)
+    except Conflict:
+        raise  # another change of the meeting won the write: the retry sees it, it is no failure to report
     except Exception as exc:
         why = str(exc) if isinstance(exc, MeetbridgeError) else type(exc).__name__
         _record(reconciliation, meeting_key, 'failed', now, _failure(meeting, f'{why}; retried until it succeeds'))
@@ -188,16 +194,25 @@ def rehome(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {'outcome': 'made again', 'account_id': remade.account_id}
 
 
-def _to_make_again(meeting: MeetingItem | None, account_id: str, now: datetime) -> bool:
+def _to_make_again(meeting: MeetingItem | None, account_id: str, now: datetime, external_id: str | None) -> bool:
     """Still live, not ended, and still on the account (made again already: a redelivery). A claim left by a
-    dead worker is carried on; one still held waits for its holder."""
+    dead worker is carried on; one still held waits for its holder. `external_id`: the provider's meeting found
+    missing; a meeting made again since has another, and is not made a second time."""
     if meeting is None or meeting.status not in LIVE_MEETING_STATUSES or meeting.end <= now:
         return False
     if meeting.status == 'creating':
         if not bookings._claim_expired(meeting, now):
             raise RetryLater('the meeting is being made by another invocation')
         return True
+    if external_id is not None and meeting.external_id != external_id:
+        return False
     return meeting.account_id == account_id
+
+
+def _reconnected(tenant_id: str, account_id: str) -> bool:
+    """The account works again (its user connected it again, which keeps its id): its meetings stay on it."""
+    account = repository.find_consistent(AccountItem, AccountItem.key(tenant_id, account_id))
+    return account is not None and account.status == repository.ACTIVE
 
 
 def _active_booking(tenant_id: str, meeting: MeetingItem) -> BookingItem | None:
@@ -228,9 +243,11 @@ def _delete_old(tenant_id: str, account_id: str, provider_type: str, meeting: Pr
     try:
         with tokens.letting_go(account_id):
             provider_for(provider_type).delete(account, meeting)
-    except (ProviderRejected, ConnectionUnusable, RetryLater) as refusal:
+    except (ProviderRejected, ConnectionUnusable, RetryLater, httpx2.HTTPError) as refusal:
+        # An HTTP error is named by its type only: its text may carry a URL.
         logger.warning('the old meeting could not be deleted at the provider', extra={
-            'tenant_id': tenant_id, 'account_id': account_id, 'reason': str(refusal)})
+            'tenant_id': tenant_id, 'account_id': account_id,
+            'reason': type(refusal).__name__ if isinstance(refusal, httpx2.HTTPError) else str(refusal)})
 
 
 def _rehome_failed(tenant_id: str, meeting: MeetingItem, account_id: str, problem: str) -> None:

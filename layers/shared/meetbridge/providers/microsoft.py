@@ -345,6 +345,9 @@ class MicrosoftProvider:
         try:
             GraphApi(account, broken_reason=CHECK_FAILED).call('GET', '/me')
         except GraphError as error:
+            if error.status == 401:  # refused again after a renewal: the account's authorisation is gone
+                raise ProviderRejected('the Microsoft account could not be read: Microsoft refused its authorisation',
+                                       about_account=True) from None
             raise _rejected(error, 'the Microsoft account could not be read') from None
 
     def exists(self, account: Account, meeting: ProviderMeeting) -> bool:

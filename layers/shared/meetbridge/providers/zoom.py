@@ -426,6 +426,9 @@ class ZoomProvider:
         try:
             ZoomApi(account, broken_reason=CHECK_FAILED).call('GET', '/users/me')
         except ZoomApiError as error:
+            if error.status == 401:  # refused again after a renewal: Zoom no longer honours the account's grant
+                raise ProviderRejected('the Zoom account could not be read: Zoom refused its authorisation',
+                                       about_account=True) from None
             raise _rejected(error, 'the Zoom account could not be read') from None
         except httpx2.HTTPError as exc:
             raise RetryLater(f'Zoom did not answer ({type(exc).__name__})') from None
