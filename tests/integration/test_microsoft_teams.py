@@ -1,10 +1,10 @@
 """Microsoft Teams through MSAL and Graph, against the Microsoft sandbox."""
 
 import json
-import pytest
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from bookings import booking_event
 from helpers import handler, join_event
 from integration_stack import MICROSOFT_REDIRECT_URI, book_in_parallel, connect_microsoft, finish_connect, start_connect

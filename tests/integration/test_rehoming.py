@@ -4,11 +4,11 @@ room, the admin sent one summary. Against the Zoom and Microsoft sandboxes."""
 
 import json
 import os
-import pytest
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import httpx2
+import pytest
 from bookings import booking_event
 from helpers import acting_as, handler, join_event, sqs_event, zoom_event_request
 from integration_stack import Queue, connect_microsoft, connect_zoom, sent_emails
@@ -216,6 +216,14 @@ def test_a_meeting_no_account_can_host_is_the_bookings_problem_and_alerted(stack
     assert (problem['kind'], problem['booking_id'], problem['meeting_key']) == ('rehome_failed', 'b1', 'booking:b1')
     [summary] = [event['detail'] for event in events if event['detail-type'] == 'accounts.reconciled']
     assert summary['rehomed'] == 0 and [f['booking_ids'] for f in summary['failed']] == [['b1']]
+    links = view['links']
+
+    # An account connected now gives the booking its meeting, with the same links.
+    connect_zoom(stack, zoom, user_id='zoom-owner')
+    _run_meetings_queue(stack)
+    view = stack.view('b1')[1]
+    assert view['booking']['problem'] is None and view['links'] == links
+    assert view['meeting']['account']['slot'] == 'company' and view['meeting']['status'] == 'scheduled'
 
 
 def test_a_meeting_missing_at_zoom_is_made_again_once_with_the_same_links(stack, zoom):

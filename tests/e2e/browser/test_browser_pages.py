@@ -61,7 +61,10 @@ def links(stack) -> dict[str, str]:
         "open": post_created(stack, Booking(Client.unique(), start=now() - dt.timedelta(minutes=1))),
         "payment-required": post_created(stack, Booking(Client.unique(), start=later), payment_required=True),
         "cancelled": post_created(stack, Booking(Client.unique(), start=later)),
-        "unavailable": post_created(stack, Booking(Client.unique(), start=later, provider_id=provider_id)),
+        # Ended 30 minutes ago, within the hour its page stays open: a disconnect re-homes the meetings still to
+        # end, not this one, so its page is the one a meeting on a gone account shows.
+        "unavailable": post_created(stack, Booking(Client.unique(), start=now() - dt.timedelta(minutes=60),
+                                                   provider_id=provider_id)),
     }
     made = {name: stack.wait_for_links(booking)["links"]["clients"][booking.client.id]
             for name, booking in bookings.items()}

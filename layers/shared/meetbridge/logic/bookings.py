@@ -153,14 +153,13 @@ def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None,
                 meeting, now = _await_creation(tenant_id, booking.meeting_key, now)
                 if meeting is None or meeting.status in ('cancelled', 'creating'):
                     raise
+        elif _on_gone_account(tenant_id, meeting, booking, now):
+            # Its account was replaced or disconnected (and its re-homing could not make it elsewhere, or has not
+            # yet): the chain's first usable account makes it again; the join links name the meeting, so they stay.
+            meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
         elif (meeting.start, meeting.end) != (booking.start, booking.end) or \
                 _new_platform_url(tenant_id, meeting, booking):
-            if meeting.provider_type != PLATFORM and _account_for(tenant_id, meeting).status in repository.GONE:
-                # Its account was replaced or disconnected: the account hosting the booking now makes it
-                # again; the join links name the meeting, not the account, so they stay.
-                meeting = _create_meeting(tenant_id, booking, spec, meeting, now)
-            else:
-                _move_meeting(tenant_id, meeting, spec, now, existing)
+            _move_meeting(tenant_id, meeting, spec, now, existing)
     except (ProviderRejected, ConnectionUnusable) as refusal:
         problem = str(refusal)
         if meeting is not None and meeting.status == 'creating':
@@ -530,6 +529,16 @@ def _open_provider_link_and_schedule(tenant_id: str, meeting: MeetingItem, now: 
         links.set_status(_provider_url(tenant_id, meeting), 'active')
     meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, meeting.start, now)
     reminders.schedule(tenant_id, meeting, now)
+
+
+def _on_gone_account(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime) -> bool:
+    """A meeting of ours whose account was replaced or disconnected, to be made again: when it is moved, or while it
+    has not begun (one under way is left to end where it is, as its re-homing leaves it: logic/rehoming.py)."""
+    if meeting.provider_type == PLATFORM or meeting.account_id is None:
+        return False
+    moved = (meeting.start, meeting.end) != (booking.start, booking.end)
+    not_begun = meeting.status == 'scheduled' and meeting.start > now
+    return (moved or not_begun) and _account_for(tenant_id, meeting).status in repository.GONE
 
 
 def _switches(meeting: MeetingItem | None, booking: Booking) -> bool:

@@ -252,12 +252,15 @@ def _delete_old(tenant_id: str, account_id: str, provider_type: str, meeting: Pr
 
 def _rehome_failed(tenant_id: str, meeting: MeetingItem, account_id: str, problem: str) -> None:
     """No account of the chain hosts the meeting: the admin sees it on each booking and is alerted."""
-    shown = f'The meeting could not be re-homed: {problem}'
+    # For lack of an account, in the words of a booking that failed so: connecting one makes it then
+    # (logic/failed_bookings.py).
+    shown = f'{bookings.NO_ACCOUNT} The meeting could not be re-homed.' if problem == NO_ACCOUNT else \
+        f'The meeting could not be re-homed: {problem}'
     for booking_id in sorted(meeting.booking_ids or set()):
-        booking = repository.find(BookingItem, BookingItem.key(tenant_id, booking_id))
+        booking = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
         if booking is not None and booking.status == 'active' and booking.problem != shown:
-            repository.update(booking, actions=[BookingItem.problem.set(shown)],
-                              condition=BookingItem.pk.exists(), add_version_condition=False)
+            booking.problem = shown
+            repository.save(booking)  # a save, so that the booking joins the index of failed bookings
     outbox.announce(tenant_id, events.booking_problem(
         tenant_id, meeting.meeting_key, _only(meeting.booking_ids), account_id, 'rehome_failed', shown,
         f'{account_id}/g{meeting.generation}'))
