@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from botocore.exceptions import ClientError
 
-from meetbridge import aws, config, idempotency, scheduling
+from meetbridge import config, idempotency, retries, scheduling
 from meetbridge.config import (AlertQueuesSettings, AlertWebhookSettings, EmailSettings, FunctionSettings,
                                ScheduleGroupSettings, settings)
 from meetbridge.logic import alerts
@@ -97,26 +97,7 @@ def record_handler(record: SQSRecord) -> str:
 
 
 def retry_delay(receive_count: int) -> int:
-    return min(FIRST_RETRY_SECONDS * 2 ** (max(receive_count, 1) - 1), LONGEST_RETRY_SECONDS)
-
-
-def delay_failed_webhooks(event: dict, response: dict) -> None:
-    """Each webhook the receiver did not take becomes visible again after its growing delay."""
-    failed = {failure['itemIdentifier'] for failure in response['batchItemFailures']}
-    webhook_queue = settings(AlertQueuesSettings).alert_webhook_queue_url
-    sqs = aws.client('sqs')
-    for record in event['Records']:
-        name = record['eventSourceARN'].rsplit(':', 1)[1]
-        if record['messageId'] not in failed or not webhook_queue.endswith('/' + name):
-            continue
-        try:
-            sqs.change_message_visibility(
-                QueueUrl=webhook_queue, ReceiptHandle=record['receiptHandle'],
-                VisibilityTimeout=retry_delay(int(record['attributes'].get('ApproximateReceiveCount', 1))))
-        except ClientError as error:
-            # The record still comes back, after the queue's own visibility timeout.
-            logger.warning('retry delay not set', extra={'message_id': record['messageId'],
-                                                         'error': error.response['Error']['Code']})
+    return retries.growing_delay(receive_count, FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS)
 
 
 @config.using(AlertsSettings)
@@ -126,5 +107,7 @@ def lambda_handler(event: dict, context) -> dict:
     ONCE.register_lambda_context(context)
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
-    delay_failed_webhooks(event, response)
+    # Only webhooks wait longer between tries: an alert itself is retried at the queue's pace.
+    webhook_queue = settings(AlertQueuesSettings).alert_webhook_queue_url.rsplit('/', 1)[1]
+    retries.delay_failed(event, response, retry_delay, queue_names={webhook_queue})
     return response

@@ -7,13 +7,11 @@ import json
 import time
 from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
-
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-from meetbridge import aws, budget, config, events, idempotency
+from meetbridge import budget, config, events, idempotency, retries
 from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MeetingsQueueSettings,
                                MicrosoftSettings, ReminderSettings, ScheduleGroupSettings, SchedulingSettings,
                                StartQueueSettings, WaitingSettings, ZoomSettings)
@@ -70,7 +68,7 @@ LONGEST_RETRY_SECONDS = 3600
 
 
 def retry_delay(receive_count: int) -> int:
-    return min(FIRST_RETRY_SECONDS * 2 ** (max(receive_count, 1) - 1), LONGEST_RETRY_SECONDS)
+    return retries.growing_delay(receive_count, FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS)
 
 
 def _waiting_reason(exc: Exception) -> str:
@@ -131,24 +129,6 @@ def record_handler(record: SQSRecord, lambda_context) -> dict:
         raise
 
 
-def delay_failed(event: dict, response: dict) -> None:
-    """Each failed record becomes visible again after its growing delay, not the queue's fixed timeout."""
-    failed = {failure['itemIdentifier'] for failure in response['batchItemFailures']}
-    sqs = aws.client('sqs')
-    for record in event['Records']:
-        if record['messageId'] not in failed:
-            continue
-        _, _, _, region, account, name = record['eventSourceARN'].split(':')
-        delay = retry_delay(int(record['attributes'].get('ApproximateReceiveCount', 1)))
-        try:
-            sqs.change_message_visibility(QueueUrl=f'https://sqs.{region}.amazonaws.com/{account}/{name}',
-                                          ReceiptHandle=record['receiptHandle'], VisibilityTimeout=delay)
-        except ClientError as error:
-            # The record still comes back, after the queue's own visibility timeout.
-            logger.warning('retry delay not set', extra={'message_id': record['messageId'],
-                                                         'error': error.response['Error']['Code']})
-
-
 @config.using(MeetingsSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
@@ -158,5 +138,5 @@ def lambda_handler(event: dict, context) -> dict:
     webhooks.DEDUPE.register_lambda_context(context)
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
-    delay_failed(event, response)
+    retries.delay_failed(event, response, retry_delay)
     return response
