@@ -20,8 +20,10 @@ def delay_failed(event: dict, response: dict, delay: Callable[[int], int],
     failed = {failure['itemIdentifier'] for failure in response['batchItemFailures']}
     sqs = aws.client('sqs')
     for record in event['Records']:
+        if record['messageId'] not in failed:
+            continue
         _, _, _, region, account, name = record['eventSourceARN'].split(':')
-        if record['messageId'] not in failed or (queue_names is not None and name not in queue_names):
+        if queue_names is not None and name not in queue_names:
             continue
         try:
             sqs.change_message_visibility(QueueUrl=f'https://sqs.{region}.amazonaws.com/{account}/{name}',
