@@ -103,8 +103,8 @@ def _send(requests: Iterable[BaseModel]) -> int:
         result = aws.client('sqs').send_message_batch(QueueUrl=settings(HealthQueueSettings).health_queue_url,
                                                       Entries=entries)
         if result.get('Failed'):
-            # The message that sends them is retried whole: an account it finds checked for the tick already
-            # is left out, and a duplicate check is skipped (check_account), so a retry costs no provider call.
+            # The message (or tick) that sends them fails and is retried whole: an account whose check for the
+            # tick is done by then (its last_checked_at) is neither sent again nor checked again.
             raise RetryLater(f'the health queue refused {len(result["Failed"])} check requests')
         sent += len(entries)
     return sent
