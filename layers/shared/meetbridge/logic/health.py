@@ -51,8 +51,9 @@ LOOKUP_SECONDS = 15
 ACCOUNT_SECONDS = 30
 # - and the message's end: a continuation sent, the account's check written.
 FINISH_SECONDS = 5
-# An account's message when its provider answers at once: its proof, its lookups spaced out, its end. The
-# function's Timeout fits a batch of them (tests/infra checks it against the template's BatchSize).
+# An account's message when its provider answers at once: its proof (with the longest wait for a renewal), its
+# lookups spaced out, its end. The function's Timeout fits a batch of them (tests/infra checks it against the
+# template's BatchSize).
 ACCOUNT_MESSAGE_SECONDS = ACCOUNT_SECONDS + MEETINGS_PER_ACCOUNT * SECONDS_BETWEEN_LOOKUPS + FINISH_SECONDS
 
 
