@@ -11,7 +11,8 @@ and then, each step bounded (a couple of minutes in all):
 2. connects Zoom again, books a meeting 24 h 10 min ahead, deletes it at the sandbox, runs the check and prints the
    time from the deletion to the `meeting.rehome` request on the meetings queue and, when the meetings function
    re-homes (logic/rehoming.py is in the tree), to the meeting made again at Zoom;
-3. prints the Zoom calls each check made per account.
+3. prints the Zoom calls each check made per account, and the health function's invocations and SQS sends of a
+   check (the tick, the tenant's listing, the account's check: one hop each through the health queue).
 A figure whose piece is not in the tree prints "n/a".
 """
 
@@ -111,7 +112,7 @@ class Bench:
         assert status == 202, (status, body)
 
     def health_sends(self) -> int:
-        """The SQS sends the health function made (its tick's batches and its re-home requests)."""
+        """The SQS sends the health function made (the tick's and the tenants' batches, its re-home requests)."""
         health = next(fn for fn in self.stack.functions if fn.logical_id == HEALTH)
         key = health.credentials()['AWS_ACCESS_KEY_ID']
         return sum(count for (caller, operation), count in self.stack.aws_requests.items()
@@ -178,9 +179,9 @@ def missing_meeting(bench: Bench) -> None:
     deleted = time.monotonic()
     bench.zoom.remove_meeting(zoom_id)
     bench.run_check()
-    # The tick's batch is one send, the re-home request the next.
-    requested = _wait(lambda: bench.health_sends() >= sends + 2 and time.monotonic())
-    _wait(lambda: bench.checks_done() >= invocations + 2)  # the tick and the tenant's check
+    # The tick's batch of tenants, the tenant's batch of accounts, then the account's re-home request.
+    requested = _wait(lambda: bench.health_sends() >= sends + 3 and time.monotonic())
+    _wait(lambda: bench.checks_done() >= invocations + 3)  # the tick, the tenant's listing, the account's check
     check_calls = [call['operation'] for call in bench.zoom.calls()]
     remade = _rehomes() and _wait(lambda: any(call['operation'] == 'create_meeting' for call in bench.zoom.calls())
                                   and time.monotonic(), 60)
@@ -188,6 +189,8 @@ def missing_meeting(bench: Bench) -> None:
     print(f'  meeting.rehome sent to the meetings queue   {_figure(requested and requested - deleted)}')
     print(f'  meeting made again at Zoom                  {_figure(remade and remade - deleted if _rehomes() else None)}')
     print(f'  Zoom calls of the check (1 account, 1 meeting in the windows): {len(check_calls)} {check_calls}')
+    print(f'  health function invocations {bench.checks_done() - invocations}, SQS sends {bench.health_sends() - sends}'
+          ' (tick, tenant, account)')
 
 
 def _post_booking(bench: Bench, booking: dict) -> None:

@@ -1,7 +1,7 @@
 """Hourly health checks (meetbridge.logic.health): the schedule's tick puts one message per tenant on the health
-queue; each message checks that tenant's OAuth accounts and the meetings they host 24 h and 1 h ahead."""
+queue; a tenant's message puts one message per OAuth account on it; an account's message checks the account and
+asks for the meetings it hosts 24 h and 1 h ahead, handing the rest on when the invocation runs short of time."""
 
-import json
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -14,28 +14,46 @@ from meetbridge.observability import logger, metrics
 
 
 class HealthSettings(FunctionSettings, HealthQueueSettings, MeetingsQueueSettings, ZoomSettings, MicrosoftSettings):
-    """Lists the tenants onto the health queue; checks each tenant's Zoom and Microsoft accounts and asks for
-    their soon meetings, sending a missing one to the meetings queue."""
+    """Lists the tenants, then each tenant's accounts, onto the health queue; checks each Zoom and Microsoft
+    account and asks for its soon meetings, sending a missing one to the meetings queue."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
 SETTINGS = config.load(HealthSettings)
 
+# Each record is one tenant or one account: a failure is reported for that record alone and retried by the queue.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> dict:
-    request = json.loads(record.body)
-    report = health.check_tenant(request['tenant_id'], datetime.fromisoformat(request['tick']), datetime.now(UTC))
-    logger.info('tenant checked', extra={'tenant_id': request['tenant_id'], 'accounts': report.accounts,
-                                         'broken': report.broken, 'failing': report.failing,
-                                         'meetings_checked': report.meetings_checked,
-                                         'missing': len(report.missing), 'provider_calls': report.provider_calls})
-    metrics.add_metric(name='HealthAccountsChecked', unit='Count', value=report.accounts)
-    metrics.add_metric(name='HealthAccountsBroken', unit='Count', value=report.broken)
+def record_handler(record: SQSRecord, lambda_context) -> dict:
+    request = health.request_of(record.body)
+    if isinstance(request, health.TenantCheck):
+        sent = health.check_tenant(request)
+        logger.info('tenant listed', extra={'tenant_id': request.tenant_id, 'accounts': sent})
+        metrics.add_metric(name='HealthAccountsRequested', unit='Count', value=sent)
+        return {'tenant_id': request.tenant_id, 'accounts': sent}
+
+    def seconds_left() -> float:
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
+    if isinstance(request, health.AccountCheck):
+        report = health.check_account(request, datetime.now(UTC), seconds_left)
+    else:
+        report = health.check_more_meetings(request, seconds_left)
+    logger.info('account checked', extra={'tenant_id': request.tenant_id, 'account_id': request.account_id,
+                                          'kind': request.kind, 'outcome': report.outcome,
+                                          'meetings_checked': report.meetings_checked, 'missing': len(report.missing),
+                                          'provider_calls': report.provider_calls, 'continued': report.continued})
+    if report.outcome in ('working', 'broken', 'failing'):
+        metrics.add_metric(name='HealthAccountsChecked', unit='Count', value=1)
+    if report.outcome == 'broken':
+        metrics.add_metric(name='HealthAccountsBroken', unit='Count', value=1)
+    if report.continued or report.outcome == 'passed on':
+        metrics.add_metric(name='HealthChecksPassedOn', unit='Count', value=1)
     metrics.add_metric(name='HealthMeetingsMissing', unit='Count', value=len(report.missing))
     metrics.add_metric(name='HealthProviderCalls', unit='Count', value=report.provider_calls)
-    return {'tenant_id': request['tenant_id'], 'missing': report.missing}
+    return {'tenant_id': request.tenant_id, 'account_id': request.account_id, 'outcome': report.outcome,
+            'missing': report.missing}
 
 
 @config.using(HealthSettings)

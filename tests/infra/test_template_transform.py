@@ -106,6 +106,19 @@ def test_sqs_source_queues_redrive_to_a_dead_letter_queue_and_outlast_their_cons
         assert queue["VisibilityTimeout"] >= VISIBILITY_TIMEOUT_FACTOR * function["Timeout"], queue_name
 
 
+def test_the_health_function_has_time_for_each_account_check_of_a_batch(cfn_resources):
+    """An account's message (its proof, its lookups spaced out) fits the Timeout once per record of a batch when the
+    provider answers at once; a slow provider's lookups stop while time is left (logic/health.py) and hand the rest
+    on, and a fresh invocation always has the time to start an account's check."""
+    from meetbridge.logic import health
+
+    [mapping] = [mapping["Properties"] for mapping in of_type(cfn_resources, "AWS::Lambda::EventSourceMapping").values()
+                 if mapping["Properties"]["FunctionName"]["Ref"] == "HealthFunction"]
+    timeout = cfn_resources["HealthFunction"]["Properties"]["Timeout"]
+    assert mapping["BatchSize"] * health.ACCOUNT_MESSAGE_SECONDS <= timeout
+    assert health.ACCOUNT_SECONDS + health.LOOKUP_SECONDS + health.FINISH_SECONDS < timeout
+
+
 def test_both_tables_expire_items_by_ttl(cfn_resources):
     tables = of_type(cfn_resources, "AWS::DynamoDB::Table")
     assert set(tables) == {"Table", "IdempotencyTable"}

@@ -118,7 +118,8 @@ class DeadLetterSettings(Concern):
 
 
 class HealthQueueSettings(Concern):
-    """The health queue: the hourly tick puts one message per tenant on it, and each is one tenant's check."""
+    """The health queue: the hourly tick puts one message per tenant on it, each tenant's message one per OAuth
+    account, and each of those is one account's check (its meetings left for lack of time go on as one more)."""
 
     health_queue_url: NonEmpty
 
