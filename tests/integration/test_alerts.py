@@ -276,6 +276,59 @@ def test_a_webhook_host_that_resolves_inside_a_network_is_not_posted_to(alerting
     assert report == {'batchItemFailures': [{'itemIdentifier': records[0]['messageId']}]} and posted == []
 
 
+def rebinding(monkeypatch, name: str, checked: str, later: str) -> list[str]:
+    """A resolver that answers `checked` for `name` the first time and `later` every time after (DNS rebinding);
+    returns the list of the times it was asked for `name`."""
+    import socket
+
+    resolve, asked = socket.getaddrinfo, []
+
+    def answer(host, port, *args, **kwargs):
+        if host != name:
+            return resolve(host, port, *args, **kwargs)
+        asked.append(host)
+        address = checked if len(asked) == 1 else later
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, '', (address, port or 0))]
+
+    monkeypatch.setattr(socket, 'getaddrinfo', answer)
+    return asked
+
+
+def test_a_host_that_resolves_elsewhere_after_its_check_is_posted_to_at_the_checked_address(alerting, monkeypatch):
+    import socket
+
+    stack = alerting
+    set_contacts(stack, webhook_url='https://hooks.acme.example/alerts')
+    asked = rebinding(monkeypatch, 'hooks.acme.example', checked='93.184.215.14', later='169.254.169.254')
+    connected = []
+
+    def refused(address, *args, **kwargs):  # no test reaches the internet: the public address refuses
+        connected.append(address)
+        raise ConnectionRefusedError(address)
+
+    monkeypatch.setattr(socket, 'create_connection', refused)
+    broken(stack, 'acc_one', 1)
+    run_alerts(stack)
+
+    report, records = run_webhooks(stack)
+    assert report == {'batchItemFailures': [{'itemIdentifier': records[0]['messageId']}]}
+    assert connected == [('93.184.215.14', 443)] and asked == ['hooks.acme.example']
+
+
+def test_the_local_stacks_loopback_webhook_is_posted_to_the_address_checked_naming_its_host(
+        alerting, alert_receiver, monkeypatch):
+    stack = alerting
+    port = alert_receiver.server.server_port
+    set_contacts(stack, webhook_url=f'http://localhost:{port}/alerts')
+    asked = rebinding(monkeypatch, 'localhost', checked='127.0.0.1', later='169.254.169.254')
+    broken(stack, 'acc_one', 1)
+    run_alerts(stack)
+
+    assert run_webhooks(stack)[0] == {'batchItemFailures': []}
+    [(headers, _)] = alert_receiver.requests
+    assert headers['host'] == f'localhost:{port}' and asked == ['localhost']
+
+
 def test_a_tenant_template_is_used_and_a_failing_one_falls_back_to_the_default(alerting):
     stack = alerting
     status, template = stack.admin('PUT', 'templates/alert_connection_broken', {

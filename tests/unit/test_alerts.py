@@ -105,4 +105,62 @@ def test_a_host_is_posted_to_only_when_every_address_it_resolves_to_is_public(ev
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, '', (address, 0)) for address in addresses]
 
     monkeypatch.setattr(socket, 'getaddrinfo', resolve)
-    assert alert_settings.resolves_publicly('https://hooks.example.com/a') is public
+    assert alert_settings.checked_addresses('https://hooks.example.com/a') == (addresses if public else [])
+
+
+def test_loopback_addresses_are_checked_only_for_a_loopback_host_the_local_stack_allows(every_setting, monkeypatch):
+    import socket
+
+    from meetbridge.logic import alert_settings
+
+    monkeypatch.setattr(socket, 'getaddrinfo', lambda host, port, type=0: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, '', ('127.0.0.1', 0))])
+    assert alert_settings.checked_addresses('http://localhost:8080/hook') == []
+    monkeypatch.setenv('ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK', 'true')
+    assert alert_settings.checked_addresses('http://localhost:8080/hook') == ['127.0.0.1']
+
+
+def spied_client(monkeypatch, answer) -> list:
+    """The webhook client with a transport that records each request and answers with `answer(request)`."""
+    import httpx2
+
+    sent = []
+
+    def handle(request):
+        sent.append(request)
+        return answer(request)
+
+    monkeypatch.setattr(alerts, '_http', lambda: httpx2.Client(transport=httpx2.MockTransport(handle)))
+    return sent
+
+
+def test_the_post_names_the_checked_address_and_verifies_the_certificate_for_the_host_name(monkeypatch):
+    import httpx2
+
+    sent = spied_client(monkeypatch, lambda request: httpx2.Response(204))
+
+    status = alerts._post_to_checked_address('https://Hooks.Example.com:8443/a?b=1', ['2001:db8::7'], b'{}',
+                                             {'Content-Type': 'application/json'})
+
+    [request] = sent
+    assert status == 204
+    assert str(request.url) == 'https://[2001:db8::7]:8443/a?b=1'
+    assert request.headers['host'] == 'hooks.example.com:8443'  # what the receiver routes by
+    assert request.extensions['sni_hostname'] == 'hooks.example.com'  # what TLS checks the certificate against
+
+
+def test_an_address_that_refuses_the_connection_is_passed_over_for_the_next_checked_one(monkeypatch):
+    import httpx2
+
+    def answer(request):
+        if request.url.host == '93.184.215.14':
+            raise httpx2.ConnectError('refused', request=request)
+        return httpx2.Response(200)
+
+    sent = spied_client(monkeypatch, answer)
+
+    assert alerts._post_to_checked_address('https://hooks.example.com/a', ['93.184.215.14', '93.184.215.15'],
+                                           b'{}', {}) == 200
+    assert [request.url.host for request in sent] == ['93.184.215.14', '93.184.215.15']
+    with pytest.raises(httpx2.ConnectError):
+        alerts._post_to_checked_address('https://hooks.example.com/a', ['93.184.215.14'], b'{}', {})

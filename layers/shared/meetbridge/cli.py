@@ -186,6 +186,24 @@ def _dlq_replay(args: argparse.Namespace) -> None:
     _print(args, replayed, [f"replayed {item['id']} to {item['to']}" for item in replayed] or ['nothing to replay'])
 
 
+def _backfill_indexes(args: argparse.Namespace) -> None:
+    from meetbridge.errors import NotFound
+    from meetbridge.logic.backfill import backfill_indexes
+
+    try:
+        done = backfill_indexes([args.tenant] if args.tenant else None, dry_run=args.dry_run)
+    except NotFound:
+        raise SystemExit(f'meetbridge: no tenant {args.tenant}') from None
+    lines = [f'tenants:   {done.tenants}']
+    for name in ('meetings', 'bookings'):
+        counts = getattr(done, name)
+        lines.append(f'{name + ":":<10} {counts.checked} checked, {counts.outdated} not indexed, '
+                     f'{counts.indexed} indexed, {counts.changed_concurrently} changed meanwhile (indexed by that change)')
+    if args.dry_run:
+        lines.append('Dry run: nothing was written.')
+    _print(args, {**done.as_map(), 'dry_run': args.dry_run}, lines)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog='meetbridge', description=__doc__.splitlines()[0])
     root.add_argument('--table', help='the DynamoDB table (default: TABLE_NAME or the local stack)')
@@ -234,7 +252,16 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument('--prefix', default='', help='only queues whose names start so (e.g. the stack name)')
         command.add_argument('--tenant', help="one tenant's messages only")
 
-    for command in (create, listing, rotate, key_create, dlq_list, dlq_replay):
+    backfill = nouns.add_parser('backfill', help='index items written before an index existed')
+    backfill_verbs = backfill.add_subparsers(dest='verb', required=True)
+    backfill_indexes = backfill_verbs.add_parser(
+        'indexes', help='put meetings live on an account in HOSTED# and active bookings with a problem in FAILED#; '
+                        'a second run changes nothing')
+    backfill_indexes.add_argument('--tenant', help='one tenant only (default: every tenant)')
+    backfill_indexes.add_argument('--dry-run', action='store_true', help='count what would be indexed, write nothing')
+    backfill_indexes.set_defaults(run=_backfill_indexes)
+
+    for command in (create, listing, rotate, key_create, dlq_list, dlq_replay, backfill_indexes):
         command.add_argument('--json', action='store_true', help='machine-readable output')
     return root
 

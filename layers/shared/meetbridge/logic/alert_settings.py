@@ -4,8 +4,9 @@ Setting them is all it takes (no opt-in step). The webhook URL is https, or plai
 when the local stack allows it (ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK); it never carries a user name or
 password, and it never names an address inside a network (loopback, private, link-local such as the cloud's
 metadata service, reserved): the function posting it must not become a way to reach those. Delivery checks
-the URL again, and the addresses its host resolves to, so a URL saved under other rules, or a name that
-resolves inside a network, is not posted to.
+the URL again, and the addresses its host resolves to, then connects to one of those checked addresses (not
+to the name, resolved again), so a URL saved under other rules, or a name that resolves inside a network at
+either moment, is not posted to.
 """
 
 import ipaddress
@@ -67,17 +68,27 @@ def _is_address(hostname: str) -> bool:
     return True
 
 
-def resolves_publicly(url: str) -> bool:
-    """Whether every address the URL's host resolves to is public (or it is loopback the local stack allows).
-    Names like 0x7f000001 or one a DNS record points inside a network are caught here, not by the text."""
-    hostname = urlsplit(url).hostname or ''
-    if _loopback_allowed(hostname):
+def _connectable(address: str, loopback_allowed: bool) -> bool:
+    if _public(address):
         return True
+    return loopback_allowed and ipaddress.ip_address(address.split('%', 1)[0]).is_loopback
+
+
+def checked_addresses(url: str) -> list[str]:
+    """The addresses the URL's host resolves to, resolved once, when every one is public (or loopback the local
+    stack allows); else none. The post connects to these and never resolves the host again: a DNS answer that
+    changes between the check and the connection (rebinding) cannot point it inside a network. Names like
+    0x7f000001, or one a DNS record points inside a network, are caught here, not by the text."""
+    host = httpx2.URL(url).raw_host.decode('ascii')  # the name as the client sends it (IDNA-encoded)
+    loopback_allowed = _loopback_allowed(urlsplit(url).hostname or '')
     try:
-        found = socket.getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        return False
-    return bool(found) and all(_public(address[4][0]) for address in found)
+        return []
+    addresses = list(dict.fromkeys(address[4][0] for address in found))
+    if addresses and all(_connectable(address, loopback_allowed) for address in addresses):
+        return addresses
+    return []
 
 
 def _distinct(emails: list[str]) -> list[str]:

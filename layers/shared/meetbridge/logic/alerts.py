@@ -60,6 +60,8 @@ KINDS = {
 ALERT_WEBHOOK = 'alert.webhook'
 SIGNATURE_HEADER = 'X-Meetbridge-Signature'
 WEBHOOK_TIMEOUT = httpx2.Timeout(5.0, connect=2.0)
+# A host's addresses tried in turn when one refuses the connection; more would outlast the function's timeout.
+MAX_ADDRESSES_TRIED = 3
 
 
 @dataclass(frozen=True)
@@ -280,9 +282,11 @@ def queue_webhook(webhook: dict) -> None:
 
 @functools.cache
 def _http() -> httpx2.Client:
-    """One per container: a warm container reuses its connections. Redirects are not followed: the signed
-    body goes to the URL the admin set and nowhere else."""
-    return httpx2.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False)
+    """One per container. Redirects are not followed: the signed body goes to the URL the admin set and nowhere
+    else. No connection is kept for the next post: the pool knows a connection by its address, and one whose
+    certificate was checked for one tenant's host must not carry another host's alert that shares the address."""
+    return httpx2.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False,
+                         limits=httpx2.Limits(max_keepalive_connections=0))
 
 
 def signature(secret: bytes, timestamp: int, raw: bytes) -> str:
@@ -304,7 +308,8 @@ def post_webhook(detail: dict, now: datetime) -> str:
         alert_settings.checked_webhook_url(url)
     except ValueError:
         return 'dropped: the alert webhook URL may not be posted to'
-    if not alert_settings.resolves_publicly(url):
+    addresses = alert_settings.checked_addresses(url)
+    if not addresses:
         # A name that does not resolve, or resolves inside a network; a DNS answer may change, so it is retried.
         raise RetryLater('the alert webhook host does not resolve to a public address')
     raw = json.dumps(detail['body'], separators=(',', ':')).encode()
@@ -313,11 +318,32 @@ def post_webhook(detail: dict, now: datetime) -> str:
     headers = {'Content-Type': 'application/json', SIGNATURE_HEADER: signature(secret, timestamp, raw),
                'User-Agent': 'meetbridge-alerts'}
     try:
-        # Streamed and never read: only the status counts, and a receiver that drips a body holds nothing.
-        with _http().stream('POST', url, content=raw, headers=headers) as response:
-            status = response.status_code
+        status = _post_to_checked_address(url, addresses[:MAX_ADDRESSES_TRIED], raw, headers)
     except httpx2.HTTPError as exc:
         raise RetryLater(f'the alert webhook did not answer ({type(exc).__name__})') from None
     if not 200 <= status < 300:
         raise RetryLater(f'the alert webhook answered {status}')
     return f'delivered: {status}'
+
+
+def _post_to_checked_address(url: str, addresses: list[str], raw: bytes, headers: dict[str, str]) -> int:
+    """Posts to the URL at one of the addresses its host was checked to resolve to, in the resolver's order, and
+    answers the status. The request names the address, so the name is not resolved again; TLS still verifies the
+    certificate for the host's name (sni_hostname) and the Host header names it. An address that could not be
+    connected to is passed over: nothing was sent to it."""
+    url = httpx2.URL(url)
+    headers = {**headers, 'Host': url.netloc.decode('ascii')}
+    extensions = {'sni_hostname': url.raw_host.decode('ascii')}
+
+    def post(address: str) -> int:
+        # Streamed and never read: only the status counts, and a receiver that drips a body holds nothing.
+        with _http().stream('POST', url.copy_with(host=address), content=raw, headers=headers,
+                            extensions=extensions) as response:
+            return response.status_code
+
+    for address in addresses[:-1]:
+        try:
+            return post(address)
+        except (httpx2.ConnectError, httpx2.ConnectTimeout):
+            continue
+    return post(addresses[-1])
