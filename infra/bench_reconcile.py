@@ -192,7 +192,7 @@ def run(stack, meetings: int, providers: int, failures: int, summaries: Summarie
           f"account ({meetings} made at Zoom {all_moved or float('nan'):.1f} s after the DELETEs); "
           f"{len(summaries.seen)} summaries out {summarised:.1f} s after the DELETEs "
           f"(re-homed at the first attempt {sum(s['rehomed'] for _, s in summaries.seen)}, failed and retried "
-          f"{sum(len(s['failed']) for _, s in summaries.seen)})")
+          f"{sum(s['failed_count'] for _, s in summaries.seen)})")
     print('  Zoom calls: ' + ', '.join(f'{operation} {count}' + (f' ({failed[operation]} failed)'
                                                                  if failed[operation] else '')
                                        for operation, count in sorted(calls.items())))

@@ -118,7 +118,9 @@ def record_handler(record: SQSRecord, lambda_context) -> dict:
             return rehoming.reconcile(envelope['detail'], datetime.now(UTC))
     if envelope['detail-type'] == events.MEETING_REHOME:
         with budget.within(RECORD_SECONDS):
-            return rehome_once(request={**envelope['detail'], 'message_id': record.message_id})
+            # Its receive: the last one gives the meeting up when it fails (logic/rehoming.py).
+            return rehome_once(request={**envelope['detail'], 'message_id': record.message_id,
+                                        'receive_count': int(record.attributes.get('ApproximateReceiveCount') or 1)})
     event = BookingEvent.model_validate(envelope['detail'])
     try:
         with budget.within(RECORD_SECONDS):

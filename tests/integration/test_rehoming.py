@@ -127,9 +127,9 @@ def test_our_delete_re_homes_future_meetings_to_the_company_deletes_the_old_then
     assert len(_details_changed_emails()) == 6 and len(sent_emails()) == emails_before + 6
     [summary] = [event['detail'] for event in _events(alerts) if event['detail-type'] == 'accounts.reconciled']
     assert {key: summary[key] for key in ('account_id', 'holder', 'type', 'reason', 'rehomed', 'failed',
-                                          'ended_untouched', 'old_meetings')} == {
+                                          'failed_count', 'ended_untouched', 'old_meetings')} == {
         'account_id': dana_account, 'holder': 'provider:dana', 'type': 'zoom', 'reason': 'admin', 'rehomed': 3,
-        'failed': [], 'ended_untouched': 1, 'old_meetings': 'deleted at the provider'}
+        'failed': [], 'failed_count': 0, 'ended_untouched': 1, 'old_meetings': 'deleted at the provider'}
 
     # Every message delivered again: nothing made, deleted, told or summarised twice.
     zoom.reset_calls()
@@ -301,7 +301,7 @@ def test_two_hundred_meetings_with_zoom_failing_part_of_the_way_are_each_re_home
     assert {meeting.external_id for meeting in meetings} == {str(m) for m in zoom.meetings}
     assert all(stack.view(f'b{n}')[1]['links'] == links[n] for n in links)
     [summary] = [event['detail'] for event in _events(alerts) if event['detail-type'] == 'accounts.reconciled']
-    assert summary['rehomed'] == COUNT - 45 and len(summary['failed']) == 45
+    assert summary['rehomed'] == COUNT - 45 and len(summary['failed']) == summary['failed_count'] == 45
     assert all(failure['problem'].endswith('retried until it succeeds') for failure in summary['failed'])
 
     # The connection event delivered again: nothing made twice, no second summary.
@@ -311,3 +311,179 @@ def test_two_hundred_meetings_with_zoom_failing_part_of_the_way_are_each_re_home
     _run_meetings_queue(stack)
     assert [c for c in zoom.calls() if c['operation'] == 'create_meeting'] == []
     assert len(zoom.meetings) == COUNT and _events(alerts) == []
+
+
+# --- a worker killed, a retry after the summary, an account of many meetings --------------------------
+
+
+class Killed(BaseException):
+    """The worker stopped where it stood (a timeout, a crash): nothing after runs, nothing is caught."""
+
+
+def _company_zoom_replaced_by_teams(stack, zoom, microsoft, bookings: tuple[str, ...]) -> tuple[str, dict]:
+    """The company's Zoom hosts future meetings; the company then connects Teams instead (reason 'replaced').
+    Returns the Zoom account's id and the bookings' views; the connection event waits on the meetings queue."""
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    zoom_account = stack.admin('GET', 'accounts/default')[1]['id']
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    for n, booking_id in enumerate(bookings):
+        stack.book(booking_event(booking_id=booking_id, client_id=f'c{n}', start=start + timedelta(hours=n)))
+    assert connect_microsoft(stack, microsoft)['statusCode'] == 200
+    return zoom_account, {booking_id: stack.view(booking_id)[1] for booking_id in bookings}
+
+
+def _reconcile_only(stack) -> list[dict]:
+    """The connection events taken (Teams connected, Zoom replaced); returns the meeting.rehome records sent."""
+    connections = stack.cloud.queues['meetings'].receive()
+    assert {json.loads(r['body'])['detail-type'] for r in connections} == {'connection.connected',
+                                                                           'connection.disconnected'}
+    assert handler('meetings')(sqs_event(connections), stack.context) == {'batchItemFailures': []}
+    return stack.cloud.queues['meetings'].receive()
+
+
+def _again(record: dict, receive: int) -> dict:
+    return {**record, 'attributes': {**record['attributes'], 'ApproximateReceiveCount': str(receive)}}
+
+
+def _send_notices(stack) -> None:
+    notices = stack.cloud.queues['notifications'].receive()
+    if notices:
+        handler('notifications')(sqs_event(notices), stack.context)
+
+
+def test_a_worker_killed_once_the_new_meeting_is_saved_leaves_the_deletion_and_the_notice_to_the_redelivery(
+        stack, zoom, microsoft, monkeypatch):
+    from functions.meetings.handler import MeetingsSettings
+    from meetbridge import config
+    from meetbridge.logic import bookings, rehoming
+
+    zoom_account, before = _company_zoom_replaced_by_teams(stack, zoom, microsoft, ('b1',))
+    alerts = _watch_alerts(stack)
+    [record] = _reconcile_only(stack)
+    made_again = bookings.make_meeting_again
+
+    def made_then_killed(*args, **kwargs):
+        made_again(*args, **kwargs)
+        raise Killed()
+
+    with monkeypatch.context() as patched, config.using(MeetingsSettings), acting_as('meetings'):
+        patched.setattr(bookings, 'make_meeting_again', made_then_killed)
+        with pytest.raises(Killed):
+            rehoming.rehome({**json.loads(record['body'])['detail'], 'message_id': record['messageId']},
+                            datetime.now(UTC))
+
+    # Made on Teams and saved; the Zoom meeting is still there, its account's tokens kept, what is owed recorded.
+    meeting = _meeting(stack, 'booking:b1')
+    assert meeting.provider_type == 'microsoft' and meeting.status == 'scheduled' and len(microsoft.meetings) == 1
+    assert (meeting.superseded.account_id, meeting.superseded.delete) == (zoom_account, True)
+    assert len(zoom.meetings) == 1 and _account(stack, zoom_account).secret_sealed is not None
+    assert _events(alerts) == []
+
+    # The message delivered again finishes it: the old meeting deleted, its people told, then the summary and
+    # the tokens revoked; nothing made twice.
+    zoom.reset_calls()
+    assert handler('meetings')(sqs_event([_again(record, 2)]), stack.context) == {'batchItemFailures': []}
+    _send_notices(stack)
+    assert zoom.meetings == {} and len(microsoft.meetings) == 1
+    assert [c['operation'] for c in zoom.calls() if c['operation'] != 'token'] == ['delete_meeting', 'revoke']
+    assert _meeting(stack, 'booking:b1').superseded is None
+    assert _account(stack, zoom_account).secret_sealed is None
+    assert len(_details_changed_emails()) == 2 and stack.view('b1')[1]['links'] == before['b1']['links']
+    [summary] = [event['detail'] for event in _events(alerts) if event['detail-type'] == 'accounts.reconciled']
+    assert (summary['reason'], summary['rehomed'], summary['failed_count']) == ('replaced', 1, 0)
+
+
+def test_a_meeting_of_a_replaced_account_made_after_the_summary_still_deletes_its_old_meeting(stack, zoom, microsoft):
+    zoom_account, _ = _company_zoom_replaced_by_teams(stack, zoom, microsoft, ('b1', 'b2'))
+    alerts = _watch_alerts(stack)
+    zoom.reset_calls()
+    microsoft.fail('create_or_get_meeting', 503)  # the first of the two fails; the queue retries it
+
+    _run_meetings_queue(stack)
+
+    assert zoom.meetings == {} and len(microsoft.meetings) == 2
+    assert [c['operation'] for c in zoom.calls() if c['operation'] != 'token'] == \
+        ['delete_meeting', 'delete_meeting', 'revoke']  # revoked only once the retried one deleted its own
+    assert _account(stack, zoom_account).secret_sealed is None
+    [summary] = [event['detail'] for event in _events(alerts) if event['detail-type'] == 'accounts.reconciled']
+    assert (summary['rehomed'], summary['failed_count']) == (1, 1)
+    assert summary['failed'][0]['problem'].endswith('retried until it succeeds')
+
+
+def test_a_meeting_retried_to_its_last_receive_gives_the_tokens_up(stack, zoom, microsoft):
+    zoom_account, _ = _company_zoom_replaced_by_teams(stack, zoom, microsoft, ('b1',))
+    microsoft.fail('create_or_get_meeting', 503, times=5)
+    [record] = _reconcile_only(stack)
+
+    def delivered(receive: int) -> list:
+        return handler('meetings')(sqs_event([_again(record, receive)]), stack.context)['batchItemFailures']
+
+    assert delivered(1) and delivered(2)  # counted failed and retried: the summary is out, the tokens kept
+    assert _account(stack, zoom_account).secret_sealed is not None and len(zoom.meetings) == 1
+    assert delivered(40)  # the last receive: on to the dead-letter queue, the meeting given up
+    assert _account(stack, zoom_account).secret_sealed is None
+
+
+def test_tokens_kept_for_a_retried_meeting_are_revoked_once_the_retry_span_is_over(stack, zoom, microsoft):
+    from functions.meetings.handler import MeetingsSettings
+    from meetbridge import config
+    from meetbridge.logic import rehoming
+
+    zoom_account, _ = _company_zoom_replaced_by_teams(stack, zoom, microsoft, ('b1',))
+    microsoft.fail('create_or_get_meeting', 503, times=5)
+    [record] = _reconcile_only(stack)
+    detail = {**json.loads(record['body'])['detail'], 'message_id': record['messageId']}
+    now = datetime.now(UTC)
+
+    with config.using(MeetingsSettings), acting_as('meetings'):
+        for at, receive in ((now, 1), (now + timedelta(hours=1), 2)):
+            with pytest.raises(Exception):
+                rehoming.rehome({**detail, 'receive_count': receive}, at)
+        assert _account(stack, zoom_account).secret_sealed is not None
+        with pytest.raises(Exception):
+            rehoming.rehome({**detail, 'receive_count': 3}, now + rehoming.TOKENS_KEPT)
+    assert _account(stack, zoom_account).secret_sealed is None
+
+
+def test_an_account_of_many_meetings_is_listed_in_pages_and_summarised_with_its_first_failures(stack, zoom,
+                                                                                                monkeypatch):
+    """Page size and the failures shown made small, so that a few meetings stand for thousands; the listing
+    runs short of time after its first page and is handed on to a message of its own."""
+    from meetbridge.logic import alerts, rehoming
+    from meetbridge.store.models import ReconciliationItem, ReconciliationPageItem
+
+    dana_account, _ = _provider_zoom_and_company_zoom(stack, zoom)
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200  # no company account to fall back to
+    _run_meetings_queue(stack)
+    now = datetime.now(UTC).replace(microsecond=0)
+    stack.book(booking_event(booking_id='ended', client_id='c0', start=now - timedelta(hours=3)))
+    for n in range(1, 6):
+        stack.book(booking_event(booking_id=f'b{n}', client_id=f'c{n}', start=now + timedelta(days=n)))
+    alerts_queue = _watch_alerts(stack)
+    monkeypatch.setattr(rehoming, 'PAGE_SIZE', 2)
+    monkeypatch.setattr(rehoming, 'FAILURES_SHOWN', 2)
+    time_left = iter([rehoming.PAGE_SECONDS, 0.5])  # a first page, then too little time for another
+
+    monkeypatch.setattr(rehoming, 'budget', type('Budget', (), {
+        'left': staticmethod(lambda at_most: next(time_left, at_most))}))
+
+    assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
+    taken = _run_meetings_queue(stack)
+
+    connection_events = [r for r in taken if json.loads(r['body'])['detail-type'] == 'connection.disconnected']
+    assert len(connection_events) == 2  # the event, and the listing handed on
+    [reconciliation] = [item for item in ReconciliationItem.query(f'TENANT#{stack.tenant.tenant_id}')
+                        if item.sk.startswith(f'RECONCILIATION#{dana_account}#') and '#PAGE#' not in item.sk]
+    pages = [item for item in ReconciliationPageItem.query(
+        f'TENANT#{stack.tenant.tenant_id}', ReconciliationPageItem.sk.startswith(reconciliation.sk + '#PAGE#'))]
+    assert reconciliation.pages == len(pages) == 4  # 2 + 2 + 2 listed, then an empty page ends the listing
+    assert (reconciliation.left, reconciliation.retrying, reconciliation.failed_count) == (0, 0, 5)
+    assert all(not page.pending and len(page.failed or ()) <= 2 for page in pages)
+    [summary] = [event['detail'] for event in _events(alerts_queue) if event['detail-type'] == 'accounts.reconciled']
+    assert (summary['rehomed'], summary['failed_count'], summary['ended_untouched']) == (0, 5, 1)
+    assert [failure['booking_ids'] for failure in summary['failed']] == [['b1'], ['b2']]
+    assert all('could not be re-homed' in stack.view(f'b{n}')[1]['booking']['problem'] for n in range(1, 6))
+    assert _account(stack, dana_account).secret_sealed is None
+    assert alerts.alert_of('accounts.reconciled', summary, now).problem.startswith(
+        '0 future meetings moved, 5 failed, 1 ended and left as they were')

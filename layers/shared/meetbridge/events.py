@@ -110,7 +110,8 @@ def meeting_details_changed(tenant_id: str, meeting_key: str, generation: int, s
 
 def accounts_reconciled(tenant_id: str, account_id: str, cause_id: str, summary: dict[str, Any]) -> Event:
     """One per reconciliation of an account, `cause_id` the event id of the connection event that started it;
-    `summary`: holder, type, reason, rehomed, failed, ended_untouched, old_meetings."""
+    `summary`: holder, type, reason, rehomed, failed (the first ones), failed_count,
+    ended_untouched, old_meetings."""
     event_id = f'{tenant_id}/{account_id}/reconciled/{cause_id}'
     return Event(
         subject=f'reconciled#{event_id}',

@@ -92,7 +92,8 @@ def _iso(moment: datetime) -> str:
 def _problem_of(detail_type: str, detail: dict[str, Any]) -> str:
     if detail_type == events.ACCOUNTS_RECONCILED:
         failed = detail.get('failed') or []
-        text = (f"{detail.get('rehomed', 0)} future meetings moved, {len(failed)} failed, "
+        # `failed` lists the first failures only; `failed_count` counts them all.
+        text = (f"{detail.get('rehomed', 0)} future meetings moved, {detail.get('failed_count', len(failed))} failed, "
                 f"{detail.get('ended_untouched', 0)} ended and left as they were")
         reasons = '; '.join(dict.fromkeys(str(failure.get('problem', '')) for failure in failed[:5] if failure))
         return f'{text} ({reasons})' if reasons else text

@@ -13,6 +13,7 @@ Keys (see docs/data-model.md):
                                           (gsi1 while live: HOSTED#<tenant>#<account> / <start>#<meeting key>)
   TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
   TENANT#<tenant>  RECONCILIATION#<account>#<event id>  the re-homing of an account's future meetings
+  TENANT#<tenant>  RECONCILIATION#<account>#<event id>#PAGE#<n>  the meetings of one page of it
   TENANT#<tenant>  SOURCE#<source>        a booking platform's settings, its keys sealed
   TENANT#<tenant>  EXTERNAL#<source>#<id> which of our bookings a platform's booking id is
   TENANT#<tenant>  SOURCETOKEN#<source>   a booking platform's API token, sealed, reused until refused
@@ -30,6 +31,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -307,6 +309,19 @@ def failed_key(tenant_id: str) -> str:
     return f'FAILED#{tenant_id}'
 
 
+class SupersededMeeting(MapAttribute):
+    """What a re-homing still owes for the meeting it replaces, written with the claim of the new one: a worker
+    killed once the new meeting is saved leaves it for the next attempt (logic/rehoming.py)."""
+
+    account_id = UnicodeAttribute()
+    provider_type = UnicodeAttribute()
+    # The room its people were sent (sealed as the meeting's details): what the new one is compared with, and
+    # what deleting the old one needs. None: not known (no details_changed comparison, nothing to delete).
+    details_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    delete = BooleanAttribute(default=False)  # still to delete at its account, whose tokens are kept for it
+    missing = BooleanAttribute(default=False)  # made again because it was missing: the admin is told
+
+
 class MeetingItem(_Item):
     """A meeting at a provider, shared by the bookings of a class session.
 
@@ -350,6 +365,7 @@ class MeetingItem(_Item):
     attempts = NumberAttribute(default=0)
     claimed_until = UTCDateTimeAttribute(null=True)  # a claim past this is taken over; a failed attempt releases it
     claim_host = UnicodeAttribute(null=True)  # the provider-side host the claim creates for
+    superseded = SupersededMeeting(null=True)  # a re-homing's unfinished business with the meeting it replaced
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
@@ -472,25 +488,46 @@ class OutboxItem(_Item):
 
 class ReconciliationItem(_Item):
     """The re-homing of the future meetings of an account that went away, started by one connection event
-    (its `event_id`). Each meeting is a message of its own; its first attempt takes its key out of `pending`
-    and counts what it did, so that the last one sends the one summary (logic/rehoming.py). Unversioned
-    counters: the attempts of 200 meetings update it at once."""
+    (its `event_id`). The account's meetings are listed from the HOSTED index a page at a time (`cursor`: the
+    index sort key listed up to); each page's meeting keys are an item of their own (ReconciliationPageItem),
+    so that no item grows with the account. Each meeting is a message of its own; its first attempt counts what
+    it did here (`left` goes down by one), so that the last one sends the one summary (logic/rehoming.py).
+    Unversioned counters: the attempts of many meetings update it at once."""
 
     account_id = UnicodeAttribute()
     holder = UnicodeAttribute(null=True)
     type = UnicodeAttribute()
     reason = UnicodeAttribute()  # admin | replaced | refused | deauthorized | check_failed
-    pending = UnicodeSetAttribute(null=True)  # meeting keys not yet attempted
+    cursor = UnicodeAttribute()  # the HOSTED index sort key listed up to
+    pages = NumberAttribute(default=0)  # pages written
+    sent = NumberAttribute(default=0)  # pages whose meetings' messages are all on the queue
+    listed = BooleanAttribute(default=False)  # every page written
+    left = NumberAttribute(default=0)  # meetings listed that have not had their first attempt
     rehomed = NumberAttribute(default=0)
-    failed = UnicodeSetAttribute(null=True)  # JSON {meeting_key, booking_ids, problem} each
+    failed_count = NumberAttribute(default=0)
+    failed_pages = NumberSetAttribute(null=True)  # the pages that hold failures, for the summary's first ones
+    retrying = NumberAttribute(default=0)  # meetings whose first attempt failed and that are retried still
     ended_untouched = NumberAttribute(default=0)
     summarised_at = UTCDateTimeAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()  # the time its meetings are listed at (ended, under way or future)
     ttl = TTLAttribute()
 
     @staticmethod
     def key(tenant_id: str, account_id: str, cause_id: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'RECONCILIATION#{account_id}#{cause_id}'
+
+
+class ReconciliationPageItem(_Item):
+    """One page of a reconciliation's meetings (a few dozen), written once as the HOSTED index is read."""
+
+    pending = UnicodeSetAttribute(null=True)  # meeting keys not yet attempted
+    retrying = UnicodeSetAttribute(null=True)  # meeting keys whose first attempt failed, retried by the queue
+    failed = UnicodeSetAttribute(null=True)  # JSON {meeting_key, booking_ids, problem} each
+    ttl = TTLAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, account_id: str, cause_id: str, page: int) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'RECONCILIATION#{account_id}#{cause_id}#PAGE#{page:06d}'
 
 
 class AlertGroupItem(_Item):
