@@ -14,7 +14,8 @@ from helpers import acting_as, handler, join_event, sqs_event, zoom_event_reques
 from integration_stack import Queue, connect_microsoft, connect_zoom, sent_emails
 
 from infra.sandboxes.zoom.signing import sign
-from meetbridge.store.models import AccountItem, MeetingItem
+from meetbridge.logic import rehoming
+from meetbridge.store.models import AccountItem, MeetingItem, ReconciliationItem, tenant_pk
 
 pytestmark = pytest.mark.usefixtures('account_events')
 
@@ -137,6 +138,29 @@ def test_our_delete_re_homes_future_meetings_to_the_company_deletes_the_old_then
     assert stack.cloud.queues['notifications'].receive() == []
     assert [c['operation'] for c in zoom.calls()] == [] and len(zoom.meetings) == 4
     assert len(_details_changed_emails()) == 6 and _events(alerts) == []
+
+
+def test_two_attempts_concluding_at_once_send_one_summary(stack, zoom):
+    """The last meeting's attempt and the listing's end (or a redelivery) may both read the reconciliation
+    before either summarised it: the summary is written under a condition, and the second gives way."""
+    dana_account, _ = _provider_zoom_and_company_zoom(stack, zoom)
+    _book_future_and_ended(stack)
+    alerts = _watch_alerts(stack)
+    assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
+    _run_meetings_queue(stack)
+    assert [event['detail-type'] for event in _events(alerts)].count('accounts.reconciled') == 1
+    [reconciliation] = [item for item in ReconciliationItem.query(
+        tenant_pk(stack.tenant.tenant_id), ReconciliationItem.sk.startswith(f'RECONCILIATION#{dana_account}#'))
+        if '#PAGE#' not in item.sk]
+    assert reconciliation.summarised_at is not None
+    zoom.reset_calls()
+
+    stale = reconciliation
+    stale.summarised_at = None  # as read by the other attempt before the summary was written
+    rehoming._conclude(stale, datetime.now(UTC))
+
+    assert _events(alerts) == [] and zoom.calls() == []
+    assert stale.summarised_at == ReconciliationItem.get(reconciliation.pk, reconciliation.sk).summarised_at
 
 
 def test_zoom_deauthorization_re_homes_and_leaves_the_old_meetings_it_can_no_longer_reach(stack, zoom):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import Attribute
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -46,10 +47,13 @@ def save(tenant_id: str, item: Model, event: events.Event, *, marker: Attribute 
     return True
 
 
-def update(tenant_id: str, item: Model, actions: list[Action], event: events.Event) -> bool:
-    """Updates `item` (versioned) and writes `event` in one transaction, then publishes the event."""
+def update(tenant_id: str, item: Model, actions: list[Action], event: events.Event, *,
+           condition: Condition | None = None) -> bool:
+    """Updates `item` (versioned, and under `condition` when given) and writes `event` in one transaction, then
+    publishes the event. Conflict when the version or the condition does not hold: nothing is written."""
     entry = _entry(tenant_id, event)
-    _commit(lambda transaction: (transaction.update(item, actions=actions), transaction.save(entry)))
+    _commit(lambda transaction: (transaction.update(item, actions=actions, condition=condition),
+                                 transaction.save(entry)))
     if not _put_on_bus(entry):
         return False
     _acknowledge(entry)

@@ -491,16 +491,26 @@ def _conclude(reconciliation: ReconciliationItem, now: datetime) -> None:
     tenant_id = reconciliation.pk.removeprefix('TENANT#')
     if reconciliation.summarised_at is None:
         cause_id = reconciliation.sk.split('#', 2)[2]
-        outbox.announce(tenant_id, events.accounts_reconciled(tenant_id, reconciliation.account_id, cause_id, {
+        summary = events.accounts_reconciled(tenant_id, reconciliation.account_id, cause_id, {
             'holder': reconciliation.holder, 'type': reconciliation.type, 'reason': reconciliation.reason,
             'rehomed': reconciliation.rehomed,
             'failed': _failures_shown(tenant_id, cause_id, reconciliation),
             'failed_count': reconciliation.failed_count,
             'ended_untouched': reconciliation.ended_untouched,
             'old_meetings': _old_meetings(reconciliation),
-        }))
-        reconciliation.update(actions=[ReconciliationItem.summarised_at.set(now)])
-        logger.info('reconciliation summarised', extra={
+        })
+        # The summary and its mark are one write, under the condition that no other attempt made them: the last
+        # meeting's attempt and the listing's end (or a redelivery) may conclude at the same moment.
+        try:
+            outbox.update(tenant_id, reconciliation, [ReconciliationItem.summarised_at.set(now)], summary,
+                          condition=ReconciliationItem.summarised_at.does_not_exist())
+        except Conflict:
+            reconciliation.refresh(consistent_read=True)
+            if reconciliation.summarised_at is None:  # not another summary: a tally written at the same moment
+                raise RetryLater('the reconciliation was being counted on while it was summarised') from None
+        else:
+            reconciliation.summarised_at = now
+            logger.info('reconciliation summarised', extra={
             'tenant_id': tenant_id, 'account_id': reconciliation.account_id, 'rehomed': reconciliation.rehomed,
             'failed': reconciliation.failed_count, 'retrying': reconciliation.retrying})
     if reconciliation.reason in LET_GO and \
