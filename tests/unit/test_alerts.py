@@ -92,6 +92,9 @@ def test_plain_http_to_loopback_only_where_allowed(every_setting, monkeypatch):
     (['93.184.215.14', '10.1.2.3'], False),  # one inside a network is enough to refuse
     (['127.0.0.1'], False),  # e.g. a name like 0x7f000001, which the resolver reads as loopback
     (['169.254.169.254'], False),
+    (['64:ff9b::a9fe:a9fe'], False),  # the metadata service through NAT64's well-known prefix
+    (['64:ff9b::5db8:d70e'], True),  # a public address through it
+    (['::ffff:169.254.169.254'], False),
     ([], False),
 ])
 def test_a_host_is_posted_to_only_when_every_address_it_resolves_to_is_public(every_setting, monkeypatch, addresses,

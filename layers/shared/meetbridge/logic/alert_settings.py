@@ -32,11 +32,19 @@ def _loopback_allowed(hostname: str) -> bool:
     return hostname in LOOPBACK_HOSTS and settings(AlertWebhookSettings).alert_webhook_allow_http_loopback
 
 
+# NAT64's well-known prefix counts as global, but it reaches the IPv4 address in its last 32 bits (RFC 6052):
+# 64:ff9b::a9fe:a9fe is the metadata service behind a NAT64 gateway.
+NAT64 = ipaddress.ip_network('64:ff9b::/96')
+
+
 def _public(address: str) -> bool:
     try:
-        return ipaddress.ip_address(address.split('%', 1)[0]).is_global
+        parsed = ipaddress.ip_address(address.split('%', 1)[0])
     except ValueError:
         return False
+    if parsed.version == 6 and parsed in NAT64:
+        parsed = ipaddress.IPv4Address(int(parsed) & 0xFFFFFFFF)
+    return parsed.is_global
 
 
 def checked_webhook_url(url: str) -> str:
