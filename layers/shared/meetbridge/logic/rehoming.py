@@ -329,10 +329,11 @@ def _rehome(detail: dict[str, Any], tally: '_Tally | None', now: datetime) -> di
 
 
 def _settle(tenant_id: str, meeting: MeetingItem) -> MeetingItem | None:
-    """What the meeting's re-homing owes the meeting it replaced, once the new one is made (or could not be):
-    the old one deleted where it is still to be, its people told when the room differs, the admin told of a
-    missing meeting made again; then `superseded` cleared. Every step may be repeated: a deletion finds the
-    meeting gone, an event goes out with the same id. Returns the meeting as written."""
+    """What the meeting's re-homing owes the meeting it replaced, once the new one is made: the old one deleted
+    where it is still to be (a failure that may pass is raised, `superseded` kept for the retry), its people told
+    when the room differs, the admin told of a missing meeting made again; then `superseded` cleared. Every step
+    may be repeated: a deletion finds the meeting gone, an event goes out with the same id. Returns the meeting
+    as written."""
     owed = meeting.superseded
     before = ProviderMeeting.from_dict(repository.unseal_json(owed.details_sealed, tenant_id, 'meeting',
                                                               meeting.meeting_key)) if owed.details_sealed else None
