@@ -105,9 +105,22 @@ def look_up(lookup: Lookup) -> dict:
 
 
 def record_handler(record: SQSRecord, lambda_context) -> dict:
+    envelope = json.loads(record.body)
+    try:
+        return _handle(record, envelope, lambda_context)
+    except Exception as exc:
+        if envelope['detail-type'] == events.MEETING_REHOME and \
+                int(record.attributes.get('ApproximateReceiveCount') or 1) >= rehoming.MEETINGS_QUEUE_RECEIVES:
+            # The message's last receive: it goes to the dead-letter queue whatever failed (its attempt, or a refusal
+            # before it: too little time left, an attempt in progress), so its meeting is given up first and its
+            # reconciliation can conclude (logic/rehoming.py).
+            rehoming.give_up(envelope['detail'], datetime.now(UTC), _waiting_reason(exc))
+        raise
+
+
+def _handle(record: SQSRecord, envelope: dict, lambda_context) -> dict:
     if lambda_context.get_remaining_time_in_millis() < (RECORD_SECONDS + RECORD_RESERVE_SECONDS) * 1000:
         raise RetryLater('not started: too little time left in this invocation')
-    envelope = json.loads(record.body)
     if envelope['detail-type'] == webhooks.BOOKING_LOOKUP:
         return look_up(Lookup.model_validate(envelope['detail']))
     if envelope['detail-type'] == events.CONNECTION_CONNECTED:
@@ -118,9 +131,7 @@ def record_handler(record: SQSRecord, lambda_context) -> dict:
             return rehoming.reconcile(envelope['detail'], datetime.now(UTC))
     if envelope['detail-type'] == events.MEETING_REHOME:
         with budget.within(RECORD_SECONDS):
-            # Its receive: the last one gives the meeting up when it fails (logic/rehoming.py).
-            return rehome_once(request={**envelope['detail'], 'message_id': record.message_id,
-                                        'receive_count': int(record.attributes.get('ApproximateReceiveCount') or 1)})
+            return rehome_once(request={**envelope['detail'], 'message_id': record.message_id})
     event = BookingEvent.model_validate(envelope['detail'])
     try:
         with budget.within(RECORD_SECONDS):

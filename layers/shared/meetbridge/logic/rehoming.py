@@ -23,8 +23,11 @@ attempt finds the new meeting made with `superseded` still on it (the same attem
 looks for it first) deletes the old meeting, announces `meeting.details_changed` when the room differs (its id
 is the meeting's generation: a repeat is the same event), clears `superseded` by a versioned write, and only
 then counts the meeting, so that the reconciliation cannot conclude and revoke the tokens before the deletion.
-An account the admin disconnected has its old meeting deleted before the new one is made (its links answer 503:
-it serves nobody), as before.
+A deletion that fails for a while (a 503, a timeout) keeps `superseded` and the message is retried (counted
+'retrying', below); one the provider refuses is logged and left. A meeting that could not be made again (no
+account of its chain hosts it, or the provider refuses it) has `superseded` cleared with nothing deleted: the
+old meeting of a replaced account still works, and its links still open it. An account the admin disconnected
+has its old meeting deleted before the new one is made (its links answer 503: it serves nobody), best effort.
 
 The first attempt of each meeting counts what it did on the reconciliation (one transaction with its page); the
 attempt that brings `left` to zero once every page is listed sends the one `accounts.reconciled` summary: the
@@ -32,11 +35,15 @@ counts, `failed_count` and the first FAILURES_SHOWN failures (what an event of 2
 how many more). A first attempt that fails for a retry is counted failed ('retried until it succeeds') and
 put in its page's `retrying`; a later success, or a later attempt that finds nothing to do, takes it out. The
 tokens of an account let go on our side (kept so that its old meetings can be deleted) are revoked once the
-summary is out and no meeting is being retried any more. Bounded: an attempt at a message's last receive
-(MEETINGS_QUEUE_RECEIVES) that fails gives the meeting up (taken out of `retrying`) before the message goes to
-the dead-letter queue; and any attempt or summary TOKENS_KEPT after the summary revokes them whatever is still
-retried (the queue's whole retry span is about 34 hours). A meeting replayed from the dead-letter queue after
-that is made again, its old meeting left at the provider (logged). A broken or deauthorized account lets nothing
+summary is out and no meeting is being retried any more. Bounded: a message's last receive
+(MEETINGS_QUEUE_RECEIVES) that fails, whether its attempt failed or the meetings handler refused the record
+before it (too little time left, an attempt in progress), gives the meeting up (give_up: counted failed, taken
+out of `retrying`) before the message goes to the dead-letter queue; and any attempt or summary TOKENS_KEPT
+after the summary revokes them whatever is still retried (the queue's whole retry span is about 34 hours). A
+worker killed (a timeout) on the last receive gives nothing up: its meeting stays in `retrying` until
+TOKENS_KEPT, and then only when another attempt or summary of the reconciliation comes (no scheduled job
+looks). A meeting replayed from the dead-letter queue after that is made again, its old meeting left at the
+provider (logged). A broken or deauthorized account lets nothing
 in, so its old meetings stay there (the summary says so).
 
 `meeting.rehome` with reason 'missing' (the health check found the meeting gone at the provider) makes the
@@ -44,6 +51,8 @@ meeting again on the first usable account of its chain, which may be the same on
 """
 
 import json
+import random
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,14 +90,18 @@ PAGE_SECONDS = 5.0
 # The failures a summary lists (the first ones); `failed_count` counts them all.
 FAILURES_SHOWN = 100
 PROBLEM_CHARS = 500
+# The booking ids a failure names (a class session's meeting has many; `booking_count` counts them all): a page of
+# failures stays far below 400 KB and a summary below 256 KB.
+BOOKINGS_SHOWN = 10
 # The meetings queue's maxReceiveCount (template.yaml): the receive after which a message is dead-lettered.
 MEETINGS_QUEUE_RECEIVES = 40
 # The tokens of an account let go are revoked this long after the summary at the latest, whatever is still
 # retried: the meetings queue's whole retry span (functions/meetings: 40 receives, about 34 hours), and a margin.
 TOKENS_KEPT = timedelta(hours=36)
 # Concurrent first attempts count on the same reconciliation item: a transaction that lost to another is tried
-# again at once.
+# again after a short wait, longer at each try and jittered so that the attempts that collided do not collide again.
 TALLY_TRIES = 5
+TALLY_WAIT_SECONDS = (0.02, 0.1)
 
 _WHY = {
     'admin': 'was disconnected by the admin',
@@ -223,20 +236,27 @@ def _lost(exc: TransactWriteError) -> bool:
 
 def rehome(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Makes one meeting again: off an account that went away (reason account_gone, one meeting of a
-    reconciliation), or after it went missing at the provider (reason missing). `receive_count`: the message's
-    receive; the last one gives the meeting up when it fails (see the module's docstring)."""
+    reconciliation), or after it went missing at the provider (reason missing). The message's last receive, when
+    it fails, is given up by the meetings handler (give_up)."""
+    return _rehome(detail, _Tally.of(detail), now)
+
+
+def give_up(detail: dict[str, Any], now: datetime, why: str) -> None:
+    """The meeting of a `meeting.rehome` whose last receive (MEETINGS_QUEUE_RECEIVES) failed, whatever failed
+    (its attempt, or the handler refusing the record before it: too little time left, an attempt in progress),
+    is given up before the message goes to the dead-letter queue: counted failed and taken out of `retrying`, so
+    that the reconciliation concludes and the tokens it kept are revoked. Repeated, it counts nothing twice.
+    `why`: safe to show (a domain error's message, or an exception's type)."""
     tally = _Tally.of(detail)
-    try:
-        return _rehome(detail, tally, now)
-    except Exception as exc:
-        if tally is not None and int(detail.get('receive_count') or 1) >= MEETINGS_QUEUE_RECEIVES:
-            why = str(exc) if isinstance(exc, MeetbridgeError) else type(exc).__name__
-            logger.error('a re-home gave up: its message goes to the dead-letter queue', extra={
-                'tenant_id': detail['tenant_id'], 'meeting_key': detail['meeting_key'], 'reason': why})
-            tally.record(detail['meeting_key'], 'failed', now, {
-                'meeting_key': detail['meeting_key'], 'booking_ids': [],
-                'problem': f'{why}; given up after {MEETINGS_QUEUE_RECEIVES} attempts'})
-        raise
+    if tally is None:
+        return  # a missing meeting's (no reconciliation), or a reconciliation no longer kept
+    tenant_id, meeting_key = detail['tenant_id'], detail['meeting_key']
+    logger.error('a re-home gave up: its message goes to the dead-letter queue', extra={
+        'tenant_id': tenant_id, 'meeting_key': meeting_key, 'reason': why})
+    meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
+    tally.record(meeting_key, 'failed', now, _failure(
+        meeting_key, meeting.booking_ids if meeting is not None else None,
+        f'{why}; given up after {MEETINGS_QUEUE_RECEIVES} attempts'))
 
 
 def _rehome(detail: dict[str, Any], tally: '_Tally | None', now: datetime) -> dict[str, Any]:
@@ -280,19 +300,27 @@ def _rehome(detail: dict[str, Any], tally: '_Tally | None', now: datetime) -> di
     except Conflict:
         raise  # another change of the meeting won the write: the retry sees it, it is no failure to report
     except Exception as exc:
-        why = str(exc) if isinstance(exc, MeetbridgeError) else type(exc).__name__
-        _count(tally, meeting_key, 'retrying', now, _failure(meeting, f'{why}; retried until it succeeds'))
+        _count(tally, meeting_key, 'retrying', now, _failure(
+            meeting_key, meeting.booking_ids, f'{_shown(exc)}; retried until it succeeds'))
         raise
     if remade is None:
-        # Nothing new to tell its people of; what the old meeting is owed is settled all the same.
+        # Nothing new to tell its people of, and nothing to delete: the meeting of a replaced account still works
+        # and its links still open it, so it stays and serves them.
         unmade = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
         if unmade is not None and unmade.superseded is not None:
-            _settle(tenant_id, unmade)
+            _clear_superseded(tenant_id, unmade, unmade.superseded)
         _rehome_failed(tenant_id, meeting, account_id, problem)
-        _count(tally, meeting_key, 'failed', now, _failure(meeting, problem))
+        _count(tally, meeting_key, 'failed', now, _failure(meeting_key, meeting.booking_ids, problem))
         return {'outcome': 'failed: ' + problem}
 
-    _settle(tenant_id, remade)
+    try:
+        _settle(tenant_id, remade)
+    except (RetryLater, httpx2.HTTPError) as exc:
+        # The old meeting is still to be deleted (`superseded` kept): the queue retries, and a redelivery settles.
+        _count(tally, meeting_key, 'retrying', now, _failure(
+            meeting_key, meeting.booking_ids,
+            f'made again; its old meeting not yet deleted: {_shown(exc)}; retried until it succeeds'))
+        raise
     _count(tally, meeting_key, 'rehomed', now)
     logger.info('meeting made again', extra={'tenant_id': tenant_id, 'meeting_key': meeting_key,
                                              'from_account': account_id, 'account_id': remade.account_id,
@@ -301,15 +329,16 @@ def _rehome(detail: dict[str, Any], tally: '_Tally | None', now: datetime) -> di
 
 
 def _settle(tenant_id: str, meeting: MeetingItem) -> MeetingItem | None:
-    """What the meeting's re-homing owes the meeting it replaced, once the new one is made (or could not be):
-    the old one deleted where it is still to be, its people told when the room differs, the admin told of a
-    missing meeting made again; then `superseded` cleared. Every step may be repeated: a deletion finds the
-    meeting gone, an event goes out with the same id. Returns the meeting as written."""
+    """What the meeting's re-homing owes the meeting it replaced, once the new one is made: the old one deleted
+    where it is still to be (a failure that may pass is raised, `superseded` kept for the retry), its people told
+    when the room differs, the admin told of a missing meeting made again; then `superseded` cleared. Every step
+    may be repeated: a deletion finds the meeting gone, an event goes out with the same id. Returns the meeting
+    as written."""
     owed = meeting.superseded
     before = ProviderMeeting.from_dict(repository.unseal_json(owed.details_sealed, tenant_id, 'meeting',
                                                               meeting.meeting_key)) if owed.details_sealed else None
     if owed.delete and before is not None:
-        _delete_old(tenant_id, owed.account_id, owed.provider_type, before)
+        _delete_old(tenant_id, owed.account_id, owed.provider_type, before, transient_raised=True)
     if meeting.status in LIVE_MEETING_STATUSES and meeting.status != 'creating' and meeting.details_sealed:
         after = bookings.details_of(tenant_id, meeting)
         if before is None or (before.password, before.description, owed.provider_type) != \
@@ -321,6 +350,11 @@ def _settle(tenant_id: str, meeting: MeetingItem) -> MeetingItem | None:
                 tenant_id, meeting.meeting_key, _only(meeting.booking_ids), owed.account_id, 'remade',
                 f'The meeting was missing at the provider and was made again. {meeting.fallback_reason}',
                 f'g{meeting.generation}'))
+    return _clear_superseded(tenant_id, meeting, owed)
+
+
+def _clear_superseded(tenant_id: str, meeting: MeetingItem, owed: SupersededMeeting) -> MeetingItem | None:
+    """`superseded` removed by a versioned write. Returns the meeting as written."""
     for _ in range(3):  # a booking of the session changing meanwhile moves the version on
         try:
             repository.update(meeting, actions=[MeetingItem.superseded.remove()])
@@ -374,18 +408,28 @@ def _fallback_reason(tenant_id: str, account_id: str, detail: dict[str, Any],
     return f'Re-homed: {whose} {kind} account {why}'
 
 
-def _delete_old(tenant_id: str, account_id: str, provider_type: str, meeting: ProviderMeeting) -> None:
+def _delete_old(tenant_id: str, account_id: str, provider_type: str, meeting: ProviderMeeting,
+                transient_raised: bool = False) -> None:
     """Deletes the replaced meeting at the account that went away, with the tokens kept for this; what the
-    provider no longer allows is left there."""
+    provider no longer allows is left there. `transient_raised`: a failure that may pass (RetryLater, an HTTP
+    error: a 503, a timeout) is raised, for the queue to retry, rather than leaving the meeting live (settling a
+    replaced account's meeting); an admin-disconnected account's deletion, before the new meeting is made, is
+    best effort."""
     account = repository.account_of(repository.get_account(tenant_id, account_id), tenant_id)
     try:
         with tokens.letting_go(account_id):
             provider_for(provider_type).delete(account, meeting)
-    except (ProviderRejected, ConnectionUnusable, RetryLater, httpx2.HTTPError) as refusal:
-        # An HTTP error is named by its type only: its text may carry a URL.
-        logger.warning('the old meeting could not be deleted at the provider', extra={
-            'tenant_id': tenant_id, 'account_id': account_id,
-            'reason': type(refusal).__name__ if isinstance(refusal, httpx2.HTTPError) else str(refusal)})
+    except (RetryLater, httpx2.HTTPError) as failure:
+        if transient_raised:
+            raise
+        _not_deleted(tenant_id, account_id, failure)
+    except (ProviderRejected, ConnectionUnusable) as refusal:
+        _not_deleted(tenant_id, account_id, refusal)
+
+
+def _not_deleted(tenant_id: str, account_id: str, refusal: Exception) -> None:
+    logger.warning('the old meeting could not be deleted at the provider', extra={
+        'tenant_id': tenant_id, 'account_id': account_id, 'reason': _shown(refusal)})
 
 
 def _rehome_failed(tenant_id: str, meeting: MeetingItem, account_id: str, problem: str) -> None:
@@ -409,9 +453,16 @@ def _only(booking_ids: set[str] | None) -> str | None:
     return next(iter(booking_ids)) if booking_ids and len(booking_ids) == 1 else None
 
 
-def _failure(meeting: MeetingItem, problem: str) -> dict[str, Any]:
-    return {'meeting_key': meeting.meeting_key, 'booking_ids': sorted(meeting.booking_ids or set()),
-            'problem': problem[:PROBLEM_CHARS]}
+def _failure(meeting_key: str, booking_ids: set[str] | None, problem: str) -> dict[str, Any]:
+    """A failure as the summary lists it: the first BOOKINGS_SHOWN of its bookings, and how many there are."""
+    return {'meeting_key': meeting_key, 'booking_ids': sorted(booking_ids or set())[:BOOKINGS_SHOWN],
+            'booking_count': len(booking_ids or ()), 'problem': problem[:PROBLEM_CHARS]}
+
+
+def _shown(exc: Exception) -> str:
+    """An error as the admin may see it: a domain error's message; anything else by its type only (an HTTP
+    error's text may carry a URL)."""
+    return str(exc) if isinstance(exc, MeetbridgeError) else type(exc).__name__
 
 
 # --- counting, and the summary ------------------------------------------------------------------
@@ -461,7 +512,7 @@ class _Tally:
         """The page's change (under `condition`) and the reconciliation's counts in one transaction; False when
         the condition does not hold (an earlier attempt counted)."""
         page = ReconciliationPageItem(*self.page_key)
-        for _ in range(TALLY_TRIES):
+        for attempt in range(TALLY_TRIES):
             try:
                 with TransactWrite(connection=ReconciliationItem._get_connection().connection) as transaction:
                     transaction.update(page, actions=on_page, condition=condition)
@@ -473,6 +524,7 @@ class _Tally:
                     return False
                 if not _lost(exc):
                     raise
+            time.sleep(random.uniform(*TALLY_WAIT_SECONDS) * (attempt + 1))
         raise RetryLater('the reconciliation was counted on by too many attempts at once')
 
 
@@ -535,6 +587,9 @@ def _old_meetings(reconciliation: ReconciliationItem) -> str:
     """What became of the re-homed meetings at the account that went away."""
     if reconciliation.type not in accounts.OAUTH_TYPES:
         return 'nothing to delete: a custom link makes no meeting at a provider'
-    if reconciliation.reason in LET_GO:
-        return 'deleted at the provider'
+    if reconciliation.reason == 'admin':
+        return 'deleted at the provider, except where it refused the deletion (logged)'
+    if reconciliation.reason == 'replaced':
+        return 'deleted at the provider, except where it refused the deletion (logged) and those of the meetings ' \
+               'that failed (see failed), which still serve their people'
     return 'left at the provider: the account no longer lets meetbridge in to delete them'
