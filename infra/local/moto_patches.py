@@ -17,6 +17,10 @@ can be adjusted here; nothing in the app changes.
 3. SQS long polls: moto wakes a waiting ReceiveMessage when a message is sent, else once a second,
    so a delayed (or hidden) message that becomes visible meanwhile was handed over up to a second
    late. SQS hands it over as soon as it is visible: the wait now ends then.
+4. DynamoDB transactions: moto backs up the whole table (a deep copy) for each item of a
+   TransactWriteItems, to roll back a cancelled one, so a transaction's cost grew with the table: 200
+   meetings re-homed at once spent most of their time copying it. Only the items a transaction names
+   are backed up and restored now, and transactions run one at a time, as they are atomic on AWS.
 """
 
 from __future__ import annotations
@@ -46,7 +50,60 @@ def apply() -> None:
     _patch_eventbridge_targets()
     _patch_ses_capture()
     _patch_sqs_long_poll()
+    _patch_dynamodb_transactions()
     _applied = True
+
+
+def _patch_dynamodb_transactions() -> None:
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    transact_write_items = DynamoDBBackend.transact_write_items
+    one_at_a_time = threading.Lock()
+
+    def kept_as_is(self: Table, memo: dict[int, Any]) -> Table:
+        return self  # moto's whole-table backup: the items named are backed up instead (below)
+
+    @functools.wraps(transact_write_items)
+    def transact_with_item_backups(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with one_at_a_time:
+            backups = []
+            for entry in transact_items:
+                op = next(iter(entry.values()), {})
+                table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+                if table is None:
+                    continue
+                try:
+                    hash_key, range_key = self.get_keys_value(table, op.get("Key") or op.get("Item") or {})
+                except Exception:  # moto's own validation answers it
+                    continue
+                backups.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+            Table.__deepcopy__ = kept_as_is  # type: ignore[attr-defined]
+            try:
+                return transact_write_items(self, transact_items)
+            except Exception:
+                for table, hash_key, range_key, item in reversed(backups):
+                    _restore(table, hash_key, range_key, item)
+                raise
+            finally:
+                del Table.__deepcopy__  # type: ignore[attr-defined]
+
+    DynamoDBBackend.transact_write_items = transact_with_item_backups  # type: ignore[method-assign]
+
+
+def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    """Puts an item back as it was before a cancelled transaction (None: it did not exist)."""
+    if range_key is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
 
 
 def _patch_sqs_long_poll() -> None:
