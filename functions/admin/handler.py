@@ -95,6 +95,18 @@ def get_provider(tenant_id: Id, provider_id: Id) -> admin.ProviderOut:
     return admin.get_provider(tenant_id, provider_id)
 
 
+@app.get(f'{TENANT}/settings/general', summary="The tenant's own time zone (reports show times in it)",
+         tags=['settings'], responses=ERRORS)
+def get_general_settings(tenant_id: Id) -> admin.GeneralSettings:
+    return admin.get_general_settings(tenant_id)
+
+
+@app.put(f'{TENANT}/settings/general', summary="Set the tenant's own time zone (an IANA name, e.g. Europe/Paris)",
+         tags=['settings'], responses=ERRORS)
+def put_general_settings(tenant_id: Id, body: Annotated[admin.GeneralSettings, Body()]) -> admin.GeneralSettings:
+    return admin.put_general_settings(tenant_id, body)
+
+
 @app.put(f'{TENANT}/accounts/default', summary="Set the company's default meeting account", tags=['accounts'], responses=ERRORS)
 def put_default_account(tenant_id: Id, body: Annotated[admin.CustomLinkAccountIn, Body()]) -> admin.AccountOut:
     return admin.put_custom_link(tenant_id, COMPANY, body)

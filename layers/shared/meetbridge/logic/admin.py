@@ -273,6 +273,25 @@ def put_meeting_settings(tenant_id: str, body: MeetingSettings) -> MeetingSettin
     return body
 
 
+# --- general settings ----------------------------------------------------------------------------
+
+
+class GeneralSettings(_Body):
+    """The tenant's own zone: reports show start times in it."""
+
+    timezone: TimeZoneName = 'UTC'
+
+
+def get_general_settings(tenant_id: str) -> GeneralSettings:
+    return GeneralSettings(timezone=repository.get_tenant(tenant_id).timezone or 'UTC')
+
+
+def put_general_settings(tenant_id: str, body: GeneralSettings) -> GeneralSettings:
+    tenant = repository.get_tenant(tenant_id)
+    tenant.update(actions=[TenantItem.timezone.set(body.timezone)])
+    return body
+
+
 # --- return origins -----------------------------------------------------------------------------
 
 

@@ -99,6 +99,8 @@ class TenantItem(_Item):
     # Who is alerted when an account breaks or a booking needs the admin (logic/alert_settings.py).
     alert_emails = ListAttribute(of=UnicodeAttribute, null=True)
     alert_webhook_url = UnicodeAttribute(null=True)
+    # The IANA zone the tenant's reports show times in (logic/admin.py, settings/general); None is UTC.
+    timezone = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
