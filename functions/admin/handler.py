@@ -4,7 +4,7 @@ import json
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
@@ -13,7 +13,7 @@ from meetbridge.config import (AlertWebhookSettings, DeadLetterSettings, Functio
                                ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, alert_settings, dead_letters, keys, sources, tenants
+from meetbridge.logic import admin, alert_settings, dead_letters, keys, listing, sources, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
@@ -32,6 +32,10 @@ app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=safe
 
 TENANT = '/v1/tenants/<tenant_id>'
 Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
+# A list's page size and the cursor its previous page answered as `next`.
+Limit = Annotated[int, Query(ge=1, le=listing.MAX_LIMIT, description='items per page (1 to 200)')]
+Cursor = Annotated[str | None, Query(alias='next', max_length=listing.MAX_CURSOR_LENGTH,
+                                     description="the previous page's `next`")]
 
 
 class Problem(BaseModel):
@@ -93,6 +97,19 @@ def put_provider(tenant_id: Id, provider_id: Id, body: Annotated[admin.ProviderI
 @app.get(f'{TENANT}/providers/<provider_id>', summary='Get a provider', tags=['providers'], responses=ERRORS)
 def get_provider(tenant_id: Id, provider_id: Id) -> admin.ProviderOut:
     return admin.get_provider(tenant_id, provider_id)
+
+
+@app.get(f'{TENANT}/services', summary='The services, by id (a page; `next` asks for the following one)',
+         tags=['services'], responses=ERRORS)
+def get_services(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None) -> listing.ServicesPage:
+    return listing.list_services(tenant_id, limit, cursor)
+
+
+@app.get(f'{TENANT}/providers', summary='The providers, by id (a page; `next` asks for the following one)',
+         tags=['providers'], responses=ERRORS)
+def get_providers(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT,
+                  cursor: Cursor = None) -> listing.ProvidersPage:
+    return listing.list_providers(tenant_id, limit, cursor)
 
 
 @app.get(f'{TENANT}/settings/general', summary="The tenant's own time zone (reports show times in it)",
