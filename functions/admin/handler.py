@@ -1,12 +1,12 @@
 """/v1/tenants/{tenant_id}/...: the tenant admin API used by the booking platform's backend."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from meetbridge import config, safe_json
 from meetbridge.config import (AlertWebhookSettings, DeadLetterSettings, FunctionSettings, MeetingsQueueSettings,
@@ -36,6 +36,7 @@ Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-
 Limit = Annotated[int, Query(ge=1, le=listing.MAX_LIMIT, description='items per page (1 to 200)')]
 Cursor = Annotated[str | None, Query(alias='next', max_length=listing.MAX_CURSOR_LENGTH,
                                      description="the previous page's `next`")]
+IdFilter = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
 
 
 class Problem(BaseModel):
@@ -110,6 +111,23 @@ def get_services(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cu
 def get_providers(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT,
                   cursor: Cursor = None) -> listing.ProvidersPage:
     return listing.list_providers(tenant_id, limit, cursor)
+
+
+@app.get(f'{TENANT}/bookings', summary='The bookings by start, filtered (a page; `next` asks for the following '
+         'one, which a page thinned by `service_id`, `provider_id`, `status` or `source` may precede short)',
+         tags=['bookings'], responses=ERRORS)
+def get_bookings(
+    tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None,
+    start_from: Annotated[AwareDatetime | None, Query(alias='from', description='starts at or after (ISO 8601 '
+                                                      'with an offset)')] = None,
+    start_to: Annotated[AwareDatetime | None, Query(alias='to', description='starts before (ISO 8601 with an '
+                                                    'offset)')] = None,
+    service_id: IdFilter = None, provider_id: IdFilter = None,
+    status: Annotated[Literal['received', 'active', 'cancelled'] | None, Query()] = None, source: IdFilter = None,
+) -> listing.BookingsPage:
+    filters = listing.BookingFilters(start_from=start_from, start_to=start_to, service_id=service_id,
+                                     provider_id=provider_id, status=status, source=source)
+    return listing.list_bookings(tenant_id, filters, limit, cursor)
 
 
 @app.get(f'{TENANT}/settings/general', summary="The tenant's own time zone (reports show times in it)",

@@ -2,6 +2,7 @@
 
 import json
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -46,10 +47,10 @@ def dynamodb_calls(monkeypatch) -> list[str]:
     return calls
 
 
-def _every_page(stack, rest: str, limit: int) -> list[list[dict]]:
+def _every_page(stack, rest: str, limit: int, **filters) -> list[list[dict]]:
     pages, cursor = [], None
     while True:
-        status, page = _list(stack, rest, limit=limit, **({'next': cursor} if cursor else {}))
+        status, page = _list(stack, rest, limit=limit, **filters, **({'next': cursor} if cursor else {}))
         assert status == 200, page
         pages.append(page['items'])
         cursor = page['next']
@@ -96,3 +97,98 @@ def test_a_limit_outside_1_to_200_or_a_cursor_not_handed_out_here_is_400(stack):
                          ('services', services_cursor[:-4]), ('services', '%%%'), ('services', 'x' * 3000)):
         status, answer = _list(stack, rest, next=cursor)
         assert status == 400 and answer['field'] == 'next', (rest, cursor, answer)
+
+
+START = datetime(2030, 5, 4, 9, 0, tzinfo=UTC)
+
+
+def _booking(tenant_id: str, number: int, **fields):
+    """Booking `b<number>`, starting `number` hours after START (saved: its index keys are derived)."""
+    from meetbridge.store.models import BookingItem, ClientMap
+
+    values = {'source': 'generic', 'service_id': 'svc', 'provider_id': 'dana', 'status': 'active',
+              'start': START + timedelta(hours=number), **fields}
+    BookingItem(*BookingItem.key(tenant_id, f'b{number}'), booking_id=f'b{number}', end=values['start'] + timedelta(minutes=30),
+                timezone='Europe/Berlin', client=ClientMap(id='c', name='Client', email='client@example.com'),
+                meeting_key=f'booking:b{number}', updated_at=START, **values).save()
+
+
+@pytest.fixture
+def booked(stack):
+    """Twelve bookings saved in a shuffled order; b3 has a meeting, b5 is cancelled, b7 a kiosk platform's."""
+    from meetbridge.store.models import MeetingItem
+
+    stack.admin('PUT', 'services/svc', {'name': 'Consultation', 'online': True})
+    stack.admin('PUT', 'services/cut', {'name': 'Haircut'})
+    tenant_id = stack.tenant.tenant_id
+    for number in (4, 11, 0, 7, 2, 9, 1, 5, 10, 3, 8, 6):
+        fields = {}
+        if number % 3 == 0:
+            fields['provider_id'] = 'eli'
+        if number % 4 == 0:
+            fields['service_id'] = 'cut'
+        if number == 5:
+            fields['status'] = 'cancelled'
+        if number == 7:
+            fields['source'] = 'square'
+        _booking(tenant_id, number, **fields)
+    MeetingItem(*MeetingItem.key(tenant_id, 'booking:b3'), meeting_key='booking:b3', service_id='svc',
+                provider_id='eli', account_id='acc_1', provider_type='custom_link', start=START + timedelta(hours=3),
+                end=START + timedelta(hours=3, minutes=30), timezone='UTC', status='scheduled', updated_at=START).save()
+    return tenant_id
+
+
+def _ids(pages: list[list[dict]]) -> list[str]:
+    return [booking['id'] for page in pages for booking in page]
+
+
+def test_bookings_are_listed_by_start_in_pages_from_the_index_never_a_scan(stack, booked, dynamodb_calls):
+    dynamodb_calls.clear()
+    pages = _every_page(stack, 'bookings', limit=5)
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert _ids(pages) == [f'b{n}' for n in range(12)]
+    third = pages[0][3]
+    assert third == {'id': 'b3', 'source': 'generic', 'service_id': 'svc', 'provider_id': 'eli',
+                     'start': '2030-05-04T12:00:00Z', 'end': '2030-05-04T12:30:00Z', 'timezone': 'Europe/Berlin',
+                     'status': 'active', 'session_id': None, 'problem': None, 'online': True,
+                     'meeting': {'key': 'booking:b3', 'status': 'scheduled', 'account_type': 'custom_link'}}
+    assert pages[0][0]['meeting'] is None and pages[0][0]['online'] is False  # b0 is a haircut
+    assert 'Scan' not in dynamodb_calls and 'Query' in dynamodb_calls
+
+
+def test_from_is_inclusive_to_exclusive_in_any_offset(stack, booked):
+    # 11:00 UTC is 13:00 in Paris (summer time): b2 starts at it, b5 at 14:00 UTC is the `to`, left out.
+    status, page = _list(stack, 'bookings', **{'from': '2030-05-04T13:00:00+02:00', 'to': '2030-05-04T14:00:00Z'})
+    assert status == 200 and [booking['id'] for booking in page['items']] == ['b2', 'b3', 'b4'] and page['next'] is None
+    status, page = _list(stack, 'bookings', **{'from': '2030-05-04T19:00:00.5Z'})
+    assert [booking['id'] for booking in page['items']] == ['b11']
+    status, page = _list(stack, 'bookings', to='2030-05-04T09:00:00.5Z')
+    assert [booking['id'] for booking in page['items']] == ['b0']
+
+
+def test_filters_narrow_the_list_and_their_pages_may_be_short(stack, booked, dynamodb_calls):
+    dynamodb_calls.clear()
+    assert _ids(_every_page(stack, 'bookings', limit=2, provider_id='eli')) == ['b0', 'b3', 'b6', 'b9']
+    assert _ids(_every_page(stack, 'bookings', limit=3, service_id='cut')) == ['b0', 'b4', 'b8']
+    assert _ids(_every_page(stack, 'bookings', limit=50, status='cancelled')) == ['b5']
+    assert _ids(_every_page(stack, 'bookings', limit=50, source='square')) == ['b7']
+    assert _ids(_every_page(stack, 'bookings', limit=4, provider_id='eli', service_id='cut')) == ['b0']
+    assert _ids(_every_page(stack, 'bookings', limit=4, provider_id='eli', **{'from': '2030-05-04T09:30:00Z'})) == [
+        'b3', 'b6', 'b9']
+    # Each page reads limit + 1 bookings by start: the first four hold no square booking, so the first page is
+    # empty and says where to go on.
+    short = _every_page(stack, 'bookings', limit=3, source='square')
+    assert short[0] == [] and len(short) > 1 and _ids(short) == ['b7']
+    assert 'Scan' not in dynamodb_calls
+
+
+def test_bad_bounds_and_filters_are_400_naming_them(stack, booked):
+    for query, field in (({'from': '2030-05-04T09:00:00'}, 'from'), ({'to': '2030-05-04'}, 'to'),
+                         ({'from': 'yesterday'}, 'from'), ({'status': 'lost'}, 'status'),
+                         ({'provider_id': 'a b'}, 'provider_id'), ({'limit': 201}, 'limit'),
+                         ({'from': '2030-05-05T00:00:00Z', 'to': '2030-05-04T00:00:00Z'}, 'to')):
+        status, answer = _list(stack, 'bookings', **query)
+        assert status == 400 and answer['field'] == field, (query, answer)
+    cursor = _list(stack, 'bookings', limit=2, provider_id='eli')[1]['next']
+    status, answer = _list(stack, 'bookings', limit=2, provider_id='dana', next=cursor)
+    assert status == 400 and answer['field'] == 'next' and 'other filters' in answer['message']
