@@ -5,8 +5,8 @@
 Starts the local stack in this process, writes the demo tenant's bookings straight into the table (as the
 functions save them, index keys derived by BookingItem.serialize; over the webhook each would also make a
 meeting, which is not what is measured), one every 10 minutes across four providers, then walks every page
-of `GET …/bookings` over HTTP and prints the time per page (median and slowest): unfiltered at limit 50 and 200, and filtered to one provider at limit 200 (a filter's pages are
-short, see docs/api.md). About a minute.
+of `GET …/bookings` over HTTP and prints the time per page (median and slowest): unfiltered at limit 50 and
+200, and filtered to one provider at limit 200 (a filter's pages are short, see docs/api.md). About a minute.
 """
 
 import argparse
