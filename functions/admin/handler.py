@@ -1,19 +1,19 @@
 """/v1/tenants/{tenant_id}/...: the tenant admin API used by the booking platform's backend."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from meetbridge import config, safe_json
 from meetbridge.config import (AlertWebhookSettings, DeadLetterSettings, FunctionSettings, MeetingsQueueSettings,
                                ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, alert_settings, dead_letters, keys, sources, tenants
+from meetbridge.logic import admin, alert_settings, dead_letters, keys, listing, sources, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
@@ -32,6 +32,11 @@ app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=safe
 
 TENANT = '/v1/tenants/<tenant_id>'
 Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
+# A list's page size and the cursor its previous page answered as `next`.
+Limit = Annotated[int, Query(ge=1, le=listing.MAX_LIMIT, description='items per page (1 to 200)')]
+Cursor = Annotated[str | None, Query(alias='next', max_length=listing.MAX_CURSOR_LENGTH,
+                                     description="the previous page's `next`")]
+IdFilter = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
 
 
 class Problem(BaseModel):
@@ -93,6 +98,48 @@ def put_provider(tenant_id: Id, provider_id: Id, body: Annotated[admin.ProviderI
 @app.get(f'{TENANT}/providers/<provider_id>', summary='Get a provider', tags=['providers'], responses=ERRORS)
 def get_provider(tenant_id: Id, provider_id: Id) -> admin.ProviderOut:
     return admin.get_provider(tenant_id, provider_id)
+
+
+@app.get(f'{TENANT}/services', summary='The services, by id (a page; `next` asks for the following one)',
+         tags=['services'], responses=ERRORS)
+def get_services(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None) -> listing.ServicesPage:
+    return listing.list_services(tenant_id, limit, cursor)
+
+
+@app.get(f'{TENANT}/providers', summary='The providers, by id (a page; `next` asks for the following one)',
+         tags=['providers'], responses=ERRORS)
+def get_providers(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT,
+                  cursor: Cursor = None) -> listing.ProvidersPage:
+    return listing.list_providers(tenant_id, limit, cursor)
+
+
+@app.get(f'{TENANT}/bookings', summary='The bookings by start, filtered (a page; `next` asks for the following '
+         'one, which a page thinned by `service_id`, `provider_id`, `status` or `source` may precede short)',
+         tags=['bookings'], responses=ERRORS)
+def get_bookings(
+    tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None,
+    start_from: Annotated[AwareDatetime | None, Query(alias='from', description='starts at or after (ISO 8601 '
+                                                      'with an offset)')] = None,
+    start_to: Annotated[AwareDatetime | None, Query(alias='to', description='starts before (ISO 8601 with an '
+                                                    'offset)')] = None,
+    service_id: IdFilter = None, provider_id: IdFilter = None,
+    status: Annotated[Literal['received', 'active', 'cancelled'] | None, Query()] = None, source: IdFilter = None,
+) -> listing.BookingsPage:
+    filters = listing.BookingFilters(start_from=start_from, start_to=start_to, service_id=service_id,
+                                     provider_id=provider_id, status=status, source=source)
+    return listing.list_bookings(tenant_id, filters, limit, cursor)
+
+
+@app.get(f'{TENANT}/settings/general', summary="The tenant's own time zone (reports show times in it)",
+         tags=['settings'], responses=ERRORS)
+def get_general_settings(tenant_id: Id) -> admin.GeneralSettings:
+    return admin.get_general_settings(tenant_id)
+
+
+@app.put(f'{TENANT}/settings/general', summary="Set the tenant's own time zone (an IANA name, e.g. Europe/Paris)",
+         tags=['settings'], responses=ERRORS)
+def put_general_settings(tenant_id: Id, body: Annotated[admin.GeneralSettings, Body()]) -> admin.GeneralSettings:
+    return admin.put_general_settings(tenant_id, body)
 
 
 @app.put(f'{TENANT}/accounts/default', summary="Set the company's default meeting account", tags=['accounts'], responses=ERRORS)

@@ -1,5 +1,5 @@
-"""`meetbridge backfill indexes`: meetings and bookings written before their gsi1 keys were derived are put in
-the HOSTED# and FAILED# indexes, once; a dry run writes nothing; an item changed meanwhile is left to that
+"""`meetbridge backfill indexes`: meetings and bookings written before their index keys were derived are put in
+the HOSTED# and FAILED# indexes (gsi1) and the BOOKINGS# index (gsi2), once; a dry run writes nothing; an item changed meanwhile is left to that
 change."""
 
 import json
@@ -32,12 +32,12 @@ def _booking(tenant_id: str, booking_id: str, status: str = 'active', problem: s
 
 
 def _written_before_the_index(*items) -> None:
-    """Saves each item, then takes its gsi1 keys away, as an item written before they were derived has none."""
+    """Saves each item, then takes its index keys away, as an item written before they were derived has none."""
     table = boto3.client('dynamodb')
     for item in items:
         item.save()
         table.update_item(TableName=os.environ['TABLE_NAME'], Key={'pk': {'S': item.pk}, 'sk': {'S': item.sk}},
-                          UpdateExpression='REMOVE gsi1pk, gsi1sk')
+                          UpdateExpression='REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk')
 
 
 def _hosted(tenant_id: str) -> list[str]:
@@ -50,6 +50,12 @@ def _failed(tenant_id: str) -> list[str]:
     from meetbridge.store.models import BookingItem, failed_key
 
     return [booking.booking_id for booking in BookingItem.gsi1.query(failed_key(tenant_id))]
+
+
+def _listed(tenant_id: str) -> list[str]:
+    from meetbridge.store.models import BookingItem, bookings_key
+
+    return [booking.booking_id for booking in BookingItem.gsi2.query(bookings_key(tenant_id))]
 
 
 def _backfill(capsys, *argv) -> dict:
@@ -71,7 +77,7 @@ def tenants(cloud, monkeypatch, tmp_path):
             _meeting(tenant_id, 'booking:platform', account_id=None),
             _booking(tenant_id, 'failed'), _booking(tenant_id, 'fine', problem=None),
             _booking(tenant_id, 'cancelled', status='cancelled'))
-        assert _hosted(tenant_id) == [] and _failed(tenant_id) == []
+        assert _hosted(tenant_id) == [] and _failed(tenant_id) == [] and _listed(tenant_id) == []
     return ids
 
 
@@ -79,9 +85,11 @@ def test_items_written_before_the_indexes_are_indexed_once(tenants, capsys):
     done = _backfill(capsys)
 
     one_each = {'checked': 6, 'outdated': 2, 'indexed': 2, 'changed_concurrently': 0}
-    assert done == {'tenants': 2, 'meetings': one_each, 'bookings': one_each, 'dry_run': False}
+    every_booking = {'checked': 6, 'outdated': 6, 'indexed': 6, 'changed_concurrently': 0}  # all are in gsi2
+    assert done == {'tenants': 2, 'meetings': one_each, 'bookings': every_booking, 'dry_run': False}
     for tenant_id in tenants:
         assert _hosted(tenant_id) == ['booking:live'] and _failed(tenant_id) == ['failed']
+        assert sorted(_listed(tenant_id)) == ['cancelled', 'failed', 'fine']
 
     again = _backfill(capsys)
     nothing = {'checked': 6, 'outdated': 0, 'indexed': 0, 'changed_concurrently': 0}
@@ -93,9 +101,9 @@ def test_one_tenant_is_indexed_and_the_others_left(tenants, capsys):
 
     done = _backfill(capsys, '--tenant', first)
 
-    assert done['tenants'] == 1 and done['meetings']['indexed'] == 1 and done['bookings']['indexed'] == 1
-    assert _hosted(first) == ['booking:live'] and _failed(first) == ['failed']
-    assert _hosted(second) == [] and _failed(second) == []
+    assert done['tenants'] == 1 and done['meetings']['indexed'] == 1 and done['bookings']['indexed'] == 3
+    assert _hosted(first) == ['booking:live'] and _failed(first) == ['failed'] and len(_listed(first)) == 3
+    assert _hosted(second) == [] and _failed(second) == [] and _listed(second) == []
 
 
 def test_a_dry_run_counts_and_writes_nothing(tenants, capsys):
@@ -119,12 +127,12 @@ def test_an_item_changed_between_the_read_and_the_update_is_left_to_that_change(
     first = tenants[0]
     derive = backfill._derived_keys
 
-    def changed_meanwhile(item):
+    def changed_meanwhile(item, names):
         if item.sk == 'MEETING#booking:live':
             concurrent = repository.get_meeting(first, 'booking:live')
             concurrent.fallback_reason = 'moved meanwhile'
             concurrent.save()  # a write derives the keys itself
-        return derive(item)
+        return derive(item, names)
 
     monkeypatch.setattr(backfill, '_derived_keys', changed_meanwhile)
     done = _backfill(capsys, '--tenant', first)

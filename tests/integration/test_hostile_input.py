@@ -24,6 +24,7 @@ ADMIN_BODY_ROUTES = [
     ('PUT', 'settings/meetings'),
     ('PUT', 'settings/return-origins'),
     ('PUT', 'settings/reminders'),
+    ('PUT', 'settings/general'),
     ('PUT', 'templates/client_created'),
     ('POST', 'keys'),
 ]

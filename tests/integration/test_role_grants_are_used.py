@@ -226,6 +226,8 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     stack.pump()
     # admin: the accounts dashboard reads the tenant's accounts and counts each one's meetings in the index.
     assert stack.admin('GET', 'accounts')[0] == 200
+    # admin: the bookings list reads the index by start, then the page's meetings and services in batches.
+    assert stack.admin('GET', 'bookings')[1]['items']
     zoom.expire_access_tokens()
     stack.book(booking_event(booking_id='z1', client_id='c4', start=datetime.now(UTC) - timedelta(minutes=1)))
     host_link = stack.view('z1')[1]['links']['provider']

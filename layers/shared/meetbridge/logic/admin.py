@@ -57,9 +57,12 @@ def put_service(tenant_id: str, service_id: str, body: ServiceIn) -> ServiceOut:
     return ServiceOut(id=service_id, **body.model_dump())
 
 
+def service_out(item: ServiceItem) -> ServiceOut:
+    return ServiceOut(id=item.service_id, name=item.name, online=item.online, kind=item.kind)
+
+
 def get_service(tenant_id: str, service_id: str) -> ServiceOut:
-    item = repository.get_service(tenant_id, service_id)
-    return ServiceOut(id=service_id, name=item.name, online=item.online, kind=item.kind)
+    return service_out(repository.get_service(tenant_id, service_id))
 
 
 class ProviderIn(_Body):
@@ -73,7 +76,7 @@ class ProviderOut(ProviderIn):
     company_user: str | None = None
 
 
-def _provider_out(item: ProviderItem) -> ProviderOut:
+def provider_out(item: ProviderItem) -> ProviderOut:
     return ProviderOut(id=item.provider_id, name=item.name, email=item.email, timezone=item.timezone,
                        company_user=item.company_user)
 
@@ -84,11 +87,11 @@ def put_provider(tenant_id: str, provider_id: str, body: ProviderIn) -> Provider
         *ProviderItem.key(tenant_id, provider_id), provider_id=provider_id)
     item.name, item.email, item.timezone, item.updated_at = body.name, body.email, body.timezone, _now()
     item.save()
-    return _provider_out(item)
+    return provider_out(item)
 
 
 def get_provider(tenant_id: str, provider_id: str) -> ProviderOut:
-    return _provider_out(repository.get_provider(tenant_id, provider_id))
+    return provider_out(repository.get_provider(tenant_id, provider_id))
 
 
 class CompanyUserIn(_Body):
@@ -103,7 +106,7 @@ def map_provider(tenant_id: str, provider_id: str, body: CompanyUserIn) -> Provi
     item.company_user = body.user_id
     item.updated_at = _now()
     item.save()
-    return _provider_out(item)
+    return provider_out(item)
 
 
 class AccountUser(BaseModel):
@@ -270,6 +273,25 @@ def get_meeting_settings(tenant_id: str) -> MeetingSettings:
 def put_meeting_settings(tenant_id: str, body: MeetingSettings) -> MeetingSettings:
     tenant = repository.get_tenant(tenant_id)
     tenant.update(actions=[TenantItem.meeting_settings.set(body.model_dump())])
+    return body
+
+
+# --- general settings ----------------------------------------------------------------------------
+
+
+class GeneralSettings(_Body):
+    """The tenant's own zone: reports show start times in it."""
+
+    timezone: TimeZoneName = 'UTC'
+
+
+def get_general_settings(tenant_id: str) -> GeneralSettings:
+    return GeneralSettings(timezone=repository.get_tenant(tenant_id).timezone or 'UTC')
+
+
+def put_general_settings(tenant_id: str, body: GeneralSettings) -> GeneralSettings:
+    tenant = repository.get_tenant(tenant_id)
+    tenant.update(actions=[TenantItem.timezone.set(body.timezone)])
     return body
 
 

@@ -66,6 +66,15 @@ class Gsi1(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class Gsi2(GlobalSecondaryIndex):
+    class Meta:
+        index_name = 'gsi2'
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class _Item(Model):
     Meta = _Meta
     pk = UnicodeAttribute(hash_key=True)
@@ -99,6 +108,8 @@ class TenantItem(_Item):
     # Who is alerted when an account breaks or a booking needs the admin (logic/alert_settings.py).
     alert_emails = ListAttribute(of=UnicodeAttribute, null=True)
     alert_webhook_url = UnicodeAttribute(null=True)
+    # The IANA zone the tenant's reports show times in (logic/admin.py, settings/general); None is UTC.
+    timezone = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
@@ -258,11 +269,16 @@ class SourceTokenItem(_Item):
 class BookingItem(_Item):
     """A booking as last applied. While it is active with a problem (it has no meeting), gsi1 lists it under its
     tenant by its start (`FAILED#<tenant>` / `<start>#<booking>`): the bookings to apply again once an account is
-    connected are one Query. The index keys are derived from the item at every write (serialize)."""
+    connected are one Query. gsi2 lists every booking of the tenant by its start (`BOOKINGS#<tenant>` /
+    `<start>#<booking>`): the admin API's bookings list. The index keys are derived from the item at every write
+    (serialize)."""
 
     gsi1 = Gsi1()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    gsi2 = Gsi2()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
     booking_id = UnicodeAttribute()
     source = UnicodeAttribute()
     service_id = UnicodeAttribute()
@@ -302,11 +318,17 @@ class BookingItem(_Item):
             self.gsi1sk = f'{index_time(self.start)}#{self.booking_id}'
         else:
             self.gsi1pk = self.gsi1sk = None
+        self.gsi2pk = bookings_key(self.pk.removeprefix('TENANT#'))
+        self.gsi2sk = f'{index_time(self.start)}#{self.booking_id}'
         return super().serialize(null_check=null_check)
 
 
 def failed_key(tenant_id: str) -> str:
     return f'FAILED#{tenant_id}'
+
+
+def bookings_key(tenant_id: str) -> str:
+    return f'BOOKINGS#{tenant_id}'
 
 
 class SupersededMeeting(MapAttribute):

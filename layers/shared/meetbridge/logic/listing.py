@@ -1,0 +1,227 @@
+"""The admin API's lists: one DynamoDB Query per page, never a Scan, with an opaque cursor.
+
+A page is asked for with `limit` + 1 items: the extra one only tells whether there is a next page, so a
+`next` never leads to an empty page unless filters dropped what the Query read: a filtered page of the
+bookings is one Query of `limit` + 1 bookings by start, filtered, so it may come back short (even empty)
+with a `next`, which keeps the work of every page bounded whatever the filters match. The cursor is the position after the page's last item (its keys),
+with the tenant and the list (and its filters) it was handed out for, in base64url JSON. It is checked
+rather than signed: it is refused unless it names this tenant, this list and these filters, and its keys
+are exactly a key of this tenant's partition under this list's prefix, so a changed cursor can only point
+somewhere the caller could list anyway, and a malformed one is a 400 naming `next`.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from meetbridge.errors import InvalidInput
+from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
+from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key, index_time,
+                                     tenant_pk)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_CURSOR_LENGTH = 2000
+
+
+class ServicesPage(BaseModel):
+    items: list[ServiceOut]
+    next: str | None
+
+
+class ProvidersPage(BaseModel):
+    items: list[ProviderOut]
+    next: str | None
+
+
+def encode_cursor(tenant_id: str, listing: str, filters: dict, position: dict[str, str]) -> str:
+    document = json.dumps({'t': tenant_id, 'l': listing, 'f': filters, 'k': position}, separators=(',', ':'),
+                          sort_keys=True)
+    return base64.urlsafe_b64encode(document.encode()).decode().rstrip('=')
+
+
+def decode_cursor(token: str, tenant_id: str, listing: str, filters: dict,
+                  valid_position: Callable[[dict[str, str]], bool]) -> dict[str, str]:
+    """The position a cursor names, once it is shown to be this tenant's, this list's and these filters'."""
+    def refuse(why: str) -> InvalidInput:
+        return InvalidInput(f'next: {why}; start again without it', field='next')
+
+    if len(token) > MAX_CURSOR_LENGTH:
+        raise refuse('not a cursor this list handed out')
+    try:
+        document = json.loads(base64.b64decode(token + '=' * (-len(token) % 4), altchars=b'-_', validate=True))
+    except (binascii.Error, ValueError):
+        raise refuse('not a cursor this list handed out') from None
+    if not isinstance(document, dict) or set(document) != {'t', 'l', 'f', 'k'}:
+        raise refuse('not a cursor this list handed out')
+    if document['t'] != tenant_id or document['l'] != listing:
+        raise refuse('the cursor is another list\'s')
+    if document['f'] != filters:
+        raise refuse('the cursor was handed out for other filters')
+    position = document['k']
+    if (not isinstance(position, dict) or not all(isinstance(value, str) for value in position.values())
+            or not valid_position(position)):
+        raise refuse('not a cursor this list handed out')
+    return position
+
+
+def _wire(position: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {name: {'S': value} for name, value in position.items()}
+
+
+def _table_page(model: type, tenant_id: str, prefix: str, listing: str, limit: int,
+                cursor: str | None) -> tuple[list, str | None]:
+    """A page of the items of the tenant's partition whose sort key begins with `prefix`, in sort key order."""
+    pk = tenant_pk(tenant_id)
+    start = None
+    if cursor is not None:
+        start = _wire(decode_cursor(cursor, tenant_id, listing, {}, lambda position: (
+            set(position) == {'pk', 'sk'} and position['pk'] == pk and position['sk'].startswith(prefix))))
+    found = list(model.query(pk, model.sk.startswith(prefix), limit=limit + 1, last_evaluated_key=start))
+    items = found[:limit]
+    if len(found) <= limit:
+        return items, None
+    return items, encode_cursor(tenant_id, listing, {}, {'pk': pk, 'sk': items[-1].sk})
+
+
+def list_services(tenant_id: str, limit: int, cursor: str | None) -> ServicesPage:
+    items, next_cursor = _table_page(ServiceItem, tenant_id, 'SERVICE#', 'services', limit, cursor)
+    return ServicesPage(items=[service_out(item) for item in items], next=next_cursor)
+
+
+def list_providers(tenant_id: str, limit: int, cursor: str | None) -> ProvidersPage:
+    items, next_cursor = _table_page(ProviderItem, tenant_id, 'PROVIDER#', 'providers', limit, cursor)
+    return ProvidersPage(items=[provider_out(item) for item in items], next=next_cursor)
+
+
+
+# --- bookings ---------------------------------------------------------------------------------------
+
+
+class ListedMeeting(BaseModel):
+    key: str
+    status: str
+    account_type: str  # the provider it is at: zoom, microsoft, custom_link, platform...
+
+
+class ListedBooking(BaseModel):
+    """A booking's summary: what the list shows without opening its sealed links."""
+
+    id: str
+    source: str
+    service_id: str
+    provider_id: str
+    start: datetime
+    end: datetime
+    timezone: str
+    status: str
+    session_id: str | None
+    meeting: ListedMeeting | None
+    problem: str | None
+    online: bool  # the booking's own switch when it has one, else its service's
+
+
+class BookingsPage(BaseModel):
+    items: list[ListedBooking]
+    next: str | None
+
+
+class BookingFilters(BaseModel):
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+    service_id: str | None = None
+    provider_id: str | None = None
+    status: str | None = None
+    source: str | None = None
+
+    def as_cursor_filters(self) -> dict:
+        return {name: value.isoformat() if isinstance(value, datetime) else value
+                for name, value in self.model_dump().items() if value is not None}
+
+
+def _bound(moment: datetime) -> str:
+    """The index sort key bound of an instant: the index keeps whole seconds, so a fraction rounds up (a booking
+    at 09:00:00 is before 09:00:00.5, both as a `from` and as a `to`)."""
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return index_time(moment)
+
+
+def _start_condition(filters: BookingFilters):
+    # A sort key is `<start>#<booking>`: `>= from` takes every booking at `from`, and `<= to` none at `to`.
+    sort_key = BookingItem.gsi2sk
+    if filters.start_from and filters.start_to:
+        return sort_key.between(_bound(filters.start_from), _bound(filters.start_to))
+    if filters.start_from:
+        return sort_key >= _bound(filters.start_from)
+    if filters.start_to:
+        return sort_key < _bound(filters.start_to)
+    return None
+
+
+def _filter_condition(filters: BookingFilters):
+    condition = None
+    for name in ('service_id', 'provider_id', 'status', 'source'):
+        value = getattr(filters, name)
+        if value is not None:
+            term = getattr(BookingItem, name) == value
+            condition = term if condition is None else condition & term
+    return condition
+
+
+def _position_of(item: BookingItem) -> dict[str, str]:
+    return {'pk': item.pk, 'sk': item.sk, 'gsi2pk': item.gsi2pk, 'gsi2sk': item.gsi2sk}
+
+
+def _summaries(tenant_id: str, items: list[BookingItem]) -> list[ListedBooking]:
+    """The page's bookings with their meetings and services, read in one batch each."""
+    meeting_keys = {MeetingItem.key(tenant_id, key) for key in {item.meeting_key for item in items}}
+    service_keys = {ServiceItem.key(tenant_id, key) for key in {item.service_id for item in items}}
+    meetings = {meeting.meeting_key: meeting for meeting in MeetingItem.batch_get(meeting_keys)
+                if meeting.status != 'creating'}
+    online_services = {service.service_id for service in ServiceItem.batch_get(service_keys) if service.online}
+    summaries = []
+    for item in items:
+        meeting = meetings.get(item.meeting_key)
+        override = getattr(item, 'online', None)
+        summaries.append(ListedBooking(
+            id=item.booking_id, source=item.source, service_id=item.service_id, provider_id=item.provider_id,
+            start=item.start, end=item.end, timezone=item.timezone, status=item.status, session_id=item.session_id,
+            meeting=meeting and ListedMeeting(key=meeting.meeting_key, status=meeting.status,
+                                              account_type=meeting.provider_type),
+            # As on the booking itself: a change that waits is shown while it waits.
+            problem=item.problem or (item.pending if item.status != 'cancelled' else None),
+            online=override if override is not None else item.service_id in online_services,
+        ))
+    return summaries
+
+
+def list_bookings(tenant_id: str, filters: BookingFilters, limit: int, cursor: str | None) -> BookingsPage:
+    """A page of the tenant's bookings by start, from one Query of gsi2 (`BOOKINGS#<tenant>`): `from`/`to` bound
+    its sort key, the other filters are a filter expression on what it reads."""
+    if filters.start_from and filters.start_to and filters.start_to <= filters.start_from:
+        raise InvalidInput('to: must be after from', field='to')
+    pk, index_pk = tenant_pk(tenant_id), bookings_key(tenant_id)
+    cursor_filters = filters.as_cursor_filters()
+    start = None
+    if cursor is not None:
+        start = _wire(decode_cursor(cursor, tenant_id, 'bookings', cursor_filters, lambda position: (
+            set(position) == {'pk', 'sk', 'gsi2pk', 'gsi2sk'} and position['pk'] == pk
+            and position['sk'].startswith('BOOKING#') and position['gsi2pk'] == index_pk)))
+    answer = BookingItem._get_connection().query(
+        index_pk, range_key_condition=_start_condition(filters), filter_condition=_filter_condition(filters),
+        index_name=BookingItem.gsi2.Meta.index_name, exclusive_start_key=start, limit=limit + 1)
+    found = [BookingItem.from_raw_data(raw) for raw in answer.get('Items', [])]
+    items = found[:limit]
+    if len(found) > limit:
+        position = _position_of(items[-1])
+    elif 'LastEvaluatedKey' in answer:
+        position = {name: value['S'] for name, value in answer['LastEvaluatedKey'].items()}
+    else:
+        position = None
+    return BookingsPage(items=_summaries(tenant_id, items) if items else [],
+                        next=position and encode_cursor(tenant_id, 'bookings', cursor_filters, position))

@@ -1,0 +1,194 @@
+"""The tenant's general settings, and the lists of its services, providers and bookings."""
+
+import json
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from meetbridge.logic import listing
+from meetbridge.logic.tenants import create_tenant
+
+
+def test_the_tenants_time_zone_is_utc_until_set_and_only_an_iana_name(stack):
+    assert stack.admin('GET', 'settings/general') == (200, {'timezone': 'UTC'})
+    assert stack.admin('PUT', 'settings/general', {'timezone': 'Europe/Paris'}) == (200, {'timezone': 'Europe/Paris'})
+    assert stack.admin('GET', 'settings/general') == (200, {'timezone': 'Europe/Paris'})
+    for bad in ({'timezone': 'Mars/Olympus'}, {'timezone': ''}, {'timezone': 7}, {'timezone': 'UTC', 'zone': 'x'}):
+        status, answer = stack.admin('PUT', 'settings/general', bad)
+        assert status == 400 and answer['field'] in ('timezone', 'zone'), (bad, answer)
+    assert stack.admin('GET', 'settings/general') == (200, {'timezone': 'Europe/Paris'})
+
+
+def _list(stack, rest: str, **query) -> tuple[int, dict]:
+    from helpers import admin_event, handler
+
+    event = admin_event('GET', stack.tenant.tenant_id, rest, stack.tenant.api_key)
+    event['queryStringParameters'] = {name: str(value) for name, value in query.items()} or None
+    event['rawQueryString'] = urllib.parse.urlencode(query)
+    response = handler('admin')(event, stack.context)
+    return response['statusCode'], json.loads(response['body'])
+
+
+@pytest.fixture
+def dynamodb_calls(monkeypatch) -> list[str]:
+    """The DynamoDB operations made, by name: a list is served by Query alone, never a Scan."""
+    from botocore.client import BaseClient
+
+    calls = []
+    make_api_call = BaseClient._make_api_call
+
+    def recording(client, operation, params):
+        if client.meta.service_model.service_name == 'dynamodb':
+            calls.append(operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', recording)
+    return calls
+
+
+def _every_page(stack, rest: str, limit: int, **filters) -> list[list[dict]]:
+    pages, cursor = [], None
+    while True:
+        status, page = _list(stack, rest, limit=limit, **filters, **({'next': cursor} if cursor else {}))
+        assert status == 200, page
+        pages.append(page['items'])
+        cursor = page['next']
+        if cursor is None:
+            return pages
+
+
+def test_services_and_providers_are_listed_by_id_in_pages_by_query_alone(stack, dynamodb_calls):
+    for number in range(7):
+        assert stack.admin('PUT', f'services/svc{number}', {'name': f'Service {number}', 'online': number % 2 == 0})[0] == 200
+        assert stack.admin('PUT', f'providers/p{number}', {'name': f'Provider {number}'})[0] == 200
+    stack.admin('PUT', 'accounts/default', {'type': 'custom_link', 'url': 'https://meet.example.com/r'})
+    dynamodb_calls.clear()
+
+    pages = _every_page(stack, 'services', limit=3)
+    assert [len(page) for page in pages] == [3, 3, 1]  # the last full page knows it is not the last
+    assert [service['id'] for page in pages for service in page] == [f'svc{n}' for n in range(7)]
+    assert pages[0][0] == {'id': 'svc0', 'name': 'Service 0', 'online': True, 'kind': 'appointment'}
+    assert [len(page) for page in _every_page(stack, 'services', limit=7)] == [7]
+    assert [provider['id'] for page in _every_page(stack, 'providers', limit=2) for provider in page] == [
+        f'p{n}' for n in range(7)]
+    status, page = _list(stack, 'providers')
+    assert status == 200 and len(page['items']) == 7 and page['next'] is None
+    assert page['items'][0] == {'id': 'p0', 'name': 'Provider 0', 'email': None, 'timezone': None,
+                                'company_user': None}
+    assert 'Query' in dynamodb_calls and 'Scan' not in dynamodb_calls
+
+
+def test_a_limit_outside_1_to_200_or_a_cursor_not_handed_out_here_is_400(stack):
+    for limit in (0, 201, 'ten'):
+        status, answer = _list(stack, 'services', limit=limit)
+        assert status == 400 and answer['field'] == 'limit', answer
+    assert _list(stack, 'services', limit=200)[0] == 200
+    for number in range(3):
+        stack.admin('PUT', f'services/svc{number}', {'name': 'S'})
+        stack.admin('PUT', f'providers/p{number}', {'name': 'P'})
+    services_cursor = _list(stack, 'services', limit=1)[1]['next']
+    other = create_tenant('Other Co')
+    foreign = listing.encode_cursor(other.tenant_id, 'services', {}, {'pk': f'TENANT#{other.tenant_id}',
+                                                                      'sk': 'SERVICE#svc0'})
+    outside = listing.encode_cursor(stack.tenant.tenant_id, 'services', {}, {'pk': f'TENANT#{stack.tenant.tenant_id}',
+                                                                             'sk': 'KEY#0'})
+    for rest, cursor in (('providers', services_cursor), ('services', foreign), ('services', outside),
+                         ('services', services_cursor[:-4]), ('services', '%%%'), ('services', 'x' * 3000)):
+        status, answer = _list(stack, rest, next=cursor)
+        assert status == 400 and answer['field'] == 'next', (rest, cursor, answer)
+
+
+START = datetime(2030, 5, 4, 9, 0, tzinfo=UTC)
+
+
+def _booking(tenant_id: str, number: int, **fields):
+    """Booking `b<number>`, starting `number` hours after START (saved: its index keys are derived)."""
+    from meetbridge.store.models import BookingItem, ClientMap
+
+    values = {'source': 'generic', 'service_id': 'svc', 'provider_id': 'dana', 'status': 'active',
+              'start': START + timedelta(hours=number), **fields}
+    BookingItem(*BookingItem.key(tenant_id, f'b{number}'), booking_id=f'b{number}', end=values['start'] + timedelta(minutes=30),
+                timezone='Europe/Berlin', client=ClientMap(id='c', name='Client', email='client@example.com'),
+                meeting_key=f'booking:b{number}', updated_at=START, **values).save()
+
+
+@pytest.fixture
+def booked(stack):
+    """Twelve bookings saved in a shuffled order; b3 has a meeting, b5 is cancelled, b7 a kiosk platform's."""
+    from meetbridge.store.models import MeetingItem
+
+    stack.admin('PUT', 'services/svc', {'name': 'Consultation', 'online': True})
+    stack.admin('PUT', 'services/cut', {'name': 'Haircut'})
+    tenant_id = stack.tenant.tenant_id
+    for number in (4, 11, 0, 7, 2, 9, 1, 5, 10, 3, 8, 6):
+        fields = {}
+        if number % 3 == 0:
+            fields['provider_id'] = 'eli'
+        if number % 4 == 0:
+            fields['service_id'] = 'cut'
+        if number == 5:
+            fields['status'] = 'cancelled'
+        if number == 7:
+            fields['source'] = 'square'
+        _booking(tenant_id, number, **fields)
+    MeetingItem(*MeetingItem.key(tenant_id, 'booking:b3'), meeting_key='booking:b3', service_id='svc',
+                provider_id='eli', account_id='acc_1', provider_type='custom_link', start=START + timedelta(hours=3),
+                end=START + timedelta(hours=3, minutes=30), timezone='UTC', status='scheduled', updated_at=START).save()
+    return tenant_id
+
+
+def _ids(pages: list[list[dict]]) -> list[str]:
+    return [booking['id'] for page in pages for booking in page]
+
+
+def test_bookings_are_listed_by_start_in_pages_from_the_index_never_a_scan(stack, booked, dynamodb_calls):
+    dynamodb_calls.clear()
+    pages = _every_page(stack, 'bookings', limit=5)
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert _ids(pages) == [f'b{n}' for n in range(12)]
+    third = pages[0][3]
+    assert third == {'id': 'b3', 'source': 'generic', 'service_id': 'svc', 'provider_id': 'eli',
+                     'start': '2030-05-04T12:00:00Z', 'end': '2030-05-04T12:30:00Z', 'timezone': 'Europe/Berlin',
+                     'status': 'active', 'session_id': None, 'problem': None, 'online': True,
+                     'meeting': {'key': 'booking:b3', 'status': 'scheduled', 'account_type': 'custom_link'}}
+    assert pages[0][0]['meeting'] is None and pages[0][0]['online'] is False  # b0 is a haircut
+    assert 'Scan' not in dynamodb_calls and 'Query' in dynamodb_calls
+
+
+def test_from_is_inclusive_to_exclusive_in_any_offset(stack, booked):
+    # 11:00 UTC is 13:00 in Paris (summer time): b2 starts at it, b5 at 14:00 UTC is the `to`, left out.
+    status, page = _list(stack, 'bookings', **{'from': '2030-05-04T13:00:00+02:00', 'to': '2030-05-04T14:00:00Z'})
+    assert status == 200 and [booking['id'] for booking in page['items']] == ['b2', 'b3', 'b4'] and page['next'] is None
+    status, page = _list(stack, 'bookings', **{'from': '2030-05-04T19:00:00.5Z'})
+    assert [booking['id'] for booking in page['items']] == ['b11']
+    status, page = _list(stack, 'bookings', to='2030-05-04T09:00:00.5Z')
+    assert [booking['id'] for booking in page['items']] == ['b0']
+
+
+def test_filters_narrow_the_list_and_their_pages_may_be_short(stack, booked, dynamodb_calls):
+    dynamodb_calls.clear()
+    assert _ids(_every_page(stack, 'bookings', limit=2, provider_id='eli')) == ['b0', 'b3', 'b6', 'b9']
+    assert _ids(_every_page(stack, 'bookings', limit=3, service_id='cut')) == ['b0', 'b4', 'b8']
+    assert _ids(_every_page(stack, 'bookings', limit=50, status='cancelled')) == ['b5']
+    assert _ids(_every_page(stack, 'bookings', limit=50, source='square')) == ['b7']
+    assert _ids(_every_page(stack, 'bookings', limit=4, provider_id='eli', service_id='cut')) == ['b0']
+    assert _ids(_every_page(stack, 'bookings', limit=4, provider_id='eli', **{'from': '2030-05-04T09:30:00Z'})) == [
+        'b3', 'b6', 'b9']
+    # Each page reads limit + 1 bookings by start: the first four hold no square booking, so the first page is
+    # empty and says where to go on.
+    short = _every_page(stack, 'bookings', limit=3, source='square')
+    assert short[0] == [] and len(short) > 1 and _ids(short) == ['b7']
+    assert 'Scan' not in dynamodb_calls
+
+
+def test_bad_bounds_and_filters_are_400_naming_them(stack, booked):
+    for query, field in (({'from': '2030-05-04T09:00:00'}, 'from'), ({'to': '2030-05-04'}, 'to'),
+                         ({'from': 'yesterday'}, 'from'), ({'status': 'lost'}, 'status'),
+                         ({'provider_id': 'a b'}, 'provider_id'), ({'limit': 201}, 'limit'),
+                         ({'from': '2030-05-05T00:00:00Z', 'to': '2030-05-04T00:00:00Z'}, 'to')):
+        status, answer = _list(stack, 'bookings', **query)
+        assert status == 400 and answer['field'] == field, (query, answer)
+    cursor = _list(stack, 'bookings', limit=2, provider_id='eli')[1]['next']
+    status, answer = _list(stack, 'bookings', limit=2, provider_id='dana', next=cursor)
+    assert status == 400 and answer['field'] == 'next' and 'other filters' in answer['message']
