@@ -7,6 +7,9 @@ The page has one button, a form POST to the same link, which works without JavaS
 `GET /j/{token}/state` is what the waiting page's script polls: the link's phase, its start and the
 server's clock as JSON, read like the page and showing less.
 
+`POST /j/{token}/opened` is what the page's script sends once per page view, when the page has been visible
+for a moment: a person opened the link (join analytics, logic/analytics.py). No body; 204.
+
 It also answers every path no other route takes (`GET /`, `ANY /{proxy+}`): a page for a person,
 JSON for a program, instead of API Gateway's bare `{"message": "Not Found"}`."""
 
@@ -19,8 +22,8 @@ from meetbridge import config
 from meetbridge.config import FunctionSettings, ZoomSettings
 from meetbridge.domain.access import Outcome, Phase, Role
 from meetbridge.domain.templates import zone_label
-from meetbridge.errors import Forbidden, NotFound
-from meetbridge.logic.joining import JoinView, LinkStatus, follow_link, link_status, view_link
+from meetbridge.errors import Forbidden, NotFound, PayloadTooLarge
+from meetbridge.logic.joining import JoinView, LinkStatus, follow_link, link_status, record_page_open, view_link
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import Problem, answers_errors, json_response, problem_of
 from meetbridge.web.pages import page_response, redirect_response
@@ -35,8 +38,10 @@ SETTINGS = config.load(JoinSettings)
 
 JOIN_ROUTE = 'ANY /j/{token}'
 STATE_ROUTE = 'ANY /j/{token}/state'
+OPENED_ROUTE = 'ANY /j/{token}/opened'
 ALLOWED_METHODS = 'GET, HEAD, POST'
 STATE_METHODS = 'GET, HEAD'
+OPENED_METHODS = 'POST'
 # A browser names where a request comes from (Fetch Metadata); the button is on our own page, so a
 # click posted from another site is refused. Programs that send no such header are not browsers.
 CLICK_SITES = frozenset({'same-origin'})
@@ -74,9 +79,11 @@ PROVIDER_WAITING_FOOTNOTE = 'Keep this page open: "Start now" appears here 15 mi
 @answers_errors
 @event_source(data_class=APIGatewayProxyEventV2)
 def lambda_handler(event: APIGatewayProxyEventV2, context) -> dict:
-    if event.route_key not in (JOIN_ROUTE, STATE_ROUTE):
+    if event.route_key not in (JOIN_ROUTE, STATE_ROUTE, OPENED_ROUTE):
         raise NotFound('no such page or endpoint')
     method, token, now = event.request_context.http.method, event.path_parameters.get('token', ''), datetime.now(UTC)
+    if event.route_key == OPENED_ROUTE:
+        return _opened(event, method, token, now)
     if event.route_key == STATE_ROUTE:
         response = _state(method, token, now)
     elif method in ('GET', 'HEAD'):
@@ -102,6 +109,25 @@ def _click(event: APIGatewayProxyEventV2, method: str, token: str, now: datetime
     return _page(view, now, clicked=True)
 
 
+def _opened(event: APIGatewayProxyEventV2, method: str, token: str, now: datetime) -> dict:
+    """The page's script saying a person has the page in front of them: one open, one write. JSON errors."""
+    try:
+        if method != 'POST':
+            response = json_response(Problem(405, 'method_not_allowed', f'{method} is not allowed on a link\'s '
+                                             'opened; use POST', 'Not allowed', 'Open the link in a browser.'))
+            response['headers']['Allow'] = OPENED_METHODS
+            return response
+        # The same checks as the button: sent from the link's own page, and nothing to read.
+        if event.headers.get('sec-fetch-site', 'same-origin') not in CLICK_SITES:
+            raise Forbidden('a link\'s opening is recorded from its own page only')
+        if event.body:
+            raise PayloadTooLarge('a link\'s opening carries no body')
+        record_page_open(token, now)
+    except Exception as exc:  # noqa: BLE001 - a script posts this: every error is answered as JSON
+        return json_response(problem_of(exc))
+    return {'statusCode': 204, 'headers': {'Cache-Control': 'no-store'}, 'body': ''}
+
+
 def _state(method: str, token: str, now: datetime) -> dict:
     """The link's phase for the waiting page's script: JSON, errors included (the one error map's problem)."""
     try:
@@ -122,9 +148,11 @@ def _state_body(status: LinkStatus, now: datetime) -> dict:
 
 
 def _page(view: JoinView, now: datetime, clicked: bool = False) -> dict:
+    # A page a GET showed has its script record the open once a person sees it; a click was recorded already.
     details = {'service_name': view.service_name, 'provider_name': view.provider_name,
                'when': view.local_start.strftime('%A %d %B %Y, %H:%M') + f' ({zone_label(view.timezone, view.start)})',
-               'when_label': WHEN_LABELS.get(view.outcome, 'Starts'), 'timezone': view.timezone}
+               'when_label': WHEN_LABELS.get(view.outcome, 'Starts'), 'timezone': view.timezone,
+               'records_open': not clicked}
     # The page's script counts down on the server's clock (sent with the page) and polls /state.
     live = {'start': view.start.isoformat(), 'server_now_ms': int(now.timestamp() * 1000),
             'waiting_ends': view.waiting_ends.isoformat(), 'phase': view.phase.value,

@@ -25,6 +25,7 @@ ROUTES = {
     ("POST", "/providers/zoom/events"): "OAuthFunction",
     ("ANY", "/j/{token}"): "JoinFunction",  # GET shows the page, its button POSTs
     ("ANY", "/j/{token}/state"): "JoinFunction",  # what the waiting page's script polls
+    ("ANY", "/j/{token}/opened"): "JoinFunction",  # what the page's script posts when a person sees it
     ("ANY", "/v1/tenants/{tenant_id}/{proxy+}"): "AdminFunction",
     # Every other path: a readable 404 (a page for people, JSON under the API's prefixes).
     ("ANY", "/"): "JoinFunction",

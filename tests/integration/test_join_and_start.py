@@ -17,10 +17,10 @@ from bookings import booking_event
 from helpers import Clock, LambdaContext, handler, join_event, sqs_event
 from integration_stack import connect_zoom
 
-from meetbridge.logic import dead_letters
+from meetbridge.logic import analytics, dead_letters
 from meetbridge.security import secrets
 from meetbridge.store import repository
-from meetbridge.store.models import JoinLinkItem
+from meetbridge.store.models import JoinLinkItem, LinkOpensItem
 
 LEAD = timedelta(seconds=int(os.environ['AUTO_START_LEAD_SECONDS']))
 # What Outlook Safe Links, Gmail, Proofpoint and Barracuda send when they fetch a link of an email.
@@ -51,7 +51,8 @@ def _links(stack, booking_id='b1') -> dict:
 
 def _opens(url: str) -> tuple[int, datetime | None]:
     link = repository.find(JoinLinkItem, JoinLinkItem.key(secrets.digest(_token(url))))
-    return link.open_count, link.first_opened_at
+    opens = repository.find(LinkOpensItem, analytics.opens_key(link))
+    return (opens.count, opens.first) if opens else (0, None)
 
 
 def _events(stack) -> list[str]:
@@ -81,19 +82,21 @@ def test_before_the_start_the_client_sees_a_waiting_page_in_their_time_zone(stac
     assert page['headers']['Referrer-Policy'] == 'no-referrer' and page['headers']['Cache-Control'] == 'no-store'
 
 
-def test_the_countdown_script_is_the_only_script_the_page_may_run(stack):
+def test_the_countdown_and_opening_scripts_are_the_only_scripts_the_page_may_run(stack):
     stack.setup_online_service()
     stack.book(booking_event(start=datetime.now(UTC) + timedelta(hours=2)))
 
     page = _look(stack, _links(stack)['clients']['c1'])
 
-    [script] = re.findall(r'<script>(.*?)</script>', page['body'], re.S)
-    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    countdown, opened = re.findall(r'<script>(.*?)</script>', page['body'], re.S)
     policy = page['headers']['Content-Security-Policy']
-    assert f"script-src 'sha256-{digest}'" in policy
-    assert "connect-src 'self';" in policy and "default-src 'none'" in policy  # it may poll our /state only
+    digests = [base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() for script in (countdown, opened)]
+    assert "script-src 'sha256-{}' 'sha256-{}';".format(*digests) in policy
+    # They may poll our /state and post to our /opened only.
+    assert "connect-src 'self';" in policy and "default-src 'none'" in policy
+    assert "'/opened'" in opened and 'visibilityState' in opened
     # The script posts the form only on the page that answered a person's click, never on a page a GET shows.
-    assert 'data-auto-join' not in page['body'].replace(script, '')
+    assert 'data-auto-join' not in page['body'].replace(countdown, '')
 
 
 def test_at_the_start_the_page_has_a_button_and_the_click_sends_the_client_in(stack):

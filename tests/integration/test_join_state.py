@@ -11,9 +11,10 @@ import pytest
 from bookings import booking_event
 from helpers import handler, http_event, join_event
 
+from meetbridge.logic import analytics
 from meetbridge.security import secrets
 from meetbridge.store import repository
-from meetbridge.store.models import JoinLinkItem
+from meetbridge.store.models import JoinLinkItem, LinkOpensItem
 
 SAME_ORIGIN = {'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded'}
 
@@ -38,7 +39,9 @@ def _links(stack, booking_id: str = 'b1') -> dict:
 
 
 def _opens(url: str) -> int:
-    return repository.find(JoinLinkItem, JoinLinkItem.key(secrets.digest(_token(url)))).open_count
+    link = repository.find(JoinLinkItem, JoinLinkItem.key(secrets.digest(_token(url))))
+    opens = repository.find(LinkOpensItem, analytics.opens_key(link))
+    return opens.count if opens else 0
 
 
 def _button(page: dict) -> tuple[str, bool] | None:

@@ -11,7 +11,7 @@ from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Email, Name, TimeZoneName
 from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
-from meetbridge.logic import accounts, links, reminders, starting, tenants
+from meetbridge.logic import accounts, analytics, links, reminders, starting, tenants
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.logic.notices import Template, template_for, template_of
 from meetbridge.notify import render
@@ -421,6 +421,17 @@ class PaymentOut(BaseModel):
     status: str
 
 
+class LinkOpensOut(BaseModel):
+    first: datetime | None  # None: never opened
+    last: datetime | None
+    count: int  # page views a person saw, and clicks on the page's button
+
+
+class OpensOut(BaseModel):
+    client: LinkOpensOut
+    provider: LinkOpensOut
+
+
 class BookingOut(BaseModel):
     id: str
     service_id: str
@@ -434,6 +445,9 @@ class BookingOut(BaseModel):
     client: ClientOut
     problem: str | None
     notice_problem: str | None = None  # a tenant template that failed when a message was sent: the default went
+    opens: OpensOut  # when the client and the provider opened their links (join analytics)
+    # The start passed and the client never opened their link (None before the start; False when cancelled).
+    no_show_evidence: bool | None
 
 
 class HostingAccountOut(BaseModel):
@@ -475,6 +489,7 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
     client_link = links.open_sealed(item.client_link_sealed, tenant_id, 'client', booking_id)
     provider_link = meeting and links.open_sealed(meeting.provider_link_sealed, tenant_id, 'provider',
                                                    meeting.meeting_key)
+    client_opens, provider_opens = analytics.opens_of(tenant_id, booking_id, item.meeting_key)
     return BookingView(
         booking=BookingOut(
             id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
@@ -483,6 +498,9 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
             client=ClientOut(**item.client.as_dict()), notice_problem=item.notice_problem,
             # A change that waits is shown while it waits, after any problem of the change applied before.
             problem=item.problem or (item.pending if item.status != 'cancelled' else None),
+            opens=OpensOut(client=LinkOpensOut(**client_opens.as_dict()),
+                           provider=LinkOpensOut(**provider_opens.as_dict())),
+            no_show_evidence=analytics.no_show_evidence(item, client_opens, _now()),
         ),
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,

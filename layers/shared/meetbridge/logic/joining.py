@@ -2,8 +2,9 @@
 
 Mail security scanners (Outlook Safe Links, Gmail) fetch every link of an email, and some run its
 page's script, before a person does. So looking at a link (`view_link`, a GET) only reads: the page
-it renders has a button, and only the person's click (`follow_link`, a POST) records the open,
-starts the meeting early for its provider and asks the provider for the room's address.
+it renders has a button, and only the person's click (`follow_link`, a POST) records an open,
+starts the meeting early for its provider and asks the provider for the room's address. The page's own
+script, once the page is visible, posts that a person opened it (`record_page_open`).
 """
 
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from meetbridge.domain.access import (
     waiting_ends,
 )
 from meetbridge.errors import NotFound, RetryLater
-from meetbridge.logic import starting
+from meetbridge.logic import analytics, starting
 from meetbridge.logic.bookings import attendee_of, details_of
 from meetbridge.providers import provider_for
 from meetbridge.security import secrets
@@ -82,6 +83,11 @@ def link_status(token: str, now: datetime) -> LinkStatus:
     return LinkStatus(phase(state, now), state.start, state.meeting_started)
 
 
+def record_page_open(token: str, now: datetime) -> None:
+    """A person has the link's page in front of them (its script says so): one open of the link."""
+    analytics.record_open(_find_link(token), now)
+
+
 def follow_link(token: str, now: datetime) -> JoinView:
     """A person's click: recorded, checked again (payment, time) and, when the meeting opens, where to go.
 
@@ -89,7 +95,7 @@ def follow_link(token: str, now: datetime) -> JoinView:
     marked so that its script takes the person in at the start (it posts this same form for them)."""
     opened = _read(token)
     outcome = decide(opened.state, now)
-    _record_open(opened.link, now)
+    analytics.record_open(opened.link, now)
     view = _view(opened, outcome, now)
     if outcome is not Outcome.REDIRECT:
         return view
@@ -112,12 +118,15 @@ def follow_link(token: str, now: datetime) -> JoinView:
     return replace(view, location=location)
 
 
+def _find_link(token: str) -> JoinLinkItem:
+    link = token and len(token) <= 128 and repository.find(JoinLinkItem, JoinLinkItem.key(secrets.digest(token)))
+    if not link:
+        raise NotFound('unknown link')
+    return link
+
+
 def _read(token: str) -> _OpenedLink:
-    if not token or len(token) > 128:
-        raise NotFound('unknown link')
-    link = repository.find(JoinLinkItem, JoinLinkItem.key(secrets.digest(token)))
-    if link is None:
-        raise NotFound('unknown link')
+    link = _find_link(token)
     tenant_id = link.tenant_id
     meeting = repository.get_meeting(tenant_id, link.meeting_key)
     booking = repository.get_booking(tenant_id, link.booking_id) if link.booking_id else None
@@ -165,11 +174,3 @@ def _viewer_zone(role: Role, booking: BookingItem | None, provider: ProviderItem
     if role is Role.PROVIDER and provider is not None and provider.timezone:
         return provider.timezone
     return fallback
-
-
-def _record_open(link: JoinLinkItem, now: datetime) -> None:
-    """Who opened their link and when: evidence for no-show disputes."""
-    actions = [JoinLinkItem.last_opened_at.set(now), JoinLinkItem.open_count.add(1)]
-    if link.first_opened_at is None:
-        actions.append(JoinLinkItem.first_opened_at.set(now))
-    link.update(actions=actions)

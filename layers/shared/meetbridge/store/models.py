@@ -425,14 +425,31 @@ class JoinLinkItem(_Item):
     client_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default='active')  # active | revoked
     created_at = UTCDateTimeAttribute()
-    first_opened_at = UTCDateTimeAttribute(null=True)
-    last_opened_at = UTCDateTimeAttribute(null=True)
-    open_count = NumberAttribute(default=0)
     ttl = TTLAttribute(null=True)
 
     @staticmethod
     def key(token_digest: str) -> tuple[str, str]:
         return f'LINK#{token_digest}', 'LINK'
+
+
+class LinkOpensItem(_Item):
+    """When a person first and last opened one link, and how often (logic/analytics.py): the client's link under
+    its booking, the provider's under its meeting, so a booking's opens are read by key, without its links.
+
+    An item of its own, unversioned and only ever updated: on the versioned booking or meeting, an open would
+    either conflict with their optimistic writes or be overwritten by their next whole-item save."""
+
+    first = UTCDateTimeAttribute(null=True)
+    last = UTCDateTimeAttribute(null=True)
+    count = NumberAttribute(default=0)
+
+    @staticmethod
+    def client_key(tenant_id: str, booking_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'OPENS#CLIENT#{booking_id}'
+
+    @staticmethod
+    def provider_key(tenant_id: str, meeting_key: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'OPENS#PROVIDER#{meeting_key}'
 
 
 class QuotaItem(_Item):

@@ -8,10 +8,15 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-# The waiting page's one script, allowed by its hash: no other script runs on our pages. It may fetch
-# from our own origin only (the link's /state).
+# The waiting page's script and a link page's opening script, allowed by their hashes: no other script runs
+# on our pages. They may fetch from our own origin only (the link's /state and /opened).
 COUNTDOWN_SCRIPT = (Path(__file__).parent / 'countdown.js').read_text()
-_COUNTDOWN_HASH = base64.b64encode(hashlib.sha256(COUNTDOWN_SCRIPT.encode()).digest()).decode()
+OPENED_SCRIPT = (Path(__file__).parent / 'opened.js').read_text()
+
+
+def _script_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
 
 # Join links carry their token in the URL: keep it out of referrers, caches and search engines.
 PAGE_HEADERS = {
@@ -20,7 +25,8 @@ PAGE_HEADERS = {
     'Referrer-Policy': 'no-referrer',
     'X-Robots-Tag': 'noindex',
     'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': f"default-src 'none'; script-src 'sha256-{_COUNTDOWN_HASH}'; "
+    'Content-Security-Policy': f"default-src 'none'; "
+                               f"script-src {_script_hash(COUNTDOWN_SCRIPT)} {_script_hash(OPENED_SCRIPT)}; "
                                "connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'",
 }
 
@@ -32,7 +38,8 @@ def _environment() -> Environment:
 
 def render_page(title: str, *paragraphs: str, **details) -> str:
     return _environment().get_template('page.html').render(title=title, paragraphs=paragraphs,
-                                                           countdown_script=Markup(COUNTDOWN_SCRIPT), **details)
+                                                           countdown_script=Markup(COUNTDOWN_SCRIPT),
+                                                           opened_script=Markup(OPENED_SCRIPT), **details)
 
 
 def page_response(status: int, title: str, *paragraphs: str, **details) -> dict:
