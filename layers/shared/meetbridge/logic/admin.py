@@ -412,6 +412,7 @@ class BookingOut(BaseModel):
     client: ClientOut
     problem: str | None
     notice_problem: str | None = None  # a tenant template that failed when a message was sent: the default went
+    channel: str | None = None  # 'kiosk': made at a kiosk, it gets no meeting (problem says so); None otherwise
 
 
 class HostingAccountOut(BaseModel):
@@ -458,7 +459,7 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
             id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
             timezone=item.timezone, session_id=item.session_id, status=item.status,
             payment=PaymentOut(required=item.payment_required, status=item.payment_status),
-            client=ClientOut(**item.client.as_dict()), notice_problem=item.notice_problem,
+            client=ClientOut(**item.client.as_dict()), notice_problem=item.notice_problem, channel=item.channel,
             # A change that waits is shown while it waits, after any problem of the change applied before.
             problem=item.problem or (item.pending if item.status != 'cancelled' else None),
         ),
