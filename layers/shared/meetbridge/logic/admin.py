@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from meetbridge.domain import hosting
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
-from meetbridge.domain.model import Email, Name, TimeZoneName
+from meetbridge.domain.model import Channel, Email, Name, TimeZoneName
 from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
 from meetbridge.logic import accounts, links, reminders, starting, tenants
 from meetbridge.providers.base import ProviderRejected
@@ -412,7 +412,7 @@ class BookingOut(BaseModel):
     client: ClientOut
     problem: str | None
     notice_problem: str | None = None  # a tenant template that failed when a message was sent: the default went
-    channel: str | None = None  # 'kiosk': made at a kiosk, it gets no meeting (problem says so); None otherwise
+    channel: Channel | None = None  # made at a kiosk, it gets no meeting (problem says so); None otherwise
 
 
 class HostingAccountOut(BaseModel):
