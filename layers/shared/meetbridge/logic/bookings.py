@@ -75,6 +75,10 @@ def apply(event: BookingEvent, now: datetime) -> Result:
             return Result('ignored: older than the change already applied')
     if event.type == 'booking.cancelled':
         return _cancel(event, existing, now)
+    if existing is not None:
+        # Where a booking was made is settled by its first event: a later change neither makes nor takes a kiosk
+        # booking (nor moves its meeting key).
+        booking = booking.model_copy(update={'channel': existing.channel})
     booking = _settle_pending(event.tenant_id, booking, existing)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
     # A meeting the platform made, or is making, is wrapped whatever the service says: the platform decided the
@@ -84,8 +88,7 @@ def apply(event: BookingEvent, now: datetime) -> Result:
         if received:
             waiting.forget_received(event.tenant_id, booking.id)
         return Result('ignored: the service is not an online meeting service')
-    # Where a booking was made is settled by its first event: a later change neither makes nor takes a kiosk booking.
-    if (booking.channel if existing is None else existing.channel) == 'kiosk':
+    if booking.channel == 'kiosk':
         return _record_kiosk(event, booking, existing, now)
     try:
         return _ensure(event, booking, existing, service, now)
@@ -97,8 +100,8 @@ def _record_kiosk(event: BookingEvent, booking: Booking, existing: BookingItem |
     """A kiosk booking is recorded with its problem and no meeting or link, and announced to no one: it is not a
     failure (no account would change it), so it is neither listed as failed nor applied again."""
     item = existing or BookingItem(*BookingItem.key(event.tenant_id, booking.id), booking_id=booking.id)
-    item.channel = 'kiosk'
-    _copy(event, booking.model_copy(update={'channel': 'kiosk'}), item, KIOSK, now)
+    item.channel = booking.channel
+    _copy(event, booking, item, KIOSK, now)
     _save_and_announce(event.tenant_id, item)
     return Result('recorded: ' + KIOSK)
 
