@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from helpers import sign
+from meetbridge.domain.ordering import change_digest
 from meetbridge.errors import InvalidInput
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources import source_for
@@ -180,3 +181,27 @@ def test_an_instant_outside_the_utc_calendar_is_invalid_input(changes, field):
     with pytest.raises(InvalidInput, match='outside the years 1 to 9999') as exc_info:
         translate(request(webhook_payload(**changes)))
     assert exc_info.value.field == field
+
+
+def test_a_kiosk_booking_says_so_and_has_a_meeting_key_of_its_own_in_a_class_session():
+    [event] = translate(request(webhook_payload(booking=booking_payload(channel='kiosk', session_id='yoga-1'))))
+
+    assert event.booking.channel == 'kiosk'
+    assert event.booking.meeting_key == 'booking:b-1001'
+
+
+@pytest.mark.parametrize('booking', [booking_payload(), booking_payload(channel=None)])
+def test_a_booking_without_a_channel_digests_as_before_the_channel_existed(booking):
+    [event] = translate(request(webhook_payload(booking=booking)))
+
+    assert event.booking.channel is None
+    before = {key: value for key, value in event.booking.model_dump(mode='json').items() if key != 'channel'}
+    assert event.order.change == change_digest('booking.created', before)
+
+
+@pytest.mark.parametrize('channel', ['online', 'phone', 'Kiosk', 'KIOSK', '', 1, True, ['kiosk'], {'type': 'kiosk'}])
+def test_an_unknown_channel_names_the_field(channel):
+    with pytest.raises(InvalidInput) as exc_info:
+        translate(request(webhook_payload(booking=booking_payload(channel=channel))))
+
+    assert exc_info.value.field == 'booking.channel'

@@ -16,6 +16,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(max_length=254, pattern=r'^[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>"]+$')]
 
 BookingEventType = Literal['booking.created', 'booking.rescheduled', 'booking.cancelled', 'booking.paid']
+# Where the booking was made, when it matters: a kiosk booking gets no online meeting (docs/api.md, "Kiosk bookings").
+# Absent means anywhere else; only a channel that changes what meetbridge does is a value.
+Channel = Literal['kiosk']
 
 
 def _known_zone(name: str) -> str:
@@ -85,6 +88,7 @@ class Booking(_Strict):
     # Set when the platform is still making its own meeting and has not sent its URL: the booking keeps the
     # meeting it has, and none is made for it (docs/api.md, "The platform's own meeting").
     platform_meeting_pending: bool = False
+    channel: Channel | None = None
 
     @model_validator(mode='after')
     def _ends_after_start(self):
@@ -102,8 +106,10 @@ class Booking(_Strict):
     @property
     def meeting_key(self) -> str:
         """One meeting per class session, otherwise one per booking; a meeting the platform made is the
-        booking's own, whatever session it is in, and so is one it is still making."""
-        if self.session_id and not (self.platform_meeting_url or self.platform_meeting_pending):
+        booking's own, whatever session it is in, and so is one it is still making. A kiosk booking's is its own
+        too, and none is ever made under it: it never shows its session's meeting."""
+        if self.session_id and not (self.platform_meeting_url or self.platform_meeting_pending or
+                                    self.channel == 'kiosk'):
             return f'session:{self.session_id}'
         return f'booking:{self.id}'
 
@@ -125,5 +131,6 @@ class BookingEvent(_Strict):
 
     @property
     def order(self) -> SourceOrder:
-        return SourceOrder(self.booking.version, self.occurred_at,
-                           change_digest(self.type, self.booking.model_dump(mode='json')))
+        # A booking without a channel digests as it did before the field existed, so changes recorded then still tie.
+        content = self.booking.model_dump(mode='json', exclude={'channel'} if self.booking.channel is None else None)
+        return SourceOrder(self.booking.version, self.occurred_at, change_digest(self.type, content))

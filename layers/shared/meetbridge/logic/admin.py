@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from meetbridge.domain import hosting
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
-from meetbridge.domain.model import Email, Name, TimeZoneName
+from meetbridge.domain.model import Channel, Email, Name, TimeZoneName
 from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
 from meetbridge.logic import accounts, analytics, links, reminders, starting, tenants
 from meetbridge.providers.base import ProviderRejected
@@ -448,6 +448,7 @@ class BookingOut(BaseModel):
     opens: OpensOut  # when the client and the provider opened their links (join analytics)
     # The start passed and the client never opened their link (None before the start; False when cancelled).
     no_show_evidence: bool | None
+    channel: Channel | None = None  # made at a kiosk, it gets no meeting (problem says so); None otherwise
 
 
 class HostingAccountOut(BaseModel):
@@ -495,7 +496,7 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
             id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
             timezone=item.timezone, session_id=item.session_id, status=item.status,
             payment=PaymentOut(required=item.payment_required, status=item.payment_status),
-            client=ClientOut(**item.client.as_dict()), notice_problem=item.notice_problem,
+            client=ClientOut(**item.client.as_dict()), notice_problem=item.notice_problem, channel=item.channel,
             # A change that waits is shown while it waits, after any problem of the change applied before.
             problem=item.problem or (item.pending if item.status != 'cancelled' else None),
             opens=OpensOut(client=LinkOpensOut(**client_opens.as_dict()),

@@ -49,9 +49,10 @@ def opens_of(tenant_id: str, booking_id: str, meeting_key: str) -> tuple[Opens, 
 
 
 def no_show_evidence(booking: BookingItem, client_opens: Opens, now: datetime) -> bool | None:
-    """Whether the booking's start passed without its client ever opening their link: None before the start,
-    False for a cancelled booking (nobody was expected)."""
-    if now < booking.start:
+    """Whether the booking's start passed without its client ever opening their link: None before the start and
+    for a booking that has no link to open (a kiosk booking, one whose meeting could not be made), False for a
+    cancelled booking (nobody was expected)."""
+    if now < booking.start or booking.client_link_sealed is None:
         return None
     return booking.status != 'cancelled' and client_opens.first is None
 

@@ -45,6 +45,8 @@ PLATFORM_MEETING_GONE = ('The booking platform no longer attaches its own meetin
 PLATFORM_MEETING_PENDING = ('The booking platform is still making its own meeting and has not sent its link: none of '
                             'ours is made beside it. The next change of the booking that carries the link gets it '
                             'wrapped.')
+# The seeds refuse online meetings to bookings made at a kiosk: the person is there, in person.
+KIOSK = 'online meetings are not available for kiosk bookings'
 
 NOTICE_EVENTS = {
     'created': events.MEETING_SCHEDULED,
@@ -73,6 +75,10 @@ def apply(event: BookingEvent, now: datetime) -> Result:
             return Result('ignored: older than the change already applied')
     if event.type == 'booking.cancelled':
         return _cancel(event, existing, now)
+    if existing is not None:
+        # Where a booking was made is settled by its first event: a later change neither makes nor takes a kiosk
+        # booking (nor moves its meeting key).
+        booking = booking.model_copy(update={'channel': existing.channel})
     booking = _settle_pending(event.tenant_id, booking, existing)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
     # A meeting the platform made, or is making, is wrapped whatever the service says: the platform decided the
@@ -82,10 +88,22 @@ def apply(event: BookingEvent, now: datetime) -> Result:
         if received:
             waiting.forget_received(event.tenant_id, booking.id)
         return Result('ignored: the service is not an online meeting service')
+    if booking.channel == 'kiosk':
+        return _record_kiosk(event, booking, existing, now)
     try:
         return _ensure(event, booking, existing, service, now)
     except DailyLimit as limit:
         return _wait_for_limit(event, booking, existing, limit, now)
+
+
+def _record_kiosk(event: BookingEvent, booking: Booking, existing: BookingItem | None, now: datetime) -> Result:
+    """A kiosk booking is recorded with its problem and no meeting or link, and announced to no one: it is not a
+    failure (no account would change it), so it is neither listed as failed nor applied again."""
+    item = existing or BookingItem(*BookingItem.key(event.tenant_id, booking.id), booking_id=booking.id)
+    item.channel = booking.channel
+    _copy(event, booking, item, KIOSK, now)
+    _save_and_announce(event.tenant_id, item)
+    return Result('recorded: ' + KIOSK)
 
 
 def _settle_pending(tenant_id: str, booking: Booking, existing: BookingItem | None) -> Booking:
@@ -493,7 +511,7 @@ def booking_of(item: BookingItem) -> Booking:
     return Booking(id=item.booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start,
                    end=item.end, timezone=item.timezone, version=item.source_version, session_id=item.session_id,
                    payment=Payment(required=item.payment_required, status=item.payment_status),
-                   client=Client(**item.client.as_dict()))
+                   client=Client(**item.client.as_dict()), channel=item.channel)
 
 
 class _StoredBookingEvent(BookingEvent):

@@ -269,9 +269,9 @@ class SourceTokenItem(_Item):
 class BookingItem(_Item):
     """A booking as last applied. While it is active with a problem (it has no meeting), gsi1 lists it under its
     tenant by its start (`FAILED#<tenant>` / `<start>#<booking>`): the bookings to apply again once an account is
-    connected are one Query. gsi2 lists every booking of the tenant by its start (`BOOKINGS#<tenant>` /
-    `<start>#<booking>`): the admin API's bookings list. The index keys are derived from the item at every write
-    (serialize)."""
+    connected are one Query. A kiosk booking's problem is not a failure (no meeting is ever made for it): it is not
+    listed there. gsi2 lists every booking of the tenant by its start (`BOOKINGS#<tenant>` / `<start>#<booking>`):
+    the admin API's bookings list. The index keys are derived from the item at every write (serialize)."""
 
     gsi1 = Gsi1()
     gsi1pk = UnicodeAttribute(null=True)
@@ -295,6 +295,7 @@ class BookingItem(_Item):
     client_link_sealed = BinaryAttribute(legacy_encoding=False, null=True)
     attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
     problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
+    channel = UnicodeAttribute(null=True)  # where it was made when that matters: 'kiosk' (no meeting), else None
     pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
     notice_problem = UnicodeAttribute(null=True)  # a tenant template that failed at send time: the default was sent
     # The source's order of the changes applied so far (domain/ordering.py): the newest version and
@@ -313,7 +314,7 @@ class BookingItem(_Item):
         return tenant_pk(tenant_id), f'BOOKING#{booking_id}'
 
     def serialize(self, null_check: bool = True) -> dict:
-        if self.status == 'active' and self.problem is not None:
+        if self.status == 'active' and self.problem is not None and self.channel != 'kiosk':
             self.gsi1pk = failed_key(self.pk.removeprefix('TENANT#'))
             self.gsi1sk = f'{index_time(self.start)}#{self.booking_id}'
         else:
