@@ -122,7 +122,7 @@ class ListedBooking(BaseModel):
     session_id: str | None
     meeting: ListedMeeting | None
     problem: str | None
-    online: bool  # the booking's own switch when it has one, else its service's
+    online: bool  # it has a meeting, or its service is online and it was not made at a kiosk
 
 
 class BookingsPage(BaseModel):
@@ -187,7 +187,6 @@ def _summaries(tenant_id: str, items: list[BookingItem]) -> list[ListedBooking]:
     summaries = []
     for item in items:
         meeting = meetings.get(item.meeting_key)
-        override = getattr(item, 'online', None)
         summaries.append(ListedBooking(
             id=item.booking_id, source=item.source, service_id=item.service_id, provider_id=item.provider_id,
             start=item.start, end=item.end, timezone=item.timezone, status=item.status, session_id=item.session_id,
@@ -195,7 +194,7 @@ def _summaries(tenant_id: str, items: list[BookingItem]) -> list[ListedBooking]:
                                               account_type=meeting.provider_type),
             # As on the booking itself: a change that waits is shown while it waits.
             problem=item.problem or (item.pending if item.status != 'cancelled' else None),
-            online=override if override is not None else item.service_id in online_services,
+            online=meeting is not None or (item.service_id in online_services and item.channel != 'kiosk'),
         ))
     return summaries
 
