@@ -41,8 +41,15 @@ def test_bookings_are_listed_by_start_a_page_at_a_time(stack):
     assert following["next"] is None
     listed = page.json()["items"][0]
     assert listed["meeting"]["status"] == "scheduled" and listed["online"] is True and listed["status"] == "active"
-    others = _bookings_page(stack, **window, provider_id=OTHER_PROVIDER).json()
-    assert [item["id"] for item in others["items"]] == [by_start[1].id] and others["next"] is None
+    # A filter drops what does not match after the read: a page may come back short with a `next`, followed to the end.
+    others, cursor = [], None
+    for _ in range(3):  # three bookings in the window: at most two pages of two, and a last empty one
+        answer = _bookings_page(stack, **window, provider_id=OTHER_PROVIDER, **({"next": cursor} if cursor else {})).json()
+        others += [item["id"] for item in answer["items"]]
+        cursor = answer["next"]
+        if cursor is None:
+            break
+    assert others == [by_start[1].id] and cursor is None
     assert stack.admin("GET", "services").json()["items"] and stack.admin("GET", "providers").status == 200
     refused = _bookings_page(stack, limit=201)
     assert refused.status == 400 and refused.json()["field"] == "limit"
