@@ -340,8 +340,12 @@ def test_a_tenant_message_sends_one_check_per_active_oauth_account_with_the_tick
     for account_id in more:
         _account_written(stack, account_id)
     _account_written(stack, 'marked', status='needs_reconnect')
-    _account_written(stack, 'checked-this-hour', last_checked_at=tick + timedelta(minutes=1))
-    _account_written(stack, 'checked-last-hour', last_checked_at=tick - timedelta(hours=1))
+    _account_written(stack, 'checked-this-hour', last_checked_at=tick + timedelta(minutes=1), checked_tick=tick)
+    _account_written(stack, 'checked-last-hour', last_checked_at=tick - timedelta(hours=1),
+                     checked_tick=tick - timedelta(hours=1))
+    # The last tick's check finished after this tick's time: it did not do this tick's work.
+    _account_written(stack, 'last-tick-finished-late', last_checked_at=tick + timedelta(seconds=1),
+                     checked_tick=tick - timedelta(hours=1))
     zoom.reset_calls()
     microsoft.reset_calls()
 
@@ -352,7 +356,7 @@ def test_a_tenant_message_sends_one_check_per_active_oauth_account_with_the_tick
     checks = [json.loads(record['body']) for record in _take(stack, 'account')]
     company, teams = _account(stack), account_used_by(stack.tenant.tenant_id, 'provider:eli')
     assert sorted(check['account_id'] for check in checks) == sorted(
-        [company.account_id, teams.account_id, 'checked-last-hour', *more])
+        [company.account_id, teams.account_id, 'checked-last-hour', 'last-tick-finished-late', *more])
     assert {(check['tenant_id'], datetime.fromisoformat(check['tick'])) for check in checks} == {
         (stack.tenant.tenant_id, tick)}
     assert zoom.calls() == [] and microsoft.calls() == []  # listing calls no provider
@@ -480,3 +484,21 @@ def test_a_check_delivered_again_costs_no_provider_call(stack, zoom):
     assert handler('health')(sqs_event(tenant + account), stack.context) == {'batchItemFailures': []}
 
     assert stack.cloud.queues['health'].receive() == [] and zoom.calls() == []
+
+
+def test_an_account_reconnected_after_its_check_is_checked_again_for_the_same_tick(stack, zoom):
+    zoom.access_token_ttl = 3 * 3600
+    stack.setup_online_service()
+    connect_zoom(stack, zoom)
+    tick = _now()
+    _tick(stack, tick)
+    assert _account(stack).checked_tick == tick
+    connect_zoom(stack, zoom)  # the same Zoom user signs in again: the same account, new tokens
+    reconnected = _account(stack)
+    assert reconnected.checked_tick is None and reconnected.last_checked_at is not None
+    zoom.reset_calls()
+
+    _tick(stack, tick)  # the tick delivered again
+
+    assert [call['operation'] for call in zoom.calls()] == ['get_me']
+    assert _account(stack).checked_tick == tick

@@ -139,6 +139,7 @@ def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now:
     item.status = repository.ACTIVE
     item.problem = None
     item.refresh_lease_until = None
+    item.checked_tick = None  # new tokens: the next check request, even for a tick already checked, proves them
     item.settings = {'user_id': signed_in.user_id, 'account_id': signed_in.account_id, 'email': signed_in.email,
                      'role': signed_in.role}
     item.secret_sealed = tokens.seal_state(signed_in.state, state.tenant_id, item.account_id)

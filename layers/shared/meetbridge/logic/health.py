@@ -105,7 +105,7 @@ def _send(requests: Iterable[BaseModel]) -> int:
                                                       Entries=entries)
         if result.get('Failed'):
             # The message (or tick) that sends them fails and is retried whole: an account whose check for the
-            # tick is done by then (its last_checked_at) is neither sent again nor checked again.
+            # tick is done by then (its checked_tick) is neither sent again nor checked again.
             raise RetryLater(f'the health queue refused {len(result["Failed"])} check requests')
         sent += len(entries)
     return sent
@@ -131,9 +131,10 @@ def fan_out(tick: datetime) -> int:
 
 
 def _checked_for(item: AccountItem, tick: datetime) -> bool:
-    """Whether a check since the tick proved the account and asked for its meetings (last_checked_at is written
-    after them)."""
-    return item.last_checked_at is not None and item.last_checked_at >= tick
+    """Whether a check for the tick (or a later one) proved the account and asked for its meetings (checked_tick
+    is written after them). The tick, not the time the check ran: a check for an earlier tick that finished in
+    this tick's first second did not do this tick's work."""
+    return item.checked_tick is not None and item.checked_tick >= tick
 
 
 def check_tenant(request: TenantCheck) -> int:
@@ -162,7 +163,7 @@ class AccountReport:
 
 def check_account(request: AccountCheck, now: datetime, seconds_left: Callable[[], float]) -> AccountReport:
     """Proves the account and, when it works, asks for its meetings in the tick's windows; `seconds_left` is what
-    is left of the invocation. last_checked_at is written last, so a redelivery of a message that did it all
+    is left of the invocation. checked_tick is written last, so a redelivery of a message that did it all
     costs no provider call, and one of a message that failed half-way asks again."""
     item = _current(request.tenant_id, request.account_id)
     if item is None or item.type not in CHECKED_TYPES:
@@ -180,7 +181,7 @@ def check_account(request: AccountCheck, now: datetime, seconds_left: Callable[[
         if report.outcome == 'working':
             check_meetings(request.tenant_id, item, request.tick, '', 0, report, seconds_left)
     if report.outcome == 'working':
-        _note_working(request.tenant_id, request.account_id, now)
+        _note_working(request.tenant_id, request.account_id, request.tick, now)
     return report
 
 
@@ -236,12 +237,13 @@ def _mark_broken(tenant_id: str, account_id: str, problem: str) -> None:
         tokens.mark_broken(item, tenant_id, problem, CHECK_FAILED)
 
 
-def _note_working(tenant_id: str, account_id: str, now: datetime) -> None:
+def _note_working(tenant_id: str, account_id: str, tick: datetime, now: datetime) -> None:
     item = _current(tenant_id, account_id)
     if item is None:
         return
     try:
-        repository.update(item, [AccountItem.last_checked_at.set(now), AccountItem.check_failing_since.remove(),
+        repository.update(item, [AccountItem.last_checked_at.set(now), AccountItem.checked_tick.set(tick),
+                                 AccountItem.check_failing_since.remove(),
                                  AccountItem.expiring_announced.remove()])
     except Conflict:
         pass  # changed meanwhile (renewed, reconnected): the next check writes it

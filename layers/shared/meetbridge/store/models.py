@@ -179,6 +179,9 @@ class AccountItem(_Item):
     refresh_lease_until = NumberAttribute(null=True)  # unix seconds; the holder is refreshing the tokens
     problem = UnicodeAttribute(null=True)  # why the account needs reconnecting, shown to the admin
     last_checked_at = UTCDateTimeAttribute(null=True)  # the last health check that reached the provider
+    # The tick whose health check of these tokens completed: a check request for it again costs no provider call.
+    # Cleared by a reconnect, whose new tokens no check has proven.
+    checked_tick = UTCDateTimeAttribute(null=True)
     # Since when its health checks have failed for a transient reason (5xx, 429, timeouts); None once one passes.
     check_failing_since = UTCDateTimeAttribute(null=True)
     expiring_announced = BooleanAttribute(null=True)  # connection.expiring told for this failing episode
