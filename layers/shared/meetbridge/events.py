@@ -24,6 +24,8 @@ MEETING_RESCHEDULED = 'meeting.rescheduled'
 MEETING_CANCELLED = 'meeting.cancelled'
 MEETING_STARTED = 'meeting.started'
 MEETING_FAILED = 'meeting.failed'
+# One booking or class session switched to in person by the admin: its meeting is deleted, its links say so.
+MEETING_IN_PERSON = 'meeting.in_person'
 # A reminder before the start, put on the notifications queue by its own schedule (meetbridge.scheduling).
 MEETING_REMINDER = 'meeting.reminder'
 # A booking's change has waited longer than the meetings function's WAITING_NOTICE_SECONDS (told once).
