@@ -303,3 +303,60 @@ def test_the_secret_is_never_in_a_log_line_or_another_answer(stack, alert_receiv
     for text in (secret, rotated):
         assert text not in shown and text not in logged and text.encode() not in posted
     assert 'not-logged' not in logged  # the URL's token
+
+
+@pytest.fixture
+def readme_receiver(monkeypatch) -> Iterator[dict]:
+    """The receiver the README shows, its code run as written (all but its `__main__` line), on a free port."""
+    import re
+    import threading
+    from http.server import HTTPServer
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / 'README.md').read_text()
+    [code] = re.findall(r'<!-- callback-receiver -->\n```python\n(.*?)```', readme, re.DOTALL)
+    assert len(code.strip().splitlines()) <= 24
+    monkeypatch.setenv('ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK', 'true')
+    monkeypatch.setenv('MEETBRIDGE_CALLBACK_SECRET', 'set-once-the-callbacks-are')
+    namespace = {'__name__': 'readme_receiver'}
+    exec(compile(code, 'README.md', 'exec'), namespace)
+    namespace['Receiver'].log_message = lambda *_: None
+    server = HTTPServer(('127.0.0.1', 0), namespace['Receiver'])
+    thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05})
+    thread.start()
+    namespace['url'] = f'http://127.0.0.1:{server.server_port}/meetbridge'
+    yield namespace
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_the_readme_receiver_takes_a_signed_callback_and_refuses_another(stack, readme_receiver):
+    stack.setup_online_service()
+    secret = set_callbacks(stack, readme_receiver['url'])['secret']
+    readme_receiver['SECRET'] = secret.encode()
+    stack.book(booking_event())
+    drain(stack)
+    [delivered] = deliveries(stack)
+    assert (delivered['status'], delivered['last_status_code']) == ('delivered', 204)
+
+    # Rotated: the receiver still holding the old secret takes the next one during the overlap.
+    stack.admin('POST', 'settings/callbacks/rotate')
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    stack.book(booking_event('booking.rescheduled', start=start))
+    drain(stack)
+    assert [item['last_status_code'] for item in deliveries(stack) if item['type'] == 'meeting.rescheduled'] == [204]
+
+    # A receiver with another secret refuses it: a 401 fails the delivery at once.
+    readme_receiver['SECRET'] = b'cbsec_not-this-tenants'
+    stack.book(booking_event('booking.cancelled', start=start))
+    drain(stack)
+    [refused] = [item for item in deliveries(stack) if item['type'] == 'meeting.cancelled']
+    assert (refused['status'], refused['attempts'], refused['last_status_code']) == ('failed', 1, 401)
+
+    # Its tolerance: five minutes either way.
+    header = callbacks.signature([b'cbsec_not-this-tenants'], 1_800_000_000, b'{}')
+    assert readme_receiver['verified'](header, b'{}', 1_800_000_300)
+    assert not readme_receiver['verified'](header, b'{}', 1_800_000_301)
+    assert not readme_receiver['verified'](header, b'{"x":1}', 1_800_000_000)
