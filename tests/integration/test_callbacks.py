@@ -114,6 +114,24 @@ def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiv
     assert all(body['meeting']['status'] == 'started' and body['links'] is None for body in bodies)
 
 
+def test_a_session_switched_to_in_person_is_one_callback_per_booking_named(stack, alert_receiver):
+    """meeting.in_person (published by the online switch) names the booking, or a session's meeting and bookings."""
+    from meetbridge import events
+
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.in_person'])
+    for booking_id, client_id in (('s1', 'c1'), ('s2', 'c2'), ('s3', 'c3')):
+        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='yoga'))
+    events.publish(events.MEETING_IN_PERSON, {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-session',
+                                              'meeting_key': 'session:yoga', 'booking_ids': ['s1', 's2']})
+    events.publish(events.MEETING_IN_PERSON, {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-booking',
+                                              'meeting_key': 'session:yoga', 'booking_id': 's3'})
+    assert all(report == {'batchItemFailures': []} for report in drain(stack))
+    bodies = alert_receiver.bodies()
+    assert sorted(body['booking']['id'] for body in bodies) == ['s1', 's2', 's3']
+    assert {(body['type'], body['links']) for body in bodies} == {('meeting.in_person', None)}
+
+
 def _delivery_records(stack) -> list[dict]:
     """The rule's event turned into its delivery messages, taken off the queue (one per booking)."""
     [event] = stack.cloud.queues['callbacks'].receive()
