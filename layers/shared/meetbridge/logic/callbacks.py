@@ -37,7 +37,7 @@ from meetbridge.logic.tenants import ROTATION_OVERLAP
 from meetbridge.security import secrets
 from meetbridge.store import repository
 from meetbridge.store.models import (CALLBACK_DELIVERY_PREFIX, BookingItem, CallbackDeliveryItem,
-                                     CallbackSettingsItem, MeetingItem, tenant_pk)
+                                     CallbackSettingsItem, MeetingItem, callbacks_key, tenant_pk)
 
 EVENT_TYPES = (events.MEETING_SCHEDULED, events.MEETING_RESCHEDULED, events.MEETING_CANCELLED,
                events.MEETING_STARTED, events.MEETING_FAILED, events.MEETING_IN_PERSON)
@@ -192,10 +192,10 @@ def signature(signing_secrets: list[bytes], timestamp: int, raw: bytes) -> str:
 # --- the events: one delivery per booking ---------------------------------------------------------------
 
 
-def delivery_id(tenant_id: str, event_id: str, booking_id: str, occurred_at: datetime) -> str:
-    """The same for every delivery of one event to one booking (the body's event_id); sorts by time."""
-    digest = hashlib.sha256(f'{tenant_id}|{event_id}|{booking_id}'.encode()).hexdigest()[:24]
-    return f'cb-{occurred_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}'
+def delivery_id(tenant_id: str, event_id: str, booking_id: str) -> str:
+    """The same for every publication of one event about one booking (the outbox may publish an event twice):
+    the body's event_id."""
+    return 'cb-' + hashlib.sha256(f'{tenant_id}|{event_id}|{booking_id}'.encode()).hexdigest()[:32]
 
 
 def _bookings_of(tenant_id: str, detail: dict) -> list[BookingItem]:
@@ -251,21 +251,27 @@ def _message(tenant_id: str, delivery: CallbackDeliveryItem, replay: bool = Fals
 
 def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, booking: BookingItem,
               now: datetime) -> CallbackDeliveryItem | None:
-    """The delivery's record, written once; None when an earlier run of the same event already posted it."""
-    key = CallbackDeliveryItem.key(tenant_id, delivery_id(tenant_id, event_id, booking.booking_id, occurred_at))
+    """The delivery's record, written once; None when an earlier run of the same event already queued and tried
+    it."""
+    key = CallbackDeliveryItem.key(tenant_id, delivery_id(tenant_id, event_id, booking.booking_id))
     found = repository.find(CallbackDeliveryItem, key)
-    if found is not None:
-        # An earlier run that stopped between the record and its message: the message is sent now.
-        return found if found.attempts == 0 else None
-    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
-    identifier = key[1].removeprefix(CALLBACK_DELIVERY_PREFIX)
-    body = body_of(tenant_id, event_type, identifier, occurred_at, booking, meeting)
-    delivery = CallbackDeliveryItem(*key, delivery_id=identifier, event_type=event_type,
-                                    booking_id=booking.booking_id, status='retrying', created_at=now,
-                                    body_sealed=repository.seal_json(body, *_body_context(tenant_id, identifier)),
-                                    ttl=now + KEPT)
-    delivery.save()
-    return delivery
+    if found is None:
+        meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
+        identifier = key[1].removeprefix(CALLBACK_DELIVERY_PREFIX)
+        body = body_of(tenant_id, event_type, identifier, occurred_at, booking, meeting)
+        delivery = CallbackDeliveryItem(*key, delivery_id=identifier, event_type=event_type,
+                                        booking_id=booking.booking_id, status='retrying', created_at=now,
+                                        body_sealed=repository.seal_json(body, *_body_context(tenant_id, identifier)),
+                                        ttl=now + KEPT)
+        try:
+            delivery.save(condition=CallbackDeliveryItem.pk.does_not_exist())
+            return delivery
+        except PutError as exc:
+            if exc.cause_response_code != 'ConditionalCheckFailedException':
+                raise
+        found = repository.find(CallbackDeliveryItem, key)  # the same event, fanned out at the same moment
+    # An earlier run that stopped between the record and its message: the message is sent now.
+    return found if found is not None and found.attempts == 0 else None
 
 
 def fan_out(detail_type: str, detail: dict, occurred_at: datetime, now: datetime) -> str:
@@ -386,23 +392,25 @@ LISTING = 'callback-deliveries'
 
 
 def list_deliveries(tenant_id: str, limit: int, cursor: str | None, now: datetime) -> DeliveriesPage:
-    """Newest first: one Query of the tenant's partition backwards over the time-sorted delivery ids."""
+    """Newest first: one Query of the index backwards."""
     repository.get_tenant(tenant_id)
-    pk = tenant_pk(tenant_id)
+    pk, index_pk = tenant_pk(tenant_id), callbacks_key(tenant_id)
     start = None
     if cursor is not None:
         position = decode_cursor(cursor, tenant_id, LISTING, {}, lambda position: (
-            set(position) == {'pk', 'sk'} and position['pk'] == pk
-            and position['sk'].startswith(CALLBACK_DELIVERY_PREFIX)))
+            set(position) == {'pk', 'sk', 'gsi1pk', 'gsi1sk'} and position['pk'] == pk
+            and position['gsi1pk'] == index_pk and position['sk'].startswith(CALLBACK_DELIVERY_PREFIX)))
         start = {name: {'S': value} for name, value in position.items()}
     # Expired items wait for DynamoDB's TTL sweep for a while: they are not shown meanwhile.
-    found = list(CallbackDeliveryItem.query(pk, CallbackDeliveryItem.sk.startswith(CALLBACK_DELIVERY_PREFIX),
-                                            filter_condition=CallbackDeliveryItem.ttl > now,
-                                            scan_index_forward=False, limit=limit + 1, last_evaluated_key=start))
+    found = list(CallbackDeliveryItem.gsi1.query(index_pk, filter_condition=CallbackDeliveryItem.ttl > now,
+                                                 scan_index_forward=False, limit=limit + 1,
+                                                 last_evaluated_key=start))
     items = found[:limit]
     following = None
     if len(found) > limit:
-        following = encode_cursor(tenant_id, LISTING, {}, {'pk': pk, 'sk': items[-1].sk})
+        last = items[-1]
+        following = encode_cursor(tenant_id, LISTING, {}, {'pk': last.pk, 'sk': last.sk, 'gsi1pk': last.gsi1pk,
+                                                           'gsi1sk': last.gsi1sk})
     return DeliveriesPage(items=[_delivery_out(item) for item in items], next=following)
 
 

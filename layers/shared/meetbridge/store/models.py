@@ -20,7 +20,8 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  KEY#<key id>           an API key with a role (admin | senior | junior), as its digest
   TENANT#<tenant>  ALERTGROUP#<group>     an alert group's window and the alerts kept for its digest
   TENANT#<tenant>  CALLBACKS              the platform's callback URL, its event types and sealed secret(s)
-  TENANT#<tenant>  CALLBACK#<delivery id> one callback to the platform and its last attempt (the id sorts by time)
+  TENANT#<tenant>  CALLBACK#<delivery id> one callback to the platform and its last attempt
+                                          (gsi1: CALLBACKS#<tenant> / <created at>#<delivery id>)
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
 
@@ -616,9 +617,13 @@ class CallbackSettingsItem(_Item):
 
 class CallbackDeliveryItem(_Item):
     """One callback (an event about one booking) and how its attempts went. The body is fixed when the event
-    arrives and sealed (it carries the join links), so every attempt and replay posts the same bytes' content.
-    Only updated, attempt by attempt; gone 30 days after the event (ttl)."""
+    arrives and sealed (it carries the join links), so every attempt and replay posts the same content.
+    gsi1 lists the tenant's callbacks by when they were made (`CALLBACKS#<tenant>` / `<created_at>#<id>`): the
+    deliveries list is one Query backwards. Updated attempt by attempt; gone 30 days after the event (ttl)."""
 
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
     delivery_id = UnicodeAttribute()  # also the body's event_id
     event_type = UnicodeAttribute()
     booking_id = UnicodeAttribute()
@@ -636,5 +641,15 @@ class CallbackDeliveryItem(_Item):
     def key(tenant_id: str, delivery_id: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'{CALLBACK_DELIVERY_PREFIX}{delivery_id}'
 
+    def serialize(self, null_check: bool = True) -> dict:
+        self.gsi1pk = callbacks_key(self.pk.removeprefix('TENANT#'))
+        # To the microsecond, fixed width: the callbacks of one second keep their order.
+        self.gsi1sk = f"{self.created_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{self.delivery_id}"
+        return super().serialize(null_check=null_check)
+
 
 CALLBACK_DELIVERY_PREFIX = 'CALLBACK#'
+
+
+def callbacks_key(tenant_id: str) -> str:
+    return f'CALLBACKS#{tenant_id}'
