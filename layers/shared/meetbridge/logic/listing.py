@@ -209,6 +209,12 @@ def query_bookings(tenant_id: str, filters: BookingFilters, limit: int,
             evaluated and {name: value['S'] for name, value in evaluated.items()})
 
 
+def shown_problem(item: BookingItem) -> str | None:
+    """A booking's problem as the admin sees it, as on the booking itself: a change that waits is shown while it
+    waits."""
+    return item.problem or (item.pending if item.status != 'cancelled' else None)
+
+
 def _summaries(tenant_id: str, items: list[BookingItem], now: datetime) -> list[ListedBooking]:
     """The page's bookings with their meetings, services and client opens, read in one batch each (the opens only
     of the bookings whose start passed: before it there is no evidence either way)."""
@@ -226,8 +232,7 @@ def _summaries(tenant_id: str, items: list[BookingItem], now: datetime) -> list[
             start=item.start, end=item.end, timezone=item.timezone, status=item.status, session_id=item.session_id,
             meeting=meeting and ListedMeeting(key=meeting.meeting_key, status=meeting.status,
                                               account_type=meeting.provider_type),
-            # As on the booking itself: a change that waits is shown while it waits.
-            problem=item.problem or (item.pending if item.status != 'cancelled' else None),
+            problem=shown_problem(item),
             online=meeting is not None or (item.service_id in online_services and item.channel != 'kiosk'),
             no_show_evidence=analytics.no_show_evidence(item, client_opens.get(item.booking_id, analytics.NEVER),
                                                         now),
