@@ -280,3 +280,13 @@ def test_a_cursor_is_checked_like_the_lists(stack, booked):
                                                                      'gsi2pk': 'BOOKINGS#t_other', 'gsi2sk': 'x'})
     status, _, body = _report(stack, next=other)
     assert status == 400 and json.loads(body)['field'] == 'next'
+
+
+def test_only_an_admin_key_reads_the_report(stack, booked):
+    for role, providers in (('senior', []), ('junior', ['eli'])):
+        status, made = stack.admin('POST', 'keys', {'role': role, 'providers': providers})
+        assert status == 201
+        status, answer = stack.admin('GET', 'reports/meetings', api_key=made['key'])
+        assert status == 403 and answer['error'] == 'forbidden', (role, answer)
+    status, made = stack.admin('POST', 'keys', {'role': 'admin'})
+    assert stack.admin('GET', 'reports/meetings', api_key=made['key'])[0] == 200
