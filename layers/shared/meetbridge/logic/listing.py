@@ -240,12 +240,11 @@ def _summaries(tenant_id: str, items: list[BookingItem], now: datetime) -> list[
     return summaries
 
 
-def list_bookings(tenant_id: str, filters: BookingFilters, limit: int, cursor: str | None,
-                  now: datetime | None = None) -> BookingsPage:
+def list_bookings(tenant_id: str, filters: BookingFilters, limit: int, cursor: str | None) -> BookingsPage:
     """A page of the tenant's bookings by start: one Query of `limit` + 1 bookings (the extra one only tells
     whether there is a next page)."""
     found, evaluated = query_bookings(tenant_id, filters, limit + 1, page_start(tenant_id, 'bookings', filters, cursor))
     items = found[:limit]
     position = position_of(items[-1]) if len(found) > limit else evaluated
-    return BookingsPage(items=_summaries(tenant_id, items, now or datetime.now(UTC)) if items else [],
+    return BookingsPage(items=_summaries(tenant_id, items, datetime.now(UTC)) if items else [],
                         next=position and encode_cursor(tenant_id, 'bookings', filters.as_cursor_filters(), position))

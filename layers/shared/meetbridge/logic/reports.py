@@ -69,13 +69,12 @@ class MeetingsReport(BaseModel):
     next: str | None
 
 
-def meetings_report(tenant: TenantItem, filters: BookingFilters, limit: int, cursor: str | None,
-                    now: datetime | None = None) -> MeetingsReport:
+def meetings_report(tenant: TenantItem, filters: BookingFilters, limit: int, cursor: str | None) -> MeetingsReport:
     tenant_id = tenant.tenant_id
     zone = ZoneInfo(tenant.timezone or 'UTC')
     bookings, position = _page(tenant_id, filters, limit, listing.page_start(tenant_id, LISTING, filters, cursor))
     return MeetingsReport(
-        timezone=zone.key, items=_rows(tenant_id, bookings, zone, now or datetime.now(UTC)) if bookings else [],
+        timezone=zone.key, items=_rows(tenant_id, bookings, zone, datetime.now(UTC)) if bookings else [],
         next=position and listing.encode_cursor(tenant_id, LISTING, filters.as_cursor_filters(), position))
 
 
