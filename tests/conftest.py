@@ -26,6 +26,7 @@ os.environ.update(
     HEALTH_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/health',
     ALERTS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:alerts',
     ALERT_WEBHOOK_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/alert-webhooks',
+    CALLBACKS_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/callbacks',
     SCHEDULER_ROLE_ARN='arn:aws:iam::123456789012:role/scheduler',
     SCHEDULER_DLQ_ARN='arn:aws:sqs:us-east-1:123456789012:scheduler-dlq',
     AUTO_START_LEAD_SECONDS='60',

@@ -61,6 +61,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'ScheduleGroup': env['SCHEDULE_GROUP'], 'SenderEmail': env['SENDER_EMAIL'],
         'StartQueue': env['START_QUEUE_URL'],
         'AlertWebhookQueue': env['ALERT_WEBHOOK_QUEUE_URL'],
+        'CallbacksQueue': env['CALLBACKS_QUEUE_URL'],
         'ZoomClientSecret': env.get('ZOOM_CLIENT_SECRET_ARN', unset),
         'MicrosoftClientSecret': env.get('MICROSOFT_CLIENT_SECRET_ARN', unset),
     }
@@ -79,6 +80,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'HealthQueue.Arn': arn('sqs', 'health'),
         'AlertsQueue.Arn': env['ALERTS_QUEUE_ARN'],
         'AlertWebhookQueue.Arn': arn('sqs', 'alert-webhooks'),
+        'CallbacksQueue.Arn': arn('sqs', 'callbacks'),
         'AutoStartFunction.Arn': env['AUTO_START_FUNCTION_ARN'],
     }
     return refs, attributes

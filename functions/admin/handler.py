@@ -1,6 +1,7 @@
 """/v1/tenants/{tenant_id}/...: the tenant admin API used by the booking platform's backend."""
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -10,19 +11,20 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import AwareDatetime, BaseModel
 
 from meetbridge import config, safe_json
-from meetbridge.config import (AlertWebhookSettings, DeadLetterSettings, FunctionSettings, MeetingsQueueSettings,
-                               ZoomSettings, settings)
+from meetbridge.config import (AlertWebhookSettings, CallbacksQueueSettings, DeadLetterSettings, FunctionSettings,
+                               MeetingsQueueSettings, ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, alert_settings, dead_letters, keys, listing, reports, sources, tenants
+from meetbridge.logic import admin, alert_settings, callbacks, dead_letters, keys, listing, reports, sources, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
 
 
-class AdminSettings(FunctionSettings, ZoomSettings, MeetingsQueueSettings, DeadLetterSettings, AlertWebhookSettings):
+class AdminSettings(FunctionSettings, ZoomSettings, MeetingsQueueSettings, DeadLetterSettings, AlertWebhookSettings,
+                    CallbacksQueueSettings):
     """Lists an account's users and revokes it at the provider, refreshing its token when needed; lists and
-    replays the tenant's dead letters; checks the alert webhook URLs it saves."""
+    replays the tenant's dead letters; checks the alert webhook and callback URLs it saves; replays callbacks."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
@@ -318,6 +320,43 @@ def get_alert_contacts(tenant_id: Id) -> alert_settings.AlertContacts:
          tags=['settings'], responses=ERRORS)
 def put_alert_contacts(tenant_id: Id, body: Annotated[alert_settings.AlertContacts, Body()]) -> alert_settings.AlertContacts:
     return alert_settings.put_contacts(tenant_id, body)
+
+
+@app.get(f'{TENANT}/settings/callbacks', summary="Where the booking platform takes its signed callbacks, and which "
+         'event types (never the secret)', tags=['callbacks'], responses=ERRORS)
+def get_callbacks(tenant_id: Id) -> callbacks.CallbacksOut:
+    return callbacks.get_settings(tenant_id, datetime.now(UTC))
+
+
+@app.put(f'{TENANT}/settings/callbacks', summary="Set the callback URL and event types; the first time, the answer "
+         'carries the signing `secret`, once', tags=['callbacks'], responses=ERRORS)
+def put_callbacks(tenant_id: Id, body: Annotated[callbacks.CallbacksIn, Body()]) -> callbacks.CallbacksOut:
+    return callbacks.put_settings(tenant_id, body, datetime.now(UTC))
+
+
+@app.post(f'{TENANT}/settings/callbacks/rotate', summary='A new callback secret, answered once; the previous one '
+          'still signs (a second `v1=`) for 24 hours', tags=['callbacks'], responses=ERRORS)
+def rotate_callback_secret(tenant_id: Id) -> callbacks.CallbacksOut:
+    return callbacks.rotate_secret(tenant_id, datetime.now(UTC))
+
+
+@app.delete(f'{TENANT}/settings/callbacks', summary='Stop the callbacks (and forget their secret)', tags=['callbacks'],
+            responses=ERRORS)
+def delete_callbacks(tenant_id: Id) -> callbacks.CallbacksOut:
+    return callbacks.delete_settings(tenant_id)
+
+
+@app.get(f'{TENANT}/callbacks/deliveries', summary='The callbacks of the last 30 days, newest first (a page; `next` '
+         'asks for the following one)', tags=['callbacks'], responses=ERRORS)
+def get_callback_deliveries(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT,
+                            cursor: Cursor = None) -> callbacks.DeliveriesPage:
+    return callbacks.list_deliveries(tenant_id, limit, cursor, datetime.now(UTC))
+
+
+@app.post(f'{TENANT}/callbacks/deliveries/<delivery_id>/replay', summary='Send a callback again (the same body and '
+          '`event_id`, a new attempt)', tags=['callbacks'], responses=ERRORS)
+def replay_callback(tenant_id: Id, delivery_id: Id) -> callbacks.DeliveryOut:
+    return callbacks.replay(tenant_id, delivery_id, datetime.now(UTC))
 
 
 @app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',

@@ -206,7 +206,8 @@ class LocalStack:
                 env.update(local.environment())
         if "PUBLIC_BASE_URL" in fn.environment:
             env["PUBLIC_BASE_URL"] = self.gateway.url
-        # Alert webhooks may go to a receiver on this machine over plain http (read by admin and alerts only).
+        # Alert webhooks and callbacks may go to a receiver on this machine over plain http (read by admin, alerts
+        # and callbacks only).
         env["ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK"] = "true"
         env.update(self.options.env)
         return env

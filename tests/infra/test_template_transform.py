@@ -7,6 +7,7 @@ import pytest
 FUNCTIONS = {
     "BookingWebhookFunction",
     "AlertsFunction",
+    "CallbacksFunction",
     "OAuthFunction",
     "MeetingsFunction",
     "AutoStartFunction",
@@ -33,7 +34,7 @@ ROUTES = {
 }
 
 SQS_CONSUMERS = {"MeetingsFunction", "AutoStartFunction", "NotificationsFunction", "AlertsFunction",
-                 "HealthFunction"}
+                 "HealthFunction", "CallbacksFunction"}
 
 # AWS's guidance for SQS event sources: at least 6x the function timeout leaves Lambda room to retry a
 # throttled batch before its messages become visible again.

@@ -68,6 +68,16 @@ def cloud(monkeypatch, every_setting):
             queues[name] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
         sqs.set_queue_attributes(QueueUrl=queues['alert-webhooks'].url, Attributes={'RedrivePolicy': json.dumps(
             {'deadLetterTargetArn': queues['alert-webhooks-dlq'].arn, 'maxReceiveCount': '10'})})
+        # The callbacks: their rule's queue (the deliveries go there too) with its dead-letter queue.
+        for name in ('callbacks-dlq', 'callbacks'):
+            url = sqs.create_queue(QueueName=name)['QueueUrl']
+            queues[name] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
+        sqs.set_queue_attributes(QueueUrl=queues['callbacks'].url, Attributes={'RedrivePolicy': json.dumps(
+            {'deadLetterTargetArn': queues['callbacks-dlq'].arn, 'maxReceiveCount': '31'})})
+        events.put_rule(Name='CallbackEventsRule', EventBusName=os.environ['EVENT_BUS_NAME'],
+                        EventPattern=json.dumps(resources['CallbackEventsRule']['Properties']['EventPattern']))
+        events.put_targets(Rule='CallbackEventsRule', EventBusName=os.environ['EVENT_BUS_NAME'],
+                           Targets=[{'Id': 'callbacks', 'Arn': queues['callbacks'].arn}])
         boto3.client('scheduler').create_schedule_group(Name=os.environ['SCHEDULE_GROUP'])
         boto3.client('ses').verify_email_identity(EmailAddress=os.environ['SENDER_EMAIL'])
         yield Cloud(queues=queues)

@@ -99,7 +99,7 @@ def tls_receiver(tmp_path, monkeypatch):
 def test_the_checked_address_is_posted_to_when_its_certificate_names_the_host(tls_receiver):
     hosts = tls_receiver('hooks.example.com')
 
-    status = alerts._post_to_checked_address('https://hooks.example.com/alerts', [CHECKED_ADDRESS], b'{}', {})
+    status = alerts.post_to_checked_address('https://hooks.example.com/alerts', [CHECKED_ADDRESS], b'{}', {})
 
     assert status == 204 and hosts == ['hooks.example.com']
 
@@ -108,5 +108,5 @@ def test_a_certificate_for_another_name_at_the_checked_address_is_refused(tls_re
     hosts = tls_receiver('elsewhere.example.com')
 
     with pytest.raises(httpx2.ConnectError, match='certificate verify failed'):
-        alerts._post_to_checked_address('https://hooks.example.com/alerts', [CHECKED_ADDRESS], b'{}', {})
+        alerts.post_to_checked_address('https://hooks.example.com/alerts', [CHECKED_ADDRESS], b'{}', {})
     assert hosts == []

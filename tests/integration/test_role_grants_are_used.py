@@ -307,10 +307,30 @@ def drive_alerts(stack, receiver) -> None:
     assert handler('alerts')(sqs_event(webhooks), stack.context) == {'batchItemFailures': []}
 
 
+def drive_callbacks(stack, receiver) -> None:
+    """callbacks: the meeting events above find no callbacks set; then a booking's callback is queued (its body
+    sealed) and posted, refused once (delayed for its retry), then taken; admin lists, replays, rotates, stops."""
+    records = stack.cloud.queues['callbacks'].receive()
+    assert handler('callbacks')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert stack.admin('PUT', 'settings/callbacks', {'url': receiver.url, 'events': ['meeting.cancelled']})[0] == 200
+    stack.book(booking_event('booking.cancelled', booking_id='m1', client_id='c6', provider_id='eli'))
+    [event] = stack.cloud.queues['callbacks'].receive()
+    assert handler('callbacks')(sqs_event([event]), stack.context) == {'batchItemFailures': []}
+    deliveries = stack.cloud.queues['callbacks'].receive()
+    receiver.statuses = [503]
+    assert handler('callbacks')(sqs_event(deliveries), stack.context)['batchItemFailures']
+    assert handler('callbacks')(sqs_event(deliveries), stack.context) == {'batchItemFailures': []}
+    [delivery] = stack.admin('GET', 'callbacks/deliveries')[1]['items']
+    assert stack.admin('POST', f"callbacks/deliveries/{delivery['id']}/replay")[0] == 200
+    assert stack.admin('POST', 'settings/callbacks/rotate')[0] == 200
+    assert stack.admin('DELETE', 'settings/callbacks')[0] == 200
+
+
 def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft, alert_receiver, account_events):
     with iam.recording_allowed() as allowances:
         drive_every_path(stack, zoom, microsoft)
         drive_alerts(stack, alert_receiver)
+        drive_callbacks(stack, alert_receiver)
 
     # A call the role does not allow was refused as AWS refuses it, and fails the session (conftest.py).
     by_function = {}  # the session name of the assumed role is the function's logical id

@@ -142,7 +142,7 @@ def test_the_post_names_the_checked_address_and_verifies_the_certificate_for_the
 
     sent = spied_client(monkeypatch, lambda request: httpx2.Response(204))
 
-    status = alerts._post_to_checked_address('https://Hooks.Example.com:8443/a?b=1', ['2001:db8::7'], b'{}',
+    status = alerts.post_to_checked_address('https://Hooks.Example.com:8443/a?b=1', ['2001:db8::7'], b'{}',
                                              {'Content-Type': 'application/json'})
 
     [request] = sent
@@ -162,8 +162,8 @@ def test_an_address_that_refuses_the_connection_is_passed_over_for_the_next_chec
 
     sent = spied_client(monkeypatch, answer)
 
-    assert alerts._post_to_checked_address('https://hooks.example.com/a', ['93.184.215.14', '93.184.215.15'],
+    assert alerts.post_to_checked_address('https://hooks.example.com/a', ['93.184.215.14', '93.184.215.15'],
                                            b'{}', {}) == 200
     assert [request.url.host for request in sent] == ['93.184.215.14', '93.184.215.15']
     with pytest.raises(httpx2.ConnectError):
-        alerts._post_to_checked_address('https://hooks.example.com/a', ['93.184.215.14'], b'{}', {})
+        alerts.post_to_checked_address('https://hooks.example.com/a', ['93.184.215.14'], b'{}', {})

@@ -137,7 +137,7 @@ class EmailSettings(Concern):
 
 
 class AlertWebhookSettings(Concern):
-    """Whether an alert webhook may be plain http to this machine (set by the local stack only)."""
+    """Whether an alert webhook or a callback may be plain http to this machine (set by the local stack only)."""
 
     alert_webhook_allow_http_loopback: bool = False
 
@@ -147,6 +147,12 @@ class AlertQueuesSettings(Concern):
 
     alerts_queue_arn: NonEmpty
     alert_webhook_queue_url: NonEmpty
+
+
+class CallbacksQueueSettings(Concern):
+    """The callbacks queue: one message per callback to the booking platform (a replay puts one there again)."""
+
+    callbacks_queue_url: NonEmpty
 
 
 class ZoomSettings(Concern):
@@ -186,7 +192,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
             MeetingsQueueSettings, DeadLetterSettings, HealthQueueSettings, LinksSettings, EmailSettings, AlertWebhookSettings,
-            AlertQueuesSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
+            AlertQueuesSettings, CallbacksQueueSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

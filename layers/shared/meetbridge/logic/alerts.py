@@ -319,7 +319,7 @@ def post_webhook(detail: dict, now: datetime) -> str:
     headers = {'Content-Type': 'application/json', SIGNATURE_HEADER: signature(secret, timestamp, raw),
                'User-Agent': 'meetbridge-alerts'}
     try:
-        status = _post_to_checked_address(url, addresses[:MAX_ADDRESSES_TRIED], raw, headers)
+        status = post_to_checked_address(url, addresses[:MAX_ADDRESSES_TRIED], raw, headers)
     except httpx2.HTTPError as exc:
         raise RetryLater(f'the alert webhook did not answer ({type(exc).__name__})') from None
     if not 200 <= status < 300:
@@ -327,7 +327,7 @@ def post_webhook(detail: dict, now: datetime) -> str:
     return f'delivered: {status}'
 
 
-def _post_to_checked_address(url: str, addresses: list[str], raw: bytes, headers: dict[str, str]) -> int:
+def post_to_checked_address(url: str, addresses: list[str], raw: bytes, headers: dict[str, str]) -> int:
     """Posts to the URL at one of the addresses its host was checked to resolve to, in the resolver's order, and
     answers the status. The request names the address, so the name is not resolved again; TLS still verifies the
     certificate for the host's name (sni_hostname) and the Host header names it. An address that could not be

@@ -19,6 +19,9 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  SOURCETOKEN#<source>   a booking platform's API token, sealed, reused until refused
   TENANT#<tenant>  KEY#<key id>           an API key with a role (admin | senior | junior), as its digest
   TENANT#<tenant>  ALERTGROUP#<group>     an alert group's window and the alerts kept for its digest
+  TENANT#<tenant>  CALLBACKS              the platform's callback URL, its event types and sealed secret(s)
+  TENANT#<tenant>  CALLBACK#<delivery id> one callback to the platform and its last attempt
+                                          (gsi1: CALLBACKS#<tenant> / <created at>#<delivery id>)
   LINK#<sha256>    LINK                   join link, found by the hash of its token
 """
 
@@ -599,3 +602,61 @@ class AlertGroupItem(_Item):
     @staticmethod
     def key(tenant_id: str, group: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'ALERTGROUP#{group}'
+
+
+class CallbackSettingsItem(_Item):
+    """Where the tenant's booking platform takes callbacks (logic/callbacks.py): the URL, the event types it
+    asked for, and the secret that signs them, sealed; after a rotation the replaced secret signs too, until
+    `previous_secret_until`."""
+
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)
+    secret_sealed = BinaryAttribute(legacy_encoding=False)
+    previous_secret_sealed = BinaryAttribute(legacy_encoding=False, null=True)
+    previous_secret_until = UTCDateTimeAttribute(null=True)
+    rotated_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(tenant_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), 'CALLBACKS'
+
+
+class CallbackDeliveryItem(_Item):
+    """One callback (an event about one booking) and how its attempts went. The body is fixed when the event
+    arrives and sealed (it carries the join links), so every attempt and replay posts the same content.
+    gsi1 lists the tenant's callbacks by when they were made (`CALLBACKS#<tenant>` / `<created_at>#<id>`): the
+    deliveries list is one Query backwards. Updated attempt by attempt; gone 30 days after the event (ttl)."""
+
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    delivery_id = UnicodeAttribute()  # also the body's event_id
+    event_type = UnicodeAttribute()
+    booking_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # retrying (not delivered yet) | delivered | failed
+    attempts = NumberAttribute(default=0)
+    last_status_code = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)  # http_status | timeout | connection | unresolvable | url_refused | callbacks_off
+    body_sealed = BinaryAttribute(legacy_encoding=False)
+    created_at = UTCDateTimeAttribute()
+    last_attempt_at = UTCDateTimeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+    ttl = TTLAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, delivery_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'{CALLBACK_DELIVERY_PREFIX}{delivery_id}'
+
+    def serialize(self, null_check: bool = True) -> dict:
+        self.gsi1pk = callbacks_key(self.pk.removeprefix('TENANT#'))
+        # To the microsecond, fixed width: the callbacks of one second keep their order.
+        self.gsi1sk = f"{self.created_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{self.delivery_id}"
+        return super().serialize(null_check=null_check)
+
+
+CALLBACK_DELIVERY_PREFIX = 'CALLBACK#'
+
+
+def callbacks_key(tenant_id: str) -> str:
+    return f'CALLBACKS#{tenant_id}'

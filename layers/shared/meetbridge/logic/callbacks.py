@@ -1,0 +1,428 @@
+"""Signed callbacks to the tenant's booking platform: what happened to a booking's meeting, posted to one URL.
+
+The platform registers its URL and the event types it wants (`PUT …/settings/callbacks`); the answer that
+first sets them carries the secret, once, as does a rotation (`POST …/settings/callbacks/rotate`), after which
+the replaced secret still signs for ROTATION_OVERLAP: the header then carries one `v1=` per secret, the new
+one first (`t=<unix>,v1=<new>,v1=<old>`), as Stripe does, so the platform can switch without a refusal.
+
+CallbackEventsRule puts the meeting.* events on the callbacks queue. An event about a meeting (a class
+session's start) is one callback per booking on it, each with that booking's client link. Each callback is
+a delivery: its record (CallbackDeliveryItem) is written with its body, fixed and sealed (it carries the join
+links), and a message on the same queue posts it. The URL is checked as the alert webhook's is
+(logic/alert_settings.py: https, public addresses only, the post pinned to the addresses checked), and the
+post is signed over the raw body with the alert webhook's scheme (X-Meetbridge-Signature).
+
+A 2xx answer is delivered. A 4xx other than 408 and 429 fails the delivery at once (the platform refused it;
+retrying cannot help): it is recorded and can be replayed. A 5xx, 408, 429, a timeout or a connection that
+fails is retried: the callbacks function makes the message visible again after retries.growing_delay (30 s,
+doubling, 1 h at most), so MAX_RECEIVES receives span more than RETRY_SPAN (24 h); the last one failing
+marks it failed and the queue moves it to its dead-letter queue (`meetbridge dlq replay` sends it back).
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import httpx2
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pynamodb.exceptions import PutError
+
+from meetbridge import aws, events, retries
+from meetbridge.config import CallbacksQueueSettings, settings
+from meetbridge.errors import Conflict, InvalidState, NotFound, RetryLater
+from meetbridge.logic import alert_settings, alerts, links
+from meetbridge.logic.listing import decode_cursor, encode_cursor
+from meetbridge.logic.tenants import ROTATION_OVERLAP
+from meetbridge.security import secrets
+from meetbridge.store import repository
+from meetbridge.store.models import (CALLBACK_DELIVERY_PREFIX, BookingItem, CallbackDeliveryItem,
+                                     CallbackSettingsItem, MeetingItem, callbacks_key, tenant_pk)
+
+EVENT_TYPES = (events.MEETING_SCHEDULED, events.MEETING_RESCHEDULED, events.MEETING_CANCELLED,
+               events.MEETING_STARTED, events.MEETING_FAILED, events.MEETING_IN_PERSON)
+# The callbacks that carry the links: the platform shows them to its provider and client.
+WITH_LINKS = (events.MEETING_SCHEDULED, events.MEETING_RESCHEDULED)
+EventType = Literal['meeting.scheduled', 'meeting.rescheduled', 'meeting.cancelled', 'meeting.started',
+                    'meeting.failed', 'meeting.in_person']
+# The callbacks queue's own messages, in the bus's shape so the dead-letter tools name their tenant and booking.
+DELIVERY = 'callback.delivery'
+SECRET_PREFIX = 'cbsec'
+KEPT = timedelta(days=30)
+USER_AGENT = 'meetbridge-callbacks'
+
+FIRST_RETRY_SECONDS = 30
+LONGEST_RETRY_SECONDS = 3600
+RETRY_SPAN = timedelta(hours=24)
+# The callbacks queue's maxReceiveCount (template.yaml): the delays after the first 30 failed receives add up
+# to 24 h 7 min (30 s doubling to 1 h, then 1 h each); tests/unit/test_callbacks.py checks both.
+MAX_RECEIVES = 31
+# Statuses that say "later", not "never".
+RETRIED_STATUSES = (408, 429)
+SENT_AT_ONCE = 10  # SQS SendMessageBatch's most
+
+
+def retry_delay(receive_count: int) -> int:
+    return retries.growing_delay(receive_count, FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace('+00:00', 'Z')
+
+
+# --- settings -----------------------------------------------------------------------------------------
+
+
+def _distinct(types: list[str]) -> list[str]:
+    for event_type in types:
+        if types.count(event_type) > 1:
+            raise ValueError(f'{event_type} is given twice')
+    return types
+
+
+class CallbacksIn(BaseModel):
+    """Where the booking platform takes its callbacks, and which event types it wants."""
+
+    model_config = ConfigDict(extra='forbid')
+
+    url: Annotated[str, Field(min_length=1, max_length=alert_settings.MAX_URL_CHARS),
+                   AfterValidator(alert_settings.checked_webhook_url)]
+    events: Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES)), AfterValidator(_distinct)]
+
+
+class CallbacksOut(BaseModel):
+    """The callback settings; `secret` only in the answer that issued it (the first PUT, a rotation)."""
+
+    url: str | None
+    events: list[str]
+    has_secret: bool
+    rotated_at: datetime | None
+    previous_secret_until: datetime | None = None
+    secret: str | None = None
+
+
+OFF = CallbacksOut(url=None, events=[], has_secret=False, rotated_at=None)
+
+
+def _secret_context(tenant_id: str) -> tuple[str, str, str]:
+    return tenant_id, 'callback_secret', 'callbacks'
+
+
+def _sealed_secret(tenant_id: str, secret: str) -> bytes:
+    return repository.seal_json({'secret': secret}, *_secret_context(tenant_id))
+
+
+def _out(item: CallbackSettingsItem, now: datetime, secret: str | None = None) -> CallbacksOut:
+    until = item.previous_secret_until if item.previous_secret_until and now < item.previous_secret_until else None
+    return CallbacksOut(url=item.url, events=list(item.events), has_secret=True, rotated_at=item.rotated_at,
+                        previous_secret_until=until, secret=secret)
+
+
+def _settings(tenant_id: str) -> CallbackSettingsItem | None:
+    return repository.find(CallbackSettingsItem, CallbackSettingsItem.key(tenant_id))
+
+
+def get_settings(tenant_id: str, now: datetime) -> CallbacksOut:
+    repository.get_tenant(tenant_id)
+    item = _settings(tenant_id)
+    return OFF if item is None else _out(item, now)
+
+
+def put_settings(tenant_id: str, body: CallbacksIn, now: datetime) -> CallbacksOut:
+    """Sets the URL and event types; the first time, a secret too, which this answer carries (never again)."""
+    repository.get_tenant(tenant_id)
+    item = _settings(tenant_id)
+    if item is not None:
+        repository.update(item, actions=[CallbackSettingsItem.url.set(body.url),
+                                         CallbackSettingsItem.events.set(body.events),
+                                         CallbackSettingsItem.updated_at.set(now)],
+                          condition=CallbackSettingsItem.pk.exists())
+        return _out(item, now)
+    secret = secrets.new_secret(SECRET_PREFIX)
+    item = CallbackSettingsItem(*CallbackSettingsItem.key(tenant_id), url=body.url, events=body.events,
+                                secret_sealed=_sealed_secret(tenant_id, secret), updated_at=now)
+    try:
+        item.save(condition=CallbackSettingsItem.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            raise Conflict('the callbacks were set by another request at the same moment') from None
+        raise
+    return _out(item, now, secret)
+
+
+def rotate_secret(tenant_id: str, now: datetime) -> CallbacksOut:
+    """A new secret, answered once; the one it replaces still signs (second `v1=`) for ROTATION_OVERLAP."""
+    repository.get_tenant(tenant_id)
+    item = _settings(tenant_id)
+    if item is None:
+        raise NotFound('callbacks are not set: PUT settings/callbacks first')
+    secret = secrets.new_secret(SECRET_PREFIX)
+    # Two rotations at once: the second must not keep as "previous" a secret the first already replaced.
+    repository.update(item, actions=[CallbackSettingsItem.secret_sealed.set(_sealed_secret(tenant_id, secret)),
+                                     CallbackSettingsItem.previous_secret_sealed.set(item.secret_sealed),
+                                     CallbackSettingsItem.previous_secret_until.set(now + ROTATION_OVERLAP),
+                                     CallbackSettingsItem.rotated_at.set(now),
+                                     CallbackSettingsItem.updated_at.set(now)],
+                      condition=CallbackSettingsItem.secret_sealed == item.secret_sealed)
+    return _out(item, now, secret)
+
+
+def delete_settings(tenant_id: str) -> CallbacksOut:
+    """No callback is posted from now on, not even the retries of those not delivered yet (they fail)."""
+    repository.get_tenant(tenant_id)
+    CallbackSettingsItem(*CallbackSettingsItem.key(tenant_id)).delete()
+    return OFF
+
+
+def secrets_of(item: CallbackSettingsItem, now: datetime) -> list[bytes]:
+    """The secrets a callback is signed with: the current one, and the replaced one during its overlap."""
+    sealed = [item.secret_sealed]
+    if item.previous_secret_sealed and item.previous_secret_until and now < item.previous_secret_until:
+        sealed.append(item.previous_secret_sealed)
+    tenant_id = item.pk.removeprefix('TENANT#')
+    return [repository.unseal_json(blob, *_secret_context(tenant_id))['secret'].encode() for blob in sealed]
+
+
+def signature(signing_secrets: list[bytes], timestamp: int, raw: bytes) -> str:
+    """The alert webhook's `t=<unix>,v1=<hex>` with one `v1` per secret, in the order given."""
+    signed = [alerts.signature(secret, timestamp, raw) for secret in signing_secrets]
+    return ','.join([f't={timestamp}', *(header.split(',', 1)[1] for header in signed)])
+
+
+# --- the events: one delivery per booking ---------------------------------------------------------------
+
+
+def delivery_id(tenant_id: str, event_id: str, booking_id: str) -> str:
+    """The same for every publication of one event about one booking (the outbox may publish an event twice):
+    the body's event_id."""
+    return 'cb-' + hashlib.sha256(f'{tenant_id}|{event_id}|{booking_id}'.encode()).hexdigest()[:32]
+
+
+def _bookings_of(tenant_id: str, detail: dict) -> list[BookingItem]:
+    """The bookings an event is about: its booking, or the active bookings of its meeting (a class session)."""
+    if detail.get('booking_id'):
+        booking = repository.find(BookingItem, BookingItem.key(tenant_id, detail['booking_id']))
+        return [booking] if booking is not None else []
+    meeting_key = detail.get('meeting_key')
+    booking_ids = detail.get('booking_ids')
+    if booking_ids is None:
+        meeting = meeting_key and repository.find(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
+        booking_ids = meeting.booking_ids if meeting else []
+    found = (repository.find(BookingItem, BookingItem.key(tenant_id, booking_id)) for booking_id in sorted(booking_ids))
+    return [booking for booking in found
+            if booking is not None and booking.status == 'active' and booking.meeting_key == meeting_key]
+
+
+def _external_id(booking: BookingItem) -> str | None:
+    """The platform's id the booking was first known by: a platform's bookings are `<source>:<its id>`."""
+    prefix = f'{booking.source}:'
+    return booking.booking_id.removeprefix(prefix) if booking.booking_id.startswith(prefix) else None
+
+
+def body_of(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, booking: BookingItem,
+            meeting: MeetingItem | None) -> dict:
+    """What is posted about one booking. Only meeting.scheduled and meeting.rescheduled carry the links."""
+    body = {
+        'type': event_type, 'event_id': event_id, 'tenant_id': tenant_id, 'occurred_at': _iso(occurred_at),
+        'booking': {'id': booking.booking_id, 'version': booking.version, 'source': booking.source,
+                    'external_id': _external_id(booking), 'start': _iso(booking.start), 'end': _iso(booking.end),
+                    'timezone': booking.timezone, 'status': booking.status},
+        'meeting': meeting and {'status': meeting.status, 'provider_type': meeting.provider_type},
+        'links': None,
+    }
+    if event_type in WITH_LINKS:
+        body['links'] = {
+            'provider': meeting and links.open_sealed(meeting.provider_link_sealed, tenant_id, 'provider',
+                                                      meeting.meeting_key),
+            'client': links.open_sealed(booking.client_link_sealed, tenant_id, 'client', booking.booking_id),
+        }
+    return body
+
+
+def _body_context(tenant_id: str, delivery: str) -> tuple[str, str, str]:
+    return tenant_id, 'callback_body', delivery
+
+
+def _message(tenant_id: str, delivery: CallbackDeliveryItem, replay: bool = False) -> str:
+    detail = {'tenant_id': tenant_id, 'event_id': delivery.delivery_id, 'booking_id': delivery.booking_id,
+              'type': delivery.event_type, 'replay': replay}
+    return json.dumps({'source': events.SOURCE, 'detail-type': DELIVERY, 'detail': detail}, separators=(',', ':'))
+
+
+def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, booking: BookingItem,
+              now: datetime) -> CallbackDeliveryItem | None:
+    """The delivery's record, written once; None when an earlier run of the same event already queued and tried
+    it."""
+    key = CallbackDeliveryItem.key(tenant_id, delivery_id(tenant_id, event_id, booking.booking_id))
+    found = repository.find(CallbackDeliveryItem, key)
+    if found is None:
+        meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
+        identifier = key[1].removeprefix(CALLBACK_DELIVERY_PREFIX)
+        body = body_of(tenant_id, event_type, identifier, occurred_at, booking, meeting)
+        delivery = CallbackDeliveryItem(*key, delivery_id=identifier, event_type=event_type,
+                                        booking_id=booking.booking_id, status='retrying', created_at=now,
+                                        body_sealed=repository.seal_json(body, *_body_context(tenant_id, identifier)),
+                                        ttl=now + KEPT)
+        try:
+            delivery.save(condition=CallbackDeliveryItem.pk.does_not_exist())
+            return delivery
+        except PutError as exc:
+            if exc.cause_response_code != 'ConditionalCheckFailedException':
+                raise
+        found = repository.find(CallbackDeliveryItem, key)  # the same event, fanned out at the same moment
+    # An earlier run that stopped between the record and its message: the message is sent now.
+    return found if found is not None and found.attempts == 0 else None
+
+
+def fan_out(detail_type: str, detail: dict, occurred_at: datetime, now: datetime) -> str:
+    """Records one delivery per booking of a meeting.* event the tenant asked for, and queues each."""
+    tenant_id = detail['tenant_id']
+    item = _settings(tenant_id)
+    if item is None:
+        return 'no callbacks: none are set'
+    if detail_type not in item.events:
+        return f'no callbacks: {detail_type} was not asked for'
+    event_id = str(detail.get('event_id') or detail.get('notice_id'))
+    deliveries = [delivery for delivery in (_recorded(tenant_id, detail_type, event_id, occurred_at, booking, now)
+                                            for booking in _bookings_of(tenant_id, detail)) if delivery is not None]
+    sqs = aws.client('sqs')
+    for first in range(0, len(deliveries), SENT_AT_ONCE):
+        batch = deliveries[first:first + SENT_AT_ONCE]
+        answer = sqs.send_message_batch(QueueUrl=settings(CallbacksQueueSettings).callbacks_queue_url, Entries=[
+            {'Id': str(position), 'MessageBody': _message(tenant_id, delivery)}
+            for position, delivery in enumerate(batch)])
+        if answer.get('Failed'):
+            raise RetryLater('the callbacks queue refused a delivery')  # the event comes back; sent ones are not doubled
+    return f'queued: {len(deliveries)}'
+
+
+# --- posting -------------------------------------------------------------------------------------------
+
+
+def _attempted(delivery: CallbackDeliveryItem, status: str, now: datetime, status_code: int | None = None,
+               error: str | None = None) -> None:
+    actions = [CallbackDeliveryItem.attempts.add(1), CallbackDeliveryItem.status.set(status),
+               CallbackDeliveryItem.last_attempt_at.set(now),
+               CallbackDeliveryItem.last_status_code.set(status_code) if status_code is not None
+               else CallbackDeliveryItem.last_status_code.remove(),
+               CallbackDeliveryItem.last_error.set(error) if error else CallbackDeliveryItem.last_error.remove()]
+    if status == 'delivered':
+        actions.append(CallbackDeliveryItem.delivered_at.set(now))
+    delivery.update(actions=actions)
+
+
+def _retry(delivery: CallbackDeliveryItem, error: str, receive_count: int, now: datetime,
+           status_code: int | None = None) -> RetryLater:
+    """Records a failed attempt that may succeed later; on the last receive, the delivery is failed (the queue
+    moves the message to its dead-letter queue). Returns what the caller raises."""
+    _attempted(delivery, 'failed' if receive_count >= MAX_RECEIVES else 'retrying', now, status_code, error)
+    return RetryLater(f'callback not delivered: {error}' + (f' {status_code}' if status_code else ''))
+
+
+def deliver(detail: dict, receive_count: int, now: datetime) -> str:
+    """Posts one delivery, signed. Raises RetryLater when it should be tried again; the outcome never names
+    the URL (it may carry a token) or a secret."""
+    tenant_id = detail['tenant_id']
+    delivery = repository.find(CallbackDeliveryItem, CallbackDeliveryItem.key(tenant_id, detail['event_id']))
+    if delivery is None:
+        return 'dropped: no such delivery (expired)'
+    if delivery.status == 'delivered' and not detail.get('replay'):
+        return 'already delivered'
+    item = _settings(tenant_id)
+    if item is None:
+        _attempted(delivery, 'failed', now, error='callbacks_off')
+        return 'failed: callbacks are not set any more'
+    try:
+        alert_settings.checked_webhook_url(item.url)
+    except ValueError:
+        _attempted(delivery, 'failed', now, error='url_refused')
+        return 'failed: the callback URL may not be posted to'
+    addresses = alert_settings.checked_addresses(item.url)
+    if not addresses:
+        # A name that does not resolve, or resolves inside a network; a DNS answer may change.
+        raise _retry(delivery, 'unresolvable', receive_count, now)
+    body = repository.unseal_json(delivery.body_sealed, *_body_context(tenant_id, delivery.delivery_id))
+    raw = json.dumps(body, separators=(',', ':')).encode()
+    headers = {'Content-Type': 'application/json', 'User-Agent': USER_AGENT,
+               alerts.SIGNATURE_HEADER: signature(secrets_of(item, now), int(now.timestamp()), raw)}
+    try:
+        status = alerts.post_to_checked_address(item.url, addresses[:alerts.MAX_ADDRESSES_TRIED], raw, headers)
+    except httpx2.TimeoutException:
+        raise _retry(delivery, 'timeout', receive_count, now) from None
+    except httpx2.HTTPError:
+        raise _retry(delivery, 'connection', receive_count, now) from None
+    if 200 <= status < 300:
+        _attempted(delivery, 'delivered', now, status)
+        return f'delivered: {status}'
+    if status >= 500 or status in RETRIED_STATUSES:
+        raise _retry(delivery, 'http_status', receive_count, now, status)
+    _attempted(delivery, 'failed', now, status, 'http_status')
+    return f'failed: the receiver answered {status}'
+
+
+# --- the deliveries, for the admin ------------------------------------------------------------------------
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    type: str
+    booking_id: str
+    status: Literal['retrying', 'delivered', 'failed']
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class DeliveriesPage(BaseModel):
+    items: list[DeliveryOut]
+    next: str | None
+
+
+def _delivery_out(item: CallbackDeliveryItem) -> DeliveryOut:
+    return DeliveryOut(id=item.delivery_id, type=item.event_type, booking_id=item.booking_id, status=item.status,
+                       attempts=item.attempts, last_status_code=item.last_status_code, last_error=item.last_error,
+                       created_at=item.created_at, last_attempt_at=item.last_attempt_at,
+                       delivered_at=item.delivered_at)
+
+
+LISTING = 'callback-deliveries'
+
+
+def list_deliveries(tenant_id: str, limit: int, cursor: str | None, now: datetime) -> DeliveriesPage:
+    """Newest first: one Query of the index backwards."""
+    repository.get_tenant(tenant_id)
+    pk, index_pk = tenant_pk(tenant_id), callbacks_key(tenant_id)
+    start = None
+    if cursor is not None:
+        position = decode_cursor(cursor, tenant_id, LISTING, {}, lambda position: (
+            set(position) == {'pk', 'sk', 'gsi1pk', 'gsi1sk'} and position['pk'] == pk
+            and position['gsi1pk'] == index_pk and position['sk'].startswith(CALLBACK_DELIVERY_PREFIX)))
+        start = {name: {'S': value} for name, value in position.items()}
+    # Expired items wait for DynamoDB's TTL sweep for a while: they are not shown meanwhile.
+    found = list(CallbackDeliveryItem.gsi1.query(index_pk, filter_condition=CallbackDeliveryItem.ttl > now,
+                                                 scan_index_forward=False, limit=limit + 1,
+                                                 last_evaluated_key=start))
+    items = found[:limit]
+    following = None
+    if len(found) > limit:
+        last = items[-1]
+        following = encode_cursor(tenant_id, LISTING, {}, {'pk': last.pk, 'sk': last.sk, 'gsi1pk': last.gsi1pk,
+                                                           'gsi1sk': last.gsi1sk})
+    return DeliveriesPage(items=[_delivery_out(item) for item in items], next=following)
+
+
+def replay(tenant_id: str, delivery: str, now: datetime) -> DeliveryOut:
+    """Queues one more attempt of a delivery, with the same body and event_id (whatever its status)."""
+    repository.get_tenant(tenant_id)
+    item = repository.find(CallbackDeliveryItem, CallbackDeliveryItem.key(tenant_id, delivery))
+    if item is None or item.ttl <= now:
+        raise NotFound('no such callback delivery')
+    if _settings(tenant_id) is None:
+        raise InvalidState('callbacks are not set: PUT settings/callbacks before replaying')
+    item.update(actions=[CallbackDeliveryItem.status.set('retrying')])
+    aws.client('sqs').send_message(QueueUrl=settings(CallbacksQueueSettings).callbacks_queue_url,
+                                   MessageBody=_message(tenant_id, item, replay=True))
+    return _delivery_out(item)

@@ -1,0 +1,395 @@
+"""Signed callbacks to the booking platform: CallbackEventsRule -> callbacks queue -> the callbacks function ->
+a receiver on loopback; retries, the dead-letter queue, replay, the deliveries list, rotation and the URL's checks."""
+
+import io
+import json
+import time
+import urllib.parse
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from bookings import booking_event
+from helpers import admin_event, handler, sqs_event
+
+from meetbridge.logic import callbacks, dead_letters
+from meetbridge.security.signatures import SignatureError, verify_timestamped
+from meetbridge.store.models import CallbackSettingsItem
+
+ALL_TYPES = list(callbacks.EVENT_TYPES)
+
+
+def drain(stack) -> list[dict]:
+    """Runs the callbacks function over what the callbacks queue holds (the rule's events, then the deliveries
+    they queue) until it is empty; returns each batch's report."""
+    reports = []
+    while records := stack.cloud.queues['callbacks'].receive():
+        for record in records:  # one message per invocation, as the event source mapping's BatchSize says
+            reports.append(handler('callbacks')(sqs_event([record]), stack.context))
+    return reports
+
+
+def set_callbacks(stack, url: str, types: list[str] = ALL_TYPES) -> dict:
+    status, answer = stack.admin('PUT', 'settings/callbacks', {'url': url, 'events': types})
+    assert status == 200, answer
+    return answer
+
+
+def verify(secret: str, headers: dict, raw: bytes) -> None:
+    verify_timestamped([secret.encode()], headers['x-meetbridge-signature'], raw, time.time(), 300)
+
+
+def listed(stack, **query) -> tuple[int, dict]:
+    event = admin_event('GET', stack.tenant.tenant_id, 'callbacks/deliveries', stack.tenant.api_key)
+    event['queryStringParameters'] = {name: str(value) for name, value in query.items()} or None
+    event['rawQueryString'] = urllib.parse.urlencode(query)
+    response = handler('admin')(event, stack.context)
+    return response['statusCode'], json.loads(response['body'])
+
+
+def deliveries(stack) -> list[dict]:
+    status, page = listed(stack)
+    assert status == 200, page
+    return page['items']
+
+
+def test_a_booking_scheduled_is_posted_signed_with_its_links(stack, alert_receiver):
+    stack.setup_online_service()
+    answer = set_callbacks(stack, alert_receiver.url)
+    secret = answer['secret']
+    assert secret.startswith('cbsec_') and answer['has_secret'] and answer['events'] == ALL_TYPES
+    shown = stack.admin('GET', 'settings/callbacks')[1]
+    assert shown == {**answer, 'secret': None}
+
+    stack.book(booking_event())
+    assert all(report == {'batchItemFailures': []} for report in drain(stack))
+
+    [(headers, raw)] = alert_receiver.requests
+    verify(secret, headers, raw)
+    assert headers['content-type'] == 'application/json'
+    body = json.loads(raw)
+    view = stack.view('b1')[1]
+    assert body == {
+        'type': 'meeting.scheduled', 'event_id': body['event_id'], 'tenant_id': stack.tenant.tenant_id,
+        'occurred_at': body['occurred_at'],
+        'booking': {'id': 'b1', 'version': body['booking']['version'], 'source': 'generic', 'external_id': None,
+                    'start': view['booking']['start'].replace('+00:00', 'Z'),
+                    'end': view['booking']['end'].replace('+00:00', 'Z'), 'timezone': 'Europe/Berlin',
+                    'status': 'active'},
+        'meeting': {'status': 'scheduled', 'provider_type': 'custom_link'},
+        'links': {'provider': view['links']['provider'], 'client': view['links']['clients']['c1']},
+    }
+    assert body['booking']['version'] >= 1
+    [listed] = deliveries(stack)
+    assert listed['id'] == body['event_id'] and listed['type'] == 'meeting.scheduled'
+    assert (listed['booking_id'], listed['status'], listed['attempts'], listed['last_status_code']) == \
+        ('b1', 'delivered', 1, 200)
+
+    # A cancellation carries no links; a type not asked for is not posted.
+    set_callbacks(stack, alert_receiver.url, ['meeting.cancelled'])
+    start = datetime.fromisoformat(view['booking']['start'])
+    stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=1)))
+    stack.book(booking_event('booking.cancelled', start=start + timedelta(hours=1)))
+    drain(stack)
+    cancelled = alert_receiver.bodies()[1:]
+    assert [body['type'] for body in cancelled] == ['meeting.cancelled']
+    assert cancelled[0]['links'] is None and cancelled[0]['booking']['status'] == 'cancelled'
+    assert cancelled[0]['booking']['version'] > body['booking']['version']
+
+
+def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiver):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.started'])
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
+    for booking_id, client_id in (('s1', 'c1'), ('s2', 'c2')):
+        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='yoga', start=start))
+    assert stack.admin('POST', 'bookings/s1/start')[0] == 200
+    stack.pump()
+    drain(stack)
+    bodies = alert_receiver.bodies()
+    assert sorted(body['booking']['id'] for body in bodies) == ['s1', 's2']
+    assert {body['type'] for body in bodies} == {'meeting.started'}
+    assert len({body['event_id'] for body in bodies}) == 2
+    assert all(body['meeting']['status'] == 'started' and body['links'] is None for body in bodies)
+
+
+def test_a_session_switched_to_in_person_is_one_callback_per_booking_named(stack, alert_receiver):
+    """meeting.in_person (published by the online switch) names the booking, or a session's meeting and bookings."""
+    from meetbridge import events
+
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.in_person'])
+    for booking_id, client_id in (('s1', 'c1'), ('s2', 'c2'), ('s3', 'c3')):
+        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='yoga'))
+    events.publish(events.MEETING_IN_PERSON, {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-session',
+                                              'meeting_key': 'session:yoga', 'booking_ids': ['s1', 's2']})
+    events.publish(events.MEETING_IN_PERSON, {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-booking',
+                                              'meeting_key': 'session:yoga', 'booking_id': 's3'})
+    assert all(report == {'batchItemFailures': []} for report in drain(stack))
+    bodies = alert_receiver.bodies()
+    assert sorted(body['booking']['id'] for body in bodies) == ['s1', 's2', 's3']
+    assert {(body['type'], body['links']) for body in bodies} == {('meeting.in_person', None)}
+
+
+def test_an_event_published_twice_is_one_callback(stack, alert_receiver):
+    """The outbox may put an event on the bus twice (with the same event_id): the platform hears of it once."""
+    from meetbridge import events
+
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.in_person'])
+    stack.book(booking_event())
+    detail = {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-twice', 'meeting_key': 'booking:b1',
+              'booking_id': 'b1'}
+    events.publish(events.MEETING_IN_PERSON, detail)
+    drain(stack)
+    events.publish(events.MEETING_IN_PERSON, detail)
+    drain(stack)
+    assert len(alert_receiver.requests) == 1 and len(deliveries(stack)) == 1
+
+
+def _delivery_records(stack) -> list[dict]:
+    """The rule's event turned into its delivery messages, taken off the queue (one per booking)."""
+    [event] = stack.cloud.queues['callbacks'].receive()
+    assert handler('callbacks')(sqs_event([event]), stack.context) == {'batchItemFailures': []}
+    return stack.cloud.queues['callbacks'].receive()
+
+
+def _received(record: dict, count: int) -> dict:
+    return {**record, 'attributes': {**record['attributes'], 'ApproximateReceiveCount': str(count)}}
+
+
+def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_sends_it_again(stack, alert_receiver):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url)
+    stack.book(booking_event())
+    [record] = _delivery_records(stack)
+
+    alert_receiver.statuses = [503, 429]
+    for count in (1, 2):
+        assert handler('callbacks')(sqs_event([_received(record, count)]), stack.context)['batchItemFailures']
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts'], listed['last_status_code'], listed['last_error']) == \
+        ('retrying', 2, 429, 'http_status')
+    assert handler('callbacks')(sqs_event([_received(record, 3)]), stack.context) == {'batchItemFailures': []}
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts'], listed['last_status_code'], listed['last_error']) == \
+        ('delivered', 3, 200, None)
+    # A redelivery of a delivered callback posts nothing.
+    assert handler('callbacks')(sqs_event([_received(record, 4)]), stack.context) == {'batchItemFailures': []}
+    assert len(alert_receiver.requests) == 3
+
+    # A 4xx other than 408/429: failed at once, not retried.
+    stack.book(booking_event('booking.rescheduled', start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)))
+    [moved] = _delivery_records(stack)
+    alert_receiver.statuses = [410]
+    assert handler('callbacks')(sqs_event([_received(moved, 1)]), stack.context) == {'batchItemFailures': []}
+    [failed] = [item for item in deliveries(stack) if item['type'] == 'meeting.rescheduled']
+    assert (failed['type'], failed['status'], failed['attempts'], failed['last_status_code']) == \
+        ('meeting.rescheduled', 'failed', 1, 410)
+
+    status, replayed = stack.admin('POST', f"callbacks/deliveries/{failed['id']}/replay")
+    assert status == 200 and replayed['id'] == failed['id'] and replayed['status'] == 'retrying'
+    assert drain(stack) == [{'batchItemFailures': []}]
+    first, again = alert_receiver.bodies()[-2:]
+    assert first == again and first['event_id'] == failed['id']
+    assert [(item['status'], item['attempts']) for item in deliveries(stack) if item['id'] == failed['id']] == \
+        [('delivered', 2)]
+    assert stack.admin('POST', 'callbacks/deliveries/cb-0/replay')[0] == 404
+
+
+def test_a_receiver_down_for_every_receive_ends_in_the_dead_letter_queue_and_is_replayed_from_it(stack, alert_receiver):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    stack.book(booking_event())
+    [event] = stack.cloud.queues['callbacks'].receive()
+    assert handler('callbacks')(sqs_event([event]), stack.context) == {'batchItemFailures': []}
+    sqs, url = boto3.client('sqs'), stack.cloud.queues['callbacks'].url
+    alert_receiver.statuses = [500] * callbacks.MAX_RECEIVES
+    delays = []
+    for _ in range(callbacks.MAX_RECEIVES):  # each receive as the event source mapping makes it, time skipped
+        [message] = sqs.receive_message(QueueUrl=url, AttributeNames=['All'])['Messages']
+        record = {'messageId': message['MessageId'], 'receiptHandle': message['ReceiptHandle'],
+                  'body': message['Body'], 'attributes': message['Attributes'], 'messageAttributes': {},
+                  'md5OfBody': message['MD5OfBody'], 'eventSource': 'aws:sqs',
+                  'eventSourceARN': stack.cloud.queues['callbacks'].arn, 'awsRegion': 'us-east-1'}
+        assert handler('callbacks')(sqs_event([record]), stack.context)['batchItemFailures']
+        delays.append(callbacks.retry_delay(int(message['Attributes']['ApproximateReceiveCount'])))
+        assert not sqs.receive_message(QueueUrl=url).get('Messages')  # delayed by the function
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message['ReceiptHandle'], VisibilityTimeout=0)
+    assert sum(delays[:-1]) >= 24 * 3600
+    assert not sqs.receive_message(QueueUrl=url).get('Messages')  # moved on its next receive
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts']) == ('failed', callbacks.MAX_RECEIVES)
+
+    # `meetbridge dlq replay` finds the queue it came from and sends it back there.
+    queues = dead_letters.redrives()
+    dlq = stack.cloud.queues['callbacks-dlq'].url
+    assert queues[dlq] == url
+    [letter] = dead_letters.list_letters(dlq, stack.tenant.tenant_id)
+    assert (letter.detail_type, letter.event_id, letter.booking_id) == ('callback.delivery', listed['id'], 'b1')
+    dead_letters.replay(dlq, url, letter.message_id, stack.tenant.tenant_id)
+    assert drain(stack) == [{'batchItemFailures': []}]
+    assert deliveries(stack)[0]['status'] == 'delivered'
+
+
+def test_a_rotation_signs_with_both_secrets_for_its_overlap(stack, alert_receiver):
+    stack.setup_online_service()
+    old = set_callbacks(stack, alert_receiver.url)['secret']
+    status, rotated = stack.admin('POST', 'settings/callbacks/rotate')
+    assert status == 200 and rotated['secret'] != old and rotated['rotated_at']
+    assert rotated['previous_secret_until'] is not None
+    assert stack.admin('GET', 'settings/callbacks')[1]['secret'] is None
+    stack.book(booking_event())
+    drain(stack)
+    [(headers, raw)] = alert_receiver.requests
+    assert headers['x-meetbridge-signature'].count('v1=') == 2
+    verify(rotated['secret'], headers, raw)
+    verify(old, headers, raw)
+    with pytest.raises(SignatureError):
+        verify('cbsec_someone-else', headers, raw)
+    # After the overlap, the new secret alone.
+    item = CallbackSettingsItem.get(*CallbackSettingsItem.key(stack.tenant.tenant_id))
+    later = datetime.now(UTC) + timedelta(hours=25)
+    assert callbacks.secrets_of(item, later) == [rotated['secret'].encode()]
+    # A PUT afterwards keeps the secret and answers none.
+    again = set_callbacks(stack, alert_receiver.url, ['meeting.started'])
+    assert again['secret'] is None and again['has_secret']
+
+
+def test_callbacks_stop_when_deleted(stack, alert_receiver):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url)
+    stack.book(booking_event())
+    [record] = _delivery_records(stack)
+    status, off = stack.admin('DELETE', 'settings/callbacks')
+    assert status == 200 and off == {'url': None, 'events': [], 'has_secret': False, 'rotated_at': None,
+                                     'previous_secret_until': None, 'secret': None}
+    assert handler('callbacks')(sqs_event([record]), stack.context) == {'batchItemFailures': []}
+    assert not alert_receiver.requests
+    assert deliveries(stack)[0]['last_error'] == 'callbacks_off'
+    assert stack.admin('POST', 'settings/callbacks/rotate')[0] == 404
+    stack.book(booking_event('booking.cancelled'))
+    drain(stack)
+    assert not alert_receiver.requests and len(deliveries(stack)) == 1
+
+
+@pytest.mark.parametrize('url', [
+    'http://hooks.example.com/cb',  # not https
+    'https://169.254.169.254/latest/meta-data',  # the metadata service
+    'https://10.1.2.3/cb', 'https://[::1]/cb', 'https://localhost/cb', 'https://user:pw@hooks.example.com/cb',
+    'http://127.0.0.1:9/cb',  # loopback over http: only where the local stack allows it
+])
+def test_a_url_inside_a_network_or_not_https_is_refused(stack, url):
+    status, problem = stack.admin('PUT', 'settings/callbacks', {'url': url, 'events': ['meeting.scheduled']})
+    assert status == 400 and problem['field'] == 'url', problem
+
+
+@pytest.mark.parametrize('types', [[], ['meeting.reminder'], ['meeting.started', 'meeting.started']])
+def test_event_types_are_checked(stack, types):
+    status, problem = stack.admin('PUT', 'settings/callbacks', {'url': 'https://hooks.example.com/cb', 'events': types})
+    assert status == 400 and problem['field'].startswith('events'), problem
+
+
+def test_the_deliveries_are_listed_newest_first_in_pages(stack, alert_receiver):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    for n in range(3):
+        stack.book(booking_event(booking_id=f'p{n}', client_id=f'c{n}'))
+        drain(stack)
+    status, first = listed(stack, limit=2)
+    assert status == 200, first
+    assert [item['booking_id'] for item in first['items']] == ['p2', 'p1'] and first['next']
+    status, second = listed(stack, limit=2, next=first['next'])
+    assert [item['booking_id'] for item in second['items']] == ['p0'] and second['next'] is None
+    assert listed(stack, limit=201)[0] == 400
+    status, problem = listed(stack, next='bm9wZQ')
+    assert status == 400 and problem['field'] == 'next'
+
+
+@pytest.fixture
+def log_lines(monkeypatch) -> Iterator[io.StringIO]:
+    """Every line the functions log (at any level), written here instead of to stdout."""
+    from meetbridge.observability import logger
+
+    monkeypatch.setenv('POWERTOOLS_LOG_LEVEL', 'DEBUG')
+    logger.setLevel('DEBUG')
+    lines = io.StringIO()
+    stdout = logger.registered_handler.setStream(lines)
+    yield lines
+    logger.registered_handler.setStream(stdout)
+    monkeypatch.undo()
+    logger.setLevel('WARNING')
+
+
+def test_the_secret_is_never_in_a_log_line_or_another_answer(stack, alert_receiver, log_lines):
+    stack.setup_online_service()
+    secret = set_callbacks(stack, alert_receiver.url)['secret']
+    rotated = stack.admin('POST', 'settings/callbacks/rotate')[1]['secret']
+    stack.book(booking_event())
+    alert_receiver.statuses = [500]
+    drain(stack)  # the failed post is left for its retry
+    shown = json.dumps([stack.admin('GET', 'settings/callbacks')[1], deliveries(stack)])
+    logged = log_lines.getvalue()
+    assert 'queued: 1' in logged and 'callback not delivered' in logged  # the function's lines are here
+    posted = b''.join(raw + json.dumps(headers).encode() for headers, raw in alert_receiver.requests)
+    for text in (secret, rotated):
+        assert text not in shown and text not in logged and text.encode() not in posted
+    assert 'not-logged' not in logged  # the URL's token
+
+
+@pytest.fixture
+def readme_receiver(monkeypatch) -> Iterator[dict]:
+    """The receiver the README shows, its code run as written (all but its `__main__` line), on a free port."""
+    import re
+    import threading
+    from http.server import HTTPServer
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / 'README.md').read_text()
+    [code] = re.findall(r'<!-- callback-receiver -->\n```python\n(.*?)```', readme, re.DOTALL)
+    assert len(code.strip().splitlines()) <= 24
+    monkeypatch.setenv('ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK', 'true')
+    monkeypatch.setenv('MEETBRIDGE_CALLBACK_SECRET', 'set-once-the-callbacks-are')
+    namespace = {'__name__': 'readme_receiver'}
+    exec(compile(code, 'README.md', 'exec'), namespace)
+    namespace['Receiver'].log_message = lambda *_: None
+    server = HTTPServer(('127.0.0.1', 0), namespace['Receiver'])
+    thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05})
+    thread.start()
+    namespace['url'] = f'http://127.0.0.1:{server.server_port}/meetbridge'
+    yield namespace
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_the_readme_receiver_takes_a_signed_callback_and_refuses_another(stack, readme_receiver):
+    stack.setup_online_service()
+    secret = set_callbacks(stack, readme_receiver['url'])['secret']
+    readme_receiver['SECRET'] = secret.encode()
+    stack.book(booking_event())
+    drain(stack)
+    [delivered] = deliveries(stack)
+    assert (delivered['status'], delivered['last_status_code']) == ('delivered', 204)
+
+    # Rotated: the receiver still holding the old secret takes the next one during the overlap.
+    stack.admin('POST', 'settings/callbacks/rotate')
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    stack.book(booking_event('booking.rescheduled', start=start))
+    drain(stack)
+    assert [item['last_status_code'] for item in deliveries(stack) if item['type'] == 'meeting.rescheduled'] == [204]
+
+    # A receiver with another secret refuses it: a 401 fails the delivery at once.
+    readme_receiver['SECRET'] = b'cbsec_not-this-tenants'
+    stack.book(booking_event('booking.cancelled', start=start))
+    drain(stack)
+    [refused] = [item for item in deliveries(stack) if item['type'] == 'meeting.cancelled']
+    assert (refused['status'], refused['attempts'], refused['last_status_code']) == ('failed', 1, 401)
+
+    # Its tolerance: five minutes either way.
+    header = callbacks.signature([b'cbsec_not-this-tenants'], 1_800_000_000, b'{}')
+    assert readme_receiver['verified'](header, b'{}', 1_800_000_300)
+    assert not readme_receiver['verified'](header, b'{}', 1_800_000_301)
+    assert not readme_receiver['verified'](header, b'{"x":1}', 1_800_000_000)
