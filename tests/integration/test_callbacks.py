@@ -98,6 +98,20 @@ def test_a_booking_scheduled_is_posted_signed_with_its_links(stack, alert_receiv
     assert cancelled[0]['booking']['version'] > body['booking']['version']
 
 
+def test_a_scheduling_handled_after_the_cancellation_says_what_it_announced_without_links(stack, alert_receiver):
+    """Both events wait on the queue; the scheduling is posted after the booking was cancelled."""
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled', 'meeting.cancelled'])
+    stack.book(booking_event())
+    stack.book(booking_event('booking.cancelled'))
+    assert all(report == {'batchItemFailures': []} for report in drain(stack))
+    scheduled, cancelled = sorted(alert_receiver.bodies(), key=lambda body: body['booking']['version'])
+    assert (scheduled['type'], scheduled['booking']['status'], scheduled['links']) == \
+        ('meeting.scheduled', 'active', None)
+    assert (cancelled['type'], cancelled['booking']['status']) == ('meeting.cancelled', 'cancelled')
+    assert scheduled['booking']['version'] < cancelled['booking']['version']
+
+
 def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiver):
     stack.setup_online_service()
     set_callbacks(stack, alert_receiver.url, ['meeting.started'])

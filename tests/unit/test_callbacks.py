@@ -51,7 +51,8 @@ def _meeting(status: str = 'scheduled') -> MeetingItem:
 
 
 def test_a_body_names_the_booking_its_version_and_the_meeting():
-    body = callbacks.body_of('t1', 'meeting.cancelled', 'cb-x', AT, _booking(status='cancelled'), _meeting('cancelled'))
+    body = callbacks.body_of('t1', 'meeting.cancelled', 'cb-x', AT, _booking(status='cancelled'), _meeting('cancelled'),
+                            {})
     assert body == {
         'type': 'meeting.cancelled', 'event_id': 'cb-x', 'tenant_id': 't1', 'occurred_at': '2026-03-09T09:30:12Z',
         'booking': {'id': 'b1', 'version': 3, 'source': 'generic', 'external_id': None,
@@ -63,16 +64,33 @@ def test_a_body_names_the_booking_its_version_and_the_meeting():
 
 
 def test_a_platform_booking_carries_its_platform_id_and_a_booking_without_a_meeting_none():
-    body = callbacks.body_of('t1', 'meeting.failed', 'cb-x', AT, _booking('calcom:Zt6yH1', 'calcom'), None)
+    body = callbacks.body_of('t1', 'meeting.failed', 'cb-x', AT, _booking('calcom:Zt6yH1', 'calcom'), None, {})
     assert body['booking']['external_id'] == 'Zt6yH1' and body['meeting'] is None and body['links'] is None
 
 
 def test_only_scheduled_and_rescheduled_carry_the_links():
     for event_type in callbacks.EVENT_TYPES:
-        body = callbacks.body_of('t1', event_type, 'cb-x', AT, _booking(), _meeting())
+        body = callbacks.body_of('t1', event_type, 'cb-x', AT, _booking(), _meeting(), {})
         # No link was minted for these items: the keys are there, empty.
         expected = {'provider': None, 'client': None} if event_type in callbacks.WITH_LINKS else None
         assert body['links'] == expected, event_type
+
+
+def test_a_body_says_what_its_event_announced_not_what_the_booking_became_since():
+    """A meeting.scheduled handled after the cancellation: the version, times and status of the scheduling."""
+    moved = AT + timedelta(days=1)
+    detail = {'booking_id': 'b1', 'version': 1, 'start': AT.isoformat(),
+              'end': (AT + timedelta(minutes=45)).isoformat()}
+    cancelled = _booking(status='cancelled')
+    cancelled.start, cancelled.end = moved, moved + timedelta(minutes=45)
+    body = callbacks.body_of('t1', 'meeting.scheduled', 'cb-x', AT, cancelled, _meeting('cancelled'), detail)
+    assert body['booking'] == {
+        'id': 'b1', 'version': 1, 'source': 'generic', 'external_id': None, 'start': '2026-03-09T09:30:12Z',
+        'end': '2026-03-09T10:15:12Z', 'timezone': 'Europe/Berlin', 'status': 'active'}
+    assert body['links'] is None  # a cancelled booking's links are never handed out
+    # Another booking's detail (a class session's event) is not taken for this booking's.
+    other = callbacks.body_of('t1', 'meeting.started', 'cb-x', AT, _booking(), _meeting(), {**detail, 'booking_id': 'b2'})
+    assert other['booking']['version'] == 3 and other['booking']['status'] == 'active'
 
 
 def test_a_delivery_id_is_the_same_for_one_event_and_booking_whenever_it_is_published():

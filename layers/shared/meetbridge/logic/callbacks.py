@@ -219,18 +219,35 @@ def _external_id(booking: BookingItem) -> str | None:
     return booking.booking_id.removeprefix(prefix) if booking.booking_id.startswith(prefix) else None
 
 
+# The booking's status as the API names it, after the change an event announces.
+STATUS_AFTER = {events.MEETING_SCHEDULED: 'active', events.MEETING_RESCHEDULED: 'active',
+                events.MEETING_CANCELLED: 'cancelled'}
+
+
 def body_of(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, booking: BookingItem,
-            meeting: MeetingItem | None) -> dict:
-    """What is posted about one booking. Only meeting.scheduled and meeting.rescheduled carry the links."""
+            meeting: MeetingItem | None, detail: dict) -> dict:
+    """What is posted about one booking, as the event found it: a delivery made after later changes (a
+    meeting.scheduled handled after the cancellation) still says what the event announced. The booking's
+    version, start and end come from the event's detail, its status from the event's type; the booking's
+    current values only where the event does not carry them (meeting.started/failed/in_person, a class
+    session's events, events published before the detail carried them).
+
+    Only meeting.scheduled and meeting.rescheduled carry the links, and never for a booking cancelled since:
+    that late callback is still posted (its version tells the platform it is older than the cancellation it
+    already has or will get) but without links, so a cancelled booking's links are never handed out."""
+    announced = detail if detail.get('booking_id') == booking.booking_id else {}
+    start = datetime.fromisoformat(announced['start']) if announced.get('start') else booking.start
+    end = datetime.fromisoformat(announced['end']) if announced.get('end') else booking.end
     body = {
         'type': event_type, 'event_id': event_id, 'tenant_id': tenant_id, 'occurred_at': _iso(occurred_at),
-        'booking': {'id': booking.booking_id, 'version': booking.version, 'source': booking.source,
-                    'external_id': _external_id(booking), 'start': _iso(booking.start), 'end': _iso(booking.end),
-                    'timezone': booking.timezone, 'status': booking.status},
+        'booking': {'id': booking.booking_id, 'version': announced.get('version', booking.version),
+                    'source': booking.source, 'external_id': _external_id(booking), 'start': _iso(start),
+                    'end': _iso(end), 'timezone': booking.timezone,
+                    'status': STATUS_AFTER.get(event_type, booking.status)},
         'meeting': meeting and {'status': meeting.status, 'provider_type': meeting.provider_type},
         'links': None,
     }
-    if event_type in WITH_LINKS:
+    if event_type in WITH_LINKS and booking.status != 'cancelled':
         body['links'] = {
             'provider': meeting and links.open_sealed(meeting.provider_link_sealed, tenant_id, 'provider',
                                                       meeting.meeting_key),
@@ -249,8 +266,8 @@ def _message(tenant_id: str, delivery: CallbackDeliveryItem, replay: bool = Fals
     return json.dumps({'source': events.SOURCE, 'detail-type': DELIVERY, 'detail': detail}, separators=(',', ':'))
 
 
-def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, booking: BookingItem,
-              now: datetime) -> CallbackDeliveryItem | None:
+def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, detail: dict,
+              booking: BookingItem, now: datetime) -> CallbackDeliveryItem | None:
     """The delivery's record, written once; None when an earlier run of the same event already queued and tried
     it."""
     key = CallbackDeliveryItem.key(tenant_id, delivery_id(tenant_id, event_id, booking.booking_id))
@@ -258,7 +275,7 @@ def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datet
     if found is None:
         meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
         identifier = key[1].removeprefix(CALLBACK_DELIVERY_PREFIX)
-        body = body_of(tenant_id, event_type, identifier, occurred_at, booking, meeting)
+        body = body_of(tenant_id, event_type, identifier, occurred_at, booking, meeting, detail)
         delivery = CallbackDeliveryItem(*key, delivery_id=identifier, event_type=event_type,
                                         booking_id=booking.booking_id, status='retrying', created_at=now,
                                         body_sealed=repository.seal_json(body, *_body_context(tenant_id, identifier)),
@@ -283,7 +300,7 @@ def fan_out(detail_type: str, detail: dict, occurred_at: datetime, now: datetime
     if detail_type not in item.events:
         return f'no callbacks: {detail_type} was not asked for'
     event_id = str(detail.get('event_id') or detail.get('notice_id'))
-    deliveries = [delivery for delivery in (_recorded(tenant_id, detail_type, event_id, occurred_at, booking, now)
+    deliveries = [delivery for delivery in (_recorded(tenant_id, detail_type, event_id, occurred_at, detail, booking, now)
                                             for booking in _bookings_of(tenant_id, detail)) if delivery is not None]
     sqs = aws.client('sqs')
     for first in range(0, len(deliveries), SENT_AT_ONCE):
