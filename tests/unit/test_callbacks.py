@@ -99,3 +99,8 @@ def test_a_delivery_id_is_the_same_for_one_event_and_booking_whenever_it_is_publ
     assert len({first, callbacks.delivery_id('t1', 'evt-1', 'b2'), callbacks.delivery_id('t1', 'evt-2', 'b1'),
                 callbacks.delivery_id('t2', 'evt-1', 'b1')}) == 4
     assert first.startswith('cb-') and len(first) == 35
+
+
+def test_the_callbacks_are_posted_at_most_ten_at_once():
+    function = iam.sam_template(TEMPLATE)['Resources']['CallbacksFunction']['Properties']
+    assert function['Events']['Callbacks']['Properties']['ScalingConfig'] == {'MaximumConcurrency': 10}
