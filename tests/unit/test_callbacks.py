@@ -31,6 +31,7 @@ def test_the_retries_span_24_hours_before_the_dead_letter_queue():
     assert delays[:3] == [30, 60, 120] and max(delays) == 3600
     assert timedelta(seconds=sum(delays)) >= callbacks.RETRY_SPAN
     assert timedelta(seconds=sum(delays[:-1])) < callbacks.RETRY_SPAN  # no receive more than it takes
+    assert timedelta(seconds=sum(delays)) == timedelta(hours=24, minutes=3, seconds=30)  # as the docs say
     queue = iam.sam_template(TEMPLATE)['Resources']['CallbacksQueue']['Properties']
     assert queue['RedrivePolicy']['maxReceiveCount'] == callbacks.MAX_RECEIVES
     # Every receive happens while the message is kept, the last one's delay included.

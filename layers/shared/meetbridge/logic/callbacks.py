@@ -55,7 +55,7 @@ FIRST_RETRY_SECONDS = 30
 LONGEST_RETRY_SECONDS = 3600
 RETRY_SPAN = timedelta(hours=24)
 # The callbacks queue's maxReceiveCount (template.yaml): the delays after the first 30 failed receives add up
-# to 24 h 7 min (30 s doubling to 1 h, then 1 h each); tests/unit/test_callbacks.py checks both.
+# to 24 h 3 min 30 s (30 s doubling to 1 h, then 1 h each); tests/unit/test_callbacks.py checks both.
 MAX_RECEIVES = 31
 # Statuses that say "later", not "never".
 RETRIED_STATUSES = (408, 429)
