@@ -173,7 +173,8 @@ def _received(record: dict, count: int) -> dict:
     return {**record, 'attributes': {**record['attributes'], 'ApproximateReceiveCount': str(count)}}
 
 
-def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_sends_it_again(stack, alert_receiver):
+def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_sends_it_again(stack, alert_receiver,
+                                                                                            capsys):
     stack.setup_online_service()
     set_callbacks(stack, alert_receiver.url)
     stack.book(booking_event())
@@ -189,9 +190,12 @@ def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_se
     [listed] = deliveries(stack)
     assert (listed['status'], listed['attempts'], listed['last_status_code'], listed['last_error']) == \
         ('delivered', 3, 200, None)
-    # A redelivery of a delivered callback posts nothing.
+    # A redelivery of a delivered callback posts nothing, and counts as neither delivered nor not.
+    capsys.readouterr()
     assert handler('callbacks')(sqs_event([_received(record, 4)]), stack.context) == {'batchItemFailures': []}
     assert len(alert_receiver.requests) == 3
+    metrics_lines = capsys.readouterr().out
+    assert 'CallbacksNotDelivered' not in metrics_lines and 'CallbacksDelivered' not in metrics_lines
 
     # A 4xx other than 408/429: failed at once, not retried.
     stack.book(booking_event('booking.rescheduled', start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)))
