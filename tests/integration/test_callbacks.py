@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from bookings import booking_event
 from helpers import admin_event, handler, sqs_event
 
@@ -169,12 +170,17 @@ def _delivery_records(stack) -> list[dict]:
     return stack.cloud.queues['callbacks'].receive()
 
 
+class RefusingQueue:
+    def send_message(self, **_):
+        raise ClientError({'Error': {'Code': 'ServiceUnavailable', 'Message': 'refused'}}, 'SendMessage')
+
+
 def _received(record: dict, count: int) -> dict:
     return {**record, 'attributes': {**record['attributes'], 'ApproximateReceiveCount': str(count)}}
 
 
 def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_sends_it_again(stack, alert_receiver,
-                                                                                            capsys):
+                                                                                            capsys, monkeypatch):
     stack.setup_online_service()
     set_callbacks(stack, alert_receiver.url)
     stack.book(booking_event())
@@ -205,6 +211,13 @@ def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_se
     [failed] = [item for item in deliveries(stack) if item['type'] == 'meeting.rescheduled']
     assert (failed['type'], failed['status'], failed['attempts'], failed['last_status_code']) == \
         ('meeting.rescheduled', 'failed', 1, 410)
+
+    # A replay the queue refuses leaves the delivery failed.
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.aws, 'client', lambda service: RefusingQueue())
+        with pytest.raises(ClientError):
+            callbacks.replay(stack.tenant.tenant_id, failed['id'], datetime.now(UTC))
+    assert [item['status'] for item in deliveries(stack) if item['id'] == failed['id']] == ['failed']
 
     status, replayed = stack.admin('POST', f"callbacks/deliveries/{failed['id']}/replay")
     assert status == 200 and replayed['id'] == failed['id'] and replayed['status'] == 'retrying'

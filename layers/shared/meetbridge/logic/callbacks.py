@@ -439,7 +439,8 @@ def replay(tenant_id: str, delivery: str, now: datetime) -> DeliveryOut:
         raise NotFound('no such callback delivery')
     if _settings(tenant_id) is None:
         raise InvalidState('callbacks are not set: PUT settings/callbacks before replaying')
-    item.update(actions=[CallbackDeliveryItem.status.set('retrying')])
+    # Sent first: a message the queue refused leaves the delivery as it was, not `retrying` with nothing queued.
     aws.client('sqs').send_message(QueueUrl=settings(CallbacksQueueSettings).callbacks_queue_url,
                                    MessageBody=_message(tenant_id, item, replay=True))
+    item.update(actions=[CallbackDeliveryItem.status.set('retrying')])
     return _delivery_out(item)
