@@ -34,7 +34,7 @@ def record_handler(record: SQSRecord) -> str:
             outcome = callbacks.deliver(detail, int(record.attributes.approximate_receive_count), now)
         else:
             occurred_at = datetime.fromisoformat(envelope['time'].replace('Z', '+00:00')) if envelope.get('time') else now
-            outcome = callbacks.fan_out(detail_type, detail, occurred_at, now)
+            outcome = callbacks.fan_out(detail_type, detail, occurred_at, now, record.message_id)
     except RetryLater as retried:
         _log(detail_type, detail, f'retried: {retried}')
         raise

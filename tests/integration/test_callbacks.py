@@ -16,7 +16,7 @@ from helpers import admin_event, handler, sqs_event
 
 from meetbridge.logic import callbacks, dead_letters
 from meetbridge.security.signatures import SignatureError, verify_timestamped
-from meetbridge.store.models import CallbackSettingsItem
+from meetbridge.store.models import CallbackDeliveryItem, CallbackSettingsItem
 
 ALL_TYPES = list(callbacks.EVENT_TYPES)
 
@@ -163,6 +163,103 @@ def test_an_event_published_twice_is_one_callback(stack, alert_receiver):
     assert len(alert_receiver.requests) == 1 and len(deliveries(stack)) == 1
 
 
+def test_an_event_published_twice_at_once_queues_one_delivery_message(stack, alert_receiver):
+    """Both publications are on the queue before either is handled: the first claims the delivery, the second
+    queues nothing, and a publication handled again (its send refused) still queues what it claimed."""
+    from meetbridge import events
+
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.in_person'])
+    stack.book(booking_event())
+    drain(stack)  # its meeting.scheduled, not asked for
+    detail = {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-twice', 'meeting_key': 'booking:b1',
+              'booking_id': 'b1'}
+    events.publish(events.MEETING_IN_PERSON, detail)
+    events.publish(events.MEETING_IN_PERSON, detail)
+    first, second = stack.cloud.queues['callbacks'].receive()
+    assert handler('callbacks')(sqs_event([first]), stack.context) == {'batchItemFailures': []}
+    assert handler('callbacks')(sqs_event([second]), stack.context) == {'batchItemFailures': []}
+    assert handler('callbacks')(sqs_event([first]), stack.context) == {'batchItemFailures': []}  # sent already
+    [message] = stack.cloud.queues['callbacks'].receive()
+    assert json.loads(message['body'])['detail-type'] == callbacks.DELIVERY
+    assert not stack.cloud.queues['callbacks'].receive()
+
+
+def test_a_claimed_delivery_whose_send_failed_is_queued_when_its_event_comes_back(stack, alert_receiver, monkeypatch):
+    from meetbridge import events
+
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.in_person'])
+    stack.book(booking_event())
+    drain(stack)  # its meeting.scheduled, not asked for
+    events.publish(events.MEETING_IN_PERSON, {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-refused',
+                                              'meeting_key': 'booking:b1', 'booking_id': 'b1'})
+    [event] = stack.cloud.queues['callbacks'].receive()
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.aws, 'client', lambda service: RefusingQueue())
+        assert handler('callbacks')(sqs_event([event]), stack.context)['batchItemFailures']
+    assert handler('callbacks')(sqs_event([event]), stack.context) == {'batchItemFailures': []}
+    assert drain(stack) == [{'batchItemFailures': []}]
+    assert len(alert_receiver.requests) == 1
+
+
+def test_a_copy_of_a_refused_or_posting_delivery_posts_nothing(stack, alert_receiver):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    stack.book(booking_event())
+    [record] = _delivery_records(stack)
+    [listed] = deliveries(stack)
+    key = CallbackDeliveryItem.key(stack.tenant.tenant_id, listed['id'])
+
+    # Another message of the delivery is posting it (its lease): this one comes back later, posting nothing.
+    CallbackDeliveryItem.get(*key).update(actions=[
+        CallbackDeliveryItem.posting_until.set(datetime.now(UTC) + timedelta(seconds=20))])
+    assert handler('callbacks')(sqs_event([_received(record, 1)]), stack.context)['batchItemFailures']
+    assert not alert_receiver.requests and deliveries(stack)[0]['attempts'] == 0
+    CallbackDeliveryItem.get(*key).update(actions=[CallbackDeliveryItem.posting_until.remove()])
+
+    alert_receiver.statuses = [410]
+    assert handler('callbacks')(sqs_event([_received(record, 2)]), stack.context) == {'batchItemFailures': []}
+    assert handler('callbacks')(sqs_event([_received(record, 3)]), stack.context) == {'batchItemFailures': []}
+    assert len(alert_receiver.requests) == 1
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts'], listed['last_status_code']) == ('failed', 1, 410)
+
+
+def test_an_attempt_is_recorded_before_the_post_and_the_post_is_cut_at_its_deadline(stack, alert_receiver,
+                                                                                  monkeypatch):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    stack.book(booking_event())
+    [record] = _delivery_records(stack)
+    [listed] = deliveries(stack)
+    key = CallbackDeliveryItem.key(stack.tenant.tenant_id, listed['id'])
+
+    # The worker dies while posting: the attempt is recorded all the same.
+    def died(*_):
+        raise SystemExit('the worker is gone')
+
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.alerts, 'post_to_checked_address', died)
+        with pytest.raises(SystemExit):
+            callbacks.deliver(json.loads(record['body'])['detail'], 1, datetime.now(UTC))
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts']) == ('retrying', 1) and listed['last_attempt_at']
+    CallbackDeliveryItem.get(*key).update(actions=[CallbackDeliveryItem.posting_until.remove()])  # its lease ran out
+
+    # A receiver slower than the post's deadline, each read within its timeout: a timeout, retried.
+    def slow(*_):
+        time.sleep(1)
+        return 200
+
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.alerts, 'post_to_checked_address', slow)
+        patched.setattr(callbacks, 'POST_DEADLINE_SECONDS', 0.1)
+        assert handler('callbacks')(sqs_event([_received(record, 2)]), stack.context)['batchItemFailures']
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts'], listed['last_error']) == ('retrying', 2, 'timeout')
+
+
 def _delivery_records(stack) -> list[dict]:
     """The rule's event turned into its delivery messages, taken off the queue (one per booking)."""
     [event] = stack.cloud.queues['callbacks'].receive()
@@ -171,8 +268,17 @@ def _delivery_records(stack) -> list[dict]:
 
 
 class RefusingQueue:
+    """SQS refusing every message sent; the rest (the retry's delay) is SQS's own."""
+
     def send_message(self, **_):
         raise ClientError({'Error': {'Code': 'ServiceUnavailable', 'Message': 'refused'}}, 'SendMessage')
+
+    def send_message_batch(self, Entries, **_):
+        return {'Successful': [], 'Failed': [{'Id': entry['Id'], 'SenderFault': False, 'Code': 'ServiceUnavailable'}
+                                             for entry in Entries]}
+
+    def __getattr__(self, name):
+        return getattr(boto3.client('sqs'), name)
 
 
 def _received(record: dict, count: int) -> dict:

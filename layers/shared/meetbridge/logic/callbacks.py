@@ -21,12 +21,15 @@ marks it failed and the queue moves it to its dead-letter queue (`meetbridge dlq
 
 import hashlib
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import httpx2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from meetbridge import aws, events, retries
 from meetbridge.config import CallbacksQueueSettings, settings
@@ -60,6 +63,10 @@ MAX_RECEIVES = 31
 # Statuses that say "later", not "never".
 RETRIED_STATUSES = (408, 429)
 SENT_AT_ONCE = 10  # SQS SendMessageBatch's most
+# A post's whole time, every address tried: well under CallbacksFunction's Timeout (30 s), so the outcome is
+# always recorded. The lease an attempt takes is that Timeout: a worker that died holds it no longer.
+POST_DEADLINE_SECONDS = 20
+POST_LEASE = timedelta(seconds=30)
 
 
 def retry_delay(receive_count: int) -> int:
@@ -266,10 +273,11 @@ def _message(tenant_id: str, delivery: CallbackDeliveryItem, replay: bool = Fals
     return json.dumps({'source': events.SOURCE, 'detail-type': DELIVERY, 'detail': detail}, separators=(',', ':'))
 
 
-def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, detail: dict,
-              booking: BookingItem, now: datetime) -> CallbackDeliveryItem | None:
-    """The delivery's record, written once; None when an earlier run of the same event already queued and tried
-    it."""
+def _claimed(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, detail: dict,
+             booking: BookingItem, now: datetime, message_id: str) -> CallbackDeliveryItem | None:
+    """The delivery's record, written once, when this event message may queue the delivery's message; None when
+    it may not: the message is queued already (`queued_at`), or another publication of the event claimed it
+    (`queued_by`, the SQS message id, which stays the same when this message is received again)."""
     key = CallbackDeliveryItem.key(tenant_id, delivery_id(tenant_id, event_id, booking.booking_id))
     found = repository.find(CallbackDeliveryItem, key)
     if found is None:
@@ -279,7 +287,7 @@ def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datet
         delivery = CallbackDeliveryItem(*key, delivery_id=identifier, event_type=event_type,
                                         booking_id=booking.booking_id, status='retrying', created_at=now,
                                         body_sealed=repository.seal_json(body, *_body_context(tenant_id, identifier)),
-                                        ttl=now + KEPT)
+                                        queued_by=message_id, ttl=now + KEPT)
         try:
             delivery.save(condition=CallbackDeliveryItem.pk.does_not_exist())
             return delivery
@@ -287,12 +295,28 @@ def _recorded(tenant_id: str, event_type: str, event_id: str, occurred_at: datet
             if exc.cause_response_code != 'ConditionalCheckFailedException':
                 raise
         found = repository.find(CallbackDeliveryItem, key)  # the same event, fanned out at the same moment
-    # An earlier run that stopped between the record and its message: the message is sent now.
-    return found if found is not None and found.attempts == 0 else None
+    if found is None or found.queued_at is not None:
+        return None
+    try:
+        found.update(actions=[CallbackDeliveryItem.queued_by.set(message_id)],
+                     condition=CallbackDeliveryItem.queued_at.does_not_exist()
+                     & (CallbackDeliveryItem.queued_by.does_not_exist()
+                        | (CallbackDeliveryItem.queued_by == message_id)))
+    except UpdateError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return None
+        raise
+    return found
 
 
-def fan_out(detail_type: str, detail: dict, occurred_at: datetime, now: datetime) -> str:
-    """Records one delivery per booking of a meeting.* event the tenant asked for, and queues each."""
+def fan_out(detail_type: str, detail: dict, occurred_at: datetime, now: datetime, message_id: str) -> str:
+    """Records one delivery per booking of a meeting.* event the tenant asked for, and queues each once.
+
+    An event published twice is two messages: the first to claim a delivery queues it (`queued_by`), the
+    other queues nothing. The claim is marked done (`queued_at`) only once SendMessageBatch took the message,
+    so this event message, received again after a send that failed, sends what is not marked yet. One
+    duplicate is left possible: a worker that dies between the send and the mark sends it again when its
+    message comes back; `deliver` makes that harmless (a lease, and nothing posted once delivered or failed)."""
     tenant_id = detail['tenant_id']
     item = _settings(tenant_id)
     if item is None:
@@ -300,26 +324,66 @@ def fan_out(detail_type: str, detail: dict, occurred_at: datetime, now: datetime
     if detail_type not in item.events:
         return f'no callbacks: {detail_type} was not asked for'
     event_id = str(detail.get('event_id') or detail.get('notice_id'))
-    deliveries = [delivery for delivery in (_recorded(tenant_id, detail_type, event_id, occurred_at, detail, booking, now)
-                                            for booking in _bookings_of(tenant_id, detail)) if delivery is not None]
+    deliveries = [delivery for delivery in (
+        _claimed(tenant_id, detail_type, event_id, occurred_at, detail, booking, now, message_id)
+        for booking in _bookings_of(tenant_id, detail)) if delivery is not None]
     sqs = aws.client('sqs')
+    refused = False
     for first in range(0, len(deliveries), SENT_AT_ONCE):
         batch = deliveries[first:first + SENT_AT_ONCE]
         answer = sqs.send_message_batch(QueueUrl=settings(CallbacksQueueSettings).callbacks_queue_url, Entries=[
             {'Id': str(position), 'MessageBody': _message(tenant_id, delivery)}
             for position, delivery in enumerate(batch)])
-        if answer.get('Failed'):
-            raise RetryLater('the callbacks queue refused a delivery')  # the event comes back; sent ones are not doubled
+        for sent in answer.get('Successful', []):
+            batch[int(sent['Id'])].update(actions=[CallbackDeliveryItem.queued_at.set(now)])
+        refused = refused or bool(answer.get('Failed'))
+    if refused:
+        raise RetryLater('the callbacks queue refused a delivery')  # the event comes back; sent ones are not doubled
     return f'queued: {len(deliveries)}'
 
 
 # --- posting -------------------------------------------------------------------------------------------
 
 
-def _attempted(delivery: CallbackDeliveryItem, status: str, now: datetime, status_code: int | None = None,
-               error: str | None = None) -> None:
-    actions = [CallbackDeliveryItem.attempts.add(1), CallbackDeliveryItem.status.set(status),
-               CallbackDeliveryItem.last_attempt_at.set(now),
+def _ran_out(delivery: CallbackDeliveryItem) -> bool:
+    """Failed only because its receives ran out: its message waits in the dead-letter queue, and comes back from
+    there (`meetbridge dlq replay`) to be posted again."""
+    return delivery.last_error in ('timeout', 'connection', 'unresolvable') or (
+        delivery.last_error == 'http_status' and delivery.last_status_code is not None
+        and (delivery.last_status_code >= 500 or delivery.last_status_code in RETRIED_STATUSES))
+
+
+def _may_post(delivery: CallbackDeliveryItem, replay: bool) -> bool:
+    """A replay always; otherwise a delivery not done yet, or one whose retries ran out. A copy of the message
+    of a delivery that was delivered or refused (a 4xx) posts nothing."""
+    return replay or delivery.status == 'retrying' or (delivery.status == 'failed' and _ran_out(delivery))
+
+
+def _attempt_started(delivery: CallbackDeliveryItem, receive_count: int, replay: bool, now: datetime) -> bool:
+    """Records the attempt before anything is posted (a worker that dies while posting still counted it, and on
+    the last receive the delivery is failed already) and takes the delivery's lease. False when another message
+    of the delivery holds the lease, or (not a replay) the delivery's status changed since it was read."""
+    condition = (CallbackDeliveryItem.posting_until.does_not_exist()
+                 | (CallbackDeliveryItem.posting_until < now))
+    if not replay:
+        condition &= CallbackDeliveryItem.status == delivery.status
+    try:
+        delivery.update(actions=[CallbackDeliveryItem.attempts.add(1), CallbackDeliveryItem.last_attempt_at.set(now),
+                                 CallbackDeliveryItem.status.set('failed' if receive_count >= MAX_RECEIVES
+                                                                 else 'retrying'),
+                                 CallbackDeliveryItem.posting_until.set(now + POST_LEASE)],
+                        condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == 'ConditionalCheckFailedException':
+            return False
+        raise
+    return True
+
+
+def _outcome(delivery: CallbackDeliveryItem, status: str, now: datetime, status_code: int | None = None,
+             error: str | None = None) -> None:
+    """The attempt's outcome; the lease is given back."""
+    actions = [CallbackDeliveryItem.status.set(status), CallbackDeliveryItem.posting_until.remove(),
                CallbackDeliveryItem.last_status_code.set(status_code) if status_code is not None
                else CallbackDeliveryItem.last_status_code.remove(),
                CallbackDeliveryItem.last_error.set(error) if error else CallbackDeliveryItem.last_error.remove()]
@@ -332,27 +396,48 @@ def _retry(delivery: CallbackDeliveryItem, error: str, receive_count: int, now: 
            status_code: int | None = None) -> RetryLater:
     """Records a failed attempt that may succeed later; on the last receive, the delivery is failed (the queue
     moves the message to its dead-letter queue). Returns what the caller raises."""
-    _attempted(delivery, 'failed' if receive_count >= MAX_RECEIVES else 'retrying', now, status_code, error)
+    _outcome(delivery, 'failed' if receive_count >= MAX_RECEIVES else 'retrying', now, status_code, error)
     return RetryLater(f'callback not delivered: {error}' + (f' {status_code}' if status_code else ''))
+
+
+def _posted_within(seconds: float, post: Callable[[], int]) -> int:
+    """`post`'s status, or httpx2.TimeoutException after `seconds` in all: httpx's timeouts are per read, and
+    a receiver that drips its answer a byte at a time would hold the function until Lambda ends it. The post
+    left behind ends at its own per-read timeout."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    try:
+        return executor.submit(post).result(timeout=seconds)
+    except FutureTimeout:
+        raise httpx2.TimeoutException('no answer in time') from None
+    finally:
+        executor.shutdown(wait=False)
 
 
 def deliver(detail: dict, receive_count: int, now: datetime) -> str:
     """Posts one delivery, signed. Raises RetryLater when it should be tried again; the outcome never names
-    the URL (it may carry a token) or a secret."""
+    the URL (it may carry a token) or a secret. A message of a delivery that was delivered or refused posts
+    nothing unless it is a replay (_may_post); two messages of one delivery never post at once (the lease)."""
     tenant_id = detail['tenant_id']
+    replay = bool(detail.get('replay'))
     delivery = repository.find(CallbackDeliveryItem, CallbackDeliveryItem.key(tenant_id, detail['event_id']))
     if delivery is None:
         return 'dropped: no such delivery (expired)'
-    if delivery.status == 'delivered' and not detail.get('replay'):
-        return 'already delivered'
+    if not _may_post(delivery, replay):
+        return f'already {delivery.status}'
+    if not _attempt_started(delivery, receive_count, replay, now):
+        current = repository.find_consistent(CallbackDeliveryItem, CallbackDeliveryItem.key(tenant_id,
+                                                                                          detail['event_id']))
+        if current is not None and not _may_post(current, replay):
+            return f'already {current.status}'
+        raise RetryLater('another message of this delivery is posting it')
     item = _settings(tenant_id)
     if item is None:
-        _attempted(delivery, 'failed', now, error='callbacks_off')
+        _outcome(delivery, 'failed', now, error='callbacks_off')
         return 'failed: callbacks are not set any more'
     try:
         alert_settings.checked_webhook_url(item.url)
     except ValueError:
-        _attempted(delivery, 'failed', now, error='url_refused')
+        _outcome(delivery, 'failed', now, error='url_refused')
         return 'failed: the callback URL may not be posted to'
     addresses = alert_settings.checked_addresses(item.url)
     if not addresses:
@@ -363,17 +448,18 @@ def deliver(detail: dict, receive_count: int, now: datetime) -> str:
     headers = {'Content-Type': 'application/json', 'User-Agent': USER_AGENT,
                alerts.SIGNATURE_HEADER: signature(secrets_of(item, now), int(now.timestamp()), raw)}
     try:
-        status = alerts.post_to_checked_address(item.url, addresses[:alerts.MAX_ADDRESSES_TRIED], raw, headers)
+        status = _posted_within(POST_DEADLINE_SECONDS, lambda: alerts.post_to_checked_address(
+            item.url, addresses[:alerts.MAX_ADDRESSES_TRIED], raw, headers))
     except httpx2.TimeoutException:
         raise _retry(delivery, 'timeout', receive_count, now) from None
     except httpx2.HTTPError:
         raise _retry(delivery, 'connection', receive_count, now) from None
     if 200 <= status < 300:
-        _attempted(delivery, 'delivered', now, status)
+        _outcome(delivery, 'delivered', now, status)
         return f'delivered: {status}'
     if status >= 500 or status in RETRIED_STATUSES:
         raise _retry(delivery, 'http_status', receive_count, now, status)
-    _attempted(delivery, 'failed', now, status, 'http_status')
+    _outcome(delivery, 'failed', now, status, 'http_status')
     return f'failed: the receiver answered {status}'
 
 
