@@ -113,7 +113,7 @@ def test_a_scheduling_handled_after_the_cancellation_says_what_it_announced_with
     assert scheduled['booking']['version'] < cancelled['booking']['version']
 
 
-def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiver):
+def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiver, monkeypatch):
     stack.setup_online_service()
     set_callbacks(stack, alert_receiver.url, ['meeting.started'])
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
@@ -121,7 +121,11 @@ def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiv
         stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='yoga', start=start))
     assert stack.admin('POST', 'bookings/s1/start')[0] == 200
     stack.pump()
+    reads = []
+    find = callbacks.repository.find
+    monkeypatch.setattr(callbacks.repository, 'find', lambda model, key: reads.append(model.__name__) or find(model, key))
     drain(stack)
+    assert reads.count('MeetingItem') == 1 and 'BookingItem' not in reads  # the session's, once; the bookings batched
     bodies = alert_receiver.bodies()
     assert sorted(body['booking']['id'] for body in bodies) == ['s1', 's2']
     assert {body['type'] for body in bodies} == {'meeting.started'}

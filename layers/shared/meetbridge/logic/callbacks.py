@@ -205,19 +205,23 @@ def delivery_id(tenant_id: str, event_id: str, booking_id: str) -> str:
     return 'cb-' + hashlib.sha256(f'{tenant_id}|{event_id}|{booking_id}'.encode()).hexdigest()[:32]
 
 
-def _bookings_of(tenant_id: str, detail: dict) -> list[BookingItem]:
-    """The bookings an event is about: its booking, or the active bookings of its meeting (a class session)."""
+def _bookings_of(tenant_id: str, detail: dict) -> tuple[list[BookingItem], MeetingItem | None]:
+    """The bookings an event is about, and their meeting, read once: its booking, or the active bookings of its
+    meeting (a class session), read with one BatchGet."""
     if detail.get('booking_id'):
         booking = repository.find(BookingItem, BookingItem.key(tenant_id, detail['booking_id']))
-        return [booking] if booking is not None else []
+        if booking is None:
+            return [], None
+        return [booking], repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
     meeting_key = detail.get('meeting_key')
+    meeting = meeting_key and repository.find(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
     booking_ids = detail.get('booking_ids')
     if booking_ids is None:
-        meeting = meeting_key and repository.find(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
         booking_ids = meeting.booking_ids if meeting else []
-    found = (repository.find(BookingItem, BookingItem.key(tenant_id, booking_id)) for booking_id in sorted(booking_ids))
-    return [booking for booking in found
-            if booking is not None and booking.status == 'active' and booking.meeting_key == meeting_key]
+    found = BookingItem.batch_get([BookingItem.key(tenant_id, booking_id) for booking_id in booking_ids])
+    bookings = sorted((booking for booking in found if booking.status == 'active' and booking.meeting_key == meeting_key),
+                      key=lambda booking: booking.booking_id)
+    return bookings, meeting or None
 
 
 def _external_id(booking: BookingItem) -> str | None:
@@ -274,14 +278,14 @@ def _message(tenant_id: str, delivery: CallbackDeliveryItem, replay: bool = Fals
 
 
 def _claimed(tenant_id: str, event_type: str, event_id: str, occurred_at: datetime, detail: dict,
-             booking: BookingItem, now: datetime, message_id: str) -> CallbackDeliveryItem | None:
+             booking: BookingItem, meeting: MeetingItem | None, now: datetime,
+             message_id: str) -> CallbackDeliveryItem | None:
     """The delivery's record, written once, when this event message may queue the delivery's message; None when
     it may not: the message is queued already (`queued_at`), or another publication of the event claimed it
     (`queued_by`, the SQS message id, which stays the same when this message is received again)."""
     key = CallbackDeliveryItem.key(tenant_id, delivery_id(tenant_id, event_id, booking.booking_id))
     found = repository.find(CallbackDeliveryItem, key)
     if found is None:
-        meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, booking.meeting_key))
         identifier = key[1].removeprefix(CALLBACK_DELIVERY_PREFIX)
         body = body_of(tenant_id, event_type, identifier, occurred_at, booking, meeting, detail)
         delivery = CallbackDeliveryItem(*key, delivery_id=identifier, event_type=event_type,
@@ -324,9 +328,10 @@ def fan_out(detail_type: str, detail: dict, occurred_at: datetime, now: datetime
     if detail_type not in item.events:
         return f'no callbacks: {detail_type} was not asked for'
     event_id = str(detail.get('event_id') or detail.get('notice_id'))
+    bookings, meeting = _bookings_of(tenant_id, detail)
     deliveries = [delivery for delivery in (
-        _claimed(tenant_id, detail_type, event_id, occurred_at, detail, booking, now, message_id)
-        for booking in _bookings_of(tenant_id, detail)) if delivery is not None]
+        _claimed(tenant_id, detail_type, event_id, occurred_at, detail, booking, meeting, now, message_id)
+        for booking in bookings) if delivery is not None]
     sqs = aws.client('sqs')
     refused = False
     for first in range(0, len(deliveries), SENT_AT_ONCE):
