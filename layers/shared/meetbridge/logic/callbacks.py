@@ -12,11 +12,12 @@ links), and a message on the same queue posts it. The URL is checked as the aler
 (logic/alert_settings.py: https, public addresses only, the post pinned to the addresses checked), and the
 post is signed over the raw body with the alert webhook's scheme (X-Meetbridge-Signature).
 
-A 2xx answer is delivered. Any other answer but a 5xx, 408 and 429 (a 4xx, a 3xx: redirects are not followed)
-fails the delivery at once (the platform refused it; retrying cannot help): it is recorded and can be replayed. A 5xx, 408, 429, a timeout or a connection that
-fails is retried: the callbacks function makes the message visible again after retries.growing_delay (30 s,
-doubling, 1 h at most), so MAX_RECEIVES receives span more than RETRY_SPAN (24 h); the last one failing
-marks it failed and the queue moves it to its dead-letter queue (`meetbridge dlq replay` sends it back).
+A 2xx answer is delivered. Any other answer but a 5xx, 408 and 429 (a 4xx, a 3xx: redirects are not
+followed) fails the delivery at once (the platform refused it; retrying cannot help): it is recorded and can be
+replayed. A 5xx, 408, 429, a timeout or a connection that fails is retried: the callbacks function makes the
+message visible again after retries.growing_delay (30 s, doubling, 1 h at most), so MAX_RECEIVES receives span
+more than RETRY_SPAN (24 h); the last one failing marks it failed and the queue moves it to its dead-letter
+queue (`meetbridge dlq replay` sends it back).
 """
 
 import hashlib
