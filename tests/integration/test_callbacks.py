@@ -339,6 +339,28 @@ def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_se
     assert stack.admin('POST', 'callbacks/deliveries/cb-0/replay')[0] == 404
 
 
+def test_a_replay_posted_before_its_status_is_set_stays_delivered(stack, alert_receiver, monkeypatch):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    stack.book(booking_event())
+    alert_receiver.statuses = [410]
+    drain(stack)
+    [failed] = deliveries(stack)
+    with monkeypatch.context() as patched:
+
+        class PostedAtOnce:
+            """SQS, and the callbacks function taking the replay the moment it is sent."""
+
+            def send_message(self, **message):
+                patched.undo()
+                boto3.client('sqs').send_message(**message)
+                drain(stack)
+
+        patched.setattr(callbacks.aws, 'client', lambda service: PostedAtOnce())
+        replayed = callbacks.replay(stack.tenant.tenant_id, failed['id'], datetime.now(UTC))
+    assert replayed.status == 'delivered' and deliveries(stack)[0]['status'] == 'delivered'
+
+
 def test_a_receiver_down_for_every_receive_ends_in_the_dead_letter_queue_and_is_replayed_from_it(stack, alert_receiver):
     stack.setup_online_service()
     set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])

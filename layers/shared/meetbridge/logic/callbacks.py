@@ -534,5 +534,12 @@ def replay(tenant_id: str, delivery: str, now: datetime) -> DeliveryOut:
     # Sent first: a message the queue refused leaves the delivery as it was, not `retrying` with nothing queued.
     aws.client('sqs').send_message(QueueUrl=settings(CallbacksQueueSettings).callbacks_queue_url,
                                    MessageBody=_message(tenant_id, item, replay=True))
-    item.update(actions=[CallbackDeliveryItem.status.set('retrying')])
+    try:
+        # Unless the replay was posted already, in the moment since the send: its outcome stands.
+        item.update(actions=[CallbackDeliveryItem.status.set('retrying')],
+                    condition=CallbackDeliveryItem.status == item.status)
+    except UpdateError as exc:
+        if exc.cause_response_code != 'ConditionalCheckFailedException':
+            raise
+        item.refresh(consistent_read=True)
     return _delivery_out(item)
