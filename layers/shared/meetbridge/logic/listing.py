@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from meetbridge.errors import InvalidInput
+from meetbridge.logic import online
 from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
 from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key, index_time,
                                      tenant_pk)
@@ -122,7 +123,9 @@ class ListedBooking(BaseModel):
     session_id: str | None
     meeting: ListedMeeting | None
     problem: str | None
-    online: bool  # it has a meeting, or its service is online and it was not made at a kiosk
+    # As the admin switched it (the booking, else its class session); otherwise it has a meeting, or its service is
+    # online; never when it was made at a kiosk.
+    online: bool
 
 
 class BookingsPage(BaseModel):
@@ -178,12 +181,13 @@ def _position_of(item: BookingItem) -> dict[str, str]:
 
 
 def _summaries(tenant_id: str, items: list[BookingItem]) -> list[ListedBooking]:
-    """The page's bookings with their meetings and services, read in one batch each."""
+    """The page's bookings with their meetings, services and class sessions, read in one batch each."""
     meeting_keys = {MeetingItem.key(tenant_id, key) for key in {item.meeting_key for item in items}}
     service_keys = {ServiceItem.key(tenant_id, key) for key in {item.service_id for item in items}}
     meetings = {meeting.meeting_key: meeting for meeting in MeetingItem.batch_get(meeting_keys)
                 if meeting.status != 'creating'}
     online_services = {service.service_id for service in ServiceItem.batch_get(service_keys) if service.online}
+    session_overrides = online.session_overrides(tenant_id, items)
     summaries = []
     for item in items:
         meeting = meetings.get(item.meeting_key)
@@ -194,7 +198,10 @@ def _summaries(tenant_id: str, items: list[BookingItem]) -> list[ListedBooking]:
                                               account_type=meeting.provider_type),
             # As on the booking itself: a change that waits is shown while it waits.
             problem=item.problem or (item.pending if item.status != 'cancelled' else None),
-            online=meeting is not None or (item.service_id in online_services and item.channel != 'kiosk'),
+            online=online.effective(
+                item, item.online if item.online is not None else session_overrides.get(item.session_id),
+                item.service_id in online_services,
+                meeting is not None and meeting.status != 'cancelled' and item.booking_id in meeting.booking_ids),
         ))
     return summaries
 
