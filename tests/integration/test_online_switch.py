@@ -262,3 +262,23 @@ def test_a_junior_key_switches_its_providers_bookings_but_no_session(ready, zoom
     assert stack.admin('PUT', 'sessions/yoga-1/online', {'online': False}, api_key=junior['key'])[0] == 403
     status, senior = stack.admin('POST', 'keys', {'role': 'senior'})
     assert stack.admin('PUT', 'sessions/yoga-1/online', {'online': False}, api_key=senior['key'])[0] == 202
+
+
+def test_a_platforms_own_meeting_switched_in_person_and_back_is_the_platforms_again(ready, zoom):
+    stack, url = ready, 'https://meet.platform.example/room-7'
+    event = booking_event(session_id='yoga-9')
+    event['booking']['platform_meeting_url'] = url
+    stack.book(event)
+    links = stack.view('b1')[1]['links']
+    zoom.reset_calls()
+
+    _switch(stack, 'bookings/b1', False)
+    assert stack.view('b1')[1]['meeting']['status'] == 'cancelled'
+    _switch(stack, 'bookings/b1', True)
+
+    view = stack.view('b1')[1]
+    assert view['meeting']['provider'] == 'platform' and view['meeting']['key'] == 'booking:b1'
+    assert view['meeting']['status'] == 'scheduled' and view['links'] == links
+    assert _zoom_calls(zoom) == [] and zoom.meetings == {}  # none of ours made beside it
+    click = _page(stack, links['provider'], 'POST')
+    assert click['statusCode'] == 303 and click['headers']['Location'] == url
