@@ -282,3 +282,22 @@ def test_a_platforms_own_meeting_switched_in_person_and_back_is_the_platforms_ag
     assert _zoom_calls(zoom) == [] and zoom.meetings == {}  # none of ours made beside it
     click = _page(stack, links['provider'], 'POST')
     assert click['statusCode'] == 303 and click['headers']['Location'] == url
+
+
+def test_a_switch_racing_a_change_of_the_booking_is_answered_409_and_is_safe_to_repeat(ready, zoom, monkeypatch):
+    from meetbridge.logic import online
+
+    stack = ready
+    stack.book(booking_event(version=1))
+    stale = BookingItem.get(*BookingItem.key(stack.tenant.tenant_id, 'b1'))
+    # The booking's own change lands between the switch's read and its write.
+    stack.book(booking_event('booking.rescheduled', start=stale.start + timedelta(hours=1), version=2))
+    with monkeypatch.context() as patched:
+        patched.setattr(online.repository, 'get_booking', lambda tenant_id, booking_id: stale)
+        status, problem = stack.admin('PUT', 'bookings/b1/online', {'online': False})
+
+    assert (status, problem['error']) == (409, 'conflict')
+    assert BookingItem.get(*BookingItem.key(stack.tenant.tenant_id, 'b1')).online is None
+    assert len(zoom.meetings) == 1
+    _switch(stack, 'bookings/b1', False)
+    assert zoom.meetings == {} and stack.view('b1')[1]['booking']['online']['effective'] is False
