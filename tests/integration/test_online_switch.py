@@ -301,3 +301,16 @@ def test_a_switch_racing_a_change_of_the_booking_is_answered_409_and_is_safe_to_
     assert len(zoom.meetings) == 1
     _switch(stack, 'bookings/b1', False)
     assert zoom.meetings == {} and stack.view('b1')[1]['booking']['online']['effective'] is False
+
+
+def test_a_booking_held_in_person_moves_the_sessions_version_on(ready, zoom):
+    stack, key = ready, SessionItem.key(ready.tenant.tenant_id, 'yoga-5')
+    _switch(stack, 'sessions/yoga-5', False)
+    assert SessionItem.get(*key).version == 1
+
+    for number in (1, 2):
+        stack.book(booking_event(booking_id=f'b{number}', client_id=f'c{number}', session_id='yoga-5'))
+
+    session = SessionItem.get(*key)
+    assert session.version == 3 and session.in_person_ids == {'b1', 'b2'} and session.online is False
+    assert zoom.meetings == {}

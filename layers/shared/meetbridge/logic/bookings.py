@@ -146,7 +146,8 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
 def _hold_in_session(tenant_id: str, session_id: str, booking_id: str, now: datetime) -> None:
     """Notes a booking of the session held in person (no meeting lists it), for the session's switch back online.
     An atomic add that makes the session's item when it has none."""
-    session = SessionItem(*SessionItem.key(tenant_id, session_id))
+    # A version of 0 makes pynamodb ADD 1 to the stored one (not set it to 1): a switch that read it before conflicts.
+    session = SessionItem(*SessionItem.key(tenant_id, session_id), version=0)
     session.update(actions=[SessionItem.session_id.set(session_id), SessionItem.in_person_ids.add({booking_id}),
                             SessionItem.updated_at.set(now)], add_version_condition=False)
 
