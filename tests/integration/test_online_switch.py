@@ -314,3 +314,19 @@ def test_a_booking_held_in_person_moves_the_sessions_version_on(ready, zoom):
     session = SessionItem.get(*key)
     assert session.version == 3 and session.in_person_ids == {'b1', 'b2'} and session.online is False
     assert zoom.meetings == {}
+
+
+def test_a_booking_held_in_person_then_cancelled_has_links_that_say_cancelled_and_no_email(ready, zoom):
+    stack = ready
+    stack.book(booking_event(version=1))
+    links = stack.view('b1')[1]['links']
+    _switch(stack, 'bookings/b1', False)
+    emails = len(sent_emails())
+
+    stack.book(booking_event('booking.cancelled', version=2))
+
+    for url in (links['provider'], links['clients']['c1']):
+        page = _page(stack, url)
+        assert page['statusCode'] == 410 and 'This meeting was cancelled' in page['body']
+    assert len(sent_emails()) == emails  # no "online meeting cancelled" for a session held in person
+    assert zoom.meetings == {}

@@ -896,6 +896,11 @@ def _cancel(event: BookingEvent, existing: BookingItem | None, now: datetime) ->
     # A booking held in person was told so: its cancellation is the platform's to tell, not an online meeting's.
     announced_before = existing.client_link_sealed is not None and existing.pending_notice != 'created' and \
         not existing.in_person
+    if existing.in_person and existing.meeting_key == f'booking:{existing.booking_id}':
+        # Its own meeting's provider link says now that the booking is cancelled, not that it is in person.
+        meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, existing.meeting_key))
+        if meeting is not None and meeting.in_person:
+            repository.update(meeting, actions=[MeetingItem.in_person.remove(), MeetingItem.updated_at.set(now)])
     existing.status = 'cancelled'
     _record_order(existing, event)
     existing.updated_at = now
