@@ -92,7 +92,6 @@ def set_session_online(tenant_id: str, session_id: str, online: bool, queue_url:
     each. Its bookings are those in its meeting and those it holds in person (bookings of a service that is not
     online are not recorded, so they are switched when their platform sends a change of them)."""
     now = now or datetime.now(UTC)
-    repository.get_tenant(tenant_id)
     key = SessionItem.key(tenant_id, session_id)
     session = repository.find_consistent(SessionItem, key) or SessionItem(*key, session_id=session_id)
     if session.online is not online:
