@@ -2,6 +2,7 @@
 
 import json
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -13,7 +14,7 @@ from meetbridge.config import (AlertWebhookSettings, DeadLetterSettings, Functio
                                ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, alert_settings, dead_letters, keys, listing, online, sources, tenants
+from meetbridge.logic import admin, alert_settings, dead_letters, keys, listing, online, reports, sources, tenants
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
@@ -113,21 +114,66 @@ def get_providers(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT,
     return listing.list_providers(tenant_id, limit, cursor)
 
 
+# The bookings' filters, shared by the bookings list and the meetings report.
+StartFrom = Annotated[AwareDatetime | None, Query(alias='from', description='starts at or after (ISO 8601 with an '
+                                                  'offset)')]
+StartTo = Annotated[AwareDatetime | None, Query(alias='to', description='starts before (ISO 8601 with an offset)')]
+BookingStatus = Annotated[Literal['received', 'active', 'cancelled'] | None, Query()]
+
+
 @app.get(f'{TENANT}/bookings', summary='The bookings by start, filtered (a page; `next` asks for the following '
          'one, which a page thinned by `service_id`, `provider_id`, `status` or `source` may precede short)',
          tags=['bookings'], responses=ERRORS)
 def get_bookings(
-    tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None,
-    start_from: Annotated[AwareDatetime | None, Query(alias='from', description='starts at or after (ISO 8601 '
-                                                      'with an offset)')] = None,
-    start_to: Annotated[AwareDatetime | None, Query(alias='to', description='starts before (ISO 8601 with an '
-                                                    'offset)')] = None,
-    service_id: IdFilter = None, provider_id: IdFilter = None,
-    status: Annotated[Literal['received', 'active', 'cancelled'] | None, Query()] = None, source: IdFilter = None,
+    tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None, start_from: StartFrom = None,
+    start_to: StartTo = None, service_id: IdFilter = None, provider_id: IdFilter = None, status: BookingStatus = None,
+    source: IdFilter = None,
 ) -> listing.BookingsPage:
     filters = listing.BookingFilters(start_from=start_from, start_to=start_to, service_id=service_id,
                                      provider_id=provider_id, status=status, source=source)
     return listing.list_bookings(tenant_id, filters, limit, cursor)
+
+
+@app.get(f'{TENANT}/reports/meetings', summary='The online meetings report: one row per meeting (a class '
+         "session's bookings make one), by start, times in the tenant's zone, with the bookings list's filters; "
+         'JSON, or CSV with `Accept: text/csv` or `format=csv` (a page; `next` asks for the following one)',
+         tags=['reports'], responses={200: {'description': 'A page of the report', 'content': {
+             'application/json': {'model': reports.MeetingsReport},
+             'text/csv': {'schema': {'type': 'string', 'description': 'the same page, one line per client, with '
+                                                                      'the next page in `X-Next-Cursor` and `Link`'}},
+         }}, **ERRORS})
+def get_meetings_report(
+    tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None, start_from: StartFrom = None,
+    start_to: StartTo = None, service_id: IdFilter = None, provider_id: IdFilter = None, status: BookingStatus = None,
+    source: IdFilter = None,
+    answer_format: Annotated[Literal['json', 'csv'] | None, Query(alias='format', description='overrides `Accept`')] = None,
+):  # no return annotation: Powertools would validate the CSV against it
+    filters = listing.BookingFilters(start_from=start_from, start_to=start_to, service_id=service_id,
+                                     provider_id=provider_id, status=status, source=source)
+    report = reports.meetings_report(app.context['caller'].tenant, filters, limit, cursor)
+    if (answer_format or _preferred_format(app.current_event.headers.get('accept'))) == 'json':
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=report.model_dump_json())
+    headers = {'Content-Disposition': f'attachment; filename="meetings-{tenant_id}.csv"'}
+    if report.next:
+        query = {**(app.current_event.query_string_parameters or {}), 'next': report.next, 'format': 'csv'}
+        headers |= {'X-Next-Cursor': report.next,
+                    'Link': f'<{_api_base()}{app.current_event.raw_path}?{urlencode(query)}>; rel="next"'}
+    return Response(status_code=200, content_type='text/csv; charset=utf-8', body=reports.as_csv(report),
+                    headers=headers)
+
+
+def _preferred_format(accept: str | None) -> str:
+    """CSV when the Accept header ranks text/csv above application/json (or names only it), else JSON."""
+    quality = {}
+    for entry in (accept or '').split(','):
+        media_type, *parameters = (part.strip() for part in entry.split(';'))
+        weight = next((value for name, _, value in (parameter.partition('=') for parameter in parameters)
+                       if name.strip().lower() == 'q'), '1')
+        try:
+            quality[media_type.lower()] = float(weight)
+        except ValueError:
+            quality[media_type.lower()] = 0.0
+    return 'csv' if quality.get('text/csv', 0) > quality.get('application/json', 0) else 'json'
 
 
 @app.get(f'{TENANT}/settings/general', summary="The tenant's own time zone (reports show times in it)",

@@ -151,7 +151,7 @@ def test_bookings_are_listed_by_start_in_pages_from_the_index_never_a_scan(stack
     assert third == {'id': 'b3', 'source': 'generic', 'service_id': 'svc', 'provider_id': 'eli',
                      'start': '2030-05-04T12:00:00Z', 'end': '2030-05-04T12:30:00Z', 'timezone': 'Europe/Berlin',
                      'status': 'active', 'session_id': None, 'problem': None, 'online': True,
-                     'meeting': {'key': 'booking:b3', 'status': 'scheduled', 'account_type': 'custom_link'}}
+                     'no_show_evidence': None, 'meeting': {'key': 'booking:b3', 'status': 'scheduled', 'account_type': 'custom_link'}}
     assert pages[0][0]['meeting'] is None and pages[0][0]['online'] is False  # b0 is a haircut
     assert 'Scan' not in dynamodb_calls and 'Query' in dynamodb_calls
 
@@ -192,3 +192,26 @@ def test_bad_bounds_and_filters_are_400_naming_them(stack, booked):
     cursor = _list(stack, 'bookings', limit=2, provider_id='eli')[1]['next']
     status, answer = _list(stack, 'bookings', limit=2, provider_id='dana', next=cursor)
     assert status == 400 and answer['field'] == 'next' and 'other filters' in answer['message']
+
+
+def test_a_listed_booking_whose_start_passed_says_whether_its_client_opened_the_link_from_one_batch_read(
+        stack, dynamodb_calls):
+    """no_show_evidence as on the booking itself; the page's client opens are one BatchGetItem, not a read a row."""
+    from meetbridge.store.models import LinkOpensItem
+
+    tenant_id = stack.tenant.tenant_id
+    past = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    for number, fields in enumerate(({'client_link_sealed': b'sealed'}, {'client_link_sealed': b'sealed'},
+                                     {'client_link_sealed': b'sealed', 'status': 'cancelled'}, {},
+                                     {'client_link_sealed': b'sealed', 'start': past + timedelta(days=30)})):
+        _booking(tenant_id, number, **{'start': past + timedelta(hours=number), **fields})
+    LinkOpensItem(*LinkOpensItem.client_key(tenant_id, 'b1'), first=past, last=past, count=1).save()
+    dynamodb_calls.clear()
+
+    status, page = _list(stack, 'bookings')
+    assert status == 200
+    # b0 never opened; b1 did; b2 was cancelled; b3 had no link to open; b4 has not started.
+    assert [(item['id'], item['no_show_evidence']) for item in page['items']] == [
+        ('b0', True), ('b1', False), ('b2', False), ('b3', None), ('b4', None)]
+    # Meetings, services and opens: a batch each; the one GetItem is the API key's tenant.
+    assert dynamodb_calls.count('BatchGetItem') == 3 and dynamodb_calls.count('GetItem') == 1, dynamodb_calls

@@ -14,12 +14,12 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
 from meetbridge.errors import InvalidInput
-from meetbridge.logic import online
+from meetbridge.logic import analytics, online
 from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
 from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key, index_time,
                                      tenant_pk)
@@ -126,6 +126,9 @@ class ListedBooking(BaseModel):
     # As the admin switched it (the booking, else its class session); otherwise it has a meeting, or its service is
     # online; never when it was made at a kiosk.
     online: bool
+    # The start passed and the client never opened their link (None before the start or without a link; False
+    # when cancelled), as on the booking itself.
+    no_show_evidence: bool | None
 
 
 class BookingsPage(BaseModel):
@@ -176,18 +179,54 @@ def _filter_condition(filters: BookingFilters):
     return condition
 
 
-def _position_of(item: BookingItem) -> dict[str, str]:
+def position_of(item: BookingItem) -> dict[str, str]:
+    """A booking's place in gsi2, as a cursor keeps it."""
     return {'pk': item.pk, 'sk': item.sk, 'gsi2pk': item.gsi2pk, 'gsi2sk': item.gsi2sk}
 
 
-def _summaries(tenant_id: str, items: list[BookingItem]) -> list[ListedBooking]:
-    """The page's bookings with their meetings, services and class sessions, read in one batch each."""
+def page_start(tenant_id: str, listing: str, filters: BookingFilters, cursor: str | None) -> dict[str, str] | None:
+    """Where a page of the bookings index starts: after the position `cursor` names, once it is shown to be one
+    `listing` handed out to this tenant for these filters (None: at the beginning)."""
+    if filters.start_from and filters.start_to and filters.start_to <= filters.start_from:
+        raise InvalidInput('to: must be after from', field='to')
+    if cursor is None:
+        return None
+    pk, index_pk = tenant_pk(tenant_id), bookings_key(tenant_id)
+    return decode_cursor(cursor, tenant_id, listing, filters.as_cursor_filters(), lambda position: (
+        set(position) == {'pk', 'sk', 'gsi2pk', 'gsi2sk'} and position['pk'] == pk
+        and position['sk'].startswith('BOOKING#') and position['gsi2pk'] == index_pk))
+
+
+def query_bookings(tenant_id: str, filters: BookingFilters, limit: int,
+                   start: dict[str, str] | None) -> tuple[list[BookingItem], dict[str, str] | None]:
+    """One Query of gsi2 (`BOOKINGS#<tenant>`) by start, after `start`: `from`/`to` bound its sort key, the other
+    filters are a filter expression on the `limit` bookings it reads. Answers the bookings kept and the position of
+    the last one read when there may be more (None: the window holds no more)."""
+    answer = BookingItem._get_connection().query(
+        bookings_key(tenant_id), range_key_condition=_start_condition(filters),
+        filter_condition=_filter_condition(filters), index_name=BookingItem.gsi2.Meta.index_name,
+        exclusive_start_key=start and _wire(start), limit=limit)
+    evaluated = answer.get('LastEvaluatedKey')
+    return ([BookingItem.from_raw_data(raw) for raw in answer.get('Items', [])],
+            evaluated and {name: value['S'] for name, value in evaluated.items()})
+
+
+def shown_problem(item: BookingItem) -> str | None:
+    """A booking's problem as the admin sees it, as on the booking itself: a change that waits is shown while it
+    waits."""
+    return item.problem or (item.pending if item.status != 'cancelled' else None)
+
+
+def _summaries(tenant_id: str, items: list[BookingItem], now: datetime) -> list[ListedBooking]:
+    """The page's bookings with their meetings, services, class sessions and client opens, read in one batch each
+    (the opens only of the bookings whose start passed: before it there is no evidence either way)."""
     meeting_keys = {MeetingItem.key(tenant_id, key) for key in {item.meeting_key for item in items}}
     service_keys = {ServiceItem.key(tenant_id, key) for key in {item.service_id for item in items}}
     meetings = {meeting.meeting_key: meeting for meeting in MeetingItem.batch_get(meeting_keys)
                 if meeting.status != 'creating'}
     online_services = {service.service_id for service in ServiceItem.batch_get(service_keys) if service.online}
     session_overrides = online.session_overrides(tenant_id, items)
+    client_opens, _ = analytics.opens_of_many(tenant_id, [item.booking_id for item in items if item.start <= now])
     summaries = []
     for item in items:
         meeting = meetings.get(item.meeting_key)
@@ -196,38 +235,22 @@ def _summaries(tenant_id: str, items: list[BookingItem]) -> list[ListedBooking]:
             start=item.start, end=item.end, timezone=item.timezone, status=item.status, session_id=item.session_id,
             meeting=meeting and ListedMeeting(key=meeting.meeting_key, status=meeting.status,
                                               account_type=meeting.provider_type),
-            # As on the booking itself: a change that waits is shown while it waits.
-            problem=item.problem or (item.pending if item.status != 'cancelled' else None),
+            problem=shown_problem(item),
             online=online.effective(
                 item, item.online if item.online is not None else session_overrides.get(item.session_id),
                 item.service_id in online_services,
                 meeting is not None and meeting.status != 'cancelled' and item.booking_id in meeting.booking_ids),
+            no_show_evidence=analytics.no_show_evidence(item, client_opens.get(item.booking_id, analytics.NEVER),
+                                                        now),
         ))
     return summaries
 
 
 def list_bookings(tenant_id: str, filters: BookingFilters, limit: int, cursor: str | None) -> BookingsPage:
-    """A page of the tenant's bookings by start, from one Query of gsi2 (`BOOKINGS#<tenant>`): `from`/`to` bound
-    its sort key, the other filters are a filter expression on what it reads."""
-    if filters.start_from and filters.start_to and filters.start_to <= filters.start_from:
-        raise InvalidInput('to: must be after from', field='to')
-    pk, index_pk = tenant_pk(tenant_id), bookings_key(tenant_id)
-    cursor_filters = filters.as_cursor_filters()
-    start = None
-    if cursor is not None:
-        start = _wire(decode_cursor(cursor, tenant_id, 'bookings', cursor_filters, lambda position: (
-            set(position) == {'pk', 'sk', 'gsi2pk', 'gsi2sk'} and position['pk'] == pk
-            and position['sk'].startswith('BOOKING#') and position['gsi2pk'] == index_pk)))
-    answer = BookingItem._get_connection().query(
-        index_pk, range_key_condition=_start_condition(filters), filter_condition=_filter_condition(filters),
-        index_name=BookingItem.gsi2.Meta.index_name, exclusive_start_key=start, limit=limit + 1)
-    found = [BookingItem.from_raw_data(raw) for raw in answer.get('Items', [])]
+    """A page of the tenant's bookings by start: one Query of `limit` + 1 bookings (the extra one only tells
+    whether there is a next page)."""
+    found, evaluated = query_bookings(tenant_id, filters, limit + 1, page_start(tenant_id, 'bookings', filters, cursor))
     items = found[:limit]
-    if len(found) > limit:
-        position = _position_of(items[-1])
-    elif 'LastEvaluatedKey' in answer:
-        position = {name: value['S'] for name, value in answer['LastEvaluatedKey'].items()}
-    else:
-        position = None
-    return BookingsPage(items=_summaries(tenant_id, items) if items else [],
-                        next=position and encode_cursor(tenant_id, 'bookings', cursor_filters, position))
+    position = position_of(items[-1]) if len(found) > limit else evaluated
+    return BookingsPage(items=_summaries(tenant_id, items, datetime.now(UTC)) if items else [],
+                        next=position and encode_cursor(tenant_id, 'bookings', filters.as_cursor_filters(), position))

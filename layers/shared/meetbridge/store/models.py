@@ -481,6 +481,13 @@ class LinkOpensItem(_Item):
         return tenant_pk(tenant_id), f'OPENS#PROVIDER#{meeting_key}'
 
 
+class NamedItem(_Item):
+    """Any item's name alone, whatever its type (a service's, a provider's): the meetings report reads the names
+    of a page's services and providers in one batch (logic/reports.py)."""
+
+    name = UnicodeAttribute(null=True)
+
+
 class QuotaItem(_Item):
     """Calls one provider-side user made today, counted before the provider is asked."""
 
