@@ -284,20 +284,39 @@ def test_a_platforms_own_meeting_switched_in_person_and_back_is_the_platforms_ag
     assert click['statusCode'] == 303 and click['headers']['Location'] == url
 
 
-def test_a_switch_racing_a_change_of_the_booking_is_answered_409_and_is_safe_to_repeat(ready, zoom, monkeypatch):
+def test_a_switch_racing_a_change_of_the_booking_reads_it_again_and_409_only_when_it_keeps_changing(
+        ready, zoom, monkeypatch):
     from meetbridge.logic import online
 
     stack = ready
     stack.book(booking_event(version=1))
-    stale = BookingItem.get(*BookingItem.key(stack.tenant.tenant_id, 'b1'))
+    key = BookingItem.key(stack.tenant.tenant_id, 'b1')
+    stale = BookingItem.get(*key)
     # The booking's own change lands between the switch's read and its write.
     stack.book(booking_event('booking.rescheduled', start=stale.start + timedelta(hours=1), version=2))
-    with monkeypatch.context() as patched:
-        patched.setattr(online.repository, 'get_booking', lambda tenant_id, booking_id: stale)
-        status, problem = stack.admin('PUT', 'bookings/b1/online', {'online': False})
+    real_read = online.repository.find_consistent
 
+    # A stale first read: the write conflicts, the booking is read again and the switch stored.
+    stale_copies = iter([stale])
+    with monkeypatch.context() as patched:
+        patched.setattr(online.repository, 'find_consistent',
+                        lambda model, item_key: next(stale_copies, None) or real_read(model, item_key))
+        assert stack.admin('PUT', 'bookings/b1/online', {'online': False})[0] == 202
+    assert BookingItem.get(*key).online is False
+    _switch(stack, 'bookings/b1', True)
+
+    # A booking that changed before every one of the switch's writes: 409, nothing stored, safe to repeat.
+    version = BookingItem.get(*key).version
+    with monkeypatch.context() as patched:
+        def one_version_behind(model, item_key):
+            item = real_read(model, item_key)
+            item.version = version - 1
+            return item
+
+        patched.setattr(online.repository, 'find_consistent', one_version_behind)
+        status, problem = stack.admin('PUT', 'bookings/b1/online', {'online': False})
     assert (status, problem['error']) == (409, 'conflict')
-    assert BookingItem.get(*BookingItem.key(stack.tenant.tenant_id, 'b1')).online is None
+    assert BookingItem.get(*key).online is True
     assert len(zoom.meetings) == 1
     _switch(stack, 'bookings/b1', False)
     assert zoom.meetings == {} and stack.view('b1')[1]['booking']['online']['effective'] is False

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from meetbridge import aws, events
-from meetbridge.errors import InvalidState, NotFound, RetryLater
+from meetbridge.errors import Conflict, InvalidState, NotFound, RetryLater
 from meetbridge.logic import bookings
 from meetbridge.observability import logger
 from meetbridge.store import repository
@@ -29,6 +29,7 @@ from meetbridge.store.models import BookingItem, MeetingItem, SessionItem
 # A message on the meetings queue: apply one booking's stored override (it carries no value, so the latest wins).
 BOOKING_SWITCH = 'booking.switch'
 SEND_BATCH = 10  # SQS's most per SendMessageBatch
+SAVE_ATTEMPTS = 3  # reads and writes of a booking's switch before a Conflict is answered
 
 
 class OnlineIn(BaseModel):
@@ -69,19 +70,30 @@ def session_overrides(tenant_id: str, items: list[BookingItem]) -> dict[str, boo
 
 def set_booking_online(tenant_id: str, booking_id: str, online: bool, queue_url: str,
                        now: datetime | None = None) -> None:
-    """Stores one booking's switch and has it applied. A Conflict (the booking changed meanwhile) answers 409: the
-    request is safe to repeat."""
-    item = repository.get_booking(tenant_id, booking_id)
-    if item.status == 'cancelled':
-        raise InvalidState('the booking is cancelled: it cannot be switched online or in person')
-    if item.status != 'active':
-        raise NotFound('booking not found')  # only its webhook was received: nothing of it is applied yet
-    if item.channel == 'kiosk':
-        raise InvalidState(bookings.KIOSK)
-    if item.online is not online:
+    """Stores one booking's switch and has it applied. The meetings function writes the booking too (its outbox
+    entry published, a change applied): the switch is read and written again a few times before a Conflict
+    answers 409, which is safe to repeat."""
+    now = now or datetime.now(UTC)
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
+        if item is None:
+            raise NotFound('booking not found')
+        if item.status == 'cancelled':
+            raise InvalidState('the booking is cancelled: it cannot be switched online or in person')
+        if item.status != 'active':
+            raise NotFound('booking not found')  # only its webhook was received: nothing of it is applied yet
+        if item.channel == 'kiosk':
+            raise InvalidState(bookings.KIOSK)
+        if item.online is online:
+            break
         item.online = online
-        item.updated_at = now or datetime.now(UTC)
-        repository.save(item)
+        item.updated_at = now
+        try:
+            repository.save(item)
+            break
+        except Conflict:
+            if attempt == SAVE_ATTEMPTS:
+                raise
     if not _applied(item, online):
         _send(queue_url, tenant_id, [booking_id])
 
