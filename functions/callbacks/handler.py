@@ -34,7 +34,7 @@ def record_handler(record: SQSRecord) -> str:
             outcome = callbacks.deliver(detail, int(record.attributes.approximate_receive_count), now)
         else:
             occurred_at = datetime.fromisoformat(envelope['time'].replace('Z', '+00:00')) if envelope.get('time') else now
-            outcome = callbacks.fan_out(detail_type, detail, occurred_at, now)
+            outcome = callbacks.fan_out(detail_type, detail, occurred_at, now, record.message_id)
     except RetryLater as retried:
         _log(detail_type, detail, f'retried: {retried}')
         raise
@@ -46,9 +46,11 @@ def _log(detail_type: str, detail: dict, outcome: str) -> None:
     # Ids and outcomes only: the URL can carry a token, the body carries the join links.
     logger.info('callback', extra={'tenant_id': detail['tenant_id'], 'type': detail_type,
                                    'id': detail.get('event_id'), 'outcome': outcome})
-    if detail_type == callbacks.DELIVERY:
-        metrics.add_metric(name='CallbacksDelivered' if outcome.startswith('delivered') else 'CallbacksNotDelivered',
-                           unit='Count', value=1)
+    # An attempt's outcome only: a message with nothing to post (delivered or failed already, expired) is neither.
+    if detail_type == callbacks.DELIVERY and outcome.startswith('delivered'):
+        metrics.add_metric(name='CallbacksDelivered', unit='Count', value=1)
+    elif detail_type == callbacks.DELIVERY and outcome.startswith(('failed', 'retried')):
+        metrics.add_metric(name='CallbacksNotDelivered', unit='Count', value=1)
 
 
 @config.using(CallbacksSettings)

@@ -17,16 +17,22 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def receiver():
-    """Takes callbacks on 127.0.0.1 (the local stack allows plain http to this machine), answering each with the
-    next of `statuses` (then 204); joined after."""
+    """Takes callbacks on 127.0.0.1 (the local stack allows plain http to this machine), answering 204, or 410
+    once to a callback whose (booking id, type) is in `refused`: the demo tenant is shared, so other tests'
+    callbacks may arrive meanwhile and must not take the refusal; joined after."""
     received: list[tuple[dict, bytes]] = []
-    statuses: list[int] = []
+    refused: set[tuple[str, str]] = set()
 
     class Handle(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(statuses.pop(0) if statuses else 204)
+            callback = json.loads(body)
+            try:
+                refused.remove((callback["booking"]["id"], callback["type"]))  # atomic: one refusal each
+                self.send_response(410)
+            except KeyError:
+                self.send_response(204)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -36,7 +42,7 @@ def receiver():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/meetbridge/callbacks", received, statuses
+    yield f"http://127.0.0.1:{server.server_port}/meetbridge/callbacks", received, refused
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
@@ -49,7 +55,7 @@ def _bodies_of(received: list, booking: Booking, event_type: str) -> list[tuple[
 
 
 def test_a_booking_is_called_back_signed_with_its_links_and_a_refused_callback_is_replayed(stack, receiver):
-    url, received, statuses = receiver
+    url, received, refused = receiver
     answer = stack.admin("PUT", "settings/callbacks", {"url": url, "events": ["meeting.scheduled", "meeting.cancelled"]})
     assert answer.status == 200, answer
     secret = answer.json()["secret"]
@@ -65,7 +71,7 @@ def test_a_booking_is_called_back_signed_with_its_links_and_a_refused_callback_i
                                  "client": view["links"]["clients"][booking.client.id]}
         assert (body["booking"]["status"], body["meeting"]["status"]) == ("active", "scheduled")
 
-        statuses.append(410)  # the platform refuses the cancellation once: failed at once, not retried
+        refused.add((booking.id, "meeting.cancelled"))  # the platform refuses it once: failed at once, not retried
         assert stack.post_webhook(booking.event("booking.cancelled")).status == 202
 
         def failed() -> dict | None:

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from bookings import booking_event
 from helpers import admin_event, handler, sqs_event
 
 from meetbridge.logic import callbacks, dead_letters
 from meetbridge.security.signatures import SignatureError, verify_timestamped
-from meetbridge.store.models import CallbackSettingsItem
+from meetbridge.store.models import CallbackDeliveryItem, CallbackSettingsItem
 
 ALL_TYPES = list(callbacks.EVENT_TYPES)
 
@@ -98,7 +99,21 @@ def test_a_booking_scheduled_is_posted_signed_with_its_links(stack, alert_receiv
     assert cancelled[0]['booking']['version'] > body['booking']['version']
 
 
-def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiver):
+def test_a_scheduling_handled_after_the_cancellation_says_what_it_announced_without_links(stack, alert_receiver):
+    """Both events wait on the queue; the scheduling is posted after the booking was cancelled."""
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled', 'meeting.cancelled'])
+    stack.book(booking_event())
+    stack.book(booking_event('booking.cancelled'))
+    assert all(report == {'batchItemFailures': []} for report in drain(stack))
+    scheduled, cancelled = sorted(alert_receiver.bodies(), key=lambda body: body['booking']['version'])
+    assert (scheduled['type'], scheduled['booking']['status'], scheduled['links']) == \
+        ('meeting.scheduled', 'active', None)
+    assert (cancelled['type'], cancelled['booking']['status']) == ('meeting.cancelled', 'cancelled')
+    assert scheduled['booking']['version'] < cancelled['booking']['version']
+
+
+def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiver, monkeypatch):
     stack.setup_online_service()
     set_callbacks(stack, alert_receiver.url, ['meeting.started'])
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
@@ -106,7 +121,11 @@ def test_a_started_class_session_is_one_callback_per_booking(stack, alert_receiv
         stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='yoga', start=start))
     assert stack.admin('POST', 'bookings/s1/start')[0] == 200
     stack.pump()
+    reads = []
+    find = callbacks.repository.find
+    monkeypatch.setattr(callbacks.repository, 'find', lambda model, key: reads.append(model.__name__) or find(model, key))
     drain(stack)
+    assert reads.count('MeetingItem') == 1 and 'BookingItem' not in reads  # the session's, once; the bookings batched
     bodies = alert_receiver.bodies()
     assert sorted(body['booking']['id'] for body in bodies) == ['s1', 's2']
     assert {body['type'] for body in bodies} == {'meeting.started'}
@@ -148,6 +167,103 @@ def test_an_event_published_twice_is_one_callback(stack, alert_receiver):
     assert len(alert_receiver.requests) == 1 and len(deliveries(stack)) == 1
 
 
+def test_an_event_published_twice_at_once_queues_one_delivery_message(stack, alert_receiver):
+    """Both publications are on the queue before either is handled: the first claims the delivery, the second
+    queues nothing, and a publication handled again (its send refused) still queues what it claimed."""
+    from meetbridge import events
+
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.in_person'])
+    stack.book(booking_event())
+    drain(stack)  # its meeting.scheduled, not asked for
+    detail = {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-twice', 'meeting_key': 'booking:b1',
+              'booking_id': 'b1'}
+    events.publish(events.MEETING_IN_PERSON, detail)
+    events.publish(events.MEETING_IN_PERSON, detail)
+    first, second = stack.cloud.queues['callbacks'].receive()
+    assert handler('callbacks')(sqs_event([first]), stack.context) == {'batchItemFailures': []}
+    assert handler('callbacks')(sqs_event([second]), stack.context) == {'batchItemFailures': []}
+    assert handler('callbacks')(sqs_event([first]), stack.context) == {'batchItemFailures': []}  # sent already
+    [message] = stack.cloud.queues['callbacks'].receive()
+    assert json.loads(message['body'])['detail-type'] == callbacks.DELIVERY
+    assert not stack.cloud.queues['callbacks'].receive()
+
+
+def test_a_claimed_delivery_whose_send_failed_is_queued_when_its_event_comes_back(stack, alert_receiver, monkeypatch):
+    from meetbridge import events
+
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.in_person'])
+    stack.book(booking_event())
+    drain(stack)  # its meeting.scheduled, not asked for
+    events.publish(events.MEETING_IN_PERSON, {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-refused',
+                                              'meeting_key': 'booking:b1', 'booking_id': 'b1'})
+    [event] = stack.cloud.queues['callbacks'].receive()
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.aws, 'client', lambda service: RefusingQueue())
+        assert handler('callbacks')(sqs_event([event]), stack.context)['batchItemFailures']
+    assert handler('callbacks')(sqs_event([event]), stack.context) == {'batchItemFailures': []}
+    assert drain(stack) == [{'batchItemFailures': []}]
+    assert len(alert_receiver.requests) == 1
+
+
+def test_a_copy_of_a_refused_or_posting_delivery_posts_nothing(stack, alert_receiver):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    stack.book(booking_event())
+    [record] = _delivery_records(stack)
+    [listed] = deliveries(stack)
+    key = CallbackDeliveryItem.key(stack.tenant.tenant_id, listed['id'])
+
+    # Another message of the delivery is posting it (its lease): this one comes back later, posting nothing.
+    CallbackDeliveryItem.get(*key).update(actions=[
+        CallbackDeliveryItem.posting_until.set(datetime.now(UTC) + timedelta(seconds=20))])
+    assert handler('callbacks')(sqs_event([_received(record, 1)]), stack.context)['batchItemFailures']
+    assert not alert_receiver.requests and deliveries(stack)[0]['attempts'] == 0
+    CallbackDeliveryItem.get(*key).update(actions=[CallbackDeliveryItem.posting_until.remove()])
+
+    alert_receiver.statuses = [410]
+    assert handler('callbacks')(sqs_event([_received(record, 2)]), stack.context) == {'batchItemFailures': []}
+    assert handler('callbacks')(sqs_event([_received(record, 3)]), stack.context) == {'batchItemFailures': []}
+    assert len(alert_receiver.requests) == 1
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts'], listed['last_status_code']) == ('failed', 1, 410)
+
+
+def test_an_attempt_is_recorded_before_the_post_and_the_post_is_cut_at_its_deadline(stack, alert_receiver,
+                                                                                  monkeypatch):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    stack.book(booking_event())
+    [record] = _delivery_records(stack)
+    [listed] = deliveries(stack)
+    key = CallbackDeliveryItem.key(stack.tenant.tenant_id, listed['id'])
+
+    # The worker dies while posting: the attempt is recorded all the same.
+    def died(*_):
+        raise SystemExit('the worker is gone')
+
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.alerts, 'post_to_checked_address', died)
+        with pytest.raises(SystemExit):
+            callbacks.deliver(json.loads(record['body'])['detail'], 1, datetime.now(UTC))
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts']) == ('retrying', 1) and listed['last_attempt_at']
+    CallbackDeliveryItem.get(*key).update(actions=[CallbackDeliveryItem.posting_until.remove()])  # its lease ran out
+
+    # A receiver slower than the post's deadline, each read within its timeout: a timeout, retried.
+    def slow(*_):
+        time.sleep(1)
+        return 200
+
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.alerts, 'post_to_checked_address', slow)
+        patched.setattr(callbacks, 'POST_DEADLINE_SECONDS', 0.1)
+        assert handler('callbacks')(sqs_event([_received(record, 2)]), stack.context)['batchItemFailures']
+    [listed] = deliveries(stack)
+    assert (listed['status'], listed['attempts'], listed['last_error']) == ('retrying', 2, 'timeout')
+
+
 def _delivery_records(stack) -> list[dict]:
     """The rule's event turned into its delivery messages, taken off the queue (one per booking)."""
     [event] = stack.cloud.queues['callbacks'].receive()
@@ -155,11 +271,26 @@ def _delivery_records(stack) -> list[dict]:
     return stack.cloud.queues['callbacks'].receive()
 
 
+class RefusingQueue:
+    """SQS refusing every message sent; the rest (the retry's delay) is SQS's own."""
+
+    def send_message(self, **_):
+        raise ClientError({'Error': {'Code': 'ServiceUnavailable', 'Message': 'refused'}}, 'SendMessage')
+
+    def send_message_batch(self, Entries, **_):
+        return {'Successful': [], 'Failed': [{'Id': entry['Id'], 'SenderFault': False, 'Code': 'ServiceUnavailable'}
+                                             for entry in Entries]}
+
+    def __getattr__(self, name):
+        return getattr(boto3.client('sqs'), name)
+
+
 def _received(record: dict, count: int) -> dict:
     return {**record, 'attributes': {**record['attributes'], 'ApproximateReceiveCount': str(count)}}
 
 
-def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_sends_it_again(stack, alert_receiver):
+def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_sends_it_again(stack, alert_receiver,
+                                                                                            capsys, monkeypatch):
     stack.setup_online_service()
     set_callbacks(stack, alert_receiver.url)
     stack.book(booking_event())
@@ -175,9 +306,12 @@ def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_se
     [listed] = deliveries(stack)
     assert (listed['status'], listed['attempts'], listed['last_status_code'], listed['last_error']) == \
         ('delivered', 3, 200, None)
-    # A redelivery of a delivered callback posts nothing.
+    # A redelivery of a delivered callback posts nothing, and counts as neither delivered nor not.
+    capsys.readouterr()
     assert handler('callbacks')(sqs_event([_received(record, 4)]), stack.context) == {'batchItemFailures': []}
     assert len(alert_receiver.requests) == 3
+    metrics_lines = capsys.readouterr().out
+    assert 'CallbacksNotDelivered' not in metrics_lines and 'CallbacksDelivered' not in metrics_lines
 
     # A 4xx other than 408/429: failed at once, not retried.
     stack.book(booking_event('booking.rescheduled', start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)))
@@ -188,6 +322,13 @@ def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_se
     assert (failed['type'], failed['status'], failed['attempts'], failed['last_status_code']) == \
         ('meeting.rescheduled', 'failed', 1, 410)
 
+    # A replay the queue refuses leaves the delivery failed.
+    with monkeypatch.context() as patched:
+        patched.setattr(callbacks.aws, 'client', lambda service: RefusingQueue())
+        with pytest.raises(ClientError):
+            callbacks.replay(stack.tenant.tenant_id, failed['id'], datetime.now(UTC))
+    assert [item['status'] for item in deliveries(stack) if item['id'] == failed['id']] == ['failed']
+
     status, replayed = stack.admin('POST', f"callbacks/deliveries/{failed['id']}/replay")
     assert status == 200 and replayed['id'] == failed['id'] and replayed['status'] == 'retrying'
     assert drain(stack) == [{'batchItemFailures': []}]
@@ -196,6 +337,28 @@ def test_a_receiver_down_is_retried_then_a_refusal_fails_at_once_and_a_replay_se
     assert [(item['status'], item['attempts']) for item in deliveries(stack) if item['id'] == failed['id']] == \
         [('delivered', 2)]
     assert stack.admin('POST', 'callbacks/deliveries/cb-0/replay')[0] == 404
+
+
+def test_a_replay_posted_before_its_status_is_set_stays_delivered(stack, alert_receiver, monkeypatch):
+    stack.setup_online_service()
+    set_callbacks(stack, alert_receiver.url, ['meeting.scheduled'])
+    stack.book(booking_event())
+    alert_receiver.statuses = [410]
+    drain(stack)
+    [failed] = deliveries(stack)
+    with monkeypatch.context() as patched:
+
+        class PostedAtOnce:
+            """SQS, and the callbacks function taking the replay the moment it is sent."""
+
+            def send_message(self, **message):
+                patched.undo()
+                boto3.client('sqs').send_message(**message)
+                drain(stack)
+
+        patched.setattr(callbacks.aws, 'client', lambda service: PostedAtOnce())
+        replayed = callbacks.replay(stack.tenant.tenant_id, failed['id'], datetime.now(UTC))
+    assert replayed.status == 'delivered' and deliveries(stack)[0]['status'] == 'delivered'
 
 
 def test_a_receiver_down_for_every_receive_ends_in_the_dead_letter_queue_and_is_replayed_from_it(stack, alert_receiver):

@@ -22,7 +22,7 @@ from integration_stack import connect_microsoft, connect_zoom
 
 from infra.local import iam
 from infra.sandboxes.zoom.signing import sign
-from meetbridge import aws, outbox
+from meetbridge import aws, events, outbox
 from meetbridge.store.models import OutboxItem
 from meetbridge.store.repository import account_used_by, get_meeting
 
@@ -314,8 +314,11 @@ def drive_callbacks(stack, receiver) -> None:
     assert handler('callbacks')(sqs_event(records), stack.context) == {'batchItemFailures': []}
     assert stack.admin('PUT', 'settings/callbacks', {'url': receiver.url, 'events': ['meeting.cancelled']})[0] == 200
     stack.book(booking_event('booking.cancelled', booking_id='m1', client_id='c6', provider_id='eli'))
-    [event] = stack.cloud.queues['callbacks'].receive()
-    assert handler('callbacks')(sqs_event([event]), stack.context) == {'batchItemFailures': []}
+    # A class session's event: its bookings read with one BatchGet (m1 is cancelled: nothing is queued).
+    events.publish(events.MEETING_CANCELLED, {'tenant_id': stack.tenant.tenant_id, 'event_id': 'e-session',
+                                              'meeting_key': 'session:grants', 'booking_ids': ['m1']})
+    for event in stack.cloud.queues['callbacks'].receive():
+        assert handler('callbacks')(sqs_event([event]), stack.context) == {'batchItemFailures': []}
     deliveries = stack.cloud.queues['callbacks'].receive()
     receiver.statuses = [503]
     assert handler('callbacks')(sqs_event(deliveries), stack.context)['batchItemFailures']

@@ -321,6 +321,7 @@ def _save_and_announce(tenant_id: str, item: BookingItem) -> None:
             'booking_id': item.booking_id,
             'meeting_key': item.meeting_key,
             'change': change,
+            'version': (item.version or 0) + 1,
             'start': item.start.isoformat(),
             'end': item.end.isoformat(),
             'problem': item.problem,

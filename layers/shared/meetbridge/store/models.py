@@ -667,6 +667,9 @@ class CallbackDeliveryItem(_Item):
     created_at = UTCDateTimeAttribute()
     last_attempt_at = UTCDateTimeAttribute(null=True)
     delivered_at = UTCDateTimeAttribute(null=True)
+    queued_by = UnicodeAttribute(null=True)  # the SQS message id of the event that may queue its message
+    queued_at = UTCDateTimeAttribute(null=True)  # when its message was queued (set once)
+    posting_until = UTCDateTimeAttribute(null=True)  # an attempt's lease: no other message posts it meanwhile
     ttl = TTLAttribute()
 
     @staticmethod
