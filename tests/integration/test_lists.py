@@ -2,7 +2,7 @@
 
 import json
 import urllib.parse
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -192,6 +192,28 @@ def test_bad_bounds_and_filters_are_400_naming_them(stack, booked):
     cursor = _list(stack, 'bookings', limit=2, provider_id='eli')[1]['next']
     status, answer = _list(stack, 'bookings', limit=2, provider_id='dana', next=cursor)
     assert status == 400 and answer['field'] == 'next' and 'other filters' in answer['message']
+
+
+# Instants datetime cannot move to UTC or round up to the second, and years outside 1970..9998 in UTC.
+OUT_OF_RANGE = (('from', '0001-01-01T00:00:00+14:00'), ('from', '9999-12-31T23:59:59.5Z'),
+                ('to', '9999-12-31T23:59:59-14:00'), ('from', '0999-01-01T00:00:00Z'), ('to', '1969-12-31T23:59:59Z'),
+                ('from', '9999-01-01T00:00:00Z'))
+
+
+def test_a_bound_outside_the_years_listed_is_400_naming_it(stack, booked):
+    for field, moment in OUT_OF_RANGE:
+        status, answer = _list(stack, 'bookings', **{field: moment})
+        assert status == 400 and answer['field'] == field and '1970' in answer['message'], (field, moment, answer)
+    status, page = _list(stack, 'bookings', **{'from': '1970-01-01T00:00:00Z', 'to': '9998-12-31T23:59:59.5Z'})
+    assert status == 200 and len(page['items']) == 12
+
+
+def test_the_index_time_has_four_digit_years_so_it_sorts_by_time():
+    from meetbridge.store.models import index_time
+
+    assert index_time(datetime(999, 1, 1, tzinfo=UTC)) == '0999-01-01T00:00:00Z'
+    assert index_time(datetime(2030, 5, 4, 13, 0, 0, 500, tzinfo=timezone(timedelta(hours=2)))) == '2030-05-04T11:00:00Z'
+    assert index_time(datetime(999, 1, 1, tzinfo=UTC)) < index_time(datetime(1970, 1, 1, tzinfo=UTC))
 
 
 def test_a_listed_booking_whose_start_passed_says_whether_its_client_opened_the_link_from_one_batch_read(

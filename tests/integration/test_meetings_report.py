@@ -204,6 +204,14 @@ def test_a_bad_limit_filter_or_another_lists_cursor_is_400(stack, booked):
     assert status == 400 and 'other filters' in json.loads(body)['message']
 
 
+def test_a_bound_outside_the_years_listed_is_400_naming_it(stack, booked):
+    from test_lists import OUT_OF_RANGE
+
+    for field, moment in OUT_OF_RANGE:
+        status, _, body = _report(stack, **{field: moment})
+        assert status == 400 and json.loads(body)['field'] == field, (field, moment, body)
+
+
 def test_times_follow_the_zones_offsets_through_a_daylight_saving_change(stack):
     tenant_id = stack.tenant.tenant_id
     assert stack.admin('PUT', 'settings/general', {'timezone': 'Europe/Paris'})[0] == 200

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 from meetbridge.errors import InvalidInput
 from meetbridge.logic import analytics
@@ -134,6 +134,11 @@ class BookingsPage(BaseModel):
     next: str | None
 
 
+# The years a `from`/`to` may fall in, in UTC: far enough from datetime's own ends (years 1 and 9999) that moving
+# it to UTC and rounding it up to the second (_bound) cannot overflow.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
 class BookingFilters(BaseModel):
     start_from: datetime | None = None
     start_to: datetime | None = None
@@ -141,6 +146,22 @@ class BookingFilters(BaseModel):
     provider_id: str | None = None
     status: str | None = None
     source: str | None = None
+
+    @field_validator('start_from', 'start_to')
+    @classmethod
+    def _within_the_years_listed(cls, moment: datetime | None, info: ValidationInfo) -> datetime | None:
+        # Raised as is (not a pydantic error): the handler builds the filters, and the message names the
+        # query parameter.
+        if moment is None:
+            return None
+        try:
+            year = moment.astimezone(UTC).year
+        except OverflowError:
+            year = None
+        if year is None or not FIRST_YEAR <= year <= LAST_YEAR:
+            field = 'from' if info.field_name == 'start_from' else 'to'
+            raise InvalidInput(f'{field}: must be in the years {FIRST_YEAR} to {LAST_YEAR} (UTC)', field=field)
+        return moment
 
     def as_cursor_filters(self) -> dict:
         return {name: value.isoformat() if isinstance(value, datetime) else value

@@ -420,8 +420,9 @@ def hosted_by_key(tenant_id: str, account_id: str) -> str:
 
 
 def index_time(moment: datetime) -> str:
-    """One fixed width in UTC, so that the index sorts and compares by time."""
-    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
+    """One fixed width in UTC, so that the index sorts and compares by time (strftime's `%Y` drops the leading
+    zeros of a year before 1000, isoformat keeps four digits)."""
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + 'Z'
 
 
 class JoinLinkItem(_Item):
