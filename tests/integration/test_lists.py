@@ -194,6 +194,48 @@ def test_bad_bounds_and_filters_are_400_naming_them(stack, booked):
     assert status == 400 and answer['field'] == 'next' and 'other filters' in answer['message']
 
 
+def _tampered(cursor: str, **position) -> str:
+    """`cursor` with its position's keys changed, encoded again (a cursor is checked, not signed)."""
+    import base64
+
+    document = json.loads(base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)))
+    return listing.encode_cursor(document['t'], document['l'], document['f'], {**document['k'], **position})
+
+
+def test_a_cursor_whose_index_key_is_not_its_bookings_or_outside_the_window_is_400(stack, booked):
+    window = {'from': '2030-05-04T10:00:00Z', 'to': '2030-05-04T15:00:00Z'}
+    cursor = _list(stack, 'bookings', limit=2, **window)[1]['next']  # after b2, 2030-05-04T11:00:00Z
+    assert [booking['id'] for booking in _list(stack, 'bookings', limit=2, next=_tampered(
+        cursor, sk='BOOKING#b3', gsi2sk='2030-05-04T12:00:00Z#b3'), **window)[1]['items']] == ['b4', 'b5']
+    for gsi2sk in ('2030-05-04T11:00:00Z#b3', '2030-05-04T11:00:00Z', 'x', '2030-05-04T11:00:00+00:00#b2',
+                   '2030-05-04T11:00:00.000Z#b2', '2030-05-04 11:00:00Z#b2', '0001-01-01T00:00:00+14:00#b2',
+                   '2030-05-04T09:00:00Z#b2', '2030-05-04T15:00:00Z#b2', '2031-01-01T00:00:00Z#b2'):
+        status, answer = _list(stack, 'bookings', limit=2, next=_tampered(cursor, gsi2sk=gsi2sk), **window)
+        assert status == 400 and answer['field'] == 'next', (gsi2sk, answer)
+
+
+def test_a_starting_key_dynamodb_refuses_is_400_naming_next_and_other_refusals_stay_500(stack, booked, monkeypatch):
+    """moto takes any starting key; DynamoDB refuses one outside the key condition with a ValidationException."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    cursor = _list(stack, 'bookings', limit=2)[1]['next']
+    make_api_call = BaseClient._make_api_call
+    refusal = {}
+
+    def refusing(client, operation, params):
+        if operation == 'Query' and params.get('ExclusiveStartKey'):
+            raise ClientError({'Error': {'Code': 'ValidationException', 'Message': refusal['message']}}, operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', refusing)
+    refusal['message'] = 'The provided starting key is outside query boundaries based on provided conditions'
+    status, answer = _list(stack, 'bookings', limit=2, next=cursor)
+    assert status == 400 and answer['field'] == 'next', answer
+    refusal['message'] = 'One or more parameter values were invalid'
+    assert _list(stack, 'bookings', limit=2, next=cursor)[0] == 500
+
+
 # Instants datetime cannot move to UTC or round up to the second, and years outside 1970..9998 in UTC.
 OUT_OF_RANGE = (('from', '0001-01-01T00:00:00+14:00'), ('from', '9999-12-31T23:59:59.5Z'),
                 ('to', '9999-12-31T23:59:59-14:00'), ('from', '0999-01-01T00:00:00Z'), ('to', '1969-12-31T23:59:59Z'),

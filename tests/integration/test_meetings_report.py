@@ -288,6 +288,12 @@ def test_a_cursor_is_checked_like_the_lists(stack, booked):
                                                                      'gsi2pk': 'BOOKINGS#t_other', 'gsi2sk': 'x'})
     status, _, body = _report(stack, next=other)
     assert status == 400 and json.loads(body)['field'] == 'next'
+    from test_lists import _tampered
+
+    cursor = _json(stack, limit=2)['next']  # after s5, the last booking of START's second
+    for gsi2sk in ('2030-05-04T09:00:00Z#a2', '2030-05-04T09:00:00Z', '9999-12-31T23:59:59-14:00#s5'):
+        status, _, body = _report(stack, limit=2, next=_tampered(cursor, gsi2sk=gsi2sk))
+        assert status == 400 and json.loads(body)['field'] == 'next', (gsi2sk, body)
 
 
 def test_only_an_admin_key_reads_the_report(stack, booked):

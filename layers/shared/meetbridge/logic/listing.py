@@ -14,15 +14,17 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ValidationInfo, field_validator
+from pynamodb.exceptions import QueryError
 
 from meetbridge.errors import InvalidInput
 from meetbridge.logic import analytics
 from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
-from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key, index_time,
-                                     tenant_pk)
+from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key,
+                                     bookings_sort_key, index_time, tenant_pk)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -70,6 +72,19 @@ def decode_cursor(token: str, tenant_id: str, listing: str, filters: dict,
     return position
 
 
+@contextmanager
+def _starting_key_refused_as_next():
+    """A starting key DynamoDB refuses (outside the Query's key condition, or not a key of it) as the 400 naming
+    `next` a cursor check gives: the checks mean this should not happen, and if one ever misses, the caller is told
+    to start again rather than answered a 500. Any other error goes on as it is."""
+    try:
+        yield
+    except QueryError as error:
+        if error.cause_response_code == 'ValidationException' and 'starting key' in (error.cause_response_message or ''):
+            raise InvalidInput('next: not a cursor this list handed out; start again without it', field='next') from None
+        raise
+
+
 def _wire(position: dict[str, str]) -> dict[str, dict[str, str]]:
     return {name: {'S': value} for name, value in position.items()}
 
@@ -82,7 +97,8 @@ def _table_page(model: type, tenant_id: str, prefix: str, listing: str, limit: i
     if cursor is not None:
         start = _wire(decode_cursor(cursor, tenant_id, listing, {}, lambda position: (
             set(position) == {'pk', 'sk'} and position['pk'] == pk and position['sk'].startswith(prefix))))
-    found = list(model.query(pk, model.sk.startswith(prefix), limit=limit + 1, last_evaluated_key=start))
+    with _starting_key_refused_as_next():
+        found = list(model.query(pk, model.sk.startswith(prefix), limit=limit + 1, last_evaluated_key=start))
     items = found[:limit]
     if len(found) <= limit:
         return items, None
@@ -213,7 +229,20 @@ def page_start(tenant_id: str, listing: str, filters: BookingFilters, cursor: st
     pk, index_pk = tenant_pk(tenant_id), bookings_key(tenant_id)
     return decode_cursor(cursor, tenant_id, listing, filters.as_cursor_filters(), lambda position: (
         set(position) == {'pk', 'sk', 'gsi2pk', 'gsi2sk'} and position['pk'] == pk
-        and position['sk'].startswith('BOOKING#') and position['gsi2pk'] == index_pk))
+        and position['sk'].startswith('BOOKING#') and position['gsi2pk'] == index_pk
+        and _is_sort_key_in_window(position['gsi2sk'], position['sk'].removeprefix('BOOKING#'), filters)))
+
+
+def _is_sort_key_in_window(sort_key: str, booking_id: str, filters: BookingFilters) -> bool:
+    """Whether `sort_key` is the one the booking item derives for `booking_id` at some start, within the Query's
+    `from`/`to` window: DynamoDB refuses a starting key outside the key condition (a 400 of its own)."""
+    try:
+        derived = bookings_sort_key(datetime.fromisoformat(sort_key.split('#', 1)[0]), booking_id)
+    except (ValueError, OverflowError):
+        return False
+    return (derived == sort_key
+            and (filters.start_from is None or sort_key >= _bound(filters.start_from))
+            and (filters.start_to is None or sort_key < _bound(filters.start_to)))
 
 
 def query_bookings(tenant_id: str, filters: BookingFilters, limit: int,
@@ -221,10 +250,11 @@ def query_bookings(tenant_id: str, filters: BookingFilters, limit: int,
     """One Query of gsi2 (`BOOKINGS#<tenant>`) by start, after `start`: `from`/`to` bound its sort key, the other
     filters are a filter expression on the `limit` bookings it reads. Answers the bookings kept and the position of
     the last one read when there may be more (None: the window holds no more)."""
-    answer = BookingItem._get_connection().query(
-        bookings_key(tenant_id), range_key_condition=_start_condition(filters),
-        filter_condition=_filter_condition(filters), index_name=BookingItem.gsi2.Meta.index_name,
-        exclusive_start_key=start and _wire(start), limit=limit)
+    with _starting_key_refused_as_next():
+        answer = BookingItem._get_connection().query(
+            bookings_key(tenant_id), range_key_condition=_start_condition(filters),
+            filter_condition=_filter_condition(filters), index_name=BookingItem.gsi2.Meta.index_name,
+            exclusive_start_key=start and _wire(start), limit=limit)
     evaluated = answer.get('LastEvaluatedKey')
     return ([BookingItem.from_raw_data(raw) for raw in answer.get('Items', [])],
             evaluated and {name: value['S'] for name, value in evaluated.items()})

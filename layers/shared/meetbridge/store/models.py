@@ -326,7 +326,7 @@ class BookingItem(_Item):
         else:
             self.gsi1pk = self.gsi1sk = None
         self.gsi2pk = bookings_key(self.pk.removeprefix('TENANT#'))
-        self.gsi2sk = f'{index_time(self.start)}#{self.booking_id}'
+        self.gsi2sk = bookings_sort_key(self.start, self.booking_id)
         return super().serialize(null_check=null_check)
 
 
@@ -336,6 +336,11 @@ def failed_key(tenant_id: str) -> str:
 
 def bookings_key(tenant_id: str) -> str:
     return f'BOOKINGS#{tenant_id}'
+
+
+def bookings_sort_key(start: datetime, booking_id: str) -> str:
+    """A booking's gsi2 sort key: its start second in UTC, then its id."""
+    return f'{index_time(start)}#{booking_id}'
 
 
 class SupersededMeeting(MapAttribute):
