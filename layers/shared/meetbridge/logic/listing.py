@@ -17,9 +17,10 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, TypeAdapter, ValidationError, ValidationInfo, field_validator
 from pynamodb.exceptions import QueryError
 
+from meetbridge.domain.model import Identifier
 from meetbridge.errors import InvalidInput
 from meetbridge.logic import analytics
 from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
@@ -154,6 +155,8 @@ class BookingsPage(BaseModel):
 # it to UTC and rounding it up to the second (_bound) cannot overflow.
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 
+IDENTIFIER = TypeAdapter(Identifier)  # a session's id, as the sources take it
+
 
 class BookingFilters(BaseModel):
     start_from: datetime | None = None
@@ -234,15 +237,28 @@ def page_start(tenant_id: str, listing: str, filters: BookingFilters, cursor: st
 
 
 def _is_sort_key_in_window(sort_key: str, booking_id: str, filters: BookingFilters) -> bool:
-    """Whether `sort_key` is the one the booking item derives for `booking_id` at some start, within the Query's
-    `from`/`to` window: DynamoDB refuses a starting key outside the key condition (a 400 of its own)."""
+    """Whether `sort_key` is one the booking item derives for `booking_id` at some start and meeting (its own or a
+    session's), within the Query's `from`/`to` window: DynamoDB refuses a starting key outside the key condition
+    (a 400 of its own)."""
+    second, _, meeting_key = sort_key.removesuffix(f'#{booking_id}').partition('#')
+    kind, _, meeting_id = meeting_key.partition(':')
+    if not (meeting_key == f'booking:{booking_id}' or kind == 'session' and _is_identifier(meeting_id)):
+        return False
     try:
-        derived = bookings_sort_key(datetime.fromisoformat(sort_key.split('#', 1)[0]), booking_id)
+        derived = bookings_sort_key(datetime.fromisoformat(second), meeting_key, booking_id)
     except (ValueError, OverflowError):
         return False
     return (derived == sort_key
             and (filters.start_from is None or sort_key >= _bound(filters.start_from))
             and (filters.start_to is None or sort_key < _bound(filters.start_to)))
+
+
+def _is_identifier(text: str) -> bool:
+    try:
+        IDENTIFIER.validate_python(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def query_bookings(tenant_id: str, filters: BookingFilters, limit: int,
