@@ -15,7 +15,8 @@ from meetbridge.config import (AlertWebhookSettings, CallbacksQueueSettings, Dea
                                MeetingsQueueSettings, ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import admin, alert_settings, callbacks, dead_letters, keys, listing, reports, sources, tenants
+from meetbridge.logic import (admin, alert_settings, callbacks, dead_letters, keys, listing, online, reports, sources,
+                               tenants)
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
@@ -415,6 +416,28 @@ def start_booking(tenant_id: Id, booking_id: Id) -> admin.BookingView:
     if app.current_event.body:
         raise InvalidInput('this request takes no body')
     return admin.start_booking(tenant_id, booking_id, app.context['caller'].role)
+
+
+@app.put(f'{TENANT}/bookings/<booking_id>/online', summary='Switch one booking online (a meeting, the same links '
+         'as before) or in person (its meeting deleted, its links say so), whatever its service says, kept through '
+         'reschedules; applied within seconds; the same value again changes nothing (admin and senior keys, a '
+         'junior key for its providers\' bookings)', tags=['bookings'], status_code=202, responses={
+             202: {'description': 'The switch is stored; the booking as it is until it is applied',
+                   'content': {'application/json': {'model': admin.BookingView}}}, **ERRORS})
+def put_booking_online(tenant_id: Id, booking_id: Id, body: Annotated[online.OnlineIn, Body()]) -> admin.BookingView:
+    online.set_booking_online(tenant_id, booking_id, body.online, settings(MeetingsQueueSettings).meetings_queue_url)
+    return admin.get_booking(tenant_id, booking_id)
+
+
+@app.put(f'{TENANT}/sessions/<session_id>/online', summary='Switch a class session online or in person: each of its '
+         'bookings, and those arriving later (a booking switched on its own follows the session again); applied '
+         'within seconds (admin and senior keys)', tags=['bookings'], status_code=202, responses={
+             202: {'description': 'The switch is stored; `switching` names the bookings being applied',
+                   'content': {'application/json': {'model': online.SessionOnlineOut}}}, **ERRORS})
+def put_session_online(tenant_id: Id, session_id: Id,
+                       body: Annotated[online.OnlineIn, Body()]) -> online.SessionOnlineOut:
+    return online.set_session_online(tenant_id, session_id, body.online,
+                                     settings(MeetingsQueueSettings).meetings_queue_url)
 
 
 @app.get(f'{TENANT}/keys', summary='The API keys with a role (never the keys themselves); the tenant\'s own key '

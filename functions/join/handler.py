@@ -57,6 +57,9 @@ MESSAGES = {
     Outcome.ENDED: (410, 'This meeting has ended', 'The booked time for this meeting is over.'),
     Outcome.PAYMENT_REQUIRED: (402, 'Payment needed to join', 'This booking is not paid yet. The link opens the '
                                'meeting as soon as the payment is approved.'),
+    Outcome.IN_PERSON: (200, 'This session is now in person', 'The business changed this session from an online '
+                        'meeting to an in-person one, so the link no longer opens a meeting. Contact the business '
+                        'for where to meet.'),
     Outcome.UNAVAILABLE: (503, 'The meeting is unavailable', 'The meeting account behind this booking has been '
                           'disconnected. Please contact the business for a new link.'),
 }

@@ -1,7 +1,8 @@
 """SQS consumer of booking.* events: each becomes a meeting, join links and a start schedule; a booking.lookup
 reads a booking from its platform's API and publishes what it finds; a connection.connected applies again the
 bookings that failed for lack of an account; a connection.broken or connection.disconnected re-homes the account's
-future meetings, each a meeting.rehome of its own (logic/rehoming.py)."""
+future meetings, each a meeting.rehome of its own (logic/rehoming.py); a booking.switch applies a booking the admin
+switched online or in person (logic/online.py)."""
 
 import json
 import time
@@ -18,7 +19,7 @@ from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksS
 from meetbridge.domain.model import BookingEvent
 from meetbridge.sources.base import Lookup, LookupRefused
 from meetbridge.errors import InvalidInput, MeetbridgeError, NotFound, RetryLater
-from meetbridge.logic import bookings, failed_bookings, lookups, rehoming, waiting, webhooks
+from meetbridge.logic import bookings, failed_bookings, lookups, online, rehoming, waiting, webhooks
 from meetbridge.observability import logger, metrics
 
 
@@ -132,6 +133,9 @@ def _handle(record: SQSRecord, envelope: dict, lambda_context) -> dict:
     if envelope['detail-type'] == events.MEETING_REHOME:
         with budget.within(RECORD_SECONDS):
             return rehome_once(request={**envelope['detail'], 'message_id': record.message_id})
+    if envelope['detail-type'] == online.BOOKING_SWITCH:
+        with budget.within(RECORD_SECONDS):
+            return online.apply_switch(envelope['detail'], datetime.now(UTC))
     event = BookingEvent.model_validate(envelope['detail'])
     try:
         with budget.within(RECORD_SECONDS):

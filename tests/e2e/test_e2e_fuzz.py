@@ -37,6 +37,7 @@ ADMIN_BODY_ROUTES = {
     ("PUT", "settings/reminders"): {"offsets": ["P1D", "PT1H"]},
     ("PUT", "templates/client_created"): {"subject": "Your meeting", "body": "Hello {{ client_name }}"},
     ("POST", "keys"): {"role": "junior", "providers": ["fuzz-prov"]},
+    ("PUT", "sessions/fuzz-session/online"): {"online": False},
 }
 PAGE_PATHS = ["/", "/j", "/j/", "/j/x", "/favicon.ico", "/robots.txt", "/index.html", "/j/a/b", "/oauth",
               "/oauth/zoom", "/oauth/zoom/start", "/oauth/zoom/callback", "/oauth/nope/start", "/%ff%fe", "/.env"]

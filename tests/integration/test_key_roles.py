@@ -57,8 +57,9 @@ def test_a_junior_key_reads_and_starts_only_its_providers_bookings(booked):
     for method, rest in (('GET', 'bookings/b2'), ('POST', 'bookings/b2/start')):
         status, answer = booked.admin(method, rest, api_key=junior['key'])
         assert status == 403
-        assert answer == {'error': 'forbidden', 'message': "this key's role (junior) may only read and start its "
-                                                           "providers' bookings: this booking is another provider's"}
+        assert answer == {'error': 'forbidden', 'message': "this key's role (junior) may only read, start and switch "
+                                                           "online or in person its providers' bookings: this booking "
+                                                           "is another provider's"}
     assert booked.view('b2')[1]['meeting']['status'] == 'scheduled'
     # An unknown booking is 404, as for any key.
     assert booked.admin('GET', 'bookings/nope', api_key=junior['key'])[0] == 404
@@ -77,7 +78,8 @@ def test_a_senior_key_starts_any_booking_and_calls_nothing_else(booked):
                                ('GET', 'bookings/b1/start', None), ('GET', 'bookings/b1/links', None)):
         status, answer = booked.admin(method, rest, body, api_key=senior['key'])
         assert (status, answer) == (403, {'error': 'forbidden',
-                                          'message': "this key's role (senior) may only read and start bookings"}), \
+                                          'message': "this key's role (senior) may only read, start and "
+                                                     "switch online or in person bookings and class sessions"}), \
             (method, rest)
     assert booked.admin('GET', 'services/svc')[1]['name'] == 'Consultation'  # nothing changed
 

@@ -30,14 +30,16 @@ def caller(role: str, *providers: str) -> Caller:
 
 
 ALLOWED_TO_STAFF = [('GET', f'{BASE}/bookings/b-dana'), ('POST', f'{BASE}/bookings/b-dana/start'),
-                    ('post', f'{BASE}/bookings/b-dana/start')]
+                    ('post', f'{BASE}/bookings/b-dana/start'), ('PUT', f'{BASE}/bookings/b-dana/online')]
 ADMIN_ONLY = [('PUT', f'{BASE}/services/svc'), ('GET', f'{BASE}/keys'), ('POST', f'{BASE}/keys'),
               ('DELETE', f'{BASE}/keys/abc'), ('POST', f'{BASE}/bookings/b-dana'), ('GET', f'{BASE}/bookings/b-dana/start'),
               ('DELETE', f'{BASE}/bookings/b-dana'), ('HEAD', f'{BASE}/bookings/b-dana'),
               ('GET', f'{BASE}/sources/calcom/bookings/b-dana'), ('GET', f'{BASE}/bookings/b-dana/'),
               ('POST', f'{BASE}/bookings/b-dana/start/'), ('GET', f'{BASE}/bookings/b%2Fdana'),
               ('GET', f'{BASE}/bookings/' + 'b' * 200), ('GET', f'{BASE}/bookings/.hidden'),
-              ('GET', f'{BASE}/bookings/b-dana/../../keys'), ('GET', f'{BASE}/bookings')]
+              ('GET', f'{BASE}/bookings/b-dana/../../keys'), ('GET', f'{BASE}/bookings'),
+              ('GET', f'{BASE}/bookings/b-dana/online'), ('POST', f'{BASE}/bookings/b-dana/online'),
+              ('PUT', f'{BASE}/bookings/b-dana/start')]
 
 
 @pytest.mark.parametrize(('method', 'path'), ALLOWED_TO_STAFF + ADMIN_ONLY)
@@ -53,21 +55,30 @@ def test_senior_and_junior_keys_read_and_start_bookings(method, path):
 
 @pytest.mark.parametrize(('method', 'path'), ADMIN_ONLY)
 def test_every_other_route_is_refused_to_them_naming_the_rule(method, path):
-    with pytest.raises(Forbidden, match=r"^this key's role \(senior\) may only read and start bookings$"):
+    with pytest.raises(Forbidden, match=r"^this key's role \(senior\) may only read, start and switch online or in "
+                                        r"person bookings and class sessions$"):
         keys.authorize(caller('senior'), method, path)
-    with pytest.raises(Forbidden, match=r"^this key's role \(junior\) may only read and start its providers' "
-                                        r"bookings$"):
+    with pytest.raises(Forbidden, match=r"^this key's role \(junior\) may only read, start and switch online or in "
+                                        r"person its providers' bookings$"):
         keys.authorize(caller('junior', 'dana'), method, path)
 
 
 def test_a_junior_key_is_refused_another_providers_booking_without_its_details():
     with pytest.raises(Forbidden) as refused:
         keys.authorize(caller('junior', 'dana'), 'POST', f'{BASE}/bookings/b-eli/start')
-    assert str(refused.value) == ("this key's role (junior) may only read and start its providers' bookings: "
-                                  "this booking is another provider's")
+    assert str(refused.value) == ("this key's role (junior) may only read, start and switch online or in person its "
+                                  "providers' bookings: this booking is another provider's")
     assert 'eli' not in str(refused.value)  # nor its provider
     keys.authorize(caller('junior', 'dana', 'eli'), 'GET', f'{BASE}/bookings/b-eli')
     keys.authorize(caller('senior'), 'GET', f'{BASE}/bookings/b-eli')
+
+
+def test_a_class_sessions_switch_is_a_senior_keys_but_not_a_junior_keys():
+    keys.authorize(caller('senior'), 'PUT', f'{BASE}/sessions/yoga-1/online')
+    with pytest.raises(Forbidden, match=r"its providers' bookings$"):
+        keys.authorize(caller('junior', 'dana'), 'PUT', f'{BASE}/sessions/yoga-1/online')
+    with pytest.raises(Forbidden):
+        keys.authorize(caller('senior'), 'GET', f'{BASE}/sessions/yoga-1/online')
 
 
 def test_an_unknown_booking_is_not_found_for_a_junior_key():

@@ -18,11 +18,11 @@ def test_template_names_cover_both_recipients_and_every_change():
         'client_created', 'client_rescheduled', 'client_cancelled',
         'provider_created', 'provider_rescheduled', 'provider_cancelled',
         'starting_client', 'starting_provider', 'reminder_client', 'reminder_provider',
-        'details_changed_client', 'details_changed_provider',
+        'details_changed_client', 'details_changed_provider', 'in_person_client', 'in_person_provider',
         'alert_connection_broken', 'alert_connection_expiring', 'alert_meeting_failed', 'alert_booking_problem',
         'alert_accounts_reconciled',
     }
-    assert len(TEMPLATE_NAMES) == 17
+    assert len(TEMPLATE_NAMES) == 19
 
 
 def test_recipient_of_template():
@@ -37,6 +37,7 @@ def test_each_recipient_and_change_names_its_template():
     assert name_of('provider', 'starting') == 'starting_provider'
     assert name_of('client', 'reminder') == 'reminder_client'
     assert name_of('provider', 'details_changed') == 'details_changed_provider'
+    assert name_of('client', 'in_person') == 'in_person_client'
 
 
 def test_every_template_sends_by_default_but_starting_client():

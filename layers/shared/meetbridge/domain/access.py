@@ -20,6 +20,7 @@ class Outcome(str, Enum):
     CANCELLED = 'cancelled'
     ENDED = 'ended'
     UNAVAILABLE = 'unavailable'
+    IN_PERSON = 'in_person'
 
 
 class Phase(str, Enum):
@@ -30,6 +31,7 @@ class Phase(str, Enum):
     CANCELLED = 'cancelled'
     ENDED = 'ended'
     UNAVAILABLE = 'unavailable'
+    IN_PERSON = 'in_person'
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,16 @@ class LinkState:
     account_usable: bool
     start: datetime
     end: datetime
+    in_person: bool = False  # switched to in person by the admin: its meeting is gone, the link says so
 
 
 def decide(state: LinkState, now: datetime) -> Outcome:
-    if not state.link_active or state.booking_cancelled or state.meeting_cancelled:
+    if state.booking_cancelled:
+        return Outcome.CANCELLED
+    # Before the link's own status: switching to in person revokes the provider's link with the meeting.
+    if state.in_person:
+        return Outcome.IN_PERSON
+    if not state.link_active or state.meeting_cancelled:
         return Outcome.CANCELLED
     if now > state.end + AFTER_END_GRACE:
         return Outcome.ENDED

@@ -8,15 +8,18 @@ CLIENT_LINK = 'online_meeting_link'
 PROVIDER_LINK = 'online_meeting_provider_link'
 
 RECIPIENTS = ('client', 'provider')
-# A booking's changes, told to its client and its provider.
-BOOKING_CHANGES = ('created', 'rescheduled', 'cancelled')
+# A booking's changes, told to its client and its provider (in_person: the admin switched it, or its class
+# session, to in person: its meeting is gone and its link says so).
+BOOKING_CHANGES = ('created', 'rescheduled', 'cancelled', 'in_person')
 # What happens to a meeting: told to the client of each active booking on it and to its provider
 # (details_changed: it was made again elsewhere and its room's password, description or provider changed).
 MEETING_CHANGES = ('starting', 'reminder', 'details_changed')
 CHANGES = BOOKING_CHANGES + MEETING_CHANGES
-# The names tenants know: <recipient>_<change> for a booking's changes, <change>_<recipient> for a meeting's.
+# The names tenants know: <recipient>_<change> for the booking's changes the platform also has, <change>_<recipient>
+# for the others.
+_RECIPIENT_FIRST = ('created', 'rescheduled', 'cancelled')
 TEMPLATES: dict[str, tuple[str, str]] = {
-    (f'{recipient}_{change}' if change in BOOKING_CHANGES else f'{change}_{recipient}'): (recipient, change)
+    (f'{recipient}_{change}' if change in _RECIPIENT_FIRST else f'{change}_{recipient}'): (recipient, change)
     for change in CHANGES for recipient in RECIPIENTS
 }
 _NAMES = {recipient_and_change: name for name, recipient_and_change in TEMPLATES.items()}

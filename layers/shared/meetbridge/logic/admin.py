@@ -11,7 +11,7 @@ from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Channel, Email, Name, TimeZoneName
 from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
-from meetbridge.logic import accounts, analytics, links, reminders, starting, tenants
+from meetbridge.logic import accounts, analytics, bookings, links, online, reminders, starting, tenants
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.logic.notices import Template, template_for, template_of
 from meetbridge.notify import render
@@ -449,6 +449,8 @@ class BookingOut(BaseModel):
     # The start passed and the client never opened their link (None before the start; False when cancelled).
     no_show_evidence: bool | None
     channel: Channel | None = None  # made at a kiosk, it gets no meeting (problem says so); None otherwise
+    # The admin's switch that applies (the booking's own, else its class session's) and whether it is online.
+    online: online.OnlineOut
 
 
 class HostingAccountOut(BaseModel):
@@ -491,6 +493,9 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
     provider_link = meeting and links.open_sealed(meeting.provider_link_sealed, tenant_id, 'provider',
                                                    meeting.meeting_key)
     client_opens, provider_opens = analytics.opens_of(tenant_id, booking_id, item.meeting_key)
+    override = bookings.override_of(tenant_id, item, item.session_id)
+    service = repository.find(ServiceItem, ServiceItem.key(tenant_id, item.service_id))
+    live = meeting is not None and meeting.status != 'cancelled' and booking_id in (meeting.booking_ids or set())
     return BookingView(
         booking=BookingOut(
             id=booking_id, service_id=item.service_id, provider_id=item.provider_id, start=item.start, end=item.end,
@@ -502,6 +507,8 @@ def get_booking(tenant_id: str, booking_id: str) -> BookingView:
             opens=OpensOut(client=LinkOpensOut(**client_opens.as_dict()),
                            provider=LinkOpensOut(**provider_opens.as_dict())),
             no_show_evidence=analytics.no_show_evidence(item, client_opens, _now()),
+            online=online.OnlineOut(override=override, effective=online.effective(
+                item, override, service is not None and service.online, live)),
         ),
         meeting=meeting and MeetingOut(
             key=meeting.meeting_key, status=meeting.status, provider=meeting.provider_type,

@@ -22,7 +22,8 @@ from meetbridge.providers import provider_for
 from meetbridge.providers.base import Attendee, DailyLimit, MeetingSpec, ProviderMeeting, ProviderRejected
 from meetbridge.store import repository
 from meetbridge.store.repository import Account
-from meetbridge.store.models import AccountItem, BookingItem, ClientMap, MeetingItem, ProviderItem, ServiceItem
+from meetbridge.store.models import (AccountItem, BookingItem, ClientMap, MeetingItem, ProviderItem, ServiceItem,
+                                     SessionItem)
 
 # Retries after a provider's daily limit spread over a few minutes past midnight.
 RETRY_SPREAD = timedelta(minutes=5)
@@ -53,6 +54,7 @@ NOTICE_EVENTS = {
     'rescheduled': events.MEETING_RESCHEDULED,
     'cancelled': events.MEETING_CANCELLED,
     'failed': events.MEETING_FAILED,
+    'in_person': events.MEETING_IN_PERSON,
 }
 
 
@@ -81,17 +83,20 @@ def apply(event: BookingEvent, now: datetime) -> Result:
         booking = booking.model_copy(update={'channel': existing.channel})
     booking = _settle_pending(event.tenant_id, booking, existing)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
+    override = override_of(event.tenant_id, existing, booking.session_id)
     # A meeting the platform made, or is making, is wrapped whatever the service says: the platform decided the
-    # booking is online.
+    # booking is online. So is a booking the admin switched online (its session, for a booking not seen before).
     if existing is None and booking.platform_meeting_url is None and not booking.platform_meeting_pending and \
-            (service is None or not service.online):
+            override is not True and (service is None or not service.online):
         if received:
             waiting.forget_received(event.tenant_id, booking.id)
         return Result('ignored: the service is not an online meeting service')
     if booking.channel == 'kiosk':
         return _record_kiosk(event, booking, existing, now)
+    if override is False:
+        return _record_in_person(event, booking, existing, now)
     try:
-        return _ensure(event, booking, existing, service, now)
+        return _ensure(event, booking, existing, service, now, wanted_online=override is True)
     except DailyLimit as limit:
         return _wait_for_limit(event, booking, existing, limit, now)
 
@@ -104,6 +109,47 @@ def _record_kiosk(event: BookingEvent, booking: Booking, existing: BookingItem |
     _copy(event, booking, item, KIOSK, now)
     _save_and_announce(event.tenant_id, item)
     return Result('recorded: ' + KIOSK)
+
+
+def override_of(tenant_id: str, item: BookingItem | None, session_id: str | None) -> bool | None:
+    """Whether the admin switched the booking online (True) or to in person (False), whatever its service's switch
+    says: its own override, else its class session's; None when neither did (the service decides)."""
+    if item is not None and item.online is not None:
+        return item.online
+    if session_id is None:
+        return None
+    session = repository.find(SessionItem, SessionItem.key(tenant_id, session_id))
+    return session.online if session is not None else None
+
+
+def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingItem | None, now: datetime) -> Result:
+    """An override says in person: the booking leaves its meeting (the last one out has it deleted at the provider,
+    its start and reminder schedules with it) and keeps its links, which answer that the session is now in person.
+    A booking whose people were sent its links is announced `in_person` once; a later change of it, none."""
+    tenant_id = event.tenant_id
+    item = existing or BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
+    switched = existing is not None and not existing.in_person
+    if switched:
+        _leave(tenant_id, existing.meeting_key, booking.id, attendee_of(tenant_id, existing), now, in_person=True)
+        item.attendee_sealed = None  # the client's entry went with the meeting
+    _copy(event, booking, item, None, now)
+    item.in_person = True
+    if booking.session_id:
+        _hold_in_session(tenant_id, booking.session_id, booking.id, now)
+    if switched and item.client_link_sealed is not None:
+        # Links never announced (their 'created' is still pending) are not announced as in person either.
+        item.pending_notice = None if item.pending_notice == 'created' else 'in_person'
+    _save_and_announce(tenant_id, item)
+    return Result('recorded in person', item.pending_notice if switched else None)
+
+
+def _hold_in_session(tenant_id: str, session_id: str, booking_id: str, now: datetime) -> None:
+    """Notes a booking of the session held in person (no meeting lists it), for the session's switch back online.
+    An atomic add that makes the session's item when it has none."""
+    # A version of 0 makes pynamodb ADD 1 to the stored one (not set it to 1): a switch that read it before conflicts.
+    session = SessionItem(*SessionItem.key(tenant_id, session_id), version=0)
+    session.update(actions=[SessionItem.session_id.set(session_id), SessionItem.in_person_ids.add({booking_id}),
+                            SessionItem.updated_at.set(now)], add_version_condition=False)
 
 
 def _settle_pending(tenant_id: str, booking: Booking, existing: BookingItem | None) -> Booking:
@@ -134,8 +180,9 @@ def _spec(booking: Booking, service: ServiceItem | None, meeting_settings: dict 
 
 
 def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None, service: ServiceItem | None,
-            now: datetime) -> Result:
-    """Applies `event` as `booking`, its booking with a pending platform meeting settled (_settle_pending)."""
+            now: datetime, wanted_online: bool = False) -> Result:
+    """Applies `event` as `booking`, its booking with a pending platform meeting settled (_settle_pending).
+    `wanted_online`: an override switched it online, whatever its service says."""
     tenant_id = event.tenant_id
     if existing is not None and existing.meeting_key != booking.meeting_key:
         _leave_meeting(tenant_id, existing, now)  # moved to another class session, or to or from a platform's meeting
@@ -160,7 +207,7 @@ def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None,
         elif booking.platform_meeting_pending:
             # The booking has no live meeting (_settle_pending): the platform's is on its way, ours would double it.
             meeting, problem = None, PLATFORM_MEETING_PENDING
-        elif _platform_meeting_gone(meeting, booking, service):
+        elif not wanted_online and _platform_meeting_gone(meeting, booking, service):
             # Only the platform's meeting made this booking online: without it, ours is made for online services only.
             meeting, problem = None, PLATFORM_MEETING_GONE
         elif meeting is None or meeting.status == 'cancelled' or _claim_expired(meeting, now):
@@ -196,7 +243,7 @@ def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None,
                 tenant_id, 'client', meeting.meeting_key, meeting.end, now,
                 booking_id=booking.id, client_id=booking.client.id,
             )
-        elif change == 'rescheduled':
+        elif change in ('rescheduled', 'created'):  # moved, or back online after it was held in person
             links.extend(links.open_sealed(item.client_link_sealed, tenant_id, 'client', booking.id), meeting.end)
 
     _copy(event, booking, item, problem, now)
@@ -208,7 +255,7 @@ def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None,
 def _change(existing: BookingItem | None, booking: Booking, problem: str | None) -> str | None:
     if problem is not None:
         return 'failed' if existing is None or existing.problem is None else None
-    if existing is None or existing.problem is not None:
+    if existing is None or existing.problem is not None or existing.in_person:
         return 'created'
     if (existing.start, existing.end) != (booking.start, booking.end):
         return 'rescheduled'
@@ -241,6 +288,7 @@ def _copy(event: BookingEvent, booking: Booking, item: BookingItem, problem: str
     item.status = 'active'
     item.problem = problem
     item.pending = item.waiting_since = item.waiting_noticed = None
+    item.in_person = None  # set again by a change applied in person
     _record_order(item, event)
     item.updated_at = now
 
@@ -421,6 +469,7 @@ def _claim(tenant_id: str, booking: Booking, previous: MeetingItem | None, candi
     meeting.provider_type = chosen.type
     meeting.start, meeting.end, meeting.timezone = booking.start, booking.end, booking.timezone
     meeting.status = 'creating'
+    meeting.in_person = None
     meeting.started_at = meeting.started_by = meeting.started_by_role = None
     meeting.updated_at = now
     if fell_back_from is not None:
@@ -531,9 +580,16 @@ def lacks_account(item: BookingItem) -> bool:
 
 
 def apply_again(tenant_id: str, item: BookingItem, event_id: str, now: datetime) -> Result:
-    """Applies a booking that failed for lack of an account again, as stored (an account was connected)."""
+    """Applies a booking again as stored: one that failed for lack of an account (an account was connected), or
+    one the admin switched online or in person. A meeting the platform made stays the booking's, with the URL it
+    last sent, also when it was let go for in person (the platform's meeting is the platform's to keep)."""
+    booking = booking_of(item)
+    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, item.meeting_key))
+    if meeting is not None and meeting.provider_type == PLATFORM and meeting.details_sealed and \
+            (meeting.status != 'cancelled' or meeting.in_person):
+        booking = booking.model_copy(update={'platform_meeting_url': details_of(tenant_id, meeting).join_url})
     event = _StoredBookingEvent(tenant_id=tenant_id, source=item.source, event_id=event_id, type='booking.created',
-                                occurred_at=item.source_occurred_at, booking=booking_of(item),
+                                occurred_at=item.source_occurred_at, booking=booking,
                                 recorded_order=_applied_order(item))
     return apply(event, now)
 
@@ -589,6 +645,7 @@ def _make_platform_meeting(tenant_id: str, booking: Booking, spec: MeetingSpec, 
     meeting.account_slot = meeting.fallback_reason = None
     meeting.attempts = 0
     meeting.provider_type = PLATFORM
+    meeting.in_person = None
     meeting.external_id = None
     meeting.details_sealed = repository.seal_json(made.to_dict(), tenant_id, 'meeting', meeting.meeting_key)
     meeting.start, meeting.end, meeting.timezone = booking.start, booking.end, booking.timezone
@@ -781,9 +838,11 @@ def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:
     _leave(tenant_id, booking.meeting_key, booking.booking_id, attendee_of(tenant_id, booking), now)
 
 
-def _leave(tenant_id: str, meeting_key: str, booking_id: str, attendee: Attendee | None, now: datetime) -> None:
+def _leave(tenant_id: str, meeting_key: str, booking_id: str, attendee: Attendee | None, now: datetime,
+           in_person: bool = False) -> None:
     """Takes a booking out of its meeting; the last booking out removes the meeting, also one still being
-    made (the creator deletes what it makes once it sees the claim cancelled)."""
+    made (the creator deletes what it makes once it sees the claim cancelled). `in_person`: the booking was
+    switched to in person, which a meeting it removes remembers for its provider link."""
     meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, meeting_key))
     if meeting is None or meeting.status == 'cancelled' or booking_id not in (meeting.booking_ids or set()):
         return
@@ -810,6 +869,7 @@ def _leave(tenant_id: str, meeting_key: str, booking_id: str, attendee: Attendee
     reminders.unschedule(meeting)
     links.set_status(_provider_url(tenant_id, meeting), 'revoked')
     meeting.status = 'cancelled'
+    meeting.in_person = in_person or None
     meeting.booking_ids = set()
     meeting.schedule_name = None
     meeting.claimed_until = None
@@ -833,7 +893,14 @@ def _cancel(event: BookingEvent, existing: BookingItem | None, now: datetime) ->
         return Result('recorded the cancellation of a booking never seen before')
     links.set_status(links.open_sealed(existing.client_link_sealed, tenant_id, 'client', existing.booking_id), 'revoked')
     _leave_meeting(tenant_id, existing, now)
-    announced_before = existing.client_link_sealed is not None and existing.pending_notice != 'created'
+    # A booking held in person was told so: its cancellation is the platform's to tell, not an online meeting's.
+    announced_before = existing.client_link_sealed is not None and existing.pending_notice != 'created' and \
+        not existing.in_person
+    if existing.in_person and existing.meeting_key == f'booking:{existing.booking_id}':
+        # Its own meeting's provider link says now that the booking is cancelled, not that it is in person.
+        meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, existing.meeting_key))
+        if meeting is not None and meeting.in_person:
+            repository.update(meeting, actions=[MeetingItem.in_person.remove(), MeetingItem.updated_at.set(now)])
     existing.status = 'cancelled'
     _record_order(existing, event)
     existing.updated_at = now

@@ -143,6 +143,9 @@ def _read(token: str) -> _OpenedLink:
         account_usable=meeting.account_id is None or (made_by is not None and made_by.status in SERVING),
         start=meeting.start,
         end=meeting.end,
+        # The client's booking held in person (its class session may be online for others), or, for the
+        # provider's link, a meeting deleted because its bookings went in person.
+        in_person=bool(booking.in_person) if booking is not None else bool(meeting.in_person),
     )
     return _OpenedLink(link, meeting, booking, made_by, state)
 

@@ -1,8 +1,9 @@
 """API keys with a role, and what each role may call.
 
 The tenant's own key (logic/tenants.py, rotated with an overlap) is an `admin` key. More keys are made with a
-role: `admin` calls every route; `senior` may only read a booking and start its meeting; `junior` the same,
-for the bookings of its own providers only. A key is shown once, when it is made; the table keeps its
+role: `admin` calls every route; `senior` may only read a booking, start its meeting and switch it online or in
+person (`PUT …/bookings/{id}/online`, and `PUT …/sessions/{id}/online`); `junior` the same for the bookings of its
+own providers only (not a session's, which is not a booking of one provider). A key is shown once, when it is made; the table keeps its
 SHA-256 under its key id (the digest's first 16 hex digits), so the request's key is found in one GetItem.
 """
 
@@ -23,9 +24,12 @@ ADMIN, JUNIOR = 'admin', 'junior'
 Role = Literal['admin', 'senior', 'junior']
 MAX_PROVIDERS = 50
 
-# The only routes a senior or junior key may call: GET a booking, POST its start (ids as the API's `Id`).
+# The only routes a senior or junior key may call: GET a booking, POST its start, PUT its online switch (ids as the
+# API's `Id`); a senior key also a session's online switch.
 _BOOKING_ROUTE = re.compile(r'/v1/tenants/[^/]+/bookings/(?P<booking_id>[A-Za-z0-9][A-Za-z0-9._:@-]{0,127})'
-                            r'(?P<start>/start)?')
+                            r'(?P<action>/start|/online)?')
+_SESSION_ONLINE_ROUTE = re.compile(r'/v1/tenants/[^/]+/sessions/[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}/online')
+_BOOKING_CALLS = (('GET', None), ('POST', '/start'), ('PUT', '/online'))
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,12 @@ def authorize(caller: Caller, method: str, path: str) -> None:
     for another provider's booking learns only that; an unknown booking is 404 for every key."""
     if caller.role == ADMIN:
         return
-    rule = (f"this key's role ({caller.role}) may only read and start "
-            + ("its providers' bookings" if caller.role == JUNIOR else 'bookings'))
+    rule = (f"this key's role ({caller.role}) may only read, start and switch online or in person "
+            + ("its providers' bookings" if caller.role == JUNIOR else 'bookings and class sessions'))
+    if caller.role != JUNIOR and method.upper() == 'PUT' and _SESSION_ONLINE_ROUTE.fullmatch(path):
+        return
     route = _BOOKING_ROUTE.fullmatch(path)
-    if route is None or (method.upper(), bool(route['start'])) not in (('GET', False), ('POST', True)):
+    if route is None or (method.upper(), route['action']) not in _BOOKING_CALLS:
         raise Forbidden(rule)
     if caller.role == JUNIOR:
         booking = repository.get_booking(caller.tenant.tenant_id, route['booking_id'])

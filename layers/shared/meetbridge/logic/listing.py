@@ -22,7 +22,7 @@ from pynamodb.exceptions import QueryError
 
 from meetbridge.domain.model import Identifier
 from meetbridge.errors import InvalidInput
-from meetbridge.logic import analytics
+from meetbridge.logic import analytics, online
 from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
 from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key,
                                      bookings_sort_key, index_time, tenant_pk)
@@ -140,7 +140,9 @@ class ListedBooking(BaseModel):
     session_id: str | None
     meeting: ListedMeeting | None
     problem: str | None
-    online: bool  # it has a meeting, or its service is online and it was not made at a kiosk
+    # As the admin switched it (the booking, else its class session); otherwise it has a meeting, or its service is
+    # online; never when it was made at a kiosk.
+    online: bool
     # The start passed and the client never opened their link (None before the start or without a link; False
     # when cancelled), as on the booking itself.
     no_show_evidence: bool | None
@@ -283,13 +285,14 @@ def shown_problem(item: BookingItem) -> str | None:
 
 
 def _summaries(tenant_id: str, items: list[BookingItem], now: datetime) -> list[ListedBooking]:
-    """The page's bookings with their meetings, services and client opens, read in one batch each (the opens only
-    of the bookings whose start passed: before it there is no evidence either way)."""
+    """The page's bookings with their meetings, services, class sessions and client opens, read in one batch each
+    (the opens only of the bookings whose start passed: before it there is no evidence either way)."""
     meeting_keys = {MeetingItem.key(tenant_id, key) for key in {item.meeting_key for item in items}}
     service_keys = {ServiceItem.key(tenant_id, key) for key in {item.service_id for item in items}}
     meetings = {meeting.meeting_key: meeting for meeting in MeetingItem.batch_get(meeting_keys)
                 if meeting.status != 'creating'}
     online_services = {service.service_id for service in ServiceItem.batch_get(service_keys) if service.online}
+    session_overrides = online.session_overrides(tenant_id, items)
     client_opens, _ = analytics.opens_of_many(tenant_id, [item.booking_id for item in items if item.start <= now])
     summaries = []
     for item in items:
@@ -300,7 +303,10 @@ def _summaries(tenant_id: str, items: list[BookingItem], now: datetime) -> list[
             meeting=meeting and ListedMeeting(key=meeting.meeting_key, status=meeting.status,
                                               account_type=meeting.provider_type),
             problem=shown_problem(item),
-            online=meeting is not None or (item.service_id in online_services and item.channel != 'kiosk'),
+            online=online.effective(
+                item, item.online if item.online is not None else session_overrides.get(item.session_id),
+                item.service_id in online_services,
+                meeting is not None and meeting.status != 'cancelled' and item.booking_id in meeting.booking_ids),
             no_show_evidence=analytics.no_show_evidence(item, client_opens.get(item.booking_id, analytics.NEVER),
                                                         now),
         ))

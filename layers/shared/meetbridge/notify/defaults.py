@@ -48,6 +48,18 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p>Hello [provider_name],</p>'
         '<p>[client_name] cancelled <b>[service_name]</b> on [start_time] ([timezone]).</p>' + _FOOTER,
     ),
+    'in_person_client': (
+        'Now in person: [service_name] on [start_date]',
+        '<p>Hello [client_name],</p>'
+        '<p>your <b>[service_name]</b> with [provider_name] on <b>[start_time]</b> ([timezone]) now takes place '
+        'in person, not online. Your meeting link no longer opens a meeting; it says so.</p>' + _FOOTER,
+    ),
+    'in_person_provider': (
+        'Now in person: [service_name] with [client_name] on [start_date]',
+        '<p>Hello [provider_name],</p>'
+        '<p><b>[service_name]</b> with [client_name] on <b>[start_time]</b> ([timezone]) now takes place in person: '
+        'its online meeting was deleted.</p>' + _FOOTER,
+    ),
     'starting_client': (
         'Starting now: [service_name]',
         '<p>Hello [client_name],</p>'

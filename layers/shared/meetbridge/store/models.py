@@ -11,6 +11,7 @@ Keys (see docs/data-model.md):
                                           (gsi1 while active with a problem: FAILED#<tenant> / <start>#<booking>)
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
                                           (gsi1 while live: HOSTED#<tenant>#<account> / <start>#<meeting key>)
+  TENANT#<tenant>  SESSION#<session>      a class session's online override and its bookings held in person
   TENANT#<tenant>  OUTBOX#<subject>       an event not yet on the bus (gsi1: OUTBOX / <written_at>#...)
   TENANT#<tenant>  RECONCILIATION#<account>#<event id>  the re-homing of an account's future meetings
   TENANT#<tenant>  RECONCILIATION#<account>#<event id>#PAGE#<n>  the meetings of one page of it
@@ -303,6 +304,11 @@ class BookingItem(_Item):
     attendee_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # the client's own entry (a registrant)
     problem = UnicodeAttribute(null=True)  # why no meeting could be made, shown to the admin
     channel = UnicodeAttribute(null=True)  # where it was made when that matters: 'kiosk' (no meeting), else None
+    # The admin's override of the service's switch for this booking (logic/online.py): None follows the session's
+    # override, else the service's; it is kept through every change of the booking.
+    online = BooleanAttribute(null=True)
+    # Applied in person by an override: no meeting, its client link answers that the session is now in person.
+    in_person = BooleanAttribute(null=True)
     pending_notice = UnicodeAttribute(null=True)  # a change saved but not yet announced (created|rescheduled|cancelled)
     notice_problem = UnicodeAttribute(null=True)  # a tenant template that failed at send time: the default was sent
     # The source's order of the changes applied so far (domain/ordering.py): the newest version and
@@ -404,6 +410,8 @@ class MeetingItem(_Item):
     claimed_until = UTCDateTimeAttribute(null=True)  # a claim past this is taken over; a failed attempt releases it
     claim_host = UnicodeAttribute(null=True)  # the provider-side host the claim creates for
     superseded = SupersededMeeting(null=True)  # a re-homing's unfinished business with the meeting it replaced
+    # Cancelled because its bookings were switched to in person: its provider link says so; cleared when made again.
+    in_person = BooleanAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
@@ -418,6 +426,23 @@ class MeetingItem(_Item):
         else:
             self.gsi1pk = self.gsi1sk = None
         return super().serialize(null_check=null_check)
+
+
+class SessionItem(_Item):
+    """A class session switched online or in person by the admin (logic/online.py): the override its bookings
+    follow, those arriving later too, unless a booking has its own. `in_person_ids` are its bookings applied in
+    person (they are in no meeting's booking_ids), so that switching it back online finds them; added to without
+    a version condition, as bookings of one session are applied at once."""
+
+    session_id = UnicodeAttribute()
+    online = BooleanAttribute(null=True)  # None: no override, its bookings follow their service
+    in_person_ids = UnicodeSetAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, session_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'SESSION#{session_id}'
 
 
 # A meeting in one of these is held by its account: listed under it in gsi1.

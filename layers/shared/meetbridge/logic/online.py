@@ -1,0 +1,157 @@
+"""One booking or class session switched online or in person by the admin, whatever its service's switch says.
+
+The admin API stores the override (BookingItem.online, SessionItem.online) with a versioned write and puts one
+`booking.switch` message per booking on the meetings queue; the meetings function applies the booking as stored
+(bookings.apply_again), with the retries, budget and grants every booking change has. bookings.apply reads the
+override at every change, so it survives reschedules, and a booking event applied at the same moment applies it too.
+In person, the booking leaves its meeting (the last one out has it deleted at the provider with its schedules), its
+links answer that the session is now in person, and its people are told (`meeting.in_person`). Back online, the
+meeting is made again under the same key, so the same links open it, and it is announced as a new meeting
+(`meeting.scheduled`). Setting what is already applied changes and sends nothing.
+
+A booking's own override stays with it when it moves to another session; a session's override belongs to the
+session, and a booking moved into it follows it unless it has its own. Switching a session clears the own override
+of each of its bookings, so that all of them follow it.
+"""
+
+import json
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, StrictBool
+
+from meetbridge import aws, events
+from meetbridge.errors import Conflict, InvalidState, NotFound, RetryLater
+from meetbridge.logic import bookings
+from meetbridge.observability import logger
+from meetbridge.store import repository
+from meetbridge.store.models import BookingItem, MeetingItem, SessionItem
+
+# A message on the meetings queue: apply one booking's stored override (it carries no value, so the latest wins).
+BOOKING_SWITCH = 'booking.switch'
+SEND_BATCH = 10  # SQS's most per SendMessageBatch
+SAVE_ATTEMPTS = 3  # reads and writes of a booking's switch before a Conflict is answered
+
+
+class OnlineIn(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+
+    online: StrictBool
+
+
+class OnlineOut(BaseModel):
+    override: bool | None  # the admin's switch that applies (the booking's, else its session's); None: the service's
+    effective: bool  # whether it is (or is being made) an online meeting
+
+
+class SessionOnlineOut(BaseModel):
+    session_id: str
+    online: bool
+    switching: list[str]  # its bookings not yet as asked, each applied by the meetings function within seconds
+
+
+def effective(item: BookingItem, override: bool | None, service_online: bool, has_meeting: bool) -> bool:
+    """Whether a booking is an online meeting: as the admin switched it, else as its meeting and service make it
+    (a platform's meeting makes it online); a kiosk booking never is."""
+    if item.channel == 'kiosk':
+        return False
+    if override is not None:
+        return override
+    return has_meeting or service_online
+
+
+def session_overrides(tenant_id: str, items: list[BookingItem]) -> dict[str, bool]:
+    """The overrides of the sessions of `items`, in one BatchGet: session id → online, for those that have one."""
+    keys = {SessionItem.key(tenant_id, session_id) for session_id in {item.session_id for item in items} - {None}}
+    if not keys:
+        return {}
+    return {session.session_id: session.online for session in SessionItem.batch_get(keys)
+            if session.online is not None}
+
+
+def set_booking_online(tenant_id: str, booking_id: str, online: bool, queue_url: str,
+                       now: datetime | None = None) -> None:
+    """Stores one booking's switch and has it applied. The meetings function writes the booking too (its outbox
+    entry published, a change applied): the switch is read and written again a few times before a Conflict
+    answers 409, which is safe to repeat."""
+    now = now or datetime.now(UTC)
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
+        if item is None:
+            raise NotFound('booking not found')
+        if item.status == 'cancelled':
+            raise InvalidState('the booking is cancelled: it cannot be switched online or in person')
+        if item.status != 'active':
+            raise NotFound('booking not found')  # only its webhook was received: nothing of it is applied yet
+        if item.channel == 'kiosk':
+            raise InvalidState(bookings.KIOSK)
+        if item.online is online:
+            break
+        item.online = online
+        item.updated_at = now
+        try:
+            repository.save(item)
+            break
+        except Conflict:
+            if attempt == SAVE_ATTEMPTS:
+                raise
+    if not _applied(item, online):
+        _send(queue_url, tenant_id, [booking_id])
+
+
+def set_session_online(tenant_id: str, session_id: str, online: bool, queue_url: str,
+                       now: datetime | None = None) -> SessionOnlineOut:
+    """Stores a class session's switch, for its bookings now and those that arrive later, and has it applied to
+    each. Its bookings are those in its meeting and those it holds in person (bookings of a service that is not
+    online are not recorded, so they are switched when their platform sends a change of them)."""
+    now = now or datetime.now(UTC)
+    key = SessionItem.key(tenant_id, session_id)
+    session = repository.find_consistent(SessionItem, key) or SessionItem(*key, session_id=session_id)
+    if session.online is not online:
+        session.online = online
+        session.updated_at = now
+        repository.save(session)
+    meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, f'session:{session_id}'))
+    switching = []
+    for booking_id in sorted((session.in_person_ids or set()) | (meeting.booking_ids if meeting else set())):
+        item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
+        if item is None or item.session_id != session_id or item.status != 'active' or item.channel == 'kiosk':
+            continue  # cancelled, moved to another session, or never online
+        if item.online is not None:
+            item.online = None  # it follows the session from now on
+            item.updated_at = now
+            repository.save(item)
+        if not _applied(item, online):
+            switching.append(booking_id)
+    _send(queue_url, tenant_id, switching)
+    return SessionOnlineOut(session_id=session_id, online=online, switching=switching)
+
+
+def apply_switch(detail: dict, now: datetime) -> dict:
+    """The meetings function's part: the booking applied as stored with the override that applies to it now."""
+    tenant_id, booking_id = detail['tenant_id'], detail['booking_id']
+    item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
+    if item is None or item.status != 'active' or item.channel == 'kiosk':
+        return {'outcome': 'nothing to switch'}
+    online = bookings.override_of(tenant_id, item, item.session_id)
+    if online is None or _applied(item, online):
+        return {'outcome': 'already applied'}
+    result = bookings.apply_again(tenant_id, item, f'switch/{booking_id}/v{item.version}', now)
+    logger.info('booking switched', extra={'tenant_id': tenant_id, 'booking_id': booking_id, 'online': online,
+                                           'outcome': result.outcome})
+    return {'outcome': result.outcome, 'notice': result.notice}
+
+
+def _applied(item: BookingItem, online: bool) -> bool:
+    """Whether the booking is as switched already: online without a problem, or held in person."""
+    return (online and not item.in_person and item.problem is None) or (not online and bool(item.in_person))
+
+
+def _send(queue_url: str, tenant_id: str, booking_ids: list[str]) -> None:
+    for first in range(0, len(booking_ids), SEND_BATCH):
+        entries = [{'Id': str(n), 'MessageBody': json.dumps({
+            'source': events.SOURCE, 'detail-type': BOOKING_SWITCH,
+            'detail': {'tenant_id': tenant_id, 'booking_id': booking_id}})}
+            for n, booking_id in enumerate(booking_ids[first:first + SEND_BATCH])]
+        if aws.client('sqs').send_message_batch(QueueUrl=queue_url, Entries=entries).get('Failed'):
+            # The switch is stored: the same request again sends what is not applied yet.
+            raise RetryLater('the meetings queue did not take every switch; send the same request again')
