@@ -96,6 +96,24 @@ def test_items_written_before_the_indexes_are_indexed_once(tenants, capsys):
     assert again == {'tenants': 2, 'meetings': nothing, 'bookings': nothing, 'dry_run': False}
 
 
+def test_a_bookings_index_key_of_the_old_format_is_rewritten_with_its_meeting(cloud, monkeypatch, tmp_path, capsys):
+    """gsi2sk was `<start>#<booking>` before it held the meeting (`<start>#<meeting key>#<booking>`)."""
+    from meetbridge.logic.tenants import create_tenant
+    from meetbridge.store.models import BookingItem
+
+    monkeypatch.chdir(tmp_path)
+    tenant_id = create_tenant('Studio One').tenant_id
+    booking = _booking(tenant_id, 'old', problem=None)
+    booking.save()
+    boto3.client('dynamodb').update_item(
+        TableName=os.environ['TABLE_NAME'], Key={'pk': {'S': booking.pk}, 'sk': {'S': booking.sk}},
+        UpdateExpression='SET gsi2sk = :old', ExpressionAttributeValues={':old': {'S': '2030-05-04T09:00:00Z#old'}})
+
+    assert _backfill(capsys, '--tenant', tenant_id)['bookings'] == {
+        'checked': 1, 'outdated': 1, 'indexed': 1, 'changed_concurrently': 0}
+    assert BookingItem.get(*booking.key(tenant_id, 'old')).gsi2sk == '2030-05-04T09:00:00Z#booking:old#old'
+
+
 def test_one_tenant_is_indexed_and_the_others_left(tenants, capsys):
     first, second = tenants
 

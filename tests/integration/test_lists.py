@@ -2,7 +2,7 @@
 
 import json
 import urllib.parse
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -192,6 +192,77 @@ def test_bad_bounds_and_filters_are_400_naming_them(stack, booked):
     cursor = _list(stack, 'bookings', limit=2, provider_id='eli')[1]['next']
     status, answer = _list(stack, 'bookings', limit=2, provider_id='dana', next=cursor)
     assert status == 400 and answer['field'] == 'next' and 'other filters' in answer['message']
+
+
+def _tampered(cursor: str, **position) -> str:
+    """`cursor` with its position's keys changed, encoded again (a cursor is checked, not signed)."""
+    import base64
+
+    document = json.loads(base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)))
+    return listing.encode_cursor(document['t'], document['l'], document['f'], {**document['k'], **position})
+
+
+def test_a_cursor_whose_index_key_is_not_its_bookings_or_outside_the_window_is_400(stack, booked):
+    window = {'from': '2030-05-04T10:00:00Z', 'to': '2030-05-04T15:00:00Z'}
+    cursor = _list(stack, 'bookings', limit=2, **window)[1]['next']  # after b2, 2030-05-04T11:00:00Z
+    for sk, gsi2sk in (('BOOKING#b3', '2030-05-04T12:00:00Z#booking:b3#b3'),
+                       ('BOOKING#b3', '2030-05-04T12:00:00Z#session:yoga:1#b3')):  # a meeting it may be in
+        status, page = _list(stack, 'bookings', limit=2, next=_tampered(cursor, sk=sk, gsi2sk=gsi2sk), **window)
+        assert status == 200 and [booking['id'] for booking in page['items']] == ['b4', 'b5'], page
+    for gsi2sk in ('2030-05-04T11:00:00Z#booking:b3#b3', '2030-05-04T11:00:00Z#booking:b3#b2',
+                   '2030-05-04T11:00:00Z#b2', '2030-05-04T11:00:00Z#booking:b2', '2030-05-04T11:00:00Z', 'x',
+                   '2030-05-04T11:00:00Z#session:#b2', '2030-05-04T11:00:00Z#session:a b#b2',
+                   '2030-05-04T11:00:00Z#meeting:b2#b2', '2030-05-04T11:00:00Z#booking:b2#b2#b2',
+                   '2030-05-04T11:00:00+00:00#booking:b2#b2', '2030-05-04T11:00:00.000Z#booking:b2#b2',
+                   '2030-05-04 11:00:00Z#booking:b2#b2', '0001-01-01T00:00:00+14:00#booking:b2#b2',
+                   '2030-05-04T09:00:00Z#booking:b2#b2', '2030-05-04T15:00:00Z#booking:b2#b2',
+                   '2031-01-01T00:00:00Z#booking:b2#b2'):
+        status, answer = _list(stack, 'bookings', limit=2, next=_tampered(cursor, gsi2sk=gsi2sk), **window)
+        assert status == 400 and answer['field'] == 'next', (gsi2sk, answer)
+
+
+def test_a_starting_key_dynamodb_refuses_is_400_naming_next_and_other_refusals_stay_500(stack, booked, monkeypatch):
+    """moto takes any starting key; DynamoDB refuses one outside the key condition with a ValidationException."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    cursor = _list(stack, 'bookings', limit=2)[1]['next']
+    make_api_call = BaseClient._make_api_call
+    refusal = {}
+
+    def refusing(client, operation, params):
+        if operation == 'Query' and params.get('ExclusiveStartKey'):
+            raise ClientError({'Error': {'Code': 'ValidationException', 'Message': refusal['message']}}, operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', refusing)
+    refusal['message'] = 'The provided starting key is outside query boundaries based on provided conditions'
+    status, answer = _list(stack, 'bookings', limit=2, next=cursor)
+    assert status == 400 and answer['field'] == 'next', answer
+    refusal['message'] = 'One or more parameter values were invalid'
+    assert _list(stack, 'bookings', limit=2, next=cursor)[0] == 500
+
+
+# Instants datetime cannot move to UTC or round up to the second, and years outside 1970..9998 in UTC.
+OUT_OF_RANGE = (('from', '0001-01-01T00:00:00+14:00'), ('from', '9999-12-31T23:59:59.5Z'),
+                ('to', '9999-12-31T23:59:59-14:00'), ('from', '0999-01-01T00:00:00Z'), ('to', '1969-12-31T23:59:59Z'),
+                ('from', '9999-01-01T00:00:00Z'))
+
+
+def test_a_bound_outside_the_years_listed_is_400_naming_it(stack, booked):
+    for field, moment in OUT_OF_RANGE:
+        status, answer = _list(stack, 'bookings', **{field: moment})
+        assert status == 400 and answer['field'] == field and '1970' in answer['message'], (field, moment, answer)
+    status, page = _list(stack, 'bookings', **{'from': '1970-01-01T00:00:00Z', 'to': '9998-12-31T23:59:59.5Z'})
+    assert status == 200 and len(page['items']) == 12
+
+
+def test_the_index_time_has_four_digit_years_so_it_sorts_by_time():
+    from meetbridge.store.models import index_time
+
+    assert index_time(datetime(999, 1, 1, tzinfo=UTC)) == '0999-01-01T00:00:00Z'
+    assert index_time(datetime(2030, 5, 4, 13, 0, 0, 500, tzinfo=timezone(timedelta(hours=2)))) == '2030-05-04T11:00:00Z'
+    assert index_time(datetime(999, 1, 1, tzinfo=UTC)) < index_time(datetime(1970, 1, 1, tzinfo=UTC))
 
 
 def test_a_listed_booking_whose_start_passed_says_whether_its_client_opened_the_link_from_one_batch_read(

@@ -81,7 +81,8 @@ def _meeting(tenant_id: str, meeting_key: str, start: datetime, booking_ids: set
 @pytest.fixture
 def booked(stack):
     """At START: the yoga class session `yoga-1` (bookings s1, s3, s5) and, at the same second, the appointments
-    a2 and a4, whose ids sort between the session's; a4 has no meeting (it failed). An hour later, the kiosk
+    a2 and a4, whose ids sort between the session's (the index keeps them apart: it sorts a second's bookings by
+    meeting); a4 has no meeting (it failed). An hour later, the kiosk
     booking k1 (no meeting, a problem) and the appointment a6, cancelled, at another provider."""
     tenant_id = stack.tenant.tenant_id
     assert stack.admin('PUT', 'services/svc', {'name': 'Consultation', 'online': True})[0] == 200
@@ -146,14 +147,15 @@ def test_a_class_session_is_one_row_with_all_its_clients_in_the_tenants_zone(sta
     assert not [call for call in aws_calls if call[0] == 'kms'], aws_calls
 
 
-def test_a_page_never_splits_a_second_so_a_session_stays_one_row(stack, booked, aws_calls):
+def test_a_page_never_splits_a_meeting_so_a_session_stays_one_row(stack, booked, aws_calls):
     aws_calls.clear()
     pages = _every_page(stack, limit=2)
-    # The first page reads a2, a4, s1: the third starts in the same second as the second, so the page goes on to
-    # that second's end (s3, s5), and its cursor sits after it.
+    # The first page reads a2, a4, s1: s1 is another meeting than a4, so the page ends after a4. The second reads
+    # s1, s3, s5: the third is of the same meeting as the second, so the page goes on to that meeting's end (and
+    # reads a6, of another one), and its cursor sits after s5.
     assert [[row['meeting_key'] for row in page] for page in pages] == [
-        ['booking:a2', 'booking:a4', 'session:yoga-1'], ['booking:a6', 'booking:k1']]
-    assert pages[0][2]['booking_ids'] == ['s1', 's3', 's5']
+        ['booking:a2', 'booking:a4'], ['session:yoga-1'], ['booking:a6', 'booking:k1']]
+    assert pages[1][0]['booking_ids'] == ['s1', 's3', 's5']
     assert ('dynamodb', 'Scan') not in aws_calls
     for limit in (1, 3, 4, 5, 6, 200):
         rows = [row for page in _every_page(stack, limit=limit) for row in page]
@@ -163,14 +165,37 @@ def test_a_page_never_splits_a_second_so_a_session_stays_one_row(stack, booked, 
             'a2', 'a4', 'a6', 'k1', 's1', 's3', 's5'], limit
 
 
+def test_a_busy_second_is_paged_by_meeting_so_pages_stay_near_the_limit(stack):
+    """500 bookings in one second: 100 sessions of 4 and 100 appointments. A page ends between two meetings of the
+    second, so it holds 50 bookings plus at most the rest of its last session, and none is lost or shown twice."""
+    tenant_id = stack.tenant.tenant_id
+    with BookingItem.batch_write() as batch:
+        for number in range(500):
+            booking_id = f'b{number:03d}'
+            session_id = f'class-{number // 4:03d}' if number < 400 else None
+            batch.save(BookingItem(
+                *BookingItem.key(tenant_id, booking_id), booking_id=booking_id, source='generic', service_id='svc',
+                provider_id='dana', start=START, end=START + timedelta(minutes=45), timezone='UTC', updated_at=START,
+                session_id=session_id, meeting_key=f'session:{session_id}' if session_id else f'booking:{booking_id}',
+                client=ClientMap(id=booking_id, name='Client', email=f'{booking_id}@example.com')))
+    pages = _every_page(stack, limit=50)
+    sizes = [sum(len(row['booking_ids']) for row in page) for page in pages]
+    assert all(50 <= size <= 53 for size in sizes[:-1]) and 0 < sizes[-1] <= 53, sizes
+    rows = [row for page in pages for row in page]
+    keys = [row['meeting_key'] for row in rows]
+    assert len(keys) == len(set(keys)) == 200
+    assert all(len(row['booking_ids']) == 4 for row in rows if row['meeting_key'].startswith('session:'))
+    assert sorted(booking for row in rows for booking in row['booking_ids']) == [f'b{n:03d}' for n in range(500)]
+
+
 def test_a_filter_that_drops_what_a_page_read_last_still_keeps_the_session_whole(stack, booked):
     def meeting_keys(limit: int) -> list[list[str]]:
         return [[row['meeting_key'] for row in page] for page in _every_page(stack, limit=limit, provider_id='eli')]
 
-    # limit 2 reads a2, a4 (dana's, dropped) and s1: the second may go on after s1, and does (s3, s5).
+    # limit 2 reads a2, a4 (dana's, dropped) and s1: the meeting may go on after s1, and does (s3, s5).
     assert meeting_keys(2) == [['session:yoga-1'], ['booking:a6']]
     # limit 1: the first page reads only dana's (an empty page with a next); the second reads s1 and s3 and goes on
-    # to s5; the third keeps a6 and drops k1, then reads on to the end of their second.
+    # to s5; the third keeps a6 and drops k1, another meeting: the page ends there.
     assert meeting_keys(1) == [[], ['session:yoga-1'], ['booking:a6']]
     assert [row['booking_ids'] for page in _every_page(stack, limit=1, provider_id='eli') for row in page] == [
         ['s1', 's3', 's5'], ['a6']]
@@ -202,6 +227,14 @@ def test_a_bad_limit_filter_or_another_lists_cursor_is_400(stack, booked):
     assert _report(stack, rest='bookings', limit=1, next=report_cursor)[0] == 400
     status, _, body = _report(stack, limit=1, provider_id='eli', next=report_cursor)
     assert status == 400 and 'other filters' in json.loads(body)['message']
+
+
+def test_a_bound_outside_the_years_listed_is_400_naming_it(stack, booked):
+    from test_lists import OUT_OF_RANGE
+
+    for field, moment in OUT_OF_RANGE:
+        status, _, body = _report(stack, **{field: moment})
+        assert status == 400 and json.loads(body)['field'] == field, (field, moment, body)
 
 
 def test_times_follow_the_zones_offsets_through_a_daylight_saving_change(stack):
@@ -280,6 +313,13 @@ def test_a_cursor_is_checked_like_the_lists(stack, booked):
                                                                      'gsi2pk': 'BOOKINGS#t_other', 'gsi2sk': 'x'})
     status, _, body = _report(stack, next=other)
     assert status == 400 and json.loads(body)['field'] == 'next'
+    from test_lists import _tampered
+
+    cursor = _json(stack, limit=2)['next']  # after a4
+    for gsi2sk in ('2030-05-04T09:00:00Z#session:yoga-1#a2', '2030-05-04T09:00:00Z#s5',
+                   '9999-12-31T23:59:59-14:00#session:yoga-1#s5'):
+        status, _, body = _report(stack, limit=2, next=_tampered(cursor, gsi2sk=gsi2sk))
+        assert status == 400 and json.loads(body)['field'] == 'next', (gsi2sk, body)
 
 
 def test_only_an_admin_key_reads_the_report(stack, booked):

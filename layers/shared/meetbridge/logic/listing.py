@@ -14,15 +14,18 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError, ValidationInfo, field_validator
+from pynamodb.exceptions import QueryError
 
+from meetbridge.domain.model import Identifier
 from meetbridge.errors import InvalidInput
 from meetbridge.logic import analytics, online
 from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
-from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key, index_time,
-                                     tenant_pk)
+from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key,
+                                     bookings_sort_key, index_time, tenant_pk)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -70,6 +73,19 @@ def decode_cursor(token: str, tenant_id: str, listing: str, filters: dict,
     return position
 
 
+@contextmanager
+def _starting_key_refused_as_next():
+    """A starting key DynamoDB refuses (outside the Query's key condition, or not a key of it) as the 400 naming
+    `next` a cursor check gives: the checks mean this should not happen, and if one ever misses, the caller is told
+    to start again rather than answered a 500. Any other error goes on as it is."""
+    try:
+        yield
+    except QueryError as error:
+        if error.cause_response_code == 'ValidationException' and 'starting key' in (error.cause_response_message or ''):
+            raise InvalidInput('next: not a cursor this list handed out; start again without it', field='next') from None
+        raise
+
+
 def _wire(position: dict[str, str]) -> dict[str, dict[str, str]]:
     return {name: {'S': value} for name, value in position.items()}
 
@@ -82,7 +98,8 @@ def _table_page(model: type, tenant_id: str, prefix: str, listing: str, limit: i
     if cursor is not None:
         start = _wire(decode_cursor(cursor, tenant_id, listing, {}, lambda position: (
             set(position) == {'pk', 'sk'} and position['pk'] == pk and position['sk'].startswith(prefix))))
-    found = list(model.query(pk, model.sk.startswith(prefix), limit=limit + 1, last_evaluated_key=start))
+    with _starting_key_refused_as_next():
+        found = list(model.query(pk, model.sk.startswith(prefix), limit=limit + 1, last_evaluated_key=start))
     items = found[:limit]
     if len(found) <= limit:
         return items, None
@@ -136,6 +153,13 @@ class BookingsPage(BaseModel):
     next: str | None
 
 
+# The years a `from`/`to` may fall in, in UTC: far enough from datetime's own ends (years 1 and 9999) that moving
+# it to UTC and rounding it up to the second (_bound) cannot overflow.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+IDENTIFIER = TypeAdapter(Identifier)  # a session's id, as the sources take it
+
+
 class BookingFilters(BaseModel):
     start_from: datetime | None = None
     start_to: datetime | None = None
@@ -143,6 +167,22 @@ class BookingFilters(BaseModel):
     provider_id: str | None = None
     status: str | None = None
     source: str | None = None
+
+    @field_validator('start_from', 'start_to')
+    @classmethod
+    def _within_the_years_listed(cls, moment: datetime | None, info: ValidationInfo) -> datetime | None:
+        # Raised as is (not a pydantic error): the handler builds the filters, and the message names the
+        # query parameter.
+        if moment is None:
+            return None
+        try:
+            year = moment.astimezone(UTC).year
+        except OverflowError:
+            year = None
+        if year is None or not FIRST_YEAR <= year <= LAST_YEAR:
+            field = 'from' if info.field_name == 'start_from' else 'to'
+            raise InvalidInput(f'{field}: must be in the years {FIRST_YEAR} to {LAST_YEAR} (UTC)', field=field)
+        return moment
 
     def as_cursor_filters(self) -> dict:
         return {name: value.isoformat() if isinstance(value, datetime) else value
@@ -194,7 +234,33 @@ def page_start(tenant_id: str, listing: str, filters: BookingFilters, cursor: st
     pk, index_pk = tenant_pk(tenant_id), bookings_key(tenant_id)
     return decode_cursor(cursor, tenant_id, listing, filters.as_cursor_filters(), lambda position: (
         set(position) == {'pk', 'sk', 'gsi2pk', 'gsi2sk'} and position['pk'] == pk
-        and position['sk'].startswith('BOOKING#') and position['gsi2pk'] == index_pk))
+        and position['sk'].startswith('BOOKING#') and position['gsi2pk'] == index_pk
+        and _is_sort_key_in_window(position['gsi2sk'], position['sk'].removeprefix('BOOKING#'), filters)))
+
+
+def _is_sort_key_in_window(sort_key: str, booking_id: str, filters: BookingFilters) -> bool:
+    """Whether `sort_key` is one the booking item derives for `booking_id` at some start and meeting (its own or a
+    session's), within the Query's `from`/`to` window: DynamoDB refuses a starting key outside the key condition
+    (a 400 of its own)."""
+    second, _, meeting_key = sort_key.removesuffix(f'#{booking_id}').partition('#')
+    kind, _, meeting_id = meeting_key.partition(':')
+    if not (meeting_key == f'booking:{booking_id}' or kind == 'session' and _is_identifier(meeting_id)):
+        return False
+    try:
+        derived = bookings_sort_key(datetime.fromisoformat(second), meeting_key, booking_id)
+    except (ValueError, OverflowError):
+        return False
+    return (derived == sort_key
+            and (filters.start_from is None or sort_key >= _bound(filters.start_from))
+            and (filters.start_to is None or sort_key < _bound(filters.start_to)))
+
+
+def _is_identifier(text: str) -> bool:
+    try:
+        IDENTIFIER.validate_python(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def query_bookings(tenant_id: str, filters: BookingFilters, limit: int,
@@ -202,10 +268,11 @@ def query_bookings(tenant_id: str, filters: BookingFilters, limit: int,
     """One Query of gsi2 (`BOOKINGS#<tenant>`) by start, after `start`: `from`/`to` bound its sort key, the other
     filters are a filter expression on the `limit` bookings it reads. Answers the bookings kept and the position of
     the last one read when there may be more (None: the window holds no more)."""
-    answer = BookingItem._get_connection().query(
-        bookings_key(tenant_id), range_key_condition=_start_condition(filters),
-        filter_condition=_filter_condition(filters), index_name=BookingItem.gsi2.Meta.index_name,
-        exclusive_start_key=start and _wire(start), limit=limit)
+    with _starting_key_refused_as_next():
+        answer = BookingItem._get_connection().query(
+            bookings_key(tenant_id), range_key_condition=_start_condition(filters),
+            filter_condition=_filter_condition(filters), index_name=BookingItem.gsi2.Meta.index_name,
+            exclusive_start_key=start and _wire(start), limit=limit)
     evaluated = answer.get('LastEvaluatedKey')
     return ([BookingItem.from_raw_data(raw) for raw in answer.get('Items', [])],
             evaluated and {name: value['S'] for name, value in evaluated.items()})

@@ -4,15 +4,15 @@ A row is the bookings of one meeting that start in one second: a class session's
 (`session:<id>`) and its start, and make one row with every client; a booking with no meeting (its meeting
 failed, it was made at a kiosk, it is in person) is a row of its own, with its problem.
 
-Pages follow gsi2 (`BOOKINGS#<tenant>` / `<start>#<booking>`, see logic/listing.py), with the bookings list's
-filters, and never end inside a second: other bookings of the same second may sort between a session's
-bookings, so a page split there could show one session in two rows on two pages. A page reads `limit` + 1
-bookings; when the last of them starts in the same second as the one before, it goes on reading that second's
-bookings (Queries of the same window from where it stopped) up to the first booking of a later second or the
-end of the window, and its cursor sits after that second. A page therefore holds `limit` bookings, plus the
-rest of its last second's, and every meeting is whole on one page.
+Pages follow gsi2 (`BOOKINGS#<tenant>` / `<start>#<meeting key>#<booking>`, see logic/listing.py), with the
+bookings list's filters, and never end inside a meeting: the index keeps a meeting's bookings of one second next
+to each other, so a page reads `limit` + 1 bookings and, when the last of them is of the same meeting and second
+as the one before, goes on reading that meeting's bookings (Queries of the same window from where it stopped) up
+to the first booking of another meeting or the end of the window; its cursor sits after that meeting. A page
+therefore holds `limit` bookings, plus the rest of its last meeting's (at most a class session's size), however
+many bookings start in the same second, and every meeting is whole on one page.
 
-Reads per page: the gsi2 Query (more only for a second that goes on past `limit`), then one batch read each
+Reads per page: the gsi2 Query (more only for a meeting that goes on past `limit`), then one batch read each
 (BatchGetItem, 100 keys a call) for the meetings, for the link opens, and for the services' and providers' names.
 The clients' names and emails are plain attributes of the booking: no KMS decrypt. The tenant's zone comes
 with the caller's tenant, read to check the API key.
@@ -79,40 +79,46 @@ def meetings_report(tenant: TenantItem, filters: BookingFilters, limit: int, cur
 
 
 def _second(sort_key: str) -> str:
-    """The start second of a gsi2 sort key (`<start>#<booking>`)."""
+    """The start second of a gsi2 sort key (`<start>#<meeting key>#<booking>`)."""
     return sort_key.split('#', 1)[0]
+
+
+def _meeting(sort_key: str) -> str:
+    """The start second and meeting of a gsi2 sort key: what the bookings of one row share."""
+    return sort_key.rsplit('#', 1)[0]
 
 
 def _page(tenant_id: str, filters: BookingFilters, limit: int,
           start: dict[str, str] | None) -> tuple[list[BookingItem], dict[str, str] | None]:
-    """The page's bookings, up to the end of the second of its last one, and the position after them."""
+    """The page's bookings, up to the end of the meeting of its last one, and the position after them."""
     found, evaluated = listing.query_bookings(tenant_id, filters, limit + 1, start)
     if len(found) > limit:
-        if _second(found[limit].gsi2sk) != _second(found[limit - 1].gsi2sk):
+        if _meeting(found[limit].gsi2sk) != _meeting(found[limit - 1].gsi2sk):
             return found[:limit], listing.position_of(found[limit - 1])
         resume = listing.position_of(found[limit])
-    elif evaluated and found and _second(evaluated['gsi2sk']) == _second(found[-1].gsi2sk):
-        resume = evaluated  # the filter dropped what followed: the second may go on
+    elif evaluated and found and _meeting(evaluated['gsi2sk']) == _meeting(found[-1].gsi2sk):
+        resume = evaluated  # the filter dropped what followed: the meeting may go on
     else:
         return found, evaluated
-    rest, position = _rest_of_second(tenant_id, filters, _second(found[-1].gsi2sk), resume, limit + 1)
+    rest, position = _rest_of_meeting(tenant_id, filters, _meeting(found[-1].gsi2sk), resume, limit + 1)
     return found + rest, position
 
 
-def _rest_of_second(tenant_id: str, filters: BookingFilters, second: str, start: dict[str, str],
-                    chunk: int) -> tuple[list[BookingItem], dict[str, str] | None]:
-    """The bookings of `second` after `start`, and the position after them (None: the window ends with them)."""
-    rest, last_of_second = [], start
+def _rest_of_meeting(tenant_id: str, filters: BookingFilters, meeting: str, start: dict[str, str],
+                     chunk: int) -> tuple[list[BookingItem], dict[str, str] | None]:
+    """The bookings of `meeting` (`<second>#<meeting key>`) after `start`, and the position after them (None: the
+    window ends with them)."""
+    rest, last_of_meeting = [], start
     while True:
-        found, evaluated = listing.query_bookings(tenant_id, filters, chunk, last_of_second)
+        found, evaluated = listing.query_bookings(tenant_id, filters, chunk, last_of_meeting)
         for booking in found:
-            if _second(booking.gsi2sk) != second:
-                return rest, last_of_second
+            if _meeting(booking.gsi2sk) != meeting:
+                return rest, last_of_meeting
             rest.append(booking)
-            last_of_second = listing.position_of(booking)
-        if evaluated is None or _second(evaluated['gsi2sk']) != second:
+            last_of_meeting = listing.position_of(booking)
+        if evaluated is None or _meeting(evaluated['gsi2sk']) != meeting:
             return rest, evaluated
-        last_of_second = evaluated
+        last_of_meeting = evaluated
 
 
 def _rows(tenant_id: str, bookings: list[BookingItem], zone: ZoneInfo, now: datetime) -> list[MeetingRow]:

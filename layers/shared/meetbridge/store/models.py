@@ -277,8 +277,9 @@ class BookingItem(_Item):
     """A booking as last applied. While it is active with a problem (it has no meeting), gsi1 lists it under its
     tenant by its start (`FAILED#<tenant>` / `<start>#<booking>`): the bookings to apply again once an account is
     connected are one Query. A kiosk booking's problem is not a failure (no meeting is ever made for it): it is not
-    listed there. gsi2 lists every booking of the tenant by its start (`BOOKINGS#<tenant>` / `<start>#<booking>`):
-    the admin API's bookings list. The index keys are derived from the item at every write (serialize)."""
+    listed there. gsi2 lists every booking of the tenant by its start, then meeting (`BOOKINGS#<tenant>` /
+    `<start>#<meeting key>#<booking>`): the admin API's bookings list and meetings report. The index keys are
+    derived from the item at every write (serialize)."""
 
     gsi1 = Gsi1()
     gsi1pk = UnicodeAttribute(null=True)
@@ -332,7 +333,7 @@ class BookingItem(_Item):
         else:
             self.gsi1pk = self.gsi1sk = None
         self.gsi2pk = bookings_key(self.pk.removeprefix('TENANT#'))
-        self.gsi2sk = f'{index_time(self.start)}#{self.booking_id}'
+        self.gsi2sk = bookings_sort_key(self.start, self.meeting_key, self.booking_id)
         return super().serialize(null_check=null_check)
 
 
@@ -342,6 +343,14 @@ def failed_key(tenant_id: str) -> str:
 
 def bookings_key(tenant_id: str) -> str:
     return f'BOOKINGS#{tenant_id}'
+
+
+def bookings_sort_key(start: datetime, meeting_key: str, booking_id: str) -> str:
+    """A booking's gsi2 sort key: its start second in UTC, its meeting's key, then its id. A meeting's bookings of
+    one second are next to each other, so a page of them can end between two meetings of a busy second. The meeting
+    key is the booking's at this write: a change of it (to or from a session) is a write, which derives the key
+    again."""
+    return f'{index_time(start)}#{meeting_key}#{booking_id}'
 
 
 class SupersededMeeting(MapAttribute):
@@ -445,8 +454,9 @@ def hosted_by_key(tenant_id: str, account_id: str) -> str:
 
 
 def index_time(moment: datetime) -> str:
-    """One fixed width in UTC, so that the index sorts and compares by time."""
-    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
+    """One fixed width in UTC, so that the index sorts and compares by time (strftime's `%Y` drops the leading
+    zeros of a year before 1000, isoformat keeps four digits)."""
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + 'Z'
 
 
 class JoinLinkItem(_Item):
