@@ -129,7 +129,9 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
     tenant_id = event.tenant_id
     item = existing or BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
     switched = existing is not None and not existing.in_person
-    if switched:
+    if existing is not None:
+        # Also for a booking already in person: a switch back online flipped again may have made its meeting
+        # before the booking could be saved (no-op when the booking is in no live meeting).
         _leave(tenant_id, existing.meeting_key, booking.id, attendee_of(tenant_id, existing), now, in_person=True)
         item.attendee_sealed = None  # the client's entry went with the meeting
     _copy(event, booking, item, None, now)

@@ -7,7 +7,8 @@ override at every change, so it survives reschedules, and a booking event applie
 In person, the booking leaves its meeting (the last one out has it deleted at the provider with its schedules), its
 links answer that the session is now in person, and its people are told (`meeting.in_person`). Back online, the
 meeting is made again under the same key, so the same links open it, and it is announced as a new meeting
-(`meeting.scheduled`). Setting what is already applied changes and sends nothing.
+(`meeting.scheduled`). Setting what is already applied changes and sends nothing; every stored change is sent and
+applied as stored, so the last switch wins also when it flips back the one being applied.
 
 A booking's own override stays with it when it moves to another session; a session's override belongs to the
 session, and a booking moved into it follows it unless it has its own. Switching a session clears the own override
@@ -85,16 +86,20 @@ def set_booking_online(tenant_id: str, booking_id: str, online: bool, queue_url:
         if item.channel == 'kiosk':
             raise InvalidState(bookings.KIOSK)
         if item.online is online:
+            changed = False
             break
         item.online = online
         item.updated_at = now
         try:
             repository.save(item)
+            changed = True
             break
         except Conflict:
             if attempt == SAVE_ATTEMPTS:
                 raise
-    if not _applied(item, online):
+    # A stored change is always sent: the meetings function may be applying the previous value, which the booking
+    # does not show until it saves. The same value again sends only what is not applied yet.
+    if changed or not _applied(item, online):
         _send(queue_url, tenant_id, [booking_id])
 
 
@@ -132,9 +137,9 @@ def apply_switch(detail: dict, now: datetime) -> dict:
     item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
     if item is None or item.status != 'active' or item.channel == 'kiosk':
         return {'outcome': 'nothing to switch'}
+    # Applied again whatever the booking shows (apply is idempotent): a switch flipped back while the previous one was
+    # being applied left the booking saying what it was, not what its meeting now is.
     online = bookings.override_of(tenant_id, item, item.session_id)
-    if online is None or _applied(item, online):
-        return {'outcome': 'already applied'}
     result = bookings.apply_again(tenant_id, item, f'switch/{booking_id}/v{item.version}', now)
     logger.info('booking switched', extra={'tenant_id': tenant_id, 'booking_id': booking_id, 'online': online,
                                            'outcome': result.outcome})
