@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from bookings import booking_event
-from helpers import handler, http_event, join_event
+from helpers import handler, http_event, join_event, sqs_event
 from integration_stack import Queue, connect_zoom, sent_emails
 
 from meetbridge.logic.bookings import KIOSK
@@ -349,3 +349,73 @@ def test_a_booking_held_in_person_then_cancelled_has_links_that_say_cancelled_an
         assert page['statusCode'] == 410 and 'This meeting was cancelled' in page['body']
     assert len(sent_emails()) == emails  # no "online meeting cancelled" for a session held in person
     assert zoom.meetings == {}
+
+
+def test_a_switch_flipped_back_online_while_the_booking_leaves_its_meeting_makes_it_again(ready, zoom,
+                                                                                          monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack = ready
+    stack.book(booking_event(start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=3), version=1))
+    links = stack.view('b1')[1]['links']
+    assert stack.admin('PUT', 'bookings/b1/online', {'online': False})[0] == 202
+    to_in_person = stack.cloud.queues['meetings'].receive()
+    real_leave = bookings._leave
+
+    def leave_then_the_admin_flips_back(*args, **kwargs):
+        real_leave(*args, **kwargs)  # the Zoom meeting is deleted; the booking is not saved yet
+        assert stack.admin('PUT', 'bookings/b1/online', {'online': True})[0] == 202
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_leave', leave_then_the_admin_flips_back)
+        handler('meetings')(sqs_event(to_in_person), stack.context)  # its booking's save conflicts
+    handler('meetings')(sqs_event(to_in_person + stack.cloud.queues['meetings'].receive()), stack.context)
+    stack.pump()
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': True, 'effective': True}
+    assert view['meeting']['status'] == 'scheduled' and len(zoom.meetings) == 1
+    assert view['links'] == links and _page(stack, links['clients']['c1'])['statusCode'] == 200
+    assert _state(stack, links['clients']['c1'])['state'] != 'in_person'
+
+
+def test_a_switch_flipped_back_in_person_while_the_meeting_is_made_leaves_no_meeting(ready, zoom, monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    stack.book(booking_event(start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=3), version=1))
+    _switch(stack, 'bookings/b1', False)
+    assert zoom.meetings == {}
+    assert stack.admin('PUT', 'bookings/b1/online', {'online': True})[0] == 202
+    to_online = stack.cloud.queues['meetings'].receive()
+    real_make_on = bookings._make_on
+
+    def made_then_the_admin_flips_back(*args, **kwargs):
+        made = real_make_on(*args, **kwargs)  # the Zoom meeting exists; the booking is not saved yet
+        assert stack.admin('PUT', 'bookings/b1/online', {'online': False})[0] == 202
+        return made
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_make_on', made_then_the_admin_flips_back)
+        handler('meetings')(sqs_event(to_online), stack.context)  # its booking's save conflicts
+    handler('meetings')(sqs_event(to_online + stack.cloud.queues['meetings'].receive()), stack.context)
+    stack.pump()
+
+    meeting = MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1'))
+    assert zoom.meetings == {}
+    assert meeting.status == 'cancelled' and not meeting.booking_ids and meeting.schedule_name is None
+    assert stack.view('b1')[1]['booking']['online'] == {'override': False, 'effective': False}
+
+
+def test_the_bookings_list_shows_a_booking_whose_meeting_lists_no_booking(ready, zoom):
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    stack.book(booking_event(version=1))
+    meeting = MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1'))
+    # Its last booking taken out, the meeting not yet removed: DynamoDB stores no empty set, and the attribute's
+    # default reads the absent one back as an empty set.
+    meeting.update(actions=[MeetingItem.booking_ids.remove()])
+    assert MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1')).booking_ids == set()
+
+    status, answer = stack.admin('GET', 'bookings')
+
+    assert status == 200 and answer['items'][0]['online'] is True
