@@ -419,3 +419,39 @@ def test_the_bookings_list_shows_a_booking_whose_meeting_lists_no_booking(ready,
     status, answer = stack.admin('GET', 'bookings')
 
     assert status == 200 and answer['items'][0]['online'] is True
+
+
+def test_a_session_switch_writes_a_booking_again_after_a_conflict_and_a_409_midway_has_sent_what_was_stored(
+        ready, zoom, monkeypatch):
+    from meetbridge.errors import Conflict
+    from meetbridge.logic import online
+
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    for number in (1, 2):
+        stack.book(booking_event(booking_id=f'b{number}', client_id=f'c{number}', session_id='yoga-5'))
+        _switch(stack, f'bookings/b{number}', True)  # each booking's own override, which the session's clears
+    real_save = online.repository.save
+    conflicts = {'b1': 1, 'b2': online.SAVE_ATTEMPTS}  # b1 once (the meetings function wrote it), b2 every time
+
+    def save_after_conflicts(item, **kwargs):
+        if isinstance(item, BookingItem) and conflicts.get(item.booking_id):
+            conflicts[item.booking_id] -= 1
+            raise Conflict('BookingItem changed concurrently')
+        real_save(item, **kwargs)
+
+    monkeypatch.setattr(online, 'SEND_BATCH', 1)
+    with monkeypatch.context() as patched:
+        patched.setattr(online.repository, 'save', save_after_conflicts)
+        status, problem = stack.admin('PUT', 'sessions/yoga-5/online', {'online': False})
+
+    assert (status, problem['error']) == (409, 'conflict')
+    assert BookingItem.get(*BookingItem.key(tenant_id, 'b1')).online is None
+    assert BookingItem.get(*BookingItem.key(tenant_id, 'b2')).online is True
+    records = stack.cloud.queues['meetings'].receive()
+    assert [json.loads(record['body'])['detail']['booking_id'] for record in records] == ['b1']
+    handler('meetings')(sqs_event(records), stack.context)
+    answer = _switch(stack, 'sessions/yoga-5', False)  # the same request again does the rest
+    assert answer['switching'] == ['b2']
+    assert zoom.meetings == {}
+    assert all(stack.view(f'b{number}')[1]['booking']['online'] == {'override': False, 'effective': False}
+               for number in (1, 2))
