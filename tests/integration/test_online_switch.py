@@ -455,3 +455,20 @@ def test_a_session_switch_writes_a_booking_again_after_a_conflict_and_a_409_midw
     assert zoom.meetings == {}
     assert all(stack.view(f'b{number}')[1]['booking']['online'] == {'override': False, 'effective': False}
                for number in (1, 2))
+
+
+def test_a_switch_that_fails_shows_on_the_booking_until_it_is_applied(ready, zoom):
+    stack = ready
+    stack.book(booking_event(version=1))
+    _switch(stack, 'bookings/b1', False)
+    zoom.fail('create_meeting', 503, body={'code': 503, 'message': 'Service Unavailable'}, times=1)
+    assert stack.admin('PUT', 'bookings/b1/online', {'online': True})[0] == 202
+    records = stack.cloud.queues['meetings'].receive()
+
+    report = handler('meetings')(sqs_event(records), stack.context)
+
+    assert report['batchItemFailures'] == [{'itemIdentifier': records[0]['messageId']}]
+    assert stack.view('b1')[1]['booking']['problem'] == 'waiting for a retry: Zoom is unavailable or busy (503)'
+    assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures'] == []
+    view = stack.view('b1')[1]
+    assert view['booking']['problem'] is None and view['meeting']['status'] == 'scheduled'
