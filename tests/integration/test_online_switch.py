@@ -472,3 +472,56 @@ def test_a_switch_that_fails_shows_on_the_booking_until_it_is_applied(ready, zoo
     assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures'] == []
     view = stack.view('b1')[1]
     assert view['booking']['problem'] is None and view['meeting']['status'] == 'scheduled'
+
+
+def test_a_session_switched_online_while_its_new_booking_is_held_in_person_has_it_online(ready, zoom, monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack = ready
+    _switch(stack, 'sessions/yoga-5', False)
+    real_record_in_person = bookings._record_in_person
+
+    def the_admin_switches_first(*args, **kwargs):
+        # The booking read the session's override (in person); the switch back online does not see it yet.
+        assert stack.admin('PUT', 'sessions/yoga-5/online', {'online': True})[1]['switching'] == []
+        return real_record_in_person(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_record_in_person', the_admin_switches_first)
+        stack.post(booking_event(booking_id='b1', client_id='c1', session_id='yoga-5'))
+        records = stack.cloud.queues['meetings'].receive()
+        assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures'] != []
+    handler('meetings')(sqs_event(records), stack.context)
+    stack.pump()
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': True, 'effective': True}
+    assert view['meeting']['status'] == 'scheduled' and len(zoom.meetings) == 1
+    assert 'b1' not in (SessionItem.get(*SessionItem.key(stack.tenant.tenant_id, 'yoga-5')).in_person_ids or set())
+
+
+def test_a_session_switched_in_person_while_its_new_booking_joins_the_meeting_has_it_in_person(ready, zoom,
+                                                                                               monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack = ready
+    real_join = bookings._join
+
+    def the_admin_switches_first(*args, **kwargs):
+        # The booking read no override (its service is online); the switch to in person does not see it yet.
+        assert stack.admin('PUT', 'sessions/yoga-5/online', {'online': False})[1]['switching'] == []
+        return real_join(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_join', the_admin_switches_first)
+        stack.post(booking_event(booking_id='b1', client_id='c1', session_id='yoga-5'))
+        records = stack.cloud.queues['meetings'].receive()
+        assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures'] != []
+    handler('meetings')(sqs_event(records), stack.context)
+    stack.pump()
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': False, 'effective': False}
+    assert zoom.meetings == {}
+    meeting = MeetingItem.get(*MeetingItem.key(stack.tenant.tenant_id, 'session:yoga-5'))
+    assert meeting.status == 'cancelled' and not meeting.booking_ids

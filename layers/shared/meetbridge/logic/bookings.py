@@ -118,7 +118,8 @@ def override_of(tenant_id: str, item: BookingItem | None, session_id: str | None
         return item.online
     if session_id is None:
         return None
-    session = repository.find(SessionItem, SessionItem.key(tenant_id, session_id))
+    # Consistent: a switch of the session stored just before is seen, or it sees this booking (_join, _hold_in_session).
+    session = repository.find_consistent(SessionItem, SessionItem.key(tenant_id, session_id))
     return session.online if session is not None else None
 
 
@@ -129,11 +130,11 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
     tenant_id = event.tenant_id
     item = existing or BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
     switched = existing is not None and not existing.in_person
-    if existing is not None:
-        # Also for a booking already in person: a switch back online flipped again may have made its meeting
-        # before the booking could be saved (no-op when the booking is in no live meeting).
-        _leave(tenant_id, existing.meeting_key, booking.id, attendee_of(tenant_id, existing), now, in_person=True)
-        item.attendee_sealed = None  # the client's entry went with the meeting
+    # Also for a booking in person or new: a switch flipped again may have listed it in a meeting before the booking
+    # could be saved (a no-op when the booking is in no live meeting).
+    _leave(tenant_id, existing.meeting_key if existing else booking.meeting_key, booking.id,
+           attendee_of(tenant_id, existing) if existing else None, now, in_person=True)
+    item.attendee_sealed = None  # the client's entry went with the meeting
     _copy(event, booking, item, None, now)
     item.in_person = True
     if booking.session_id:
@@ -147,11 +148,14 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
 
 def _hold_in_session(tenant_id: str, session_id: str, booking_id: str, now: datetime) -> None:
     """Notes a booking of the session held in person (no meeting lists it), for the session's switch back online.
-    An atomic add that makes the session's item when it has none."""
+    An atomic add that makes the session's item when it has none, only while the session is not switched online:
+    a switch stored meanwhile did not see this booking, so the booking is applied again (Conflict)."""
     # A version of 0 makes pynamodb ADD 1 to the stored one (not set it to 1): a switch that read it before conflicts.
     session = SessionItem(*SessionItem.key(tenant_id, session_id), version=0)
-    session.update(actions=[SessionItem.session_id.set(session_id), SessionItem.in_person_ids.add({booking_id}),
-                            SessionItem.updated_at.set(now)], add_version_condition=False)
+    repository.update(session, actions=[SessionItem.session_id.set(session_id),
+                                        SessionItem.in_person_ids.add({booking_id}), SessionItem.updated_at.set(now)],
+                      condition=SessionItem.online.does_not_exist() | (SessionItem.online == False),  # noqa: E712
+                      add_version_condition=False)
 
 
 def _settle_pending(tenant_id: str, booking: Booking, existing: BookingItem | None) -> Booking:
@@ -235,7 +239,7 @@ def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None,
     item = existing or BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
     change = _change(existing, booking, problem)
     if meeting is not None and problem is None:
-        _join(tenant_id, meeting, booking, now)
+        _join(tenant_id, meeting, booking, now, follows_session=existing is None or existing.online is None)
         if not item.attendee_sealed:
             attendee = _add_attendee(tenant_id, meeting, spec, booking)
             if attendee is not None:
@@ -827,13 +831,18 @@ def _await_creation(tenant_id: str, meeting_key: str, now: datetime) -> tuple[Me
         pause = min(pause * 2, CREATION_POLL_LONGEST_SECONDS)
 
 
-def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime) -> None:
-    """An atomic add, without a version condition: concurrent bookings of one class session never conflict."""
-    if booking.id in (meeting.booking_ids or set()):
-        return
-    # The version still moves, so a whole-item save that read the meeting before conflicts and retries.
-    meeting.update(actions=[MeetingItem.booking_ids.add({booking.id}), MeetingItem.updated_at.set(now)],
-                   add_version_condition=False)
+def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime, follows_session: bool) -> None:
+    """An atomic add, without a version condition: concurrent bookings of one class session never conflict.
+    `follows_session`: the booking has no override of its own. Its session's switch to in person stored before the
+    booking was listed here (or the meeting made with it) did not see it: the session is read again once it is
+    listed, and the booking applied again."""
+    if booking.id not in (meeting.booking_ids or set()):
+        # The version still moves, so a whole-item save that read the meeting before conflicts and retries.
+        meeting.update(actions=[MeetingItem.booking_ids.add({booking.id}), MeetingItem.updated_at.set(now)],
+                       add_version_condition=False)
+    if follows_session and booking.session_id and \
+            override_of(tenant_id, None, booking.session_id) is False:
+        raise RetryLater('its class session was switched to in person meanwhile')
 
 
 def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:
