@@ -525,3 +525,31 @@ def test_a_session_switched_in_person_while_its_new_booking_joins_the_meeting_ha
     assert zoom.meetings == {}
     meeting = MeetingItem.get(*MeetingItem.key(stack.tenant.tenant_id, 'session:yoga-5'))
     assert meeting.status == 'cancelled' and not meeting.booking_ids
+
+
+def test_a_booking_rescheduled_much_later_while_in_person_keeps_its_links_alive_and_shows_its_new_time(ready, zoom):
+    from meetbridge.logic.links import KEEP_AFTER_END, token_of
+    from meetbridge.security.secrets import digest
+    from meetbridge.store.models import JoinLinkItem
+
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    stack.book(booking_event(start=start, version=1))
+    links = stack.view('b1')[1]['links']
+    _switch(stack, 'bookings/b1', False)
+    later = start + timedelta(days=60)
+
+    stack.book(booking_event('booking.rescheduled', start=later, version=2))
+
+    end = BookingItem.get(*BookingItem.key(tenant_id, 'b1')).end
+    assert end > later
+    for url in (links['provider'], links['clients']['c1']):
+        assert JoinLinkItem.get(*JoinLinkItem.key(digest(token_of(url)))).ttl == end + KEEP_AFTER_END
+    meeting = MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1'))
+    assert (meeting.status, meeting.start, meeting.end) == ('cancelled', later, end)
+
+    _switch(stack, 'bookings/b1', True)
+    assert len(zoom.meetings) == 1 and stack.view('b1')[1]['links'] == links
+    for url in (links['provider'], links['clients']['c1']):
+        assert JoinLinkItem.get(*JoinLinkItem.key(digest(token_of(url)))).ttl == end + KEEP_AFTER_END
+        assert _page(stack, url)['statusCode'] == 200

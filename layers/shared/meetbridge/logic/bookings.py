@@ -137,6 +137,7 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
     item.attendee_sealed = None  # the client's entry went with the meeting
     _copy(event, booking, item, None, now)
     item.in_person = True
+    _keep_in_person_links(tenant_id, item)
     if booking.session_id:
         _hold_in_session(tenant_id, booking.session_id, booking.id, now)
     if switched and item.client_link_sealed is not None:
@@ -144,6 +145,22 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
         item.pending_notice = None if item.pending_notice == 'created' else 'in_person'
     _save_and_announce(tenant_id, item)
     return Result('recorded in person', item.pending_notice if switched else None)
+
+
+def _keep_in_person_links(tenant_id: str, item: BookingItem) -> None:
+    """A booking held in person keeps its links alive until it ends, also when it is rescheduled later: they say it
+    is in person and open its meeting again back online. The booking's own meeting (cancelled while it is in person)
+    moves with it, so that its pages show the time it now has; a class session's is the session's."""
+    links.extend(links.open_sealed(item.client_link_sealed, tenant_id, 'client', item.booking_id), item.end)
+    if item.meeting_key != f'booking:{item.booking_id}':
+        return
+    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, item.meeting_key))
+    if meeting is None or meeting.status != 'cancelled':
+        return
+    links.extend(_provider_url(tenant_id, meeting), item.end)
+    if (meeting.start, meeting.end, meeting.timezone) != (item.start, item.end, item.timezone):
+        repository.update(meeting, actions=[MeetingItem.start.set(item.start), MeetingItem.end.set(item.end),
+                                            MeetingItem.timezone.set(item.timezone)])
 
 
 def _hold_in_session(tenant_id: str, session_id: str, booking_id: str, now: datetime) -> None:
@@ -606,7 +623,9 @@ def _open_provider_link_and_schedule(tenant_id: str, meeting: MeetingItem, now: 
     if not meeting.provider_link_sealed:
         _, meeting.provider_link_sealed = links.mint(tenant_id, 'provider', meeting.meeting_key, meeting.end, now)
     else:
-        links.set_status(_provider_url(tenant_id, meeting), 'active')
+        provider_url = _provider_url(tenant_id, meeting)
+        links.set_status(provider_url, 'active')
+        links.extend(provider_url, meeting.end)  # also when the meeting is made again later than it was
     meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, meeting.start, now)
     reminders.schedule(tenant_id, meeting, now)
 
