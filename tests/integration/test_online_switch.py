@@ -553,3 +553,21 @@ def test_a_booking_rescheduled_much_later_while_in_person_keeps_its_links_alive_
     for url in (links['provider'], links['clients']['c1']):
         assert JoinLinkItem.get(*JoinLinkItem.key(digest(token_of(url)))).ttl == end + KEEP_AFTER_END
         assert _page(stack, url)['statusCode'] == 200
+
+
+def test_a_late_in_person_notice_does_not_contradict_the_booking_back_online(ready, zoom):
+    stack, queues = ready, ready.cloud.queues
+    stack.book(booking_event(version=1))
+    before = _subjects('c1@example.org')
+
+    def switched(online: bool) -> list[dict]:
+        assert stack.admin('PUT', 'bookings/b1/online', {'online': online})[0] == 202
+        assert handler('meetings')(sqs_event(queues['meetings'].receive()), stack.context)['batchItemFailures'] == []
+        return queues['notifications'].receive()
+
+    in_person, back_online = switched(False), switched(True)
+    for records in (back_online, in_person):  # the later notice first
+        assert handler('notifications')(sqs_event(records), stack.context)['batchItemFailures'] == []
+
+    sent = _subjects('c1@example.org')[len(before):]
+    assert len(sent) == 1 and not sent[0].startswith('Now in person')
