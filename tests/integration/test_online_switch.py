@@ -571,3 +571,22 @@ def test_a_late_in_person_notice_does_not_contradict_the_booking_back_online(rea
 
     sent = _subjects('c1@example.org')[len(before):]
     assert len(sent) == 1 and not sent[0].startswith('Now in person')
+
+
+def test_the_page_of_a_class_booking_moved_while_in_person_shows_its_new_time(ready, zoom):
+    stack = ready
+    # Midday UTC: the same date in the zone the page shows it in.
+    start = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=3)
+    for number in (1, 2):
+        stack.book(booking_event(booking_id=f'b{number}', client_id=f'c{number}', session_id='yoga-5', start=start,
+                                 version=1))
+    link = stack.view('b1')[1]['links']['clients']['c1']
+    _switch(stack, 'bookings/b1', False)  # its session stays online for b2
+    later = start + timedelta(days=7)
+
+    stack.book(booking_event('booking.rescheduled', booking_id='b1', client_id='c1', session_id='yoga-5',
+                             start=later, version=2))
+
+    page = _page(stack, link)
+    assert page['statusCode'] == 200 and 'This session is now in person' in page['body']
+    assert later.strftime('%d %B %Y') in page['body'] and start.strftime('%d %B %Y') not in page['body']
