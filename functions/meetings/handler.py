@@ -134,16 +134,25 @@ def _handle(record: SQSRecord, envelope: dict, lambda_context) -> dict:
         with budget.within(RECORD_SECONDS):
             return rehome_once(request={**envelope['detail'], 'message_id': record.message_id})
     if envelope['detail-type'] == online.BOOKING_SWITCH:
-        with budget.within(RECORD_SECONDS):
-            return online.apply_switch(envelope['detail'], datetime.now(UTC))
+        switch = envelope['detail']
+        try:
+            with budget.within(RECORD_SECONDS):
+                return online.apply_switch(switch, datetime.now(UTC))
+        except Exception as exc:
+            # A switch that keeps failing shows on the booking as a booking change does.
+            _note_waiting(switch['tenant_id'], switch['booking_id'], exc)
+            raise
     event = BookingEvent.model_validate(envelope['detail'])
     try:
         with budget.within(RECORD_SECONDS):
             return apply_once(event=event.model_dump(mode='json'))
     except Exception as exc:
-        waiting.note_waiting(event.tenant_id, event.booking.id, f'waiting for a retry: {_waiting_reason(exc)}',
-                             datetime.now(UTC))
+        _note_waiting(event.tenant_id, event.booking.id, exc)
         raise
+
+
+def _note_waiting(tenant_id: str, booking_id: str, exc: Exception) -> None:
+    waiting.note_waiting(tenant_id, booking_id, f'waiting for a retry: {_waiting_reason(exc)}', datetime.now(UTC))
 
 
 @config.using(MeetingsSettings)

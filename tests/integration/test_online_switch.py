@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from bookings import booking_event
-from helpers import handler, http_event, join_event
+from helpers import handler, http_event, join_event, sqs_event
 from integration_stack import Queue, connect_zoom, sent_emails
 
 from meetbridge.logic.bookings import KIOSK
@@ -349,3 +349,244 @@ def test_a_booking_held_in_person_then_cancelled_has_links_that_say_cancelled_an
         assert page['statusCode'] == 410 and 'This meeting was cancelled' in page['body']
     assert len(sent_emails()) == emails  # no "online meeting cancelled" for a session held in person
     assert zoom.meetings == {}
+
+
+def test_a_switch_flipped_back_online_while_the_booking_leaves_its_meeting_makes_it_again(ready, zoom,
+                                                                                          monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack = ready
+    stack.book(booking_event(start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=3), version=1))
+    links = stack.view('b1')[1]['links']
+    assert stack.admin('PUT', 'bookings/b1/online', {'online': False})[0] == 202
+    to_in_person = stack.cloud.queues['meetings'].receive()
+    real_leave = bookings._leave
+
+    def leave_then_the_admin_flips_back(*args, **kwargs):
+        real_leave(*args, **kwargs)  # the Zoom meeting is deleted; the booking is not saved yet
+        assert stack.admin('PUT', 'bookings/b1/online', {'online': True})[0] == 202
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_leave', leave_then_the_admin_flips_back)
+        handler('meetings')(sqs_event(to_in_person), stack.context)  # its booking's save conflicts
+    handler('meetings')(sqs_event(to_in_person + stack.cloud.queues['meetings'].receive()), stack.context)
+    stack.pump()
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': True, 'effective': True}
+    assert view['meeting']['status'] == 'scheduled' and len(zoom.meetings) == 1
+    assert view['links'] == links and _page(stack, links['clients']['c1'])['statusCode'] == 200
+    assert _state(stack, links['clients']['c1'])['state'] != 'in_person'
+
+
+def test_a_switch_flipped_back_in_person_while_the_meeting_is_made_leaves_no_meeting(ready, zoom, monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    stack.book(booking_event(start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=3), version=1))
+    _switch(stack, 'bookings/b1', False)
+    assert zoom.meetings == {}
+    assert stack.admin('PUT', 'bookings/b1/online', {'online': True})[0] == 202
+    to_online = stack.cloud.queues['meetings'].receive()
+    real_make_on = bookings._make_on
+
+    def made_then_the_admin_flips_back(*args, **kwargs):
+        made = real_make_on(*args, **kwargs)  # the Zoom meeting exists; the booking is not saved yet
+        assert stack.admin('PUT', 'bookings/b1/online', {'online': False})[0] == 202
+        return made
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_make_on', made_then_the_admin_flips_back)
+        handler('meetings')(sqs_event(to_online), stack.context)  # its booking's save conflicts
+    handler('meetings')(sqs_event(to_online + stack.cloud.queues['meetings'].receive()), stack.context)
+    stack.pump()
+
+    meeting = MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1'))
+    assert zoom.meetings == {}
+    assert meeting.status == 'cancelled' and not meeting.booking_ids and meeting.schedule_name is None
+    assert stack.view('b1')[1]['booking']['online'] == {'override': False, 'effective': False}
+
+
+def test_the_bookings_list_shows_a_booking_whose_meeting_lists_no_booking(ready, zoom):
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    stack.book(booking_event(version=1))
+    meeting = MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1'))
+    # Its last booking taken out, the meeting not yet removed: DynamoDB stores no empty set, and the attribute's
+    # default reads the absent one back as an empty set.
+    meeting.update(actions=[MeetingItem.booking_ids.remove()])
+    assert MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1')).booking_ids == set()
+
+    status, answer = stack.admin('GET', 'bookings')
+
+    assert status == 200 and answer['items'][0]['online'] is True
+
+
+def test_a_session_switch_writes_a_booking_again_after_a_conflict_and_a_409_midway_has_sent_what_was_stored(
+        ready, zoom, monkeypatch):
+    from meetbridge.errors import Conflict
+    from meetbridge.logic import online
+
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    for number in (1, 2):
+        stack.book(booking_event(booking_id=f'b{number}', client_id=f'c{number}', session_id='yoga-5'))
+        _switch(stack, f'bookings/b{number}', True)  # each booking's own override, which the session's clears
+    real_save = online.repository.save
+    conflicts = {'b1': 1, 'b2': online.SAVE_ATTEMPTS}  # b1 once (the meetings function wrote it), b2 every time
+
+    def save_after_conflicts(item, **kwargs):
+        if isinstance(item, BookingItem) and conflicts.get(item.booking_id):
+            conflicts[item.booking_id] -= 1
+            raise Conflict('BookingItem changed concurrently')
+        real_save(item, **kwargs)
+
+    monkeypatch.setattr(online, 'SEND_BATCH', 1)
+    with monkeypatch.context() as patched:
+        patched.setattr(online.repository, 'save', save_after_conflicts)
+        status, problem = stack.admin('PUT', 'sessions/yoga-5/online', {'online': False})
+
+    assert (status, problem['error']) == (409, 'conflict')
+    assert BookingItem.get(*BookingItem.key(tenant_id, 'b1')).online is None
+    assert BookingItem.get(*BookingItem.key(tenant_id, 'b2')).online is True
+    records = stack.cloud.queues['meetings'].receive()
+    assert [json.loads(record['body'])['detail']['booking_id'] for record in records] == ['b1']
+    handler('meetings')(sqs_event(records), stack.context)
+    answer = _switch(stack, 'sessions/yoga-5', False)  # the same request again does the rest
+    assert answer['switching'] == ['b2']
+    assert zoom.meetings == {}
+    assert all(stack.view(f'b{number}')[1]['booking']['online'] == {'override': False, 'effective': False}
+               for number in (1, 2))
+
+
+def test_a_switch_that_fails_shows_on_the_booking_until_it_is_applied(ready, zoom):
+    stack = ready
+    stack.book(booking_event(version=1))
+    _switch(stack, 'bookings/b1', False)
+    zoom.fail('create_meeting', 503, body={'code': 503, 'message': 'Service Unavailable'}, times=1)
+    assert stack.admin('PUT', 'bookings/b1/online', {'online': True})[0] == 202
+    records = stack.cloud.queues['meetings'].receive()
+
+    report = handler('meetings')(sqs_event(records), stack.context)
+
+    assert report['batchItemFailures'] == [{'itemIdentifier': records[0]['messageId']}]
+    assert stack.view('b1')[1]['booking']['problem'] == 'waiting for a retry: Zoom is unavailable or busy (503)'
+    assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures'] == []
+    view = stack.view('b1')[1]
+    assert view['booking']['problem'] is None and view['meeting']['status'] == 'scheduled'
+
+
+def test_a_session_switched_online_while_its_new_booking_is_held_in_person_has_it_online(ready, zoom, monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack = ready
+    _switch(stack, 'sessions/yoga-5', False)
+    real_record_in_person = bookings._record_in_person
+
+    def the_admin_switches_first(*args, **kwargs):
+        # The booking read the session's override (in person); the switch back online does not see it yet.
+        assert stack.admin('PUT', 'sessions/yoga-5/online', {'online': True})[1]['switching'] == []
+        return real_record_in_person(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_record_in_person', the_admin_switches_first)
+        stack.post(booking_event(booking_id='b1', client_id='c1', session_id='yoga-5'))
+        records = stack.cloud.queues['meetings'].receive()
+        assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures'] != []
+    handler('meetings')(sqs_event(records), stack.context)
+    stack.pump()
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': True, 'effective': True}
+    assert view['meeting']['status'] == 'scheduled' and len(zoom.meetings) == 1
+    assert 'b1' not in (SessionItem.get(*SessionItem.key(stack.tenant.tenant_id, 'yoga-5')).in_person_ids or set())
+
+
+def test_a_session_switched_in_person_while_its_new_booking_joins_the_meeting_has_it_in_person(ready, zoom,
+                                                                                               monkeypatch):
+    from meetbridge.logic import bookings
+
+    stack = ready
+    real_join = bookings._join
+
+    def the_admin_switches_first(*args, **kwargs):
+        # The booking read no override (its service is online); the switch to in person does not see it yet.
+        assert stack.admin('PUT', 'sessions/yoga-5/online', {'online': False})[1]['switching'] == []
+        return real_join(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bookings, '_join', the_admin_switches_first)
+        stack.post(booking_event(booking_id='b1', client_id='c1', session_id='yoga-5'))
+        records = stack.cloud.queues['meetings'].receive()
+        assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures'] != []
+    handler('meetings')(sqs_event(records), stack.context)
+    stack.pump()
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': False, 'effective': False}
+    assert zoom.meetings == {}
+    meeting = MeetingItem.get(*MeetingItem.key(stack.tenant.tenant_id, 'session:yoga-5'))
+    assert meeting.status == 'cancelled' and not meeting.booking_ids
+
+
+def test_a_booking_rescheduled_much_later_while_in_person_keeps_its_links_alive_and_shows_its_new_time(ready, zoom):
+    from meetbridge.logic.links import KEEP_AFTER_END, token_of
+    from meetbridge.security.secrets import digest
+    from meetbridge.store.models import JoinLinkItem
+
+    stack, tenant_id = ready, ready.tenant.tenant_id
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    stack.book(booking_event(start=start, version=1))
+    links = stack.view('b1')[1]['links']
+    _switch(stack, 'bookings/b1', False)
+    later = start + timedelta(days=60)
+
+    stack.book(booking_event('booking.rescheduled', start=later, version=2))
+
+    end = BookingItem.get(*BookingItem.key(tenant_id, 'b1')).end
+    assert end > later
+    for url in (links['provider'], links['clients']['c1']):
+        assert JoinLinkItem.get(*JoinLinkItem.key(digest(token_of(url)))).ttl == end + KEEP_AFTER_END
+    meeting = MeetingItem.get(*MeetingItem.key(tenant_id, 'booking:b1'))
+    assert (meeting.status, meeting.start, meeting.end) == ('cancelled', later, end)
+
+    _switch(stack, 'bookings/b1', True)
+    assert len(zoom.meetings) == 1 and stack.view('b1')[1]['links'] == links
+    for url in (links['provider'], links['clients']['c1']):
+        assert JoinLinkItem.get(*JoinLinkItem.key(digest(token_of(url)))).ttl == end + KEEP_AFTER_END
+        assert _page(stack, url)['statusCode'] == 200
+
+
+def test_a_late_in_person_notice_does_not_contradict_the_booking_back_online(ready, zoom):
+    stack, queues = ready, ready.cloud.queues
+    stack.book(booking_event(version=1))
+    before = _subjects('c1@example.org')
+
+    def switched(online: bool) -> list[dict]:
+        assert stack.admin('PUT', 'bookings/b1/online', {'online': online})[0] == 202
+        assert handler('meetings')(sqs_event(queues['meetings'].receive()), stack.context)['batchItemFailures'] == []
+        return queues['notifications'].receive()
+
+    in_person, back_online = switched(False), switched(True)
+    for records in (back_online, in_person):  # the later notice first
+        assert handler('notifications')(sqs_event(records), stack.context)['batchItemFailures'] == []
+
+    sent = _subjects('c1@example.org')[len(before):]
+    assert len(sent) == 1 and not sent[0].startswith('Now in person')
+
+
+def test_the_page_of_a_class_booking_moved_while_in_person_shows_its_new_time(ready, zoom):
+    stack = ready
+    # Midday UTC: the same date in the zone the page shows it in.
+    start = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=3)
+    for number in (1, 2):
+        stack.book(booking_event(booking_id=f'b{number}', client_id=f'c{number}', session_id='yoga-5', start=start,
+                                 version=1))
+    link = stack.view('b1')[1]['links']['clients']['c1']
+    _switch(stack, 'bookings/b1', False)  # its session stays online for b2
+    later = start + timedelta(days=7)
+
+    stack.book(booking_event('booking.rescheduled', booking_id='b1', client_id='c1', session_id='yoga-5',
+                             start=later, version=2))
+
+    page = _page(stack, link)
+    assert page['statusCode'] == 200 and 'This session is now in person' in page['body']
+    assert later.strftime('%d %B %Y') in page['body'] and start.strftime('%d %B %Y') not in page['body']

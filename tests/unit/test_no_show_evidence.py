@@ -29,3 +29,7 @@ def test_a_cancelled_booking_expected_nobody():
 def test_a_booking_without_a_link_to_open_shows_nothing():
     kiosk = _booking(client_link_sealed=None, channel='kiosk', problem='online meetings are not available')
     assert no_show_evidence(kiosk, NEVER, START + timedelta(hours=2)) is None
+
+
+def test_a_booking_held_in_person_shows_nothing():
+    assert no_show_evidence(_booking(in_person=True), NEVER, START + timedelta(hours=2)) is None

@@ -66,9 +66,9 @@ def opens_of_many(tenant_id: str, booking_ids: Iterable[str],
 
 def no_show_evidence(booking: BookingItem, client_opens: Opens, now: datetime) -> bool | None:
     """Whether the booking's start passed without its client ever opening their link: None before the start and
-    for a booking that has no link to open (a kiosk booking, one whose meeting could not be made), False for a
-    cancelled booking (nobody was expected)."""
-    if now < booking.start or booking.client_link_sealed is None:
+    for a booking that has no link to open (a kiosk booking, one whose meeting could not be made) or that is held in
+    person (its link only says so), False for a cancelled booking (nobody was expected)."""
+    if now < booking.start or booking.client_link_sealed is None or booking.in_person:
         return None
     return booking.status != 'cancelled' and client_opens.first is None
 

@@ -118,7 +118,8 @@ def override_of(tenant_id: str, item: BookingItem | None, session_id: str | None
         return item.online
     if session_id is None:
         return None
-    session = repository.find(SessionItem, SessionItem.key(tenant_id, session_id))
+    # Consistent: a switch of the session stored just before is seen, or it sees this booking (_join, _hold_in_session).
+    session = repository.find_consistent(SessionItem, SessionItem.key(tenant_id, session_id))
     return session.online if session is not None else None
 
 
@@ -129,11 +130,14 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
     tenant_id = event.tenant_id
     item = existing or BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
     switched = existing is not None and not existing.in_person
-    if switched:
-        _leave(tenant_id, existing.meeting_key, booking.id, attendee_of(tenant_id, existing), now, in_person=True)
-        item.attendee_sealed = None  # the client's entry went with the meeting
+    # Also for a booking in person or new: a switch flipped again may have listed it in a meeting before the booking
+    # could be saved (a no-op when the booking is in no live meeting).
+    _leave(tenant_id, existing.meeting_key if existing else booking.meeting_key, booking.id,
+           attendee_of(tenant_id, existing) if existing else None, now, in_person=True)
+    item.attendee_sealed = None  # the client's entry went with the meeting
     _copy(event, booking, item, None, now)
     item.in_person = True
+    _keep_in_person_links(tenant_id, item)
     if booking.session_id:
         _hold_in_session(tenant_id, booking.session_id, booking.id, now)
     if switched and item.client_link_sealed is not None:
@@ -143,13 +147,32 @@ def _record_in_person(event: BookingEvent, booking: Booking, existing: BookingIt
     return Result('recorded in person', item.pending_notice if switched else None)
 
 
+def _keep_in_person_links(tenant_id: str, item: BookingItem) -> None:
+    """A booking held in person keeps its links alive until it ends, also when it is rescheduled later: they say it
+    is in person and open its meeting again back online. The booking's own meeting (cancelled while it is in person)
+    moves with it, so that its pages show the time it now has; a class session's is the session's."""
+    links.extend(links.open_sealed(item.client_link_sealed, tenant_id, 'client', item.booking_id), item.end)
+    if item.meeting_key != f'booking:{item.booking_id}':
+        return
+    meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, item.meeting_key))
+    if meeting is None or meeting.status != 'cancelled':
+        return
+    links.extend(_provider_url(tenant_id, meeting), item.end)
+    if (meeting.start, meeting.end, meeting.timezone) != (item.start, item.end, item.timezone):
+        repository.update(meeting, actions=[MeetingItem.start.set(item.start), MeetingItem.end.set(item.end),
+                                            MeetingItem.timezone.set(item.timezone)])
+
+
 def _hold_in_session(tenant_id: str, session_id: str, booking_id: str, now: datetime) -> None:
     """Notes a booking of the session held in person (no meeting lists it), for the session's switch back online.
-    An atomic add that makes the session's item when it has none."""
+    An atomic add that makes the session's item when it has none, only while the session is not switched online:
+    a switch stored meanwhile did not see this booking, so the booking is applied again (Conflict)."""
     # A version of 0 makes pynamodb ADD 1 to the stored one (not set it to 1): a switch that read it before conflicts.
     session = SessionItem(*SessionItem.key(tenant_id, session_id), version=0)
-    session.update(actions=[SessionItem.session_id.set(session_id), SessionItem.in_person_ids.add({booking_id}),
-                            SessionItem.updated_at.set(now)], add_version_condition=False)
+    repository.update(session, actions=[SessionItem.session_id.set(session_id),
+                                        SessionItem.in_person_ids.add({booking_id}), SessionItem.updated_at.set(now)],
+                      condition=SessionItem.online.does_not_exist() | (SessionItem.online == False),  # noqa: E712
+                      add_version_condition=False)
 
 
 def _settle_pending(tenant_id: str, booking: Booking, existing: BookingItem | None) -> Booking:
@@ -233,7 +256,7 @@ def _ensure(event: BookingEvent, booking: Booking, existing: BookingItem | None,
     item = existing or BookingItem(*BookingItem.key(tenant_id, booking.id), booking_id=booking.id)
     change = _change(existing, booking, problem)
     if meeting is not None and problem is None:
-        _join(tenant_id, meeting, booking, now)
+        _join(tenant_id, meeting, booking, now, follows_session=existing is None or existing.online is None)
         if not item.attendee_sealed:
             attendee = _add_attendee(tenant_id, meeting, spec, booking)
             if attendee is not None:
@@ -601,7 +624,9 @@ def _open_provider_link_and_schedule(tenant_id: str, meeting: MeetingItem, now: 
     if not meeting.provider_link_sealed:
         _, meeting.provider_link_sealed = links.mint(tenant_id, 'provider', meeting.meeting_key, meeting.end, now)
     else:
-        links.set_status(_provider_url(tenant_id, meeting), 'active')
+        provider_url = _provider_url(tenant_id, meeting)
+        links.set_status(provider_url, 'active')
+        links.extend(provider_url, meeting.end)  # also when the meeting is made again later than it was
     meeting.schedule_name = scheduling.put_start_schedule(tenant_id, meeting.meeting_key, meeting.start, now)
     reminders.schedule(tenant_id, meeting, now)
 
@@ -826,13 +851,18 @@ def _await_creation(tenant_id: str, meeting_key: str, now: datetime) -> tuple[Me
         pause = min(pause * 2, CREATION_POLL_LONGEST_SECONDS)
 
 
-def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime) -> None:
-    """An atomic add, without a version condition: concurrent bookings of one class session never conflict."""
-    if booking.id in (meeting.booking_ids or set()):
-        return
-    # The version still moves, so a whole-item save that read the meeting before conflicts and retries.
-    meeting.update(actions=[MeetingItem.booking_ids.add({booking.id}), MeetingItem.updated_at.set(now)],
-                   add_version_condition=False)
+def _join(tenant_id: str, meeting: MeetingItem, booking: Booking, now: datetime, follows_session: bool) -> None:
+    """An atomic add, without a version condition: concurrent bookings of one class session never conflict.
+    `follows_session`: the booking has no override of its own. Its session's switch to in person stored before the
+    booking was listed here (or the meeting made with it) did not see it: the session is read again once it is
+    listed, and the booking applied again."""
+    if booking.id not in (meeting.booking_ids or set()):
+        # The version still moves, so a whole-item save that read the meeting before conflicts and retries.
+        meeting.update(actions=[MeetingItem.booking_ids.add({booking.id}), MeetingItem.updated_at.set(now)],
+                       add_version_condition=False)
+    if follows_session and booking.session_id and \
+            override_of(tenant_id, None, booking.session_id) is False:
+        raise RetryLater('its class session was switched to in person meanwhile')
 
 
 def _leave_meeting(tenant_id: str, booking: BookingItem, now: datetime) -> None:

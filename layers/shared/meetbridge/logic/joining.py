@@ -164,7 +164,8 @@ def _view(opened: _OpenedLink, outcome: Outcome, now: datetime) -> JoinView:
         waiting_ends=waiting_ends(opened.state),
         service_name=service.name if service else '',
         provider_name=provider.name if provider else '',
-        start=meeting.start,
+        # A class session's meeting stays where it was while a booking of it is held in person and moved.
+        start=booking.start if role is Role.CLIENT and booking is not None and booking.in_person else meeting.start,
         timezone=_viewer_zone(role, booking, provider, meeting.timezone),
         password=details and details.password,
         description=details and details.description,

@@ -80,6 +80,12 @@ def _booking_messages(notice: dict[str, Any]) -> list[Message]:
     if booking is None:
         _nothing_to_send(notice, 'the booking no longer exists')
         return []
+    # A booking switched to in person and back (or back and again) queues both notices, taken in either order:
+    # only the one that still says how it is held is sent.
+    if (change == 'in_person' and not booking.in_person) or \
+            (change in ('created', 'rescheduled') and booking.in_person):
+        _nothing_to_send(notice, 'the booking was switched online or in person since')
+        return []
     meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, notice['meeting_key']))
     provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, booking.provider_id))
     about = _About(tenant_id, repository.get_tenant(tenant_id), meeting, provider,

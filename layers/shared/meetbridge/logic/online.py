@@ -7,7 +7,8 @@ override at every change, so it survives reschedules, and a booking event applie
 In person, the booking leaves its meeting (the last one out has it deleted at the provider with its schedules), its
 links answer that the session is now in person, and its people are told (`meeting.in_person`). Back online, the
 meeting is made again under the same key, so the same links open it, and it is announced as a new meeting
-(`meeting.scheduled`). Setting what is already applied changes and sends nothing.
+(`meeting.scheduled`). Setting what is already applied changes and sends nothing; every stored change is sent and
+applied as stored, so the last switch wins also when it flips back the one being applied.
 
 A booking's own override stays with it when it moves to another session; a session's override belongs to the
 session, and a booking moved into it follows it unless it has its own. Switching a session clears the own override
@@ -74,27 +75,18 @@ def set_booking_online(tenant_id: str, booking_id: str, online: bool, queue_url:
     entry published, a change applied): the switch is read and written again a few times before a Conflict
     answers 409, which is safe to repeat."""
     now = now or datetime.now(UTC)
-    for attempt in range(1, SAVE_ATTEMPTS + 1):
-        item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
-        if item is None:
-            raise NotFound('booking not found')
-        if item.status == 'cancelled':
-            raise InvalidState('the booking is cancelled: it cannot be switched online or in person')
-        if item.status != 'active':
-            raise NotFound('booking not found')  # only its webhook was received: nothing of it is applied yet
-        if item.channel == 'kiosk':
-            raise InvalidState(bookings.KIOSK)
-        if item.online is online:
-            break
-        item.online = online
-        item.updated_at = now
-        try:
-            repository.save(item)
-            break
-        except Conflict:
-            if attempt == SAVE_ATTEMPTS:
-                raise
-    if not _applied(item, online):
+    item, changed = _store(tenant_id, booking_id, online, now)
+    if item is None:
+        raise NotFound('booking not found')
+    if item.status == 'cancelled':
+        raise InvalidState('the booking is cancelled: it cannot be switched online or in person')
+    if item.status != 'active':
+        raise NotFound('booking not found')  # only its webhook was received: nothing of it is applied yet
+    if item.channel == 'kiosk':
+        raise InvalidState(bookings.KIOSK)
+    # A stored change is always sent: the meetings function may be applying the previous value, which the booking
+    # does not show until it saves. The same value again sends only what is not applied yet.
+    if changed or not _applied(item, online):
         _send(queue_url, tenant_id, [booking_id])
 
 
@@ -102,28 +94,53 @@ def set_session_online(tenant_id: str, session_id: str, online: bool, queue_url:
                        now: datetime | None = None) -> SessionOnlineOut:
     """Stores a class session's switch, for its bookings now and those that arrive later, and has it applied to
     each. Its bookings are those in its meeting and those it holds in person (bookings of a service that is not
-    online are not recorded, so they are switched when their platform sends a change of them)."""
+    online are not recorded, so they are switched when their platform sends a change of them). Each booking's
+    own override is cleared (written again when the meetings function wrote it meanwhile) and each full batch
+    sent as it fills: a 409 midway has sent what was stored, and the same request again does the rest."""
     now = now or datetime.now(UTC)
     key = SessionItem.key(tenant_id, session_id)
     session = repository.find_consistent(SessionItem, key) or SessionItem(*key, session_id=session_id)
-    if session.online is not online:
+    session_changed = session.online is not online
+    if session_changed:
         session.online = online
         session.updated_at = now
         repository.save(session)
     meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, f'session:{session_id}'))
-    switching = []
+    switching, unsent = [], []
     for booking_id in sorted((session.in_person_ids or set()) | (meeting.booking_ids if meeting else set())):
-        item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
+        item, changed = _store(tenant_id, booking_id, None, now, session_id=session_id)
         if item is None or item.session_id != session_id or item.status != 'active' or item.channel == 'kiosk':
             continue  # cancelled, moved to another session, or never online
-        if item.online is not None:
-            item.online = None  # it follows the session from now on
-            item.updated_at = now
-            repository.save(item)
-        if not _applied(item, online):
+        if session_changed or changed or not _applied(item, online):  # as for one booking: a change is sent
             switching.append(booking_id)
-    _send(queue_url, tenant_id, switching)
+            unsent.append(booking_id)
+        if len(unsent) == SEND_BATCH:
+            _send(queue_url, tenant_id, unsent)
+            unsent = []
+    _send(queue_url, tenant_id, unsent)
     return SessionOnlineOut(session_id=session_id, online=online, switching=switching)
+
+
+def _store(tenant_id: str, booking_id: str, online: bool | None, now: datetime,
+           session_id: str | None = None) -> tuple[BookingItem | None, bool]:
+    """Writes a booking's own override (None: it follows its session), read consistently and written again a few
+    times when the meetings function wrote the booking meanwhile. Only an active booking (of `session_id`, when
+    given) that is not a kiosk's is written. Answers the booking and whether its override changed."""
+    attempts_left = SAVE_ATTEMPTS
+    while True:
+        item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
+        if item is None or item.status != 'active' or item.channel == 'kiosk' or item.online is online or \
+                (session_id is not None and item.session_id != session_id):
+            return item, False
+        item.online = online
+        item.updated_at = now
+        try:
+            repository.save(item)
+            return item, True
+        except Conflict:
+            attempts_left -= 1
+            if attempts_left == 0:
+                raise
 
 
 def apply_switch(detail: dict, now: datetime) -> dict:
@@ -132,9 +149,9 @@ def apply_switch(detail: dict, now: datetime) -> dict:
     item = repository.find_consistent(BookingItem, BookingItem.key(tenant_id, booking_id))
     if item is None or item.status != 'active' or item.channel == 'kiosk':
         return {'outcome': 'nothing to switch'}
+    # Applied again whatever the booking shows (apply is idempotent): a switch flipped back while the previous one was
+    # being applied left the booking saying what it was, not what its meeting now is.
     online = bookings.override_of(tenant_id, item, item.session_id)
-    if online is None or _applied(item, online):
-        return {'outcome': 'already applied'}
     result = bookings.apply_again(tenant_id, item, f'switch/{booking_id}/v{item.version}', now)
     logger.info('booking switched', extra={'tenant_id': tenant_id, 'booking_id': booking_id, 'online': online,
                                            'outcome': result.outcome})
