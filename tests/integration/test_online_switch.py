@@ -331,7 +331,8 @@ def test_a_booking_held_in_person_moves_the_sessions_version_on(ready, zoom):
         stack.book(booking_event(booking_id=f'b{number}', client_id=f'c{number}', session_id='yoga-5'))
 
     session = SessionItem.get(*key)
-    assert session.version == 3 and session.in_person_ids == {'b1', 'b2'} and session.online is False
+    assert session.version == 5  # each booking noted in booking_ids, then held in in_person_ids
+    assert session.booking_ids == session.in_person_ids == {'b1', 'b2'} and session.online is False
     assert zoom.meetings == {}
 
 
@@ -590,3 +591,48 @@ def test_the_page_of_a_class_booking_moved_while_in_person_shows_its_new_time(re
     page = _page(stack, link)
     assert page['statusCode'] == 200 and 'This session is now in person' in page['body']
     assert later.strftime('%d %B %Y') in page['body'] and start.strftime('%d %B %Y') not in page['body']
+
+
+def test_a_session_switch_reaches_its_booking_that_failed_for_lack_of_an_account(stack, zoom):
+    tenant_id = stack.tenant.tenant_id
+    assert stack.admin('PUT', 'services/svc', {'name': 'Yoga', 'online': True})[0] == 200
+    stack.book(booking_event(session_id='yoga-5'))
+    assert 'No meeting account' in stack.view('b1')[1]['booking']['problem']  # in no meeting
+    assert SessionItem.get(*SessionItem.key(tenant_id, 'yoga-5')).booking_ids == {'b1'}
+    connect_zoom(stack, zoom)
+    stack.pump()
+
+    assert _switch(stack, 'sessions/yoga-5', False)['switching'] == ['b1']
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': False, 'effective': False} and view['meeting'] is None
+    assert zoom.meetings == {}
+    assert _switch(stack, 'sessions/yoga-5', True)['switching'] == ['b1']
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': True, 'effective': True} and view['booking']['problem'] is None
+    assert view['meeting']['key'] == 'session:yoga-5' and view['meeting']['status'] == 'scheduled'
+    assert len(zoom.meetings) == 1
+
+
+def test_a_session_switch_reaches_its_booking_with_the_platforms_own_meeting(ready, zoom):
+    stack, url = ready, 'https://meet.platform.example/room-8'
+    event = booking_event(session_id='yoga-6')
+    event['booking']['platform_meeting_url'] = url
+    stack.book(event)
+    links = stack.view('b1')[1]['links']
+    assert stack.view('b1')[1]['meeting']['key'] == 'booking:b1'  # not in the session's meeting
+    zoom.reset_calls()
+
+    assert _switch(stack, 'sessions/yoga-6', False)['switching'] == ['b1']
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': False, 'effective': False}
+    assert view['meeting']['status'] == 'cancelled'
+    _assert_in_person_pages(stack, links)
+    assert _switch(stack, 'sessions/yoga-6', True)['switching'] == ['b1']
+
+    view = stack.view('b1')[1]
+    assert view['booking']['online'] == {'override': True, 'effective': True}
+    assert view['meeting']['provider'] == 'platform' and view['meeting']['status'] == 'scheduled'
+    assert view['links'] == links and _zoom_calls(zoom) == [] and zoom.meetings == {}
+    click = _page(stack, links['provider'], 'POST')
+    assert click['statusCode'] == 303 and click['headers']['Location'] == url

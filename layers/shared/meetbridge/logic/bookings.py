@@ -82,6 +82,9 @@ def apply(event: BookingEvent, now: datetime) -> Result:
         # booking (nor moves its meeting key).
         booking = booking.model_copy(update={'channel': existing.channel})
     booking = _settle_pending(event.tenant_id, booking, existing)
+    if booking.session_id and (existing is None or existing.session_id != booking.session_id):
+        # Before its override is read: a switch of the session stored after that read finds the booking.
+        _record_in_session(event.tenant_id, booking.session_id, booking.id, now)
     service = repository.find(ServiceItem, ServiceItem.key(event.tenant_id, booking.service_id))
     override = override_of(event.tenant_id, existing, booking.session_id)
     # A meeting the platform made, or is making, is wrapped whatever the service says: the platform decided the
@@ -161,6 +164,17 @@ def _keep_in_person_links(tenant_id: str, item: BookingItem) -> None:
     if (meeting.start, meeting.end, meeting.timezone) != (item.start, item.end, item.timezone):
         repository.update(meeting, actions=[MeetingItem.start.set(item.start), MeetingItem.end.set(item.end),
                                             MeetingItem.timezone.set(item.timezone)])
+
+
+def _record_in_session(tenant_id: str, session_id: str, booking_id: str, now: datetime) -> None:
+    """Notes a booking of the session, whatever its meeting or outcome (the platform's own meeting, a failure), so
+    that the session's switch finds every booking. An atomic add, once per booking and session (a booking stored
+    with this session was noted when first applied), that makes the session's item when it has none."""
+    # A version of 0 makes pynamodb ADD 1 to the stored one: a switch that read it before conflicts, not overwrites.
+    session = SessionItem(*SessionItem.key(tenant_id, session_id), version=0)
+    repository.update(session, actions=[SessionItem.session_id.set(session_id),
+                                        SessionItem.booking_ids.add({booking_id}), SessionItem.updated_at.set(now)],
+                      add_version_condition=False)
 
 
 def _hold_in_session(tenant_id: str, session_id: str, booking_id: str, now: datetime) -> None:

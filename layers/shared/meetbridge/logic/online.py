@@ -93,10 +93,9 @@ def set_booking_online(tenant_id: str, booking_id: str, online: bool, queue_url:
 def set_session_online(tenant_id: str, session_id: str, online: bool, queue_url: str,
                        now: datetime | None = None) -> SessionOnlineOut:
     """Stores a class session's switch, for its bookings now and those that arrive later, and has it applied to
-    each. Its bookings are those in its meeting and those it holds in person (bookings of a service that is not
-    online are not recorded, so they are switched when their platform sends a change of them). Each booking's
-    own override is cleared (written again when the meetings function wrote it meanwhile) and each full batch
-    sent as it fills: a 409 midway has sent what was stored, and the same request again does the rest."""
+    each. Its bookings are those it noted when they were applied (whatever their meeting or outcome), those in
+    its meeting and those it holds in person. Each booking's own override is cleared (written again when the
+    meetings function wrote it meanwhile) and each full batch sent as it fills: a 409 midway has sent what was stored, and the same request again does the rest."""
     now = now or datetime.now(UTC)
     key = SessionItem.key(tenant_id, session_id)
     session = repository.find_consistent(SessionItem, key) or SessionItem(*key, session_id=session_id)
@@ -107,7 +106,9 @@ def set_session_online(tenant_id: str, session_id: str, online: bool, queue_url:
         repository.save(session)
     meeting = repository.find_consistent(MeetingItem, MeetingItem.key(tenant_id, f'session:{session_id}'))
     switching, unsent = [], []
-    for booking_id in sorted((session.in_person_ids or set()) | (meeting.booking_ids if meeting else set())):
+    # Its meeting and in_person_ids: bookings applied before the session noted every booking in booking_ids.
+    recorded = (session.booking_ids or set()) | (session.in_person_ids or set())
+    for booking_id in sorted(recorded | (meeting.booking_ids if meeting else set())):
         item, changed = _store(tenant_id, booking_id, None, now, session_id=session_id)
         if item is None or item.session_id != session_id or item.status != 'active' or item.channel == 'kiosk':
             continue  # cancelled, moved to another session, or never online

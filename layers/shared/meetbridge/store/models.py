@@ -437,6 +437,7 @@ class SessionItem(_Item):
     session_id = UnicodeAttribute()
     online = BooleanAttribute(null=True)  # None: no override, its bookings follow their service
     in_person_ids = UnicodeSetAttribute(null=True)
+    booking_ids = UnicodeSetAttribute(null=True)  # every booking of the session applied, whatever its outcome
     updated_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
