@@ -199,7 +199,8 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
             MeetingsQueueSettings, DeadLetterSettings, NotificationsDeadLetterSettings, HealthQueueSettings,
-            LinksSettings, EmailSettings, AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
+            LinksSettings, EmailSettings, AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings,
+            ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)
