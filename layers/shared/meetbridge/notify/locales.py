@@ -26,7 +26,7 @@ def _babel_locale(tag: str):
     try:
         return Locale.parse(tag, sep='-')
     except UnknownLocaleError:
-        raise ValueError(f'{tag!r} is not a language with locale data') from None
+        raise ValueError(f'there is no locale data for {tag!r}') from None
 
 
 def normalize(tag: str) -> str:
