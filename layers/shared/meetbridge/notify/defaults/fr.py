@@ -127,7 +127,7 @@ SMS: dict[str, str] = {
     'client_created': '[company_name] : votre rendez-vous en ligne [service_name] avec [provider_name] est confirmé '
                       'pour le [start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
     'client_rescheduled': '[company_name] : votre rendez-vous en ligne [service_name] avec [provider_name] est '
-                          'déplacé au [start_time_short] ([timezone]). Votre lien reste le même. ' + _SMS_CLIENT_LINK,
+                          'déplacé au [start_time_short] ([timezone]). Votre lien reste valable. ' + _SMS_CLIENT_LINK,
     'client_cancelled': '[company_name] : votre rendez-vous en ligne [service_name] avec [provider_name] du '
                         '[start_time_short] ([timezone]) est annulé.',
     'in_person_client': '[company_name] : votre rendez-vous [service_name] avec [provider_name] du [start_time_short] '
@@ -137,21 +137,21 @@ SMS: dict[str, str] = {
     'reminder_client': '[company_name] : rappel de votre rendez-vous en ligne [service_name] avec [provider_name] le '
                        '[start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
     'details_changed_client': '[company_name] : votre rendez-vous en ligne [service_name] du [start_time_short] '
-                              '([timezone]) change de salle de réunion. Votre lien reste le même. '
+                              '([timezone]) se tiendra dans une autre salle de réunion. Votre lien reste valable. '
                               + _SMS_CLIENT_LINK,
-    'provider_created': '[company_name] : [client_name] a réservé [service_name] le [start_time_short] ([timezone]). '
-                        + _SMS_PROVIDER_LINK,
-    'provider_rescheduled': '[company_name] : [service_name] avec [client_name] est déplacé au [start_time_short] '
-                            '([timezone]). ' + _SMS_PROVIDER_LINK,
-    'provider_cancelled': '[company_name] : [client_name] a annulé [service_name] du [start_time_short] '
-                          '([timezone]).',
-    'in_person_provider': '[company_name] : [service_name] avec [client_name] le [start_time_short] ([timezone]) a '
-                          'lieu en présentiel ; la réunion en ligne est supprimée.',
-    'starting_provider': '[company_name] : [service_name] avec [client_name] commence maintenant. '
+    'provider_created': '[company_name] : [client_name] a réservé un rendez-vous [service_name] le [start_time_short] '
+                        '([timezone]). ' + _SMS_PROVIDER_LINK,
+    'provider_rescheduled': '[company_name] : le rendez-vous [service_name] avec [client_name] est déplacé au '
+                            '[start_time_short] ([timezone]). ' + _SMS_PROVIDER_LINK,
+    'provider_cancelled': '[company_name] : [client_name] a annulé son rendez-vous [service_name] du '
+                          '[start_time_short] ([timezone]).',
+    'in_person_provider': '[company_name] : le rendez-vous [service_name] avec [client_name] du [start_time_short] '
+                          '([timezone]) aura lieu en présentiel ; sa réunion en ligne est supprimée.',
+    'starting_provider': '[company_name] : le rendez-vous [service_name] avec [client_name] commence maintenant. '
                          + _SMS_PROVIDER_LINK,
-    'reminder_provider': '[company_name] : rappel, [service_name] avec [client_name] le [start_time_short] '
-                         '([timezone]). ' + _SMS_PROVIDER_LINK,
-    'details_changed_provider': '[company_name] : [service_name] avec [client_name] le [start_time_short] '
-                                '([timezone]) change de salle de réunion ; votre lien reste le même. '
-                                + _SMS_PROVIDER_LINK,
+    'reminder_provider': '[company_name] : rappel, rendez-vous [service_name] avec [client_name] le '
+                         '[start_time_short] ([timezone]). ' + _SMS_PROVIDER_LINK,
+    'details_changed_provider': '[company_name] : le rendez-vous [service_name] avec [client_name] du '
+                                '[start_time_short] ([timezone]) se tiendra dans une autre salle de réunion ; votre '
+                                'lien reste valable. ' + _SMS_PROVIDER_LINK,
 }
