@@ -70,14 +70,14 @@ EMAIL: dict[str, tuple[str, str]] = {
     'provider_created': (
         'Nouvelle réservation en ligne : [service_name] avec [client_name] le [start_date]',
         '<p>Bonjour [provider_name],</p>'
-        '<p>[client_name] ([client_email]) a réservé <b>[service_name]</b> pour le <b>[start_time]</b> '
+        '<p>[client_name] ([client_email]) a réservé un rendez-vous <b>[service_name]</b> pour le <b>[start_time]</b> '
         '([timezone]).</p>'
         + _PROVIDER_LINK + _ROOM_DETAILS + _EARLY_START + _FOOTER,
     ),
     'provider_rescheduled': (
         'Réservation déplacée : [service_name] avec [client_name] le [start_date]',
         '<p>Bonjour [provider_name],</p>'
-        '<p>La réservation de [client_name] pour <b>[service_name]</b> a été déplacée au <b>[start_time]</b> '
+        '<p>Le rendez-vous <b>[service_name]</b> de [client_name] a été déplacé au <b>[start_time]</b> '
         '([timezone]).</p>'
         + _PROVIDER_LINK + _ROOM_DETAILS + _FOOTER,
     ),
@@ -90,7 +90,7 @@ EMAIL: dict[str, tuple[str, str]] = {
     'in_person_provider': (
         'En présentiel : [service_name] avec [client_name] le [start_date]',
         '<p>Bonjour [provider_name],</p>'
-        '<p>Le rendez-vous <b>[service_name]</b> avec [client_name] du <b>[start_time]</b> ([timezone]) a lieu '
+        '<p>Le rendez-vous <b>[service_name]</b> avec [client_name] du <b>[start_time]</b> ([timezone]) aura lieu '
         'désormais en présentiel : sa réunion en ligne a été supprimée.</p>' + _FOOTER,
     ),
     'starting_provider': (
@@ -102,7 +102,8 @@ EMAIL: dict[str, tuple[str, str]] = {
     'reminder_provider': (
         'Rappel : [service_name] avec [client_name] le [start_date]',
         '<p>Bonjour [provider_name],</p>'
-        '<p>Pour rappel : <b>[service_name]</b> avec [client_name] le <b>[start_time]</b> ([timezone]).</p>'
+        '<p>Pour rappel, vous avez rendez-vous avec [client_name] pour <b>[service_name]</b> le <b>[start_time]</b> '
+        '([timezone]).</p>'
         + _PROVIDER_LINK + _ROOM_DETAILS + _EARLY_START + _FOOTER,
     ),
     'details_changed_provider': (
