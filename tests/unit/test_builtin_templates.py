@@ -13,7 +13,8 @@ from jinja2 import Environment, meta
 from markupsafe import escape
 
 from meetbridge.domain.templates import (ADMIN, CLIENT_LINK, LINK_HIDDEN, PROVIDER_LINK, TEMPLATE_NAMES, TEMPLATES,
-                                         VARIABLES, bracket_to_jinja, forbidden_variables, recipient_of, sample_variables)
+                                         VARIABLES, bracket_to_jinja, forbidden_variables, recipient_of,
+                                         sample_variables)
 from meetbridge.notify import render
 from meetbridge.notify.defaults import DEFAULT_TEMPLATES, builtin, en, hidden_link_text
 from meetbridge.notify.defaults.alerts import ALERTS
