@@ -82,8 +82,8 @@ EMAIL: dict[str, tuple[str, str]] = {
     ),
     'in_person_provider': (
         'Тепер очно: [service_name], [client_name], [start_date]',
-        _PROVIDER_GREETING + '<p>Зустріч тепер відбудеться очно, а не онлайн; онлайн-кімнату видалено:</p>'
-        + _PROVIDER_MEETING + _PROVIDER_FOOTER,
+        _PROVIDER_GREETING + '<p>Зустріч тепер відбудеться очно, а не онлайн:</p>' + _PROVIDER_MEETING
+        + '<p>Онлайн-кімнату видалено.</p>' + _PROVIDER_FOOTER,
     ),
     'starting_provider': (
         'Зустріч починається: [service_name], [client_name]',
