@@ -27,8 +27,9 @@ ALLOWED = set(VARIABLES) | {HIDDEN, SHORT_TIME}
 # The bracket form of every allowed variable, the two this issue adds included.
 _BRACKET = re.compile(r'\[(' + '|'.join(sorted(ALLOWED, key=len, reverse=True)) + r')\]')
 LINK = 'https://meet.example.com/j/Q2xpZW50TGluaw'
-# The ordinary values SMS lengths are judged with, the short time as each language writes it.
-SHORT_TIMES = {'uk': '9 бер., 09:30', 'da': '9. mar. 09.30'}
+# The ordinary values SMS lengths are judged with, the short time as each language writes it; the second one
+# has the month with the longest abbreviation.
+SHORT_TIMES = {'uk': ('9 бер., 09:30', '30 листоп., 23:45'), 'da': ('9. mar. 09.30', '30. sep. 23.45')}
 
 
 def jinja(text: str) -> str:
@@ -39,9 +40,9 @@ def variables_in(text: str) -> set[str]:
     return meta.find_undeclared_variables(Environment().parse(jinja(text)))
 
 
-def ordinary(language: str, hidden: bool = False) -> dict:
+def ordinary(language: str, hidden: bool = False, short_time: str | None = None) -> dict:
     values = {**sample_variables()['an ordinary booking'], CLIENT_LINK: LINK, PROVIDER_LINK: LINK,
-              SHORT_TIME: SHORT_TIMES[language], HIDDEN: hidden}
+              SHORT_TIME: short_time or SHORT_TIMES[language][0], HIDDEN: hidden}
     if hidden:
         values[CLIENT_LINK] = LANGUAGES[language].HIDDEN_LINK_TEXT
     return values
@@ -199,6 +200,20 @@ def test_emails_show_password_and_description_only_when_there_are_some(language,
     assert '<p></p>' not in without
 
 
+@pytest.mark.parametrize('name', CLIENT_NAMES)
+@pytest.mark.parametrize('language', LANGUAGES)
+def test_a_client_message_without_a_provider_name_leaves_the_provider_out(language, name):
+    subject, body = LANGUAGES[language].EMAIL[name]
+    values = {**ordinary(language), 'provider_name': ''}
+
+    rendered_body = text_alternative(render(jinja(subject), jinja(body), values)[1])
+    rendered_sms = render_sms(LANGUAGES[language].SMS[name], values)
+
+    for text in (rendered_body, rendered_sms):
+        assert 'Фахівець:' not in text and ' med ' not in text
+        assert '  ' not in text and ' ,' not in text and ' .' not in text
+
+
 @pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('language', LANGUAGES)
 def test_sms_is_plain_text_with_the_company_first_and_the_time_and_link_where_the_email_has_them(language, name):
@@ -212,11 +227,13 @@ def test_sms_is_plain_text_with_the_company_first_and_the_time_and_link_where_th
     assert f'[{CLIENT_LINK}]' in text if name in CLIENT_LINK_NAMES else f'[{CLIENT_LINK}]' not in text
 
 
+@pytest.mark.parametrize('month', [0, 1], ids=['march', 'longest month'])
 @pytest.mark.parametrize('hidden', [False, True], ids=['link', 'hidden link'])
 @pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('language', LANGUAGES)
-def test_every_sms_fits_in_two_segments_with_ordinary_values(language, name, hidden):
-    rendered = render_sms(LANGUAGES[language].SMS[name], ordinary(language, hidden))
+def test_every_sms_fits_in_two_segments_with_ordinary_values(language, name, hidden, month):
+    short_time = SHORT_TIMES[language][month]
+    rendered = render_sms(LANGUAGES[language].SMS[name], ordinary(language, hidden, short_time))
 
     encoding, segments = sms_segments(rendered)
 
@@ -224,7 +241,7 @@ def test_every_sms_fits_in_two_segments_with_ordinary_values(language, name, hid
     assert encoding == {'uk': 'UCS-2', 'da': 'GSM-7'}[language]
     assert rendered.startswith('Studio Nine: ')
     if f'[{SHORT_TIME}]' in LANGUAGES[language].SMS[name]:
-        assert SHORT_TIMES[language] in rendered
+        assert short_time in rendered
     assert '[' not in rendered and '{' not in rendered
 
 
