@@ -235,7 +235,7 @@ class _About:
             'client_name': ', '.join(booking.client.name for booking in bookings),
             'client_email': ', '.join(booking.client.email for booking in bookings),
             rules.CLIENT_LINK: client_link,
-            rules.HIDDEN_LINK: hidden,
+            rules.LINK_HIDDEN: hidden,
             # A client's message never carries the host's link, whatever the template says.
             rules.PROVIDER_LINK: self.provider_link if recipient == 'provider' else '',
         }
@@ -255,7 +255,7 @@ class _About:
             builtin = defaults.builtin(template.name, template.channel, template.locale) or \
                 defaults.builtin(template.name, template.channel, 'en')
             subject, body = _render(template.channel, *builtin, variables)
-        if variables[rules.HIDDEN_LINK] and subject is not None:
+        if variables[rules.LINK_HIDDEN] and subject is not None:
             body = _unlinked(body, variables[rules.CLIENT_LINK])
         return subject, body
 
