@@ -146,3 +146,35 @@ DEFAULT_TEMPLATES.update({
         'The future meetings of a meeting account of {{ company_name }} were moved to the next account.',
         'Their join links are unchanged; those that failed need a look.'),
 })
+
+# One line each: the same news as the email, short enough for one or two segments.
+_SMS: dict[str, str] = {
+    'client_created': '[company_name]: [service_name] with [provider_name] is booked for [start_time]. '
+                      'Join: [online_meeting_link]',
+    'client_rescheduled': '[company_name]: [service_name] now starts at [start_time]. Same link: [online_meeting_link]',
+    'client_cancelled': '[company_name]: [service_name] on [start_time] is cancelled.',
+    'in_person_client': '[company_name]: [service_name] on [start_time] is now held in person.',
+    'starting_client': '[company_name]: [service_name] is starting. Join: [online_meeting_link]',
+    'reminder_client': '[company_name]: reminder, [service_name] at [start_time]. Join: [online_meeting_link]',
+    'details_changed_client': '[company_name]: [service_name] on [start_time] moved to another room. '
+                              'Join: [online_meeting_link]',
+    'provider_created': 'New booking: [service_name] with [client_name], [start_time]. '
+                        'Start: [online_meeting_provider_link]',
+    'provider_rescheduled': 'Rescheduled: [service_name] with [client_name], now [start_time].',
+    'provider_cancelled': 'Cancelled: [service_name] with [client_name], [start_time].',
+    'in_person_provider': 'In person now: [service_name] with [client_name], [start_time].',
+    'starting_provider': 'Starting: [service_name] with [client_name]. Start: [online_meeting_provider_link]',
+    'reminder_provider': 'Reminder: [service_name] with [client_name] at [start_time]. '
+                         'Start: [online_meeting_provider_link]',
+    'details_changed_provider': 'New room: [service_name] with [client_name], [start_time]. '
+                                'Start: [online_meeting_provider_link]',
+}
+
+
+def builtin(name: str, channel: str, locale: str) -> tuple[str | None, str] | None:
+    """The built-in (subject, body) of a template in a channel and locale; None where there is none."""
+    if locale != 'en':
+        return None
+    if channel == 'email':
+        return DEFAULT_TEMPLATES[name]
+    return (None, _SMS[name]) if name in _SMS else None
