@@ -19,7 +19,6 @@ from meetbridge.logic import (accounts, analytics, bookings, links, notification
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.domain import sms
 from meetbridge.notify import locales, render
-from meetbridge.notify.defaults import builtin
 from meetbridge.store import repository
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.store.models import (
@@ -487,8 +486,8 @@ def get_template(at: TemplateAt) -> TemplateOut:
         subject, body, locale, default = item.subject, item.body, at.locale, False
     elif at.level == templates.TENANT:
         locale = next(tag for tag in (*locales.language_group(at.locale), templates.ENGLISH)
-                      if builtin(at.name, at.channel, tag) is not None)
-        (subject, body), default = builtin(at.name, at.channel, locale), True
+                      if book.text_at(at.name, at.channel, templates.DEFAULT, tag) is not None)
+        (subject, body), default = book.text_at(at.name, at.channel, templates.DEFAULT, locale), True
     else:
         raise NotFound(f'no {at.channel} {at.name} template is set for this {at.level} in {at.locale}')
     return TemplateOut(name=at.name, channel=at.channel, level=at.level, service_id=at.service_id,
