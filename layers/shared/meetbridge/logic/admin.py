@@ -373,7 +373,7 @@ class TemplateOut(BaseModel):
     provider_id: str | None
     locale: str  # the text's language tag
     subject: str | None  # email only
-    body: str
+    body: str | None  # None: no text at this level (its bookings get a less specific level's)
     default: bool  # the text is the built-in one (the tenant level with no text of its own in this locale)
     enabled: bool  # whether it is sent for this level's bookings: the most specific switch set, else the default
     switch: bool | None  # this level's own switch; None: not set here
@@ -477,22 +477,26 @@ def _book(at: TemplateAt) -> templates.TemplateBook:
                                        [at.locale], at.default_locale, consistent_read=True)
 
 
-def get_template(at: TemplateAt) -> TemplateOut:
+def get_template(at: TemplateAt, nothing_is_found: bool = False) -> TemplateOut:
     """The text set at exactly this level and locale; the tenant level shows the built-in text until it has its
-    own (in the locale's language, else English)."""
+    own (in the locale's language, else English); another level may have only its switch (no text), or nothing
+    (a 404, unless `nothing_is_found`: what a PUT that cleared the level's switch answers)."""
     book = _book(at)
     item = book.stored_at(at.name, at.channel, at.level, at.locale)
+    switch = book.switch_at(at.name, at.channel, at.level)
     if item is not None:
         subject, body, locale, default = item.subject, item.body, at.locale, False
     elif at.level == templates.TENANT:
         locale = next(tag for tag in (*locales.language_group(at.locale), templates.ENGLISH)
                       if book.text_at(at.name, at.channel, templates.DEFAULT, tag) is not None)
         (subject, body), default = book.text_at(at.name, at.channel, templates.DEFAULT, locale), True
+    elif switch is not None or nothing_is_found:
+        subject, body, locale, default = None, None, at.locale, False
     else:
         raise NotFound(f'no {at.channel} {at.name} template is set for this {at.level} in {at.locale}')
     return TemplateOut(name=at.name, channel=at.channel, level=at.level, service_id=at.service_id,
                        provider_id=at.provider_id, locale=locale, subject=subject, body=body, default=default,
-                       enabled=book.enabled(at.name, at.channel), switch=book.switch_at(at.name, at.channel, at.level),
+                       enabled=book.enabled(at.name, at.channel), switch=switch,
                        variables=list(rules.variables_of(at.name)))
 
 
@@ -519,7 +523,7 @@ def put_template(at: TemplateAt, body: TemplateIn) -> TemplateOut:
             transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=body.enabled))
         _retire_legacy(transaction, at, book, now, text_replaced=new_text and at.locale == at.default_locale,
                        switch_replaced=sets_switch)
-    return get_template(at)
+    return get_template(at, nothing_is_found=True)
 
 
 def delete_template(at: TemplateAt) -> None:
