@@ -1,6 +1,6 @@
 """The tenant admin API's operations and its request/response models."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -551,7 +551,7 @@ def _retire_legacy(transaction: TransactWrite, at: TemplateAt, book: templates.T
     transaction.delete(legacy)
     default_text_key = at.key(at.default_locale)
     if legacy.body is not None and not text_replaced and default_text_key not in book.items:
-        transaction.save(_template_item(replace(at, locale=at.default_locale), at.default_locale, now,
+        transaction.save(_template_item(at, at.default_locale, now,
                                         subject=legacy.subject, body=legacy.body))
     if legacy.enabled is not None and not switch_replaced and at.key(TemplateItem.SWITCH) not in book.items:
         transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=legacy.enabled))
