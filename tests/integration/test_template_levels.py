@@ -129,10 +129,10 @@ def test_the_effective_template_previews_with_an_ordinary_booking(levels):
 
 
 def test_an_sms_template_is_refused_past_the_segment_limit_with_its_count(levels):
-    long_text = {'body': '[client_name], ' + 'é' * 300}
+    long_text = {'body': '[client_name], ' + 'é' * 300}  # 'Chris Client, ' and 300 septets
     status, answer = _call(levels, 'PUT', f'templates/{NAME}', long_text, channel='sms')
     assert status == 400 and answer['field'] == 'body', answer
-    assert 'the SMS is 3 segments (GSM-7, 314 characters)' in answer['message'], answer['message']
+    assert 'the SMS is 3 segments (GSM-7, 314 septets)' in answer['message'], answer['message']
     assert 'the limit is 2' in answer['message']
     ucs2 = {'body': 'Привіт, [client_name]! ' + 'Ж' * 120}
     status, answer = _call(levels, 'PUT', f'templates/{NAME}', ucs2, channel='sms')
@@ -331,3 +331,19 @@ def test_a_service_says_whether_its_messages_show_links(levels):
     assert levels.admin('PUT', 'services/svc', {'name': 'Consultation'})[1]['links_in_messages'] is None
     status, answer = levels.admin('PUT', 'services/svc', {'name': 'Consultation', 'links_in_messages': 'maybe'})
     assert status == 400 and answer['field'] == 'links_in_messages'
+
+
+def test_a_template_write_that_races_another_is_a_409(levels, monkeypatch):
+    from botocore.exceptions import ClientError
+    from pynamodb.connection.base import Connection
+    from pynamodb.exceptions import TransactWriteError
+
+    def cancelled(*args, **kwargs):
+        cause = ClientError({'Error': {'Code': 'TransactionCanceledException', 'Message': 'conflict'}},
+                            'TransactWriteItems')
+        raise TransactWriteError('Failed to write transaction items', cause)
+
+    monkeypatch.setattr(Connection, 'transact_write_items', cancelled)
+    status, answer = _call(levels, 'PUT', f'templates/{NAME}', EMAIL, service_id='svc')
+    assert status == 409 and answer['error'] == 'conflict', answer
+    assert _call(levels, 'DELETE', f'templates/{NAME}')[0] == 409

@@ -1,5 +1,7 @@
 """The tenant admin API's operations and its request/response models."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -7,6 +9,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import TemplateError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from meetbridge.domain import hosting
@@ -514,7 +517,7 @@ def put_template(at: TemplateAt, body: TemplateIn) -> TemplateOut:
         _check_text(at, body.subject, body.body)
     now = _now()
     book = _book(at)
-    with TransactWrite(connection=TemplateItem._get_connection().connection) as transaction:
+    with _template_writes() as transaction:
         if new_text:
             transaction.save(_template_item(at, at.locale, now, subject=body.subject, body=body.body))
         if sets_switch and body.enabled is None:
@@ -529,10 +532,22 @@ def put_template(at: TemplateAt, body: TemplateIn) -> TemplateOut:
 def delete_template(at: TemplateAt) -> None:
     """Removes the level's text in the locale (its switch stays); nothing set there is nothing to remove."""
     book = _book(at)
-    with TransactWrite(connection=TemplateItem._get_connection().connection) as transaction:
+    with _template_writes() as transaction:
         transaction.delete(TemplateItem(*at.key(at.locale)))
         _retire_legacy(transaction, at, book, _now(), text_replaced=at.locale == at.default_locale,
                        switch_replaced=False)
+
+
+@contextmanager
+def _template_writes() -> Iterator[TransactWrite]:
+    """One transaction: a concurrent write to the same items cancels it, and the caller retries (409)."""
+    try:
+        with TransactWrite(connection=TemplateItem._get_connection().connection) as transaction:
+            yield transaction
+    except TransactWriteError as exc:
+        if exc.cause_response_code == 'TransactionCanceledException':
+            raise Conflict('the template was changed by another request at the same moment') from exc
+        raise
 
 
 def _template_item(at: TemplateAt, locale: str, now: datetime, **fields) -> TemplateItem:
@@ -571,7 +586,7 @@ def _check_text(at: TemplateAt, subject: str | None, body: str) -> None:
     render.check_text(body)
     count = sms.segments(render.render_text(body, rules.sample_variables()['an ordinary booking']))
     if count.segments > at.sms_max_segments:
-        units = 'characters' if count.encoding == 'GSM-7' else 'UTF-16 units'
+        units = 'septets' if count.encoding == 'GSM-7' else 'UTF-16 units'
         raise InvalidInput(f'body: the SMS is {count.segments} segments ({count.encoding}, {count.units} {units}) '
                            f'with an ordinary booking; the limit is {at.sms_max_segments} '
                            '(sms_max_segments in settings/notifications)', field='body')
