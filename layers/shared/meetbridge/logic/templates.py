@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from meetbridge.domain import templates as rules
-from meetbridge.notify import locales
 from meetbridge.notify.defaults import builtin
+from meetbridge.notify.locales import language_group
 from meetbridge.store import repository
 from meetbridge.store.models import TemplateItem
 
@@ -47,7 +47,7 @@ def search_order(locale: str | None, default_locale: str) -> tuple[tuple[str, ..
     """The language groups tried in turn: the client's, the tenant's default, English (a tag tried once)."""
     groups, seen = [], set()
     for tag in (locale, default_locale, ENGLISH):
-        group = tuple(candidate for candidate in (locales.language_group(tag) if tag else ()) if candidate not in seen)
+        group = tuple(candidate for candidate in (language_group(tag) if tag else ()) if candidate not in seen)
         if group:
             groups.append(group)
             seen.update(group)
