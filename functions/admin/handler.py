@@ -15,8 +15,8 @@ from meetbridge.config import (AlertWebhookSettings, CallbacksQueueSettings, Dea
                                MeetingsQueueSettings, ZoomSettings, settings)
 from meetbridge.domain.hosting import COMPANY, FALLBACK
 from meetbridge.errors import InvalidInput, NotFound
-from meetbridge.logic import (admin, alert_settings, callbacks, dead_letters, keys, listing, online, reports, sources,
-                               tenants)
+from meetbridge.logic import (admin, alert_settings, callbacks, dead_letters, keys, listing, notification_settings,
+                               online, reports, sources, tenants)
 from meetbridge.observability import logger, metrics
 from meetbridge.web.errors import answers_errors, problem_of
 from meetbridge.web.request import text_body
@@ -360,16 +360,70 @@ def replay_callback(tenant_id: Id, delivery_id: Id) -> callbacks.DeliveryOut:
     return callbacks.replay(tenant_id, delivery_id, datetime.now(UTC))
 
 
-@app.get(f'{TENANT}/templates/<name>', summary='Get a notification template (the default until replaced)',
+# A template's level, channel and locale, as its routes' query parameters name them.
+TemplateChannel = Annotated[Literal['email', 'sms'], Query(description='email (the default) or sms')]
+TemplateLocale = Annotated[str | None, Query(min_length=1, max_length=35, description='a BCP 47 language tag '
+                                             "(e.g. fr, fr-CA); omitted: the tenant's default locale")]
+ServiceLevel = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$',
+                                           description='the service whose template this is (omitted: any service)')]
+ProviderLevel = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$',
+                                            description='the provider whose template this is (omitted: any provider)')]
+
+
+@app.get(f'{TENANT}/templates', summary='The notification templates set, at which level, channel and locale, '
+         'and the levels\' on/off switches (locale `*`) (a page; `next` asks for the following one)',
          tags=['templates'], responses=ERRORS)
-def get_template(tenant_id: Id, name: Id) -> admin.TemplateOut:
-    return admin.get_template(tenant_id, name)
+def get_templates(tenant_id: Id, limit: Limit = listing.DEFAULT_LIMIT, cursor: Cursor = None) -> listing.TemplatesPage:
+    return listing.list_templates(tenant_id, limit, cursor)
 
 
-@app.put(f'{TENANT}/templates/<name>', summary='Replace a notification template\'s text, switch it on or off, or both '
-         '(what is left out stays)', tags=['templates'], responses=ERRORS)
-def put_template(tenant_id: Id, name: Id, body: Annotated[admin.TemplateIn, Body()]) -> admin.TemplateOut:
-    return admin.put_template(tenant_id, name, body)
+@app.get(f'{TENANT}/templates/<name>', summary='A notification template at a level (tenant, service, provider, '
+         'or both), channel and locale; the tenant level shows the built-in text until it has its own',
+         tags=['templates'], responses=ERRORS)
+def get_template(tenant_id: Id, name: Id, service_id: ServiceLevel = None, provider_id: ProviderLevel = None,
+                 locale: TemplateLocale = None, channel: TemplateChannel = 'email') -> admin.TemplateOut:
+    return admin.get_template(admin.template_at(tenant_id, name, channel, service_id, provider_id, locale))
+
+
+@app.put(f'{TENANT}/templates/<name>', summary='Set a notification template\'s text at a level, channel and locale, '
+         'switch it on or off at that level (every locale; null clears the switch), or both (what is left out '
+         'stays); an SMS is plain text within the tenant\'s segment limit', tags=['templates'], responses=ERRORS)
+def put_template(tenant_id: Id, name: Id, body: Annotated[admin.TemplateIn, Body()], service_id: ServiceLevel = None,
+                 provider_id: ProviderLevel = None, locale: TemplateLocale = None,
+                 channel: TemplateChannel = 'email') -> admin.TemplateOut:
+    return admin.put_template(admin.template_at(tenant_id, name, channel, service_id, provider_id, locale), body)
+
+
+@app.delete(f'{TENANT}/templates/<name>', summary='Remove a template\'s text at a level, channel and locale (its '
+            'on/off switch stays)', tags=['templates'], status_code=204,
+            responses={204: {'description': 'Removed, or nothing was set there'}, **ERRORS})
+def delete_template(tenant_id: Id, name: Id, service_id: ServiceLevel = None, provider_id: ProviderLevel = None,
+                    locale: TemplateLocale = None, channel: TemplateChannel = 'email'):  # no body to validate
+    admin.delete_template(admin.template_at(tenant_id, name, channel, service_id, provider_id, locale))
+    return Response(status_code=204)
+
+
+@app.get(f'{TENANT}/templates/<name>/effective', summary='The template a booking of this service and provider '
+         'would get for a client of this locale: its level and locale, and a preview with an ordinary booking',
+         tags=['templates'], responses=ERRORS)
+def get_effective_template(tenant_id: Id, name: Id, service_id: ServiceLevel = None, provider_id: ProviderLevel = None,
+                           locale: TemplateLocale = None,
+                           channel: TemplateChannel = 'email') -> admin.EffectiveTemplateOut:
+    return admin.effective_template(admin.template_at(tenant_id, name, channel, service_id, provider_id, locale))
+
+
+@app.get(f'{TENANT}/settings/notifications', summary='SMS, links in messages, the hidden link\'s text, the default '
+         'language and the SMS segment limit', tags=['settings'], responses=ERRORS)
+def get_notification_settings(tenant_id: Id) -> notification_settings.NotificationSettings:
+    return notification_settings.get(tenant_id)
+
+
+@app.put(f'{TENANT}/settings/notifications', summary='Change the notification settings given (those left out keep '
+         'their value; `hidden_link_text: null` goes back to the built-in sentence)', tags=['settings'],
+         responses=ERRORS)
+def put_notification_settings(tenant_id: Id, body: Annotated[notification_settings.NotificationSettingsIn,
+                                                             Body()]) -> notification_settings.NotificationSettings:
+    return notification_settings.put(tenant_id, body)
 
 
 @app.put(f'{TENANT}/sources/<source>', summary='Configure a booking platform that posts its webhooks here (keys '

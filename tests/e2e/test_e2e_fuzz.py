@@ -35,6 +35,7 @@ ADMIN_BODY_ROUTES = {
     ("PUT", "settings/meetings"): {"join_before_host": True, "waiting_room": False, "auto_recording": "none"},
     ("PUT", "settings/return-origins"): {"origins": ["https://example.com"]},
     ("PUT", "settings/reminders"): {"offsets": ["P1D", "PT1H"]},
+    ("PUT", "settings/notifications"): {"sms": True, "default_locale": "fr-CA", "hidden_link_text": "See your account"},
     ("PUT", "templates/client_created"): {"subject": "Your meeting", "body": "Hello {{ client_name }}"},
     ("POST", "keys"): {"role": "junior", "providers": ["fuzz-prov"]},
     ("PUT", "sessions/fuzz-session/online"): {"online": False},

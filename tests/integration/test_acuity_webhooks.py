@@ -427,7 +427,7 @@ def test_an_unknown_appointment_type_is_registered_offline_and_makes_no_meeting(
     _deliver(acuity)
 
     assert acuity.admin('GET', 'services/acuity:77')[1] == {'id': 'acuity:77', 'name': 'Haircut', 'online': False,
-                                                            'kind': 'appointment'}
+                                                            'kind': 'appointment', 'links_in_messages': None}
     assert acuity.view(f'acuity:{APPOINTMENT_ID}')[0] == 404
 
 

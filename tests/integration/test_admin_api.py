@@ -28,7 +28,8 @@ def test_an_unknown_tenant_is_404(stack):
 
 def test_services_are_not_online_unless_they_say_so(stack):
     status, service = stack.admin('PUT', 'services/cut', {'name': 'Haircut'})
-    assert status == 200 and service == {'id': 'cut', 'name': 'Haircut', 'online': False, 'kind': 'appointment'}
+    assert status == 200 and service == {'id': 'cut', 'name': 'Haircut', 'online': False,
+                                         'kind': 'appointment', 'links_in_messages': None}
     assert stack.admin('GET', 'services/cut')[1]['online'] is False
     assert stack.admin('GET', 'services/nope')[0] == 404
 
@@ -122,7 +123,7 @@ def test_a_template_stored_before_the_bounds_cannot_hold_up_the_notifications(st
     from datetime import UTC, datetime
 
     from meetbridge.store.models import TemplateItem
-    TemplateItem(*TemplateItem.key(stack.tenant.tenant_id, 'client_created'), name='client_created', subject='Hi',
+    TemplateItem(*TemplateItem.legacy_key(stack.tenant.tenant_id, 'client_created'), name='client_created', subject='Hi',
                  body="{{ 'x'|center(1000000000) }}{% for i in range(10**8) %}{% endfor %}",
                  updated_at=datetime.now(UTC)).save()
     stack.setup_online_service()

@@ -90,7 +90,7 @@ def test_a_booking_of_an_unknown_event_type_registers_it_offline_and_makes_no_me
     _deliver(cal, calcom_body(eventTypeId=88, eventTitle='Haircut'))
 
     assert cal.admin('GET', 'services/calcom:88')[1] == {'id': 'calcom:88', 'name': 'Haircut', 'online': False,
-                                                         'kind': 'appointment'}
+                                                         'kind': 'appointment', 'links_in_messages': None}
     assert cal.view('calcom:Zt6yH1nQa8XcW3vBm5LkPe')[0] == 404
 
 

@@ -149,7 +149,8 @@ def test_a_booking_of_an_unknown_event_type_registers_it_offline_and_makes_no_me
                                      location=PHYSICAL))
 
     assert calendly.admin('GET', 'services/calendly:HAIRCUT0000')[1] == {
-        'id': 'calendly:HAIRCUT0000', 'name': 'Haircut', 'online': False, 'kind': 'appointment'}
+        'id': 'calendly:HAIRCUT0000', 'name': 'Haircut', 'online': False,
+        'kind': 'appointment', 'links_in_messages': None}
     assert calendly.view(f'calendly:{FIRST}')[0] == 404
 
 

@@ -25,6 +25,7 @@ ADMIN_BODY_ROUTES = [
     ('PUT', 'settings/return-origins'),
     ('PUT', 'settings/reminders'),
     ('PUT', 'settings/general'),
+    ('PUT', 'settings/notifications'),
     ('PUT', 'templates/client_created'),
     ('POST', 'keys'),
 ]

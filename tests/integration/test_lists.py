@@ -68,7 +68,8 @@ def test_services_and_providers_are_listed_by_id_in_pages_by_query_alone(stack, 
     pages = _every_page(stack, 'services', limit=3)
     assert [len(page) for page in pages] == [3, 3, 1]  # the last full page knows it is not the last
     assert [service['id'] for page in pages for service in page] == [f'svc{n}' for n in range(7)]
-    assert pages[0][0] == {'id': 'svc0', 'name': 'Service 0', 'online': True, 'kind': 'appointment'}
+    assert pages[0][0] == {'id': 'svc0', 'name': 'Service 0', 'online': True,
+                           'kind': 'appointment', 'links_in_messages': None}
     assert [len(page) for page in _every_page(stack, 'services', limit=7)] == [7]
     assert [provider['id'] for page in _every_page(stack, 'providers', limit=2) for provider in page] == [
         f'p{n}' for n in range(7)]

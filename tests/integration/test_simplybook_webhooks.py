@@ -492,7 +492,8 @@ def test_a_booking_of_an_unknown_service_registers_it_offline_and_makes_no_meeti
     _deliver(sb)
 
     assert sb.admin('GET', 'services/simplybook:88')[1] == {'id': 'simplybook:88', 'name': 'Haircut',
-                                                            'online': False, 'kind': 'appointment'}
+                                                            'online': False,
+                                                            'kind': 'appointment', 'links_in_messages': None}
     assert sb.view('simplybook:1042')[0] == 404
 
 

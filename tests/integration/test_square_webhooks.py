@@ -197,7 +197,8 @@ def test_the_service_is_registered_from_the_webhook_not_online(square):
                                         'team_member_id': TEAM_MEMBER_ID}]))
 
     assert square.admin('GET', 'services/square:NEWVARIATION1')[1] == {
-        'id': 'square:NEWVARIATION1', 'name': 'Square service NEWVARIATION1', 'online': False, 'kind': 'appointment'}
+        'id': 'square:NEWVARIATION1', 'name': 'Square service NEWVARIATION1', 'online': False,
+        'kind': 'appointment', 'links_in_messages': None}
 
 
 @pytest.mark.parametrize(('body', 'field'), [

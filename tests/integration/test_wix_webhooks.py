@@ -225,7 +225,8 @@ def test_a_booking_of_an_unknown_service_registers_it_offline_and_makes_no_meeti
     _deliver(wix, wix_event(booking=booking))
 
     assert wix.admin('GET', 'services/wix:svc-haircut')[1] == {'id': 'wix:svc-haircut', 'name': 'Haircut',
-                                                               'online': False, 'kind': 'appointment'}
+                                                               'online': False,
+                                                               'kind': 'appointment', 'links_in_messages': None}
     assert wix.view(f'wix:{BOOKING_ID}')[0] == 404
 
 

@@ -11,6 +11,8 @@ PROVIDER_LINK = 'online_meeting_provider_link'
 LINK_HIDDEN = 'online_meeting_link_hidden'
 
 RECIPIENTS = ('client', 'provider')
+# How a notification reaches its recipient; alert templates (to the admin) are email only.
+CHANNELS = ('email', 'sms')
 # A booking's changes, told to its client and its provider (in_person: the admin switched it, or its class
 # session, to in person: its meeting is gone and its link says so).
 BOOKING_CHANGES = ('created', 'rescheduled', 'cancelled', 'in_person')

@@ -1,20 +1,27 @@
 """The tenant admin API's operations and its request/response models."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from jinja2 import TemplateError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from meetbridge.domain import hosting
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
 from meetbridge.domain.model import Channel, Email, Name, TimeZoneName
 from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
-from meetbridge.logic import accounts, analytics, bookings, links, online, reminders, starting, tenants
+from meetbridge.logic import (accounts, analytics, bookings, links, notification_settings, online, reminders, starting,
+                              templates, tenants)
 from meetbridge.providers.base import ProviderRejected
-from meetbridge.logic.notices import Template, template_for, template_of
-from meetbridge.notify import render
+from meetbridge.domain import sms
+from meetbridge.notify import locales, render
 from meetbridge.store import repository
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.store.models import (
@@ -45,6 +52,8 @@ class ServiceIn(_Body):
     name: Name
     online: bool = False
     kind: Literal['appointment', 'class'] = 'appointment'
+    # Whether its clients' messages show the join link; None: as the tenant's notification settings say.
+    links_in_messages: bool | None = None
 
 
 class ServiceOut(ServiceIn):
@@ -58,7 +67,8 @@ def put_service(tenant_id: str, service_id: str, body: ServiceIn) -> ServiceOut:
 
 
 def service_out(item: ServiceItem) -> ServiceOut:
-    return ServiceOut(id=item.service_id, name=item.name, online=item.online, kind=item.kind)
+    return ServiceOut(id=item.service_id, name=item.name, online=item.online, kind=item.kind,
+                      links_in_messages=item.links_in_messages)
 
 
 def get_service(tenant_id: str, service_id: str) -> ServiceOut:
@@ -349,61 +359,265 @@ def put_reminder_offsets(tenant_id: str, body: ReminderOffsets) -> ReminderOffse
 
 
 class TemplateIn(_Body):
-    """New text (subject and body together), whether the template sends (`enabled`), or both. What is left
-    out stays as it is: `{"enabled": false}` alone switches a template off and keeps its text, the default's
-    included."""
+    """New text (an email's subject and body together; an SMS's body), whether the template sends at this level
+    (`enabled`; null clears the level's switch), or both. What is left out stays as it is: `{"enabled": false}`
+    alone switches a template off and keeps its text, the default's included."""
 
     subject: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     body: Annotated[str, Field(min_length=1, max_length=render.MAX_TEMPLATE_CHARS)] | None = None
     enabled: bool | None = None
 
 
-class TemplateOut(_Body):
+class TemplateOut(BaseModel):
     name: str
-    subject: str
-    body: str
-    default: bool  # the text is the default's
-    enabled: bool  # whether it is sent; a switched-off template sends nothing to its recipient
+    channel: str
+    level: str  # service+provider | service | provider | tenant
+    service_id: str | None
+    provider_id: str | None
+    locale: str  # the text's language tag
+    subject: str | None  # email only
+    body: str | None  # None: no text at this level (its bookings get a less specific level's)
+    default: bool  # the text is the built-in one (the tenant level with no text of its own in this locale)
+    enabled: bool  # whether it is sent for this level's bookings: the most specific switch set, else the default
+    switch: bool | None  # this level's own switch; None: not set here
     variables: list[str]
 
 
-def _template_name(name: str) -> str:
+class ListedTemplate(BaseModel):
+    name: str
+    channel: str
+    level: str
+    service_id: str | None
+    provider_id: str | None
+    locale: str  # '*': the level's on/off switch, for every locale
+    subject: str | None
+    body: str | None
+    enabled: bool | None
+    updated_at: datetime
+
+
+class EmailPreview(BaseModel):
+    subject: str
+    html: str
+
+
+class SmsPreview(BaseModel):
+    body: str
+    segments: int
+    encoding: str  # GSM-7 | UCS-2
+
+
+class EffectiveTemplateOut(BaseModel):
+    name: str
+    channel: str
+    level: str  # service+provider | service | provider | tenant | default (the built-in text)
+    locale: str
+    subject: str | None
+    body: str
+    default: bool
+    enabled: bool
+    preview: EmailPreview | SmsPreview | None  # None when the text cannot render (`problem` says why)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateAt:
+    """A template as a request names it: its level (the ids given), channel and locale."""
+
+    tenant_id: str
+    name: str
+    channel: str
+    service_id: str | None
+    provider_id: str | None
+    locale: str
+    default_locale: str
+    sms_max_segments: int
+
+    @property
+    def level(self) -> str:
+        return templates.level_of(self.service_id, self.provider_id)
+
+    def key(self, locale: str) -> tuple[str, str]:
+        return TemplateItem.key(self.tenant_id, self.name, self.channel, self.service_id, self.provider_id, locale)
+
+
+def template_at(tenant_id: str, name: str, channel: str, service_id: str | None, provider_id: str | None,
+                locale: str | None) -> TemplateAt:
+    """Checks what a templates request names: a known template, a channel it has, a service and provider that
+    exist, a language tag (omitted: the tenant's default)."""
     if name not in rules.TEMPLATE_NAMES:
         raise NotFound(f'unknown template {name!r}; templates are: {", ".join(rules.TEMPLATE_NAMES)}')
-    return name
+    if channel not in rules.CHANNELS:
+        raise InvalidInput(f'channel: one of {", ".join(rules.CHANNELS)}', field='channel')
+    if rules.recipient_of(name) == rules.ADMIN:
+        if channel != 'email':
+            raise InvalidInput(f'channel: {name} is an alert to the admin contacts, sent by email only', field='channel')
+        if service_id or provider_id:
+            field = 'service_id' if service_id else 'provider_id'
+            raise InvalidInput(f'{field}: {name} is an alert to the admin contacts, set for the tenant only', field=field)
+    if service_id is not None:
+        _must_exist(ServiceItem, ServiceItem.key(tenant_id, service_id), f'service {service_id!r} not found')
+    if provider_id is not None:
+        _must_exist(ProviderItem, ProviderItem.key(tenant_id, provider_id), f'provider {provider_id!r} not found')
+    settings = notification_settings.get(tenant_id)
+    if locale is not None:
+        try:
+            locale = locales.normalize(locale)
+        except ValueError as reason:
+            raise InvalidInput(f'locale: {reason}', field='locale') from None
+    return TemplateAt(tenant_id=tenant_id, name=name, channel=channel, service_id=service_id, provider_id=provider_id,
+                      locale=locale or settings.default_locale, default_locale=settings.default_locale,
+                      sms_max_segments=settings.sms_max_segments)
 
 
-def _template_out(name: str, template: Template) -> TemplateOut:
-    return TemplateOut(name=name, subject=template.subject, body=template.body, default=template.is_default,
-                       enabled=template.enabled, variables=list(rules.variables_of(name)))
+def _must_exist(model, key: tuple[str, str], missing: str) -> None:
+    if repository.find(model, key) is None:
+        raise NotFound(missing)
 
 
-def get_template(tenant_id: str, name: str) -> TemplateOut:
-    return _template_out(name, template_for(tenant_id, _template_name(name)))
+def _book(at: TemplateAt) -> templates.TemplateBook:
+    return templates.TemplateBook.read(at.tenant_id, [at.name], [at.channel], at.service_id, at.provider_id,
+                                       [at.locale], at.default_locale, consistent_read=True)
 
 
-def put_template(tenant_id: str, name: str, body: TemplateIn) -> TemplateOut:
-    _template_name(name)
-    if (body.subject is None) != (body.body is None):
+def get_template(at: TemplateAt, nothing_is_found: bool = False) -> TemplateOut:
+    """The text set at exactly this level and locale; the tenant level shows the built-in text until it has its
+    own (in the locale's language, else English); another level may have only its switch (no text), or nothing
+    (a 404, unless `nothing_is_found`: what a PUT that cleared the level's switch answers)."""
+    book = _book(at)
+    item = book.stored_at(at.name, at.channel, at.level, at.locale)
+    switch = book.switch_at(at.name, at.channel, at.level)
+    if item is not None:
+        subject, body, locale, default = item.subject, item.body, at.locale, False
+    elif at.level == templates.TENANT:
+        locale = next(tag for tag in (*locales.language_group(at.locale), templates.ENGLISH)
+                      if book.text_at(at.name, at.channel, templates.DEFAULT, tag) is not None)
+        (subject, body), default = book.text_at(at.name, at.channel, templates.DEFAULT, locale), True
+    elif switch is not None or nothing_is_found:
+        subject, body, locale, default = None, None, at.locale, False
+    else:
+        raise NotFound(f'no {at.channel} {at.name} template is set for this {at.level} in {at.locale}')
+    return TemplateOut(name=at.name, channel=at.channel, level=at.level, service_id=at.service_id,
+                       provider_id=at.provider_id, locale=locale, subject=subject, body=body, default=default,
+                       enabled=book.enabled(at.name, at.channel), switch=switch,
+                       variables=list(rules.variables_of(at.name)))
+
+
+def put_template(at: TemplateAt, body: TemplateIn) -> TemplateOut:
+    if at.channel == 'sms' and body.subject is not None:
+        raise InvalidInput('subject: an SMS has no subject', field='subject')
+    if at.channel == 'email' and (body.subject is None) != (body.body is None):
         missing = 'body' if body.body is None else 'subject'
         raise InvalidInput(f'{missing}: new text takes both subject and body', field=missing)
-    if body.subject is None and body.enabled is None:
-        raise InvalidInput('nothing to change: give subject and body, enabled, or both', field=None)
-    actions = [TemplateItem.name.set(name), TemplateItem.updated_at.set(_now())]
-    if body.subject is not None:
-        for field, text in (('subject', body.subject), ('body', body.body)):
-            forbidden = rules.forbidden_variables(name, text)
-            if forbidden:
-                raise InvalidInput(f'{field}: a client template cannot show {", ".join(sorted(forbidden))}: '
-                                   'it is the host\'s link', field=field)
-        render.check(body.subject, body.body)
-        actions += [TemplateItem.subject.set(body.subject), TemplateItem.body.set(body.body)]
-    if body.enabled is not None:
-        actions.append(TemplateItem.enabled.set(body.enabled))
-    # One update of only what was given: a concurrent PUT of the other part is kept.
-    item = TemplateItem(*TemplateItem.key(tenant_id, name))
-    item.update(actions=actions)  # pynamodb fills `item` with what the update left
-    return _template_out(name, template_of(name, item))
+    new_text = body.body is not None
+    sets_switch = 'enabled' in body.model_fields_set
+    if not new_text and not sets_switch:
+        raise InvalidInput('nothing to change: give the text, enabled, or both', field=None)
+    if new_text:
+        _check_text(at, body.subject, body.body)
+    now = _now()
+    book = _book(at)
+    with _template_writes() as transaction:
+        if new_text:
+            transaction.save(_template_item(at, at.locale, now, subject=body.subject, body=body.body))
+        if sets_switch and body.enabled is None:
+            transaction.delete(TemplateItem(*at.key(TemplateItem.SWITCH)))
+        elif sets_switch:
+            transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=body.enabled))
+        _retire_legacy(transaction, at, book, now, text_replaced=new_text and at.locale == at.default_locale,
+                       switch_replaced=sets_switch)
+    return get_template(at, nothing_is_found=True)
+
+
+def delete_template(at: TemplateAt) -> None:
+    """Removes the level's text in the locale (its switch stays); nothing set there is nothing to remove."""
+    book = _book(at)
+    with _template_writes() as transaction:
+        transaction.delete(TemplateItem(*at.key(at.locale)))
+        _retire_legacy(transaction, at, book, _now(), text_replaced=at.locale == at.default_locale,
+                       switch_replaced=False)
+
+
+@contextmanager
+def _template_writes() -> Iterator[TransactWrite]:
+    """One transaction: a concurrent write to the same items cancels it, and the caller retries (409)."""
+    try:
+        with TransactWrite(connection=TemplateItem._get_connection().connection) as transaction:
+            yield transaction
+    except TransactWriteError as exc:
+        if exc.cause_response_code == 'TransactionCanceledException':
+            raise Conflict('the template was changed by another request at the same moment') from exc
+        raise
+
+
+def _template_item(at: TemplateAt, locale: str, now: datetime, **fields) -> TemplateItem:
+    return TemplateItem(*at.key(locale), name=at.name, channel=at.channel, service_id=at.service_id,
+                        provider_id=at.provider_id, locale=locale, updated_at=now, **fields)
+
+
+def _retire_legacy(transaction: TransactWrite, at: TemplateAt, book: templates.TemplateBook, now: datetime,
+                   text_replaced: bool, switch_replaced: bool) -> None:
+    """A write to the tenant's email template removes the item written before levels in the same transaction,
+    keeping what it still decided (its text in the default locale, its switch) as items of the tenant level:
+    afterwards one item says each thing."""
+    legacy = book.legacy(at.name)
+    if at.level != templates.TENANT or at.channel != 'email' or legacy is None:
+        return
+    transaction.delete(legacy)
+    default_text_key = at.key(at.default_locale)
+    if legacy.body is not None and not text_replaced and default_text_key not in book.items:
+        transaction.save(_template_item(at, at.default_locale, now,
+                                        subject=legacy.subject, body=legacy.body))
+    if legacy.enabled is not None and not switch_replaced and at.key(TemplateItem.SWITCH) not in book.items:
+        transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=legacy.enabled))
+
+
+def _check_text(at: TemplateAt, subject: str | None, body: str) -> None:
+    """Refuses a text the template's recipient must not get, that cannot render, or an SMS longer than the
+    tenant's limit with an ordinary booking."""
+    for field, text in (('subject', subject), ('body', body)):
+        forbidden = text is not None and rules.forbidden_variables(at.name, text)
+        if forbidden:
+            raise InvalidInput(f'{field}: a client template cannot show {", ".join(sorted(forbidden))}: '
+                               'it is the host\'s link', field=field)
+    if at.channel == 'email':
+        render.check(subject, body)
+        return
+    render.check_text(body)
+    count = sms.segments(render.render_text(body, rules.sample_variables()['an ordinary booking']))
+    if count.segments > at.sms_max_segments:
+        units = 'septets' if count.encoding == 'GSM-7' else 'UTF-16 units'
+        raise InvalidInput(f'body: the SMS is {count.segments} segments ({count.encoding}, {count.units} {units}) '
+                           f'with an ordinary booking; the limit is {at.sms_max_segments} '
+                           '(sms_max_segments in settings/notifications)', field='body')
+
+
+def listed_template(item: TemplateItem, default_locale: str) -> ListedTemplate:
+    legacy = item.channel is None  # written before levels: the tenant's email in its default locale
+    return ListedTemplate(
+        name=item.name, channel=item.channel or 'email', level=templates.level_of(item.service_id, item.provider_id),
+        service_id=item.service_id, provider_id=item.provider_id, locale=default_locale if legacy else item.locale,
+        subject=item.subject, body=item.body, enabled=item.enabled, updated_at=item.updated_at)
+
+
+def effective_template(at: TemplateAt) -> EffectiveTemplateOut:
+    """The template a booking of this service and provider would get, for a client of `at.locale` (a client of
+    no locale is one of the tenant's default), with a preview rendered with an ordinary booking."""
+    chosen = _book(at).choose(at.name, at.channel, at.locale)
+    sample = rules.sample_variables()['an ordinary booking']
+    preview, problem = None, None
+    try:
+        if at.channel == 'email':
+            preview = EmailPreview(**dict(zip(('subject', 'html'), render.render(chosen.subject, chosen.body, sample))))
+        else:
+            text = render.render_text(chosen.body, sample)
+            count = sms.segments(text)
+            preview = SmsPreview(body=text, segments=count.segments, encoding=count.encoding)
+    except TemplateError as exc:
+        problem = f'the template cannot render: {render.failure_reason(exc)}'
+    return EffectiveTemplateOut(name=chosen.name, channel=chosen.channel, level=chosen.level, locale=chosen.locale,
+                                subject=chosen.subject, body=chosen.body, default=chosen.is_default,
+                                enabled=chosen.enabled, preview=preview, problem=problem)
 
 
 # --- bookings -----------------------------------------------------------------------------------

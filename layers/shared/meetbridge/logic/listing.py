@@ -22,9 +22,10 @@ from pynamodb.exceptions import QueryError
 
 from meetbridge.domain.model import Identifier
 from meetbridge.errors import InvalidInput
-from meetbridge.logic import analytics, online
-from meetbridge.logic.admin import ProviderOut, ServiceOut, provider_out, service_out
-from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, bookings_key,
+from meetbridge.logic import analytics, notification_settings, online
+from meetbridge.logic.admin import (ListedTemplate, ProviderOut, ServiceOut, listed_template, provider_out,
+                                    service_out)
+from meetbridge.store.models import (BookingItem, MeetingItem, ProviderItem, ServiceItem, TemplateItem, bookings_key,
                                      bookings_sort_key, index_time, tenant_pk)
 
 DEFAULT_LIMIT = 50
@@ -34,6 +35,11 @@ MAX_CURSOR_LENGTH = 2000
 
 class ServicesPage(BaseModel):
     items: list[ServiceOut]
+    next: str | None
+
+
+class TemplatesPage(BaseModel):
+    items: list[ListedTemplate]
     next: str | None
 
 
@@ -115,6 +121,13 @@ def list_providers(tenant_id: str, limit: int, cursor: str | None) -> ProvidersP
     items, next_cursor = _table_page(ProviderItem, tenant_id, 'PROVIDER#', 'providers', limit, cursor)
     return ProvidersPage(items=[provider_out(item) for item in items], next=next_cursor)
 
+
+
+def list_templates(tenant_id: str, limit: int, cursor: str | None) -> TemplatesPage:
+    """What is set at which level: one Query of the tenant's template items, in key order."""
+    default_locale = notification_settings.get(tenant_id).default_locale
+    items, next_cursor = _table_page(TemplateItem, tenant_id, 'TEMPLATE#', 'templates', limit, cursor)
+    return TemplatesPage(items=[listed_template(item, default_locale) for item in items], next=next_cursor)
 
 
 # --- bookings ---------------------------------------------------------------------------------------

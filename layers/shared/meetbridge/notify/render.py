@@ -387,18 +387,30 @@ def _rendered(template: Template, variables: dict, what: str) -> str:
 def render(subject: str, body: str, variables: dict[str, str], seconds: float | None = None) -> tuple[str, str]:
     """Returns (subject, html body), rendered within `seconds` (MAX_RENDER_SECONDS unless given). Any failure,
     a bound reached included, is raised as a jinja2 TemplateError."""
-    subject_template, body_template = _compiled(subject, False), _compiled(body, True)
+    rendered_subject, rendered_body = _render_parts(
+        [(subject, False, 'subject'), (body, True, 'body')], variables, seconds)
+    return ' '.join(rendered_subject.split())[:SUBJECT_CHARS], rendered_body
+
+
+def render_text(body: str, variables: dict[str, str], seconds: float | None = None) -> str:
+    """A plain-text body (an SMS): the same sandbox and bounds as `render`, without HTML escaping."""
+    (rendered_body,) = _render_parts([(body, False, 'body')], variables, seconds)
+    return rendered_body
+
+
+def _render_parts(parts: list[tuple[str, bool, str]], variables: dict[str, str],
+                  seconds: float | None) -> list[str]:
+    """Each (text, autoescape, what) rendered within one budget of `seconds`."""
+    templates = [(_compiled(text, autoescape), what) for text, autoescape, what in parts]
     token = _budget.set(_Budget(MAX_RENDER_SECONDS if seconds is None else seconds))
     try:
-        rendered_subject = _rendered(subject_template, variables, 'subject')
-        rendered_body = _rendered(body_template, variables, 'body')
+        return [_rendered(template, variables, what) for template, what in templates]
     except TemplateError:
         raise
     except Exception as exc:  # a tenant's expression can raise anything (1 / 0, a bad index, ...)
         raise TemplateError(f'{type(exc).__name__}: {exc}') from exc
     finally:
         _budget.reset(token)
-    return ' '.join(rendered_subject.split())[:SUBJECT_CHARS], rendered_body
 
 
 def failure_reason(exc: TemplateError) -> str:
@@ -411,18 +423,26 @@ def failure_reason(exc: TemplateError) -> str:
 
 def check(subject: str, body: str) -> None:
     """Refuses a template that is not allowed or cannot render, with the reason (and line)."""
-    for name, text, autoescape in (('subject', subject, False), ('body', body, True)):
+    _check_parts([('subject', subject, False), ('body', body, True)])
+
+
+def check_text(body: str) -> None:
+    """`check` for a plain-text body (an SMS)."""
+    _check_parts([('body', body, False)])
+
+
+def _check_parts(parts: list[tuple[str, str, bool]]) -> None:
+    for name, text, autoescape in parts:
         if len(text) > MAX_TEMPLATE_CHARS:
             raise InvalidInput(f'{name} is longer than {MAX_TEMPLATE_CHARS} characters', field=name)
         try:
             _compiled(text, autoescape)
         except TemplateSyntaxError as exc:
             raise InvalidInput(f'{name}: {exc.message} (line {exc.lineno})', field=name) from None
-    for name in ('subject', 'body'):
+    for name, text, autoescape in parts:
         for example, variables in sample_variables().items():
             try:
-                render(subject if name == 'subject' else '', body if name == 'body' else '', variables,
-                       SAVE_RENDER_SECONDS)
+                _render_parts([(text, autoescape, name)], variables, SAVE_RENDER_SECONDS)
             except TemplateError as exc:
                 raise InvalidInput(f'{name}: the template cannot render (with {example}): {exc}', field=name) from None
 

@@ -6,7 +6,10 @@ Keys (see docs/data-model.md):
   TENANT#<tenant>  PROVIDER#<provider>    provider (staff)
   TENANT#<tenant>  ACCOUNT#<account>      meeting account, immutable id (gsi1: <TYPE>USER#<user> / <tenant>#<account>)
   TENANT#<tenant>  ACCOUNTOF#<holder>     which account the holder uses: "company", "provider:<provider>" or "fallback"
-  TENANT#<tenant>  TEMPLATE#<name>        notification template override
+  TENANT#<tenant>  TEMPLATE#<name>#<channel>#<service>#<provider>#<locale>  a template's text at a level
+                                          (locale "*": the level's on/off switch; service/provider empty
+                                          when the level has none)
+  TENANT#<tenant>  TEMPLATE#<name>        a template written before levels: tenant level, email, default locale
   TENANT#<tenant>  BOOKING#<booking>      booking and its client's link
                                           (gsi1 while active with a problem: FAILED#<tenant> / <start>#<booking>)
   TENANT#<tenant>  MEETING#<meeting key>  meeting: "booking:<id>" or "session:<id>"
@@ -114,6 +117,8 @@ class TenantItem(_Item):
     alert_webhook_url = UnicodeAttribute(null=True)
     # The IANA zone the tenant's reports show times in (logic/admin.py, settings/general); None is UTC.
     timezone = UnicodeAttribute(null=True)
+    # SMS, hidden links, languages and the SMS length limit (logic/notification_settings.py); None: the defaults.
+    notification_settings = MapAttribute(null=True)
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:
@@ -140,6 +145,7 @@ class ServiceItem(_Item):
     name = UnicodeAttribute()
     online = BooleanAttribute(default=False)
     kind = UnicodeAttribute(default='appointment')
+    links_in_messages = BooleanAttribute(null=True)  # None: as the tenant's notification settings say
     updated_at = UTCDateTimeAttribute()
 
     @staticmethod
@@ -212,16 +218,29 @@ class AccountPointerItem(_Item):
 
 
 class TemplateItem(_Item):
-    """A tenant's own text for a template, or only whether it sends (no subject and body: the default's text)."""
+    """A tenant's own text for a template at one level (tenant, service, provider, or service and provider) in one
+    channel and locale; or, with locale '*', whether the template sends at that level (in every locale)."""
 
     name = UnicodeAttribute()
-    subject = UnicodeAttribute(null=True)
+    # None on an item written before templates had levels (legacy_key): email, in the tenant's default locale.
+    channel = UnicodeAttribute(null=True)
+    service_id = UnicodeAttribute(null=True)
+    provider_id = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)  # a normalised BCP 47 tag, or SWITCH
+    subject = UnicodeAttribute(null=True)  # email only
     body = UnicodeAttribute(null=True)
-    enabled = BooleanAttribute(null=True)  # None: as by default (domain/templates.py)
+    enabled = BooleanAttribute(null=True)  # only on the SWITCH item (and legacy items); None: as by default
     updated_at = UTCDateTimeAttribute()
 
+    SWITCH = '*'
+
     @staticmethod
-    def key(tenant_id: str, name: str) -> tuple[str, str]:
+    def key(tenant_id: str, name: str, channel: str, service_id: str | None, provider_id: str | None,
+            locale: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id), f'TEMPLATE#{name}#{channel}#{service_id or ""}#{provider_id or ""}#{locale}'
+
+    @staticmethod
+    def legacy_key(tenant_id: str, name: str) -> tuple[str, str]:
         return tenant_pk(tenant_id), f'TEMPLATE#{name}'
 
 

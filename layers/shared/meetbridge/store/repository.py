@@ -112,8 +112,26 @@ def count_meetings_hosted_by(tenant_id: str, account_id: str, starting_from: dat
     return MeetingItem.gsi1.count(hosted_by_key(tenant_id, account_id), MeetingItem.gsi1sk >= index_time(starting_from))
 
 
+def templates_by_key(keys: list[tuple[str, str]], consistent_read: bool = False) -> dict[tuple[str, str], TemplateItem]:
+    """The template items that exist among `keys`, by key: one BatchGetItem for up to 100 distinct keys."""
+    distinct = list(dict.fromkeys(keys))  # DynamoDB refuses a batch that names a key twice
+    return {(item.pk, item.sk): item for item in TemplateItem.batch_get(distinct, consistent_read=consistent_read)}
+
+
 def find_template(tenant_id: str, name: str) -> TemplateItem | None:
-    return find(TemplateItem, TemplateItem.key(tenant_id, name))
+    """The tenant level's email template in the tenant's default locale, its text and its switch as one item
+    (items written before templates had levels included): what logic/notices.py reads until it chooses among
+    every level and locale through logic/templates.py."""
+    stored = get_tenant(tenant_id).notification_settings
+    default_locale = (stored.as_dict() if stored else {}).get('default_locale') or 'en'
+    text = find(TemplateItem, TemplateItem.key(tenant_id, name, 'email', None, None, default_locale))
+    switch = find(TemplateItem, TemplateItem.key(tenant_id, name, 'email', None, None, TemplateItem.SWITCH))
+    legacy = find(TemplateItem, TemplateItem.legacy_key(tenant_id, name))
+    if text is None and switch is None and legacy is None:
+        return None
+    text, switch = text or legacy, switch or legacy
+    return TemplateItem(*TemplateItem.legacy_key(tenant_id, name), name=name, subject=text and text.subject,
+                        body=text and text.body, enabled=switch and switch.enabled)
 
 
 def save(item, **kwargs) -> None:
