@@ -5,6 +5,7 @@ import json
 
 import boto3
 import pytest
+from bookings import booking_event
 from botocore.exceptions import ClientError
 
 from infra.local import moto_patches, outbox
@@ -142,3 +143,31 @@ def test_the_outbox_lists_both_channels_oldest_first_and_filters_them(sns):
     # Newest first: the SMS, then the email.
     assert text.index(CLIENT) < text.index('Your meeting')
     assert 'Join at 10:00' in text and '+15550100001' in text
+
+
+# --- the client's phone and locale in the generic contract and the booking API ---
+
+
+def test_the_bookings_client_phone_and_locale_are_stored_and_shown(stack):
+    stack.setup_online_service()
+    event = booking_event()
+    event['booking']['client'].update(phone='+447700900123', locale='fr_ca')
+    stack.book(event)
+
+    status, view = stack.view('b1')
+
+    assert status == 200
+    assert (view['booking']['client']['phone'], view['booking']['client']['locale']) == ('+447700900123', 'fr-CA')
+
+
+@pytest.mark.parametrize(('field', 'value'), [('phone', '07700 900123'), ('phone', 447700900123),
+                                              ('locale', 'français'), ('locale', 'en-' + 'x' * 40)])
+def test_a_bad_phone_or_locale_is_a_400_naming_it_and_nothing_is_booked(stack, field, value):
+    stack.setup_online_service()
+    event = booking_event()
+    event['booking']['client'][field] = value
+
+    status, problem = stack.post(event)
+
+    assert status == 400 and problem['field'] == f'booking.client.{field}'
+    assert stack.view('b1')[0] == 404
