@@ -73,6 +73,10 @@ class Organizer(PlatformModel):
     timeZone: str | None = None
 
 
+def _object_or_none(value: object) -> object:
+    return value if isinstance(value, dict) else None
+
+
 class Language(PlatformModel):
     locale: OptionalText = None
 
@@ -81,8 +85,8 @@ class Attendee(PlatformModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
     timeZone: str | None = None
-    language: Annotated[Language | None, BeforeValidator(lambda value: value if isinstance(value, dict) else None)] \
-        = None
+    # `language {locale}`: any other shape is left out, never failing the booking.
+    language: Annotated[Language | None, BeforeValidator(_object_or_none)] = None
 
 
 class VideoCall(PlatformModel):
