@@ -1,6 +1,6 @@
 import pytest
 
-from meetbridge.domain.templates import (CLIENT_LINK, PROVIDER_LINK, TEMPLATE_NAMES, VARIABLES, forbidden_variables,
+from meetbridge.domain.templates import (CLIENT_LINK, LINK_HIDDEN, PROVIDER_LINK, TEMPLATE_NAMES, VARIABLES, forbidden_variables,
                                          recipient_of, sample_variables)
 from meetbridge.notify.defaults import DEFAULT_TEMPLATES
 from meetbridge.notify.render import check, render, text_alternative
@@ -11,7 +11,7 @@ PROVIDER_URL = 'https://meet.test/j/provider-token-456'
 
 def all_variables() -> dict[str, str]:
     values = {name: f'value-of-{name}' for name in VARIABLES}
-    values.update({CLIENT_LINK: CLIENT_URL, PROVIDER_LINK: PROVIDER_URL})
+    values.update({CLIENT_LINK: CLIENT_URL, PROVIDER_LINK: PROVIDER_URL, LINK_HIDDEN: False})
     return values
 
 
@@ -106,5 +106,5 @@ def test_starting_and_reminder_defaults_render_with_every_sample(name, example):
     else:
         assert subject.startswith('Reminder: ')
         assert variables['start_time'] in body
-    if variables[_own_link(name)]:
+    if variables[_own_link(name)] and not (recipient_of(name) == 'client' and variables[LINK_HIDDEN]):
         assert f'href="{variables[_own_link(name)]}"' in body

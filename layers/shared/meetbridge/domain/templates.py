@@ -6,6 +6,9 @@ from zoneinfo import ZoneInfo
 
 CLIENT_LINK = 'online_meeting_link'
 PROVIDER_LINK = 'online_meeting_provider_link'
+# True when the business keeps links off its clients' messages: [online_meeting_link] then holds a sentence saying
+# where to find the link, not a URL.
+LINK_HIDDEN = 'online_meeting_link_hidden'
 
 RECIPIENTS = ('client', 'provider')
 # A booking's changes, told to its client and its provider (in_person: the admin switched it, or its class
@@ -36,6 +39,7 @@ DISABLED_BY_DEFAULT = frozenset({'starting_client'})
 # Everything a template can use, as [name] or {{ name }}.
 VARIABLES = (
     CLIENT_LINK,
+    LINK_HIDDEN,
     PROVIDER_LINK,
     'online_meeting_password',
     'online_meeting_description',
@@ -46,6 +50,7 @@ VARIABLES = (
     'client_name',
     'client_email',
     'start_time',
+    'start_time_short',
     'end_time',
     'start_date',
     'timezone',
@@ -97,23 +102,25 @@ def sample_variables() -> dict[str, dict]:
         'company_name': 'Studio Nine', 'booking_id': 'bk-1042', 'service_name': 'Consultation',
         'provider_name': 'Dana Smith', 'client_name': 'Chris Client', 'client_email': 'chris@example.com',
         'start_time': 'Monday, 09 March 2026, 09:30', 'end_time': '10:15', 'start_date': '09 March 2026',
-        'timezone': 'Europe/London',
+        'timezone': 'Europe/London', LINK_HIDDEN: False, 'start_time_short': 'Mon, Mar 9, 9:30 AM',
     }
     name = ('Ana-Maria <b>&</b> "O\'Brien" Ünal ' * 8)[:200]
     longest = {
         **ordinary,
-        CLIENT_LINK: 'https://meetbridge.example.com/j/' + 'x' * 43, PROVIDER_LINK: 'https://meetbridge.example.com/j/' + 'y' * 43,
+        PROVIDER_LINK: 'https://meetbridge.example.com/j/' + 'y' * 43,
         'online_meeting_password': 'p' * 100, 'online_meeting_description': ('Room 7, floor 3 & <lift> ' * 40)[:1000],
         'company_name': name, 'booking_id': 'b' * 128, 'service_name': name, 'provider_name': name,
         'client_name': name, 'client_email': ('a' * 240) + '@example.com', 'start_time': 'Wednesday, 30 September 2026, 23:45',
-        'timezone': 'America/Argentina/ComodRivadavia',
+        'timezone': 'America/Argentina/ComodRivadavia', 'start_time_short': 'Wednesday, 30 September, 11:45 PM',
+        # The link hidden behind the longest sentence a tenant can set (hidden_link_text: 300 characters).
+        LINK_HIDDEN: True, CLIENT_LINK: ('Find the link in your booking & on <My bookings>. ' * 6)[:300],
     }
     missing = {**ordinary, PROVIDER_LINK: '', 'online_meeting_password': '', 'online_meeting_description': '',
                'provider_name': ''}
     elsewhere = {
         **ordinary, 'company_name': 'スタジオ九', 'service_name': 'استشارة', 'provider_name': 'राम शर्मा',
         'client_name': 'Łukasz Żółć', 'start_time': 'Sunday, 29 March 2026, 02:45', 'end_time': '03:30',
-        'start_date': '29 March 2026', 'timezone': 'Asia/Kathmandu',
+        'start_date': '29 March 2026', 'timezone': 'Asia/Kathmandu', 'start_time_short': 'нд, 29 бер., 02:45',
     }
     examples = {'an ordinary booking': ordinary, 'the longest values': longest, 'optional values missing': missing,
                 'other scripts and zones': elsewhere}

@@ -1,29 +1,82 @@
-"""BCP 47 language tags as meetbridge holds them.
+"""Languages of notifications: locale tags, their fallback order, and dates and times in the recipient's language.
 
-The smallest version the client's `locale` needs: the locale framework (Babel's parsing, language groups,
-CLDR date formats) replaces this module with its own `normalize`, of the same contract.
+Babel is imported inside the functions that need it: the webhook and join functions import this module (to
+validate a client's locale) without paying for Babel's import and its locale data at cold start.
 """
 
-import re
+import functools
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-MAX_LENGTH = 35  # RFC 5646's advice for the longest tag an implementation must keep
-_TAG = re.compile(r'^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$')
+from meetbridge.domain.templates import zone_label
+
+# The languages meetbridge ships built-in templates in (the seeds' languages).
+BUILTIN_LOCALES = ('en', 'fr', 'uk', 'da')
+MAX_TAG_CHARS = 35
+# CLDR puts no-break spaces in some dates and times (en "9:30 PM", uk "2026 р."); GSM-7 has none, and a single
+# one makes a whole SMS UCS-2, so every variable uses an ordinary space.
+_NO_BREAK_SPACES = str.maketrans({'\u00a0': ' ', '\u202f': ' '})
+
+
+@functools.lru_cache(maxsize=256)
+def _babel_locale(tag: str):
+    """Babel's locale for a tag: its own data or, for a region CLDR does not list, its language's."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(tag, sep='-')
+    except UnknownLocaleError:
+        raise ValueError(f'there is no locale data for {tag!r}') from None
 
 
 def normalize(tag: str) -> str:
-    """The tag with `-` between its subtags, the language lower-case and a region upper-case: `'fr_ca'` -> `'fr-CA'`.
-    Raises ValueError with the reason for a tag that cannot be one."""
-    if len(tag) > MAX_LENGTH:
-        raise ValueError(f'a language tag is at most {MAX_LENGTH} characters')
-    if not _TAG.match(tag):
-        raise ValueError('not a BCP 47 language tag such as "en", "fr-CA" or "uk"')
-    language, *rest = tag.replace('_', '-').split('-')
-    return '-'.join([language.lower(), *(_subtag(part) for part in rest)])
+    """The tag in its usual case, subtags joined by '-': 'fr_ca' and 'FR-ca' → 'fr-CA', 'zh-hant-tw' → 'zh-Hant-TW',
+    a deprecated code as its language ('iw' → 'he'). Raises ValueError, with the reason, for a tag longer than 35
+    characters, that Babel cannot parse, or of a language without locale data."""
+    from babel.core import parse_locale
+
+    if not isinstance(tag, str) or not tag.strip():
+        raise ValueError('a language tag is a non-empty string')
+    if len(tag) > MAX_TAG_CHARS:
+        raise ValueError(f'a language tag has at most {MAX_TAG_CHARS} characters')
+    text = tag.strip().replace('_', '-')
+    try:
+        language, territory, script, variant, *modifier = parse_locale(text, sep='-')
+    except ValueError as exc:
+        raise ValueError(f'{tag!r} is not a BCP 47 language tag ({exc})') from None
+    if modifier or language == 'und':
+        raise ValueError(f'{tag!r} does not name a language')
+    language = _babel_locale(text).language
+    return '-'.join(part for part in (language, script, territory, variant) if part)
 
 
-def _subtag(part: str) -> str:
-    if len(part) == 2 or (len(part) == 3 and part.isdigit()):  # a region (ISO 3166 / UN M.49)
-        return part.upper()
-    if len(part) == 4 and part.isalpha():  # a script (ISO 15924)
-        return part.title()
-    return part.lower()
+def language_group(tag: str) -> tuple[str, ...]:
+    """A normalised tag and the tags it falls back to, most specific first (RFC 4647 lookup): 'fr-CA' → ('fr-CA',
+    'fr'); 'zh-Hant-TW' → ('zh-Hant-TW', 'zh-Hant', 'zh')."""
+    subtags = tag.split('-')
+    return tuple('-'.join(subtags[:count]) for count in range(len(subtags), 0, -1))
+
+
+def time_variables(start: datetime, end: datetime, zone: ZoneInfo, locale: str) -> dict[str, str]:
+    """The template variables of a meeting's time, in `zone` (the recipient's) and in the words, order and hour cycle
+    of `locale` (a normalised tag) from CLDR: `start_time`, `start_date`, `end_time`, `start_time_short` (for SMS)
+    and `timezone` (the zone and its offset, the same in every language)."""
+    from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+
+    language = _babel_locale(locale)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    start_clock = format_time(local_start, 'short', locale=language)
+
+    def joined(width: str, date: str) -> str:
+        # The locale's own way of putting a date and a time together ('{1}, {0}' in English, '{1} {0}' in Danish).
+        return get_datetime_format(width, locale=language).replace("'", '').replace('{1}', date).replace(
+            '{0}', start_clock)
+
+    variables = {
+        'start_time': joined('full', format_date(local_start, 'full', locale=language)),
+        'start_date': format_date(local_start, 'long', locale=language),
+        'end_time': format_time(local_end, 'short', locale=language),
+        'start_time_short': joined('short', format_skeleton('MMMEd', local_start, locale=language)),
+    }
+    return {name: value.translate(_NO_BREAK_SPACES) for name, value in variables.items()} | {
+        'timezone': zone_label(zone.key, start)}

@@ -1,26 +1,28 @@
-"""The templates a tenant starts with; any of them can be replaced through the admin API."""
+"""The built-in English templates: what a tenant starts with; any of them can be replaced through the admin API."""
 
 _FOOTER = '<p style="color:#666;font-size:12px">[company_name]</p>'
 # Every message that carries a link also carries what the room asks for (a custom link's password).
 _ROOM_DETAILS = ('{% if online_meeting_password %}<p>Password: [online_meeting_password]</p>{% endif %}'
                  '{% if online_meeting_description %}<p>[online_meeting_description]</p>{% endif %}')
+# A client's link, or where to find it when the business keeps its links off its messages (then
+# [online_meeting_link] holds that sentence).
+_CLIENT_LINK = ('{% if online_meeting_link_hidden %}<p>[online_meeting_link]</p>{% else %}'
+                '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>{% endif %}')
 
-DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
+EMAIL: dict[str, tuple[str, str]] = {
     'client_created': (
         'Your online meeting: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
         '<p>your online meeting <b>[service_name]</b> with [provider_name] is booked for '
         '<b>[start_time]</b> ([timezone]).</p>'
-        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
-        + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
+        + _CLIENT_LINK + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
     ),
     'client_rescheduled': (
         'Your online meeting moved: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
         '<p>your online meeting <b>[service_name]</b> with [provider_name] now starts at '
         '<b>[start_time]</b> ([timezone]). Your link stays the same:</p>'
-        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
-        + _ROOM_DETAILS + _FOOTER,
+        + _CLIENT_LINK + _ROOM_DETAILS + _FOOTER,
     ),
     'client_cancelled': (
         'Cancelled: [service_name] on [start_date]',
@@ -64,8 +66,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         'Starting now: [service_name]',
         '<p>Hello [client_name],</p>'
         '<p>your online meeting <b>[service_name]</b> with [provider_name] starts now.</p>'
-        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
-        + _ROOM_DETAILS + _FOOTER,
+        + _CLIENT_LINK + _ROOM_DETAILS + _FOOTER,
     ),
     'starting_provider': (
         'Starting now: [service_name] with [client_name]',
@@ -79,8 +80,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p>Hello [client_name],</p>'
         '<p>a reminder: your online meeting <b>[service_name]</b> with [provider_name] is at '
         '<b>[start_time]</b> ([timezone]).</p>'
-        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
-        + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
+        + _CLIENT_LINK + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
     ),
     'reminder_provider': (
         'Reminder: [service_name] with [client_name] on [start_date]',
@@ -94,8 +94,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         '<p>Hello [client_name],</p>'
         '<p>your online meeting <b>[service_name]</b> with [provider_name] on <b>[start_time]</b> ([timezone]) '
         'has moved to another meeting room. Your link stays the same:</p>'
-        '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>'
-        + _ROOM_DETAILS + '<p>Use the details above, not those you were sent before.</p>' + _FOOTER,
+        + _CLIENT_LINK + _ROOM_DETAILS + '<p>Use the details above, not those you were sent before.</p>' + _FOOTER,
     ),
     'details_changed_provider': (
         'New meeting details: [service_name] with [client_name] on [start_date]',
@@ -107,42 +106,40 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Alerts to the admin contacts: the account they are about (when there is one) and the list of alerts,
-# in {{ }} form (their variables have no bracket form). Never a join link or a secret.
-_ALERT_ACCOUNT = ('{% if account_type %}<p>Account: {{ account_type }}'
-                  '{% if account_connected_as %}, connected as {{ account_connected_as }}{% endif %}'
-                  '{% if account_slot %} ({{ account_slot }}){% endif %}</p>{% endif %}')
-_ALERT_LIST = ('<ul>{% for alert in alerts %}<li>{{ alert.time }}: {{ alert.kind }}'
-               '{% if alert.booking_id %}, booking {{ alert.booking_id }}{% endif %}'
-               '{% if alert.problem %}: {{ alert.problem }}{% endif %}</li>{% endfor %}</ul>'
-               '{% if more_alerts %}<p>and {{ more_alerts }} more.</p>{% endif %}')
-_ALERT_FOOTER = '<p style="color:#666;font-size:12px">{{ company_name }}</p>'
+HIDDEN_LINK_TEXT = 'You will find the link to join in your booking on our website.'
 
+# Text messages: plain text, the company first so the recipient knows who writes, short enough for two segments.
+_SMS_CLIENT_LINK = ('{% if online_meeting_link_hidden %}[online_meeting_link]{% else %}Join: [online_meeting_link]'
+                    '{% endif %}{% if online_meeting_password %} Password: [online_meeting_password]{% endif %}')
+_SMS_PROVIDER_LINK = ('Start: [online_meeting_provider_link]'
+                      '{% if online_meeting_password %} Password: [online_meeting_password]{% endif %}')
 
-def _alert(subject: str, opening: str, advice: str) -> tuple[str, str]:
-    return subject, f'<p>{opening}</p>' + _ALERT_ACCOUNT + _ALERT_LIST + f'<p>{advice}</p>' + _ALERT_FOOTER
-
-
-DEFAULT_TEMPLATES.update({
-    'alert_connection_broken': _alert(
-        'Alert: a meeting account stopped working{% if alerts|length > 1 %} ({{ alerts|length }} alerts){% endif %}',
-        'A meeting account of {{ company_name }} stopped working.',
-        'Connect it again; until then its meetings cannot be made or changed through it.'),
-    'alert_connection_expiring': _alert(
-        'Alert: a meeting account will stop working{% if alerts|length > 1 %} ({{ alerts|length }} alerts){% endif %}',
-        'A meeting account of {{ company_name }} will stop working unless it is connected again.',
-        'Connect it again before it expires.'),
-    'alert_meeting_failed': _alert(
-        'Alert: a meeting could not be made{% if alerts|length > 1 %} ({{ alerts|length }} alerts){% endif %}',
-        'A booking of {{ company_name }} has no working meeting.',
-        'A booking that failed for lack of a usable account gets its meeting as soon as one is connected; its client '
-        'has not been told.'),
-    'alert_booking_problem': _alert(
-        'Alert: a booking needs a look{% if alerts|length > 1 %} ({{ alerts|length }} alerts){% endif %}',
-        'A booking of {{ company_name }} has its meeting, but not where it should be.',
-        'Its join links are unchanged.'),
-    'alert_accounts_reconciled': _alert(
-        'Alert: future meetings were moved{% if alerts|length > 1 %} ({{ alerts|length }} alerts){% endif %}',
-        'The future meetings of a meeting account of {{ company_name }} were moved to the next account.',
-        'Their join links are unchanged; those that failed need a look.'),
-})
+SMS: dict[str, str] = {
+    'client_created': '[company_name]: your online meeting [service_name] with [provider_name] is booked for '
+                      '[start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
+    'client_rescheduled': '[company_name]: your online meeting [service_name] with [provider_name] has moved to '
+                          '[start_time_short] ([timezone]). Your link stays the same. ' + _SMS_CLIENT_LINK,
+    'client_cancelled': '[company_name]: your online meeting [service_name] with [provider_name] on '
+                        '[start_time_short] ([timezone]) has been cancelled.',
+    'in_person_client': '[company_name]: your [service_name] with [provider_name] on [start_time_short] ([timezone]) '
+                        'now takes place in person, not online.',
+    'starting_client': '[company_name]: your online meeting [service_name] with [provider_name] starts now. '
+                       + _SMS_CLIENT_LINK,
+    'reminder_client': '[company_name]: a reminder of your online meeting [service_name] with [provider_name] on '
+                       '[start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
+    'details_changed_client': '[company_name]: your online meeting [service_name] on [start_time_short] ([timezone]) '
+                              'has moved to another meeting room. Your link stays the same. ' + _SMS_CLIENT_LINK,
+    'provider_created': '[company_name]: [client_name] booked [service_name] for [start_time_short] ([timezone]). '
+                        + _SMS_PROVIDER_LINK,
+    'provider_rescheduled': '[company_name]: [service_name] with [client_name] has moved to [start_time_short] '
+                            '([timezone]). ' + _SMS_PROVIDER_LINK,
+    'provider_cancelled': '[company_name]: [client_name] cancelled [service_name] on [start_time_short] ([timezone]).',
+    'in_person_provider': '[company_name]: [service_name] with [client_name] on [start_time_short] ([timezone]) now '
+                          'takes place in person; its online meeting was deleted.',
+    'starting_provider': '[company_name]: [service_name] with [client_name] starts now. ' + _SMS_PROVIDER_LINK,
+    'reminder_provider': '[company_name]: a reminder of [service_name] with [client_name] on [start_time_short] '
+                         '([timezone]). ' + _SMS_PROVIDER_LINK,
+    'details_changed_provider': '[company_name]: [service_name] with [client_name] on [start_time_short] '
+                                '([timezone]) has moved to another meeting room; your link stays the same. '
+                                + _SMS_PROVIDER_LINK,
+}
