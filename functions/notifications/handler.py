@@ -7,14 +7,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import config, idempotency
-from meetbridge.config import EmailSettings, FunctionSettings
+from meetbridge.config import EmailSettings, FunctionSettings, SmsSettings
 from meetbridge.logic import notices
 from meetbridge.notify import email
 from meetbridge.observability import logger, metrics
 
 
-class NotificationsSettings(FunctionSettings, EmailSettings):
-    """Unseals the links and sends the emails."""
+class NotificationsSettings(FunctionSettings, EmailSettings, SmsSettings):
+    """Unseals the links and sends the emails and text messages."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.

@@ -136,6 +136,12 @@ class EmailSettings(Concern):
     sender_email: NonEmpty
 
 
+class SmsSettings(Concern):
+    """The SMS origination identity (`SmsOriginationIdentity`): an E.164 number, or an alphanumeric sender id."""
+
+    sms_origination_identity: NonEmpty
+
+
 class AlertWebhookSettings(Concern):
     """Whether an alert webhook or a callback may be plain http to this machine (set by the local stack only)."""
 
@@ -191,8 +197,9 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
-            MeetingsQueueSettings, DeadLetterSettings, HealthQueueSettings, LinksSettings, EmailSettings, AlertWebhookSettings,
-            AlertQueuesSettings, CallbacksQueueSettings, ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
+            MeetingsQueueSettings, DeadLetterSettings, HealthQueueSettings, LinksSettings, EmailSettings, SmsSettings,
+            AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings, ZoomSettings, MicrosoftSettings,
+            BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)
