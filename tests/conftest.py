@@ -37,6 +37,7 @@ os.environ.update(
     AUTO_START_FUNCTION_ARN='arn:aws:lambda:us-east-1:123456789012:function:meetbridge-test-auto-start',
     PUBLIC_BASE_URL='https://meet.test',
     SENDER_EMAIL='meetings@example.com',
+    SMS_ORIGINATION_IDENTITY='+15550100001',
     POWERTOOLS_SERVICE_NAME='meetbridge',
     POWERTOOLS_METRICS_NAMESPACE='meetbridge',
     POWERTOOLS_DEV='0',

@@ -41,7 +41,8 @@ def shown(target: str) -> str:
 
 
 LocalEndpoint = Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]
-LocalAction = Callable[[str], tuple[int, dict[str, str], bytes]]
+# A POST: the rest of the path after the action's prefix, and the request's body.
+LocalAction = Callable[[str, bytes], tuple[int, dict[str, str], bytes]]
 
 
 @dataclass
@@ -261,7 +262,7 @@ class Gateway:
     ):
         self.routes = routes
         self.local_endpoints = dict(local_endpoints or {})
-        # POSTs under a path prefix; the action gets the rest of the path.
+        # POSTs under a path prefix; the action gets the rest of the path and the body.
         self.local_actions = dict(local_actions or {})
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
@@ -295,7 +296,7 @@ class Gateway:
         raw_path, _, raw_query = target.partition("?")
         raw_query = raw_query.partition("#")[0]
         if raw_path.startswith("/_local/") or raw_path == "/_local":
-            return (*self._local(method, raw_path, raw_query), "local")
+            return (*self._local(method, raw_path, raw_query, body), "local")
         found = match_route(self.routes, method, raw_path)
         if found is None:
             return (*_json_message(404, "Not Found"), "-")
@@ -331,7 +332,7 @@ class Gateway:
         out_headers.append(("apigw-requestid", request_id))
         return status, out_headers, payload, route.function.logical_id
 
-    def _local(self, method: str, raw_path: str, raw_query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _local(self, method: str, raw_path: str, raw_query: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         action = next(((prefix, act) for prefix, act in self.local_actions.items() if raw_path.startswith(prefix)), None)
         endpoint = self.local_endpoints.get(raw_path)
         if endpoint is None and action is None:
@@ -340,7 +341,7 @@ class Gateway:
             return _json_message(405, "Method Not Allowed")
         try:
             if action:
-                status, headers, payload = action[1](raw_path.removeprefix(action[0]))
+                status, headers, payload = action[1](raw_path.removeprefix(action[0]), body)
             else:
                 status, headers, payload = endpoint(dict(urllib.parse.parse_qsl(raw_query)))
         except Exception as exc:  # noqa: BLE001

@@ -21,6 +21,13 @@ can be adjusted here; nothing in the app changes.
    TransactWriteItems, to roll back a cancelled one, so a transaction's cost grew with the table: 200
    meetings re-homed at once spent most of their time copying it. Only the items a transaction names
    are backed up and restored now, and transactions run one at a time, as they are atomic on AWS.
+5. SNS SMS: moto answers CheckIfPhoneNumberIsOptedOut "yes" for any number ending in 99, starts every account
+   with sample numbers on its opt-out list, records a Publish to an opted-out number, takes a number without
+   its "+" and counts the 1600-byte limit in characters. Now the opt-out list starts empty (a new account's),
+   is what CheckIfPhoneNumberIsOptedOut answers from (the local stack's ``POST /_local/sms/reply`` STOP and
+   START change it), a Publish to an opted-out number is accepted and not delivered, as on AWS, and a Publish
+   needs an E.164 number and at most 1600 bytes (UTF-8), else InvalidParameter. Each SMS keeps when it was
+   accepted and its message attributes (the origination identity's), for the local outbox.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import fnmatch
 import functools
 import json
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -51,7 +59,58 @@ def apply() -> None:
     _patch_ses_capture()
     _patch_sqs_long_poll()
     _patch_dynamodb_transactions()
+    patch_sns_sms()
     _applied = True
+
+
+# E.164 as SNS publishes to it: the "+" and at most 15 digits.
+SMS_NUMBER = re.compile(r"^\+[1-9][0-9]{1,14}$")
+MAXIMUM_SMS_BYTES = 1600
+_sns_patched = False
+
+
+def patch_sns_sms() -> None:
+    """Item 5 of the module's docstring; the integration tests of SMS delivery apply it on their own."""
+    global _sns_patched
+    if _sns_patched:
+        return
+    from moto.moto_api._internal import mock_random
+    from moto.sns.exceptions import SNSInvalidParameter
+    from moto.sns.models import SMS, SNSBackend
+
+    backend_init = SNSBackend.__init__
+    publish = SNSBackend.publish
+
+    @functools.wraps(backend_init)
+    def init_with_empty_opt_outs(self: SNSBackend, *args: Any, **kwargs: Any) -> None:
+        backend_init(self, *args, **kwargs)
+        self.opt_out_numbers = []
+
+    def check_if_phone_number_is_opted_out(self: SNSBackend, number: str) -> bool:
+        return number in self.opt_out_numbers
+
+    @functools.wraps(publish)
+    def publish_sms_as_sns_does(self: SNSBackend, message: str, arn: str | None, phone_number: str | None = None,
+                                *args: Any, **kwargs: Any) -> str:
+        if phone_number is None:
+            return publish(self, message, arn, phone_number, *args, **kwargs)
+        if not SMS_NUMBER.match(phone_number):
+            raise SNSInvalidParameter("Invalid parameter: PhoneNumber Reason: input incorrectly formatted")
+        if len(message.encode("utf-8")) > MAXIMUM_SMS_BYTES:
+            raise SNSInvalidParameter("Invalid parameter: Message too long")
+        if phone_number in self.opt_out_numbers:
+            return str(mock_random.uuid4())  # accepted, never delivered
+        message_id = publish(self, message, arn, phone_number, *args, **kwargs)
+        attributes = kwargs.get("message_attributes") or {}
+        sms: SMS = self.sms_message_objects[message_id]
+        sms.local_sent_at = time.time()  # type: ignore[attr-defined]
+        sms.local_attributes = {name: value.get("Value") for name, value in attributes.items()}  # type: ignore[attr-defined]
+        return message_id
+
+    SNSBackend.__init__ = init_with_empty_opt_outs  # type: ignore[method-assign]
+    SNSBackend.check_if_phone_number_is_opted_out = check_if_phone_number_is_opted_out  # type: ignore[method-assign]
+    SNSBackend.publish = publish_sms_as_sns_does  # type: ignore[method-assign]
+    _sns_patched = True
 
 
 def _patch_dynamodb_transactions() -> None:

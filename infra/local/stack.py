@@ -124,7 +124,7 @@ class LocalStack:
                 port=opts.port,
                 local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
                                  "/_local/health": self._health, room.PATH: room.endpoint},
-                local_actions={SCHEDULES_PATH: self._run_schedule},
+                local_actions={SCHEDULES_PATH: self._run_schedule, outbox.SMS_REPLY_PATH: outbox.sms_reply},
             )
         except OSError as exc:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
@@ -234,9 +234,9 @@ class LocalStack:
         if missing:
             raise StartupError("functions cannot start:\n  " + "\n  ".join(missing))
 
-    def _run_schedule(self, logical_id: str) -> tuple[int, dict[str, str], bytes]:
+    def _run_schedule(self, logical_id: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """POST /_local/schedules/<FunctionLogicalId>: the function's rate schedules fire now (202), the tick's
-        `time` being this moment."""
+        `time` being this moment (the body is not read)."""
         now = dt.datetime.now(dt.timezone.utc)
         fired = self.scheduler.fire_now(logical_id, now) if self.scheduler else []
         if not fired:

@@ -390,7 +390,7 @@ class Stack:
     # --- the local outbox -------------------------------------------------------------------------
 
     def emails(self, to: str | None = None, mentioning: str | None = None) -> list[dict[str, Any]]:
-        resp = self.get("/_local/outbox")
+        resp = self.get("/_local/outbox?channel=email")
         assert resp.status == 200, resp
         items = resp.json()
         if to:

@@ -216,7 +216,7 @@ def test_the_appointment_is_read_once_and_becomes_a_booking_under_acuity_ids(eve
     assert booking.timezone == 'America/New_York'
     assert booking.client.model_dump() == {
         'id': 'acuity:' + hashlib.sha256(b'chris@example.org').hexdigest()[:32], 'name': 'Chris Client',
-        'email': 'Chris@Example.org', 'timezone': 'Europe/London'}
+        'email': 'Chris@Example.org', 'timezone': 'Europe/London', 'phone': '+15550100', 'locale': None}
     assert booking.payment.model_dump() == {'required': True, 'status': 'pending'}
     assert [(s.id, s.name) for s in translation.services] == [('acuity:51234567', 'Video consultation')]
     assert [(p.id, p.name, p.timezone) for p in translation.providers] == [
@@ -224,6 +224,20 @@ def test_the_appointment_is_read_once_and_becomes_a_booking_under_acuity_ids(eve
     assert translation.external_ids == {'1204583921': 'acuity:1204583921'}
     assert sandbox.calls() == [{'method': 'GET', 'path': '/api/v1/appointments/1204583921',
                                 'operation': 'get_appointment', 'status': 200}]
+
+
+@pytest.mark.parametrize(('phone', 'kept'), [
+    ('+44 20 7946 0958', '+442079460958'),
+    ('0044.20.7946.0958', '+442079460958'),
+    ('(212) 555-0188', None),  # a national number: no SMS, the booking stands
+    ('', None),  # Acuity's answer when the client gave none
+])
+def test_the_appointments_phone_is_the_clients_in_e164_or_left_out(every_setting, sandbox, phone, kept):
+    sandbox.set_appointment(appointment(phone=phone))
+
+    client = _resolve().events[0].booking.client
+
+    assert (client.email, client.phone, client.locale) == ('Chris@Example.org', kept, None)
 
 
 def test_the_end_is_the_duration_after_the_start_across_a_dst_change(every_setting, sandbox):

@@ -311,3 +311,22 @@ def _click(stack, url: str) -> dict:
 
     return handler('join')(join_event(url.rsplit('/', 1)[1], 'POST', {'sec-fetch-site': 'same-origin'}),
                            stack.context)
+
+
+@pytest.mark.parametrize(('language', 'kept'), [
+    ({'locale': 'es'}, 'es'),
+    ({'locale': 'pt_br'}, 'pt-BR'),
+    ({'locale': 'not a locale'}, None),  # left out: the booking stands, in the tenant's default language
+    ({'locale': 12}, None),
+    ('fr', None),
+    (None, None),
+])
+def test_the_attendees_language_is_the_clients_locale_or_left_out(cal, language, kept):
+    body = json.loads(calcom_body())
+    body['payload']['attendees'][0]['language'] = language
+    _deliver(cal, json.dumps(body, separators=(',', ':')).encode())
+
+    client = _booking(cal)['booking']['client']
+    assert client['email'] == 'client@example.org'
+    # Cal.com's attendee carries no phone field the reference names.
+    assert (client['locale'], client['phone']) == (kept, None)

@@ -538,3 +538,17 @@ def test_a_physical_or_custom_location_gets_our_meeting_and_keeps_it_when_calend
     assert [meeting['id'] for meeting in zoom.meetings.values()] == [meeting_id]
     assert zoom.meetings[meeting_id]['start_time'].startswith(moved_start.strftime('%Y-%m-%dT%H:%M'))
     assert _target(calendly_zoom, after['links']['clients'][after['booking']['client']['id']]) == join_url
+
+
+@pytest.mark.parametrize(('number', 'kept'), [
+    ('+1 415-555-0132', '+14155550132'),  # the number the invitee gave for text reminders
+    ('0044 (20) 7946 0958', '+442079460958'),
+    ('555-0132', None),  # not international: left out, the booking stands
+    (None, None),
+])
+def test_the_text_reminder_number_is_the_clients_phone_in_e164_or_left_out(calendly, number, kept):
+    _deliver(calendly, calendly_body(location=PHYSICAL, text_reminder_number=number))
+
+    client = _booking(calendly)['booking']['client']
+    assert client['email'] == 'client@example.org'
+    assert (client['phone'], client['locale']) == (kept, None)  # Calendly sends no invitee language

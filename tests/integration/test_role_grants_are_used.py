@@ -17,12 +17,15 @@ import pytest
 from bookings import booking_event
 from botocore.awsrequest import AWSResponse
 from pynamodb.exceptions import TransactWriteError
-from helpers import TEMPLATE, LambdaContext, _physical_resources, function_ids, handler, join_event, sqs_event, zoom_event_request
+from helpers import (TEMPLATE, LambdaContext, _physical_resources, acting_as, function_ids, handler, join_event, sqs_event,
+                     zoom_event_request)
 from integration_stack import connect_microsoft, connect_zoom
 
 from infra.local import iam
 from infra.sandboxes.zoom.signing import sign
-from meetbridge import aws, events, outbox
+from functions.notifications.handler import NotificationsSettings
+from meetbridge import aws, config, events, outbox
+from meetbridge.notify.sms import send_sms
 from meetbridge.store.models import OutboxItem
 from meetbridge.store.repository import account_used_by, get_meeting
 
@@ -183,6 +186,10 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     with unavailable_once('ses', 'SendEmail'):
         assert handler('notifications')(sqs_event(notices), stack.context)['batchItemFailures']
     assert handler('notifications')(sqs_event(notices), stack.context) == {'batchItemFailures': []}
+    # notifications: a client's SMS (checked against the opt-out list, then published). The handler does not
+    # compose SMS yet, so its sender is called as the function calls it, under its role and settings.
+    with acting_as('notifications'), config.using(NotificationsSettings):
+        assert send_sms('+447700900123', 'Your meeting starts at 10:00.').status == 'sent'
 
     # The company room: paid, its links opened (the provider starts early), moved, cancelled.
     stack.book(booking_event('booking.paid', start=start, payment={'required': True, 'status': 'paid'}))

@@ -195,13 +195,29 @@ def test_a_created_booking_is_read_with_simplybook_ids_in_the_company_time_zone(
     assert booking.end.isoformat() == '2030-03-04T09:00:00+00:00'
     assert booking.timezone == 'Europe/Berlin'
     assert booking.client.model_dump() == {'id': 'simplybook:17', 'name': 'Zoë Nakamura',
-                                           'email': 'zoe@client.example', 'timezone': 'Europe/Berlin'}
+                                           'email': 'zoe@client.example', 'timezone': 'Europe/Berlin',
+                                           'phone': '+4930123456', 'locale': None}
     assert booking.payment.model_dump() == {'required': False, 'status': 'pending'}
     assert [(s.id, s.name) for s in translation.services] == [('simplybook:3', 'Consultation')]
     assert [(p.id, p.name, p.email, p.timezone) for p in translation.providers] == [
         ('simplybook:2', 'Dana Reyes', 'dana@clinic.example', None)]
     assert translation.external_ids == {BOOKING: 'simplybook:1042'}
     assert translation.lookups == []
+
+
+@pytest.mark.parametrize(('phone', 'kept'), [
+    ('+49 (30) 123-456', '+4930123456'),
+    ('0049 30 123456', '+4930123456'),
+    ('030 123456', None),  # a national number: no SMS, the booking stands
+    ('', None),
+    (4930123456, None),  # not text: left out
+])
+def test_the_client_phone_is_the_clients_in_e164_or_left_out(sb, simplybook, phone, kept):
+    simplybook.put_booking(COMPANY, BOOKING, HASH, {**DETAILS, 'client_phone': phone})
+
+    client = _resolved(sb).events[0].booking.client
+
+    assert (client.email, client.phone, client.locale) == ('zoe@client.example', kept, None)
 
 
 def test_a_change_is_a_reschedule_of_the_same_booking_and_a_cancel_cancels(sb, simplybook):

@@ -263,7 +263,8 @@ def test_resolve_reads_the_customer_and_the_unknown_team_member(square):
     assert (booking.start.isoformat(), booking.end.isoformat()) == ('2026-03-18T14:00:00+00:00',
                                                                     '2026-03-18T14:45:00+00:00')
     assert booking.client.model_dump() == {'id': f'square:{CUSTOMER_ID}', 'name': 'Amelia Earhart',
-                                           'email': 'amelia@example.org', 'timezone': None}
+                                           'email': 'amelia@example.org', 'timezone': None,
+                                           'phone': '+12125554240', 'locale': None}
     assert booking.timezone == 'UTC'
     [provider] = translation.providers
     assert provider.model_dump() == {'id': f'square:{TEAM_MEMBER_ID}', 'name': 'Sandy Stylist',
@@ -354,6 +355,22 @@ def test_a_revoked_token_waits_for_the_admin_and_is_never_named(square):
     with pytest.raises(PlatformUnavailable) as raised:
         _resolve(square, _lookup(square))
     assert 'HTTP 401' in str(raised.value) and ACCESS_TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize(('phone_number', 'kept'), [
+    ('+44 (20) 7946-0958', '+442079460958'),
+    ('00442079460958', '+442079460958'),
+    ('(212) 555-4240', None),  # a national number: no SMS, the booking stands
+    (None, None),
+])
+def test_the_customers_phone_number_is_the_clients_in_e164_or_left_out(square, phone_number, kept):
+    customer = {key: value for key, value in CUSTOMER.items() if key != 'phone_number'}
+    square.square_api.put_customer(CUSTOMER_ID, customer if phone_number is None else
+                                   {**customer, 'phone_number': phone_number})
+
+    client = _resolve(square, _lookup(square)).events[0].booking.client
+
+    assert (client.email, client.phone, client.locale) == ('amelia@example.org', kept, None)
 
 
 def test_a_customer_without_an_email_address_cannot_be_a_client(square):

@@ -154,7 +154,7 @@ def test_a_created_booking_gets_its_meeting_and_links_under_wix_ids(wix):
     assert booking['start'].startswith('2027-01-18T14:00:00') and booking['end'].startswith('2027-01-18T14:45:00')
     assert booking['timezone'] == 'Europe/Dublin' and _applied_revision(wix) == 1
     assert booking['client'] == {'id': f'wix:{CONTACT_ID}', 'name': 'Cleo Client', 'email': 'cleo@example.org',
-                                 'timezone': 'America/New_York'}
+                                 'timezone': 'America/New_York', 'phone': '+35315550100', 'locale': None}
     assert booking['payment'] == {'required': False, 'status': 'pending'}
     assert view['meeting']['status'] == 'scheduled' and view['links']['provider'] and view['links']['clients']
     provider = wix.admin('GET', f'providers/wix:{STAFF_ID}')[1]
@@ -518,3 +518,19 @@ def test_the_booking_is_found_by_its_wix_id(wix):
 
     assert status == 200 and found == {**_booking(wix), 'source': 'wix', 'external_id': BOOKING_ID}
     assert wix.admin('GET', 'sources/wix/bookings/unknown-id')[0] == 404
+
+
+@pytest.mark.parametrize(('phone', 'kept'), [
+    ('+353 1 555 0100', '+35315550100'),  # contactDetails.phone as people type it
+    ('00353-1-555.0100', '+35315550100'),  # an international 00 prefix
+    ('(01) 555 0100', None),  # a national number: no country, so no SMS (the booking stands)
+    ('', None),
+])
+def test_the_contacts_phone_is_the_clients_in_e164_or_left_out(wix, phone, kept):
+    booking = wix_booking()
+    booking['contactDetails']['phone'] = phone
+    _deliver(wix, wix_event(booking=booking))
+
+    client = _booking(wix)['booking']['client']
+    assert client['email'] == 'cleo@example.org'
+    assert (client['phone'], client['locale']) == (kept, None)  # Wix sends no client language

@@ -183,6 +183,8 @@ def test_an_unreadable_body_is_refused_in_acuitys_shape(acuity):
     (appointment(appointmentTypeID='51234567'), 'appointmentTypeID'),
     (appointment(calendarID=True), 'calendarID'),
     (appointment(timezone='Eastern'), 'timezone'),
+    (appointment(phone=None), 'phone'),
+    (appointment(phone=4155550100), 'phone'),
     (appointment(canceled='false'), 'canceled'),
     (appointment(paid=True), 'paid'),
     (appointment(price=80), 'price'),

@@ -47,6 +47,8 @@ def check_appointment(appointment: Any, appointment_id: int | None = None) -> No
         raise ValueError('duration must be a string of minutes, e.g. "60", as Acuity answers it')
     if appointment['timezone'] not in _iana_zones():
         raise ValueError('timezone must be an IANA time zone, e.g. America/New_York')
+    if 'phone' in appointment and not isinstance(appointment['phone'], str):
+        raise ValueError('phone must be a string ("" when the client gave none), as Acuity answers it')
     if 'canceled' in appointment and not isinstance(appointment['canceled'], bool):
         raise ValueError('canceled must be true or false')
     if 'paid' in appointment and appointment['paid'] not in ('yes', 'no'):

@@ -143,6 +143,12 @@ class EmailSettings(Concern):
     sender_email: NonEmpty
 
 
+class SmsSettings(Concern):
+    """The SMS origination identity (`SmsOriginationIdentity`): an E.164 number, or an alphanumeric sender id."""
+
+    sms_origination_identity: NonEmpty
+
+
 class AlertWebhookSettings(Concern):
     """Whether an alert webhook or a callback may be plain http to this machine (set by the local stack only)."""
 
@@ -199,7 +205,7 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
             MeetingsQueueSettings, DeadLetterSettings, NotificationsDeadLetterSettings, HealthQueueSettings,
-            LinksSettings, EmailSettings, AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings,
+            LinksSettings, EmailSettings, SmsSettings, AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings,
             ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)

@@ -9,6 +9,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Fiel
                       model_validator)
 
 from meetbridge.domain.ordering import SourceOrder, change_digest
+from meetbridge.notify import locales
 
 # Ids become parts of table keys and URLs: no separators, no spaces, bounded.
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r'^[A-Za-z0-9][A-Za-z0-9._:@-]*$')]
@@ -30,6 +31,12 @@ def _known_zone(name: str) -> str:
 
 
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
+
+# A phone number in E.164: what SNS sends an SMS to.
+E164_PATTERN = r'^\+[1-9][0-9]{6,14}$'
+PhoneNumber = Annotated[str, Field(pattern=E164_PATTERN)]
+# A BCP 47 language tag, held normalised ('fr-CA'): the language a client's messages are written in.
+Locale = Annotated[str, Field(min_length=1), AfterValidator(locales.normalize)]
 
 
 def _in_utc(moment: datetime) -> datetime:
@@ -65,6 +72,8 @@ class Client(_Strict):
     name: Name
     email: Email
     timezone: TimeZoneName | None = None
+    phone: PhoneNumber | None = None  # gets the SMS when the tenant sends them
+    locale: Locale | None = None  # else the tenant's default locale
 
 
 class Payment(_Strict):

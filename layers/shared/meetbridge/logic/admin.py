@@ -628,6 +628,8 @@ class ClientOut(BaseModel):
     name: str
     email: str
     timezone: str | None = None
+    phone: str | None = None
+    locale: str | None = None
 
 
 class PaymentOut(BaseModel):

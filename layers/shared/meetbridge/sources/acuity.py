@@ -35,12 +35,14 @@ from meetbridge.sources.base import (
     Lookup,
     NewProvider,
     NewService,
+    OptionalText,
     Translation,
     WebhookRequest,
     each_delivery,
     email_key,
     invalid_input_from,
     known_zone,
+    platform_phone,
     read_event_id,
 )
 from meetbridge.sources.settings import AcuitySettings
@@ -84,6 +86,7 @@ class Appointment(BaseModel):
     firstName: str = Field(max_length=200)
     lastName: str = Field(max_length=200)
     email: Email
+    phone: OptionalText = None  # '' when the client gave none
     datetime: Instant  # the start, with the calendar's offset (-0500, no colon)
     # Elapsed minutes: `endTime` is only a wall-clock time ("11:15am") without a date or an offset, which
     # names no instant across midnight or a DST change.
@@ -200,7 +203,8 @@ class AcuitySource:
                 client=Client(id='acuity:' + email_key(appointment.email),
                               name=(f'{appointment.firstName} {appointment.lastName}'.strip()
                                     or appointment.email)[:200],
-                              email=appointment.email, timezone=client_zone),
+                              email=appointment.email, timezone=client_zone,
+                              phone=platform_phone(appointment.phone, self.name)),
             )
         except ValidationError as exc:
             raise invalid_input_from(exc, 'appointment.') from None

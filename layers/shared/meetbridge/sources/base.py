@@ -10,15 +10,19 @@ never while the platform waits for its answer.
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
-from meetbridge.domain.model import Booking, BookingEvent, Email, Identifier, MeetingUrl, Name, TimeZoneName
+from meetbridge.domain.model import (E164_PATTERN, Booking, BookingEvent, Email, Identifier, MeetingUrl, Name,
+                                    TimeZoneName)
 from meetbridge.errors import InvalidInput, MeetbridgeError, RetryLater
+from meetbridge.notify import locales
+from meetbridge.observability import logger
 
 
 class PlatformModel(BaseModel):
@@ -160,6 +164,46 @@ def known_zone(name: str | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return None
     return name
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= 200 else None
+
+
+# A field a booking can do without (the client's phone, locale): read when it is text of a sane length, else
+# None, so that what a platform puts there never fails the booking. Its content is checked where it is used.
+OptionalText = Annotated[str | None, BeforeValidator(_text_or_none)]
+
+# What people and platforms put between a number's digits.
+_PHONE_PUNCTUATION = re.compile(r'[\s.()\-]')
+_E164 = re.compile(E164_PATTERN)
+
+
+def platform_phone(number: str | None, source: str) -> str | None:
+    """A client's phone number a platform sent, in E.164 (spaces, dots, dashes and parentheses dropped,
+    an international `00` prefix read as `+`), or None: a number that is still not E.164 is left out, never failing
+    the booking, and the log line does not show it (it is the client's)."""
+    if not number:
+        return None
+    compact = _PHONE_PUNCTUATION.sub('', number)
+    if compact.startswith('00'):
+        compact = '+' + compact[2:]
+    if _E164.match(compact):
+        return compact
+    logger.info('client phone number left out: not an international (E.164) number', extra={'source': source})
+    return None
+
+
+def platform_locale(tag: str | None, source: str) -> str | None:
+    """A client's language tag a platform sent, normalised (`'fr_CA'` -> `'fr-CA'`), or None for one that cannot be
+    a language tag (left out, never failing the booking)."""
+    if not tag:
+        return None
+    try:
+        return locales.normalize(tag)
+    except ValueError as exc:
+        logger.info('client locale left out', extra={'source': source, 'reason': str(exc)})
+        return None
 
 
 def invalid_input_from(error: ValidationError, prefix: str = '') -> InvalidInput:

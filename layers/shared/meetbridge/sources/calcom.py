@@ -17,9 +17,9 @@ booking's `platform_meeting_url`, and no second meeting is made.
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
 from meetbridge import safe_json
 from meetbridge.domain.model import Booking, BookingEvent, BookingEventType, Client, Instant, Payment
@@ -29,6 +29,7 @@ from meetbridge.sources.base import (
     KnownBookings,
     NewProvider,
     NewService,
+    OptionalText,
     PlatformModel,
     Translation,
     WebhookRequest,
@@ -36,6 +37,7 @@ from meetbridge.sources.base import (
     invalid_input_from,
     known_zone,
     meeting_url_or_none,
+    platform_locale,
 )
 from meetbridge.sources.settings import CalcomSettings
 
@@ -71,10 +73,20 @@ class Organizer(PlatformModel):
     timeZone: str | None = None
 
 
+def _object_or_none(value: object) -> object:
+    return value if isinstance(value, dict) else None
+
+
+class Language(PlatformModel):
+    locale: OptionalText = None
+
+
 class Attendee(PlatformModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
     timeZone: str | None = None
+    # `language {locale}`: any other shape is left out, never failing the booking.
+    language: Annotated[Language | None, BeforeValidator(_object_or_none)] = None
 
 
 class VideoCall(PlatformModel):
@@ -157,7 +169,8 @@ class CalcomSource:
                                 else 'pending'),
                 # Cal.com gives attendees no id: the email names the client.
                 client=Client(id='calcom:' + email_key(attendee.email),
-                              name=attendee.name, email=attendee.email, timezone=known_zone(attendee.timeZone)),
+                              name=attendee.name, email=attendee.email, timezone=known_zone(attendee.timeZone),
+                              locale=platform_locale(attendee.language and attendee.language.locale, self.name)),
                 platform_meeting_url=_platform_meeting_url(payload),
             )
         except ValidationError as exc:

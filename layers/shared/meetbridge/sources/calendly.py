@@ -28,6 +28,7 @@ from meetbridge.sources.base import (
     KnownBookings,
     NewProvider,
     NewService,
+    OptionalText,
     PlatformModel,
     Translation,
     WebhookRequest,
@@ -35,6 +36,7 @@ from meetbridge.sources.base import (
     invalid_input_from,
     known_zone,
     meeting_url_or_none,
+    platform_phone,
 )
 from meetbridge.sources.settings import CalendlySettings
 
@@ -100,6 +102,7 @@ class Invitee(PlatformModel):
     name: Name
     email: Email
     timezone: str | None = None
+    text_reminder_number: OptionalText = None  # the number the invitee gave for text reminders
     rescheduled: bool = False
     old_invitee: ResourceId | None = None
     new_invitee: ResourceId | None = None
@@ -182,7 +185,8 @@ class CalendlySource:
                                 status='paid' if invitee.payment and invitee.payment.successful else 'pending'),
                 # Calendly's invitee id changes with every reschedule: the email names the client.
                 client=Client(id='calendly:' + email_key(invitee.email),
-                              name=invitee.name, email=invitee.email, timezone=known_zone(invitee.timezone)),
+                              name=invitee.name, email=invitee.email, timezone=known_zone(invitee.timezone),
+                              phone=platform_phone(invitee.text_reminder_number, self.name)),
                 platform_meeting_url=_platform_meeting_url(scheduled.location),
                 platform_meeting_pending=_conference_pending(scheduled.location),
             )

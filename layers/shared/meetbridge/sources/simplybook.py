@@ -42,12 +42,14 @@ from meetbridge.sources.base import (
     LookupRefused,
     NewProvider,
     NewService,
+    OptionalText,
     PlatformUnavailable,
     Translation,
     WebhookRequest,
     each_delivery,
     email_key,
     invalid_input_from,
+    platform_phone,
     read_event_id,
 )
 from meetbridge.sources.settings import SimplyBookSettings
@@ -145,6 +147,7 @@ class Details(BaseModel):
     client_id: PlatformId | None = None
     client_name: Named
     client_email: Email
+    client_phone: OptionalText = None
     start_date_time: LocalTime
     end_date_time: LocalTime
     is_confirm: Annotated[str | None, BeforeValidator(_platform_id)] = None
@@ -330,7 +333,7 @@ class SimplyBookSource:
                 id=booking_id, service_id=service.id, provider_id=provider.id, start=start, end=end,
                 timezone=source.timezone, payment=details.payment,
                 client=Client(id=f'simplybook:{client_id}', name=details.client_name, email=details.client_email,
-                              timezone=source.timezone),
+                              timezone=source.timezone, phone=platform_phone(details.client_phone, self.name)),
             )
         except ValidationError as exc:
             raise invalid_input_from(exc, 'details.') from None

@@ -31,10 +31,12 @@ from meetbridge.sources.base import (
     Lookup,
     NewProvider,
     NewService,
+    OptionalText,
     PlatformModel,
     Translation,
     WebhookRequest,
     invalid_input_from,
+    platform_phone,
     read_event_id,
 )
 from meetbridge.sources.settings import SquareSettings
@@ -103,6 +105,7 @@ class Person(PlatformModel):
     given_name: str | None = None
     family_name: str | None = None
     email_address: str | None = None
+    phone_number: OptionalText = None
 
     @property
     def name(self) -> str:
@@ -196,7 +199,8 @@ class SquareSource:
                 # provider's zone as the admin set it, else the source's, else UTC.
                 timezone=(provider and provider.timezone) or settings.timezone or 'UTC', version=booking.version,
                 client=Client(id=f'square:{booking.customer_id}',
-                              name=(customer.name or customer.email_address)[:200], email=customer.email_address),
+                              name=(customer.name or customer.email_address)[:200], email=customer.email_address,
+                              phone=platform_phone(customer.phone_number, self.name)),
             )
         except ValidationError as exc:
             raise invalid_input_from(exc) from None

@@ -30,12 +30,14 @@ from meetbridge.sources.base import (
     KnownBookings,
     NewProvider,
     NewService,
+    OptionalText,
     PlatformModel,
     Translation,
     WebhookRequest,
     email_key,
     invalid_input_from,
     known_zone,
+    platform_phone,
 )
 from meetbridge.sources.settings import WixSettings
 
@@ -138,6 +140,7 @@ class ContactDetails(PlatformModel):
     firstName: str | None = Field(None, max_length=200)
     lastName: str | None = Field(None, max_length=200)
     email: Email
+    phone: OptionalText = None
     timeZone: str | None = None
 
 
@@ -293,7 +296,8 @@ class WixSource:
                                 status='paid' if wix.paymentStatus in PAID else 'pending'),
                 client=Client(id=f'wix:{client_id}',
                               name=(' '.join(filter(None, (contact.firstName, contact.lastName))) or contact.email)[:200],
-                              email=contact.email, timezone=known_zone(contact.timeZone)),
+                              email=contact.email, timezone=known_zone(contact.timeZone),
+                              phone=platform_phone(contact.phone, self.name)),
             )
         except ValidationError as exc:
             raise invalid_input_from(exc, f'{where}.') from None

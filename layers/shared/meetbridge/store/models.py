@@ -249,6 +249,8 @@ class ClientMap(MapAttribute):
     name = UnicodeAttribute()
     email = UnicodeAttribute()
     timezone = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)  # E.164
+    locale = UnicodeAttribute(null=True)  # a normalised BCP 47 tag
 
 
 class SourceItem(_Item):
