@@ -41,10 +41,12 @@ def send_once(message: dict) -> dict:
 
 
 def deliver(tenant_id: str, messages: list[dict]) -> list[dict]:
-    """Sends each message once; returns those refused for a passing reason, to be sent again later."""
-    unsent = []
+    """Sends each message once; returns those refused for a passing reason, to be sent again later. What is
+    refused for good is shown on the bookings the messages were about."""
+    unsent, refusals = [], {}
     for message in messages:
         described = {'tenant_id': tenant_id, 'recipient': message['recipient'], 'channel': message['channel']}
+        whom = message['recipient'].split(':')[0]
         try:
             sent = send_once(message=message)
         except ClientError as error:
@@ -55,21 +57,21 @@ def deliver(tenant_id: str, messages: list[dict]) -> list[dict]:
                 continue
             logger.warning('message refused', extra={**described, 'error': code})
             metrics.add_metric(name='NotificationsRefused', unit='Count', value=1)
-            notices.show_refusal(tenant_id, message['booking_ids'],
-                                 f'the {message["channel"]} to the {message["recipient"].split(":")[0]} was refused '
-                                 f'({code})')
-            continue
+            refusal = f'the {message["channel"]} to the {whom} was refused ({code})'
         except BotoCoreError as error:  # no answer: a timeout, a connection refused
             logger.warning('message not sent; it is tried again', extra={**described, 'error': type(error).__name__})
             unsent.append(message)
             continue
-        if sent['status'] == 'opted_out':
+        else:
+            if sent['status'] != 'opted_out':
+                metrics.add_metric(name='NotificationsSent', unit='Count', value=1)
+                continue
             logger.info('SMS not sent: the number opted out', extra=described)
             metrics.add_metric(name='SmsOptedOut', unit='Count', value=1)
-            notices.show_refusal(tenant_id, message['booking_ids'],
-                                 f'no SMS to the {message["recipient"].split(":")[0]}: the number replied STOP')
-            continue
-        metrics.add_metric(name='NotificationsSent', unit='Count', value=1)
+            refusal = f'no SMS to the {whom}: the number replied STOP'
+        for booking_id in message['booking_ids']:
+            refusals.setdefault(booking_id, []).append(refusal)
+    notices.show_refusals(tenant_id, refusals)
     return unsent
 
 

@@ -43,8 +43,10 @@ def sent_sms() -> list[tuple[str, str]]:
 
 
 def created(booking_id: str = 'b1', client: dict | None = None, start: datetime = START, **more) -> dict:
-    event = booking_event(booking_id=booking_id, start=start, **more)
-    event['booking']['client'].update({'timezone': 'Europe/Paris', **(client or {})})
+    """A booking of client `client['id']` (c1 unless given), at <id>@example.org, in Paris."""
+    client = client or {}
+    event = booking_event(booking_id=booking_id, start=start, client_id=client.get('id', 'c1'), **more)
+    event['booking']['client'].update({'timezone': 'Europe/Paris', **client})
     return event
 
 
@@ -61,7 +63,7 @@ def settings(stack, **values) -> None:
     assert status == 200, body
 
 
-def client_email(booking_id: str = 'b1', address: str = 'c1@example.org'):
+def client_email(address: str = 'c1@example.org'):
     return [message for message in sent_emails() if address in message.destinations['ToAddresses']]
 
 
@@ -138,7 +140,8 @@ def test_the_provider_is_written_to_in_the_tenants_default_language(stack):
 @pytest.mark.parametrize('change', ['created', 'rescheduled', 'reminder', 'starting', 'details_changed'])
 def test_hidden_links_never_reach_a_client_message_and_the_provider_keeps_theirs(stack, change):
     settings(stack, sms=True, links_in_messages=False, hidden_link_text='Find your link under My bookings.')
-    stack.admin('PUT', 'templates/starting_client', {'enabled': True})
+    for channel in ('email', 'sms'):  # each channel's switch is its own
+        assert stack.admin('PUT', 'templates/starting_client', {'enabled': True}, query={'channel': channel})[0] == 200
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     stack.book(created(client={'phone': PHONE}, start=start))
     booking = stack.view('b1')[1]
@@ -242,7 +245,7 @@ def test_a_message_refused_for_good_is_shown_on_the_booking_and_not_retried(stac
     records = notify(stack, created())
     with refusing('ses', 'SendEmail', 'MessageRejected', 400):
         assert handler('notifications')(sqs_event(records), stack.context) == {'batchItemFailures': []}
-    problem = stack.view('b1')[1]['notice_problem']
+    problem = stack.view('b1')[1]['booking']['notice_problem']
     assert 'email to the client was refused (MessageRejected)' in problem
 
 
@@ -251,4 +254,4 @@ def test_an_opted_out_number_gets_no_sms_and_the_admin_sees_why(stack):
     stack.book(created(client={'phone': '+447700900199'}))  # moto's SNS: numbers ending in 99 opted out
     assert sent_sms() == []
     assert client_email()
-    assert 'replied STOP' in stack.view('b1')[1]['notice_problem']
+    assert 'replied STOP' in stack.view('b1')[1]['booking']['notice_problem']

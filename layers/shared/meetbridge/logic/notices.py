@@ -14,7 +14,6 @@ hidden (it is the host's own message).
 
 import base64
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -283,13 +282,13 @@ def _unlinked(html_body: str, sentence: str) -> str:
     return pattern.sub(lambda _: shown, html_body)
 
 
-def show_refusal(tenant_id: str, booking_ids: Iterable[str], problem: str) -> None:
-    """A message its service refused for good (an address SES will not send to, a number the recipient
-    switched off with STOP): shown on each booking it was about, since no retry will change it."""
-    for booking_id in booking_ids:
+def show_refusals(tenant_id: str, refusals: dict[str, list[str]]) -> None:
+    """Messages their service refused for good (an address SES will not send to, a number the recipient
+    switched off with STOP), by the booking they were about: shown on it, since no retry will change them."""
+    for booking_id, problems in refusals.items():
         booking = repository.find(BookingItem, BookingItem.key(tenant_id, booking_id))
         if booking is not None:
-            show_to_the_admin(booking, problem)
+            show_to_the_admin(booking, '; '.join(problems))
 
 
 # --- messages that could not be delivered ----------------------------------------------------------------------
