@@ -4,16 +4,14 @@ hours: retried, then kept rendered and sealed on the dead-letter queue until a r
 
 import contextlib
 import importlib
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 from bookings import booking_event
 from botocore.awsrequest import AWSResponse
 from helpers import handler, sqs_event
-from integration_stack import Queue, sent_emails
+from integration_stack import sent_emails
 
 from meetbridge import aws
 from meetbridge.logic import dead_letters, notices
@@ -27,12 +25,6 @@ START = datetime(2027, 3, 9, 9, 30, tzinfo=UTC)
 @pytest.fixture
 def stack(stack):
     stack.setup_online_service()
-    sqs = boto3.client('sqs')
-    url = sqs.create_queue(QueueName='notifications-dlq')['QueueUrl']
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
-    stack.cloud.queues['notifications-dlq'] = Queue(url, arn)
-    sqs.set_queue_attributes(QueueUrl=stack.cloud.queues['notifications'].url, Attributes={'RedrivePolicy': json.dumps(
-        {'deadLetterTargetArn': arn, 'maxReceiveCount': str(notices.NOTIFICATIONS_QUEUE_RECEIVES)})})
     return stack
 
 
