@@ -22,6 +22,7 @@ os.environ.update(
     NOTIFICATIONS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:notifications',
     MEETINGS_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/meetings',
     MEETINGS_DEAD_LETTER_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/meetings-dlq',
+    NOTIFICATIONS_DEAD_LETTER_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/notifications-dlq',
     START_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/start',
     HEALTH_QUEUE_URL='https://sqs.us-east-1.amazonaws.com/123456789012/health',
     ALERTS_QUEUE_ARN='arn:aws:sqs:us-east-1:123456789012:alerts',

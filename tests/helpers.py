@@ -62,6 +62,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'StartQueue': env['START_QUEUE_URL'],
         'AlertWebhookQueue': env['ALERT_WEBHOOK_QUEUE_URL'],
         'CallbacksQueue': env['CALLBACKS_QUEUE_URL'],
+        'NotificationsDeadLetterQueue': env['NOTIFICATIONS_DEAD_LETTER_QUEUE_URL'],
         'ZoomClientSecret': env.get('ZOOM_CLIENT_SECRET_ARN', unset),
         'MicrosoftClientSecret': env.get('MICROSOFT_CLIENT_SECRET_ARN', unset),
     }
@@ -75,6 +76,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'MeetingsQueue.Arn': env['MEETINGS_QUEUE_ARN'],
         'MeetingsDeadLetterQueue.Arn': arn('sqs', 'meetings-dlq'),
         'NotificationsQueue.Arn': arn('sqs', 'notifications'),
+        'NotificationsDeadLetterQueue.Arn': arn('sqs', 'notifications-dlq'),
         'StartQueue.Arn': arn('sqs', 'start'),
         'StartDeadLetterQueue.Arn': arn('sqs', 'start-dlq'),
         'HealthQueue.Arn': arn('sqs', 'health'),

@@ -51,6 +51,11 @@ def cloud(monkeypatch, every_setting):
             QueueUrl=dead, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
         sqs.set_queue_attributes(QueueUrl=queues['meetings'].url, Attributes={'RedrivePolicy': json.dumps(
             {'deadLetterTargetArn': queues['meetings-dlq'].arn, 'maxReceiveCount': '40'})})
+        dead = sqs.create_queue(QueueName='notifications-dlq')['QueueUrl']
+        queues['notifications-dlq'] = Queue(dead, sqs.get_queue_attributes(
+            QueueUrl=dead, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
+        sqs.set_queue_attributes(QueueUrl=queues['notifications'].url, Attributes={'RedrivePolicy': json.dumps(
+            {'deadLetterTargetArn': queues['notifications-dlq'].arn, 'maxReceiveCount': '12'})})
         for name in ('start-dlq', 'start', 'health'):
             url = sqs.create_queue(QueueName=name)['QueueUrl']
             queues[name] = Queue(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])

@@ -3,6 +3,7 @@
 import json
 import threading
 import traceback
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,11 +94,16 @@ class Stack:
         self.tenant = create_tenant('Acme Clinic')
         self.context = LambdaContext()
 
-    def admin(self, method: str, rest: str, body: dict | None = None, api_key: str | None = '') -> tuple[int, dict]:
+    def admin(self, method: str, rest: str, body: dict | None = None, api_key: str | None = '',
+              query: dict | None = None) -> tuple[int, dict]:
         from helpers import admin_event, handler
 
         key = self.tenant.api_key if api_key == '' else api_key
-        response = handler('admin')(admin_event(method, self.tenant.tenant_id, rest, key, body), self.context)
+        event = admin_event(method, self.tenant.tenant_id, rest, key, body)
+        if query:
+            event['queryStringParameters'] = {name: str(value) for name, value in query.items()}
+            event['rawQueryString'] = urllib.parse.urlencode(query)
+        response = handler('admin')(event, self.context)
         return response['statusCode'], json.loads(response['body'] or 'null')
 
     def setup_online_service(self, url: str = 'https://meet.example.com/room', password: str | None = 'pw') -> None:

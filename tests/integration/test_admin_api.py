@@ -98,7 +98,7 @@ def test_a_template_that_fails_only_with_real_data_falls_back_to_the_default(sta
     [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
     assert 'Join the meeting' in mail.body
     booking = stack.view('b1')[1]['booking']
-    assert booking['notice_problem'] == ('the client_created template could not be used (ZeroDivisionError while '
+    assert booking['notice_problem'] == ('the client_created email template could not be used (ZeroDivisionError while '
                                          'rendering); the default template was sent')
     assert booking['problem'] is None
 
@@ -114,7 +114,7 @@ def test_a_template_over_a_bound_at_send_time_falls_back_and_says_which_bound(st
     [mail] = [m for m in sent_emails() if 'c1@example.org' in m.destinations['ToAddresses']]
     assert 'Join the meeting' in mail.body and len(mail.body) < 10_000
     assert stack.view('b1')[1]['booking']['notice_problem'] == (
-        'the client_created template could not be used (the center filter would make a value longer than 100000 '
+        'the client_created email template could not be used (the center filter would make a value longer than 100000 '
         'characters); the default template was sent')
 
 

@@ -1,39 +1,8 @@
-import pytest
-
-from meetbridge.domain.templates import TEMPLATE_NAMES
-from meetbridge.logic.notices import notice_of, template_of
-from meetbridge.notify.defaults import DEFAULT_TEMPLATES
-from meetbridge.store.models import TemplateItem
+from meetbridge.logic.notices import notice_of
 
 STARTED = {'tenant_id': 't_1', 'meeting_key': 'session:yoga', 'started_by': 'schedule',
            'start': '2030-05-04T07:00:00+00:00', 'started_at': '2030-05-04T07:00:00.004+00:00',
            'event_id': 't_1/session:yoga/started/2030-05-04T07:00:00.004+00:00'}
-
-
-def _item(name: str, **fields) -> TemplateItem:
-    return TemplateItem('TENANT#t_1', f'TEMPLATE#{name}', name=name, **fields)
-
-
-@pytest.mark.parametrize('name', TEMPLATE_NAMES)
-def test_a_template_never_touched_is_the_default_enabled_unless_it_is_starting_client(name):
-    template = template_of(name, None)
-
-    assert (template.subject, template.body) == DEFAULT_TEMPLATES[name]
-    assert template.is_default and template.enabled is (name != 'starting_client')
-
-
-def test_switched_off_without_text_keeps_the_defaults_text():
-    template = template_of('reminder_client', _item('reminder_client', enabled=False))
-
-    assert template.is_default and not template.enabled
-    assert (template.subject, template.body) == DEFAULT_TEMPLATES['reminder_client']
-
-
-def test_own_text_without_enabled_sends_as_by_default():
-    template = template_of('starting_client', _item('starting_client', subject='s', body='b'))
-
-    assert (template.subject, template.body, template.is_default, template.enabled) == ('s', 'b', False, False)
-    assert template_of('starting_client', _item('starting_client', subject='s', body='b', enabled=True)).enabled
 
 
 def test_a_start_is_one_notice_per_meeting_and_start():

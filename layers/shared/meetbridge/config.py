@@ -117,6 +117,13 @@ class DeadLetterSettings(Concern):
     meetings_dead_letter_queue_url: NonEmpty
 
 
+class NotificationsDeadLetterSettings(Concern):
+    """The notifications queue's dead-letter queue: messages still unsent after their last retry wait there,
+    rendered and sealed, for a replay."""
+
+    notifications_dead_letter_queue_url: NonEmpty
+
+
 class HealthQueueSettings(Concern):
     """The health queue: the hourly tick puts one message per tenant on it, each tenant's message one per OAuth
     account, and each of those is one account's check (its meetings left for lack of time go on as one more)."""
@@ -197,9 +204,9 @@ class FunctionSettings(ObservabilitySettings, StoreSettings, IdempotencySettings
 
 CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSettings, EventsSettings,
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
-            MeetingsQueueSettings, DeadLetterSettings, HealthQueueSettings, LinksSettings, EmailSettings, SmsSettings,
-            AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings, ZoomSettings, MicrosoftSettings,
-            BookingPlatformSettings)
+            MeetingsQueueSettings, DeadLetterSettings, NotificationsDeadLetterSettings, HealthQueueSettings,
+            LinksSettings, EmailSettings, SmsSettings, AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings,
+            ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

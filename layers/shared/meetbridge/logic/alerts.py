@@ -31,8 +31,8 @@ from jinja2 import TemplateError
 from meetbridge import aws, events, scheduling
 from meetbridge.config import AlertQueuesSettings, settings
 from meetbridge.errors import Conflict, NotFound, RetryLater
-from meetbridge.logic import alert_settings, tenants
-from meetbridge.logic.notices import template_for
+from meetbridge.logic import alert_settings, notification_settings, tenants
+from meetbridge.logic.templates import TemplateBook
 from meetbridge.notify import render
 from meetbridge.notify.defaults import DEFAULT_TEMPLATES
 from meetbridge.observability import logger
@@ -235,7 +235,10 @@ def emails(tenant: TenantItem, message: dict) -> list[Email]:
     """The alert's email to each alert address, from the template of its first alert's kind."""
     contacts = alert_settings.contacts_of(tenant)
     name = f"alert_{message['alerts'][0]['kind']}"
-    template = template_for(tenant.tenant_id, name)
+    # Written to the admin: the tenant level's text in the tenant's own language, else the built-in English.
+    default_locale = notification_settings.of(tenant).default_locale
+    template = TemplateBook.read(tenant.tenant_id, [name], ['email'], None, None, [None], default_locale).choose(
+        name, 'email', None)
     if not contacts.emails or not template.enabled:
         return []
     alerts = [{'kind': alert['kind'].replace('_', ' '), 'time': _time_label(alert['at']),

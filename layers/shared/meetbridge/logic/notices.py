@@ -4,52 +4,50 @@ A booking's change (created, rescheduled, cancelled) goes to its client and its 
 a meeting (starting, reminder, details_changed) goes to the client of each active booking on it (a class session has many)
 and to its provider, and only while the meeting still is what the notice says: a notice about a start
 that was cancelled or moved since sends nothing.
+
+Each recipient gets an email when they have an address and an SMS when the tenant switched SMS on and they
+have a number, each in their language (the client's locale, else the tenant's default) through the most
+specific template set for the booking's service and provider (logic/templates.py). A business that hides
+the links from its messages gets a sentence in place of the client's link; the provider's link is never
+hidden (it is the host's own message).
 """
 
+import base64
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
+from markupsafe import escape
 
 from meetbridge import events
 from meetbridge.domain import templates as rules
-from meetbridge.logic import links
+from meetbridge.logic import links, notification_settings
 from meetbridge.logic.bookings import details_of
-from meetbridge.notify import render
-from meetbridge.notify.defaults import DEFAULT_TEMPLATES
+from meetbridge.logic.templates import Chosen, TemplateBook
+from meetbridge.notify import defaults, locales, render
 from meetbridge.observability import logger
 from meetbridge.store import repository
-from meetbridge.store.models import BookingItem, MeetingItem, ProviderItem, ServiceItem, TemplateItem, TenantItem
+from meetbridge.store.models import BookingItem, MeetingItem, ProviderItem, ServiceItem, TenantItem
+
+EMAIL, SMS = 'email', 'sms'
 
 
 @dataclass(frozen=True)
 class Message:
     recipient: str  # who it is for, once per notice: 'provider' or 'client:<booking_id>'
-    to: str
-    subject: str
-    html: str
+    channel: str  # 'email' or 'sms'
+    to: str  # an address or an E.164 number
+    subject: str | None  # email only
+    body: str  # HTML for an email, plain text for an SMS
+    booking_ids: tuple[str, ...]  # the bookings it is about: where a refusal is shown to the admin
 
-
-@dataclass(frozen=True)
-class Template:
-    subject: str
-    body: str
-    is_default: bool  # the text is the default's (a tenant may have switched a default off without replacing it)
-    enabled: bool
-
-
-def template_for(tenant_id: str, name: str) -> Template:
-    return template_of(name, repository.find_template(tenant_id, name))
-
-
-def template_of(name: str, item: TemplateItem | None) -> Template:
-    """The template as the tenant's item (if any) leaves it: its own text or the default's, and whether it sends."""
-    enabled = rules.enabled_by_default(name) if item is None or item.enabled is None else item.enabled
-    if item is not None and item.body is not None:
-        return Template(item.subject, item.body, False, enabled)
-    return Template(*DEFAULT_TEMPLATES[name], True, enabled)
+    def dedupe_key(self, notice_id: str) -> list[str]:
+        """(notice, recipient, channel): the notice names the booking or meeting and the change. An email's key
+        leaves its channel out, as the keys written before SMS did, so a notice in flight then is not sent twice."""
+        return [notice_id, self.recipient] if self.channel == EMAIL else [notice_id, self.recipient, self.channel]
 
 
 def notice_of(detail_type: str, detail: dict[str, Any]) -> dict[str, Any] | None:
@@ -87,14 +85,11 @@ def _booking_messages(notice: dict[str, Any]) -> list[Message]:
         _nothing_to_send(notice, 'the booking was switched online or in person since')
         return []
     meeting = repository.find(MeetingItem, MeetingItem.key(tenant_id, notice['meeting_key']))
-    provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, booking.provider_id))
-    about = _About(tenant_id, repository.get_tenant(tenant_id), meeting, provider,
-                   repository.find(ServiceItem, ServiceItem.key(tenant_id, booking.service_id)))
-    messages = [about.message('client', change, [booking], booking.start, booking.end, booking.timezone)]
-    if provider is not None and provider.email:
-        messages.append(about.message('provider', change, [booking], booking.start, booking.end, booking.timezone))
+    about = _About.of(tenant_id, change, meeting, [booking], booking.service_id, booking.provider_id)
+    messages = about.messages('client', [booking], booking.start, booking.end, booking.timezone)
+    messages += about.messages('provider', [booking], booking.start, booking.end, booking.timezone)
     about.show_problems([booking])
-    return [message for message in messages if message is not None]
+    return messages
 
 
 def _meeting_messages(notice: dict[str, Any], now: datetime) -> list[Message]:
@@ -113,16 +108,14 @@ def _meeting_messages(notice: dict[str, Any], now: datetime) -> list[Message]:
     if not bookings:
         _nothing_to_send(notice, 'the meeting has no active booking')
         return []
-    provider = repository.find(ProviderItem, ProviderItem.key(tenant_id, meeting.provider_id))
-    about = _About(tenant_id, repository.get_tenant(tenant_id), meeting, provider,
-                   repository.find(ServiceItem, ServiceItem.key(tenant_id, meeting.service_id)))
-    messages = [about.message('client', change, [booking], meeting.start, meeting.end, meeting.timezone)
-                for booking in bookings]
+    about = _About.of(tenant_id, change, meeting, bookings, meeting.service_id, meeting.provider_id)
+    messages = [message for booking in bookings
+                for message in about.messages('client', [booking], meeting.start, meeting.end, meeting.timezone)]
     # A provider who started the meeting themselves is on its page already.
-    if provider is not None and provider.email and notice.get('started_by') != 'provider':
-        messages.append(about.message('provider', change, bookings, meeting.start, meeting.end, meeting.timezone))
+    if notice.get('started_by') != 'provider':
+        messages += about.messages('provider', bookings, meeting.start, meeting.end, meeting.timezone)
     about.show_problems(bookings)
-    return [message for message in messages if message is not None]
+    return messages
 
 
 def _utc(text: str) -> datetime:
@@ -154,24 +147,42 @@ def _nothing_to_send(notice: dict[str, Any], reason: str) -> None:
 
 @dataclass
 class _About:
-    """What one notice's messages share: the tenant, the meeting, its provider and service."""
+    """What one notice's messages share: the tenant and its settings, the meeting, its provider and service, and
+    every template the notice may use (read once, however many clients a class has)."""
 
     tenant_id: str
+    change: str
     tenant: TenantItem
+    settings: notification_settings.NotificationSettings
     meeting: MeetingItem | None
     provider: ProviderItem | None
     service: ServiceItem | None
+    book: TemplateBook
+
+    @classmethod
+    def of(cls, tenant_id: str, change: str, meeting: MeetingItem | None, bookings: list[BookingItem],
+           service_id: str, provider_id: str) -> '_About':
+        tenant = repository.get_tenant(tenant_id)
+        settings = notification_settings.of(tenant)
+        channels = (EMAIL, SMS) if settings.sms else (EMAIL,)
+        book = TemplateBook.read(tenant_id, [rules.name_of(recipient, change) for recipient in rules.RECIPIENTS],
+                                 channels, service_id, provider_id,
+                                 {booking.client.locale for booking in bookings} | {None}, settings.default_locale)
+        return cls(tenant_id, change, tenant, settings, meeting,
+                   repository.find(ProviderItem, ProviderItem.key(tenant_id, provider_id)),
+                   repository.find(ServiceItem, ServiceItem.key(tenant_id, service_id)), book)
 
     def __post_init__(self) -> None:
         meeting, details = self.meeting, None
         if meeting is not None and meeting.details_sealed:
             details = details_of(self.tenant_id, meeting)
         self.problems: list[str] = []
-        self.templates: dict[str, Template] = {}  # read once per notice, however many clients a class has
         self.provider_link = ''
         if meeting is not None:
             self.provider_link = links.open_sealed(meeting.provider_link_sealed, self.tenant_id, 'provider',
                                                    meeting.meeting_key) or ''
+        self.links_hidden = not (self.service.links_in_messages if self.service is not None
+                                 and self.service.links_in_messages is not None else self.settings.links_in_messages)
         self.shared = {
             'company_name': self.tenant.name,
             'provider_name': self.provider.name if self.provider else '',
@@ -179,51 +190,73 @@ class _About:
             'online_meeting_description': (details.description if details else None) or '',
         }
 
-    def message(self, recipient: str, change: str, bookings: list[BookingItem], start: datetime, end: datetime,
-                zone_name: str) -> Message | None:
-        """The message to the client of `bookings[0]`, or to the provider of all `bookings`; None when the
-        tenant switched its template off."""
-        name = rules.name_of(recipient, change)
-        if name not in self.templates:
-            self.templates[name] = template_for(self.tenant_id, name)
-        template = self.templates[name]
-        if not template.enabled:
-            return None
+    def messages(self, recipient: str, bookings: list[BookingItem], start: datetime, end: datetime,
+                 zone_name: str) -> list[Message]:
+        """The messages to the client of `bookings[0]`, or to the provider of all `bookings`: an email to an
+        address, an SMS to a number when the tenant sends SMS, each unless its template is switched off."""
         first = bookings[0]
         if recipient == 'client':
-            address, key, zone = first.client.email, f'client:{first.booking_id}', first.client.timezone
+            key, locale, zone = f'client:{first.booking_id}', first.client.locale, first.client.timezone
+            addresses = {EMAIL: first.client.email, SMS: first.client.phone if self.settings.sms else None}
         else:
-            address, key, zone = self.provider.email, 'provider', self.provider.timezone
-        zone = ZoneInfo(zone or zone_name)
-        local_start, local_end = start.astimezone(zone), end.astimezone(zone)
-        variables = {
+            if self.provider is None:
+                return []
+            key, locale, zone = 'provider', None, self.provider.timezone
+            addresses = {EMAIL: self.provider.email, SMS: None}
+        name = rules.name_of(recipient, self.change)
+        messages = []
+        for channel, address in addresses.items():
+            if not address:
+                continue
+            template = self.book.choose(name, channel, locale)
+            if not template.enabled:
+                continue
+            variables = self._variables(recipient, bookings, start, end, ZoneInfo(zone or zone_name), template.locale)
+            subject, body = self._rendered(template, variables)
+            messages.append(Message(key, channel, address, subject, body,
+                                    tuple(booking.booking_id for booking in bookings)))
+        return messages
+
+    def _variables(self, recipient: str, bookings: list[BookingItem], start: datetime, end: datetime,
+                   zone: ZoneInfo, locale: str) -> dict[str, Any]:
+        first = bookings[0]
+        hidden = recipient == 'client' and self.links_hidden
+        client_link = ''
+        if len(bookings) == 1:  # one client's link; a provider's message about several bookings has none
+            client_link = self.settings.hidden_link_text or defaults.hidden_link_text(locale) if hidden \
+                else self._client_link(first)
+        return {
             **self.shared,
+            **locales.time_variables(start, end, zone, locale),
             # A provider's message about a class names every client in it.
             'booking_id': ', '.join(booking.booking_id for booking in bookings),
             'service_name': self.service.name if self.service else first.service_id,
             'client_name': ', '.join(booking.client.name for booking in bookings),
             'client_email': ', '.join(booking.client.email for booking in bookings),
-            'start_time': local_start.strftime('%A, %d %B %Y, %H:%M'),
-            'start_date': local_start.strftime('%d %B %Y'),
-            'end_time': local_end.strftime('%H:%M'),
-            'timezone': rules.zone_label(zone.key, start),
-            # One client's link; a provider's message about several bookings has none.
-            rules.CLIENT_LINK: self._client_link(bookings[0]) if len(bookings) == 1 else '',
+            rules.CLIENT_LINK: client_link,
+            rules.LINK_HIDDEN: hidden,
             # A client's message never carries the host's link, whatever the template says.
             rules.PROVIDER_LINK: self.provider_link if recipient == 'provider' else '',
         }
+
+    def _rendered(self, template: Chosen, variables: dict[str, Any]) -> tuple[str | None, str]:
         try:
-            subject, html = render.render(template.subject, template.body, variables)
+            subject, body = _render(template.channel, template.subject, template.body, variables)
         except TemplateError as exc:
             if template.is_default:
                 raise
             # A tenant's template that fails at send time must not cost the client their link.
-            self.problems.append(f'the {name} template could not be used ({render.failure_reason(exc)}); '
-                                 'the default template was sent')
+            self.problems.append(f'the {template.name} {template.channel} template could not be used '
+                                 f'({render.failure_reason(exc)}); the default template was sent')
             logger.warning('tenant template failed; sending the default',
-                           extra={'tenant_id': self.tenant_id, 'template': name, 'error': render.failure_reason(exc)})
-            subject, html = render.render(*DEFAULT_TEMPLATES[name], variables)
-        return Message(key, address, subject, html)
+                           extra={'tenant_id': self.tenant_id, 'template': template.name, 'channel': template.channel,
+                                  'error': render.failure_reason(exc)})
+            builtin = defaults.builtin(template.name, template.channel, template.locale) or \
+                defaults.builtin(template.name, template.channel, 'en')
+            subject, body = _render(template.channel, *builtin, variables)
+        if variables[rules.LINK_HIDDEN] and subject is not None:
+            body = _unlinked(body, variables[rules.CLIENT_LINK])
+        return subject, body
 
     def _client_link(self, booking: BookingItem) -> str:
         return links.open_sealed(booking.client_link_sealed, self.tenant_id, 'client', booking.booking_id) or ''
@@ -232,10 +265,61 @@ class _About:
         if self.problems:
             problem = '; '.join(dict.fromkeys(self.problems))
             for booking in bookings:
-                _show_to_the_admin(booking, problem)
+                show_to_the_admin(booking, problem)
 
 
-def _show_to_the_admin(booking: BookingItem, problem: str) -> None:
+def _render(channel: str, subject: str | None, body: str, variables: dict[str, Any]) -> tuple[str | None, str]:
+    if channel == SMS:
+        return None, render.render_text(body, variables)
+    return render.render(subject, body, variables)
+
+
+def _unlinked(html_body: str, sentence: str) -> str:
+    """A tenant's email that wraps [online_meeting_link] in a link of its own shows the hidden-link sentence as
+    text rather than as a link to nowhere."""
+    shown = str(escape(sentence))  # as the template's autoescape wrote it
+    pattern = re.compile(r'<a\b[^>]*\bhref\s*=\s*"' + re.escape(shown) + r'"[^>]*>.*?</a>', re.IGNORECASE | re.DOTALL)
+    return pattern.sub(lambda _: shown, html_body)
+
+
+def show_refusals(tenant_id: str, refusals: dict[str, list[str]]) -> None:
+    """Messages their service refused for good (an address SES will not send to, a number the recipient
+    switched off with STOP), by the booking they were about: shown on it, since no retry will change them."""
+    for booking_id, problems in refusals.items():
+        booking = repository.find(BookingItem, BookingItem.key(tenant_id, booking_id))
+        if booking is not None:
+            show_to_the_admin(booking, '; '.join(problems))
+
+
+# --- messages that could not be delivered ----------------------------------------------------------------------
+# A message its service keeps refusing for a passing reason (SES or SNS down, throttled) is retried with growing
+# delays for about five hours (NOTIFICATIONS_QUEUE_RECEIVES receives, template.yaml). At its last receive the
+# messages still unsent are put, rendered and sealed, on the notifications dead-letter queue as one
+# notification.rendered message: `meetbridge dlq replay` sends it back and they are sent as they were written,
+# each still once (its dedupe key is kept).
+
+NOTIFICATION_RENDERED = 'notification.rendered'
+NOTIFICATIONS_QUEUE_RECEIVES = 12
+FIRST_RETRY_SECONDS = 30
+LONGEST_RETRY_SECONDS = 3600
+_SEALED_AS = 'notification'
+
+
+def park(tenant_id: str, notice_id: str, booking_id: str | None, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The dead-letter queue's message keeping `messages` (the handler's shape, with their dedupe keys): the notice
+    and booking shown in listings, the messages themselves sealed, since they carry join links."""
+    sealed = repository.seal_json({'messages': messages}, tenant_id, _SEALED_AS, notice_id)
+    return {'detail-type': NOTIFICATION_RENDERED,
+            'detail': {'tenant_id': tenant_id, 'notice_id': notice_id, 'booking_id': booking_id,
+                       'messages_sealed': base64.b64encode(sealed).decode()}}
+
+
+def unpark(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    sealed = base64.b64decode(detail['messages_sealed'])
+    return repository.unseal_json(sealed, detail['tenant_id'], _SEALED_AS, detail['notice_id'])['messages']
+
+
+def show_to_the_admin(booking: BookingItem, problem: str) -> None:
     """On the booking (GET .../bookings/{id}); the last write wins, so it never conflicts with the booking's own."""
     if booking.notice_problem != problem:
         repository.update(booking, actions=[BookingItem.notice_problem.set(problem)],

@@ -118,22 +118,6 @@ def templates_by_key(keys: list[tuple[str, str]], consistent_read: bool = False)
     return {(item.pk, item.sk): item for item in TemplateItem.batch_get(distinct, consistent_read=consistent_read)}
 
 
-def find_template(tenant_id: str, name: str) -> TemplateItem | None:
-    """The tenant level's email template in the tenant's default locale, its text and its switch as one item
-    (items written before templates had levels included): what logic/notices.py reads until it chooses among
-    every level and locale through logic/templates.py."""
-    stored = get_tenant(tenant_id).notification_settings
-    default_locale = (stored.as_dict() if stored else {}).get('default_locale') or 'en'
-    text = find(TemplateItem, TemplateItem.key(tenant_id, name, 'email', None, None, default_locale))
-    switch = find(TemplateItem, TemplateItem.key(tenant_id, name, 'email', None, None, TemplateItem.SWITCH))
-    legacy = find(TemplateItem, TemplateItem.legacy_key(tenant_id, name))
-    if text is None and switch is None and legacy is None:
-        return None
-    text, switch = text or legacy, switch or legacy
-    return TemplateItem(*TemplateItem.legacy_key(tenant_id, name), name=name, subject=text and text.subject,
-                        body=text and text.body, enabled=switch and switch.enabled)
-
-
 def save(item, **kwargs) -> None:
     """A versioned save: losing a race to another writer means the message is processed again."""
     try:
