@@ -247,3 +247,15 @@ def test_an_opted_out_number_gets_no_sms_and_the_admin_sees_why(stack):
     assert sent_sms() == []
     assert client_email()
     assert 'replied STOP' in stack.view('b1')[1]['booking']['notice_problem']
+
+
+def test_a_provider_with_a_number_gets_their_sms_with_the_host_link(stack):
+    settings(stack, sms=True)
+    provider = {'name': 'Dana Doe', 'email': 'dana@example.com', 'phone': '+447700900456', 'timezone': 'Europe/Berlin'}
+    status, shown = stack.admin('PUT', 'providers/dana', provider)
+    assert status == 200 and shown['phone'] == '+447700900456'
+    assert stack.admin('PUT', 'providers/eli', {**provider, 'phone': '07700 900456'})[0] == 400  # not E.164
+    stack.book(created())
+    provider_link = stack.view('b1')[1]['links']['provider']
+    [(number, text)] = [sms for sms in sent_sms() if sms[0] == '+447700900456']
+    assert provider_link in text

@@ -15,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 from meetbridge.domain import hosting
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
-from meetbridge.domain.model import Channel, Email, Name, TimeZoneName
+from meetbridge.domain.model import Channel, Email, Name, PhoneNumber, TimeZoneName
 from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
 from meetbridge.logic import (accounts, analytics, bookings, links, notification_settings, online, reminders, starting,
                               templates, tenants)
@@ -78,6 +78,7 @@ def get_service(tenant_id: str, service_id: str) -> ServiceOut:
 class ProviderIn(_Body):
     name: Name
     email: Email | None = None
+    phone: PhoneNumber | None = None  # E.164: the provider's SMS go there when the tenant sends SMS
     timezone: TimeZoneName | None = None
 
 
@@ -87,15 +88,16 @@ class ProviderOut(ProviderIn):
 
 
 def provider_out(item: ProviderItem) -> ProviderOut:
-    return ProviderOut(id=item.provider_id, name=item.name, email=item.email, timezone=item.timezone,
-                       company_user=item.company_user)
+    return ProviderOut(id=item.provider_id, name=item.name, email=item.email, phone=item.phone,
+                       timezone=item.timezone, company_user=item.company_user)
 
 
 def put_provider(tenant_id: str, provider_id: str, body: ProviderIn) -> ProviderOut:
     """Replaces the provider's details; their mapping to a company account user stays."""
     item = repository.find(ProviderItem, ProviderItem.key(tenant_id, provider_id)) or ProviderItem(
         *ProviderItem.key(tenant_id, provider_id), provider_id=provider_id)
-    item.name, item.email, item.timezone, item.updated_at = body.name, body.email, body.timezone, _now()
+    item.name, item.email, item.phone, item.timezone = body.name, body.email, body.phone, body.timezone
+    item.updated_at = _now()
     item.save()
     return provider_out(item)
 

@@ -202,7 +202,7 @@ class _About:
             if self.provider is None:
                 return []
             key, locale, zone = 'provider', None, self.provider.timezone
-            addresses = {EMAIL: self.provider.email, SMS: None}
+            addresses = {EMAIL: self.provider.email, SMS: self.provider.phone if self.settings.sms else None}
         name = rules.name_of(recipient, self.change)
         messages = []
         for channel, address in addresses.items():
