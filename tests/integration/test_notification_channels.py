@@ -259,3 +259,12 @@ def test_a_provider_with_a_number_gets_their_sms_with_the_host_link(stack):
     provider_link = stack.view('b1')[1]['links']['provider']
     [(number, text)] = [sms for sms in sent_sms() if sms[0] == '+447700900456']
     assert provider_link in text
+
+
+def test_dates_are_written_in_the_clients_own_variant_of_the_templates_language(stack):
+    stack.book(created('b1', {'id': 'c1', 'locale': 'en-GB'}))
+    stack.book(created('b2', {'id': 'c2', 'locale': 'en-US'}))
+    stack.book(created('b3', {'id': 'c3', 'locale': 'de-DE'}))  # no German: English, as the tenant's default writes it
+    assert 'Tuesday, 9 March 2027, 10:30' in client_email('c1@example.org')[0].body
+    assert 'Tuesday, March 9, 2027, 10:30 AM' in client_email('c2@example.org')[0].body
+    assert 'Tuesday, March 9, 2027, 10:30 AM' in client_email('c3@example.org')[0].body

@@ -3,9 +3,10 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -586,12 +587,24 @@ def _check_text(at: TemplateAt, subject: str | None, body: str) -> None:
         render.check(subject, body)
         return
     render.check_text(body)
-    count = sms.segments(render.render_text(body, rules.sample_variables()['an ordinary booking']))
+    # The longest date the template's language writes decides: in French an August start takes "août" (not GSM-7).
+    count = max((sms.segments(render.render_text(body, sample)) for sample in _samples_in(at.locale, every_month=True)),
+                key=lambda counted: (counted.segments, counted.units))
     if count.segments > at.sms_max_segments:
         units = 'septets' if count.encoding == 'GSM-7' else 'UTF-16 units'
         raise InvalidInput(f'body: the SMS is {count.segments} segments ({count.encoding}, {count.units} {units}) '
                            f'with an ordinary booking; the limit is {at.sms_max_segments} '
                            '(sms_max_segments in settings/notifications)', field='body')
+
+
+def _samples_in(locale: str, every_month: bool = False) -> list[dict]:
+    """The ordinary booking with its times written in `locale`: on 9 March at 09:30, or (`every_month`) at 23:45
+    on the 28th of each month, where each language writes its longest dates."""
+    moments = [datetime(2026, month, 28, 23, 45, tzinfo=UTC) for month in range(1, 13)] if every_month \
+        else [datetime(2026, 3, 9, 9, 30, tzinfo=UTC)]
+    ordinary = rules.sample_variables()['an ordinary booking']
+    return [{**ordinary, **locales.time_variables(moment, moment + timedelta(minutes=45), ZoneInfo('Europe/London'),
+                                                  locale)} for moment in moments]
 
 
 def listed_template(item: TemplateItem, default_locale: str) -> ListedTemplate:
@@ -606,7 +619,7 @@ def effective_template(at: TemplateAt) -> EffectiveTemplateOut:
     """The template a booking of this service and provider would get, for a client of `at.locale` (a client of
     no locale is one of the tenant's default), with a preview rendered with an ordinary booking."""
     chosen = _book(at).choose(at.name, at.channel, at.locale)
-    sample = rules.sample_variables()['an ordinary booking']
+    [sample] = _samples_in(chosen.locale)
     preview, problem = None, None
     try:
         if at.channel == 'email':

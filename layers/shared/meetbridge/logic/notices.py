@@ -211,7 +211,8 @@ class _About:
             template = self.book.choose(name, channel, locale)
             if not template.enabled:
                 continue
-            variables = self._variables(recipient, bookings, start, end, ZoneInfo(zone or zone_name), template.locale)
+            variables = self._variables(recipient, bookings, start, end, ZoneInfo(zone or zone_name),
+                                        _writing(locale, template.locale))
             subject, body = self._rendered(template, variables)
             messages.append(Message(key, channel, address, subject, body,
                                     tuple(booking.booking_id for booking in bookings)))
@@ -266,6 +267,14 @@ class _About:
             problem = '; '.join(dict.fromkeys(self.problems))
             for booking in bookings:
                 show_to_the_admin(booking, problem)
+
+
+def _writing(recipient_locale: str | None, template_locale: str) -> str:
+    """The locale dates are written in: the recipient's own (en-GB: 15 February, 14:00) when the template is in
+    their language, else the template's, so a sentence and its dates are in one language."""
+    if recipient_locale and locales.language_group(recipient_locale)[-1] == locales.language_group(template_locale)[-1]:
+        return recipient_locale
+    return template_locale
 
 
 def _render(channel: str, subject: str | None, body: str, variables: dict[str, Any]) -> tuple[str | None, str]:
