@@ -23,6 +23,7 @@ from meetbridge.logic import (accounts, analytics, bookings, links, notification
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.domain import sms
 from meetbridge.notify import locales, render
+from meetbridge.notify.defaults import hidden_link_text
 from meetbridge.store import repository
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.store.models import (
@@ -435,6 +436,7 @@ class TemplateAt:
     locale: str
     default_locale: str
     sms_max_segments: int
+    hidden_link_text: str | None  # the tenant's sentence for a hidden link (None: the built-in one)
 
     @property
     def level(self) -> str:
@@ -470,7 +472,7 @@ def template_at(tenant_id: str, name: str, channel: str, service_id: str | None,
             raise InvalidInput(f'locale: {reason}', field='locale') from None
     return TemplateAt(tenant_id=tenant_id, name=name, channel=channel, service_id=service_id, provider_id=provider_id,
                       locale=locale or settings.default_locale, default_locale=settings.default_locale,
-                      sms_max_segments=settings.sms_max_segments)
+                      sms_max_segments=settings.sms_max_segments, hidden_link_text=settings.hidden_link_text)
 
 
 def _must_exist(model, key: tuple[str, str], missing: str) -> None:
@@ -566,13 +568,16 @@ def _retire_legacy(transaction: TransactWrite, at: TemplateAt, book: templates.T
     legacy = book.legacy(at.name)
     if at.level != templates.TENANT or at.channel != 'email' or legacy is None:
         return
-    transaction.delete(legacy)
+    # Conditioned on what was read: a write of the same template between the read and this transaction cancels it
+    # (409), rather than being overwritten by the old item's copy.
+    transaction.delete(legacy, condition=TemplateItem.sk.exists())
     default_text_key = at.key(at.default_locale)
     if legacy.body is not None and not text_replaced and default_text_key not in book.items:
-        transaction.save(_template_item(at, at.default_locale, now,
-                                        subject=legacy.subject, body=legacy.body))
+        transaction.save(_template_item(at, at.default_locale, now, subject=legacy.subject, body=legacy.body),
+                         condition=TemplateItem.sk.does_not_exist())
     if legacy.enabled is not None and not switch_replaced and at.key(TemplateItem.SWITCH) not in book.items:
-        transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=legacy.enabled))
+        transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=legacy.enabled),
+                         condition=TemplateItem.sk.does_not_exist())
 
 
 def _check_text(at: TemplateAt, subject: str | None, body: str) -> None:
@@ -588,7 +593,10 @@ def _check_text(at: TemplateAt, subject: str | None, body: str) -> None:
         return
     render.check_text(body)
     # The longest date the template's language writes decides: in French an August start takes "août" (not GSM-7).
-    count = max((sms.segments(render.render_text(body, sample)) for sample in _samples_in(at.locale, every_month=True)),
+    # So does the hidden-link sentence when it is longer than the link, or not GSM-7 (a curly apostrophe).
+    hidden = {rules.LINK_HIDDEN: True, rules.CLIENT_LINK: at.hidden_link_text or hidden_link_text(at.locale)}
+    samples = [variant for sample in _samples_in(at.locale, every_month=True) for variant in (sample, sample | hidden)]
+    count = max((sms.segments(render.render_text(body, sample)) for sample in samples),
                 key=lambda counted: (counted.segments, counted.units))
     if count.segments > at.sms_max_segments:
         units = 'septets' if count.encoding == 'GSM-7' else 'UTF-16 units'
