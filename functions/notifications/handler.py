@@ -28,6 +28,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # Keyed per message (notices.Message.dedupe_key), so a retry after a partial failure sends nothing twice.
 ONCE = idempotency.config(key='dedupe_key', expires_after_seconds=7 * 24 * 3600)
 # What SES or SNS refuse for good: retrying cannot change the answer.
+# The slowest answer a send may take (aws.MESSAGING: 2 attempts of 1 s to connect and 3 s to read) and a margin.
+SEND_RESERVE_MS = 10_000
 REFUSED_FOR_GOOD = frozenset({'MessageRejected', 'MailFromDomainNotVerified', 'MailFromDomainNotVerifiedException',
                               'InvalidParameter', 'InvalidParameterValue', 'AuthorizationError'})
 
@@ -40,11 +42,16 @@ def send_once(message: dict) -> dict:
     return {'status': 'sent', 'message_id': email.send_email(message['to'], message['subject'], message['body'])}
 
 
-def deliver(tenant_id: str, messages: list[dict]) -> list[dict]:
-    """Sends each message once; returns those refused for a passing reason, to be sent again later. What is
-    refused for good is shown on the bookings the messages were about."""
+def deliver(tenant_id: str, messages: list[dict], lambda_context) -> list[dict]:
+    """Sends each message once; returns those refused for a passing reason, or not tried for lack of time, to be
+    sent again later. What is refused for good is shown on the bookings the messages were about."""
     unsent, refusals = [], {}
     for message in messages:
+        # A send is started only with time for its slowest answer (aws.py's messaging timeouts), so an SES or SNS
+        # that hangs fails this record, which comes back after its growing delay, instead of timing the batch out.
+        if lambda_context.get_remaining_time_in_millis() < SEND_RESERVE_MS:
+            unsent.append(message)
+            continue
         described = {'tenant_id': tenant_id, 'recipient': message['recipient'], 'channel': message['channel']}
         whom = message['recipient'].split(':')[0]
         try:
@@ -63,7 +70,7 @@ def deliver(tenant_id: str, messages: list[dict]) -> list[dict]:
             unsent.append(message)
             continue
         else:
-            if sent['status'] != 'opted_out':
+            if sent.get('status') != 'opted_out':  # records written before SMS have no status
                 metrics.add_metric(name='NotificationsSent', unit='Count', value=1)
                 continue
             logger.info('SMS not sent: the number opted out', extra=described)
@@ -75,7 +82,7 @@ def deliver(tenant_id: str, messages: list[dict]) -> list[dict]:
     return unsent
 
 
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SQSRecord, lambda_context) -> str:
     event = json.loads(record.body)  # the bus's shape, from a rule, from a reminder's schedule or from a replay
     detail = event['detail']
     if event['detail-type'] == notices.NOTIFICATION_RENDERED:
@@ -89,7 +96,7 @@ def record_handler(record: SQSRecord) -> str:
                      'recipient': message.recipient, 'channel': message.channel, 'to': message.to,
                      'subject': message.subject, 'body': message.body, 'booking_ids': list(message.booking_ids)}
                     for message in notices.compose(notice)]
-    unsent = deliver(detail['tenant_id'], messages)
+    unsent = deliver(detail['tenant_id'], messages, lambda_context)
     if not unsent:
         return 'sent'
     if int(record.attributes.get('ApproximateReceiveCount') or 1) < notices.NOTIFICATIONS_QUEUE_RECEIVES:

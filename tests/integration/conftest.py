@@ -9,7 +9,7 @@ from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud,
                                aws_calls_one_at_a_time, create_table, template_resources)
 from moto import mock_aws
 
-from infra.local import iam
+from infra.local import iam, moto_patches
 from meetbridge import aws
 
 
@@ -25,6 +25,8 @@ def cloud(monkeypatch, every_setting):
     """moto's AWS with this stack's resources; returns handles tests inspect. The test itself runs with
     every setting, each handler it calls with its own. Tests that run handlers in threads get each AWS
     call applied whole, as AWS applies it."""
+    # SNS's SMS as on AWS (an opt-out list fed by STOP replies), for every test alike, whichever ran first.
+    moto_patches.patch_sns_sms()
     with mock_aws(), aws_calls_one_at_a_time():
         aws.reset_clients()
         resources = template_resources()

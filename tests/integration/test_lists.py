@@ -75,7 +75,7 @@ def test_services_and_providers_are_listed_by_id_in_pages_by_query_alone(stack, 
         f'p{n}' for n in range(7)]
     status, page = _list(stack, 'providers')
     assert status == 200 and len(page['items']) == 7 and page['next'] is None
-    assert page['items'][0] == {'id': 'p0', 'name': 'Provider 0', 'email': None, 'timezone': None,
+    assert page['items'][0] == {'id': 'p0', 'name': 'Provider 0', 'email': None, 'phone': None, 'timezone': None,
                                 'company_user': None}
     assert 'Query' in dynamodb_calls and 'Scan' not in dynamodb_calls
 

@@ -4,15 +4,19 @@ hours: retried, then kept rendered and sealed on the dead-letter queue until a r
 
 import contextlib
 import importlib
+import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from bookings import booking_event
 from botocore.awsrequest import AWSResponse
 from helpers import handler, sqs_event
 from integration_stack import sent_emails
 
+from infra.local import outbox
 from meetbridge import aws
 from meetbridge.logic import dead_letters, notices
 from meetbridge.notify import defaults, render
@@ -243,7 +247,81 @@ def test_a_message_refused_for_good_is_shown_on_the_booking_and_not_retried(stac
 
 def test_an_opted_out_number_gets_no_sms_and_the_admin_sees_why(stack):
     settings(stack, sms=True)
-    stack.book(created(client={'phone': '+447700900199'}))  # moto's SNS: numbers ending in 99 opted out
+    status, _, _ = outbox.sms_reply('', json.dumps({'from': PHONE, 'body': 'STOP'}).encode())
+    assert status == 200
+    stack.book(created(client={'phone': PHONE}))
     assert sent_sms() == []
     assert client_email()
     assert 'replied STOP' in stack.view('b1')[1]['booking']['notice_problem']
+
+
+def test_a_provider_with_a_number_gets_their_sms_with_the_host_link(stack):
+    settings(stack, sms=True)
+    provider = {'name': 'Dana Doe', 'email': 'dana@example.com', 'phone': '+447700900456', 'timezone': 'Europe/Berlin'}
+    status, shown = stack.admin('PUT', 'providers/dana', provider)
+    assert status == 200 and shown['phone'] == '+447700900456'
+    assert stack.admin('PUT', 'providers/eli', {**provider, 'phone': '07700 900456'})[0] == 400  # not E.164
+    stack.book(created())
+    provider_link = stack.view('b1')[1]['links']['provider']
+    [(number, text)] = [sms for sms in sent_sms() if sms[0] == '+447700900456']
+    assert provider_link in text
+
+
+def test_dates_are_written_in_the_clients_own_variant_of_the_templates_language(stack):
+    stack.book(created('b1', {'id': 'c1', 'locale': 'en-GB'}))
+    stack.book(created('b2', {'id': 'c2', 'locale': 'en-US'}))
+    stack.book(created('b3', {'id': 'c3', 'locale': 'de-DE'}))  # no German: English, as the tenant's default writes it
+    assert 'Tuesday, 9 March 2027, 10:30' in client_email('c1@example.org')[0].body
+    assert 'Tuesday, March 9, 2027, 10:30 AM' in client_email('c2@example.org')[0].body
+    assert 'Tuesday, March 9, 2027, 10:30 AM' in client_email('c3@example.org')[0].body
+
+
+
+def test_a_message_sent_before_sms_existed_is_not_sent_again(stack):
+    """Its dedupe record, written by the code of before, holds a message id and no status."""
+    records = notify(stack, created())
+    assert handler('notifications')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    table = boto3.resource('dynamodb').Table(os.environ['IDEMPOTENCY_TABLE_NAME'])
+    sent = [item for item in table.scan()['Items'] if '"status"' in (item.get('data') or '')]
+    assert len(sent) == 2
+    for item in sent:
+        table.update_item(Key={'id': item['id']}, UpdateExpression='SET #d = :d',
+                          ExpressionAttributeNames={'#d': 'data'}, ExpressionAttributeValues={':d': '{"message_id": "m"}'})
+    assert handler('notifications')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert len(sent_emails()) == 2
+
+
+def test_a_send_is_not_started_without_time_for_its_slowest_answer(stack):
+    records = notify(stack, created())
+
+    class Late:
+        def get_remaining_time_in_millis(self) -> int:
+            return 9_000
+
+        def __getattr__(self, name):
+            return getattr(stack.context, name)
+
+    report = handler('notifications')(sqs_event(records), Late())
+    assert report['batchItemFailures'] and sent_emails() == []
+    assert handler('notifications')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert len(sent_emails()) == 2
+
+
+def test_a_failing_regional_template_falls_back_to_the_builtin_of_its_language(stack):
+    status, _ = stack.admin('PUT', 'templates/client_created', {
+        'subject': 'Réservé', 'body': '{{ 100 / (client_name|length - 9) }}'}, query={'locale': 'fr-CA'})
+    assert status == 200
+    stack.book(created(client={'locale': 'fr-CA'}))
+    [email] = client_email()
+    french = defaults.builtin('client_created', 'email', 'fr')[0]
+    assert email.subject.split(' ')[0] == french.split(' ')[0] and '10 h 30' in email.body
+    assert 'could not be used' in stack.view('b1')[1]['booking']['notice_problem']
+
+
+def test_a_single_quoted_link_around_a_hidden_link_becomes_text(stack):
+    settings(stack, links_in_messages=False)
+    assert stack.admin('PUT', 'templates/client_created', {
+        'subject': 'Booked', 'body': "<p><a href='[online_meeting_link]?utm=mail'>Join</a></p>"})[0] == 200
+    stack.book(created())
+    [email] = client_email()
+    assert '<a' not in email.body and defaults.hidden_link_text('en').split(' ')[0] in email.body

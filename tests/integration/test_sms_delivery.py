@@ -8,7 +8,7 @@ import pytest
 from bookings import booking_event
 from botocore.exceptions import ClientError
 
-from infra.local import moto_patches, outbox
+from infra.local import outbox
 from meetbridge.notify.email import send_email
 from meetbridge.notify.sms import origination_attributes, send_sms
 
@@ -17,7 +17,6 @@ CLIENT = '+447700900123'
 
 @pytest.fixture
 def sns(cloud):
-    moto_patches.patch_sns_sms()
     return boto3.client('sns')
 
 

@@ -159,3 +159,10 @@ def test_a_french_client_gets_the_real_french_builtin_over_an_english_tenant_tem
     for locale in ('fr', 'fr-CA'):
         chosen = _book(_text('tenant', 'en')).choose(NAME, 'email', locale)
         assert (chosen.level, chosen.locale, chosen.is_default) == ('default', 'fr', True)
+
+
+def test_a_tenants_own_english_alert_is_used_when_its_default_language_is_another():
+    key = TemplateItem.key('t_1', 'alert_meeting_failed', 'email', None, None, 'en')
+    book = TemplateBook('t_1', None, None, 'fr', {key: TemplateItem(*key, subject='Ours', body='<p>ours</p>')})
+    chosen = book.choose('alert_meeting_failed', 'email', None)
+    assert (chosen.level, chosen.locale, chosen.subject) == ('tenant', 'en', 'Ours')

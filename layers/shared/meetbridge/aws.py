@@ -10,6 +10,10 @@ import botocore.session
 from botocore.config import Config
 
 _RETRIES = Config(retries={'mode': 'standard', 'max_attempts': 4}, connect_timeout=3, read_timeout=10)
+# SES and SNS answer a send in a fraction of a second; one that hangs is given up quickly, and the message is sent
+# again later from its queue rather than holding up the rest of a batch.
+MESSAGING = Config(retries={'mode': 'standard', 'max_attempts': 2}, connect_timeout=1, read_timeout=3)
+_CONFIGS = {'ses': MESSAGING, 'sns': MESSAGING}
 
 
 @functools.cache
@@ -20,7 +24,7 @@ def _session() -> botocore.session.Session:
 @functools.cache
 def client(service: str):
     # The region is botocore's own choice (AWS_DEFAULT_REGION, which Lambda sets), as for every other client.
-    return _session().create_client(service, config=_RETRIES)
+    return _session().create_client(service, config=_CONFIGS.get(service, _RETRIES))
 
 
 def reset_clients() -> None:

@@ -3,9 +3,10 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -15,13 +16,14 @@ from pynamodb.transactions import TransactWrite
 from meetbridge.domain import hosting
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.domain import templates as rules
-from meetbridge.domain.model import Channel, Email, Name, TimeZoneName
+from meetbridge.domain.model import Channel, Email, Name, PhoneNumber, TimeZoneName
 from meetbridge.errors import Conflict, InvalidInput, InvalidState, NotFound
 from meetbridge.logic import (accounts, analytics, bookings, links, notification_settings, online, reminders, starting,
                               templates, tenants)
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.domain import sms
 from meetbridge.notify import locales, render
+from meetbridge.notify.defaults import hidden_link_text
 from meetbridge.store import repository
 from meetbridge.store.tokens import ConnectionUnusable
 from meetbridge.store.models import (
@@ -78,6 +80,7 @@ def get_service(tenant_id: str, service_id: str) -> ServiceOut:
 class ProviderIn(_Body):
     name: Name
     email: Email | None = None
+    phone: PhoneNumber | None = None  # E.164: the provider's SMS go there when the tenant sends SMS
     timezone: TimeZoneName | None = None
 
 
@@ -87,15 +90,16 @@ class ProviderOut(ProviderIn):
 
 
 def provider_out(item: ProviderItem) -> ProviderOut:
-    return ProviderOut(id=item.provider_id, name=item.name, email=item.email, timezone=item.timezone,
-                       company_user=item.company_user)
+    return ProviderOut(id=item.provider_id, name=item.name, email=item.email, phone=item.phone,
+                       timezone=item.timezone, company_user=item.company_user)
 
 
 def put_provider(tenant_id: str, provider_id: str, body: ProviderIn) -> ProviderOut:
     """Replaces the provider's details; their mapping to a company account user stays."""
     item = repository.find(ProviderItem, ProviderItem.key(tenant_id, provider_id)) or ProviderItem(
         *ProviderItem.key(tenant_id, provider_id), provider_id=provider_id)
-    item.name, item.email, item.timezone, item.updated_at = body.name, body.email, body.timezone, _now()
+    item.name, item.email, item.phone, item.timezone = body.name, body.email, body.phone, body.timezone
+    item.updated_at = _now()
     item.save()
     return provider_out(item)
 
@@ -432,6 +436,7 @@ class TemplateAt:
     locale: str
     default_locale: str
     sms_max_segments: int
+    hidden_link_text: str | None  # the tenant's sentence for a hidden link (None: the built-in one)
 
     @property
     def level(self) -> str:
@@ -467,7 +472,7 @@ def template_at(tenant_id: str, name: str, channel: str, service_id: str | None,
             raise InvalidInput(f'locale: {reason}', field='locale') from None
     return TemplateAt(tenant_id=tenant_id, name=name, channel=channel, service_id=service_id, provider_id=provider_id,
                       locale=locale or settings.default_locale, default_locale=settings.default_locale,
-                      sms_max_segments=settings.sms_max_segments)
+                      sms_max_segments=settings.sms_max_segments, hidden_link_text=settings.hidden_link_text)
 
 
 def _must_exist(model, key: tuple[str, str], missing: str) -> None:
@@ -563,13 +568,16 @@ def _retire_legacy(transaction: TransactWrite, at: TemplateAt, book: templates.T
     legacy = book.legacy(at.name)
     if at.level != templates.TENANT or at.channel != 'email' or legacy is None:
         return
-    transaction.delete(legacy)
+    # Conditioned on what was read: a write of the same template between the read and this transaction cancels it
+    # (409), rather than being overwritten by the old item's copy.
+    transaction.delete(legacy, condition=TemplateItem.sk.exists())
     default_text_key = at.key(at.default_locale)
     if legacy.body is not None and not text_replaced and default_text_key not in book.items:
-        transaction.save(_template_item(at, at.default_locale, now,
-                                        subject=legacy.subject, body=legacy.body))
+        transaction.save(_template_item(at, at.default_locale, now, subject=legacy.subject, body=legacy.body),
+                         condition=TemplateItem.sk.does_not_exist())
     if legacy.enabled is not None and not switch_replaced and at.key(TemplateItem.SWITCH) not in book.items:
-        transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=legacy.enabled))
+        transaction.save(_template_item(at, TemplateItem.SWITCH, now, enabled=legacy.enabled),
+                         condition=TemplateItem.sk.does_not_exist())
 
 
 def _check_text(at: TemplateAt, subject: str | None, body: str) -> None:
@@ -584,12 +592,27 @@ def _check_text(at: TemplateAt, subject: str | None, body: str) -> None:
         render.check(subject, body)
         return
     render.check_text(body)
-    count = sms.segments(render.render_text(body, rules.sample_variables()['an ordinary booking']))
+    # The longest date the template's language writes decides: in French an August start takes "août" (not GSM-7).
+    # So does the hidden-link sentence when it is longer than the link, or not GSM-7 (a curly apostrophe).
+    hidden = {rules.LINK_HIDDEN: True, rules.CLIENT_LINK: at.hidden_link_text or hidden_link_text(at.locale)}
+    samples = [variant for sample in _samples_in(at.locale, every_month=True) for variant in (sample, sample | hidden)]
+    count = max((sms.segments(render.render_text(body, sample)) for sample in samples),
+                key=lambda counted: (counted.segments, counted.units))
     if count.segments > at.sms_max_segments:
         units = 'septets' if count.encoding == 'GSM-7' else 'UTF-16 units'
         raise InvalidInput(f'body: the SMS is {count.segments} segments ({count.encoding}, {count.units} {units}) '
                            f'with an ordinary booking; the limit is {at.sms_max_segments} '
                            '(sms_max_segments in settings/notifications)', field='body')
+
+
+def _samples_in(locale: str, every_month: bool = False) -> list[dict]:
+    """The ordinary booking with its times written in `locale`: on 9 March at 09:30, or (`every_month`) at 23:45
+    on the 28th of each month, where each language writes its longest dates."""
+    moments = [datetime(2026, month, 28, 23, 45, tzinfo=UTC) for month in range(1, 13)] if every_month \
+        else [datetime(2026, 3, 9, 9, 30, tzinfo=UTC)]
+    ordinary = rules.sample_variables()['an ordinary booking']
+    return [{**ordinary, **locales.time_variables(moment, moment + timedelta(minutes=45), ZoneInfo('Europe/London'),
+                                                  locale)} for moment in moments]
 
 
 def listed_template(item: TemplateItem, default_locale: str) -> ListedTemplate:
@@ -604,7 +627,7 @@ def effective_template(at: TemplateAt) -> EffectiveTemplateOut:
     """The template a booking of this service and provider would get, for a client of `at.locale` (a client of
     no locale is one of the tenant's default), with a preview rendered with an ordinary booking."""
     chosen = _book(at).choose(at.name, at.channel, at.locale)
-    sample = rules.sample_variables()['an ordinary booking']
+    [sample] = _samples_in(chosen.locale)
     preview, problem = None, None
     try:
         if at.channel == 'email':

@@ -14,7 +14,7 @@ hidden (it is the host's own message).
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -202,7 +202,7 @@ class _About:
             if self.provider is None:
                 return []
             key, locale, zone = 'provider', None, self.provider.timezone
-            addresses = {EMAIL: self.provider.email, SMS: None}
+            addresses = {EMAIL: self.provider.email, SMS: self.provider.phone if self.settings.sms else None}
         name = rules.name_of(recipient, self.change)
         messages = []
         for channel, address in addresses.items():
@@ -211,8 +211,23 @@ class _About:
             template = self.book.choose(name, channel, locale)
             if not template.enabled:
                 continue
-            variables = self._variables(recipient, bookings, start, end, ZoneInfo(zone or zone_name), template.locale)
-            subject, body = self._rendered(template, variables)
+            zone_info = ZoneInfo(zone or zone_name)
+            variables = self._variables(recipient, bookings, start, end, zone_info, _writing(locale, template.locale))
+            try:
+                subject, body = _render(template, variables)
+            except TemplateError as exc:
+                if template.is_default:
+                    raise
+                # A tenant's template that fails at send time must not cost the client their link.
+                self.problems.append(f'the {template.name} {template.channel} template could not be used '
+                                     f'({render.failure_reason(exc)}); the default template was sent')
+                logger.warning('tenant template failed; sending the default', extra={
+                    'tenant_id': self.tenant_id, 'template': template.name, 'channel': template.channel,
+                    'error': render.failure_reason(exc)})
+                template = _builtin_for(template)
+                variables = self._variables(recipient, bookings, start, end, zone_info,
+                                            _writing(locale, template.locale))
+                subject, body = _render(template, variables)
             messages.append(Message(key, channel, address, subject, body,
                                     tuple(booking.booking_id for booking in bookings)))
         return messages
@@ -239,25 +254,6 @@ class _About:
             rules.PROVIDER_LINK: self.provider_link if recipient == 'provider' else '',
         }
 
-    def _rendered(self, template: Chosen, variables: dict[str, Any]) -> tuple[str | None, str]:
-        try:
-            subject, body = _render(template.channel, template.subject, template.body, variables)
-        except TemplateError as exc:
-            if template.is_default:
-                raise
-            # A tenant's template that fails at send time must not cost the client their link.
-            self.problems.append(f'the {template.name} {template.channel} template could not be used '
-                                 f'({render.failure_reason(exc)}); the default template was sent')
-            logger.warning('tenant template failed; sending the default',
-                           extra={'tenant_id': self.tenant_id, 'template': template.name, 'channel': template.channel,
-                                  'error': render.failure_reason(exc)})
-            builtin = defaults.builtin(template.name, template.channel, template.locale) or \
-                defaults.builtin(template.name, template.channel, 'en')
-            subject, body = _render(template.channel, *builtin, variables)
-        if variables[rules.LINK_HIDDEN] and subject is not None:
-            body = _unlinked(body, variables[rules.CLIENT_LINK])
-        return subject, body
-
     def _client_link(self, booking: BookingItem) -> str:
         return links.open_sealed(booking.client_link_sealed, self.tenant_id, 'client', booking.booking_id) or ''
 
@@ -268,17 +264,38 @@ class _About:
                 show_to_the_admin(booking, problem)
 
 
-def _render(channel: str, subject: str | None, body: str, variables: dict[str, Any]) -> tuple[str | None, str]:
-    if channel == SMS:
-        return None, render.render_text(body, variables)
-    return render.render(subject, body, variables)
+def _writing(recipient_locale: str | None, template_locale: str) -> str:
+    """The locale dates are written in: the recipient's own (en-GB: 15 February, 14:00) when the template is in
+    their language, else the template's, so a sentence and its dates are in one language."""
+    if recipient_locale and locales.language_group(recipient_locale)[-1] == locales.language_group(template_locale)[-1]:
+        return recipient_locale
+    return template_locale
+
+
+def _builtin_for(template: Chosen) -> Chosen:
+    """The built-in text standing in for a tenant's template that failed: in its language, else in English."""
+    for tag in (*locales.language_group(template.locale), 'en'):
+        text = defaults.builtin(template.name, template.channel, tag)
+        if text is not None:
+            return replace(template, locale=tag, level='default', subject=text[0], body=text[1], is_default=True)
+    raise LookupError(f'no built-in {template.channel} text for the {template.name} template')
+
+
+def _render(template: Chosen, variables: dict[str, Any]) -> tuple[str | None, str]:
+    if template.channel == SMS:
+        return None, render.render_text(template.body, variables)
+    subject, body = render.render(template.subject, template.body, variables)
+    # A tenant's email that wraps [online_meeting_link] in a link of its own shows the sentence as text instead.
+    return subject, _unlinked(body, variables[rules.CLIENT_LINK]) if variables[rules.LINK_HIDDEN] else body
 
 
 def _unlinked(html_body: str, sentence: str) -> str:
-    """A tenant's email that wraps [online_meeting_link] in a link of its own shows the hidden-link sentence as
-    text rather than as a link to nowhere."""
+    """A tenant's email that wraps [online_meeting_link] in a link of its own (`href="[online_meeting_link]"`,
+    single-quoted, or with a query after it) shows the hidden-link sentence as text rather than as a link to
+    nowhere."""
     shown = str(escape(sentence))  # as the template's autoescape wrote it
-    pattern = re.compile(r'<a\b[^>]*\bhref\s*=\s*"' + re.escape(shown) + r'"[^>]*>.*?</a>', re.IGNORECASE | re.DOTALL)
+    pattern = re.compile(r'<a\b[^>]*\bhref\s*=\s*(["\'])' + re.escape(shown) + r'[^"\']*\1[^>]*>.*?</a>',
+                         re.IGNORECASE | re.DOTALL)
     return pattern.sub(lambda _: shown, html_body)
 
 

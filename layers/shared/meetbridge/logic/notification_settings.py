@@ -62,6 +62,12 @@ def get(tenant_id: str) -> NotificationSettings:
 
 def put(tenant_id: str, body: NotificationSettingsIn) -> NotificationSettings:
     tenant = repository.get_tenant(tenant_id)
+    stored = tenant.notification_settings.as_dict() if tenant.notification_settings else None
     settings = NotificationSettings(**{**of(tenant).model_dump(), **body.model_dump(include=body.model_fields_set)})
-    tenant.update(actions=[TenantItem.notification_settings.set(settings.model_dump())])
+    # Written only if the settings are still those read: two PUTs of different fields at once never lose one
+    # (the second answers 409 and is sent again).
+    condition = TenantItem.notification_settings.does_not_exist() if stored is None \
+        else TenantItem.notification_settings == stored
+    repository.update(tenant, actions=[TenantItem.notification_settings.set(settings.model_dump())],
+                      condition=condition, add_version_condition=False)
     return settings

@@ -80,10 +80,10 @@ class TemplateBook:
     def read(cls, tenant_id: str, names: Iterable[str], channels: Iterable[str], service_id: str | None,
              provider_id: str | None, locales: Iterable[str | None], default_locale: str, *,
              consistent_read: bool = False) -> 'TemplateBook':
-        # Keys: names x channels x levels (at most 4) x (tags + the switch), and one legacy key a name. The worst
-        # case of one notice (its client's and provider's names, 2 channels, a client's locale of 2 tags, a
-        # default of 2 and English: 5 tags and the switch) is 2 x 2 x 4 x 6 + 2 = 98 keys, within the 100 of one
-        # BatchGetItem. Only a class whose clients speak several languages needs more (pynamodb sends 100 a request).
+        # Keys: names x channels x levels (at most 4) x (tags + the switch), and one legacy key a name. A notice
+        # whose client's locale and the tenant's default have two subtags each (fr-CA, en-GB: 5 tags with English
+        # and the switch) needs 2 x 2 x 4 x 6 + 2 = 98 keys: one BatchGetItem of at most 100. Locales of three subtags
+        # (zh-Hant-TW) or a class whose clients speak several languages need more: pynamodb sends them 100 a request.
         names, channels = tuple(names), tuple(channels)
         tags = dict.fromkeys(tag for locale in locales for group in search_order(locale, default_locale)
                              for tag in group)

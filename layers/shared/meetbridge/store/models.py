@@ -158,6 +158,7 @@ class ProviderItem(_Item):
     name = UnicodeAttribute()
     company_user = UnicodeAttribute(null=True)  # the user in the company meeting account who hosts for them
     email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)  # E.164: gets the provider's SMS when the tenant sends them
     timezone = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
 

@@ -21,9 +21,9 @@ def _texts(locale: str) -> ModuleType:
 def builtin(name: str, channel: str, locale: str) -> tuple[str | None, str] | None:
     """The built-in (subject, body) of a template in a language: subject None for SMS. None for a tag not in
     BUILTIN_LOCALES (a regional tag falls back to its language through locales.language_group), and for an alert by
-    SMS; an alert is in English whatever the tag."""
+    SMS. Alerts are built in English only, so a tenant's own alert text in any language comes before them."""
     if recipient_of(name) == ADMIN:
-        return ALERTS[name] if channel == 'email' else None
+        return ALERTS[name] if channel == 'email' and locale == 'en' else None
     if locale not in BUILTIN_LOCALES:
         return None
     texts = _texts(locale)
