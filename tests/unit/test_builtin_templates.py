@@ -200,6 +200,20 @@ def test_english_and_french_text_messages_keep_to_gsm_7(locale):
             assert segments(rendered('sms', *template(locale, 'sms', name), variables))[0] == 'GSM-7', name
 
 
+@pytest.mark.parametrize('month', range(1, 13))
+@pytest.mark.parametrize('locale', ['en', 'fr', 'da'])
+def test_text_messages_keep_to_gsm_7_and_two_segments_in_every_month(locale, month):
+    # The month's and weekday's abbreviations come from CLDR through time_variables: one letter outside GSM-7 (the û
+    # of French "août") would send the whole message as UCS-2. The 15th falls on every weekday across the year.
+    start = datetime(2026, month, 15, 13, tzinfo=timezone.utc)
+    variables = {**sample_variables()['an ordinary booking'],
+                 **time_variables(start, start.replace(hour=14), ZoneInfo('Europe/Paris'), locale)}
+    for name in NAMES:
+        for shown in (variables, {**variables, LINK_HIDDEN: True, CLIENT_LINK: texts(locale).HIDDEN_LINK_TEXT}):
+            assert segments(rendered('sms', *template(locale, 'sms', name), shown)) in {('GSM-7', 1), ('GSM-7', 2)}, (
+                name, variables['start_time_short'])
+
+
 @pytest.mark.parametrize('locale', ALWAYS_PRESENT)
 def test_builtin_gives_each_language_its_own_texts(locale):
     module = texts(locale)

@@ -16,6 +16,13 @@ MAX_TAG_CHARS = 35
 # CLDR puts no-break spaces in some dates and times (en "9:30 PM", uk "2026 р."); GSM-7 has none, and a single
 # one makes a whole SMS UCS-2, so every variable uses an ordinary space.
 _NO_BREAK_SPACES = str.maketrans({'\u00a0': ' ', '\u202f': ' '})
+# CLDR's French "août" has a û, which GSM-7 lacks: a French SMS in August would go as UCS-2 (70 characters a part,
+# 3 or 4 parts). The short (SMS) form takes the 1990 rectified spelling "aout", which French accepts. Every other
+# English, French and Danish month and weekday abbreviation is GSM-7 (tests/unit/test_builtin_templates.py).
+_GSM_7_SPELLINGS = {'fr': {'août': 'aout'}}
+# CLDR's atTime pattern for the full date and time ("dimanche 15 février 2026 à 14:00", "søndag den 15. februar 2026
+# kl. 14.00"); Babel gives only the plain date-time pattern, which leaves French and Danish without the joining word.
+_AT_TIME_PATTERNS = {'fr': '{1} à {0}', 'da': '{1} kl. {0}'}
 
 
 @functools.lru_cache(maxsize=256)
@@ -67,16 +74,19 @@ def time_variables(start: datetime, end: datetime, zone: ZoneInfo, locale: str) 
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     start_clock = format_time(local_start, 'short', locale=language)
 
-    def joined(width: str, date: str) -> str:
+    def joined(pattern: str, date: str) -> str:
         # The locale's own way of putting a date and a time together ('{1}, {0}' in English, '{1} {0}' in Danish).
-        return get_datetime_format(width, locale=language).replace("'", '').replace('{1}', date).replace(
-            '{0}', start_clock)
+        return pattern.replace("'", '').replace('{1}', date).replace('{0}', start_clock)
 
+    short_date = format_skeleton('MMMEd', local_start, locale=language)
+    for cldr, gsm_7 in _GSM_7_SPELLINGS.get(language.language, {}).items():
+        short_date = short_date.replace(cldr, gsm_7)
+    full_pattern = _AT_TIME_PATTERNS.get(language.language) or get_datetime_format('full', locale=language)
     variables = {
-        'start_time': joined('full', format_date(local_start, 'full', locale=language)),
+        'start_time': joined(full_pattern, format_date(local_start, 'full', locale=language)),
         'start_date': format_date(local_start, 'long', locale=language),
         'end_time': format_time(local_end, 'short', locale=language),
-        'start_time_short': joined('short', format_skeleton('MMMEd', local_start, locale=language)),
+        'start_time_short': joined(get_datetime_format('short', locale=language), short_date),
     }
     return {name: value.translate(_NO_BREAK_SPACES) for name, value in variables.items()} | {
         'timezone': zone_label(zone.key, start)}
