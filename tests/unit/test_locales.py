@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
     ('zh-hant-tw', 'zh-Hant-TW'), ('sr_Latn_RS', 'sr-Latn-RS'),
     # A deprecated code is its language's; a region CLDR does not list keeps its tag (and its language's data).
     ('iw', 'he'), ('en-ZZ', 'en-ZZ'),
+    # Variants as BCP 47 allows them (Babel writes them in capitals).
+    ('ca-ES-valencia', 'ca-ES-VALENCIA'), ('de-DE-1996', 'de-DE-1996'),
 ])
 def test_normalize_writes_a_tag_in_its_usual_case(tag, normalised):
     assert normalize(tag) == normalised
@@ -27,6 +29,9 @@ def test_normalize_writes_a_tag_in_its_usual_case(tag, normalised):
     ('en-', 'not a BCP 47 language tag'), ('en--US', 'not a BCP 47 language tag'), ('123', 'not a BCP 47 language tag'),
     ('fr-FR-x-private', 'not a BCP 47 language tag'), ('xx', 'no locale data'), ('xx-US', 'no locale data'),
     ('und', 'does not name a language'), ('en-US@calendar', 'does not name a language'),
+    ('root', 'does not name a language'), ('ROOT', 'does not name a language'),
+    # A variant has 5 to 8 letters or digits, or 4 starting with a digit.
+    ('fr-CA-ABCDEFGHI', 'a variant has 5 to 8'), ('de-DE-199', 'not a BCP 47 language tag'),
 ])
 def test_normalize_refuses_what_babel_cannot_use_with_the_reason(tag, reason):
     with pytest.raises(ValueError, match=reason):

@@ -5,6 +5,7 @@ validate a client's locale) without paying for Babel's import and its locale dat
 """
 
 import functools
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,10 @@ from meetbridge.domain.templates import zone_label
 # The languages meetbridge ships built-in templates in (the seeds' languages).
 BUILTIN_LOCALES = ('en', 'fr', 'uk', 'da')
 MAX_TAG_CHARS = 35
+# BCP 47's variant subtag: 5 to 8 letters or digits, or 4 starting with a digit ('valencia', '1996'); Babel takes any.
+_VARIANT = re.compile(r'[0-9A-Za-z]{5,8}|[0-9][0-9A-Za-z]{3}')
+# Not languages: 'und' is BCP 47's "undetermined", 'root' CLDR's base data, which Babel parses as a language.
+_NOT_LANGUAGES = ('und', 'root')
 # CLDR puts no-break spaces in some dates and times (en "9:30 PM", uk "2026 р."); GSM-7 has none, and a single
 # one makes a whole SMS UCS-2, so every variable uses an ordinary space.
 _NO_BREAK_SPACES = str.maketrans({'\u00a0': ' ', '\u202f': ' '})
@@ -39,7 +44,8 @@ def _babel_locale(tag: str):
 def normalize(tag: str) -> str:
     """The tag in its usual case, subtags joined by '-': 'fr_ca' and 'FR-ca' → 'fr-CA', 'zh-hant-tw' → 'zh-Hant-TW',
     a deprecated code as its language ('iw' → 'he'). Raises ValueError, with the reason, for a tag longer than 35
-    characters, that Babel cannot parse, or of a language without locale data."""
+    characters, that Babel cannot parse or BCP 47 does not allow, not naming a language ('und', 'root') or of a
+    language without locale data."""
     from babel.core import parse_locale
 
     if not isinstance(tag, str) or not tag.strip():
@@ -51,8 +57,11 @@ def normalize(tag: str) -> str:
         language, territory, script, variant, *modifier = parse_locale(text, sep='-')
     except ValueError as exc:
         raise ValueError(f'{tag!r} is not a BCP 47 language tag ({exc})') from None
-    if modifier or language == 'und':
+    if modifier or language.lower() in _NOT_LANGUAGES:
         raise ValueError(f'{tag!r} does not name a language')
+    if variant and not _VARIANT.fullmatch(variant):
+        raise ValueError(f'{tag!r} is not a BCP 47 language tag (a variant has 5 to 8 letters or digits, or 4 '
+                         'starting with a digit)')
     language = _babel_locale(text).language
     return '-'.join(part for part in (language, script, territory, variant) if part)
 
