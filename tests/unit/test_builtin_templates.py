@@ -181,6 +181,18 @@ def test_a_hidden_link_leaves_no_url_in_any_client_message(locale, channel, exam
         assert (shown in message) == carries_link(name), name
 
 
+@pytest.mark.parametrize('channel', ['email', 'sms'])
+@pytest.mark.parametrize('locale', ALWAYS_PRESENT)
+def test_a_client_message_without_a_provider_name_leaves_the_provider_out(locale, channel):
+    # A platform may send no provider's name: "with ." or "avec ," would be left in the text.
+    with_provider = {'en': ' with Dana Provider', 'fr': ' avec Dana Provider'}[locale]
+    for name in CLIENT_NAMES:
+        named = rendered(channel, *template(locale, channel, name), ordinary(locale, provider_name='Dana Provider'))
+        nameless = rendered(channel, *template(locale, channel, name), ordinary(locale, provider_name=''))
+
+        assert nameless == named.replace(with_provider, ''), name
+
+
 @pytest.mark.parametrize('variables_of', [ordinary, hidden], ids=['link shown', 'link hidden'])
 @pytest.mark.parametrize('locale', BUILTIN_LOCALES)
 def test_text_messages_fit_in_two_segments(locale, variables_of):
