@@ -63,8 +63,9 @@ def apply() -> None:
     _applied = True
 
 
-# E.164 as SNS publishes to it: the "+" and at most 15 digits.
-SMS_NUMBER = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# E.164 as SNS publishes to it: the "+" and at most 15 digits, the whole text (fullmatch: "$" lets a trailing
+# newline by).
+SMS_NUMBER = re.compile(r"\+[1-9][0-9]{1,14}")
 MAXIMUM_SMS_BYTES = 1600
 _sns_patched = False
 
@@ -94,7 +95,7 @@ def patch_sns_sms() -> None:
                                 *args: Any, **kwargs: Any) -> str:
         if phone_number is None:
             return publish(self, message, arn, phone_number, *args, **kwargs)
-        if not SMS_NUMBER.match(phone_number):
+        if not SMS_NUMBER.fullmatch(phone_number):
             raise SNSInvalidParameter("Invalid parameter: PhoneNumber Reason: input incorrectly formatted")
         if len(message.encode("utf-8")) > MAXIMUM_SMS_BYTES:
             raise SNSInvalidParameter("Invalid parameter: Message too long")

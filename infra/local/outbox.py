@@ -127,7 +127,9 @@ def _selected(query: dict[str, str]) -> list[dict[str, Any]]:
     """The messages ``?to=`` (part of a recipient) and ``?channel=`` (email or sms) ask for, oldest first."""
     items = messages()
     if query.get("to"):
-        items = [m for m in items if query["to"].lower() in _recipients(m).lower()]
+        # A "+" left unencoded in the query string (?to=+447...) arrives as a space; no recipient has a space.
+        wanted = query["to"].replace(" ", "+").lower()
+        items = [m for m in items if wanted in _recipients(m).lower()]
     if query.get("channel"):
         items = [m for m in items if m["channel"] == query["channel"]]
     return items
@@ -151,9 +153,9 @@ def sms_reply(rest: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         return _json(404, {"message": "Not Found"})
     try:
         reply = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, an integer over Python's 4300 digits, nesting too deep
         return _json(400, {"message": "the body must be JSON: {\"from\": \"+E.164 number\", \"body\": \"STOP\"}"})
-    if not isinstance(reply, dict) or not isinstance(reply.get("from"), str) or not SMS_NUMBER.match(reply["from"]):
+    if not isinstance(reply, dict) or not isinstance(reply.get("from"), str) or not SMS_NUMBER.fullmatch(reply["from"]):
         return _json(400, {"message": "from must be the replying phone number in E.164, e.g. +447700900123"})
     if not isinstance(reply.get("body"), str):
         return _json(400, {"message": "body must be the reply's text"})

@@ -45,6 +45,8 @@ def test_an_alphanumeric_identity_is_the_sender_id(sns, monkeypatch):
     assert listed['origination'] == 'MeetBridge'
     assert set(origination_attributes('MeetBridge')) == {'AWS.SNS.SMS.SenderID', 'AWS.SNS.SMS.SMSType'}
     assert set(origination_attributes('+15550100001')) == {'AWS.MM.SMS.OriginationNumber', 'AWS.SNS.SMS.SMSType'}
+    # A number followed by a newline is not a number ("$" alone would take it as one).
+    assert 'AWS.MM.SMS.OriginationNumber' not in origination_attributes('+15550100001\n')
 
 
 def test_a_number_that_replied_stop_is_not_sent_to_until_it_replies_start(sns):
@@ -88,7 +90,10 @@ def test_the_opt_out_list_is_the_accounts_own_and_starts_empty(sns):
 
 
 @pytest.mark.parametrize('body', [b'not json', b'[]', b'{"from": "447700900123", "body": "STOP"}',
-                                  b'{"from": "+44 7700 900123", "body": "STOP"}', b'{"from": "+447700900123"}'])
+                                  b'{"from": "+44 7700 900123", "body": "STOP"}', b'{"from": "+447700900123"}',
+                                  b'{"from": "+447700900123\\n", "body": "STOP"}',
+                                  # Over Python's 4300 digits of an integer (ValueError); nested past its recursion limit.
+                                  b'{"from": ' + b'1' * 5000 + b'}', b'[' * 100_000, b'\xff\xfe'])
 def test_a_malformed_reply_is_refused(sns, body):
     status, _, answer = outbox.sms_reply('', body)
     assert status == 400 and json.loads(answer)['message']
@@ -99,7 +104,8 @@ def test_a_reply_path_with_more_after_it_is_not_found(sns):
     assert outbox.sms_reply('/more', b'{}')[0] == 404
 
 
-@pytest.mark.parametrize('number', ['447700900123', '+0447700900123', '+4477009001234567', '+44 7700 900123'])
+@pytest.mark.parametrize('number', ['447700900123', '+0447700900123', '+4477009001234567', '+44 7700 900123',
+                                    CLIENT + '\n'])
 def test_a_publish_to_a_number_that_is_not_e164_is_an_invalid_parameter(sns, number):
     with pytest.raises(ClientError) as refused:
         send_sms(number, 'Hello')
@@ -133,6 +139,8 @@ def test_the_outbox_lists_both_channels_oldest_first_and_filters_them(sns):
     assert json.loads(outbox.json_endpoint({'channel': 'sms'})[2]) == [sms]
     assert json.loads(outbox.json_endpoint({'channel': 'email'})[2]) == [email]
     assert json.loads(outbox.json_endpoint({'to': '7700900123'})[2]) == [sms]
+    # ?to=+447700900123 unencoded: the query parser reads its "+" as a space.
+    assert json.loads(outbox.json_endpoint({'to': ' 447700900123'})[2]) == [sms]
     assert json.loads(outbox.json_endpoint({'to': 'chris@'})[2]) == [email]
     assert outbox.json_endpoint({'channel': 'fax'})[0] == 400
 

@@ -181,6 +181,18 @@ def test_a_hidden_link_leaves_no_url_in_any_client_message(locale, channel, exam
         assert (shown in message) == carries_link(name), name
 
 
+@pytest.mark.parametrize('channel', ['email', 'sms'])
+@pytest.mark.parametrize('locale', ALWAYS_PRESENT)
+def test_a_client_message_without_a_provider_name_leaves_the_provider_out(locale, channel):
+    # A platform may send no provider's name: "with ." or "avec ," would be left in the text.
+    with_provider = {'en': ' with Dana Provider', 'fr': ' avec Dana Provider'}[locale]
+    for name in CLIENT_NAMES:
+        named = rendered(channel, *template(locale, channel, name), ordinary(locale, provider_name='Dana Provider'))
+        nameless = rendered(channel, *template(locale, channel, name), ordinary(locale, provider_name=''))
+
+        assert nameless == named.replace(with_provider, ''), name
+
+
 @pytest.mark.parametrize('variables_of', [ordinary, hidden], ids=['link shown', 'link hidden'])
 @pytest.mark.parametrize('locale', BUILTIN_LOCALES)
 def test_text_messages_fit_in_two_segments(locale, variables_of):
@@ -198,6 +210,20 @@ def test_english_and_french_text_messages_keep_to_gsm_7(locale):
     for name in NAMES:
         for variables in (ordinary(locale), hidden(locale)):
             assert segments(rendered('sms', *template(locale, 'sms', name), variables))[0] == 'GSM-7', name
+
+
+@pytest.mark.parametrize('month', range(1, 13))
+@pytest.mark.parametrize('locale', ['en', 'fr', 'da'])
+def test_text_messages_keep_to_gsm_7_and_two_segments_in_every_month(locale, month):
+    # The month's and weekday's abbreviations come from CLDR through time_variables: one letter outside GSM-7 (the û
+    # of French "août") would send the whole message as UCS-2. The 15th falls on every weekday across the year.
+    start = datetime(2026, month, 15, 13, tzinfo=timezone.utc)
+    variables = {**sample_variables()['an ordinary booking'],
+                 **time_variables(start, start.replace(hour=14), ZoneInfo('Europe/Paris'), locale)}
+    for name in NAMES:
+        for shown in (variables, {**variables, LINK_HIDDEN: True, CLIENT_LINK: texts(locale).HIDDEN_LINK_TEXT}):
+            assert segments(rendered('sms', *template(locale, 'sms', name), shown)) in {('GSM-7', 1), ('GSM-7', 2)}, (
+                name, variables['start_time_short'])
 
 
 @pytest.mark.parametrize('locale', ALWAYS_PRESENT)

@@ -290,3 +290,9 @@ def test_the_hidden_link_text_is_a_plain_sentence_that_fits_the_setting(language
     assert 1 <= len(text) <= 300  # the bounds of the tenant's own hidden_link_text
     assert text.endswith('.')
     assert not re.search(r'[<>\[\]{}]', text)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_danish_sms_puts_no_den_before_the_short_time(name):
+    # The short time starts with the weekday ("søn. 15. feb. 14.00"): "den søn. 15. feb." is not Danish.
+    assert not re.search(r'\bden \[' + SHORT_TIME + r'\]', da.SMS[name])

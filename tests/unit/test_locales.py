@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
     ('zh-hant-tw', 'zh-Hant-TW'), ('sr_Latn_RS', 'sr-Latn-RS'),
     # A deprecated code is its language's; a region CLDR does not list keeps its tag (and its language's data).
     ('iw', 'he'), ('en-ZZ', 'en-ZZ'),
+    # Variants as BCP 47 allows them (Babel writes them in capitals).
+    ('ca-ES-valencia', 'ca-ES-VALENCIA'), ('de-DE-1996', 'de-DE-1996'),
 ])
 def test_normalize_writes_a_tag_in_its_usual_case(tag, normalised):
     assert normalize(tag) == normalised
@@ -27,6 +29,9 @@ def test_normalize_writes_a_tag_in_its_usual_case(tag, normalised):
     ('en-', 'not a BCP 47 language tag'), ('en--US', 'not a BCP 47 language tag'), ('123', 'not a BCP 47 language tag'),
     ('fr-FR-x-private', 'not a BCP 47 language tag'), ('xx', 'no locale data'), ('xx-US', 'no locale data'),
     ('und', 'does not name a language'), ('en-US@calendar', 'does not name a language'),
+    ('root', 'does not name a language'), ('ROOT', 'does not name a language'),
+    # A variant has 5 to 8 letters or digits, or 4 starting with a digit.
+    ('fr-CA-ABCDEFGHI', 'a variant has 5 to 8'), ('de-DE-199', 'not a BCP 47 language tag'),
 ])
 def test_normalize_refuses_what_babel_cannot_use_with_the_reason(tag, reason):
     with pytest.raises(ValueError, match=reason):
@@ -57,11 +62,11 @@ PARIS = ZoneInfo('Europe/Paris')
 @pytest.mark.parametrize(('locale', 'expected'), [
     ('en', {'start_time': 'Monday, March 9, 2026, 3:30 PM', 'start_date': 'March 9, 2026', 'end_time': '4:15 PM',
             'start_time_short': 'Mon, Mar 9, 3:30 PM'}),
-    ('fr', {'start_time': 'lundi 9 mars 2026, 15:30', 'start_date': '9 mars 2026', 'end_time': '16:15',
+    ('fr', {'start_time': 'lundi 9 mars 2026 à 15:30', 'start_date': '9 mars 2026', 'end_time': '16:15',
             'start_time_short': 'lun. 9 mars 15:30'}),
     ('uk', {'start_time': 'понеділок, 9 березня 2026 р., 15:30', 'start_date': '9 березня 2026 р.',
             'end_time': '16:15', 'start_time_short': 'пн, 9 бер., 15:30'}),
-    ('da', {'start_time': 'mandag den 9. marts 2026 15.30', 'start_date': '9. marts 2026', 'end_time': '16.15',
+    ('da', {'start_time': 'mandag den 9. marts 2026 kl. 15.30', 'start_date': '9. marts 2026', 'end_time': '16.15',
             'start_time_short': 'man. 9. mar. 15.30'}),
     # A region's own conventions: British English writes the day first and counts 24 hours.
     ('en-GB', {'start_time': 'Monday, 9 March 2026, 15:30', 'start_date': '9 March 2026', 'end_time': '16:15',
@@ -69,6 +74,15 @@ PARIS = ZoneInfo('Europe/Paris')
 ])
 def test_time_variables_follow_the_locale(locale, expected):
     assert time_variables(START, END, PARIS, locale) == {**expected, 'timezone': 'Europe/Paris, UTC+01:00'}
+
+
+def test_french_august_is_spelt_for_gsm_7_in_the_short_form_only():
+    # CLDR's "août" has a û, not in GSM-7; the short form (for SMS) takes the rectified spelling "aout".
+    august = time_variables(datetime(2026, 8, 15, 12, tzinfo=timezone.utc),
+                            datetime(2026, 8, 15, 13, tzinfo=timezone.utc), PARIS, 'fr')
+
+    assert august['start_time_short'] == 'sam. 15 aout 14:00'
+    assert august['start_time'] == 'samedi 15 août 2026 à 14:00'
 
 
 @pytest.mark.parametrize('locale', BUILTIN_LOCALES)
@@ -96,9 +110,9 @@ def test_a_meeting_across_the_clock_change_ends_in_summer_time():
                            datetime(2026, 3, 29, 2, 30, tzinfo=timezone.utc), PARIS, 'da')
 
     assert (before['start_time'], before['end_time'], before['timezone']) == (
-        'søndag den 29. marts 2026 01.30', '03.30', 'Europe/Paris, UTC+01:00')
+        'søndag den 29. marts 2026 kl. 01.30', '03.30', 'Europe/Paris, UTC+01:00')
     assert (after['start_time'], after['end_time'], after['timezone']) == (
-        'søndag den 29. marts 2026 03.30', '04.30', 'Europe/Paris, UTC+02:00')
+        'søndag den 29. marts 2026 kl. 03.30', '04.30', 'Europe/Paris, UTC+02:00')
 
 
 def test_half_hour_zones_and_their_clock_change():
@@ -110,7 +124,7 @@ def test_half_hour_zones_and_their_clock_change():
     assert variables == {'start_time': 'неділя, 4 жовтня 2026 р., 01:15', 'start_date': '4 жовтня 2026 р.',
                          'end_time': '03:00', 'start_time_short': 'нд, 4 жовт., 01:15',
                          'timezone': 'Australia/Adelaide, UTC+09:30'}
-    assert time_variables(START, END, ZoneInfo('Asia/Kolkata'), 'fr')['start_time'] == 'lundi 9 mars 2026, 20:00'
+    assert time_variables(START, END, ZoneInfo('Asia/Kolkata'), 'fr')['start_time'] == 'lundi 9 mars 2026 à 20:00'
 
 
 @pytest.mark.parametrize('function', ['booking_webhook', 'join'])

@@ -118,6 +118,10 @@ def test_the_model_refuses_what_the_contract_refuses():
     ('+1 (415) 555.0132', '+14155550132'),
     ('0044 20 7946 0958', '+442079460958'),
     ('\t+33 1 23 45 67 89\n', '+33123456789'),
+    # A "(0)" trunk prefix is dialled only inside the country: not part of the international number.
+    ('+44 (0)20 7946 0000', '+442079460000'),
+    ('+33 (0)1 23 45 67 89', '+33123456789'),
+    ('0033 ( 0 ) 1 23 45 67 89', '+33123456789'),
     ('020 7946 0958', None),  # national: which country is not said
     ('+44 20 7946 0958 ext. 12', None),
     ('call me', None),

@@ -5,6 +5,7 @@ validate a client's locale) without paying for Babel's import and its locale dat
 """
 
 import functools
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,9 +14,20 @@ from meetbridge.domain.templates import zone_label
 # The languages meetbridge ships built-in templates in (the seeds' languages).
 BUILTIN_LOCALES = ('en', 'fr', 'uk', 'da')
 MAX_TAG_CHARS = 35
+# BCP 47's variant subtag: 5 to 8 letters or digits, or 4 starting with a digit ('valencia', '1996'); Babel takes any.
+_VARIANT = re.compile(r'[0-9A-Za-z]{5,8}|[0-9][0-9A-Za-z]{3}')
+# Not languages: 'und' is BCP 47's "undetermined", 'root' CLDR's base data, which Babel parses as a language.
+_NOT_LANGUAGES = ('und', 'root')
 # CLDR puts no-break spaces in some dates and times (en "9:30 PM", uk "2026 р."); GSM-7 has none, and a single
 # one makes a whole SMS UCS-2, so every variable uses an ordinary space.
 _NO_BREAK_SPACES = str.maketrans({'\u00a0': ' ', '\u202f': ' '})
+# CLDR's French "août" has a û, which GSM-7 lacks: a French SMS in August would go as UCS-2 (70 characters a part,
+# 3 or 4 parts). The short (SMS) form takes the 1990 rectified spelling "aout", which French accepts. Every other
+# English, French and Danish month and weekday abbreviation is GSM-7 (tests/unit/test_builtin_templates.py).
+_GSM_7_SPELLINGS = {'fr': {'août': 'aout'}}
+# CLDR's atTime pattern for the full date and time ("dimanche 15 février 2026 à 14:00", "søndag den 15. februar 2026
+# kl. 14.00"); Babel gives only the plain date-time pattern, which leaves French and Danish without the joining word.
+_AT_TIME_PATTERNS = {'fr': '{1} à {0}', 'da': '{1} kl. {0}'}
 
 
 @functools.lru_cache(maxsize=256)
@@ -32,7 +44,8 @@ def _babel_locale(tag: str):
 def normalize(tag: str) -> str:
     """The tag in its usual case, subtags joined by '-': 'fr_ca' and 'FR-ca' → 'fr-CA', 'zh-hant-tw' → 'zh-Hant-TW',
     a deprecated code as its language ('iw' → 'he'). Raises ValueError, with the reason, for a tag longer than 35
-    characters, that Babel cannot parse, or of a language without locale data."""
+    characters, that Babel cannot parse or BCP 47 does not allow, not naming a language ('und', 'root') or of a
+    language without locale data."""
     from babel.core import parse_locale
 
     if not isinstance(tag, str) or not tag.strip():
@@ -44,8 +57,11 @@ def normalize(tag: str) -> str:
         language, territory, script, variant, *modifier = parse_locale(text, sep='-')
     except ValueError as exc:
         raise ValueError(f'{tag!r} is not a BCP 47 language tag ({exc})') from None
-    if modifier or language == 'und':
+    if modifier or language.lower() in _NOT_LANGUAGES:
         raise ValueError(f'{tag!r} does not name a language')
+    if variant and not _VARIANT.fullmatch(variant):
+        raise ValueError(f'{tag!r} is not a BCP 47 language tag (a variant has 5 to 8 letters or digits, or 4 '
+                         'starting with a digit)')
     language = _babel_locale(text).language
     return '-'.join(part for part in (language, script, territory, variant) if part)
 
@@ -67,16 +83,19 @@ def time_variables(start: datetime, end: datetime, zone: ZoneInfo, locale: str) 
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     start_clock = format_time(local_start, 'short', locale=language)
 
-    def joined(width: str, date: str) -> str:
+    def joined(pattern: str, date: str) -> str:
         # The locale's own way of putting a date and a time together ('{1}, {0}' in English, '{1} {0}' in Danish).
-        return get_datetime_format(width, locale=language).replace("'", '').replace('{1}', date).replace(
-            '{0}', start_clock)
+        return pattern.replace("'", '').replace('{1}', date).replace('{0}', start_clock)
 
+    short_date = format_skeleton('MMMEd', local_start, locale=language)
+    for cldr, gsm_7 in _GSM_7_SPELLINGS.get(language.language, {}).items():
+        short_date = short_date.replace(cldr, gsm_7)
+    full_pattern = _AT_TIME_PATTERNS.get(language.language) or get_datetime_format('full', locale=language)
     variables = {
-        'start_time': joined('full', format_date(local_start, 'full', locale=language)),
+        'start_time': joined(full_pattern, format_date(local_start, 'full', locale=language)),
         'start_date': format_date(local_start, 'long', locale=language),
         'end_time': format_time(local_end, 'short', locale=language),
-        'start_time_short': joined('short', format_skeleton('MMMEd', local_start, locale=language)),
+        'start_time_short': joined(get_datetime_format('short', locale=language), short_date),
     }
     return {name: value.translate(_NO_BREAK_SPACES) for name, value in variables.items()} | {
         'timezone': zone_label(zone.key, start)}

@@ -24,7 +24,7 @@ class SmsOutcome:
 def origination_attributes(identity: str) -> dict[str, dict[str, str]]:
     """The Publish attributes that send from `identity`: an E.164 number is the origination number, anything else
     an alphanumeric sender id. Every message is transactional (a booking's notice, not marketing)."""
-    chosen = ('AWS.MM.SMS.OriginationNumber' if _E164.match(identity) else 'AWS.SNS.SMS.SenderID', identity)
+    chosen = ('AWS.MM.SMS.OriginationNumber' if _E164.fullmatch(identity) else 'AWS.SNS.SMS.SenderID', identity)
     return {name: {'DataType': 'String', 'StringValue': value}
             for name, value in (chosen, ('AWS.SNS.SMS.SMSType', 'Transactional'))}
 

@@ -176,16 +176,19 @@ OptionalText = Annotated[str | None, BeforeValidator(_text_or_none)]
 
 # What people and platforms put between a number's digits.
 _PHONE_PUNCTUATION = re.compile(r'[\s.()\-]')
+# The national trunk prefix some write after the country code ('+44 (0)20 7946 0000'): dialled only from inside the
+# country, so not part of the international number.
+_TRUNK_PREFIX = re.compile(r'\(\s*0\s*\)')
 _E164 = re.compile(E164_PATTERN)
 
 
 def platform_phone(number: str | None, source: str) -> str | None:
-    """A client's phone number a platform sent, in E.164 (spaces, dots, dashes and parentheses dropped,
-    an international `00` prefix read as `+`), or None: a number that is still not E.164 is left out, never failing
+    """A client's phone number a platform sent, in E.164 (a `(0)` trunk prefix, spaces, dots, dashes and
+    parentheses dropped, an international `00` prefix read as `+`), or None: a number that is still not E.164 is left out, never failing
     the booking, and the log line does not show it (it is the client's)."""
     if not number:
         return None
-    compact = _PHONE_PUNCTUATION.sub('', number)
+    compact = _PHONE_PUNCTUATION.sub('', _TRUNK_PREFIX.sub('', number))
     if compact.startswith('00'):
         compact = '+' + compact[2:]
     if _E164.match(compact):

@@ -110,28 +110,28 @@ SMS: dict[str, str] = {
     'client_rescheduled': '[company_name]: Dit onlinemøde [service_name]' + _WITH_PROVIDER
                           + ' er flyttet til [start_time_short]. Linket er det samme. [online_meeting_link]',
     'client_cancelled': '[company_name]: Dit onlinemøde [service_name]' + _WITH_PROVIDER
-                        + ' den [start_time_short] er aflyst.',
+                        + ' ([start_time_short]) er aflyst.',
     'in_person_client': '[company_name]: Dit møde [service_name]' + _WITH_PROVIDER
-                        + ' den [start_time_short] holdes nu ved fysisk fremmøde, ikke online.',
+                        + ' ([start_time_short]) holdes nu ved fysisk fremmøde, ikke online.',
     'starting_client': '[company_name]: Dit onlinemøde [service_name]' + _WITH_PROVIDER
                        + ' starter nu. [online_meeting_link]',
     'reminder_client': '[company_name]: Husk dit onlinemøde [service_name]' + _WITH_PROVIDER
-                       + ' den [start_time_short]. [online_meeting_link]',
-    'details_changed_client': '[company_name]: Dit onlinemøde [service_name] den [start_time_short] er flyttet til '
+                       + ', der starter [start_time_short]. [online_meeting_link]',
+    'details_changed_client': '[company_name]: Dit onlinemøde [service_name] ([start_time_short]) er flyttet til '
                               'et andet mødelokale; se detaljerne i vores mail. '
                               '[online_meeting_link]',
-    'provider_created': '[company_name]: Ny booking: [service_name] med [client_name] den [start_time_short]. '
+    'provider_created': '[company_name]: Ny booking: [service_name] med [client_name] ([start_time_short]). '
                         '[online_meeting_provider_link]',
     'provider_rescheduled': '[company_name]: [service_name] med [client_name] er flyttet til [start_time_short]. '
                             '[online_meeting_provider_link]',
-    'provider_cancelled': '[company_name]: [service_name] med [client_name] den [start_time_short] er aflyst.',
-    'in_person_provider': '[company_name]: [service_name] med [client_name] den [start_time_short] holdes nu ved '
+    'provider_cancelled': '[company_name]: [service_name] med [client_name] ([start_time_short]) er aflyst.',
+    'in_person_provider': '[company_name]: [service_name] med [client_name] ([start_time_short]) holdes nu ved '
                           'fysisk fremmøde. Onlinemødet er slettet.',
     'starting_provider': '[company_name]: [service_name] med [client_name] starter nu. '
                          '[online_meeting_provider_link]',
-    'reminder_provider': '[company_name]: Påmindelse: [service_name] med [client_name] den [start_time_short]. '
+    'reminder_provider': '[company_name]: Påmindelse: [service_name] med [client_name] starter [start_time_short]. '
                          '[online_meeting_provider_link]',
-    'details_changed_provider': '[company_name]: [service_name] med [client_name] den [start_time_short] er flyttet '
+    'details_changed_provider': '[company_name]: [service_name] med [client_name] ([start_time_short]) er flyttet '
                                 'til et andet mødelokale; se detaljerne i mailen. '
                                 '[online_meeting_provider_link]',
 }

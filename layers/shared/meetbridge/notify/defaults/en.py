@@ -9,25 +9,28 @@ _ROOM_DETAILS = ('{% if online_meeting_password %}<p>Password: [online_meeting_p
 _CLIENT_LINK = ('{% if online_meeting_link_hidden %}<p>[online_meeting_link]</p>{% else %}'
                 '<p><a href="[online_meeting_link]">Join the meeting</a><br>[online_meeting_link]</p>{% endif %}')
 
+# A booking's provider may have no name (a platform that sends none): the client's messages then leave it out.
+_WITH_PROVIDER = '{% if provider_name %} with [provider_name]{% endif %}'
+
 EMAIL: dict[str, tuple[str, str]] = {
     'client_created': (
         'Your online meeting: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
-        '<p>your online meeting <b>[service_name]</b> with [provider_name] is booked for '
+        '<p>your online meeting <b>[service_name]</b>' + _WITH_PROVIDER + ' is booked for '
         '<b>[start_time]</b> ([timezone]).</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
     ),
     'client_rescheduled': (
         'Your online meeting moved: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
-        '<p>your online meeting <b>[service_name]</b> with [provider_name] now starts at '
+        '<p>your online meeting <b>[service_name]</b>' + _WITH_PROVIDER + ' now starts at '
         '<b>[start_time]</b> ([timezone]). Your link stays the same:</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + _FOOTER,
     ),
     'client_cancelled': (
         'Cancelled: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
-        '<p>your online meeting <b>[service_name]</b> with [provider_name] on [start_time] ([timezone]) '
+        '<p>your online meeting <b>[service_name]</b>' + _WITH_PROVIDER + ' on [start_time] ([timezone]) '
         'has been cancelled. Its link no longer opens the meeting.</p>' + _FOOTER,
     ),
     'provider_created': (
@@ -53,7 +56,7 @@ EMAIL: dict[str, tuple[str, str]] = {
     'in_person_client': (
         'Now in person: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
-        '<p>your <b>[service_name]</b> with [provider_name] on <b>[start_time]</b> ([timezone]) now takes place '
+        '<p>your <b>[service_name]</b>' + _WITH_PROVIDER + ' on <b>[start_time]</b> ([timezone]) now takes place '
         'in person, not online. Your meeting link no longer opens a meeting; it says so.</p>' + _FOOTER,
     ),
     'in_person_provider': (
@@ -65,7 +68,7 @@ EMAIL: dict[str, tuple[str, str]] = {
     'starting_client': (
         'Starting now: [service_name]',
         '<p>Hello [client_name],</p>'
-        '<p>your online meeting <b>[service_name]</b> with [provider_name] starts now.</p>'
+        '<p>your online meeting <b>[service_name]</b>' + _WITH_PROVIDER + ' starts now.</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + _FOOTER,
     ),
     'starting_provider': (
@@ -78,7 +81,7 @@ EMAIL: dict[str, tuple[str, str]] = {
     'reminder_client': (
         'Reminder: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
-        '<p>a reminder: your online meeting <b>[service_name]</b> with [provider_name] is at '
+        '<p>a reminder: your online meeting <b>[service_name]</b>' + _WITH_PROVIDER + ' is at '
         '<b>[start_time]</b> ([timezone]).</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + '<p>The link opens a waiting page until the meeting starts.</p>' + _FOOTER,
     ),
@@ -92,7 +95,7 @@ EMAIL: dict[str, tuple[str, str]] = {
     'details_changed_client': (
         'New meeting details: [service_name] on [start_date]',
         '<p>Hello [client_name],</p>'
-        '<p>your online meeting <b>[service_name]</b> with [provider_name] on <b>[start_time]</b> ([timezone]) '
+        '<p>your online meeting <b>[service_name]</b>' + _WITH_PROVIDER + ' on <b>[start_time]</b> ([timezone]) '
         'has moved to another meeting room. Your link stays the same:</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + '<p>Use the details above, not those you were sent before.</p>' + _FOOTER,
     ),
@@ -115,17 +118,17 @@ _SMS_PROVIDER_LINK = ('Start: [online_meeting_provider_link]'
                       '{% if online_meeting_password %} Password: [online_meeting_password]{% endif %}')
 
 SMS: dict[str, str] = {
-    'client_created': '[company_name]: your online meeting [service_name] with [provider_name] is booked for '
+    'client_created': '[company_name]: your online meeting [service_name]' + _WITH_PROVIDER + ' is booked for '
                       '[start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
-    'client_rescheduled': '[company_name]: your online meeting [service_name] with [provider_name] has moved to '
+    'client_rescheduled': '[company_name]: your online meeting [service_name]' + _WITH_PROVIDER + ' has moved to '
                           '[start_time_short] ([timezone]). Your link stays the same. ' + _SMS_CLIENT_LINK,
-    'client_cancelled': '[company_name]: your online meeting [service_name] with [provider_name] on '
+    'client_cancelled': '[company_name]: your online meeting [service_name]' + _WITH_PROVIDER + ' on '
                         '[start_time_short] ([timezone]) has been cancelled.',
-    'in_person_client': '[company_name]: your [service_name] with [provider_name] on [start_time_short] ([timezone]) '
+    'in_person_client': '[company_name]: your [service_name]' + _WITH_PROVIDER + ' on [start_time_short] ([timezone]) '
                         'now takes place in person, not online.',
-    'starting_client': '[company_name]: your online meeting [service_name] with [provider_name] starts now. '
+    'starting_client': '[company_name]: your online meeting [service_name]' + _WITH_PROVIDER + ' starts now. '
                        + _SMS_CLIENT_LINK,
-    'reminder_client': '[company_name]: a reminder of your online meeting [service_name] with [provider_name] on '
+    'reminder_client': '[company_name]: a reminder of your online meeting [service_name]' + _WITH_PROVIDER + ' on '
                        '[start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
     'details_changed_client': '[company_name]: your online meeting [service_name] on [start_time_short] ([timezone]) '
                               'has moved to another meeting room. Your link stays the same. ' + _SMS_CLIENT_LINK,

@@ -4,6 +4,8 @@ The text messages keep to GSM-7 (no â, ê, î, ô, û, ç, œ nor typographic a
 characters a segment, not 70.
 """
 
+# A booking's provider may have no name (a platform that sends none): the client's messages then leave it out.
+_WITH_PROVIDER = '{% if provider_name %} avec [provider_name]{% endif %}'
 _FOOTER = '<p style="color:#666;font-size:12px">[company_name]</p>'
 _ROOM_DETAILS = ('{% if online_meeting_password %}<p>Mot de passe : [online_meeting_password]</p>{% endif %}'
                  '{% if online_meeting_description %}<p>[online_meeting_description]</p>{% endif %}')
@@ -19,49 +21,49 @@ EMAIL: dict[str, tuple[str, str]] = {
     'client_created': (
         'Votre rendez-vous en ligne : [service_name] le [start_date]',
         '<p>Bonjour [client_name],</p>'
-        '<p>Votre rendez-vous en ligne <b>[service_name]</b> avec [provider_name] est bien réservé pour le '
+        '<p>Votre rendez-vous en ligne <b>[service_name]</b>' + _WITH_PROVIDER + ' est bien réservé pour le '
         '<b>[start_time]</b> ([timezone]).</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + _WAITING_PAGE + '<p>À bientôt,</p>' + _FOOTER,
     ),
     'client_rescheduled': (
         'Rendez-vous déplacé : [service_name] le [start_date]',
         '<p>Bonjour [client_name],</p>'
-        '<p>Votre rendez-vous en ligne <b>[service_name]</b> avec [provider_name] a été déplacé au '
+        '<p>Votre rendez-vous en ligne <b>[service_name]</b>' + _WITH_PROVIDER + ' a été déplacé au '
         '<b>[start_time]</b> ([timezone]). Votre lien reste le même :</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + '<p>À bientôt,</p>' + _FOOTER,
     ),
     'client_cancelled': (
         'Rendez-vous annulé : [service_name] le [start_date]',
         '<p>Bonjour [client_name],</p>'
-        '<p>Votre rendez-vous en ligne <b>[service_name]</b> avec [provider_name], prévu le [start_time] '
+        '<p>Votre rendez-vous en ligne <b>[service_name]</b>' + _WITH_PROVIDER + ', prévu le [start_time] '
         '([timezone]), a été annulé. Son lien ne donne plus accès à la réunion.</p>'
         '<p>Cordialement,</p>' + _FOOTER,
     ),
     'in_person_client': (
         'Rendez-vous en présentiel : [service_name] le [start_date]',
         '<p>Bonjour [client_name],</p>'
-        '<p>Votre rendez-vous <b>[service_name]</b> avec [provider_name], prévu le <b>[start_time]</b> '
-        '([timezone]), aura finalement lieu en présentiel et non plus en ligne. Le lien de réunion que vous avez '
-        "reçu n'ouvre plus de réunion ; il vous l'indiquera.</p>"
+        '<p>Votre rendez-vous <b>[service_name]</b>' + _WITH_PROVIDER + ', prévu le <b>[start_time]</b> '
+        '([timezone]), aura finalement lieu en présentiel et non plus en ligne. Le lien que vous aviez reçu ne '
+        "mène plus à une réunion en ligne : en l'ouvrant, vous verrez un message qui vous l'indique.</p>"
         '<p>Cordialement,</p>' + _FOOTER,
     ),
     'starting_client': (
         'Votre rendez-vous commence : [service_name]',
         '<p>Bonjour [client_name],</p>'
-        '<p>Votre rendez-vous en ligne <b>[service_name]</b> avec [provider_name] commence maintenant.</p>'
+        '<p>Votre rendez-vous en ligne <b>[service_name]</b>' + _WITH_PROVIDER + ' commence maintenant.</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + _FOOTER,
     ),
     'reminder_client': (
         'Rappel : [service_name] le [start_date]',
         '<p>Bonjour [client_name],</p>'
-        '<p>Nous vous rappelons votre rendez-vous en ligne <b>[service_name]</b> avec [provider_name], le '
+        '<p>Nous vous rappelons votre rendez-vous en ligne <b>[service_name]</b>' + _WITH_PROVIDER + ', le '
         '<b>[start_time]</b> ([timezone]).</p>'
         + _CLIENT_LINK + _ROOM_DETAILS + _WAITING_PAGE + '<p>À bientôt,</p>' + _FOOTER,
     ),
     'details_changed_client': (
         'Nouvelles informations de connexion : [service_name] le [start_date]',
         '<p>Bonjour [client_name],</p>'
-        '<p>Votre rendez-vous en ligne <b>[service_name]</b> avec [provider_name], prévu le <b>[start_time]</b> '
+        '<p>Votre rendez-vous en ligne <b>[service_name]</b>' + _WITH_PROVIDER + ', prévu le <b>[start_time]</b> '
         '([timezone]), se tiendra dans une autre salle de réunion. Votre lien reste le même :</p>'
         + _CLIENT_LINK + _ROOM_DETAILS
         + "<p>Merci de vous fier aux informations ci-dessus plutôt qu'à celles reçues précédemment.</p>"
@@ -90,8 +92,8 @@ EMAIL: dict[str, tuple[str, str]] = {
     'in_person_provider': (
         'En présentiel : [service_name] avec [client_name] le [start_date]',
         '<p>Bonjour [provider_name],</p>'
-        '<p>Le rendez-vous <b>[service_name]</b> avec [client_name] du <b>[start_time]</b> ([timezone]) aura lieu '
-        'désormais en présentiel : sa réunion en ligne a été supprimée.</p>' + _FOOTER,
+        '<p>Le rendez-vous <b>[service_name]</b> avec [client_name] du <b>[start_time]</b> ([timezone]) aura '
+        'désormais lieu en présentiel ; la réunion en ligne a été supprimée.</p>' + _FOOTER,
     ),
     'starting_provider': (
         'Début du rendez-vous : [service_name] avec [client_name]',
@@ -118,24 +120,24 @@ EMAIL: dict[str, tuple[str, str]] = {
 
 HIDDEN_LINK_TEXT = 'Vous trouverez le lien pour rejoindre le rendez-vous dans votre réservation sur notre site.'
 
-_SMS_CLIENT_LINK = ('{% if online_meeting_link_hidden %}[online_meeting_link]{% else %}Pour le rejoindre : '
+_SMS_CLIENT_LINK = ('{% if online_meeting_link_hidden %}[online_meeting_link]{% else %}Pour rejoindre le rendez-vous : '
                     '[online_meeting_link]{% endif %}'
                     '{% if online_meeting_password %} Mot de passe : [online_meeting_password]{% endif %}')
 _SMS_PROVIDER_LINK = ('Pour démarrer la réunion : [online_meeting_provider_link]'
                       '{% if online_meeting_password %} Mot de passe : [online_meeting_password]{% endif %}')
 
 SMS: dict[str, str] = {
-    'client_created': '[company_name] : votre rendez-vous en ligne [service_name] avec [provider_name] est confirmé '
+    'client_created': '[company_name] : votre rendez-vous en ligne [service_name]' + _WITH_PROVIDER + ' est confirmé '
                       'pour le [start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
-    'client_rescheduled': '[company_name] : votre rendez-vous en ligne [service_name] avec [provider_name] est '
+    'client_rescheduled': '[company_name] : votre rendez-vous en ligne [service_name]' + _WITH_PROVIDER + ' est '
                           'déplacé au [start_time_short] ([timezone]). Votre lien reste valable. ' + _SMS_CLIENT_LINK,
-    'client_cancelled': '[company_name] : votre rendez-vous en ligne [service_name] avec [provider_name] du '
+    'client_cancelled': '[company_name] : votre rendez-vous en ligne [service_name]' + _WITH_PROVIDER + ' du '
                         '[start_time_short] ([timezone]) est annulé.',
-    'in_person_client': '[company_name] : votre rendez-vous [service_name] avec [provider_name] du [start_time_short] '
+    'in_person_client': '[company_name] : votre rendez-vous [service_name]' + _WITH_PROVIDER + ' du [start_time_short] '
                         '([timezone]) aura lieu en présentiel et non plus en ligne.',
-    'starting_client': '[company_name] : votre rendez-vous en ligne [service_name] avec [provider_name] commence '
+    'starting_client': '[company_name] : votre rendez-vous en ligne [service_name]' + _WITH_PROVIDER + ' commence '
                        'maintenant. ' + _SMS_CLIENT_LINK,
-    'reminder_client': '[company_name] : rappel de votre rendez-vous en ligne [service_name] avec [provider_name] le '
+    'reminder_client': '[company_name] : rappel de votre rendez-vous en ligne [service_name]' + _WITH_PROVIDER + ' le '
                        '[start_time_short] ([timezone]). ' + _SMS_CLIENT_LINK,
     'details_changed_client': '[company_name] : votre rendez-vous en ligne [service_name] du [start_time_short] '
                               '([timezone]) se tiendra dans une autre salle de réunion. Votre lien reste valable. '

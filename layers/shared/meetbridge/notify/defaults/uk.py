@@ -52,7 +52,7 @@ EMAIL: dict[str, tuple[str, str]] = {
     ),
     'starting_client': (
         'Зустріч починається: [service_name]',
-        _CLIENT_GREETING + '<p>Ваша онлайн-зустріч починається просто зараз.</p>' + f'<p>{_SERVICE}</p>'
+        _CLIENT_GREETING + '<p>Ваша онлайн-зустріч уже починається.</p>' + f'<p>{_SERVICE}</p>'
         + _CLIENT_JOIN + _ROOM_DETAILS + _CLIENT_FOOTER,
     ),
     'reminder_client': (
