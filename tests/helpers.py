@@ -164,12 +164,17 @@ def webhook_event(tenant_id: str, body: bytes, signature: str | None, source: st
                       {'source': source, 'tenant_id': tenant_id}, body, headers)
 
 
-def admin_event(method: str, tenant_id: str, rest: str, api_key: str | None, body: dict | None = None) -> dict:
+def admin_event(method: str, tenant_id: str, rest: str, api_key: str | None, body: dict | None = None,
+                query: dict | None = None) -> dict:
     headers = {'content-type': 'application/json'}
     if api_key is not None:
         headers['authorization'] = f'Bearer {api_key}'
-    return http_event(method, f'/v1/tenants/{tenant_id}/{rest}', '/v1/tenants/{tenant_id}/{proxy+}',
-                      {'tenant_id': tenant_id, 'proxy': rest}, json.dumps(body) if body is not None else None, headers)
+    event = http_event(method, f'/v1/tenants/{tenant_id}/{rest}', '/v1/tenants/{tenant_id}/{proxy+}',
+                       {'tenant_id': tenant_id, 'proxy': rest}, json.dumps(body) if body is not None else None, headers)
+    if query:
+        event['queryStringParameters'] = {name: str(value) for name, value in query.items()}
+        event['rawQueryString'] = urllib.parse.urlencode(query)
+    return event
 
 
 def join_event(token: str, method: str = 'GET', headers: dict | None = None) -> dict:

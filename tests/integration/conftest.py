@@ -162,3 +162,20 @@ def alert_receiver(monkeypatch):
     receiver.server.server_close()
     receiver.thread.join(timeout=5)
     assert not receiver.thread.is_alive()
+
+
+@pytest.fixture
+def dynamodb_calls(monkeypatch) -> list[str]:
+    """The DynamoDB operations made, by name (a list is served by Query alone, a notice's templates by one batch)."""
+    from botocore.client import BaseClient
+
+    calls = []
+    make_api_call = BaseClient._make_api_call
+
+    def recording(client, operation, params):
+        if client.meta.service_model.service_name == 'dynamodb':
+            calls.append(operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, '_make_api_call', recording)
+    return calls

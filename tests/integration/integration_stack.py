@@ -3,7 +3,6 @@
 import json
 import threading
 import traceback
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,11 +98,7 @@ class Stack:
         from helpers import admin_event, handler
 
         key = self.tenant.api_key if api_key == '' else api_key
-        event = admin_event(method, self.tenant.tenant_id, rest, key, body)
-        if query:
-            event['queryStringParameters'] = {name: str(value) for name, value in query.items()}
-            event['rawQueryString'] = urllib.parse.urlencode(query)
-        response = handler('admin')(event, self.context)
+        response = handler('admin')(admin_event(method, self.tenant.tenant_id, rest, key, body, query), self.context)
         return response['statusCode'], json.loads(response['body'] or 'null')
 
     def setup_online_service(self, url: str = 'https://meet.example.com/room', password: str | None = 'pw') -> None:

@@ -4,7 +4,6 @@ a receiver on loopback; retries, the dead-letter queue, replay, the deliveries l
 import io
 import json
 import time
-import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from bookings import booking_event
-from helpers import admin_event, handler, sqs_event
+from helpers import handler, sqs_event
 
 from meetbridge.logic import callbacks, dead_letters
 from meetbridge.security.signatures import SignatureError, verify_timestamped
@@ -42,11 +41,7 @@ def verify(secret: str, headers: dict, raw: bytes) -> None:
 
 
 def listed(stack, **query) -> tuple[int, dict]:
-    event = admin_event('GET', stack.tenant.tenant_id, 'callbacks/deliveries', stack.tenant.api_key)
-    event['queryStringParameters'] = {name: str(value) for name, value in query.items()} or None
-    event['rawQueryString'] = urllib.parse.urlencode(query)
-    response = handler('admin')(event, stack.context)
-    return response['statusCode'], json.loads(response['body'])
+    return stack.admin('GET', 'callbacks/deliveries', query=query)
 
 
 def deliveries(stack) -> list[dict]:

@@ -1,7 +1,6 @@
 """The tenant's general settings, and the lists of its services, providers and bookings."""
 
 import json
-import urllib.parse
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -21,30 +20,7 @@ def test_the_tenants_time_zone_is_utc_until_set_and_only_an_iana_name(stack):
 
 
 def _list(stack, rest: str, **query) -> tuple[int, dict]:
-    from helpers import admin_event, handler
-
-    event = admin_event('GET', stack.tenant.tenant_id, rest, stack.tenant.api_key)
-    event['queryStringParameters'] = {name: str(value) for name, value in query.items()} or None
-    event['rawQueryString'] = urllib.parse.urlencode(query)
-    response = handler('admin')(event, stack.context)
-    return response['statusCode'], json.loads(response['body'])
-
-
-@pytest.fixture
-def dynamodb_calls(monkeypatch) -> list[str]:
-    """The DynamoDB operations made, by name: a list is served by Query alone, never a Scan."""
-    from botocore.client import BaseClient
-
-    calls = []
-    make_api_call = BaseClient._make_api_call
-
-    def recording(client, operation, params):
-        if client.meta.service_model.service_name == 'dynamodb':
-            calls.append(operation)
-        return make_api_call(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, '_make_api_call', recording)
-    return calls
+    return stack.admin('GET', rest, query=query)
 
 
 def _every_page(stack, rest: str, limit: int, **filters) -> list[list[dict]]:

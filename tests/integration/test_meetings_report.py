@@ -18,9 +18,7 @@ START = datetime(2030, 5, 4, 9, 0, tzinfo=UTC)
 
 
 def _report(stack, accept: str | None = None, rest: str = 'reports/meetings', **query) -> tuple[int, dict, str]:
-    event = admin_event('GET', stack.tenant.tenant_id, rest, stack.tenant.api_key)
-    event['queryStringParameters'] = {name: str(value) for name, value in query.items()} or None
-    event['rawQueryString'] = urllib.parse.urlencode(query)
+    event = admin_event('GET', stack.tenant.tenant_id, rest, stack.tenant.api_key, query=query)
     if accept is not None:
         event['headers']['accept'] = accept
     response = handler('admin')(event, stack.context)

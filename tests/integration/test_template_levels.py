@@ -1,8 +1,6 @@
 """Templates per level (service+provider, service, provider, tenant), channel and locale, through the admin API;
 the notification settings; services' links_in_messages."""
 
-import json
-import urllib.parse
 from datetime import UTC, datetime
 
 import pytest
@@ -17,13 +15,7 @@ EMAIL = {'subject': 'Your [service_name]', 'body': '<p>Hello [client_name]: [onl
 
 
 def _call(stack, method: str, rest: str, body: dict | None = None, **query) -> tuple[int, dict | None]:
-    from helpers import admin_event, handler
-
-    event = admin_event(method, stack.tenant.tenant_id, rest, stack.tenant.api_key, body)
-    event['queryStringParameters'] = {name: str(value) for name, value in query.items()} or None
-    event['rawQueryString'] = urllib.parse.urlencode(query)
-    response = handler('admin')(event, stack.context)
-    return response['statusCode'], json.loads(response['body'] or 'null')
+    return stack.admin(method, rest, body, query=query)
 
 
 @pytest.fixture
@@ -39,22 +31,6 @@ def _contract_builtin(name: str, channel: str, locale: str):
     if locale not in locales.BUILTIN_LOCALES:
         return None
     return (f'Built-in {locale}' if channel == 'email' else None), f'Built-in {channel} {locale} [client_name]'
-
-
-@pytest.fixture
-def dynamodb_calls(monkeypatch) -> list[str]:
-    from botocore.client import BaseClient
-
-    calls = []
-    make_api_call = BaseClient._make_api_call
-
-    def recording(client, operation, params):
-        if client.meta.service_model.service_name == 'dynamodb':
-            calls.append(operation)
-        return make_api_call(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, '_make_api_call', recording)
-    return calls
 
 
 def test_a_template_is_set_read_and_removed_at_each_level(levels):
