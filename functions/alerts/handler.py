@@ -50,9 +50,6 @@ def queue_webhook_once(message: dict) -> dict:
 
 # SES refuses these for one address for good (an address it will not send to, an unverified recipient while the
 # account is in SES's sandbox): the other recipients and the webhook still get the alert.
-REFUSED_FOR_GOOD = ('MessageRejected', 'InvalidParameterValue')
-
-
 def deliver(tenant_id: str, message: dict) -> None:
     """The webhook is queued first: it does not depend on any address SES may refuse."""
     tenant = repository.get_tenant(tenant_id)
@@ -65,7 +62,7 @@ def deliver(tenant_id: str, message: dict) -> None:
                                'subject': mail.subject, 'html': mail.html})
         except ClientError as error:
             code = error.response['Error']['Code']
-            if code not in REFUSED_FOR_GOOD:
+            if code not in email.REFUSED_FOR_GOOD:
                 raise  # throttled or unavailable: the record is retried, what was sent is not sent again
             # Named by its place in the contacts, not its address.
             logger.warning('alert email refused for one recipient', extra={

@@ -27,11 +27,9 @@ SETTINGS = config.load(NotificationsSettings)
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # Keyed per message (notices.Message.dedupe_key), so a retry after a partial failure sends nothing twice.
 ONCE = idempotency.config(key='dedupe_key', expires_after_seconds=7 * 24 * 3600)
-# What SES or SNS refuse for good: retrying cannot change the answer.
 # The slowest answer a send may take (aws.MESSAGING: 2 attempts of 1 s to connect and 3 s to read) and a margin.
 SEND_RESERVE_MS = 10_000
-REFUSED_FOR_GOOD = frozenset({'MessageRejected', 'MailFromDomainNotVerified', 'MailFromDomainNotVerifiedException',
-                              'InvalidParameter', 'InvalidParameterValue', 'AuthorizationError'})
+REFUSED_FOR_GOOD = email.REFUSED_FOR_GOOD | sms.REFUSED_FOR_GOOD
 
 
 @idempotent_function(data_keyword_argument='message', config=ONCE, persistence_store=idempotency.store())

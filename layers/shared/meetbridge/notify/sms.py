@@ -10,6 +10,9 @@ from typing import Literal
 
 from meetbridge import aws
 from meetbridge.config import SmsSettings, settings
+
+# What SNS refuses for good: sending again cannot change the answer.
+REFUSED_FOR_GOOD = frozenset({'InvalidParameter', 'InvalidParameterValue', 'AuthorizationError'})
 from meetbridge.domain.model import E164_PATTERN
 
 _E164 = re.compile(E164_PATTERN)
