@@ -40,7 +40,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,8 +103,6 @@ class Load:
     def drive(self, actions: list[Action]) -> None:
         """Sends each action when it is due, never waiting for an answer (open loop)."""
         started_wall, started = datetime.now(UTC), time.monotonic()
-        # A reschedule or cancel carries the booking as it is then: its zone is the creation's.
-        zones = {action.booking: action.timezone for action in actions if action.kind == 'create'}
         futures = []
         for action in actions:
             delay = started + action.at - time.monotonic()
@@ -114,8 +112,6 @@ class Load:
             if action.kind == 'click':
                 futures.append(self.pool.submit(self.click, action.booking))
                 continue
-            action = Action(action.at, action.kind, action.booking, action.version, action.session,
-                            action.hours_ahead, zones[action.booking])
             futures.append(self.pool.submit(self.send, self.body(action, started_wall), due))
         deadline = time.monotonic() + REQUEST_TIMEOUT * 2
         for future in futures:
@@ -358,7 +354,7 @@ def report(load: Load, actions: list[Action], info: dict, usage: dict, sqs, dead
     _percentiles("generator's own lag (s)", results.lag_seconds)
     print('errors: ' + (', '.join(f'{kind} {count}' for kind, count in sorted(results.errors.items())) or 'none'))
     print('join-link clicks: ' + (', '.join(f'{kind} {count}' for kind, count in sorted(results.clicks.items())) or 'none'))
-    print(f'dead-letter queues: ' + (', '.join(f'{name} {depth}' for name, depth in depths.items() if depth) or 'empty'))
+    print('dead-letter queues: ' + (', '.join(f'{name} {depth}' for name, depth in depths.items() if depth) or 'empty'))
     print(f'nothing lost: {"PASS" if verdict.ok else "FAIL"} ({len(expected)} bookings: '
           + ', '.join(f'{outcome} {count}' for outcome, count in sorted(verdict.outcomes.items())) + ')')
     for failure in verdict.failures[:20]:

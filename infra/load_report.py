@@ -21,7 +21,7 @@ class Action:
     version: int = 1  # the booking's version at its source (booking.version)
     session: int | None = None  # a class session's number in the run
     hours_ahead: int = 0  # the booking starts this many hours after the run's start (moved +1 h by a reschedule)
-    timezone: str = 'UTC'
+    timezone: str = 'UTC'  # the booking's and its client's
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ def plan(mix: Mix, seed: int) -> list[Action]:
     created: list[tuple[float, int]] = []  # (sent at, number) of single bookings neither cancelled nor too new
     versions: dict[int, int] = {}
     hours: dict[int, int] = {}
+    zones: dict[int, str] = {}
     bookings = 0
     for tick in range(int(mix.rate * mix.duration)):
         at = tick / mix.rate
@@ -52,15 +53,17 @@ def plan(mix: Mix, seed: int) -> list[Action]:
             versions[number] += 1
             if draw < mix.reschedule_share:
                 hours[number] += 1
-                actions.append(Action(at, 'reschedule', number, versions[number], hours_ahead=hours[number]))
+                actions.append(Action(at, 'reschedule', number, versions[number], hours_ahead=hours[number],
+                                      timezone=zones[number]))
             else:
                 created.remove(next(entry for entry in created if entry[1] == number))
-                actions.append(Action(at, 'cancel', number, versions[number], hours_ahead=hours[number]))
+                actions.append(Action(at, 'cancel', number, versions[number], hours_ahead=hours[number],
+                                      timezone=zones[number]))
         else:
             number, bookings = bookings, bookings + 1
-            versions[number], hours[number] = 1, rng.randint(2, 8)
+            versions[number], hours[number], zones[number] = 1, rng.randint(2, 8), rng.choice(ZONES)
             created.append((at, number))
-            actions.append(Action(at, 'create', number, hours_ahead=hours[number], timezone=rng.choice(ZONES)))
+            actions.append(Action(at, 'create', number, hours_ahead=hours[number], timezone=zones[number]))
         if bookings and rng.random() < mix.click_share:
             actions.append(Action(at + 0.5 / mix.rate, 'click', rng.randrange(bookings)))
     session = 0
