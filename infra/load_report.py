@@ -145,30 +145,35 @@ def check(expected: dict[str, Expected], found: dict[str, dict | None], created_
     return verdict
 
 
-# What the profile's own time is spent in, by the file of the innermost frame (first match wins).
+# What the profile's own time is spent in, by the file of the innermost frame (first match wins). py-spy names
+# files relative to their sys.path entry (``moto/core/responses.py``).
 CATEGORIES = (
-    ('moto', ('/moto/',)),
-    ('werkzeug', ('/werkzeug/', 'socketserver.py', 'http/server.py')),
-    ('botocore', ('/botocore/', '/boto3/', '/urllib3/', '/s3transfer/')),
-    ('jinja2/pydantic/powertools', ('/jinja2/', '/pydantic', '/aws_lambda_powertools/', '/pynamodb/', '/markupsafe/')),
-    ('meetbridge', ('/meetbridge/', '/functions/', '/infra/')),
+    ('moto', ('moto/',)),
+    ('werkzeug', ('werkzeug/', 'socketserver.py', 'http/server.py')),
+    ('botocore', ('botocore/', 'boto3/', 'urllib3/', 's3transfer/')),
+    ('jinja2/pydantic/powertools', ('jinja2/', 'pydantic/', 'pydantic_core/', 'aws_lambda_powertools/', 'pynamodb/',
+                                    'markupsafe/')),
+    ('meetbridge', ('meetbridge/', 'functions/')),
+    ('local stack (infra/local)', ('infra/local/',)),
 )
 
 
 def category(frame: str) -> str:
-    return next((name for name, marks in CATEGORIES if any(mark in frame for mark in marks)), 'other')
+    where = '/' + frame.rpartition(' (')[2]
+    return next((name for name, marks in CATEGORIES if any('/' + mark in where for mark in marks)), 'other')
 
 
 def own_time(collapsed: list[str]) -> tuple[Counter, Counter]:
     """py-spy's raw (collapsed) stacks, ``frame;frame;...;leaf count`` a line: samples by category and by leaf
-    frame of their innermost frame."""
+    frame of their innermost frame. A stack of processes only (``process <pid>:"<command>"``, no Python frame)
+    is left out."""
     by_category: Counter = Counter()
     by_frame: Counter = Counter()
     for line in collapsed:
         stack, _, count = line.rstrip().rpartition(' ')
-        if not stack or not count.isdigit():
-            continue
         leaf = stack.rsplit(';', 1)[-1]
+        if not stack or not count.isdigit() or leaf.startswith('process '):
+            continue
         by_category[category(leaf)] += int(count)
         by_frame[leaf] += int(count)
     return by_category, by_frame

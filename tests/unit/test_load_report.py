@@ -94,16 +94,19 @@ def test_check_fails_on_a_missing_booking_a_waiting_one_a_duplicate_email_and_a_
 
 def test_own_time_sorts_the_innermost_frames_into_categories():
     collapsed = [
-        'process 1;serve (werkzeug/serving.py:1);dispatch (/x/moto/core/responses.py:2) 60',
-        'process 1;handler (/x/functions/webhook/handler.py:3);send (/x/botocore/endpoint.py:4) 25',
-        'process 2;render (/x/jinja2/environment.py:5) 10',
-        'process 2;handle (/x/meetbridge/logic/webhooks.py:6) 4',
-        'process 2;wait (threading.py:7) 1',
+        'process 1:"python -m infra.local";serve (werkzeug/serving.py:1);dispatch (moto/core/responses.py:2) 60',
+        'process 1:"python -m infra.local";handler (functions/webhook/handler.py:3);send (botocore/endpoint.py:4) 25',
+        'process 1:"python -m infra.local";process 2:"python worker.py";render (jinja2/environment.py:5) 10',
+        'process 2:"python worker.py";handle (meetbridge/logic/webhooks.py:6) 4',
+        'process 1:"python -m infra.local";count (infra/local/stack.py:7) 2',
+        'process 1:"python -m infra.local";wait (threading.py:8) 1',
+        'process 1:"python -m infra.local" 40',
         'not a line',
     ]
     by_category, by_frame = own_time(collapsed)
-    assert by_category == {'moto': 60, 'botocore': 25, 'jinja2/pydantic/powertools': 10, 'meetbridge': 4, 'other': 1}
-    assert by_frame.most_common(1) == [('dispatch (/x/moto/core/responses.py:2)', 60)]
+    assert by_category == {'moto': 60, 'botocore': 25, 'jinja2/pydantic/powertools': 10, 'meetbridge': 4,
+                           'local stack (infra/local)': 2, 'other': 1}
+    assert by_frame.most_common(1) == [('dispatch (moto/core/responses.py:2)', 60)]
 
 
 def test_the_cost_of_known_counts():
