@@ -420,10 +420,10 @@ def print_usage(usage: dict, bookings: int, emails: int) -> None:
 
 
 def start_profilers(pid: int, out: Path) -> list[subprocess.Popen]:
-    """py-spy on the stack and its workers: a flame graph and raw stacks. It pauses a process for each sample (50 a
-    second), which is what lets it leave out threads that wait (--nonblocking cannot tell them apart)."""
+    """py-spy on the stack and its workers, without pausing them (--nonblocking; paused, the stack's own process
+    went unsampled here): a flame graph and raw stacks."""
     spy = shutil.which('py-spy') or str(Path(sys.executable).with_name('py-spy'))
-    return [subprocess.Popen([spy, 'record', '--pid', str(pid), '--subprocesses', '--rate', '50',
+    return [subprocess.Popen([spy, 'record', '--pid', str(pid), '--subprocesses', '--nonblocking', '--rate', '50',
                               '--format', fmt, '--output', str(out / name)],
                              stdout=subprocess.DEVNULL, stderr=open(out / f'{name}.log', 'wb'), start_new_session=True)
             for fmt, name in (('flamegraph', 'profile.svg'), ('raw', 'profile.txt'))]
@@ -448,13 +448,15 @@ def print_profile(out: Path) -> None:
         print(f'\nno profile written (see {out}/profile.txt.log)')
         return
     by_category, by_frame = load_report.own_time(raw.read_text().splitlines())
-    total = sum(by_category.values()) or 1
-    print(f'\nwhere the CPU time went (own time, {total} samples; {out / "profile.svg"}):')
+    idle = by_category.pop(load_report.IDLE, 0)
+    busy = sum(by_category.values()) or 1
+    print(f'\nwhere the CPU time went (own time of {busy} busy samples; {idle} more in waiting frames; '
+          f'{out / "profile.svg"}):')
     for name, samples in by_category.most_common():
-        print(f'  {name:<30}{samples / total:>7.1%}')
-    print('top frames by own time:')
-    for frame, samples in by_frame.most_common(15):
-        print(f'  {samples / total:>6.1%}  {frame[:110]}')
+        print(f'  {name:<30}{samples / busy:>7.1%}')
+    print('top busy frames by own time:')
+    for frame, samples in [(f, n) for f, n in by_frame.most_common() if load_report.category(f) != load_report.IDLE][:15]:
+        print(f'  {samples / busy:>6.1%}  {frame[:110]}')
 
 
 def main() -> int:

@@ -158,8 +158,17 @@ CATEGORIES = (
 )
 
 
+# Leaf functions that wait rather than run (py-spy's --nonblocking sampling cannot tell an idle thread from a busy
+# one): a blocking call's Python caller, or the call itself.
+WAITING = ('select', 'poll', 'readinto', 'recv', 'recv_into', 'accept', 'wait', 'sleep', 'acquire', '_exit_with_parent')
+IDLE = 'waiting (idle threads)'
+
+
 def category(frame: str) -> str:
-    where = '/' + frame.rpartition(' (')[2]
+    function, _, where = frame.rpartition(' (')
+    if function.rsplit('.', 1)[-1] in WAITING:
+        return IDLE
+    where = '/' + where
     return next((name for name, marks in CATEGORIES if any('/' + mark in where for mark in marks)), 'other')
 
 

@@ -99,13 +99,15 @@ def test_own_time_sorts_the_innermost_frames_into_categories():
         'process 1:"python -m infra.local";process 2:"python worker.py";render (jinja2/environment.py:5) 10',
         'process 2:"python worker.py";handle (meetbridge/logic/webhooks.py:6) 4',
         'process 1:"python -m infra.local";count (infra/local/stack.py:7) 2',
-        'process 1:"python -m infra.local";wait (threading.py:8) 1',
+        'process 1:"python -m infra.local";Condition.wait (threading.py:8) 1',
+        'process 1:"python -m infra.local";serve (socketserver.py:9);_PollLikeSelector.select (selectors.py:10) 7',
+        'process 1:"python -m infra.local";shrink (json/decoder.py:11) 3',
         'process 1:"python -m infra.local" 40',
         'not a line',
     ]
     by_category, by_frame = own_time(collapsed)
     assert by_category == {'moto': 60, 'botocore': 25, 'jinja2/pydantic/powertools': 10, 'meetbridge': 4,
-                           'local stack (infra/local)': 2, 'other': 1}
+                           'local stack (infra/local)': 2, 'other': 3, 'waiting (idle threads)': 8}
     assert by_frame.most_common(1) == [('dispatch (moto/core/responses.py:2)', 60)]
 
 
