@@ -188,7 +188,7 @@ class Worker:
                          f"REPORT RequestId: {request_id}\tDuration: {self.fn.timeout * 1000:.2f} ms\t"
                          f"Billed Duration: {self.fn.timeout * 1000} ms\tMemory Size: {self.fn.memory} MB\tStatus: timeout"):
                 self.fn.console.info("%s %s", request_id, line)
-            self.fn.count_report(line)
+            self.fn.count_report(line)  # the last line, the REPORT
             raise FunctionError({"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"})
         self._wait_logged(request_id)
         if "error" in answer:
