@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import select
 import subprocess
 import sys
@@ -56,6 +57,10 @@ class FunctionEvent:
     type: str
     properties: dict[str, Any]
 
+
+# What Lambda bills, read from REPORT and INIT_REPORT lines (GET /_local/usage).
+_BILLED = re.compile(r"Billed Duration: (\d+) ms")
+_INIT = re.compile(r"Init Duration: ([\d.]+) ms")
 
 # What the console's prefix (function, request id, time) already says, left out of Powertools' JSON lines.
 _SAID_BY_PREFIX = {"level", "message", "timestamp", "service", "cold_start", "function_name", "function_memory_size",
@@ -183,6 +188,7 @@ class Worker:
                          f"REPORT RequestId: {request_id}\tDuration: {self.fn.timeout * 1000:.2f} ms\t"
                          f"Billed Duration: {self.fn.timeout * 1000} ms\tMemory Size: {self.fn.memory} MB\tStatus: timeout"):
                 self.fn.console.info("%s %s", request_id, line)
+            self.fn.count_report(line)  # the last line, the REPORT
             raise FunctionError({"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"})
         self._wait_logged(request_id)
         if "error" in answer:
@@ -228,6 +234,7 @@ class Worker:
             else:
                 self.fn.console.info("%s %s", self.request_id or "init", readable(line))
             if line.startswith(("REPORT RequestId: ", "INIT_REPORT ")):
+                self.fn.count_report(line)
                 with self._logged:
                     self._reported = self.request_id or "init"
                     self._logged.notify_all()
@@ -300,6 +307,8 @@ class LocalFunction:
         self.cold_starts = 0
         self.invocations = 0
         self.last_init_ms: float | None = None
+        self.billed_ms = 0  # summed from the REPORT lines, as Lambda bills them
+        self.init_ms = 0.0
 
     def __repr__(self) -> str:
         return f"<LocalFunction {self.logical_id} {self.module_name}>"
@@ -412,6 +421,21 @@ class LocalFunction:
                 "cold_starts": self.cold_starts, "invocations": self.invocations,
                 "last_init_ms": self.last_init_ms, "pids": sorted(w.pid for w in alive),
             }
+
+    def count_report(self, line: str) -> None:
+        billed, init = _BILLED.search(line), _INIT.search(line)
+        with self._lock:
+            self.billed_ms += int(billed.group(1)) if billed else 0
+            self.init_ms += float(init.group(1)) if init else 0.0
+
+    def usage(self, *, reset: bool = False) -> dict[str, Any]:
+        """What AWS would bill for this function since the last reset (GET and POST /_local/usage)."""
+        with self._lock:
+            counted = {"invocations": self.invocations, "billed_ms": self.billed_ms,
+                       "init_ms": round(self.init_ms, 2), "memory_mb": self.memory}
+            if reset:
+                self.invocations, self.billed_ms, self.init_ms = 0, 0, 0.0
+        return counted
 
     def stop_workers(self, deadline: float) -> None:
         """Every worker ends: stdin closed, then killed if still running at ``deadline``."""

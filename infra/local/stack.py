@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # POST here + a function's logical id fires its rate(...) schedules now (dev only).
 SCHEDULES_PATH = "/_local/schedules/"
+USAGE_PATH = "/_local/usage"
+USAGE_RESET_PATH = "/_local/usage/reset"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -123,8 +126,9 @@ class LocalStack:
                 [],
                 port=opts.port,
                 local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
-                                 "/_local/health": self._health, room.PATH: room.endpoint},
-                local_actions={SCHEDULES_PATH: self._run_schedule, outbox.SMS_REPLY_PATH: outbox.sms_reply},
+                                 "/_local/health": self._health, USAGE_PATH: self._usage, room.PATH: room.endpoint},
+                local_actions={SCHEDULES_PATH: self._run_schedule, outbox.SMS_REPLY_PATH: outbox.sms_reply,
+                               USAGE_RESET_PATH: self._reset_usage},
             )
         except OSError as exc:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
@@ -259,6 +263,30 @@ class LocalStack:
         }
         return 200, {"content-type": "application/json"}, json.dumps(body).encode()
 
+    def usage(self, *, reset: bool = False) -> dict[str, Any]:
+        """The AWS requests by caller (a function's logical id, or ``stack`` for the stack's own and any other
+        key) and operation, and per function what Lambda bills; ``reset`` zeroes them as they are read."""
+        functions = {fn.logical_id: fn.usage(reset=reset) for fn in self.functions}
+        counted = dict(self.aws_requests)
+        if reset:
+            self.aws_requests.subtract(counted)  # not clear(): a request counted meanwhile stays counted
+        callers = {fn.credentials()["AWS_ACCESS_KEY_ID"]: fn.logical_id for fn in self.functions}
+        requests: dict[str, Counter[str]] = {}
+        for (key, operation), count in counted.items():
+            if count:
+                requests.setdefault(callers.get(key, "stack"), Counter())[operation] += count
+        return {"aws_requests": {caller: dict(sorted(ops.items())) for caller, ops in sorted(requests.items())},
+                "functions": functions}
+
+    def _usage(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"content-type": "application/json"}, json.dumps(self.usage()).encode()
+
+    def _reset_usage(self, rest: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """POST /_local/usage/reset: zeroes the counters (a load run measures its own traffic); answers what they held."""
+        if rest:
+            return 404, {"content-type": "application/json"}, json.dumps({"message": "Not Found"}).encode()
+        return 200, {"content-type": "application/json"}, json.dumps(self.usage(reset=True)).encode()
+
     def _write_state(self) -> dict[str, Any]:
         assert self.gateway is not None and self.provisioner is not None
         state_dir = self.options.state_dir.resolve()
@@ -366,16 +394,39 @@ class LocalStack:
 
 
 def _count(requests: Counter[tuple[str, str]], environ: dict[str, Any]) -> None:
-    """One request more for its caller and operation; a DynamoDB transaction also counts its items
-    (``<operation> items``), which DynamoDB bills one by one."""
-    credential = re.search(r"Credential=([^/,\s]+)", environ.get("HTTP_AUTHORIZATION", ""))
-    caller = credential.group(1) if credential else ""
-    operation = environ.get("HTTP_X_AMZ_TARGET") or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    """One request more for its caller and operation; what AWS bills per item is counted too
+    (``<operation> items``): a DynamoDB transaction's and batch's items, and PutEvents' entries.
+
+    The operation is the JSON protocols' ``X-Amz-Target``, the query protocols' (SES, SNS, STS)
+    ``<service>.<Action>``, or the REST protocols' ``<service> <method> /<first path segment>`` (Scheduler:
+    ``scheduler POST /schedules``), the service being the signature's."""
+    credential = re.search(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    caller, service = credential.groups() if credential else ("", "")
+    operation = environ.get("HTTP_X_AMZ_TARGET")
+    if not operation and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        action = urllib.parse.parse_qs(_body(environ).decode(errors="replace")).get("Action")
+        operation = f"{service}.{action[0]}" if action else None
+    if not operation:
+        segment = (environ.get("PATH_INFO") or "/").lstrip("/").split("/", 1)[0]
+        operation = f"{service} {environ.get('REQUEST_METHOD')} /{segment}".lstrip()
     requests[caller, operation] += 1
+    items = None
     if operation.startswith("DynamoDB_") and operation.endswith(("TransactWriteItems", "TransactGetItems")):
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(body)
-        requests[caller, f"{operation} items"] += len(json.loads(body).get("TransactItems", []))
+        items = len(json.loads(_body(environ)).get("TransactItems", []))
+    elif operation.startswith("DynamoDB_") and operation.endswith(("BatchGetItem", "BatchWriteItem")):
+        tables = json.loads(_body(environ)).get("RequestItems", {}).values()
+        items = sum(len(table["Keys"]) if isinstance(table, dict) else len(table) for table in tables)
+    elif operation == "AWSEvents.PutEvents":
+        items = len(json.loads(_body(environ)).get("Entries", []))
+    if items is not None:
+        requests[caller, f"{operation} items"] += items
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    """The request's body, left in place for moto."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def atomic_moto_server(port: int, requests: Counter[tuple[str, str]]) -> Any:
