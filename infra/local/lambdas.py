@@ -34,7 +34,8 @@ WORKER_SCRIPT = str(Path(__file__).resolve().with_name("worker.py"))
 
 DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
-DEFAULT_MAX_WORKERS = 4
+# Per function: enough for every core to be busy while other workers wait on moto, and never fewer than 4.
+DEFAULT_MAX_WORKERS = max(4, 2 * (os.cpu_count() or 1))
 # Lambda gives an init phase 10 s (more time only by re-running it within the first invocation's Timeout).
 INIT_SECONDS = 10
 DEFAULT_RUNTIME = "python3.13"

@@ -254,8 +254,8 @@ class LocalStack:
         body = {
             "status": "ok",
             "functions": {fn.logical_id: fn.health() for fn in self.functions},
-            "pollers": [{"name": p.name, "alive": p.is_alive(), "busy": p.busy, "invocations": p.invocations}
-                        for p in self.pollers],
+            "pollers": [{"name": p.name, "alive": p.is_alive(), "busy": p.busy, "concurrency": p.concurrency,
+                         "invocations": p.invocations} for p in self.pollers],
             "scheduler": {"alive": bool(self.scheduler and self.scheduler.is_alive()),
                           "fired": self.scheduler.fired_count if self.scheduler else 0},
             "async_in_flight": self.invoker.active() if self.invoker else 0,
