@@ -474,13 +474,17 @@ class MotoServer:
                     if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
                         environ[key] = f"{environ[key]},{value}" if key in environ else value
                 answer: list[Any] = []
-                chunks = server.app(environ, lambda status, headers, exc_info=None: answer.extend((status, headers)))
                 try:
-                    payload = b"".join(chunks)
-                finally:
-                    if hasattr(chunks, "close"):
-                        chunks.close()
-                status, headers = answer
+                    chunks = server.app(environ, lambda status, headers, exc_info=None: answer.extend((status, headers)))
+                    try:
+                        payload = b"".join(chunks)
+                    finally:
+                        if hasattr(chunks, "close"):
+                            chunks.close()
+                    status, headers = answer
+                except Exception:  # noqa: BLE001 - as a WSGI server: a bare 500, which botocore retries
+                    log.exception("moto failed on %s %s", self.command, path)
+                    status, headers, payload = "500 Internal Server Error", [], b""
                 lines = [f"{self.protocol_version} {status}"]
                 lines += [f"{name}: {value}" for name, value in headers if name.lower() not in _HOP_BY_HOP]
                 lines.append(f"Content-Length: {len(payload)}")
