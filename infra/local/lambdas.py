@@ -35,12 +35,17 @@ WORKER_SCRIPT = str(Path(__file__).resolve().with_name("worker.py"))
 
 DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
-DEFAULT_MAX_WORKERS = 4
+# Per function: enough for every core to be busy while other workers wait on moto, and never fewer than 4.
+DEFAULT_MAX_WORKERS = max(4, 2 * (os.cpu_count() or 1))
 # Lambda gives an init phase 10 s (more time only by re-running it within the first invocation's Timeout).
 INIT_SECONDS = 10
 DEFAULT_RUNTIME = "python3.13"
 # What a Lambda execution environment has besides the function's own variables (no AWS_* from here).
 _BASIC_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+
+
+class TooManyRequests(Exception):
+    """The function cannot take an invocation soon: every worker busy and the waiting line full (Lambda's 429)."""
 
 
 class FunctionError(Exception):
@@ -303,6 +308,7 @@ class LocalFunction:
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._starting = 0
+        self._waiting = 0  # invocations waiting for a worker
         self._lock = threading.Condition()
         self.cold_starts = 0
         self.invocations = 0
@@ -355,17 +361,23 @@ class LocalFunction:
 
     # --- invocation ------------------------------------------------------------------------------
 
-    def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
-        """Synchronous invocation: the result, or FunctionError with the runtime's error payload."""
+    def invoke(self, event: Any, *, request_id: str | None = None, max_waiting: int | None = None) -> Any:
+        """Synchronous invocation: the result, or FunctionError with the runtime's error payload.
+
+        With ``max_waiting``, TooManyRequests when no worker is free or can start and that many
+        invocations already wait for one: the caller refuses at once rather than queue without end."""
         request_id = request_id or str(uuid.uuid4())
-        worker = self._acquire()
+        worker = self._acquire(max_waiting)
         try:
             return worker.invoke(event, request_id)
         finally:
             self._release(worker)
 
-    def _acquire(self) -> Worker:
+    def _acquire(self, max_waiting: int | None = None) -> Worker:
         with self._lock:
+            if (max_waiting is not None and not self._idle and self._waiting >= max_waiting
+                    and len(self._workers) + self._starting >= self.max_workers):
+                raise TooManyRequests(self.logical_id)
             self.invocations += 1
             while True:
                 while self._idle:
@@ -377,7 +389,11 @@ class LocalFunction:
                 if len(self._workers) + self._starting < self.max_workers:
                     self._starting += 1
                     break
-                self._lock.wait()
+                self._waiting += 1
+                try:
+                    self._lock.wait()
+                finally:
+                    self._waiting -= 1
         started = None
         try:
             started = Worker(self)
