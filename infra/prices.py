@@ -21,6 +21,11 @@ DYNAMODB_READ_UNIT = 0.125 / 1e6
 KMS_REQUEST = 0.03 / 10_000
 # https://aws.amazon.com/ses/pricing/ : outbound email, stated apart from the per-booking target.
 SES_EMAIL = 0.10 / 1000
+# https://aws.amazon.com/end-user-messaging/pricing/ (SNS SMS is delivered and billed by AWS End User Messaging,
+# https://docs.aws.amazon.com/sns/latest/dg/sns-mobile-phone-number-as-subscriber.html): an outbound SMS part to
+# the United States, the base price before the carriers' fees (which vary by carrier and origination id); not
+# confirmed against the page in this run. Stated apart from the per-booking target, as email is.
+SMS_US_MESSAGE = 0.00581
 # https://aws.amazon.com/secrets-manager/pricing/ : API calls.
 SECRETS_MANAGER_REQUEST = 0.05 / 10_000
 
