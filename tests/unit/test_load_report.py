@@ -2,6 +2,8 @@
 categories and the cost arithmetic."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -289,6 +291,7 @@ def test_the_stack_dies_with_the_load_generator_even_when_it_is_killed():
         "child = subprocess.Popen(['sleep', '60'], preexec_fn=_dies_with_parent(os.getpid()))\n"
         'print(child.pid, flush=True)\n'
         'time.sleep(60)\n')], cwd=Path(load.__file__).parents[1], stdout=subprocess.PIPE, text=True)
+    child = None
     try:
         child = int(parent.stdout.readline())
         assert not _gone(child)
@@ -299,3 +302,5 @@ def test_the_stack_dies_with_the_load_generator_even_when_it_is_killed():
         parent.kill()
         parent.wait(10)
         parent.stdout.close()
+        if child is not None and not _gone(child):
+            os.kill(child, signal.SIGKILL)
