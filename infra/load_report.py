@@ -1,9 +1,11 @@
 """The pure parts of `make load` (`infra/load.py`): the traffic plan, percentiles, the nothing-lost check, the
 profile's categories, and what the counted AWS requests cost."""
 
+import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from infra import prices
 
@@ -33,6 +35,11 @@ class Mix:
     click_share: float = 0.20  # a join-link click after this share of the webhooks
     class_every: float = 20.0  # a class burst every this many seconds
     class_size: int = 30  # bookings of one session within one second
+
+
+# CI's preset (`--smoke`): 3/s for 4 s and a class of 5; its seed plans at least one reschedule and one cancel.
+SMOKE = Mix(rate=3.0, duration=4.0, class_every=4.0, class_size=5)
+SMOKE_SEED = 17
 
 
 def plan(mix: Mix, seed: int) -> list[Action]:
@@ -88,17 +95,59 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def booking_id(run: str, number: int) -> str:
+    return f'bk-{run}-{number}'
+
+
+def event_id(run: str, action: Action) -> str:
+    return f'evt-{run}-{action.booking}-{action.version}-{action.kind}'
+
+
+def booking_start(started: datetime, action: Action) -> datetime:
+    """When the action's booking starts: ``hours_ahead`` after the run's start, on the minute."""
+    return (started + timedelta(hours=action.hours_ahead)).replace(second=0, microsecond=0)
+
+
 @dataclass(frozen=True)
 class Expected:
-    """What a booking of the run should end as: cancelled or not, and its meeting's key."""
+    """What a booking of the run should end as."""
 
-    cancelled: bool
     meeting_key: str
+    start: datetime  # of its last accepted creation or reschedule
+    cancelled: bool = False
+    not_accepted: str | None = None  # its first webhook never answered 2xx, and its final answer
+
+
+ACCEPTED = 'accepted'
+# What the local stack counts besides the requests themselves (`infra/local/stack.py` `_count`).
+COUNTED_PARTS = (' items', ' consistent', ' write units', ' written bytes')
+
+
+def expect(actions: list[Action], run: str, answers: dict[str, str], started: datetime) -> dict[str, Expected]:
+    """Every booking the plan creates, with what its accepted webhooks make of it. ``answers``: each webhook's
+    final answer by event id (``ACCEPTED``, or an error kind: a 4xx, giving up after timeouts; none: not sent)."""
+    expected: dict[str, Expected] = {}
+    for action in actions:
+        if action.kind == 'click':
+            continue
+        number = booking_id(run, action.booking)
+        answer = answers.get(event_id(run, action), 'not sent')
+        refused = None if answer == ACCEPTED else f'{action.kind} v{action.version}: {answer}'
+        if action.kind == 'create':
+            key = f'session:class-{run}-{action.session}' if action.session is not None else f'booking:{number}'
+            expected[number] = Expected(key, booking_start(started, action), not_accepted=refused)
+        elif refused:
+            expected[number] = replace(expected[number], not_accepted=expected[number].not_accepted or refused)
+        elif action.kind == 'reschedule':
+            expected[number] = replace(expected[number], start=booking_start(started, action))
+        else:
+            expected[number] = replace(expected[number], cancelled=True)
+    return expected
 
 
 @dataclass
 class Verdict:
-    outcomes: Counter = field(default_factory=Counter)  # meeting, cancelled, problem, dead letter, lost
+    outcomes: Counter = field(default_factory=Counter)  # meeting, cancelled, problem, dead letter, not accepted, lost
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -109,40 +158,87 @@ class Verdict:
 WAITING_PROBLEM = 'waiting for its meeting to be made'  # meetbridge.logic.waiting.RECEIVED: not an outcome yet
 
 
-def check(expected: dict[str, Expected], found: dict[str, dict | None], created_emails: Counter,
-          dead_letters: set[str]) -> Verdict:
-    """Every booking ended in a meeting (or its cancellation), a recorded problem, or a dead letter, and nothing
-    was duplicated: one meeting of the expected key, one creation email to the client at most (exactly one for
-    a booking with a meeting).
+def check(expected: dict[str, Expected], found: dict[str, dict | None], created_emails: dict[str, list[str]],
+          dead_letters: set[str], *, strict: bool = False) -> Verdict:
+    """Every planned booking was accepted and ended in a meeting at the expected start (or its cancellation), a
+    recorded problem, or a dead letter, and nothing was duplicated: one meeting of the expected key, one creation
+    email to the client at most (exactly one, holding the booking's own join link, for a booking with a meeting).
+    ``strict`` (the smoke's demo tenant, where every booking gets a meeting): only a meeting or a cancellation.
 
-    ``found``: the booking API's answer per booking id (None: 404); ``created_emails``: the client's creation
-    emails per booking id; ``dead_letters``: booking ids named by a message in a dead-letter queue."""
+    ``found``: the booking API's answer per booking id (None: 404); ``created_emails``: the texts of the client's
+    creation emails per booking id; ``dead_letters``: booking ids each named by a message in a dead-letter queue."""
     verdict = Verdict()
-    for booking_id, wanted in sorted(expected.items()):
-        answer = found.get(booking_id)
+    if not expected:
+        verdict.failures.append('no booking was planned: nothing to check')
+    for number, wanted in sorted(expected.items()):
+        answer = found.get(number)
         booking = (answer or {}).get('booking') or {}
         meeting = (answer or {}).get('meeting')
-        emails = created_emails.get(booking_id, 0)
-        if emails > 1:
-            verdict.failures.append(f'{booking_id}: {emails} creation emails')
+        emails = created_emails.get(number, [])
+        if len(emails) > 1:
+            verdict.failures.append(f'{number}: {len(emails)} creation emails')
         if meeting and meeting.get('key') != wanted.meeting_key:
-            verdict.failures.append(f'{booking_id}: meeting {meeting.get("key")}, expected {wanted.meeting_key}')
+            verdict.failures.append(f'{number}: meeting {meeting.get("key")}, expected {wanted.meeting_key}')
+        if wanted.not_accepted:  # processed or not, it is a failure; what it made is checked above for duplicates
+            verdict.outcomes['not accepted'] += 1
+            verdict.failures.append(f'{number}: never accepted ({wanted.not_accepted})')
+            continue
+        # A cancelled booking's time is moot: a reschedule that arrives after its cancel is ignored, as it should be.
+        if not wanted.cancelled and booking.get('start') and _instant(booking['start']) != wanted.start:
+            verdict.failures.append(f'{number}: starts {booking["start"]}, expected {wanted.start:%Y-%m-%dT%H:%M:%SZ}')
         problem = booking.get('problem')
         if wanted.cancelled and booking.get('status') == 'cancelled':
-            verdict.outcomes['cancelled'] += 1
+            outcome = 'cancelled'
         elif not wanted.cancelled and booking.get('status') == 'active' and meeting:
-            verdict.outcomes['meeting'] += 1
-            if emails != 1:
-                verdict.failures.append(f'{booking_id}: a meeting and {emails} creation emails')
+            outcome = 'meeting'
+            links = list(((answer or {}).get('links') or {}).get('clients', {}).values())
+            if len(emails) != 1:
+                verdict.failures.append(f'{number}: a meeting and {len(emails)} creation emails')
+            elif not links or not any(link in emails[0] for link in links):
+                verdict.failures.append(f'{number}: its client email lacks its join link')
         elif problem and problem != WAITING_PROBLEM and not wanted.cancelled:
-            verdict.outcomes['problem'] += 1
-        elif booking_id in dead_letters:
-            verdict.outcomes['dead letter'] += 1
+            outcome = 'problem'
+        elif number in dead_letters:
+            outcome = 'dead letter'
         else:
-            verdict.outcomes['lost'] += 1
+            outcome = 'lost'
             state = 'not found' if answer is None else f'status {booking.get("status")}, problem {problem!r}'
-            verdict.failures.append(f'{booking_id}: lost ({state}{", cancel not applied" if wanted.cancelled else ""})')
+            verdict.failures.append(f'{number}: lost ({state}{", cancel not applied" if wanted.cancelled else ""})')
+        verdict.outcomes[outcome] += 1
+        if strict and outcome in ('problem', 'dead letter'):
+            verdict.failures.append(f'{number}: {outcome} ({problem or "in a dead-letter queue"}); the smoke wants '
+                                    'a meeting or a cancellation')
     return verdict
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace('Z', '+00:00'))
+
+
+def dead_letter_booking(body: str, run: str) -> str | None:
+    """The one booking of the run a dead-letter message is about, by its fields (an EventBridge event's
+    ``detail``, a scheduler's or a function's payload): ``booking_id``, or ``booking.id``; None when it names none
+    of this run's bookings."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    for part in (message, message.get('detail') if isinstance(message, dict) else None):
+        if not isinstance(part, dict):
+            continue
+        booking = part.get('booking')
+        named = part.get('booking_id') or (booking.get('id') if isinstance(booking, dict) else None)
+        if isinstance(named, str) and named.startswith(f'bk-{run}-'):
+            return named
+    return None
+
+
+def end_to_end_rate(completed: int, first_due: float | None, last_email: float | None) -> float:
+    """Bookings a second end to end: completed bookings over the time from the first webhook due to the last
+    client email."""
+    if not completed or first_due is None or last_email is None or last_email <= first_due:
+        return float('nan')
+    return completed / (last_email - first_due)
 
 
 # What the profile's own time is spent in, by the file of the innermost frame (first match wins). py-spy names
@@ -188,32 +284,54 @@ def own_time(collapsed: list[str]) -> tuple[Counter, Counter]:
     return by_category, by_frame
 
 
-# Operations that stand for AWS's own work around the functions, not a request the account pays for: the local
-# stack's event source mappings poll SQS (billed), its scheduler reads schedules (not billed); the load
-# generator's own queue checks are not the system's.
-_UNBILLED_STACK_SQS = ('GetQueueAttributes', 'GetQueueUrl', 'ListQueues')
+# What an SQS event source mapping bills (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html): Lambda
+# long-polls each queue with 5 pollers at first, a poll returning after at most 20 s when the queue is empty. So a
+# mapping's receives are those that returned messages plus 5 empty long polls per 20 s per queue for the run's
+# duration, not the local stack's own 1 s polls; its deletes are counted as made.
+MAPPING_POLLERS = 5
+LONG_POLL_SECONDS = 20
+# The stack's own calls that stand for no billed request: its mappings' receives (billed by the rule above), its
+# scheduler's reads of schedules, the load generator's queue checks.
+_UNBILLED_STACK_SQS = ('ReceiveMessage', 'GetQueueAttributes', 'GetQueueUrl', 'ListQueues')
+# Reads of at most 4 KB (the written items are measured, `written bytes`): a strongly consistent read or query
+# page is 1 RRU, an eventually consistent one 1/2; a transaction's item 2 units; a batch's item 1/2 (eventually).
+_READS = ('GetItem', 'Query', 'Scan')
 
 
-def billed_units(usage: dict) -> dict[str, float]:
-    """What AWS bills for the counted usage (`GET /_local/usage`): units per price of `infra/prices.py`."""
+def billed_units(usage: dict, seconds: float) -> dict[str, float]:
+    """What AWS bills for the counted usage (`GET /_local/usage`) of a run of ``seconds``: units per price of
+    `infra/prices.py`, SMS apart (`sms_messages`)."""
     units: Counter = Counter()
+    mappings = usage.get('event_source_mappings', {'receives': 0, 'queues': 0})
+    units['sqs_requests'] += mappings['receives'] + MAPPING_POLLERS * mappings['queues'] * seconds / LONG_POLL_SECONDS
     for caller, operations in usage['aws_requests'].items():
         for operation, count in operations.items():
-            name = operation.rsplit('.', 1)[-1]
-            if operation.startswith('DynamoDB_'):
-                units['dynamodb_read_units'] += count * prices.READ_UNITS.get(name, 0)
-                units['dynamodb_write_units'] += count * prices.WRITE_UNITS.get(name, 0)
-            elif operation.startswith('AmazonSQS.') and not name.endswith(' items'):
+            service, _, name = operation.partition('.')
+            if service.startswith('DynamoDB_'):
+                if name in _READS:
+                    consistent = operations.get(f'{operation} consistent', 0)
+                    units['dynamodb_read_units'] += consistent + (count - consistent) * 0.5
+                elif name == 'BatchGetItem items':
+                    units['dynamodb_read_units'] += count * 0.5
+                elif name == 'TransactGetItems items':
+                    units['dynamodb_read_units'] += count * 2
+                elif name.endswith(' write units'):
+                    units['dynamodb_write_units'] += count * (2 if name.startswith('Transact') else 1)
+            elif service == 'AmazonSQS' and not name.endswith(' items'):
                 if caller != 'stack' or name not in _UNBILLED_STACK_SQS:
                     units['sqs_requests'] += count
             elif operation == 'AWSEvents.PutEvents items':
                 units['put_events'] += count
-            elif operation.startswith('TrentService.'):
+            elif service == 'TrentService':
                 units['kms_requests'] += count
-            elif operation.startswith('secretsmanager.') and caller != 'stack':
+            elif service == 'secretsmanager' and caller != 'stack':
                 units['secrets_manager_requests'] += count
-            elif operation == 'scheduler POST /schedules':
-                units['scheduler_invocations'] += count  # a one-time schedule fires once: its invocation, later
+            elif operation == 'sns.Publish':  # meetbridge.notify.sms: each publish is one SMS to a phone number
+                units['sms_messages'] += count
+    # A one-time schedule bills its one invocation when it fires; one deleted before (a cancel) never bills.
+    scheduled = sum(ops.get('scheduler POST /schedules', 0) - ops.get('scheduler DELETE /schedules', 0)
+                    for ops in usage['aws_requests'].values())
+    units['scheduler_invocations'] += max(scheduled, 0)
     for function in usage['functions'].values():
         units['lambda_requests'] += function['invocations']
         units['lambda_gb_seconds'] += (function['billed_ms'] + function['init_ms']) / 1000 * function['memory_mb'] / 1024

@@ -21,12 +21,17 @@ DYNAMODB_READ_UNIT = 0.125 / 1e6
 KMS_REQUEST = 0.03 / 10_000
 # https://aws.amazon.com/ses/pricing/ : outbound email, stated apart from the per-booking target.
 SES_EMAIL = 0.10 / 1000
+# https://aws.amazon.com/end-user-messaging/pricing/ (SNS SMS is delivered and billed by AWS End User Messaging,
+# https://docs.aws.amazon.com/sns/latest/dg/sns-mobile-phone-number-as-subscriber.html): an outbound SMS part to
+# the United States, the base price before the carriers' fees (which vary by carrier and origination id); not
+# confirmed against the page in this run. Stated apart from the per-booking target, as email is.
+SMS_US_MESSAGE = 0.00581
 # https://aws.amazon.com/secrets-manager/pricing/ : API calls.
 SECRETS_MANAGER_REQUEST = 0.05 / 10_000
 
-# Request units per DynamoDB operation, per item for the ``<operation> items`` counts (the local stack counts a
-# transaction's and a batch's items): every item of this stack is under 1 KB (a write unit) and 4 KB (a read unit);
-# pynamodb and boto3 read eventually consistent (half a unit); a query page is counted as one unit; a transaction
-# costs 2 units an item.
+# `infra/bench_start.py`'s request units per DynamoDB operation, per item for the ``<operation> items`` counts: items
+# under 1 KB (a write unit) and 4 KB (a read unit), reads eventually consistent (half a unit), a query page one unit,
+# a transaction 2 units an item. `make load` counts the units from the requests instead (consistent reads, the
+# items' sizes: `infra/load_report.billed_units`).
 READ_UNITS = {'GetItem': 0.5, 'Query': 1, 'Scan': 1, 'BatchGetItem items': 0.5, 'TransactGetItems items': 2}
 WRITE_UNITS = {'PutItem': 1, 'UpdateItem': 1, 'DeleteItem': 1, 'BatchWriteItem items': 1, 'TransactWriteItems items': 2}

@@ -313,6 +313,7 @@ class LocalFunction:
         self.cold_starts = 0
         self.invocations = 0
         self.last_init_ms: float | None = None
+        self.billed_invocations = 0  # as invocations, but zeroed by POST /_local/usage/reset (health's are not)
         self.billed_ms = 0  # summed from the REPORT lines, as Lambda bills them
         self.init_ms = 0.0
 
@@ -379,6 +380,7 @@ class LocalFunction:
                     and len(self._workers) + self._starting >= self.max_workers):
                 raise TooManyRequests(self.logical_id)
             self.invocations += 1
+            self.billed_invocations += 1
             while True:
                 while self._idle:
                     worker = self._idle.pop()
@@ -447,10 +449,10 @@ class LocalFunction:
     def usage(self, *, reset: bool = False) -> dict[str, Any]:
         """What AWS would bill for this function since the last reset (GET and POST /_local/usage)."""
         with self._lock:
-            counted = {"invocations": self.invocations, "billed_ms": self.billed_ms,
+            counted = {"invocations": self.billed_invocations, "billed_ms": self.billed_ms,
                        "init_ms": round(self.init_ms, 2), "memory_mb": self.memory}
             if reset:
-                self.invocations, self.billed_ms, self.init_ms = 0, 0, 0.0
+                self.billed_invocations, self.billed_ms, self.init_ms = 0, 0, 0.0
         return counted
 
     def stop_workers(self, deadline: float) -> None:

@@ -91,6 +91,7 @@ class LocalStack:
         self.functions: list[LocalFunction] = []
         self.gateway: Gateway | None = None
         self.pollers: list[SqsPoller] = []
+        self._receives_at_reset = 0
         self.scheduler: SchedulerLoop | None = None
         self.invoker: AsyncInvoker | None = None
         self.tenant: DemoTenant | None = None
@@ -271,16 +272,24 @@ class LocalStack:
         """The AWS requests by caller (a function's logical id, or ``stack`` for the stack's own and any other
         key) and operation, and per function what Lambda bills; ``reset`` zeroes them as they are read."""
         functions = {fn.logical_id: fn.usage(reset=reset) for fn in self.functions}
-        counted = dict(self.aws_requests)
+        with _counting:
+            counted = dict(self.aws_requests)
+            if reset:
+                self.aws_requests.clear()
+        # The mappings' receives that returned messages (what AWS bills of their polling, with their long polls
+        # while idle, which a load run adds by the queues' number and its duration).
+        receives = sum(poller.receives for poller in self.pollers)
+        mappings = {"receives": receives - self._receives_at_reset,
+                    "queues": len({poller.queue_url for poller in self.pollers})}
         if reset:
-            self.aws_requests.subtract(counted)  # not clear(): a request counted meanwhile stays counted
+            self._receives_at_reset = receives
         callers = {fn.credentials()["AWS_ACCESS_KEY_ID"]: fn.logical_id for fn in self.functions}
         requests: dict[str, Counter[str]] = {}
         for (key, operation), count in counted.items():
             if count:
                 requests.setdefault(callers.get(key, "stack"), Counter())[operation] += count
         return {"aws_requests": {caller: dict(sorted(ops.items())) for caller, ops in sorted(requests.items())},
-                "functions": functions}
+                "functions": functions, "event_source_mappings": mappings}
 
     def _usage(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         return 200, {"content-type": "application/json"}, json.dumps(self.usage()).encode()
@@ -397,9 +406,17 @@ class LocalStack:
         log.info("stopped in %.2f s", time.monotonic() - started)
 
 
+# One lock for the counters: the pooled server counts from many threads, and usage() reads and zeroes them at once.
+_counting = threading.Lock()
+_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
 def _count(requests: Counter[tuple[str, str]], environ: dict[str, Any]) -> None:
     """One request more for its caller and operation; what AWS bills per item is counted too
-    (``<operation> items``): a DynamoDB transaction's and batch's items, and PutEvents' entries.
+    (``<operation> items``): a DynamoDB transaction's and batch's items, and PutEvents' entries. For DynamoDB also
+    ``<operation> consistent`` (a strongly consistent read: a whole read unit), ``<operation> write units`` (1 a
+    started KB of each item a request puts whole; 1 for an update, delete or condition check, whose item's size the
+    request does not show) and ``<operation> written bytes`` (the put items' sizes, DynamoDB's way).
 
     The operation is the JSON protocols' ``X-Amz-Target``, the query protocols' (SES, SNS, STS)
     ``<service>.<Action>``, or the REST protocols' ``<service> <method> /<first path segment>`` (Scheduler:
@@ -413,17 +430,72 @@ def _count(requests: Counter[tuple[str, str]], environ: dict[str, Any]) -> None:
     if not operation:
         segment = (environ.get("PATH_INFO") or "/").lstrip("/").split("/", 1)[0]
         operation = f"{service} {environ.get('REQUEST_METHOD')} /{segment}".lstrip()
-    requests[caller, operation] += 1
-    items = None
-    if operation.startswith("DynamoDB_") and operation.endswith(("TransactWriteItems", "TransactGetItems")):
-        items = len(json.loads(_body(environ)).get("TransactItems", []))
-    elif operation.startswith("DynamoDB_") and operation.endswith(("BatchGetItem", "BatchWriteItem")):
-        tables = json.loads(_body(environ)).get("RequestItems", {}).values()
-        items = sum(len(table["Keys"]) if isinstance(table, dict) else len(table) for table in tables)
+    extra: dict[str, int] = {}
+    if operation.startswith("DynamoDB_"):
+        try:
+            extra = _dynamodb_parts(operation.rpartition(".")[2], json.loads(_body(environ) or b"{}"))
+        except (ValueError, TypeError, AttributeError, KeyError):  # malformed: moto answers it, counted as a request
+            extra = {}
     elif operation == "AWSEvents.PutEvents":
-        items = len(json.loads(_body(environ)).get("Entries", []))
-    if items is not None:
-        requests[caller, f"{operation} items"] += items
+        extra["items"] = len(json.loads(_body(environ)).get("Entries", []))
+    with _counting:
+        requests[caller, operation] += 1
+        for kind, count in extra.items():
+            requests[caller, f"{operation} {kind}"] += count
+
+
+def _dynamodb_parts(name: str, request: dict[str, Any]) -> dict[str, int]:
+    """A DynamoDB request's billed parts (see _count)."""
+    extra: dict[str, int] = {}
+    if request.get("ConsistentRead"):
+        extra["consistent"] = 1
+    if name in ("TransactWriteItems", "TransactGetItems"):
+        extra["items"] = len(request.get("TransactItems", []))
+    elif name in ("BatchGetItem", "BatchWriteItem"):
+        tables = request.get("RequestItems", {}).values()
+        extra["items"] = sum(len(table["Keys"]) if isinstance(table, dict) else len(table) for table in tables)
+    if name in _WRITES:
+        puts = _put_items(name, request)
+        sizes = [_item_bytes(item) for item in puts]
+        extra["write units"] = sum(max(1, -(-size // 1024)) for size in sizes) + extra.get("items", 1) - len(puts)
+        if sizes:
+            extra["written bytes"] = sum(sizes)
+    return extra
+
+
+def _put_items(name: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items a DynamoDB write request puts whole."""
+    if name == "PutItem":
+        return [request.get("Item", {})]
+    if name == "BatchWriteItem":
+        return [entry["PutRequest"].get("Item", {}) for table in request.get("RequestItems", {}).values()
+                for entry in table if "PutRequest" in entry]
+    if name == "TransactWriteItems":
+        return [entry["Put"]["Item"] for entry in request.get("TransactItems", []) if "Put" in entry]
+    return []
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: each attribute's name and value in bytes (numbers about 1 byte per 2
+    digits plus 1, 1 for a boolean or null, 3 more for a list or map)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    (kind, data), = value.items()
+    if kind == "S":
+        return len(data.encode())
+    if kind == "N":
+        return len(data.lstrip("-").replace(".", "")) // 2 + 1
+    if kind == "B":
+        return len(data) * 3 // 4  # base64 in the request
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: element}) for element in data)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(element) for element in data)
+    return 3 + sum(1 + len(name.encode()) + _value_bytes(element) for name, element in data.items())  # M
 
 
 def _body(environ: dict[str, Any]) -> bytes:

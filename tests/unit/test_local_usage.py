@@ -3,6 +3,7 @@ operation with what AWS bills per item, and per function what Lambda bills, read
 
 import io
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -31,7 +32,14 @@ def test_each_request_is_counted_by_operation_with_the_items_aws_bills_one_by_on
     _count(requests, batch_get)
     _count(requests, _environ({'RequestItems': {'t': [{'PutRequest': {}}, {'DeleteRequest': {}}]}},
                               target='DynamoDB_20120810.BatchWriteItem'))
-    _count(requests, _environ({'TransactItems': [{}, {}]}, target='DynamoDB_20120810.TransactWriteItems'))
+    _count(requests, _environ({'TransactItems': [{'Put': {'Item': {'pk': {'S': 'x' * 1500}}}}, {'Update': {}}]},
+                              target='DynamoDB_20120810.TransactWriteItems'))
+    _count(requests, _environ({'Item': {'pk': {'S': 'b#1'}, 'n': {'N': '12345'}, 'ok': {'BOOL': True},
+                                        'tags': {'L': [{'S': 'ab'}]}, 'm': {'M': {'k': {'S': 'v'}}}}},
+                              target='DynamoDB_20120810.PutItem'))
+    _count(requests, _environ({'Key': {}, 'ConsistentRead': True}, target='DynamoDB_20120810.GetItem'))
+    _count(requests, _environ({'Key': {}}, target='DynamoDB_20120810.GetItem'))
+    _count(requests, _environ({'Key': {}}, target='DynamoDB_20120810.UpdateItem'))
     _count(requests, _environ({'Entries': [{}, {}, {}]}, target='AWSEvents.PutEvents', service='events'))
     _count(requests, _environ('Action=SendEmail&Version=2010-12-01', service='ses',
                               content_type='application/x-www-form-urlencoded; charset=utf-8'))
@@ -40,7 +48,17 @@ def test_each_request_is_counted_by_operation_with_the_items_aws_bills_one_by_on
     assert requests == {
         (KEY, 'DynamoDB_20120810.BatchGetItem'): 1, (KEY, 'DynamoDB_20120810.BatchGetItem items'): 4,
         (KEY, 'DynamoDB_20120810.BatchWriteItem'): 1, (KEY, 'DynamoDB_20120810.BatchWriteItem items'): 2,
+        (KEY, 'DynamoDB_20120810.BatchWriteItem write units'): 2,  # an empty put and a delete: 1 unit each
+        (KEY, 'DynamoDB_20120810.BatchWriteItem written bytes'): 0,
         (KEY, 'DynamoDB_20120810.TransactWriteItems'): 1, (KEY, 'DynamoDB_20120810.TransactWriteItems items'): 2,
+        # a put of 1,502 bytes (2 started KB) and an update (1: its item's size is not in the request)
+        (KEY, 'DynamoDB_20120810.TransactWriteItems write units'): 3,
+        (KEY, 'DynamoDB_20120810.TransactWriteItems written bytes'): 1502,
+        # pk 2+3, n 1+(5//2+1), ok 2+1, tags 4+3+(1+2), m 1+3+(1+1+1): 29 bytes
+        (KEY, 'DynamoDB_20120810.PutItem'): 1, (KEY, 'DynamoDB_20120810.PutItem write units'): 1,
+        (KEY, 'DynamoDB_20120810.PutItem written bytes'): 29,
+        (KEY, 'DynamoDB_20120810.GetItem'): 2, (KEY, 'DynamoDB_20120810.GetItem consistent'): 1,
+        (KEY, 'DynamoDB_20120810.UpdateItem'): 1, (KEY, 'DynamoDB_20120810.UpdateItem write units'): 1,
         (KEY, 'AWSEvents.PutEvents'): 1, (KEY, 'AWSEvents.PutEvents items'): 3,
         (KEY, 'ses.SendEmail'): 1, (KEY, 'scheduler POST /schedules'): 1,
     }
@@ -62,7 +80,7 @@ def test_usage_names_each_caller_by_its_function_and_sums_what_lambda_bills_unti
     key = webhook.credentials()['AWS_ACCESS_KEY_ID']
     stack.aws_requests.update({(key, 'DynamoDB_20120810.GetItem'): 2, ('testing', 'AmazonSQS.ReceiveMessage'): 5,
                                ('unknown', 'AmazonSQS.ReceiveMessage'): 1})
-    webhook.invocations = 2
+    webhook.invocations = webhook.billed_invocations = 2
     webhook.count_report('REPORT RequestId: a\tDuration: 10.20 ms\tBilled Duration: 11 ms\tMemory Size: 512 MB'
                          '\tMax Memory Used: 90 MB\tInit Duration: 812.50 ms')
     webhook.count_report('REPORT RequestId: b\tDuration: 3.00 ms\tBilled Duration: 3 ms\tMemory Size: 512 MB')
@@ -75,7 +93,38 @@ def test_usage_names_each_caller_by_its_function_and_sums_what_lambda_bills_unti
                          'stack': {'AmazonSQS.ReceiveMessage': 6}},
         'functions': {'BookingWebhookFunction': {'invocations': 2, 'billed_ms': 14, 'init_ms': 812.5, 'memory_mb': 512},
                       'MeetingsFunction': {'invocations': 0, 'billed_ms': 0, 'init_ms': 900.0, 'memory_mb': 1024}},
+        'event_source_mappings': {'receives': 0, 'queues': 0},
     }
     assert stack.usage() == {'aws_requests': {}, 'functions': {
         'BookingWebhookFunction': {'invocations': 0, 'billed_ms': 0, 'init_ms': 0.0, 'memory_mb': 512},
-        'MeetingsFunction': {'invocations': 0, 'billed_ms': 0, 'init_ms': 0.0, 'memory_mb': 1024}}}
+        'MeetingsFunction': {'invocations': 0, 'billed_ms': 0, 'init_ms': 0.0, 'memory_mb': 1024}},
+        'event_source_mappings': {'receives': 0, 'queues': 0}}
+    assert webhook.invocations == 2  # what /_local/health says: the stack's whole life, never reset
+
+
+class _Poller:
+    def __init__(self, queue_url: str, receives: int):
+        self.queue_url, self.receives = queue_url, receives
+
+
+def test_usage_counts_the_mappings_receives_that_returned_messages_since_the_reset():
+    stack = LocalStack(Options())
+    stack.pollers = [_Poller('q1', 5), _Poller('q1', 2), _Poller('q2', 1)]
+    assert stack.usage(reset=True)['event_source_mappings'] == {'receives': 8, 'queues': 2}
+    stack.pollers[2].receives = 4
+    assert stack.usage()['event_source_mappings'] == {'receives': 3, 'queues': 2}
+
+
+def test_requests_counted_from_many_threads_are_all_counted():
+    requests: Counter = Counter()
+
+    def count_many() -> None:
+        for _ in range(500):
+            _count(requests, _environ({'Key': {}}, target='DynamoDB_20120810.GetItem'))
+
+    threads = [threading.Thread(target=count_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert requests == {(KEY, 'DynamoDB_20120810.GetItem'): 4000}
