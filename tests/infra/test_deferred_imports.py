@@ -40,8 +40,9 @@ DEFERRED = {
     "join": (HTTPX, IDEMPOTENCY, RESOLVER, *PROVIDER_CLIENTS, BABEL, JOSERFC),
     # Connect flows: each provider's client when its flow runs.
     "oauth": (HTTPX, IDEMPOTENCY, RESOLVER, *PROVIDER_CLIENTS, BABEL, JOSERFC),
-    # Makes meetings: a provider's client when the account is that provider's; messages are rendered elsewhere.
-    "meetings": (JINJA2, RESOLVER, *PROVIDER_CLIENTS, BABEL),
+    # Makes meetings: a provider's client (and httpx2) when the account is that provider's; messages are rendered
+    # by the notifications function.
+    "meetings": (JINJA2, HTTPX, RESOLVER, *PROVIDER_CLIENTS, BABEL),
     "notifications": (HTTPX, RESOLVER, *PROVIDER_CLIENTS, BABEL, JOSERFC),
     "admin": (IDEMPOTENCY, *PROVIDER_CLIENTS, BABEL, JOSERFC),
     "auto_start": (JINJA2, HTTPX, IDEMPOTENCY, RESOLVER, *PROVIDER_CLIENTS, BABEL, JOSERFC),
