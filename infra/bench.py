@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
+
 from infra.local.gateway import build_event, match_route
 from infra.local.lambdas import LocalFunction
 from infra.local.sqs_poller import to_lambda_record
@@ -231,8 +233,6 @@ def _signed_booking(stack: LocalStack) -> dict:
 
 def _queue_records(stack: LocalStack, logical_id: str) -> list[dict]:
     """What waits in the function's queues (its consumers are stopped), as Lambda would deliver it."""
-    import boto3
-
     sqs, records = boto3.client('sqs'), []
     for event in _function(stack, logical_id).events:
         if event.type == 'SQS':
@@ -251,6 +251,10 @@ def _detail_typed(records: list[dict], detail_type: str) -> dict:
     return found[0]
 
 
+# The warm-up's messages, by what the samples use them for.
+REPLAYED: dict[str, dict] = {}
+
+
 def warm_up(stack: LocalStack) -> None:
     """The messages the SQS functions' samples replay: a booking through the webhook and meetings functions (the local
     stack's own workers), whose events then wait in the notifications and callbacks queues."""
@@ -267,9 +271,6 @@ def warm_up(stack: LocalStack) -> None:
     REPLAYED['meeting.scheduled'] = _detail_typed(_queue_records(stack, 'NotificationsFunction'), 'meeting.scheduled')
     REPLAYED['callback'] = _detail_typed(_queue_records(stack, 'CallbacksFunction'), 'meeting.scheduled')
 
-
-# The warm-up's messages, by what the samples use them for.
-REPLAYED: dict[str, dict] = {}
 
 
 def _new_booking_batch() -> dict:
