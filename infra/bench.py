@@ -1,6 +1,6 @@
 """Cold-start figures as Lambda sees them: each function's import plus its first invocation, from the built artifacts.
 
-Every sample is a fresh python3.13 interpreter (the runtime's), isolated (`-I -S`: none of the venv's packages),
+Every sample is a fresh python3.13 interpreter (the runtime's), isolated (`-I -S`: none of the venv's packages; `-B`: it writes no bytecode),
 whose `sys.path` is the function's directory then the layer's `python/`, as `/var/task` and `/opt/python` are on
 Lambda. Both are copies of `sam build`'s `.aws-sam/build/` made read-only, so nothing is compiled and kept between
 samples: what the layer ships is what a cold start gets. A sample's wall time covers the interpreter's start, the
@@ -373,7 +373,9 @@ def sample(bench: Bench, scratch: Path) -> tuple[float, str | None]:
     event_file.write_text(json.dumps(bench.event()))
     result_file.unlink(missing_ok=True)
     code = FLOOR_SAMPLE if bench.name == FLOOR else SAMPLE
-    argv = [sys.executable, '-I', '-S', '-c', code, str(bench.task), str(bench.layer), str(event_file),
+    # -B as well as the read-only copies: root may write in a read-only directory, and a bytecode cache written by one
+    # sample would serve the next.
+    argv = [sys.executable, '-I', '-S', '-B', '-c', code, str(bench.task), str(bench.layer), str(event_file),
             str(result_file), str(bench.timeout)]
     started = time.perf_counter()
     done = subprocess.run(argv, env=bench.environment, cwd=bench.task, capture_output=True, text=True)
