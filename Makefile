@@ -27,7 +27,7 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 SAM_CLI_TELEMETRY ?= 0
 export SAM_CLI_TELEMETRY
 
-.PHONY: dev test lint lint-template build layer-requirements openapi bench clean
+.PHONY: dev test lint lint-template build layer-requirements openapi bench load clean
 
 $(STAMP): pyproject.toml
 	@[ "$(PYTHON_VERSION)" = "$(RUNTIME_PYTHON)" ] || echo "note: $(RUNTIME_PYTHON) (Lambda's runtime) not found, using $(PYTHON_VERSION); install $(RUNTIME_PYTHON) or set PYTHON=/path/to/$(RUNTIME_PYTHON)"
@@ -81,6 +81,11 @@ openapi: $(STAMP)
 # when they are stale), as ratios to `import boto3; boto3.client('dynamodb')` in one run.
 bench: $(STAMP)
 	$(BIN)/python -m infra.bench
+
+# The local stack under an open-loop booking load: latencies, the nothing-lost check, AWS calls and dollars per
+# 1,000 bookings (docs/performance.md). LOAD_ARGS='--rate 20 --duration 60', '--smoke', '--profile --out DIR'.
+load: $(STAMP)
+	$(BIN)/python -m infra.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .meetbridge

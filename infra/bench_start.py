@@ -13,7 +13,7 @@ each far enough ahead for its schedule, waits for every start, and prints:
   messages and its deletes), DynamoDB reads and writes and PutEvents (the moto requests its role made), and
   its GB-s (the billed durations of its REPORT lines x its MemorySize in template.yaml; its workers are
   started before, as a busy function's environments are warm);
-- their cost per 1,000 meetings at the public us-east-1 prices below, beside the sleeping path's.
+- their cost per 1,000 meetings at the public us-east-1 prices (`infra/prices.py`), beside the sleeping path's.
 
 It takes about 8 minutes: up to 150 s to make the bookings (and send their emails) before the first schedule
 is due, the 120 s lead, the spread of the starts. Everything the function does (the schedule's hand-over and
@@ -42,23 +42,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.local.lambdas import DEFAULT_MAX_WORKERS
+from infra.prices import (
+    DYNAMODB_READ_UNIT,
+    DYNAMODB_WRITE_UNIT,
+    LAMBDA_ARM_GB_SECOND,
+    LAMBDA_REQUEST,
+    PUT_EVENT,
+    READ_UNITS,
+    SCHEDULER_INVOCATION,
+    SQS_REQUEST,
+    WRITE_UNITS,
+)
 
-# Public prices, us-east-1, USD.
-LAMBDA_ARM_GB_SECOND = 0.0000133334  # "AWS Lambda Pricing": Arm, first 6 billion GB-seconds a month
-LAMBDA_REQUEST = 0.20 / 1e6  # "AWS Lambda Pricing": requests
-SQS_REQUEST = 0.40 / 1e6  # "Amazon SQS Pricing": standard queue, each 64 KB chunk of a request
-SCHEDULER_INVOCATION = 1.00 / 1e6  # "Amazon EventBridge Pricing": Scheduler, invocations past the free 14 million
-PUT_EVENT = 1.00 / 1e6  # "Amazon EventBridge Pricing": custom events published
-DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # "Amazon DynamoDB Pricing for On-Demand Capacity": write request units
-DYNAMODB_READ_UNIT = 0.125 / 1e6  # "Amazon DynamoDB Pricing for On-Demand Capacity": read request units
 # Lambda's SQS event source mapping keeps 5 long polls (20 s) open on an idle queue.
 IDLE_RECEIVES_PER_MONTH = 5 * 30 * 24 * 3600 / 20
-
-# Request units per DynamoDB operation (per item for a transaction, counted by the local stack): every item
-# of this stack is under 1 KB (a write unit) and 4 KB (a read unit); pynamodb's get reads eventually
-# consistent (half a unit); a transaction costs 2 units an item.
-READ_UNITS = {'GetItem': 0.5, 'Query': 1}
-WRITE_UNITS = {'PutItem': 1, 'UpdateItem': 1, 'DeleteItem': 1, 'TransactWriteItems items': 2}
 
 # The sleeping path this replaced (main at 8bb430c: the schedule fired auto_start AutoStartLeadSeconds = 60 s
 # early, anywhere in its minute, and it slept until the second, at 512 MB), measured on 2026-11-27 with this

@@ -4,8 +4,10 @@
 template's resources in it, runs every function in worker processes of its own (its own environment,
 role and timeout, as Lambda's execution environments) and serves:
 
-- an HTTP API gateway (payload format 2.0) built from the functions' ``HttpApi`` events;
-- SQS pollers for the functions' ``SQS`` events (``ReportBatchItemFailures`` honoured);
+- an HTTP API gateway (payload format 2.0) built from the functions' ``HttpApi`` events, which refuses
+  overload with 429 (the template's route throttle, a function's workers all busy);
+- SQS pollers for the functions' ``SQS`` events, running more batches at once while messages wait
+  (``ReportBatchItemFailures`` honoured);
 - an EventBridge Scheduler loop firing one-time ``at(...)`` schedules (moto never fires them);
 - local-only dev endpoints under ``/_local/`` (the SES outbox).
 - a sandbox per meeting provider (Zoom, Microsoft) on loopback ports, whose credentials become

@@ -18,11 +18,11 @@ import time
 import traceback
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from .lambdas import FunctionError, LocalFunction
+from .lambdas import FunctionError, LocalFunction, TooManyRequests
 from .provision import LOCAL_API_ID
+from .serving import KeptAliveHandler, PooledHTTPServer
 from .template import ACCOUNT_ID
 
 log = logging.getLogger("infra.local.gateway")
@@ -53,10 +53,43 @@ class Route:
     regex: re.Pattern[str]
     params: list[str]
     specificity: tuple[int, ...]
+    throttle: TokenBucket | None = None
 
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+class TokenBucket:
+    """API Gateway's throttle of a route: ``burst`` requests at once, refilled at ``rate`` a second."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+def route_throttle(default_route_settings: dict[str, Any], route_settings: dict[str, Any]) -> TokenBucket | None:
+    """The bucket of a route: the stage's ``DefaultRouteSettings``, overridden by the route's ``RouteSettings``
+    (an HttpApi event's); none without both limits."""
+    settings = {**default_route_settings, **route_settings}
+    rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
+    if rate is None or burst is None:
+        return None
+    return TokenBucket(float(rate), int(burst))
 
 
 def compile_route(method: str, path: str, function: LocalFunction) -> Route:
@@ -89,14 +122,16 @@ def compile_route(method: str, path: str, function: LocalFunction) -> Route:
     return Route(method, path, function, regex, params, specificity)
 
 
-def routes_from_functions(functions: list[LocalFunction]) -> list[Route]:
+def routes_from_functions(functions: list[LocalFunction], default_route_settings: dict[str, Any] | None = None) -> list[Route]:
     routes = []
     for fn in functions:
         for ev in fn.events:
             if ev.type == "HttpApi":
                 method = str(ev.properties.get("Method", "ANY"))
                 path = str(ev.properties.get("Path", "/{proxy+}"))
-                routes.append(compile_route(method, path, fn))
+                route = compile_route(method, path, fn)
+                route.throttle = route_throttle(default_route_settings or {}, ev.properties.get("RouteSettings") or {})
+                routes.append(route)
             elif ev.type == "Api":
                 log.warning("%s: REST API (Api) events are not served locally, only HttpApi", fn.logical_id)
     seen: dict[str, Route] = {}
@@ -250,6 +285,19 @@ def _json_message(status: int, message: str) -> tuple[int, list[tuple[str, str]]
     return status, [("content-type", "application/json")], json.dumps({"message": message}).encode()
 
 
+def _too_many_requests() -> tuple[int, list[tuple[str, str]], bytes]:
+    status, headers, body = _json_message(429, "Too Many Requests")
+    return status, [*headers, ("retry-after", str(RETRY_AFTER_SECONDS))], body
+
+
+# Requests served at once; more wait for a thread of the pool.
+GATEWAY_THREADS = 32
+# Requests that may wait for a route's function when all its workers are busy, per worker: beyond that the
+# request is refused at once (429), as Lambda refuses an invocation beyond its concurrency.
+WAITING_PER_WORKER = 2
+RETRY_AFTER_SECONDS = 1
+
+
 class Gateway:
     def __init__(
         self,
@@ -264,8 +312,7 @@ class Gateway:
         self.local_endpoints = dict(local_endpoints or {})
         # POSTs under a path prefix; the action gets the rest of the path and the body.
         self.local_actions = dict(local_actions or {})
-        self.server = ThreadingHTTPServer((host, port), self._handler_class())
-        self.server.daemon_threads = True
+        self.server = PooledHTTPServer((host, port), self._handler_class(), threads=GATEWAY_THREADS, name="gateway")
         self._thread: threading.Thread | None = None
 
     @property
@@ -277,8 +324,7 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="gateway", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -301,6 +347,8 @@ class Gateway:
         if found is None:
             return (*_json_message(404, "Not Found"), "-")
         route, path_params = found
+        if route.throttle is not None and not route.throttle.take():
+            return (*_too_many_requests(), "throttled")
         request_id = base64.b64encode(secrets.token_bytes(12)).decode().rstrip("=")
         host = next((v for k, v in headers if k.lower() == "host"), f"127.0.0.1:{self.port}")
         extra = [
@@ -316,7 +364,9 @@ class Gateway:
             host=host, request_id=request_id,
         )
         try:
-            result = route.function.invoke(event)
+            result = route.function.invoke(event, max_waiting=WAITING_PER_WORKER * route.function.max_workers)
+        except TooManyRequests:
+            return (*_too_many_requests(), route.function.logical_id)
         except Exception as exc:  # noqa: BLE001 - as API Gateway: the caller sees a bare 500
             # A function error's traceback is in the function's own log lines, above.
             log.error("%s failed on %s %s: %s", route.function.logical_id, method, shown(raw_path), exc,
@@ -349,36 +399,20 @@ class Gateway:
             return _json_message(500, "Internal Server Error")
         return status, list(headers.items()), payload
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[KeptAliveHandler]:
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(KeptAliveHandler):
             def version_string(self) -> str:
                 return "meetbridge-local"
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 log.debug("%s - " + format, self.address_string(), *args)
 
-            def _read_body(self) -> bytes:
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            break
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    return b"".join(chunks)
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length > 0 else b""
-
             def _serve(self) -> None:
                 started = time.monotonic()
                 try:
-                    body = self._read_body()
+                    body = self.read_body()
                 except (ValueError, OSError):
                     self.send_error(400, "Bad Request")
                     return

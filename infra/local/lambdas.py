@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import select
 import subprocess
 import sys
@@ -34,12 +35,17 @@ WORKER_SCRIPT = str(Path(__file__).resolve().with_name("worker.py"))
 
 DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
-DEFAULT_MAX_WORKERS = 4
+# Per function: enough for every core to be busy while other workers wait on moto, and never fewer than 4.
+DEFAULT_MAX_WORKERS = max(4, 2 * (os.cpu_count() or 1))
 # Lambda gives an init phase 10 s (more time only by re-running it within the first invocation's Timeout).
 INIT_SECONDS = 10
 DEFAULT_RUNTIME = "python3.13"
 # What a Lambda execution environment has besides the function's own variables (no AWS_* from here).
 _BASIC_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+
+
+class TooManyRequests(Exception):
+    """The function cannot take an invocation soon: every worker busy and the waiting line full (Lambda's 429)."""
 
 
 class FunctionError(Exception):
@@ -56,6 +62,10 @@ class FunctionEvent:
     type: str
     properties: dict[str, Any]
 
+
+# What Lambda bills, read from REPORT and INIT_REPORT lines (GET /_local/usage).
+_BILLED = re.compile(r"Billed Duration: (\d+) ms")
+_INIT = re.compile(r"Init Duration: ([\d.]+) ms")
 
 # What the console's prefix (function, request id, time) already says, left out of Powertools' JSON lines.
 _SAID_BY_PREFIX = {"level", "message", "timestamp", "service", "cold_start", "function_name", "function_memory_size",
@@ -183,6 +193,7 @@ class Worker:
                          f"REPORT RequestId: {request_id}\tDuration: {self.fn.timeout * 1000:.2f} ms\t"
                          f"Billed Duration: {self.fn.timeout * 1000} ms\tMemory Size: {self.fn.memory} MB\tStatus: timeout"):
                 self.fn.console.info("%s %s", request_id, line)
+            self.fn.count_report(line)  # the last line, the REPORT
             raise FunctionError({"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"})
         self._wait_logged(request_id)
         if "error" in answer:
@@ -228,6 +239,7 @@ class Worker:
             else:
                 self.fn.console.info("%s %s", self.request_id or "init", readable(line))
             if line.startswith(("REPORT RequestId: ", "INIT_REPORT ")):
+                self.fn.count_report(line)
                 with self._logged:
                     self._reported = self.request_id or "init"
                     self._logged.notify_all()
@@ -296,10 +308,13 @@ class LocalFunction:
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._starting = 0
+        self._waiting = 0  # invocations waiting for a worker
         self._lock = threading.Condition()
         self.cold_starts = 0
         self.invocations = 0
         self.last_init_ms: float | None = None
+        self.billed_ms = 0  # summed from the REPORT lines, as Lambda bills them
+        self.init_ms = 0.0
 
     def __repr__(self) -> str:
         return f"<LocalFunction {self.logical_id} {self.module_name}>"
@@ -346,17 +361,23 @@ class LocalFunction:
 
     # --- invocation ------------------------------------------------------------------------------
 
-    def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
-        """Synchronous invocation: the result, or FunctionError with the runtime's error payload."""
+    def invoke(self, event: Any, *, request_id: str | None = None, max_waiting: int | None = None) -> Any:
+        """Synchronous invocation: the result, or FunctionError with the runtime's error payload.
+
+        With ``max_waiting``, TooManyRequests when no worker is free or can start and that many
+        invocations already wait for one: the caller refuses at once rather than queue without end."""
         request_id = request_id or str(uuid.uuid4())
-        worker = self._acquire()
+        worker = self._acquire(max_waiting)
         try:
             return worker.invoke(event, request_id)
         finally:
             self._release(worker)
 
-    def _acquire(self) -> Worker:
+    def _acquire(self, max_waiting: int | None = None) -> Worker:
         with self._lock:
+            if (max_waiting is not None and not self._idle and self._waiting >= max_waiting
+                    and len(self._workers) + self._starting >= self.max_workers):
+                raise TooManyRequests(self.logical_id)
             self.invocations += 1
             while True:
                 while self._idle:
@@ -368,7 +389,11 @@ class LocalFunction:
                 if len(self._workers) + self._starting < self.max_workers:
                     self._starting += 1
                     break
-                self._lock.wait()
+                self._waiting += 1
+                try:
+                    self._lock.wait()
+                finally:
+                    self._waiting -= 1
         started = None
         try:
             started = Worker(self)
@@ -412,6 +437,21 @@ class LocalFunction:
                 "cold_starts": self.cold_starts, "invocations": self.invocations,
                 "last_init_ms": self.last_init_ms, "pids": sorted(w.pid for w in alive),
             }
+
+    def count_report(self, line: str) -> None:
+        billed, init = _BILLED.search(line), _INIT.search(line)
+        with self._lock:
+            self.billed_ms += int(billed.group(1)) if billed else 0
+            self.init_ms += float(init.group(1)) if init else 0.0
+
+    def usage(self, *, reset: bool = False) -> dict[str, Any]:
+        """What AWS would bill for this function since the last reset (GET and POST /_local/usage)."""
+        with self._lock:
+            counted = {"invocations": self.invocations, "billed_ms": self.billed_ms,
+                       "init_ms": round(self.init_ms, 2), "memory_mb": self.memory}
+            if reset:
+                self.invocations, self.billed_ms, self.init_ms = 0, 0, 0.0
+        return counted
 
     def stop_workers(self, deadline: float) -> None:
         """Every worker ends: stdin closed, then killed if still running at ``deadline``."""

@@ -1,6 +1,6 @@
 """Where moto 5.2.5 differs from AWS in ways the app would notice, patched in this process only.
 
-The moto server runs in-process (``ThreadedMotoServer``), so its backends and response classes
+moto's app is served in-process (``stack.MotoServer``), so its backends and response classes
 can be adjusted here; nothing in the app changes.
 
 1. EventBridge -> SQS: moto renders matched events with its default input template, which drops

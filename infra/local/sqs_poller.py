@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import logging
 import threading
 import time
@@ -65,6 +66,13 @@ def failed_ids(result: Any, batch_ids: list[str], report_batch_item_failures: bo
 
 
 class SqsPoller(threading.Thread):
+    """One event source mapping: a long poll while it has a free slot, each batch invoked in a thread of its own.
+
+    As Lambda scales its pollers with the backlog: when messages wait, every receive that returns some
+    starts another batch at once, until ``concurrency`` batches are in flight (the mapping's
+    ``MaximumConcurrency``, up to the function's workers); when the queue is empty, one long poll at a
+    time is all the mapping asks of SQS."""
+
     def __init__(
         self,
         function: LocalFunction,
@@ -74,6 +82,7 @@ class SqsPoller(threading.Thread):
         batch_size: int,
         report_batch_item_failures: bool,
         stop: threading.Event,
+        concurrency: int = 1,
         wait_seconds: int = 1,
     ):
         super().__init__(name=f"sqs-{function.logical_id}-{event_name}", daemon=True)
@@ -82,6 +91,7 @@ class SqsPoller(threading.Thread):
         self.batch_size = max(1, min(int(batch_size), 10))
         self.report_batch_item_failures = report_batch_item_failures
         self.stop = stop
+        self.concurrency = concurrency
         self.wait_seconds = wait_seconds
         self.sqs = boto3.client("sqs", region_name=REGION)
         parts = queue_arn.split(":")
@@ -90,17 +100,31 @@ class SqsPoller(threading.Thread):
         # SQS requests this mapping made that returned messages, and its deletes (its empty long polls aside).
         self.receives = 0
         self.deletes = 0
-        self.busy = False
+        self.busy = 0  # batches in flight
+        self._in_flight = threading.Lock()
+        self._slots = threading.Semaphore(concurrency)
+        self._batches = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix=self.name)
 
     def run(self) -> None:
         while not self.stop.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
             try:
-                self.poll_once()
+                messages = self.receive()
             except Exception:  # noqa: BLE001 - the loop must survive anything
+                self._slots.release()
                 log.exception("%s: poller error", self.name)
                 self.stop.wait(1)
+                continue
+            if not messages:
+                self._slots.release()
+                continue
+            with self._in_flight:
+                self.busy += 1
+            self._batches.submit(self._settle, messages)
+        self._batches.shutdown(wait=False)
 
-    def poll_once(self) -> int:
+    def receive(self) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
@@ -109,15 +133,19 @@ class SqsPoller(threading.Thread):
             MessageAttributeNames=["All"],
         )
         messages = response.get("Messages") or []
-        if not messages:
-            return 0
-        self.receives += 1
-        self.busy = True
+        if messages:
+            self.receives += 1
+        return messages
+
+    def _settle(self, messages: list[dict[str, Any]]) -> None:
         try:
             self._process(messages)
+        except Exception:  # noqa: BLE001 - a lost delete leaves the batch to come back, as on AWS
+            log.exception("%s: settling a batch failed", self.name)
         finally:
-            self.busy = False
-        return len(messages)
+            with self._in_flight:
+                self.busy -= 1
+            self._slots.release()
 
     def _process(self, messages: list[dict[str, Any]]) -> None:
         records = [to_lambda_record(m, self.queue_arn) for m in messages]
@@ -154,11 +182,11 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def poller_count(event_properties: dict[str, Any], max_workers: int) -> int:
-    """One poller, or as many as the mapping's ``ScalingConfig.MaximumConcurrency`` lets run side by side
-    (up to the function's workers): batches due at the same moment are not queued behind each other."""
+def mapping_concurrency(event_properties: dict[str, Any], max_workers: int) -> int:
+    """How many batches a mapping runs at once: its ``ScalingConfig.MaximumConcurrency`` (Lambda's default
+    without one is the function's concurrency), up to the function's workers."""
     concurrency = (event_properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
-    return max(1, min(int(concurrency), max_workers)) if concurrency else 1
+    return max(1, min(int(concurrency), max_workers)) if concurrency else max_workers
 
 
 def pollers_from_functions(functions: list[LocalFunction], stop: threading.Event, **kwargs: Any) -> list[SqsPoller]:
@@ -169,18 +197,17 @@ def pollers_from_functions(functions: list[LocalFunction], stop: threading.Event
                 continue
             if ev.properties.get("Enabled") is False:
                 continue
-            count = poller_count(ev.properties, fn.max_workers)
-            for number in range(count):
-                pollers.append(
-                    SqsPoller(
-                        fn,
-                        event_name=ev.name if count == 1 else f"{ev.name}-{number + 1}",
-                        queue_arn=str(ev.properties["Queue"]),
-                        batch_size=int(ev.properties.get("BatchSize", 10)),
-                        report_batch_item_failures="ReportBatchItemFailures"
-                        in (ev.properties.get("FunctionResponseTypes") or []),
-                        stop=stop,
-                        **kwargs,
-                    )
+            pollers.append(
+                SqsPoller(
+                    fn,
+                    event_name=ev.name,
+                    queue_arn=str(ev.properties["Queue"]),
+                    batch_size=int(ev.properties.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (ev.properties.get("FunctionResponseTypes") or []),
+                    stop=stop,
+                    concurrency=mapping_concurrency(ev.properties, fn.max_workers),
+                    **kwargs,
                 )
+            )
     return pollers

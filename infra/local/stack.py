@@ -8,10 +8,10 @@ import json
 import logging
 import os
 import re
-import socket
 import sys
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from .iam import function_statements
 from .lambdas import DEFAULT_MAX_WORKERS, AsyncInvoker, LocalFunction, MetricsSink, WorkerRuntime, build_functions
 from .provision import Provisioner
 from .sandboxes import PROVIDERS, SANDBOXED_SERVICES, LocalSandbox, SandboxError, start_sandboxes
+from .serving import KeptAliveHandler, PooledHTTPServer
 from .scheduler import SchedulerLoop, recurring_events
 from .seed import DemoTenant, booking_snippet, operator_environment, seed_demo, webhook_urls
 from .sqs_poller import SqsPoller, pollers_from_functions
@@ -34,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # POST here + a function's logical id fires its rate(...) schedules now (dev only).
 SCHEDULES_PATH = "/_local/schedules/"
+USAGE_PATH = "/_local/usage"
+USAGE_RESET_PATH = "/_local/usage/reset"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -81,7 +84,7 @@ class LocalStack:
     def __init__(self, options: Options):
         self.options = options
         self.stop_event = threading.Event()
-        self.moto: Any = None
+        self.moto: MotoServer | None = None
         self.aws_endpoint_url = ""
         self.template: Template | None = None
         self.provisioner: Provisioner | None = None
@@ -123,8 +126,9 @@ class LocalStack:
                 [],
                 port=opts.port,
                 local_endpoints={"/_local/outbox": outbox.json_endpoint, "/_local/outbox.html": outbox.html_endpoint,
-                                 "/_local/health": self._health, room.PATH: room.endpoint},
-                local_actions={SCHEDULES_PATH: self._run_schedule, outbox.SMS_REPLY_PATH: outbox.sms_reply},
+                                 "/_local/health": self._health, USAGE_PATH: self._usage, room.PATH: room.endpoint},
+                local_actions={SCHEDULES_PATH: self._run_schedule, outbox.SMS_REPLY_PATH: outbox.sms_reply,
+                               USAGE_RESET_PATH: self._reset_usage},
             )
         except OSError as exc:
             raise StartupError(f"cannot listen on 127.0.0.1:{opts.port} ({exc.strerror}); "
@@ -141,7 +145,7 @@ class LocalStack:
             fn.statements = self.provisioner.resolver.resolve(function_statements(self.template.path, fn.logical_id))
 
         try:
-            self.gateway.routes = routes_from_functions(self.functions)
+            self.gateway.routes = routes_from_functions(self.functions, self._default_route_settings())
         except ValueError as exc:
             raise StartupError(f"HttpApi events: {exc}") from exc
         self.gateway.start()
@@ -166,17 +170,11 @@ class LocalStack:
         return self.info
 
     def _start_moto(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        if self.options.aws_port:
-            # ThreadedMotoServer.start() waits forever if its thread cannot bind: check first.
-            with socket.socket() as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
-                try:
-                    probe.bind(("127.0.0.1", self.options.aws_port))
-                except OSError as exc:
-                    raise StartupError(f"cannot listen on 127.0.0.1:{self.options.aws_port} for moto "
-                                       f"({exc.strerror}); pick another with --aws-port (0 = any free port)") from exc
-        self.moto = atomic_moto_server(self.options.aws_port, self.aws_requests)
+        try:
+            self.moto = atomic_moto_server(self.options.aws_port, self.aws_requests)
+        except OSError as exc:
+            raise StartupError(f"cannot listen on 127.0.0.1:{self.options.aws_port} for moto "
+                               f"({exc.strerror}); pick another with --aws-port (0 = any free port)") from exc
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.aws_endpoint_url = f"http://{host}:{port}"
@@ -211,6 +209,16 @@ class LocalStack:
         env["ALERT_WEBHOOK_ALLOW_HTTP_LOOPBACK"] = "true"
         env.update(self.options.env)
         return env
+
+    def _default_route_settings(self) -> dict[str, Any]:
+        """The HttpApi's stage throttle (``DefaultRouteSettings``), which the gateway applies to each route."""
+        assert self.template is not None and self.provisioner is not None
+        apis = self.template.of_type("AWS::Serverless::HttpApi")
+        if len(apis) > 1:
+            log.warning("%d HttpApi resources: the local gateway throttles by the first one's DefaultRouteSettings",
+                        len(apis))
+        settings = self.template.properties(apis[0]).get("DefaultRouteSettings") if apis else None
+        return self.provisioner.resolver.resolve(settings or {})
 
     def _layer_paths(self) -> list[str]:
         """Where each layer's modules are (Lambda's /opt/python)."""
@@ -249,8 +257,8 @@ class LocalStack:
         body = {
             "status": "ok",
             "functions": {fn.logical_id: fn.health() for fn in self.functions},
-            "pollers": [{"name": p.name, "alive": p.is_alive(), "busy": p.busy, "invocations": p.invocations}
-                        for p in self.pollers],
+            "pollers": [{"name": p.name, "alive": p.is_alive(), "busy": p.busy, "concurrency": p.concurrency,
+                         "invocations": p.invocations} for p in self.pollers],
             "scheduler": {"alive": bool(self.scheduler and self.scheduler.is_alive()),
                           "fired": self.scheduler.fired_count if self.scheduler else 0},
             "async_in_flight": self.invoker.active() if self.invoker else 0,
@@ -258,6 +266,30 @@ class LocalStack:
                for s in SANDBOXED_SERVICES},
         }
         return 200, {"content-type": "application/json"}, json.dumps(body).encode()
+
+    def usage(self, *, reset: bool = False) -> dict[str, Any]:
+        """The AWS requests by caller (a function's logical id, or ``stack`` for the stack's own and any other
+        key) and operation, and per function what Lambda bills; ``reset`` zeroes them as they are read."""
+        functions = {fn.logical_id: fn.usage(reset=reset) for fn in self.functions}
+        counted = dict(self.aws_requests)
+        if reset:
+            self.aws_requests.subtract(counted)  # not clear(): a request counted meanwhile stays counted
+        callers = {fn.credentials()["AWS_ACCESS_KEY_ID"]: fn.logical_id for fn in self.functions}
+        requests: dict[str, Counter[str]] = {}
+        for (key, operation), count in counted.items():
+            if count:
+                requests.setdefault(callers.get(key, "stack"), Counter())[operation] += count
+        return {"aws_requests": {caller: dict(sorted(ops.items())) for caller, ops in sorted(requests.items())},
+                "functions": functions}
+
+    def _usage(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"content-type": "application/json"}, json.dumps(self.usage()).encode()
+
+    def _reset_usage(self, rest: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """POST /_local/usage/reset: zeroes the counters (a load run measures its own traffic); answers what they held."""
+        if rest:
+            return 404, {"content-type": "application/json"}, json.dumps({"message": "Not Found"}).encode()
+        return 200, {"content-type": "application/json"}, json.dumps(self.usage(reset=True)).encode()
 
     def _write_state(self) -> dict[str, Any]:
         assert self.gateway is not None and self.provisioner is not None
@@ -366,46 +398,159 @@ class LocalStack:
 
 
 def _count(requests: Counter[tuple[str, str]], environ: dict[str, Any]) -> None:
-    """One request more for its caller and operation; a DynamoDB transaction also counts its items
-    (``<operation> items``), which DynamoDB bills one by one."""
-    credential = re.search(r"Credential=([^/,\s]+)", environ.get("HTTP_AUTHORIZATION", ""))
-    caller = credential.group(1) if credential else ""
-    operation = environ.get("HTTP_X_AMZ_TARGET") or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    """One request more for its caller and operation; what AWS bills per item is counted too
+    (``<operation> items``): a DynamoDB transaction's and batch's items, and PutEvents' entries.
+
+    The operation is the JSON protocols' ``X-Amz-Target``, the query protocols' (SES, SNS, STS)
+    ``<service>.<Action>``, or the REST protocols' ``<service> <method> /<first path segment>`` (Scheduler:
+    ``scheduler POST /schedules``), the service being the signature's."""
+    credential = re.search(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    caller, service = credential.groups() if credential else ("", "")
+    operation = environ.get("HTTP_X_AMZ_TARGET")
+    if not operation and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        action = urllib.parse.parse_qs(_body(environ).decode(errors="replace")).get("Action")
+        operation = f"{service}.{action[0]}" if action else None
+    if not operation:
+        segment = (environ.get("PATH_INFO") or "/").lstrip("/").split("/", 1)[0]
+        operation = f"{service} {environ.get('REQUEST_METHOD')} /{segment}".lstrip()
     requests[caller, operation] += 1
+    items = None
     if operation.startswith("DynamoDB_") and operation.endswith(("TransactWriteItems", "TransactGetItems")):
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(body)
-        requests[caller, f"{operation} items"] += len(json.loads(body).get("TransactItems", []))
+        items = len(json.loads(_body(environ)).get("TransactItems", []))
+    elif operation.startswith("DynamoDB_") and operation.endswith(("BatchGetItem", "BatchWriteItem")):
+        tables = json.loads(_body(environ)).get("RequestItems", {}).values()
+        items = sum(len(table["Keys"]) if isinstance(table, dict) else len(table) for table in tables)
+    elif operation == "AWSEvents.PutEvents":
+        items = len(json.loads(_body(environ)).get("Entries", []))
+    if items is not None:
+        requests[caller, f"{operation} items"] += items
 
 
-def atomic_moto_server(port: int, requests: Counter[tuple[str, str]]) -> Any:
-    """moto's threaded server, answering one DynamoDB request at a time.
+def _body(environ: dict[str, Any]) -> bytes:
+    """The request's body, left in place for moto."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+class _MotoApplications:
+    """moto's per-service apps, found once per kind of request.
+
+    moto's ``DomainDispatcherApplication`` works out the service of every request again, under one lock,
+    from its host, signature, target or body; a signed request's credential scope (region and service),
+    target prefix and API version path say the same every time, so its app is kept for them."""
+
+    def __init__(self) -> None:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        self.dispatcher = DomainDispatcherApplication(create_backend_app)
+        self._apps: dict[tuple[str, str, bool], Any] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        scope = re.search(r"Credential=[^/,\s]+/[^/]+/([^/]+/[^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        path = environ.get("PATH_INFO", "")
+        if scope is None or path.startswith(("/moto-api", "/latest/")):
+            return self.dispatcher(environ, start_response)
+        key = (scope.group(1), environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0], path.startswith("/v2/"))
+        app = self._apps.get(key)
+        if app is None:
+            app = self._apps[key] = self.dispatcher.get_application(environ)
+        return app(environ, start_response)
+
+
+def atomic_moto_server(port: int, requests: Counter[tuple[str, str]]) -> MotoServer:
+    """moto's app on a pooled keep-alive server, answering one DynamoDB request at a time.
 
     DynamoDB applies each request whole: a conditional write checks and writes atomically. moto's
     backend has no locks, and the function workers call it concurrently, so two conditional writes
     could both pass their check, or a read could see an item half-way through another's update.
     Other services stay concurrent: an SQS receive long-polls, and would hold up everything else."""
-    from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
-    from werkzeug.serving import make_server
+    apps = _MotoApplications()
+    lock = threading.Lock()
 
-    class AtomicMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            lock = threading.Lock()
+    def one_dynamodb_request_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
+        _count(requests, environ)
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return apps(environ, start_response)
+        with lock:
+            return list(apps(environ, start_response))
 
-            def one_request_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
-                _count(requests, environ)
-                if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-                    return app(environ, start_response)
-                with lock:
-                    return list(app(environ, start_response))
+    return MotoServer(port, one_dynamodb_request_at_a_time)
 
-            self._server = make_server(self._ip_address, self._port, one_request_at_a_time, True,
-                                       request_handler=MotoRequestHandler)
-            self._server_ready_event.set()
-            self._server.serve_forever()
 
-    return AtomicMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+class MotoServer:
+    """A WSGI app (moto's) served on 127.0.0.1 by ``PooledHTTPServer``; what moto's ThreadedMotoServer offered
+    (start, stop, host and port), without its thread and TCP connection per request."""
+
+    def __init__(self, port: int, app: Any):
+        self.app = app
+        self.server = PooledHTTPServer(("127.0.0.1", port), self._handler_class(), threads=MOTO_THREADS, name="moto")
+        self._thread = threading.Thread(target=self.server.serve_forever, name="moto", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self.server.server_address[:2]
+        return host, port
+
+    def _handler_class(self) -> type[KeptAliveHandler]:
+        server = self
+
+        class WsgiHandler(KeptAliveHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                log.debug("moto: " + format, *args)
+
+            def _serve(self) -> None:
+                body = self.read_body()
+                path, _, query = self.path.partition("?")
+                environ: dict[str, Any] = {
+                    "REQUEST_METHOD": self.command, "SCRIPT_NAME": "",
+                    "PATH_INFO": urllib.parse.unquote(path, encoding="latin-1"), "QUERY_STRING": query,
+                    "RAW_URI": self.path, "REQUEST_URI": self.path,
+                    "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(server.server.server_address[1]),
+                    "SERVER_PROTOCOL": self.request_version, "REMOTE_ADDR": self.client_address[0],
+                    "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+                    "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+                    "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
+                    "wsgi.run_once": False,
+                }
+                for name, value in self.headers.items():
+                    key = "HTTP_" + name.upper().replace("-", "_")
+                    if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                        environ[key] = f"{environ[key]},{value}" if key in environ else value
+                answer: list[Any] = []
+                try:
+                    chunks = server.app(environ, lambda status, headers, exc_info=None: answer.extend((status, headers)))
+                    try:
+                        payload = b"".join(chunks)
+                    finally:
+                        if hasattr(chunks, "close"):
+                            chunks.close()
+                    status, headers = answer
+                except Exception:  # noqa: BLE001 - as a WSGI server: a bare 500, which botocore retries
+                    log.exception("moto failed on %s %s", self.command, path)
+                    status, headers, payload = "500 Internal Server Error", [], b""
+                lines = [f"{self.protocol_version} {status}"]
+                lines += [f"{name}: {value}" for name, value in headers if name.lower() not in _HOP_BY_HOP]
+                lines.append(f"Content-Length: {len(payload)}")
+                head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+                # One write for the whole answer.
+                self.wfile.write(head + (b"" if self.command == "HEAD" else payload))
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        return WsgiHandler
+
+
+# Requests moto serves at once (its DynamoDB ones one at a time, an SQS long poll holding one while it
+# waits); more wait for a thread of the pool.
+MOTO_THREADS = 48
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

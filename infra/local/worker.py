@@ -24,6 +24,7 @@ import decimal
 import importlib.util
 import json
 import logging
+import math
 import os
 import resource
 import sys
@@ -107,7 +108,7 @@ def _report(request_id: str, started: float, config: dict[str, Any], init_ms: fl
     duration = (time.monotonic() - started) * 1000
     init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
     print(f"END RequestId: {request_id}")
-    print(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {max(1, round(duration))} ms"
+    print(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {max(1, math.ceil(duration))} ms"
           f"\tMemory Size: {config['memory']} MB\tMax Memory Used: {_max_memory_mb()} MB{init}", flush=True)
 
 

@@ -72,6 +72,9 @@ Resources:
       Environment:
         Variables:
           WORKER_ONLY: not for Echo
+      # One batch at a time: the queue's visibility timeout (1 s, for a quick redrive) is shorter than a batch
+      # with a cold start takes, so a second batch in flight would receive its messages again, as on AWS.
+      ReservedConcurrentExecutions: 1
       Policies:
         - Statement:
             - {Effect: Allow, Action: ses:SendEmail, Resource: !Sub 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*'}

@@ -1,12 +1,12 @@
 """The local stack fires a one-time schedule within the window after its time, as EventBridge Scheduler does,
-and polls a queue with as many pollers as its mapping's MaximumConcurrency lets run (up to the workers)."""
+and runs as many batches of a queue at once as its mapping's MaximumConcurrency lets (up to the workers)."""
 
 import datetime as dt
 import random
 import threading
 
 from infra.local.scheduler import SchedulerLoop
-from infra.local.sqs_poller import poller_count
+from infra.local.sqs_poller import mapping_concurrency
 
 DUE = dt.datetime(2030, 1, 1, 9, 0, tzinfo=dt.timezone.utc)
 SCHEDULE = {'Arn': 'arn:aws:scheduler:us-east-1:123456789012:schedule/g/s', 'CreationDate': DUE,
@@ -42,7 +42,7 @@ def test_with_jitter_a_schedule_fires_at_a_random_moment_within_the_window_after
     assert len(set(moments)) > 20 and max(moments) - min(moments) > 30  # spread over the minute
 
 
-def test_a_mapping_gets_a_poller_per_concurrent_batch_it_allows_up_to_the_workers():
-    assert poller_count({}, 4) == 1
-    assert poller_count({'ScalingConfig': {'MaximumConcurrency': 100}}, 4) == 4
-    assert poller_count({'ScalingConfig': {'MaximumConcurrency': 2}}, 4) == 2
+def test_a_mapping_runs_as_many_batches_at_once_as_it_allows_up_to_the_workers():
+    assert mapping_concurrency({}, 4) == 4  # Lambda's default: the function's concurrency
+    assert mapping_concurrency({'ScalingConfig': {'MaximumConcurrency': 100}}, 4) == 4
+    assert mapping_concurrency({'ScalingConfig': {'MaximumConcurrency': 2}}, 4) == 2
