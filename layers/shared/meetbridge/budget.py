@@ -5,10 +5,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-
-import httpx2
+from typing import TYPE_CHECKING
 
 from meetbridge.errors import RetryLater
+
+if TYPE_CHECKING:
+    import httpx2
 
 _deadline: ContextVar[float | None] = ContextVar('deadline', default=None)
 
@@ -33,7 +35,10 @@ def left(at_most: float) -> float:
     return min(at_most, remaining)
 
 
-def http_timeout(full: httpx2.Timeout) -> httpx2.Timeout:
+def http_timeout(full: 'httpx2.Timeout') -> 'httpx2.Timeout':
     """A request's timeouts, cut to what is left of the record's time."""
+    # Imported here, where a provider's client has imported it already: a record that calls no provider never does.
+    import httpx2
+
     read = left(full.read)
     return httpx2.Timeout(read, connect=min(full.connect, read))

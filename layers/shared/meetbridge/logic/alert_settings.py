@@ -15,7 +15,6 @@ import socket
 from typing import Annotated
 from urllib.parse import urlsplit
 
-import httpx2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from meetbridge.config import AlertWebhookSettings, settings
@@ -49,6 +48,9 @@ def _public(address: str) -> bool:
 
 def checked_webhook_url(url: str) -> str:
     """The URL as given when it may be posted to; ValueError saying why not."""
+    # Imported when a URL is checked: the admin function's other routes never pay for the HTTP client.
+    import httpx2
+
     try:
         parts = urlsplit(url)
         parts.port  # raises on a port that is not a number
@@ -87,6 +89,8 @@ def checked_addresses(url: str) -> list[str]:
     stack allows); else none. The post connects to these and never resolves the host again: a DNS answer that
     changes between the check and the connection (rebinding) cannot point it inside a network. Names like
     0x7f000001, or one a DNS record points inside a network, are caught here, not by the text."""
+    import httpx2  # as in checked_webhook_url
+
     host = httpx2.URL(url).raw_host.decode('ascii')  # the name as the client sends it (IDNA-encoded)
     loopback_allowed = _loopback_allowed(urlsplit(url).hostname or '')
     try:

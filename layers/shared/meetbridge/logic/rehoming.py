@@ -56,7 +56,6 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx2
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -313,6 +312,9 @@ def _rehome(detail: dict[str, Any], tally: '_Tally | None', now: datetime) -> di
         _count(tally, meeting_key, 'failed', now, _failure(meeting_key, meeting.booking_ids, problem))
         return {'outcome': 'failed: ' + problem}
 
+    # Here rather than at the top: a meetings cold start that re-homes nothing (most) does not import the HTTP client.
+    import httpx2
+
     try:
         _settle(tenant_id, remade)
     except (RetryLater, httpx2.HTTPError) as exc:
@@ -415,6 +417,8 @@ def _delete_old(tenant_id: str, account_id: str, provider_type: str, meeting: Pr
     error: a 503, a timeout) is raised, for the queue to retry, rather than leaving the meeting live (settling a
     replaced account's meeting); an admin-disconnected account's deletion, before the new meeting is made, is
     best effort."""
+    import httpx2  # as in _rehome
+
     account = repository.account_of(repository.get_account(tenant_id, account_id), tenant_id)
     try:
         with tokens.letting_go(account_id):

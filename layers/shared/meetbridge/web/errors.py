@@ -8,15 +8,10 @@ any unknown page) get an HTML page; programs (/v1/, /webhooks/, /providers/) get
 
 import functools
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpx2
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
+from typing import TYPE_CHECKING
 
 from meetbridge.errors import (
     Conflict,
@@ -33,6 +28,13 @@ from meetbridge.observability import logger
 from meetbridge.providers.base import ProviderRejected
 from meetbridge.security.signatures import SignatureError
 from meetbridge.web.pages import page_response
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+# The modules of exceptions this map answers, named rather than imported (see _raised_by).
+REQUEST_VALIDATION_EXCEPTIONS = 'aws_lambda_powertools.event_handler.openapi.exceptions'
+IDEMPOTENCY_EXCEPTIONS = 'aws_lambda_powertools.utilities.idempotency.exceptions'
 
 # The first path segment of every route a program calls; every other path is a page for people.
 API_ROOTS = frozenset({'v1', 'webhooks', 'providers'})
@@ -71,7 +73,7 @@ def problem_of(exc: Exception) -> Problem:
         case InvalidInput():
             return Problem(400, 'invalid_request', str(exc), 'This request could not be read', str(exc),
                            field=exc.field)
-        case RequestValidationError():
+        case _ if _raised_by(exc, REQUEST_VALIDATION_EXCEPTIONS, 'RequestValidationError'):
             return _validation_problem(exc)
         case SignatureError():
             logger.warning('signature rejected', extra={'reason': str(exc)})
@@ -89,10 +91,10 @@ def problem_of(exc: Exception) -> Problem:
                            'Something changed at the same moment. Reload this page.')
         case InvalidState():
             return Problem(409, 'invalid_state', str(exc), 'This cannot be done now', str(exc))
-        case IdempotencyValidationError():
+        case _ if _raised_by(exc, IDEMPOTENCY_EXCEPTIONS, 'IdempotencyValidationError'):
             return Problem(409, 'event_id_reused', 'this event_id was already used for a different event',
                            'Please try again', 'This request repeats an earlier one with different content.')
-        case IdempotencyAlreadyInProgressError():
+        case _ if _raised_by(exc, IDEMPOTENCY_EXCEPTIONS, 'IdempotencyAlreadyInProgressError'):
             return Problem(409, 'in_progress', 'this event is being processed; retry later', 'Please try again',
                            'This request is still being handled. Reload this page in a few seconds.')
         case PayloadTooLarge():
@@ -107,7 +109,7 @@ def problem_of(exc: Exception) -> Problem:
             return Problem(503, 'provider_rejected', str(exc), 'This meeting cannot be opened',
                            'The meeting provider no longer has this meeting or refused to open it. Please '
                            'contact the business that booked it for a new link.')
-        case RetryLater() | httpx2.HTTPError():
+        case _ if isinstance(exc, RetryLater) or _raised_by(exc, 'httpx2', 'HTTPError'):
             # A transport error's text can quote the URL it called: its type says enough.
             reason = str(exc) if isinstance(exc, RetryLater) else \
                 f'the meeting provider did not answer ({type(exc).__name__})'
@@ -120,7 +122,15 @@ def problem_of(exc: Exception) -> Problem:
                    'Something went wrong', f'Please reload this page in a minute. {CONTACT}')
 
 
-def _validation_problem(exc: RequestValidationError) -> Problem:
+def _raised_by(exc: Exception, module: str, name: str) -> bool:
+    """Whether `exc` is the exception `name` of `module`, without importing it: no instance of a class exists before
+    its module is imported, and importing Powertools' request validation or idempotency, or httpx2, costs a cold start
+    that never uses them a tenth of a second or more each."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, getattr(loaded, name))
+
+
+def _validation_problem(exc: 'RequestValidationError') -> Problem:
     """Powertools' request validation (pydantic) as one InvalidInput: the first problem, then all of them."""
     # The body itself was parsed by the safe loader, which raises InvalidInput: these are field problems.
     problems = []

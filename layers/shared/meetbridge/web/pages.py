@@ -4,9 +4,12 @@ import base64
 import functools
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 # The waiting page's script and a link page's opening script, allowed by their hashes: no other script runs
 # on our pages. They may fetch from our own origin only (the link's /state and /opened).
@@ -32,7 +35,10 @@ PAGE_HEADERS = {
 
 
 @functools.cache
-def _environment() -> Environment:
+def _environment() -> 'Environment':
+    # Imported with the first page: the functions that answer JSON only (the webhook's) never pay for jinja2.
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     return Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(['html']))
 
 
