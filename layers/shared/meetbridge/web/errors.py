@@ -13,13 +13,11 @@ from dataclasses import dataclass
 
 import httpx2
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from meetbridge.errors import (
     Conflict,
+    EventIdReused,
+    EventNotPublished,
     Forbidden,
     InvalidInput,
     InvalidState,
@@ -38,6 +36,9 @@ from meetbridge.web.pages import page_response
 API_ROOTS = frozenset({'v1', 'webhooks', 'providers'})
 # How long a caller waits before trying a provider again.
 RETRY_AFTER_SECONDS = 60
+# A webhook whose event the bus did not take: the bus is back within seconds, and a platform retries sooner
+# than it is told anyway.
+PUBLISH_RETRY_AFTER_SECONDS = 5
 
 CONTACT = 'If it keeps happening, contact the business that sent you the link.'
 
@@ -89,12 +90,9 @@ def problem_of(exc: Exception) -> Problem:
                            'Something changed at the same moment. Reload this page.')
         case InvalidState():
             return Problem(409, 'invalid_state', str(exc), 'This cannot be done now', str(exc))
-        case IdempotencyValidationError():
+        case EventIdReused():
             return Problem(409, 'event_id_reused', 'this event_id was already used for a different event',
                            'Please try again', 'This request repeats an earlier one with different content.')
-        case IdempotencyAlreadyInProgressError():
-            return Problem(409, 'in_progress', 'this event is being processed; retry later', 'Please try again',
-                           'This request is still being handled. Reload this page in a few seconds.')
         case PayloadTooLarge():
             return Problem(413, 'payload_too_large', str(exc), 'This request is too large', str(exc))
         case ConnectionUnusable():
@@ -107,6 +105,11 @@ def problem_of(exc: Exception) -> Problem:
             return Problem(503, 'provider_rejected', str(exc), 'This meeting cannot be opened',
                            'The meeting provider no longer has this meeting or refused to open it. Please '
                            'contact the business that booked it for a new link.')
+        case EventNotPublished():
+            logger.warning('event not published', extra={'reason': str(exc)})
+            return Problem(503, 'not_published', f'{exc}; send it again', 'Please try again',
+                           'This request could not be taken now. Please send it again in a few seconds.',
+                           retry_after=PUBLISH_RETRY_AFTER_SECONDS)
         case RetryLater() | httpx2.HTTPError():
             # A transport error's text can quote the URL it called: its type says enough.
             reason = str(exc) if isinstance(exc, RetryLater) else \
