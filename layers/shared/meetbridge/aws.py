@@ -16,7 +16,7 @@ MESSAGING = Config(retries={'mode': 'standard', 'max_attempts': 2}, connect_time
 # EventBridge answers PutEvents in tens of milliseconds. A webhook publishes before it answers, so a bus that
 # hangs is given up well within the function's timeout (two attempts of at most 1 s + 2 s) and the webhook
 # answers 503 for its platform to send it again, never a timeout after the event may have been taken.
-PUBLISHING = Config(retries={'mode': 'standard', 'max_attempts': 2}, connect_timeout=1, read_timeout=2)
+PUBLISHING = Config(retries={'mode': 'standard', 'total_max_attempts': 2}, connect_timeout=1, read_timeout=2)
 _CONFIGS = {'ses': MESSAGING, 'sns': MESSAGING, 'events': PUBLISHING}
 
 
