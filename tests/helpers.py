@@ -107,11 +107,9 @@ def _enter_container(name: str) -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from meetbridge import caching
-    from meetbridge.security import sealing
 
     if _warm != [name]:
         parameters.clear_caches()
-        sealing._opened.clear()
         caching.clear_all()
         _warm[:] = [name]
 

@@ -134,15 +134,15 @@ def _totals(steps: dict[str, Counter]) -> dict[str, int]:
 def test_the_calls_of_a_booking_on_a_custom_link(stack, calls):
     stack.setup_online_service()
     assert _totals(_lifecycle(stack, calls)) == {
-        'created meetings': 27, 'created notifications': 15, 'join page': 7,
-        'rescheduled meetings': 27, 'rescheduled notifications': 15,
-        'cancelled meetings': 18, 'cancelled notifications': 15}
+        'created meetings': 23, 'created notifications': 12, 'join page': 6,
+        'rescheduled meetings': 23, 'rescheduled notifications': 13,
+        'cancelled meetings': 17, 'cancelled notifications': 14}
 
 
 def test_the_calls_of_a_booking_on_zoom(stack, calls, zoom):
     stack.setup_online_service()
     connect_zoom(stack, zoom)
     assert _totals(_lifecycle(stack, calls)) == {
-        'created meetings': 29, 'created notifications': 15, 'join page': 7,
-        'rescheduled meetings': 29, 'rescheduled notifications': 15,
-        'cancelled meetings': 19, 'cancelled notifications': 15}
+        'created meetings': 25, 'created notifications': 12, 'join page': 6,
+        'rescheduled meetings': 25, 'rescheduled notifications': 13,
+        'cancelled meetings': 18, 'cancelled notifications': 14}
