@@ -77,7 +77,8 @@ def _book(stack: Stack, calls: Calls, body: dict, warm_up: str) -> dict[str, Cou
     booking_id = body['booking']['id']
     webhook = _warm_post(stack, calls, body, warm_up)
     meetings = _consume(stack, calls, 'meetings', booking_id)
-    return {'webhook': webhook, 'meetings': meetings, 'notifications': _consume(stack, calls, 'notifications', booking_id)}
+    notifications = _consume(stack, calls, 'notifications', booking_id)
+    return {'webhook': webhook, 'meetings': meetings, 'notifications': notifications}
 
 
 def _warm(stack: Stack) -> None:
@@ -122,7 +123,8 @@ def _lifecycle(stack: Stack, calls: Calls) -> dict[str, Counter]:
 
 # The webhook's steps: a change of a booking already recorded costs its claim a second write (docs/architecture.md).
 WEBHOOK_CALLS = {'created webhook': {'dynamodb:TransactWriteItems': 1, 'events:PutEvents': 1},
-                 'rescheduled webhook': {'dynamodb:TransactWriteItems': 1, 'dynamodb:PutItem': 1, 'events:PutEvents': 1},
+                 'rescheduled webhook': {'dynamodb:TransactWriteItems': 1, 'dynamodb:PutItem': 1,
+                                         'events:PutEvents': 1},
                  'cancelled webhook': {'dynamodb:PutItem': 1, 'events:PutEvents': 1}}
 
 

@@ -21,7 +21,7 @@ from meetbridge.logic import sources, tenants, waiting
 from meetbridge.observability import logger
 from meetbridge.security.signatures import SignatureError
 from meetbridge.sources import source_for
-from meetbridge.sources.base import Translation, WebhookRequest
+from meetbridge.sources.base import BookingSource, Translation, WebhookRequest
 from meetbridge.sources.settings import SourceSettings
 from meetbridge.store import repository
 from meetbridge.store.models import TenantItem
@@ -58,20 +58,21 @@ def receive(source_name: str, request: WebhookRequest) -> list[str]:
     stored = _verifiers.get(key)
     if stored is not None:
         try:
-            return _receive(source_name, request, stored)
+            return _receive(source, source_name, request, stored)
         except SignatureError:
             _verifiers.drop(key)  # the secret may have been rotated since it was read
     stored = _read_verifier(source_name, request.tenant_id)
     _verifiers.put(key, stored)
-    return _receive(source_name, request, stored)
+    return _receive(source, source_name, request, stored)
 
 
-def _receive(source_name: str, request: WebhookRequest, stored: TenantItem | SourceSettings) -> list[str]:
+def _receive(source: BookingSource, source_name: str, request: WebhookRequest,
+             stored: TenantItem | SourceSettings) -> list[str]:
     if isinstance(stored, TenantItem):
         verifier: Any = tenants.webhook_secrets(stored, datetime.fromtimestamp(request.received_at, UTC))
     else:
         verifier = stored
-    translation = source_for(source_name).translate(
+    translation = source.translate(
         request, verifier, lambda external_id: sources.known_booking(request.tenant_id, source_name, external_id))
     online = isinstance(stored, SourceSettings) and stored.online == 'all'
     return publish_translation(request.tenant_id, source_name, translation, online=online)
@@ -173,7 +174,8 @@ def _update_claim(claim: dict, expression: str, condition: str, values: dict) ->
 
 def _take_over(claim: dict, held: dict) -> bool:
     """A claim whose holder's lease ran out without publishing: one delivery takes it over (False: another did)."""
-    return _update_claim(claim, 'SET lease_until = :lease', 'lease_until = :held AND attribute_not_exists(published_at)',
+    return _update_claim(claim, 'SET lease_until = :lease',
+                         'lease_until = :held AND attribute_not_exists(published_at)',
                          {':lease': claim['lease_until'], ':held': held['lease_until']})
 
 
