@@ -54,6 +54,30 @@ def test_a_publish_the_bus_refuses_answers_503_and_the_retry_publishes_it_once(s
     assert [event['detail']['event_id'] for event in _queued(stack)] == ['evt-1']
 
 
+def test_a_claim_written_at_the_same_moment_as_another_answers_503_before_anything_is_published(stack):
+    from botocore.awsrequest import AWSResponse
+
+    dynamodb = aws.client('dynamodb')
+
+    def conflict(**_) -> tuple:
+        error = {'Error': {'Code': 'TransactionCanceledException', 'Message': 'Transaction cancelled'},
+                 'CancellationReasons': [{'Code': 'TransactionConflict'}, {'Code': 'None'}],
+                 'ResponseMetadata': {'HTTPStatusCode': 400}}
+        return AWSResponse(url='', status_code=400, headers={}, raw=None), error
+
+    body = booking_event(event_id='evt-1')
+    dynamodb.meta.events.register('before-call.dynamodb.TransactWriteItems', conflict)
+    try:
+        response = _deliver(stack, body)
+    finally:
+        dynamodb.meta.events.unregister('before-call.dynamodb.TransactWriteItems', conflict)
+
+    assert response['statusCode'] == 503 and response['headers']['Retry-After'] == '5'
+    assert _queued(stack) == []
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert len(_queued(stack)) == 1
+
+
 def test_a_bus_that_does_not_answer_is_given_up_well_within_the_lease_and_the_timeout(cloud):
     config = aws.client('events').meta.config
     worst_seconds = (config.connect_timeout + config.read_timeout) * config.retries['total_max_attempts']

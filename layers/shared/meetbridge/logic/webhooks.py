@@ -148,7 +148,8 @@ def _claim(claim: dict, received: dict | None) -> dict | None:
             if _condition_failed(claimed):
                 return claimed['Item']
             if not _condition_failed(recorded):
-                raise
+                # A concurrent write of either item (another delivery of this event): nothing is published yet.
+                raise EventNotPublished('the event could not be recorded at this moment') from error
             # The booking is recorded already (a change of a known booking): the claim alone.
     try:
         dynamodb.put_item(**put_claim)
