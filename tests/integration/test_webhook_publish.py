@@ -176,3 +176,27 @@ def test_a_change_of_a_booking_never_seen_records_it_and_of_a_known_one_leaves_i
     stack.book(booking_event(booking_id='b1'))
     assert _deliver(stack, booking_event('booking.rescheduled', booking_id='b1'))['statusCode'] == 202
     assert stack.view('b1')[1]['booking']['status'] == 'active'
+
+
+def test_a_platform_sources_new_key_verifies_at_once_and_a_removed_source_is_refused_after_the_minute(
+        stack, monkeypatch):
+    from test_calcom_webhooks import cal_signature, calcom_body, post
+
+    from meetbridge import caching
+    from meetbridge.logic import sources
+
+    def signed_post(uid: str, secret: str) -> int:
+        body = calcom_body(uid=uid)
+        return post(stack, body, cal_signature(body, secret))[0]
+
+    assert stack.admin('PUT', 'sources/calcom', {'secret': 'first-secret'})[0] == 200
+    assert signed_post('uid-1', 'first-secret') == 202  # the source's settings are kept by the container
+    # Changed by the admin function, which this container does not see.
+    sources.put_source(stack.tenant.tenant_id, 'calcom', {'secret': 'second-secret'}, 'https://api.test')
+    assert signed_post('uid-2', 'second-secret') == 202
+
+    sources.delete_source(stack.tenant.tenant_id, 'calcom', 'https://api.test')
+    assert signed_post('uid-3', 'second-secret') == 202  # honoured while kept, up to a minute
+    now = caching.time.monotonic
+    monkeypatch.setattr(caching.time, 'monotonic', lambda: now() + webhooks.VERIFIER_CACHE_SECONDS + 1)
+    assert signed_post('uid-4', 'second-secret') == 404
