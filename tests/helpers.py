@@ -106,11 +106,11 @@ def _enter_container(name: str) -> None:
     function's container, so reusing it here would hide a call this function makes on its own."""
     from aws_lambda_powertools.utilities import parameters
 
-    from meetbridge.security import sealing
+    from meetbridge import caching
 
     if _warm != [name]:
         parameters.clear_caches()
-        sealing._opened.clear()
+        caching.clear_all()
         _warm[:] = [name]
 
 

@@ -30,7 +30,6 @@ SETTINGS = config.load(BookingWebhookSettings)
 @answers_errors
 @event_source(data_class=APIGatewayProxyEventV2)
 def lambda_handler(event: APIGatewayProxyEventV2, context) -> dict:
-    webhooks.DEDUPE.register_lambda_context(context)
     proto = event.headers.get('x-forwarded-proto', 'https')
     request = WebhookRequest(
         tenant_id=event.path_parameters.get('tenant_id', ''),

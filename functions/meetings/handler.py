@@ -161,7 +161,6 @@ def _note_waiting(tenant_id: str, booking_id: str, exc: Exception) -> None:
 def lambda_handler(event: dict, context) -> dict:
     ONCE.register_lambda_context(context)
     REHOME_ONCE.register_lambda_context(context)
-    webhooks.DEDUPE.register_lambda_context(context)
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
     retries.delay_failed(event, response, retry_delay)

@@ -10,7 +10,7 @@ from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud,
 from moto import mock_aws
 
 from infra.local import iam, moto_patches
-from meetbridge import aws
+from meetbridge import aws, caching
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -29,6 +29,7 @@ def cloud(monkeypatch, every_setting):
     moto_patches.patch_sns_sms()
     with mock_aws(), aws_calls_one_at_a_time():
         aws.reset_clients()
+        caching.clear_all()  # data keys and tenants of another test's account
         resources = template_resources()
         create_table(os.environ['TABLE_NAME'], resources['Table']['Properties'])
         create_table(os.environ['IDEMPOTENCY_TABLE_NAME'], resources['IdempotencyTable']['Properties'])

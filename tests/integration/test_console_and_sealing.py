@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from meetbridge import aws
 from meetbridge.cli import NOT_RUNNING, find_local_state, main
 from meetbridge.security import sealing
 
@@ -182,3 +183,56 @@ def test_sealed_blobs_open_only_in_their_context(cloud):
         sealing.unseal(tampered, context)
     with pytest.raises(sealing.SealError):
         sealing.unseal(b'', context)
+
+
+def test_a_blob_moved_to_another_purpose_or_subject_of_its_tenant_does_not_open(cloud):
+    context = {'tenant_id': 't1', 'purpose': 'meeting', 'subject': 'booking:b1'}
+    blob = sealing.seal(b'room', context)
+
+    for moved in ({**context, 'subject': 'booking:b2'}, {**context, 'purpose': 'attendee'}):
+        with pytest.raises(sealing.SealError):
+            sealing.unseal(blob, moved)
+
+
+def test_a_container_seals_a_tenants_blobs_with_one_data_key_within_its_limits(cloud, monkeypatch):
+    from meetbridge import caching
+
+    kms_calls = []
+    kms = aws.client('kms')
+    kms.meta.events.register('before-call.kms.*', lambda model, **_: kms_calls.append(model.name))
+    blobs = [sealing.seal(f'secret {n}'.encode(), {'tenant_id': 't1', 'purpose': 'meeting', 'subject': f'm{n}'})
+             for n in range(5)]
+    sealing.seal(b'other', {'tenant_id': 't2', 'purpose': 'meeting', 'subject': 'm1'})
+    assert kms_calls == ['GenerateDataKey', 'GenerateDataKey']  # one per tenant
+
+    caching.clear_all()  # another container opens them: one Decrypt for the shared data key
+    kms_calls.clear()
+    assert [sealing.unseal(blob, {'tenant_id': 't1', 'purpose': 'meeting', 'subject': f'm{n}'})
+            for n, blob in enumerate(blobs)] == [f'secret {n}'.encode() for n in range(5)]
+    assert kms_calls == ['Decrypt']
+
+    monkeypatch.setattr(sealing, 'DATA_KEY_USES', 2)  # a data key is used for so many blobs, then replaced
+    kms_calls.clear()
+    for n in range(4):
+        sealing.seal(b'x', {'tenant_id': 't3', 'purpose': 'meeting', 'subject': f'm{n}'})
+    assert kms_calls == ['GenerateDataKey', 'GenerateDataKey']
+
+
+def test_a_blob_sealed_with_a_data_key_of_its_own_still_opens(cloud):
+    """The first format: one data key per blob, bound to the whole context."""
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    context = {'tenant_id': 't1', 'purpose': 'connection', 'subject': 'company'}
+    made = aws.client('kms').generate_data_key(KeyId=os.environ['KMS_KEY_ID'], KeySpec='AES_256',
+                                               EncryptionContext=context)
+    nonce = os.urandom(12)
+    aad = json.dumps(context, sort_keys=True, separators=(',', ':')).encode()
+    wrapped = made['CiphertextBlob']
+    blob = b'\x01' + struct.pack('>H', len(wrapped)) + wrapped + nonce + AESGCM(made['Plaintext']).encrypt(
+        nonce, b'old secret', aad)
+
+    assert sealing.unseal(blob, context) == b'old secret'
+    with pytest.raises(sealing.SealError):
+        sealing.unseal(blob, {**context, 'subject': 'other'})

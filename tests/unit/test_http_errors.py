@@ -5,13 +5,10 @@ import json
 
 import httpx2
 import pytest
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-
 from meetbridge.errors import (
     Conflict,
+    EventIdReused,
+    EventNotPublished,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -31,13 +28,13 @@ ERRORS = [
     (Forbidden('this API key is not valid for this tenant'), 403, 'forbidden'),
     (NotFound('unknown link'), 404, 'not_found'),
     (Conflict('ServiceItem changed concurrently'), 409, 'conflict'),
-    (IdempotencyValidationError(), 409, 'event_id_reused'),
-    (IdempotencyAlreadyInProgressError(), 409, 'in_progress'),
+    (EventIdReused('event id reused'), 409, 'event_id_reused'),
     (PayloadTooLarge('the body is larger than 262144 bytes'), 413, 'payload_too_large'),
     (ConnectionUnusable('the meeting account needs to be connected again', 'needs_reconnect'), 503,
      'reconnect_needed'),
     (ProviderRejected('the Zoom meeting could not be opened: Zoom answered 404 (code 3001)'), 503,
      'provider_rejected'),
+    (EventNotPublished('the event bus did not take the event'), 503, 'not_published'),
     (RetryLater('Zoom is unavailable or busy (503)'), 503, 'provider_unavailable'),
     (DailyLimit('the daily limit is used up', resume_at=None), 503, 'provider_unavailable'),
     (httpx2.ConnectError('connection refused'), 503, 'provider_unavailable'),

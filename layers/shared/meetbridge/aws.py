@@ -13,7 +13,11 @@ _RETRIES = Config(retries={'mode': 'standard', 'max_attempts': 4}, connect_timeo
 # SES and SNS answer a send in a fraction of a second; one that hangs is given up quickly, and the message is sent
 # again later from its queue rather than holding up the rest of a batch.
 MESSAGING = Config(retries={'mode': 'standard', 'max_attempts': 2}, connect_timeout=1, read_timeout=3)
-_CONFIGS = {'ses': MESSAGING, 'sns': MESSAGING}
+# EventBridge answers PutEvents in tens of milliseconds. A webhook publishes before it answers, so a bus that
+# hangs is given up well within the function's timeout (two attempts of at most 1 s + 2 s) and the webhook
+# answers 503 for its platform to send it again, never a timeout after the event may have been taken.
+PUBLISHING = Config(retries={'mode': 'standard', 'total_max_attempts': 2}, connect_timeout=1, read_timeout=2)
+_CONFIGS = {'ses': MESSAGING, 'sns': MESSAGING, 'events': PUBLISHING}
 
 
 @functools.cache

@@ -38,5 +38,13 @@ class InvalidState(MeetbridgeError):
     cannot help."""
 
 
+class EventIdReused(MeetbridgeError):
+    """A booking platform sent an event id it used before with different content."""
+
+
+class EventNotPublished(RetryLater):
+    """The event bus did not take a webhook's event; nothing was published, the platform sends it again."""
+
+
 class PayloadTooLarge(MeetbridgeError):
     pass

@@ -30,12 +30,13 @@ def _condition_failed(error: ClientError) -> bool:
     return error.response['Error']['Code'] == 'ConditionalCheckFailedException'
 
 
-def record_received(event: BookingEvent, now: datetime) -> None:
-    """Records a booking never seen before; a booking already recorded is left as it is."""
+def received_item(event: BookingEvent, now: datetime) -> BookingItem | None:
+    """The record of a booking never seen before, written by the webhook only where no booking is
+    (logic/webhooks.py); None for a cancellation, whose unknown booking the meetings function records itself."""
     if event.type == 'booking.cancelled':
-        return  # the meetings function records a cancellation of an unknown booking itself
+        return None
     booking = event.booking
-    item = BookingItem(
+    return BookingItem(
         *BookingItem.key(event.tenant_id, booking.id), booking_id=booking.id, source=event.source,
         service_id=booking.service_id, provider_id=booking.provider_id, start=booking.start, end=booking.end,
         timezone=booking.timezone, session_id=booking.session_id, meeting_key=booking.meeting_key,
@@ -43,12 +44,6 @@ def record_received(event: BookingEvent, now: datetime) -> None:
         client=ClientMap(**booking.client.model_dump()), status='received', pending=RECEIVED,
         waiting_since=now, updated_at=now,
     )
-    try:
-        aws.client('dynamodb').put_item(TableName=settings(StoreSettings).table_name, Item=item.serialize(),
-                                        ConditionExpression='attribute_not_exists(pk)')
-    except ClientError as error:
-        if not _condition_failed(error):
-            raise
 
 
 def is_received(item: BookingItem | None) -> bool:

@@ -1,42 +1,80 @@
-"""Receiving a booking platform's webhook: verify, translate, publish each booking event once."""
+"""Receiving a booking platform's webhook: verify, translate, publish each booking event once.
 
+A warm webhook makes two AWS calls before it answers (docs/architecture.md, "The webhook's path"): one write
+that claims the event id and records a booking never seen before, and the publish. The tenant (or the platform
+source's settings) it verifies with is kept for a minute per container.
+"""
+
+import hashlib
+import json
+import time
 from datetime import UTC, datetime
+from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from botocore.exceptions import ClientError
 
-from meetbridge import events, idempotency
+from meetbridge import aws, events
+from meetbridge.caching import ContainerCache
+from meetbridge.config import IdempotencySettings, StoreSettings, settings
+from meetbridge.errors import EventIdReused, EventNotPublished
 from meetbridge.logic import sources, tenants, waiting
+from meetbridge.observability import logger
+from meetbridge.security.signatures import SignatureError
 from meetbridge.sources import source_for
-from meetbridge.sources.base import Translation, WebhookRequest
+from meetbridge.sources.base import BookingSource, Translation, WebhookRequest
+from meetbridge.sources.settings import SourceSettings
 from meetbridge.store import repository
+from meetbridge.store.models import TenantItem
 
 # Platforms retry for hours (Zoom: up to 60 min, others longer); a week covers them all.
 DEDUPE_SECONDS = 7 * 24 * 3600
-DEDUPE = idempotency.config(
-    key='[tenant_id, source, event_id]', expires_after_seconds=DEDUPE_SECONDS, payload_validation='[type, booking]'
-)
+# How long a claim's holder may still be publishing its event: the claim is written just before PutEvents, which
+# gives up within 2 attempts of at most 3 s each (aws.PUBLISHING), well inside this. A delivery of the event
+# within it is answered as accepted (its holder publishes it); after it, the holder has finished or died, and a
+# delivery that finds no `published_at` publishes the event again.
+PUBLISH_LEASE_SECONDS = 20
+# The tenant, or a platform source's settings, as this container last read them: stale for a minute at most. A
+# signature that does not verify with them reads them again before refusing, so a rotated secret works at once;
+# a tenant or source deleted is still honoured for that minute.
+VERIFIER_CACHE_SECONDS = 60
+_verifiers: ContainerCache[tuple[str, str], TenantItem | SourceSettings] = ContainerCache(VERIFIER_CACHE_SECONDS,
+                                                                                           limit=256)
 # The detail type of a Lookup (sources/base.py) on the bus.
 BOOKING_LOOKUP = 'booking.lookup'
 
 
-def _verifier(source_name: str, request: WebhookRequest):
+def _read_verifier(source_name: str, tenant_id: str) -> TenantItem | SourceSettings:
     """The generic source is verified with the tenant's own webhook secrets; a platform with its source's
     settings (404 when the tenant has not configured it, or removed it)."""
-    tenant = repository.get_tenant(request.tenant_id)
-    if source_name == 'generic':
-        return tenants.webhook_secrets(tenant, datetime.fromtimestamp(request.received_at, UTC))
-    return sources.settings_of(tenant.tenant_id, source_name)
+    tenant = repository.get_tenant(tenant_id)
+    return tenant if source_name == 'generic' else sources.settings_of(tenant_id, source_name)
 
 
 def receive(source_name: str, request: WebhookRequest) -> list[str]:
-    """Returns the accepted event ids. Raises NotFound, SignatureError, InvalidInput,
-    IdempotencyValidationError (an event id reused for different content)."""
+    """Returns the accepted event ids. Raises NotFound, SignatureError, InvalidInput, EventIdReused (an event id
+    reused for different content), EventNotPublished (the bus did not take an event: nothing lost, retried)."""
     source = source_for(source_name)
-    verifier = _verifier(source_name, request)
-    translation = source.translate(request, verifier,
-                                   lambda external_id: sources.known_booking(request.tenant_id, source_name, external_id))
-    online = source_name != 'generic' and verifier.online == 'all'
+    key = (request.tenant_id, source_name)
+    stored = _verifiers.get(key)
+    if stored is not None:
+        try:
+            return _receive(source, source_name, request, stored)
+        except SignatureError:
+            _verifiers.drop(key)  # the secret may have been rotated since it was read
+    stored = _read_verifier(source_name, request.tenant_id)
+    _verifiers.put(key, stored)
+    return _receive(source, source_name, request, stored)
+
+
+def _receive(source: BookingSource, source_name: str, request: WebhookRequest,
+             stored: TenantItem | SourceSettings) -> list[str]:
+    if isinstance(stored, TenantItem):
+        verifier: Any = tenants.webhook_secrets(stored, datetime.fromtimestamp(request.received_at, UTC))
+    else:
+        verifier = stored
+    translation = source.translate(
+        request, verifier, lambda external_id: sources.known_booking(request.tenant_id, source_name, external_id))
+    online = isinstance(stored, SourceSettings) and stored.online == 'all'
     return publish_translation(request.tenant_id, source_name, translation, online=online)
 
 
@@ -48,24 +86,117 @@ def publish_translation(tenant_id: str, source_name: str, translation: Translati
         sources.register_first_seen(tenant_id, translation.services, translation.providers, online=online)
     sources.record_external_ids(tenant_id, source_name, translation.external_ids)
     for event in translation.events:
-        # Before the event is on the bus, so the booking is visible whatever happens to the event after.
-        waiting.record_received(event, datetime.now(UTC))
-        _publish(event.model_dump(mode='json'))
+        # Recorded with its claim, before the event is on the bus: the booking is visible whatever happens after.
+        received = waiting.received_item(event, datetime.now(UTC))
+        publish_once(event.model_dump(mode='json'), received and received.serialize())
     for lookup in translation.lookups:
-        _publish({**lookup.model_dump(mode='json'), 'type': BOOKING_LOOKUP})
+        publish_once({**lookup.model_dump(mode='json'), 'type': BOOKING_LOOKUP}, None)
     return [event.event_id for event in translation.events] + [lookup.event_id for lookup in translation.lookups]
 
 
-def _publish(event: dict) -> None:
+def _claim_id(event: dict) -> str:
+    key = json.dumps([event['tenant_id'], event['source'], event['event_id']], separators=(',', ':'))
+    return 'webhook-event#' + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _content_digest(event: dict) -> str:
+    """What an event id stands for: a delivery with the same id and other content is refused."""
+    content = json.dumps([event['type'], event.get('booking')], sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def publish_once(event: dict, received: dict | None) -> None:
+    """Claims the event id (with the received booking's record, written only where no booking is) and
+    publishes the event. The consumers apply an event once by its id, so publishing it again after a holder
+    died is harmless; a delivery while a holder is publishing, or after it was published, publishes nothing."""
+    now = time.time()
+    claim = {'id': {'S': _claim_id(event)}, 'expiration': {'N': str(int(now) + DEDUPE_SECONDS)},
+             'content': {'S': _content_digest(event)},
+             'lease_until': {'N': str(int(now) + PUBLISH_LEASE_SECONDS)}}
+    held = _claim(claim, received)
+    if held is not None:
+        if held['content']['S'] != claim['content']['S']:
+            raise EventIdReused('this event id was used before for another event')
+        if 'published_at' in held or float(held['lease_until']['N']) > now or not _take_over(claim, held):
+            return  # published, or being published by the delivery that holds it
+    _publish(event, claim)
+    if held is not None:
+        # Taken over: from now on a delivery knows it is published. A failure here costs only a later
+        # duplicate, which the consumers drop, so the answer stays 202.
+        _mark_published(claim)
+
+
+def _condition_failed(reason: dict) -> bool:
+    return reason.get('Code') == 'ConditionalCheckFailed'
+
+
+def _claim(claim: dict, received: dict | None) -> dict | None:
+    """Writes the claim, with the received booking when there is one; returns the claim that was already there
+    (None when this delivery claimed the event)."""
+    dynamodb = aws.client('dynamodb')
+    claims_table = settings(IdempotencySettings).idempotency_table_name
+    put_claim = {'TableName': claims_table, 'Item': claim, 'ConditionExpression': 'attribute_not_exists(id)',
+                 'ReturnValuesOnConditionCheckFailure': 'ALL_OLD'}
+    if received is not None:
+        put_received = {'TableName': settings(StoreSettings).table_name, 'Item': received,
+                        'ConditionExpression': 'attribute_not_exists(pk)'}
+        try:
+            dynamodb.transact_write_items(TransactItems=[{'Put': put_claim}, {'Put': put_received}])
+            return None
+        except dynamodb.exceptions.TransactionCanceledException as error:
+            claimed, recorded = error.response['CancellationReasons']
+            if _condition_failed(claimed):
+                return claimed['Item']
+            if not _condition_failed(recorded):
+                # A concurrent write of either item (another delivery of this event): nothing is published yet.
+                raise EventNotPublished('the event could not be recorded at this moment') from error
+            # The booking is recorded already (a change of a known booking): the claim alone.
     try:
-        publish_once(event=event)
-    except IdempotencyAlreadyInProgressError:
-        # A concurrent delivery of the same event is publishing it: accepted, it is applied once. A
-        # platform switches off a webhook that keeps failing, so this must not answer an error.
-        pass
+        dynamodb.put_item(**put_claim)
+        return None
+    except ClientError as error:
+        if error.response['Error']['Code'] != 'ConditionalCheckFailedException':
+            raise
+        return error.response['Item']
 
 
-@idempotent_function(data_keyword_argument='event', config=DEDUPE, persistence_store=idempotency.store())
-def publish_once(event: dict) -> dict:
-    events.publish(event['type'], event)
-    return {'event_id': event['event_id']}
+def _update_claim(claim: dict, expression: str, condition: str, values: dict) -> bool:
+    """False when the condition failed."""
+    try:
+        aws.client('dynamodb').update_item(
+            TableName=settings(IdempotencySettings).idempotency_table_name, Key={'id': claim['id']},
+            UpdateExpression=expression, ConditionExpression=condition, ExpressionAttributeValues=values)
+        return True
+    except ClientError as error:
+        if error.response['Error']['Code'] != 'ConditionalCheckFailedException':
+            raise
+        return False
+
+
+def _take_over(claim: dict, held: dict) -> bool:
+    """A claim whose holder's lease ran out without publishing: one delivery takes it over (False: another did)."""
+    return _update_claim(claim, 'SET lease_until = :lease',
+                         'lease_until = :held AND attribute_not_exists(published_at)',
+                         {':lease': claim['lease_until'], ':held': held['lease_until']})
+
+
+def _mark_published(claim: dict) -> None:
+    try:
+        _update_claim(claim, 'SET published_at = :now', 'attribute_exists(id)', {':now': {'N': str(int(time.time()))}})
+    except Exception as exc:  # published already: nothing may turn the answer into an error
+        logger.warning('published event not marked', extra={'error': type(exc).__name__})
+
+
+def _publish(event: dict, claim: dict) -> None:
+    """Raises EventNotPublished when the bus did not take it, after releasing the claim so that the
+    platform's next delivery publishes it at once."""
+    try:
+        events.publish(event['type'], event)
+    except Exception as exc:
+        logger.warning('event bus did not take the event', extra={'error': type(exc).__name__})
+        try:
+            _update_claim(claim, 'SET lease_until = :released', 'lease_until = :mine',
+                          {':released': {'N': '0'}, ':mine': claim['lease_until']})
+        except Exception as release_error:  # its lease runs out instead
+            logger.warning('claim not released', extra={'error': type(release_error).__name__})
+        raise EventNotPublished('the event bus did not take the event') from exc

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from meetbridge.errors import (
     Conflict,
+    EventIdReused,
+    EventNotPublished,
     Forbidden,
     InvalidInput,
     InvalidState,
@@ -34,12 +36,14 @@ if TYPE_CHECKING:
 
 # The modules of exceptions this map answers, named rather than imported (see _raised_by).
 REQUEST_VALIDATION_EXCEPTIONS = 'aws_lambda_powertools.event_handler.openapi.exceptions'
-IDEMPOTENCY_EXCEPTIONS = 'aws_lambda_powertools.utilities.idempotency.exceptions'
 
 # The first path segment of every route a program calls; every other path is a page for people.
 API_ROOTS = frozenset({'v1', 'webhooks', 'providers'})
 # How long a caller waits before trying a provider again.
 RETRY_AFTER_SECONDS = 60
+# A webhook whose event the bus did not take: the bus is back within seconds, and a platform retries sooner
+# than it is told anyway.
+PUBLISH_RETRY_AFTER_SECONDS = 5
 
 CONTACT = 'If it keeps happening, contact the business that sent you the link.'
 
@@ -91,12 +95,9 @@ def problem_of(exc: Exception) -> Problem:
                            'Something changed at the same moment. Reload this page.')
         case InvalidState():
             return Problem(409, 'invalid_state', str(exc), 'This cannot be done now', str(exc))
-        case _ if _raised_by(exc, IDEMPOTENCY_EXCEPTIONS, 'IdempotencyValidationError'):
+        case EventIdReused():
             return Problem(409, 'event_id_reused', 'this event_id was already used for a different event',
                            'Please try again', 'This request repeats an earlier one with different content.')
-        case _ if _raised_by(exc, IDEMPOTENCY_EXCEPTIONS, 'IdempotencyAlreadyInProgressError'):
-            return Problem(409, 'in_progress', 'this event is being processed; retry later', 'Please try again',
-                           'This request is still being handled. Reload this page in a few seconds.')
         case PayloadTooLarge():
             return Problem(413, 'payload_too_large', str(exc), 'This request is too large', str(exc))
         case ConnectionUnusable():
@@ -109,6 +110,11 @@ def problem_of(exc: Exception) -> Problem:
             return Problem(503, 'provider_rejected', str(exc), 'This meeting cannot be opened',
                            'The meeting provider no longer has this meeting or refused to open it. Please '
                            'contact the business that booked it for a new link.')
+        case EventNotPublished():
+            logger.warning('event not published', extra={'reason': str(exc)})
+            return Problem(503, 'not_published', f'{exc}; send it again', 'Please try again',
+                           'This request could not be taken now. Please send it again in a few seconds.',
+                           retry_after=PUBLISH_RETRY_AFTER_SECONDS)
         case _ if isinstance(exc, RetryLater) or _raised_by(exc, 'httpx2', 'HTTPError'):
             # A transport error's text can quote the URL it called: its type says enough.
             reason = str(exc) if isinstance(exc, RetryLater) else \
@@ -124,7 +130,7 @@ def problem_of(exc: Exception) -> Problem:
 
 def _raised_by(exc: Exception, module: str, name: str) -> bool:
     """Whether `exc` is the exception `name` of `module`, without importing it: no instance of a class exists before
-    its module is imported, and importing Powertools' request validation or idempotency, or httpx2, costs a cold start
+    its module is imported, and importing Powertools' request validation or httpx2, costs a cold start
     that never uses them a tenth of a second or more each."""
     loaded = sys.modules.get(module)
     return loaded is not None and isinstance(exc, getattr(loaded, name))

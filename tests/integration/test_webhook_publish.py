@@ -1,0 +1,202 @@
+"""A webhook's event is claimed, then published, before the answer: what every delivery of it answers and
+publishes, whatever failed in between (logic/webhooks.py, docs/architecture.md "The webhook's path")."""
+
+import json
+import threading
+
+import pytest
+from bookings import booking_event
+from helpers import handler, sign, sqs_event, webhook_event
+from integration_stack import sent_emails
+
+from meetbridge import aws, events
+from meetbridge.errors import RetryLater
+from meetbridge.logic import tenants, webhooks
+
+
+def _queued(stack) -> list[dict]:
+    return [json.loads(record['body']) for record in stack.cloud.queues['meetings'].receive()]
+
+
+def _deliver(stack, body: dict, secret: str | None = None) -> dict:
+    raw = json.dumps(body).encode()
+    event = webhook_event(stack.tenant.tenant_id, raw, sign(secret or stack.tenant.webhook_secret, raw))
+    return handler('booking_webhook')(event, stack.context)
+
+
+class Died(BaseException):
+    """The function stopped between its claim and the end of its publish (killed, out of memory, timed out)."""
+
+
+def _later(monkeypatch, seconds: float) -> None:
+    """The webhook's clock moved on by `seconds`."""
+    now = webhooks.time.time
+    monkeypatch.setattr(webhooks.time, 'time', lambda: now() + seconds)
+
+
+def test_a_publish_the_bus_refuses_answers_503_and_the_retry_publishes_it_once(stack, monkeypatch):
+    body = booking_event(event_id='evt-1')
+    publish = events.publish
+
+    def refused(detail_type, detail):
+        raise RetryLater(f'event bus refused {detail_type}')
+
+    monkeypatch.setattr(events, 'publish', refused)
+    response = _deliver(stack, body)
+
+    assert response['statusCode'] == 503 and response['headers']['Retry-After'] == '5'
+    assert json.loads(response['body'])['error'] == 'not_published'
+    assert _queued(stack) == []
+    assert stack.view('b1')[1]['booking']['status'] == 'received'  # visible while the platform retries
+    monkeypatch.setattr(events, 'publish', publish)
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert [event['detail']['event_id'] for event in _queued(stack)] == ['evt-1']
+
+
+def test_a_claim_written_at_the_same_moment_as_another_answers_503_before_anything_is_published(stack):
+    from botocore.awsrequest import AWSResponse
+
+    dynamodb = aws.client('dynamodb')
+
+    def conflict(**_) -> tuple:
+        error = {'Error': {'Code': 'TransactionCanceledException', 'Message': 'Transaction cancelled'},
+                 'CancellationReasons': [{'Code': 'TransactionConflict'}, {'Code': 'None'}],
+                 'ResponseMetadata': {'HTTPStatusCode': 400}}
+        return AWSResponse(url='', status_code=400, headers={}, raw=None), error
+
+    body = booking_event(event_id='evt-1')
+    dynamodb.meta.events.register('before-call.dynamodb.TransactWriteItems', conflict)
+    try:
+        response = _deliver(stack, body)
+    finally:
+        dynamodb.meta.events.unregister('before-call.dynamodb.TransactWriteItems', conflict)
+
+    assert response['statusCode'] == 503 and response['headers']['Retry-After'] == '5'
+    assert _queued(stack) == []
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert len(_queued(stack)) == 1
+
+
+def test_a_bus_that_does_not_answer_is_given_up_well_within_the_lease_and_the_timeout(cloud):
+    config = aws.client('events').meta.config
+    worst_seconds = (config.connect_timeout + config.read_timeout) * config.retries['total_max_attempts']
+
+    assert config.retries['total_max_attempts'] == 2
+    assert worst_seconds <= webhooks.PUBLISH_LEASE_SECONDS / 3
+
+
+def test_an_event_whose_holder_died_is_published_by_the_first_delivery_after_its_lease(stack, monkeypatch):
+    body = booking_event(event_id='evt-1')
+
+    def dies(detail_type, detail):
+        raise Died()
+
+    with monkeypatch.context() as dying:
+        dying.setattr(events, 'publish', dies)
+        with pytest.raises(Died):
+            _deliver(stack, body)
+    # Within the lease its holder may still be publishing: accepted, nothing published twice.
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert _queued(stack) == []
+
+    _later(monkeypatch, webhooks.PUBLISH_LEASE_SECONDS + 1)
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert [event['detail']['event_id'] for event in _queued(stack)] == ['evt-1']
+    assert _deliver(stack, body)['statusCode'] == 202  # marked published by the delivery that took it over
+    assert _queued(stack) == []
+
+
+def test_a_published_event_is_answered_202_even_when_marking_it_fails(stack, monkeypatch):
+    body = booking_event(event_id='evt-1')
+    with monkeypatch.context() as dying:
+        dying.setattr(events, 'publish', lambda *_: (_ for _ in ()).throw(Died()))
+        with pytest.raises(Died):
+            _deliver(stack, body)
+    _later(monkeypatch, webhooks.PUBLISH_LEASE_SECONDS + 1)
+    update_claim = webhooks._update_claim
+
+    def table_down_for_the_mark(claim, expression, condition, values):
+        if 'published_at' in expression:
+            raise RetryLater('the table is down')
+        return update_claim(claim, expression, condition, values)
+
+    monkeypatch.setattr(webhooks, '_update_claim', table_down_for_the_mark)
+
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert len(_queued(stack)) == 1
+
+
+def test_concurrent_deliveries_of_one_event_publish_it_once(stack):
+    body = booking_event(event_id='evt-1')
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(_deliver(stack, body)['statusCode'])) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [202] * 4
+    assert len(_queued(stack)) == 1
+
+
+def test_an_event_published_twice_is_applied_once(stack, monkeypatch):
+    """A delivery after the lease of a claim whose holder published without marking it publishes it again:
+    the meetings function applies an event once by its id, so the booking gets one meeting and one email each."""
+    stack.setup_online_service()
+    body = booking_event(event_id='evt-1')
+    assert _deliver(stack, body)['statusCode'] == 202
+    _later(monkeypatch, webhooks.PUBLISH_LEASE_SECONDS + 1)
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert _deliver(stack, body)['statusCode'] == 202  # answered from the mark the second delivery wrote
+
+    publications = stack.cloud.queues['meetings'].receive()
+    assert len(publications) == 2
+    for publication in publications:  # one batch each, as two invocations would take them
+        assert handler('meetings')(sqs_event([publication]), stack.context) == {'batchItemFailures': []}
+    stack.pump()
+    assert sorted(email.destinations['ToAddresses'][0] for email in sent_emails()) == ['c1@example.org',
+                                                                                       'dana@example.com']
+
+
+def test_a_rotated_secret_verifies_at_once_in_a_warm_container(stack):
+    assert _deliver(stack, booking_event(booking_id='b1'))['statusCode'] == 202  # the tenant is cached
+    rotated = tenants.rotate_keys(stack.tenant.tenant_id, api_key=False)
+
+    assert _deliver(stack, booking_event(booking_id='b2'), rotated.webhook_secret)['statusCode'] == 202
+    assert _deliver(stack, booking_event(booking_id='b3'))['statusCode'] == 202  # the previous one, in its overlap
+    assert _deliver(stack, booking_event(booking_id='b4'), 'whsec_not-the-secret')['statusCode'] == 401
+
+
+def test_a_change_of_a_booking_never_seen_records_it_and_of_a_known_one_leaves_it(stack):
+    stack.setup_online_service()
+    assert _deliver(stack, booking_event('booking.rescheduled', booking_id='b9'))['statusCode'] == 202
+    assert stack.view('b9')[1]['booking']['status'] == 'received'
+
+    stack.book(booking_event(booking_id='b1'))
+    assert _deliver(stack, booking_event('booking.rescheduled', booking_id='b1'))['statusCode'] == 202
+    assert stack.view('b1')[1]['booking']['status'] == 'active'
+
+
+def test_a_platform_sources_new_key_verifies_at_once_and_a_removed_source_is_refused_after_the_minute(
+        stack, monkeypatch):
+    from test_calcom_webhooks import cal_signature, calcom_body, post
+
+    from meetbridge import caching
+    from meetbridge.logic import sources
+
+    def signed_post(uid: str, secret: str) -> int:
+        body = calcom_body(uid=uid)
+        return post(stack, body, cal_signature(body, secret))[0]
+
+    assert stack.admin('PUT', 'sources/calcom', {'secret': 'first-secret'})[0] == 200
+    assert signed_post('uid-1', 'first-secret') == 202  # the source's settings are kept by the container
+    # Changed by the admin function, which this container does not see.
+    sources.put_source(stack.tenant.tenant_id, 'calcom', {'secret': 'second-secret'}, 'https://api.test')
+    assert signed_post('uid-2', 'second-secret') == 202
+
+    sources.delete_source(stack.tenant.tenant_id, 'calcom', 'https://api.test')
+    assert signed_post('uid-3', 'second-secret') == 202  # honoured while kept, up to a minute
+    now = caching.time.monotonic
+    monkeypatch.setattr(caching.time, 'monotonic', lambda: now() + webhooks.VERIFIER_CACHE_SECONDS + 1)
+    assert signed_post('uid-4', 'second-secret') == 404
