@@ -34,8 +34,8 @@ IDEMPOTENCY = "aws_lambda_powertools.utilities.idempotency"
 RESOLVER = "aws_lambda_powertools.event_handler.openapi"
 
 DEFERRED = {
-    # Verifies and publishes: answers JSON, calls no provider.
-    "booking_webhook": (JINJA2, HTTPX, RESOLVER, *PROVIDER_CLIENTS, BABEL, JOSERFC),
+    # Verifies and publishes: answers JSON, calls no provider; its events are claimed by its own conditional write.
+    "booking_webhook": (JINJA2, HTTPX, IDEMPOTENCY, RESOLVER, *PROVIDER_CLIENTS, BABEL, JOSERFC),
     # Shows a link's page: a provider is called on a host's click only.
     "join": (HTTPX, IDEMPOTENCY, RESOLVER, *PROVIDER_CLIENTS, BABEL, JOSERFC),
     # Connect flows: each provider's client when its flow runs.
