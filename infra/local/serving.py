@@ -83,9 +83,10 @@ class KeptAliveHandler(BaseHTTPRequestHandler):
             self.connection.settimeout(self.timeout)
 
     def close(self) -> None:
+        """Idempotent: a serving thread and ``server_close`` may both close a connection."""
         try:
             self.wfile.flush()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: already closed
             pass
         for closable in (self.wfile, self.rfile, self.connection):
             try:
@@ -201,7 +202,10 @@ class PooledHTTPServer:
                 log.debug("connection from %s ended: %r", handler.client_address, exc)
                 handler.close_connection = True
             except Exception:  # noqa: BLE001 - one connection's failure ends that connection only
-                log.exception("serving a request from %s", handler.client_address)
+                if self._stop.is_set():  # server_close() closed the connection under its request
+                    log.debug("stopped while serving %s", handler.client_address, exc_info=True)
+                else:
+                    log.exception("serving a request from %s", handler.client_address)
                 handler.close_connection = True
             if handler.close_connection or self._stop.is_set():
                 handler.close()
