@@ -122,7 +122,13 @@ def compile_route(method: str, path: str, function: LocalFunction) -> Route:
     return Route(method, path, function, regex, params, specificity)
 
 
-def routes_from_functions(functions: list[LocalFunction], default_route_settings: dict[str, Any] | None = None) -> list[Route]:
+def routes_from_functions(
+    functions: list[LocalFunction],
+    default_route_settings: dict[str, Any] | None = None,
+    route_settings: dict[str, dict[str, Any]] | None = None,
+) -> list[Route]:
+    """The routes of the functions' HttpApi events. Each route's throttle: the stage's ``DefaultRouteSettings``,
+    overridden by the HttpApi's ``RouteSettings`` for its route key, then by the event's own ``RouteSettings``."""
     routes = []
     for fn in functions:
         for ev in fn.events:
@@ -130,7 +136,10 @@ def routes_from_functions(functions: list[LocalFunction], default_route_settings
                 method = str(ev.properties.get("Method", "ANY"))
                 path = str(ev.properties.get("Path", "/{proxy+}"))
                 route = compile_route(method, path, fn)
-                route.throttle = route_throttle(default_route_settings or {}, ev.properties.get("RouteSettings") or {})
+                route.throttle = route_throttle(
+                    {**(default_route_settings or {}), **(route_settings or {}).get(route.route_key, {})},
+                    ev.properties.get("RouteSettings") or {},
+                )
                 routes.append(route)
             elif ev.type == "Api":
                 log.warning("%s: REST API (Api) events are not served locally, only HttpApi", fn.logical_id)
@@ -290,12 +299,30 @@ def _too_many_requests() -> tuple[int, list[tuple[str, str]], bytes]:
     return status, [*headers, ("retry-after", str(RETRY_AFTER_SECONDS))], body
 
 
-# Requests served at once; more wait for a thread of the pool.
-GATEWAY_THREADS = 32
 # Requests that may wait for a route's function when all its workers are busy, per worker: beyond that the
 # request is refused at once (429), as Lambda refuses an invocation beyond its concurrency.
 WAITING_PER_WORKER = 2
 RETRY_AFTER_SECONDS = 1
+# Threads beyond what the routes' functions can hold: /_local/*, 404s and throttled requests never wait for a
+# function, and must find a thread while every function is full.
+SPARE_THREADS = 8
+# Requests waiting for a thread of the gateway's pool: beyond that the accepting thread answers 429 itself.
+MAX_BACKLOG = 64
+
+
+def gateway_threads(routes: list[Route]) -> int:
+    """Enough threads for every request the routes' functions admit (their workers busy and their waiting
+    lines full) and the spare ones: a flooded route is refused by its function, never by a pool it emptied."""
+    functions = {id(route.function): route.function for route in routes}.values()
+    return sum((1 + WAITING_PER_WORKER) * fn.max_workers for fn in functions) + SPARE_THREADS
+
+
+def _too_many_requests_message() -> bytes:
+    """The 429 as bytes on the wire, for the accepting thread to send on a connection it then closes."""
+    status, headers, body = _too_many_requests()
+    lines = [f"HTTP/1.1 {status} Too Many Requests", *(f"{name}: {value}" for name, value in headers),
+             f"Content-Length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 class Gateway:
@@ -312,7 +339,8 @@ class Gateway:
         self.local_endpoints = dict(local_endpoints or {})
         # POSTs under a path prefix; the action gets the rest of the path and the body.
         self.local_actions = dict(local_actions or {})
-        self.server = PooledHTTPServer((host, port), self._handler_class(), threads=GATEWAY_THREADS, name="gateway")
+        self.server = PooledHTTPServer((host, port), self._handler_class(), threads=gateway_threads(routes),
+                                       name="gateway", max_backlog=MAX_BACKLOG, overloaded=_too_many_requests_message())
         self._thread: threading.Thread | None = None
 
     @property
@@ -324,6 +352,8 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # The routes may have been set after construction (the stack binds the port before it knows its functions).
+        self.server.threads = gateway_threads(self.routes)
         self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
 
@@ -411,10 +441,8 @@ class Gateway:
 
             def _serve(self) -> None:
                 started = time.monotonic()
-                try:
-                    body = self.read_body()
-                except (ValueError, OSError):
-                    self.send_error(400, "Bad Request")
+                body = self.read_body()
+                if body is None:
                     return
                 status, headers, payload, by = gateway.handle(
                     self.command, self.path, list(self.headers.items()), body, self.client_address[0]

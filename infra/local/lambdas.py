@@ -8,6 +8,7 @@ its function's environment and role, and is killed when it runs past the functio
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import json
@@ -35,8 +36,9 @@ WORKER_SCRIPT = str(Path(__file__).resolve().with_name("worker.py"))
 
 DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
-# Per function: enough for every core to be busy while other workers wait on moto, and never fewer than 4.
-DEFAULT_MAX_WORKERS = max(4, 2 * (os.cpu_count() or 1))
+# Per function: enough for every core to be busy while other workers wait on moto, never fewer than 4, and no
+# more than 8 (each is a process of its own, and the gateway holds threads for each one's waiting line).
+DEFAULT_MAX_WORKERS = max(4, min(8, 2 * (os.cpu_count() or 1)))
 # Lambda gives an init phase 10 s (more time only by re-running it within the first invocation's Timeout).
 INIT_SECONDS = 10
 DEFAULT_RUNTIME = "python3.13"
@@ -45,7 +47,22 @@ _BASIC_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
 
 class TooManyRequests(Exception):
-    """The function cannot take an invocation soon: every worker busy and the waiting line full (Lambda's 429)."""
+    """The function cannot take an invocation soon: every worker busy and the waiting line full (Lambda's 429),
+    or the stack is stopping."""
+
+
+class _Waiter:
+    """An invocation waiting for a worker: given one that was released, or a slot to start one, or refused."""
+
+    __slots__ = ("worker", "may_start", "refused")
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+        self.may_start = False
+        self.refused = False
+
+    def answered(self) -> bool:
+        return self.worker is not None or self.may_start or self.refused
 
 
 class FunctionError(Exception):
@@ -308,7 +325,10 @@ class LocalFunction:
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._starting = 0
-        self._waiting = 0  # invocations waiting for a worker
+        # Invocations waiting for a worker, oldest first: a released worker (or a freed slot) goes to the oldest,
+        # so an admitted request is not overtaken by later ones until its client gives up.
+        self._waiters: collections.deque[_Waiter] = collections.deque()
+        self._stopping = False
         self._lock = threading.Condition()
         self.cold_starts = 0
         self.invocations = 0
@@ -376,36 +396,37 @@ class LocalFunction:
 
     def _acquire(self, max_waiting: int | None = None) -> Worker:
         with self._lock:
-            if (max_waiting is not None and not self._idle and self._waiting >= max_waiting
-                    and len(self._workers) + self._starting >= self.max_workers):
+            full = not self._idle and len(self._workers) + self._starting >= self.max_workers
+            if self._stopping or (max_waiting is not None and full and len(self._waiters) >= max_waiting):
                 raise TooManyRequests(self.logical_id)
             self.invocations += 1
             self.billed_invocations += 1
-            while True:
-                while self._idle:
-                    worker = self._idle.pop()
-                    if worker.alive():
-                        return worker
-                    self._workers.discard(worker)  # it died while idle: a cold start replaces it
-                    worker.close()
-                if len(self._workers) + self._starting < self.max_workers:
-                    self._starting += 1
-                    break
-                self._waiting += 1
-                try:
-                    self._lock.wait()
-                finally:
-                    self._waiting -= 1
+            worker = None if self._waiters else self._idle_worker()
+            if worker is not None:
+                return worker
+            if not self._waiters and len(self._workers) + self._starting < self.max_workers:
+                self._starting += 1
+            else:
+                waiter = _Waiter()
+                self._waiters.append(waiter)
+                self._lock.wait_for(waiter.answered)
+                if waiter.refused:
+                    raise TooManyRequests(self.logical_id)
+                if waiter.worker is not None:
+                    return waiter.worker
+                # may_start: the slot is counted in _starting by whoever freed it
         started = None
         try:
             started = Worker(self)
             init_ms = started.init()
         except BaseException:
             if started is not None:
-                self._discard(started)
+                if started.alive():
+                    started.kill()
+                started.close()
             with self._lock:
                 self._starting -= 1
-                self._lock.notify()
+                self._free_slot()
             raise
         with self._lock:
             self._starting -= 1
@@ -414,13 +435,35 @@ class LocalFunction:
             self.last_init_ms = round(init_ms, 2)
         return started
 
+    def _idle_worker(self) -> Worker | None:
+        """A warm worker, the lock held; an idle worker that died is dropped (a cold start replaces it)."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive():
+                return worker
+            self._workers.discard(worker)
+            worker.close()
+        return None
+
+    def _free_slot(self) -> None:
+        """A worker is gone (the lock held): the oldest waiter may start one in its place."""
+        if self._waiters and not self._stopping:
+            waiter = self._waiters.popleft()
+            waiter.may_start = True
+            self._starting += 1
+            self._lock.notify_all()
+
     def _release(self, worker: Worker) -> None:
         if not worker.alive():
             self._discard(worker)  # a worker that timed out or died is replaced on a later invocation
             return
         with self._lock:
-            self._idle.append(worker)
-            self._lock.notify()
+            if self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.worker = worker
+                self._lock.notify_all()
+            else:
+                self._idle.append(worker)
 
     def _discard(self, worker: Worker) -> None:
         if worker.alive():
@@ -428,7 +471,16 @@ class LocalFunction:
         worker.close()
         with self._lock:
             self._workers.discard(worker)
-            self._lock.notify()
+            self._free_slot()
+
+    def stop_accepting(self) -> None:
+        """The stack is stopping: new invocations and those still waiting for a worker are refused."""
+        with self._lock:
+            self._stopping = True
+            for waiter in self._waiters:
+                waiter.refused = True
+            self._waiters.clear()
+            self._lock.notify_all()
 
     def health(self) -> dict[str, Any]:
         with self._lock:
@@ -533,6 +585,9 @@ class AsyncInvoker:
             started = time.monotonic()
             try:
                 result = fn.invoke(payload, request_id=request_id)
+            except TooManyRequests:
+                log.info("%s: stopping, async request %s dropped", fn.logical_id, request_id)
+                return
             except FunctionError as exc:
                 error = exc
                 log.error("%s (async, from %s) failed on attempt %d: %s", fn.logical_id, source, attempts, exc)

@@ -38,25 +38,55 @@ class KeptAliveHandler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         """Nothing after the first request: the server closes the connection when it ends."""
 
-    def read_body(self) -> bytes:
+    def read_body(self) -> bytes | None:
+        """The request's body; None when it is malformed or cut short (answered 400, the connection closed)."""
+        try:
+            return self._read_body()
+        except ValueError:
+            self.send_error(400, "Bad Request")  # also closes the connection: where the next request starts is unknown
+            return None
+
+    def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
+                    while (line := self.rfile.readline()) not in (b"\r\n", b"\n"):
+                        if not line:
+                            raise ValueError("body cut short")
                     break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                chunks.append(self._read_exactly(size))
+                if self.rfile.readline() not in (b"\r\n", b"\n"):
+                    raise ValueError("chunk not followed by its line end")
             return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        length_header = (self.headers.get("Content-Length") or "0").strip()
+        if not length_header.isdigit():
+            raise ValueError(f"Content-Length {length_header!r}")
+        return self._read_exactly(int(length_header))
+
+    def _read_exactly(self, length: int) -> bytes:
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise ValueError("body cut short")
+        return body
+
+    def holds_next_request(self) -> bool:
+        """Whether bytes of a next request (pipelined) are already read from the socket: the selector would
+        never wake for them."""
+        self.connection.settimeout(0)
+        try:
+            return bool(self.rfile.peek(1))
+        except OSError:
+            return False
+        finally:
+            self.connection.settimeout(self.timeout)
 
     def close(self) -> None:
+        """Idempotent: a serving thread and ``server_close`` may both close a connection."""
         try:
             self.wfile.flush()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: already closed
             pass
         for closable in (self.wfile, self.rfile, self.connection):
             try:
@@ -66,11 +96,30 @@ class KeptAliveHandler(BaseHTTPRequestHandler):
 
 
 class PooledHTTPServer:
-    def __init__(self, address: tuple[str, int], handler_class: type[KeptAliveHandler], *, threads: int, name: str):
+    """``threads`` serve requests; ``threads`` may change until ``serve_forever`` starts (the gateway sizes its
+    pool once its routes are known). With ``overloaded``, a connection whose request would wait behind more
+    than ``max_backlog`` others for a thread gets that answer at once from the accepting thread, and is closed."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler_class: type[KeptAliveHandler],
+        *,
+        threads: int,
+        name: str,
+        max_backlog: int | None = None,
+        overloaded: bytes | None = None,
+    ):
         self.handler_class = handler_class
         self.socket = socket.create_server(address, backlog=256)
         self.server_address = self.socket.getsockname()
-        self.pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self.threads = threads
+        self.name = name
+        self.max_backlog = max_backlog
+        self.overloaded = overloaded
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._backlog = 0  # requests handed to the pool that no thread has taken yet
+        self._backlog_lock = threading.Lock()
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = socket.socketpair()
         # Connections whose request was served, to watch again (the selector is the serving thread's alone).
@@ -80,6 +129,7 @@ class PooledHTTPServer:
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
+        self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
         self._selector.register(self.socket, selectors.EVENT_READ)
         self._selector.register(self._wake_read, selectors.EVENT_READ)
         try:
@@ -91,12 +141,42 @@ class PooledHTTPServer:
                         self._wake_read.recv(4096)
                     else:
                         self._selector.unregister(key.fileobj)
-                        self.pool.submit(self._serve, key.data)
+                        self._dispatch(key.data)
                 while not self._returned.empty():
                     handler = self._returned.get()
                     self._selector.register(handler.connection, selectors.EVENT_READ, handler)
         finally:
             self._stopped.set()
+
+    def _dispatch(self, handler: KeptAliveHandler) -> None:
+        with self._backlog_lock:
+            refuse = self.overloaded is not None and self.max_backlog is not None and self._backlog >= self.max_backlog
+            if not refuse:
+                self._backlog += 1
+        if refuse:
+            self._refuse(handler)
+        else:
+            assert self.pool is not None
+            self.pool.submit(self._serve, handler)
+
+    def _refuse(self, handler: KeptAliveHandler) -> None:
+        """The overload answer, without reading the request beyond what has arrived (which is discarded, so the
+        close does not reset the connection before the client reads the answer)."""
+        assert self.overloaded is not None
+        try:
+            handler.connection.setblocking(False)
+            while handler.connection.recv(1 << 16):
+                pass
+        except OSError:
+            pass  # nothing more to read now
+        try:
+            handler.connection.setblocking(True)
+            handler.connection.settimeout(1)
+            handler.connection.sendall(self.overloaded)
+        except OSError:
+            pass
+        handler.close()
+        self._open.discard(handler)
 
     def _accept(self) -> None:
         try:
@@ -112,15 +192,27 @@ class PooledHTTPServer:
         self._selector.register(connection, selectors.EVENT_READ, handler)
 
     def _serve(self, handler: KeptAliveHandler) -> None:
-        try:
-            handler.handle_one_request()
-        except Exception:  # noqa: BLE001 - one connection's failure ends that connection only
-            log.exception("serving a request from %s", handler.client_address)
-            handler.close_connection = True
-        if handler.close_connection or self._stop.is_set():
-            handler.close()
-            self._open.discard(handler)
-            return
+        with self._backlog_lock:
+            self._backlog -= 1
+        while True:
+            try:
+                handler.handle_one_request()
+            except (ConnectionError, TimeoutError) as exc:
+                # The client went away (or a worker killed at its Timeout took its connection with it).
+                log.debug("connection from %s ended: %r", handler.client_address, exc)
+                handler.close_connection = True
+            except Exception:  # noqa: BLE001 - one connection's failure ends that connection only
+                if self._stop.is_set():  # server_close() closed the connection under its request
+                    log.debug("stopped while serving %s", handler.client_address, exc_info=True)
+                else:
+                    log.exception("serving a request from %s", handler.client_address)
+                handler.close_connection = True
+            if handler.close_connection or self._stop.is_set():
+                handler.close()
+                self._open.discard(handler)
+                return
+            if not handler.holds_next_request():
+                break
         self._returned.put(handler)
         try:
             self._wake_write.send(b"\0")
@@ -134,7 +226,8 @@ class PooledHTTPServer:
 
     def server_close(self) -> None:
         self._stop.set()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
         self.socket.close()
         for handler in list(self._open):
             handler.close()

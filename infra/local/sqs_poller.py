@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from .lambdas import FunctionError, LocalFunction
+from .lambdas import FunctionError, LocalFunction, TooManyRequests
 from .template import REGION
 
 log = logging.getLogger("infra.local.sqs")
@@ -84,6 +84,7 @@ class SqsPoller(threading.Thread):
         stop: threading.Event,
         concurrency: int = 1,
         wait_seconds: int = 1,
+        sqs: Any = None,
     ):
         super().__init__(name=f"sqs-{function.logical_id}-{event_name}", daemon=True)
         self.function = function
@@ -93,7 +94,7 @@ class SqsPoller(threading.Thread):
         self.stop = stop
         self.concurrency = concurrency
         self.wait_seconds = wait_seconds
-        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.sqs = sqs or boto3.client("sqs", region_name=REGION)
         parts = queue_arn.split(":")
         self.queue_url = self.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
         self.invocations = 0
@@ -122,7 +123,9 @@ class SqsPoller(threading.Thread):
             with self._in_flight:
                 self.busy += 1
             self._batches.submit(self._settle, messages)
-        self._batches.shutdown(wait=False)
+        # A batch in flight ends within its function's Timeout (the stack refuses new invocations once stopping),
+        # and the stack's own join of this thread is bounded.
+        self._batches.shutdown(wait=True, cancel_futures=True)
 
     def receive(self) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
@@ -154,6 +157,10 @@ class SqsPoller(threading.Thread):
         self.invocations += 1
         try:
             result = self.function.invoke({"Records": records})
+        except TooManyRequests:
+            log.info("%s: stopping, a batch of %d stays on %s", self.function.logical_id, len(records),
+                     self.queue_arn.rsplit(":", 1)[-1])
+            return
         except Exception as exc:  # noqa: BLE001 - a function error fails the whole batch
             # A function error's traceback is in the function's own log lines, above.
             log.error("%s failed on a batch of %d from %s; all stay on the queue: %s",

@@ -146,7 +146,7 @@ class LocalStack:
             fn.statements = self.provisioner.resolver.resolve(function_statements(self.template.path, fn.logical_id))
 
         try:
-            self.gateway.routes = routes_from_functions(self.functions, self._default_route_settings())
+            self.gateway.routes = routes_from_functions(self.functions, *self._route_settings())
         except ValueError as exc:
             raise StartupError(f"HttpApi events: {exc}") from exc
         self.gateway.start()
@@ -211,15 +211,17 @@ class LocalStack:
         env.update(self.options.env)
         return env
 
-    def _default_route_settings(self) -> dict[str, Any]:
-        """The HttpApi's stage throttle (``DefaultRouteSettings``), which the gateway applies to each route."""
+    def _route_settings(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The HttpApi's throttles, which the gateway applies: its stage's ``DefaultRouteSettings`` and its
+        ``RouteSettings`` by route key."""
         assert self.template is not None and self.provisioner is not None
         apis = self.template.of_type("AWS::Serverless::HttpApi")
         if len(apis) > 1:
-            log.warning("%d HttpApi resources: the local gateway throttles by the first one's DefaultRouteSettings",
+            log.warning("%d HttpApi resources: the local gateway throttles by the first one's route settings",
                         len(apis))
-        settings = self.template.properties(apis[0]).get("DefaultRouteSettings") if apis else None
-        return self.provisioner.resolver.resolve(settings or {})
+        properties = self.template.properties(apis[0]) if apis else {}
+        resolve = self.provisioner.resolver.resolve
+        return resolve(properties.get("DefaultRouteSettings") or {}), resolve(properties.get("RouteSettings") or {})
 
     def _layer_paths(self) -> list[str]:
         """Where each layer's modules are (Lambda's /opt/python)."""
@@ -372,6 +374,8 @@ class LocalStack:
     def stop(self) -> None:
         started = time.monotonic()
         self.stop_event.set()
+        for fn in self.functions:
+            fn.stop_accepting()  # what runs finishes below; nothing new starts (a waiting invocation is refused)
         if self.gateway is not None:
             try:
                 self.gateway.stop()
@@ -505,12 +509,18 @@ def _body(environ: dict[str, Any]) -> bytes:
     return body
 
 
+# The services the stack's functions and the stack itself call, whose signed requests' app is kept (the
+# signature's service name). Any other goes to moto's own dispatcher each time, as moto decides it.
+CACHED_SERVICES = frozenset({"dynamodb", "sqs", "events", "scheduler", "kms", "sns", "ses", "secretsmanager", "logs",
+                             "iam", "sts", "lambda", "ssm", "cloudwatch"})
+
+
 class _MotoApplications:
-    """moto's per-service apps, found once per kind of request.
+    """moto's per-service apps, found once per kind of request for the services the stack uses.
 
     moto's ``DomainDispatcherApplication`` works out the service of every request again, under one lock,
-    from its host, signature, target or body; a signed request's credential scope (region and service),
-    target prefix and API version path say the same every time, so its app is kept for them."""
+    from its host, signature, target or body; for these services a signed request's credential scope (region
+    and service), target prefix and API version path say the same every time, so its app is kept for them."""
 
     def __init__(self) -> None:
         from moto.server import DomainDispatcherApplication, create_backend_app
@@ -521,7 +531,7 @@ class _MotoApplications:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         scope = re.search(r"Credential=[^/,\s]+/[^/]+/([^/]+/[^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
         path = environ.get("PATH_INFO", "")
-        if scope is None or path.startswith(("/moto-api", "/latest/")):
+        if scope is None or path.startswith(("/moto-api", "/latest/")) or scope.group(1).split("/")[1] not in CACHED_SERVICES:
             return self.dispatcher(environ, start_response)
         key = (scope.group(1), environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0], path.startswith("/v2/"))
         app = self._apps.get(key)
@@ -579,6 +589,8 @@ class MotoServer:
 
             def _serve(self) -> None:
                 body = self.read_body()
+                if body is None:
+                    return
                 path, _, query = self.path.partition("?")
                 environ: dict[str, Any] = {
                     "REQUEST_METHOD": self.command, "SCRIPT_NAME": "",

@@ -33,7 +33,12 @@ def _flood(stack):
         return list(pool.map(post, bookings))
 
 
+def _webhook_invocations(stack) -> int:
+    return stack.get("/_local/health").json()["functions"]["BookingWebhookFunction"]["invocations"]
+
+
 def test_a_flood_of_webhooks_is_refused_at_once_with_429_and_retry_after_and_the_rest_are_accepted(one_worker_stack):
+    invoked_before = _webhook_invocations(one_worker_stack)
     answers = []
     for _ in range(ROUNDS):
         answers += _flood(one_worker_stack)
@@ -45,6 +50,8 @@ def test_a_flood_of_webhooks_is_refused_at_once_with_429_and_retry_after_and_the
     assert refused, "a flood of 30 at once on one worker was never refused"
     assert all(r.headers.get("retry-after") == "1" and r.json() == {"message": "Too Many Requests"} for r in refused)
     assert 202 in statuses
+    # A refused request was never invoked: the webhook function ran once for each request that was answered.
+    assert _webhook_invocations(one_worker_stack) - invoked_before == len(answers) - len(refused)
     # A refused booking was not taken in: retried after Retry-After, as a platform does, it is accepted once.
     booking, _ = next((b, r) for b, r in answers if r.status == 429)
     retried = one_worker_stack.wait_for(
