@@ -119,6 +119,8 @@ def main() -> None:
     parser.add_argument('--runs', type=int, default=DEFAULT_RUNS, help='fresh interpreters per function (median)')
     parser.add_argument('--functions', default='', help='comma-separated function directories (default: all)')
     args = parser.parse_args()
+    if args.runs < DEFAULT_RUNS:
+        parser.error(f'--runs must be at least {DEFAULT_RUNS}: a median of fewer cold starts on a shared machine is noise')
     if sys.version_info[:2] != RUNTIME:
         sys.exit(f'the bench runs the runtime\'s python3.13; this is {sys.version.split()[0]} ({sys.executable})')
     layer = ensure_built()
@@ -284,8 +286,16 @@ def _new_booking_batch() -> dict:
     return {'Records': [record]}
 
 
-def _replay(kind: str) -> Callable[[], dict]:
-    return lambda: {'Records': [REPLAYED[kind]]}
+def _new_event_of(kind: str) -> Callable[[], dict]:
+    """The warm-up's `kind` message as a new event (a new event id and message id): each sample is the function's
+    normal path, a first delivery, never the duplicate path of an event it has already handled."""
+    def new_event() -> dict:
+        record = copy.deepcopy(REPLAYED[kind])
+        envelope = json.loads(record['body'])
+        envelope['detail']['event_id'] = f'evt-{uuid.uuid4().hex[:12]}'
+        record.update(messageId=str(uuid.uuid4()), body=json.dumps(envelope))
+        return {'Records': [record]}
+    return new_event
 
 
 # --- the samples ----------------------------------------------------------------------------------------------------
@@ -312,17 +322,17 @@ def _events(stack: LocalStack) -> dict[str, tuple[str, Callable[[], dict], Calla
     Each is the function's normal path, except: join (an unknown token: the page saying so; a known link needs a
     booking's sealed token), oauth (a start without a connect link's intent: the page refusing it, as a real start
     needs a provider's sign-in), auto_start (a start request for a meeting that is not there: the same reads as one
-    that is, without a provider), alerts (a window's end with nothing kept). Notifications and callbacks replay the
-    warm-up's meeting.scheduled, so their sends after the first are idempotent answers (composing and rendering each
-    time)."""
+    that is, without a provider), alerts (a window's end with nothing kept). Notifications and callbacks get the
+    warm-up's meeting.scheduled under a new event id each sample, so each composes and sends (or queues and posts)
+    as for a first delivery."""
     tenant = stack.tenant
     now = datetime.now(UTC).isoformat()
     auth = {'authorization': f'Bearer {tenant.api_key}'}
     return {
         'booking_webhook': ('BookingWebhookFunction', lambda: _signed_booking(stack), _status(202)),
         'meetings': ('MeetingsFunction', _new_booking_batch, _no_failures),
-        'notifications': ('NotificationsFunction', _replay('meeting.scheduled'), _no_failures),
-        'callbacks': ('CallbacksFunction', _replay('callback'), _no_failures),
+        'notifications': ('NotificationsFunction', _new_event_of('meeting.scheduled'), _no_failures),
+        'callbacks': ('CallbacksFunction', _new_event_of('callback'), _no_failures),
         'join': ('JoinFunction', lambda: _http(stack, 'GET', '/j/bench-unknown-token'), _status(404)),
         'admin': ('AdminFunction', lambda: _http(stack, 'GET', f'/v1/tenants/{tenant.tenant_id}/services',
                                                  query='limit=50', headers=auth), _status(200)),

@@ -42,7 +42,7 @@ def lambda_handler(event: APIGatewayProxyEventV2, context) -> dict:
     source = event.path_parameters.get('source', '')
     logger.append_keys(tenant_id=request.tenant_id, source=source)
     try:
-        accepted = webhooks.receive(source, request)
+        accepted = webhooks.receive(source, request, context.get_remaining_time_in_millis)
     except SignatureError:
         metrics.add_metric(name='WebhookRejected', unit='Count', value=1)
         raise

@@ -1,6 +1,9 @@
 """The AWS calls each step of a booking makes, counted per handler invocation, so a change that adds one fails
-here. The webhook's warm path (the tenant's second booking: per-container caches are warm) makes at most two
-before it answers: the claim that records the booking, and the publish."""
+here. The webhook's warm path (the tenant's second booking: per-container caches are warm) makes two before it
+answers a new booking or a cancellation: the claim (that records the booking), and the publish. A change of a
+booking already recorded makes three: the transaction is refused for the booking's record alone, and the claim is
+put by itself (an update of the record with if_not_exists would set `pending` and `waiting_since` on a booking
+already applied, so the refused transaction stays)."""
 
 import contextlib
 from collections import Counter
@@ -121,7 +124,8 @@ def _lifecycle(stack: Stack, calls: Calls) -> dict[str, Counter]:
     return steps
 
 
-# The webhook's steps: a change of a booking already recorded costs its claim a second write (docs/architecture.md).
+# The webhook's steps: a change of a booking already recorded costs its claim a second write, three calls in all
+# (docs/architecture.md, "The webhook's path").
 WEBHOOK_CALLS = {'created webhook': {'dynamodb:TransactWriteItems': 1, 'events:PutEvents': 1},
                  'rescheduled webhook': {'dynamodb:TransactWriteItems': 1, 'dynamodb:PutItem': 1,
                                          'events:PutEvents': 1},

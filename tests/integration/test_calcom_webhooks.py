@@ -138,7 +138,7 @@ def test_the_same_delivery_twice_is_acknowledged_and_applied_once(cal):
 
     first, second = post(cal, body), post(cal, body)
 
-    assert first[0] == 202 and second[0] in (200, 202) and first[1] == second[1]
+    assert first[0] == 202 and second[0] == 503  # within the first's lease: sent again later (test_webhook_publish.py)
     assert len(_queued(cal)) == 1
 
 

@@ -205,7 +205,7 @@ def test_a_retry_signed_again_is_acknowledged_and_applied_once(calendly):
     first = post(calendly, body, calendly_signature(body, time.time() - 60))
     retry = post(calendly, body, calendly_signature(body))
 
-    assert first[0] == 202 and retry[0] in (200, 202) and first[1] == retry[1]
+    assert first[0] == 202 and retry[0] == 503  # within the first's lease: sent again later (test_webhook_publish.py)
     assert len(_queued(calendly)) == 1
 
 
@@ -235,8 +235,10 @@ def test_each_half_of_a_reschedule_delivered_twice_is_applied_once(calendly, fir
     before = _booking(calendly)
 
     for body in _reschedule_pair(first_half_first):
-        for _ in range(2):
-            _deliver(calendly, body, calendly_signature(body))
+        _deliver(calendly, body, calendly_signature(body))
+        # Within the first's lease a half that published is sent again later (test_webhook_publish.py); one that
+        # published nothing is accepted again. Either way nothing is applied twice.
+        assert post(calendly, body, calendly_signature(body))[0] in (202, 503)
 
     after = _booking(calendly)
     assert after['booking']['start'].startswith('2026-03-20T09:30:00') and after['booking']['status'] == 'active'

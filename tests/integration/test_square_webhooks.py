@@ -166,7 +166,7 @@ def test_a_retry_of_the_same_event_is_acknowledged_and_looked_up_once(square):
 
     first, second = post(square, body), post(square, body)
 
-    assert first[0] == 202 and second[0] in (200, 202) and first[1] == second[1]
+    assert first[0] == 202 and second[0] == 503  # within the first's lease: sent again later (test_webhook_publish.py)
     assert len(_queued(square)) == 1
 
 
@@ -496,7 +496,7 @@ def test_a_cancel_arriving_before_a_late_move_stays_cancelled(square):
 def test_a_retried_delivery_is_looked_up_and_applied_once(square, customer_read_every_time):
     body = square_body()
     assert post(square, body)[0] == 202
-    assert post(square, body)[0] in (200, 202)
+    assert post(square, body)[0] == 503  # within the first's lease: sent again later (test_webhook_publish.py)
     reports = square.pump()
 
     assert _calls(square) == ['retrieve_customer', 'retrieve_team_member']

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 from bookings import booking_event
-from helpers import handler, sign, sqs_event, webhook_event
+from botocore.awsrequest import AWSResponse
+from helpers import LambdaContext, handler, sign, sqs_event, webhook_event
 from integration_stack import sent_emails
 
 from meetbridge import aws, events
@@ -18,10 +19,26 @@ def _queued(stack) -> list[dict]:
     return [json.loads(record['body']) for record in stack.cloud.queues['meetings'].receive()]
 
 
-def _deliver(stack, body: dict, secret: str | None = None) -> dict:
+def _deliver(stack, body: dict, secret: str | None = None, context=None) -> dict:
     raw = json.dumps(body).encode()
     event = webhook_event(stack.tenant.tenant_id, raw, sign(secret or stack.tenant.webhook_secret, raw))
-    return handler('booking_webhook')(event, stack.context)
+    return handler('booking_webhook')(event, context or stack.context)
+
+
+def _published(stack) -> list[str]:
+    return [event['detail']['event_id'] for event in _queued(stack)]
+
+
+def _answered_by_dynamodb(operation: str, reasons: list[dict] | None = None, code: str | None = None):
+    """A before-call hook answering `operation` of the webhook's DynamoDB client with an error, no request made."""
+    def answer(**_) -> tuple:
+        error = {'Error': {'Code': code or 'TransactionCanceledException', 'Message': 'refused'},
+                 'ResponseMetadata': {'HTTPStatusCode': 400 if reasons else 500}}
+        if reasons:
+            error['CancellationReasons'] = reasons
+        return AWSResponse(url='', status_code=error['ResponseMetadata']['HTTPStatusCode'], headers={},
+                           raw=None), error
+    return answer
 
 
 class Died(BaseException):
@@ -55,16 +72,8 @@ def test_a_publish_the_bus_refuses_answers_503_and_the_retry_publishes_it_once(s
 
 
 def test_a_claim_written_at_the_same_moment_as_another_answers_503_before_anything_is_published(stack):
-    from botocore.awsrequest import AWSResponse
-
-    dynamodb = aws.client('dynamodb')
-
-    def conflict(**_) -> tuple:
-        error = {'Error': {'Code': 'TransactionCanceledException', 'Message': 'Transaction cancelled'},
-                 'CancellationReasons': [{'Code': 'TransactionConflict'}, {'Code': 'None'}],
-                 'ResponseMetadata': {'HTTPStatusCode': 400}}
-        return AWSResponse(url='', status_code=400, headers={}, raw=None), error
-
+    dynamodb = aws.client('dynamodb', aws.CLAIMING)
+    conflict = _answered_by_dynamodb('TransactWriteItems', [{'Code': 'TransactionConflict'}, {'Code': 'None'}])
     body = booking_event(event_id='evt-1')
     dynamodb.meta.events.register('before-call.dynamodb.TransactWriteItems', conflict)
     try:
@@ -78,12 +87,78 @@ def test_a_claim_written_at_the_same_moment_as_another_answers_503_before_anythi
     assert len(_queued(stack)) == 1
 
 
-def test_a_bus_that_does_not_answer_is_given_up_well_within_the_lease_and_the_timeout(cloud):
-    config = aws.client('events').meta.config
+@pytest.mark.parametrize('config', [aws.PUBLISHING, aws.CLAIMING], ids=['publish', 'claim'])
+def test_a_bus_or_a_table_that_does_not_answer_is_given_up_well_within_the_lease_and_the_timeout(cloud, config):
     worst_seconds = (config.connect_timeout + config.read_timeout) * config.retries['total_max_attempts']
 
     assert config.retries['total_max_attempts'] == 2
-    assert worst_seconds <= webhooks.PUBLISH_LEASE_SECONDS / 3
+    assert worst_seconds == webhooks.CALL_WORST_SECONDS
+    # The claim, a take-over, the publish and its mark: within the lease and the function's 20 s timeout.
+    assert 4 * worst_seconds + webhooks.ANSWER_MARGIN_SECONDS <= 2 * webhooks.PUBLISH_LEASE_SECONDS
+    assert aws.client('dynamodb', aws.CLAIMING).meta.config.read_timeout == aws.CLAIMING.read_timeout
+
+
+def test_a_claim_the_table_refuses_answers_503_and_the_retry_publishes_it(stack):
+    dynamodb = aws.client('dynamodb', aws.CLAIMING)
+    throttled = _answered_by_dynamodb('TransactWriteItems', code='InternalServerError')
+    body = booking_event(event_id='evt-1')
+    dynamodb.meta.events.register('before-call.dynamodb.TransactWriteItems', throttled)
+    try:
+        response = _deliver(stack, body)
+    finally:
+        dynamodb.meta.events.unregister('before-call.dynamodb.TransactWriteItems', throttled)
+
+    assert response['statusCode'] == 503 and json.loads(response['body'])['error'] == 'not_published'
+    assert _queued(stack) == []
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert _published(stack) == ['evt-1']
+
+
+class ShortOfTime(LambdaContext):
+    """An invocation whose claim took most of its time."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return (webhooks.CALL_WORST_SECONDS + webhooks.ANSWER_MARGIN_SECONDS) * 1000 - 1
+
+
+def test_a_delivery_left_too_little_time_to_publish_releases_its_claim_and_answers_503(stack):
+    body = booking_event(event_id='evt-1')
+    response = _deliver(stack, body, context=ShortOfTime())
+
+    assert response['statusCode'] == 503 and response['headers']['Retry-After'] == '5'
+    assert _queued(stack) == []
+    # Released: the next delivery, with its time, publishes it at once rather than after the lease.
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert _published(stack) == ['evt-1']
+
+
+def test_a_publish_that_failed_with_its_release_is_answered_503_within_the_lease_and_published_after_it(
+        stack, monkeypatch):
+    body = booking_event(event_id='evt-1')
+    update_claim = webhooks._update_claim
+
+    def refused(detail_type, detail):
+        raise RetryLater(f'event bus refused {detail_type}')
+
+    def table_down_for_the_release(claim, expression, condition, values):
+        if ':released' in values:
+            raise RetryLater('the table is down')
+        return update_claim(claim, expression, condition, values)
+
+    with monkeypatch.context() as failing:
+        failing.setattr(events, 'publish', refused)
+        failing.setattr(webhooks, '_update_claim', table_down_for_the_release)
+        assert _deliver(stack, body)['statusCode'] == 503
+
+    _later(monkeypatch, 5)
+    retry = _deliver(stack, body)
+    assert retry['statusCode'] == 503
+    assert 1 <= int(retry['headers']['Retry-After']) <= webhooks.PUBLISH_LEASE_SECONDS - 5
+    assert _queued(stack) == []
+
+    _later(monkeypatch, webhooks.PUBLISH_LEASE_SECONDS + 1)
+    assert _deliver(stack, body)['statusCode'] == 202
+    assert _published(stack) == ['evt-1']
 
 
 def test_an_event_whose_holder_died_is_published_by_the_first_delivery_after_its_lease(stack, monkeypatch):
@@ -96,8 +171,10 @@ def test_an_event_whose_holder_died_is_published_by_the_first_delivery_after_its
         dying.setattr(events, 'publish', dies)
         with pytest.raises(Died):
             _deliver(stack, body)
-    # Within the lease its holder may still be publishing: accepted, nothing published twice.
-    assert _deliver(stack, body)['statusCode'] == 202
+    # Within the lease its holder may still be publishing, or may have died: sent again later.
+    within = _deliver(stack, body)
+    assert within['statusCode'] == 503 and 1 <= int(within['headers']['Retry-After']) <= \
+        webhooks.PUBLISH_LEASE_SECONDS
     assert _queued(stack) == []
 
     _later(monkeypatch, webhooks.PUBLISH_LEASE_SECONDS + 1)
@@ -136,7 +213,9 @@ def test_concurrent_deliveries_of_one_event_publish_it_once(stack):
     for thread in threads:
         thread.join()
 
-    assert answers == [202] * 4
+    # One claims and publishes; the others find it claimed and not marked published (or wrote at the same
+    # moment): sent again later.
+    assert sorted(answers) == [202, 503, 503, 503]
     assert len(_queued(stack)) == 1
 
 
@@ -146,6 +225,7 @@ def test_an_event_published_twice_is_applied_once(stack, monkeypatch):
     stack.setup_online_service()
     body = booking_event(event_id='evt-1')
     assert _deliver(stack, body)['statusCode'] == 202
+    assert _deliver(stack, body)['statusCode'] == 503  # within the lease: its first publish is not marked
     _later(monkeypatch, webhooks.PUBLISH_LEASE_SECONDS + 1)
     assert _deliver(stack, body)['statusCode'] == 202
     assert _deliver(stack, body)['statusCode'] == 202  # answered from the mark the second delivery wrote
@@ -166,6 +246,25 @@ def test_a_rotated_secret_verifies_at_once_in_a_warm_container(stack):
     assert _deliver(stack, booking_event(booking_id='b2'), rotated.webhook_secret)['statusCode'] == 202
     assert _deliver(stack, booking_event(booking_id='b3'))['statusCode'] == 202  # the previous one, in its overlap
     assert _deliver(stack, booking_event(booking_id='b4'), 'whsec_not-the-secret')['statusCode'] == 401
+
+
+def test_bad_signatures_reread_the_tenant_at_most_once_in_a_few_seconds(stack, monkeypatch):
+    from meetbridge import caching
+
+    reads = []
+    read_verifier = webhooks._read_verifier
+    monkeypatch.setattr(webhooks, '_read_verifier', lambda *key: reads.append(key) or read_verifier(*key))
+    assert _deliver(stack, booking_event(booking_id='b1'))['statusCode'] == 202
+    assert len(reads) == 1  # the tenant, now kept by the container
+
+    for n in range(3):
+        assert _deliver(stack, booking_event(booking_id=f'f{n}'), 'whsec_forged')['statusCode'] == 401
+    assert len(reads) == 2  # the first forged delivery read it again; the others within seconds did not
+
+    now = caching.time.monotonic
+    monkeypatch.setattr(caching.time, 'monotonic', lambda: now() + webhooks.REREAD_SECONDS + 1)
+    assert _deliver(stack, booking_event(booking_id='f9'), 'whsec_forged')['statusCode'] == 401
+    assert len(reads) == 3
 
 
 def test_a_change_of_a_booking_never_seen_records_it_and_of_a_known_one_leaves_it(stack):

@@ -329,7 +329,7 @@ def test_a_retry_of_the_same_event_is_acknowledged_and_applied_once(wix):
     first = post(wix, jwt(claims_of(wix_event(), now=time.time() - 5)))
     second = post(wix, token())
 
-    assert first[0] == 202 and second[0] == 202 and first[1] == second[1]
+    assert first[0] == 202 and second[0] == 503  # within the first's lease: sent again later (test_webhook_publish.py)
     assert len(_queued(wix)) == 1
 
 

@@ -43,7 +43,15 @@ class EventIdReused(MeetbridgeError):
 
 
 class EventNotPublished(RetryLater):
-    """The event bus did not take a webhook's event; nothing was published, the platform sends it again."""
+    """A webhook's event is not known to be on the bus (not taken, not yet, or its publish may have timed out
+    after the bus took it): the platform sends it again in `retry_after` seconds, and the event is applied once
+    however often it is published."""
+
+    # By default: a bus that did not take an event is back within seconds, and a platform retries sooner than it is
+    # told anyway.
+    def __init__(self, message: str, retry_after: int = 5):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PayloadTooLarge(MeetbridgeError):

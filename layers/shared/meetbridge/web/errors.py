@@ -41,9 +41,6 @@ REQUEST_VALIDATION_EXCEPTIONS = 'aws_lambda_powertools.event_handler.openapi.exc
 API_ROOTS = frozenset({'v1', 'webhooks', 'providers'})
 # How long a caller waits before trying a provider again.
 RETRY_AFTER_SECONDS = 60
-# A webhook whose event the bus did not take: the bus is back within seconds, and a platform retries sooner
-# than it is told anyway.
-PUBLISH_RETRY_AFTER_SECONDS = 5
 
 CONTACT = 'If it keeps happening, contact the business that sent you the link.'
 
@@ -114,7 +111,7 @@ def problem_of(exc: Exception) -> Problem:
             logger.warning('event not published', extra={'reason': str(exc)})
             return Problem(503, 'not_published', f'{exc}; send it again', 'Please try again',
                            'This request could not be taken now. Please send it again in a few seconds.',
-                           retry_after=PUBLISH_RETRY_AFTER_SECONDS)
+                           retry_after=exc.retry_after)
         case _ if isinstance(exc, RetryLater) or _raised_by(exc, 'httpx2', 'HTTPError'):
             # A transport error's text can quote the URL it called: its type says enough.
             reason = str(exc) if isinstance(exc, RetryLater) else \
