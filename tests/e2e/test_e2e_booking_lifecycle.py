@@ -1,6 +1,7 @@
 """A booking's life as the people involved see it: links, emails, the join page, the start, changes."""
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -172,7 +173,15 @@ def test_the_same_event_twice_is_processed_once(stack):
     stack.wait_for_emails(1, to=booking.client.email)
     stack.wait_for_emails(1, to=PROVIDER_EMAIL, mentioning=view["links"]["provider"])
 
+    # The first publish is not marked (the webhook's path stays at two calls), so a redelivery within the claim's
+    # lease is answered 503 with Retry-After, as a platform's retry would be; the one after the lease publishes the
+    # event again, and the meetings function applies it once.
     again = stack.post_webhook(event)
+    deadline = time.monotonic() + 60
+    while again.status == 503 and time.monotonic() < deadline:
+        assert int(again.headers["retry-after"]) >= 1, again
+        time.sleep(int(again.headers["retry-after"]))
+        again = stack.post_webhook(event)
     assert again.status in (200, 202), again
     stack.wait_until_drained()
 
