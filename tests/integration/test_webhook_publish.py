@@ -1,6 +1,7 @@
 """A webhook's event is claimed, then published, before the answer: what every delivery of it answers and
 publishes, whatever failed in between (logic/webhooks.py, docs/architecture.md "The webhook's path")."""
 
+import contextlib
 import json
 import threading
 
@@ -29,8 +30,9 @@ def _published(stack) -> list[str]:
     return [event['detail']['event_id'] for event in _queued(stack)]
 
 
-def _answered_by_dynamodb(operation: str, reasons: list[dict] | None = None, code: str | None = None):
-    """A before-call hook answering `operation` of the webhook's DynamoDB client with an error, no request made."""
+@contextlib.contextmanager
+def _dynamodb_answers(operation: str, reasons: list[dict] | None = None, code: str | None = None):
+    """While open, `operation` of the webhook's DynamoDB client is answered with an error, no request made."""
     def answer(**_) -> tuple:
         error = {'Error': {'Code': code or 'TransactionCanceledException', 'Message': 'refused'},
                  'ResponseMetadata': {'HTTPStatusCode': 400 if reasons else 500}}
@@ -38,7 +40,12 @@ def _answered_by_dynamodb(operation: str, reasons: list[dict] | None = None, cod
             error['CancellationReasons'] = reasons
         return AWSResponse(url='', status_code=error['ResponseMetadata']['HTTPStatusCode'], headers={},
                            raw=None), error
-    return answer
+    hooks = aws.client('dynamodb', aws.CLAIMING).meta.events
+    hooks.register(f'before-call.dynamodb.{operation}', answer)
+    try:
+        yield
+    finally:
+        hooks.unregister(f'before-call.dynamodb.{operation}', answer)
 
 
 class Died(BaseException):
@@ -72,14 +79,9 @@ def test_a_publish_the_bus_refuses_answers_503_and_the_retry_publishes_it_once(s
 
 
 def test_a_claim_written_at_the_same_moment_as_another_answers_503_before_anything_is_published(stack):
-    dynamodb = aws.client('dynamodb', aws.CLAIMING)
-    conflict = _answered_by_dynamodb('TransactWriteItems', [{'Code': 'TransactionConflict'}, {'Code': 'None'}])
     body = booking_event(event_id='evt-1')
-    dynamodb.meta.events.register('before-call.dynamodb.TransactWriteItems', conflict)
-    try:
+    with _dynamodb_answers('TransactWriteItems', [{'Code': 'TransactionConflict'}, {'Code': 'None'}]):
         response = _deliver(stack, body)
-    finally:
-        dynamodb.meta.events.unregister('before-call.dynamodb.TransactWriteItems', conflict)
 
     assert response['statusCode'] == 503 and response['headers']['Retry-After'] == '5'
     assert _queued(stack) == []
@@ -99,14 +101,9 @@ def test_a_bus_or_a_table_that_does_not_answer_is_given_up_well_within_the_lease
 
 
 def test_a_claim_the_table_refuses_answers_503_and_the_retry_publishes_it(stack):
-    dynamodb = aws.client('dynamodb', aws.CLAIMING)
-    throttled = _answered_by_dynamodb('TransactWriteItems', code='InternalServerError')
     body = booking_event(event_id='evt-1')
-    dynamodb.meta.events.register('before-call.dynamodb.TransactWriteItems', throttled)
-    try:
+    with _dynamodb_answers('TransactWriteItems', code='InternalServerError'):
         response = _deliver(stack, body)
-    finally:
-        dynamodb.meta.events.unregister('before-call.dynamodb.TransactWriteItems', throttled)
 
     assert response['statusCode'] == 503 and json.loads(response['body'])['error'] == 'not_published'
     assert _queued(stack) == []
