@@ -304,8 +304,7 @@ def test_plain_pkce_and_no_pkce(google, http):
     code = google.authorize(OWNER, auth_uri(google, code_challenge=None, code_challenge_method=None))['code']
     assert exchange(http, google, code, code_verifier=None).status_code == 200
     code = google.authorize(OWNER, auth_uri(google, code_challenge=None, code_challenge_method=None))['code']
-    assert exchange(http, google, code).json() == {'error': 'invalid_request',
-                                                   'error_description': 'code_verifier or verifier is not needed.'}
+    assert exchange(http, google, code).json() == bad_grant('code_verifier or verifier is not needed.')
 
 
 def test_client_secret_basic_and_mismatched_credentials(google, http):

@@ -505,7 +505,7 @@ class GoogleSandbox(Sandbox):
             if not hmac.compare_digest(computed.encode(), record['challenge'].encode()):
                 return oauth_error(400, 'invalid_grant', 'Invalid code verifier.')
         elif verifier is not None:
-            return oauth_error(400, 'invalid_request', 'code_verifier or verifier is not needed.')
+            return oauth_error(400, 'invalid_grant', 'code_verifier or verifier is not needed.')
         user = self._users[record['user_id']]
         refresh_token = self._new_refresh_token(user, record['scopes']) if record['issue_refresh'] else None
         body, access_token = self._token_body(user, record['scopes'], refresh_token)
