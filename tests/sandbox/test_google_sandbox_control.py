@@ -51,6 +51,28 @@ def test_after_true_is_a_lost_answer_the_event_exists_and_the_retry_is_409(googl
     assert error_of(insert(http, google, token, 'lost-1'))[:2] == (409, 'duplicate')
 
 
+def test_a_lost_delete_answer_deleted_and_the_retry_is_410(google, http):
+    token = connect(http, google, OWNER)
+    insert(http, google, token, 'lost-delete')
+    target = f'/calendars/primary/events/{event_id("lost-delete")}?sendUpdates=none'
+    google.fail('delete_event', 502, after=True)
+    assert calendar(http, google, token, 'DELETE', target).status_code == 502
+    assert google.events[event_id('lost-delete')]['status'] == 'cancelled'
+    assert error_of(calendar(http, google, token, 'DELETE', target))[:2] == (410, 'deleted')
+
+
+def test_a_lost_patch_answer_moved_the_event_once_and_the_retry_moves_nothing_more(google, http):
+    token = connect(http, google, OWNER)
+    insert(http, google, token, 'lost-patch')
+    target = f'/calendars/primary/events/{event_id("lost-patch")}?conferenceDataVersion=1&sendUpdates=none'
+    move = {'start': {'dateTime': '2030-03-06T09:30:00Z', 'timeZone': 'Europe/Berlin'},
+            'end': {'dateTime': '2030-03-06T10:00:00Z', 'timeZone': 'Europe/Berlin'}, 'status': 'confirmed'}
+    google.fail('patch_event', 503, after=True)
+    assert calendar(http, google, token, 'PATCH', target, json=move).status_code == 503
+    retried = calendar(http, google, token, 'PATCH', target, json=move).json()
+    assert retried['sequence'] == 1 and retried['start']['dateTime'] == '2030-03-06T10:30:00+01:00'
+
+
 def test_a_lost_refresh_answer_still_refreshed(google, http):
     token = connect(http, google, DANA)
     before = google.refresh_count(DANA)
@@ -298,7 +320,13 @@ def test_hostile_event_bodies_with_a_valid_token_get_clean_errors(google, http):
               {'start': {'dateTime': '2030-01-01T10:00:00+25:00'}}, {'end': {'date': '2030-13-01'}},
               {'conferenceData': []}, {'conferenceData': {'createRequest': 'x'}},
               {'conferenceData': {'createRequest': {'requestId': 5, 'conferenceSolutionKey': 'hangoutsMeet'}}},
-              {'id': None}, {'status': None}, json.loads('[' * 50 + ']' * 50)]
+              {'id': None}, {'status': None}, json.loads('[' * 50 + ']' * 50),
+              {'start': {'dateTime': '0001-01-01T00:00:00+05:00'}},
+              {'end': {'dateTime': '9999-12-31T23:00:00-05:00'}},
+              {'end': {'dateTime': '9999-12-31T23:00:00Z', 'timeZone': 'Pacific/Kiritimati'}},
+              {'start': {'dateTime': '2030-01-01T10:00:00', 'timeZone': 'zone.tab'}},
+              {'start': {'dateTime': '2030-01-01T10:00:00', 'timeZone': 'Europe'}},
+              {'summary': 'x' * 100000, 'description': '\u0000'}]
     for body in bodies:
         for method, target in (('POST', INSERT), ('PATCH', f'/calendars/primary/events/{event_id("hostile-1")}'
                                                             '?conferenceDataVersion=1')):
@@ -306,6 +334,9 @@ def test_hostile_event_bodies_with_a_valid_token_get_clean_errors(google, http):
             assert response.status_code < 500, (body, response.text)
             if response.status_code >= 400:
                 error_of(response)
+    surrogate = calendar(http, google, token, 'POST', INSERT, content=b'{"summary": "\\ud800"}',
+                         headers={'Content-Type': 'application/json'})
+    assert error_of(surrogate)[:2] == (400, 'parseError')  # a lone surrogate could not be shown on any page
     nested = b'{"summary":' + b'[' * 100000 + b']' * 100000 + b'}'
     response = calendar(http, google, token, 'POST', INSERT, content=nested, headers={'Content-Type': 'application/json'})
     assert error_of(response)[:2] == (400, 'parseError')

@@ -605,7 +605,8 @@ class GoogleSandbox(Sandbox):
 
         try:
             body = json.loads(request.body.decode('utf-8'), parse_constant=no_constants)
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            json.dumps(body, ensure_ascii=False).encode('utf-8')  # a lone surrogate (\ud800) is no text
+        except (UnicodeError, ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             raise cal.Invalid('parseError', 'Parse Error')
