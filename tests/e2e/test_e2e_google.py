@@ -164,6 +164,11 @@ def new_provider(stack) -> str:
     return provider_id
 
 
+def instant(when: dict) -> dt.datetime:
+    """An event's start or end as an instant (Google answers it in the event's zone, with its offset)."""
+    return dt.datetime.fromisoformat(when["dateTime"].replace("Z", "+00:00"))
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -261,7 +266,7 @@ def test_one_calendar_call_per_booking_created_rescheduled_and_cancelled(stack):
     ensure_connected(stack)
     stack.wait_until_drained()
     before = set(sandbox_events(stack))
-    # A booking in a zone with a half-hour offset: Google gets UTC instants and the zone's name.
+    # A booking in a zone with a half-hour offset: the event starts at the booked instant, in the booking's zone.
     booking = Booking(Client.unique(), start=(now() + dt.timedelta(days=3)).replace(second=0, microsecond=0),
                       provider_id=PROVIDER_ID, timezone="Asia/Kolkata")
     counts: dict[str, Counter] = {}
@@ -281,13 +286,12 @@ def test_one_calendar_call_per_booking_created_rescheduled_and_cancelled(stack):
     post("created", lambda: stack.wait_for_links(booking))
     links = view()["links"]
     [(event_id, event)] = [(k, e) for k, e in sandbox_events(stack).items() if k not in before]
-    assert event["start"]["dateTime"] == booking.start.strftime("%Y-%m-%dT%H:%M:%SZ"), event["start"]
-    assert event["start"]["timeZone"] == "Asia/Kolkata", event["start"]
+    assert instant(event["start"]) == booking.start and event["start"]["timeZone"] == "Asia/Kolkata", event["start"]
 
     booking.start += dt.timedelta(hours=1, minutes=30)
     post("rescheduled", lambda: dt.datetime.fromisoformat(view()["booking"]["start"]) == booking.start)
     moved = sandbox_events(stack)[event_id]
-    assert moved["start"]["dateTime"] == booking.start.strftime("%Y-%m-%dT%H:%M:%SZ"), moved["start"]
+    assert instant(moved["start"]) == booking.start, moved["start"]
     assert moved.get("hangoutLink") == event.get("hangoutLink"), "the Meet link stays through a reschedule"
     assert view()["links"] == links, "our links stay the same"
 
@@ -318,7 +322,7 @@ def test_a_class_session_is_one_event_and_each_client_has_a_link_of_their_own(st
     assert len(new) == 1, new
     client_links = [view["links"]["clients"][booking.client.id] for view, booking in zip(views, bookings)]
     assert len(set(client_links)) == len(bookings), client_links
-    assert {view["meeting"]["meeting_key"] for view in views} == {f"session:{session_id}"}
+    assert {view["meeting"]["key"] for view in views} == {f"session:{session_id}"}
 
 
 def test_disconnecting_revokes_the_grant_at_google(stack):
@@ -335,18 +339,27 @@ def test_disconnecting_revokes_the_grant_at_google(stack):
 
 
 def test_a_grant_revoked_at_google_marks_the_account_and_raises_an_alert(stack):
+    # A provider and a Google user of this test's own: an account with no alert before this one, so its
+    # first alert is sent at once rather than kept for the hour's digest.
     alerts_to = "alerts-google@acme.example"
     assert stack.admin("PUT", "settings/alerts", {"emails": [alerts_to], "webhook_url": None}).status == 200
-    account = ensure_connected(stack)
-    # Olive removes the app in her Google account: its refresh tokens and access tokens stop working.
-    assert sandbox(stack, "POST", "revoke-grants", {"user_id": OWNER}).status == 200
-    assert live_grants(stack, OWNER) == 0
+    provider_id = new_provider(stack)
+    page, _ = connect(stack, provider_id, user_id=DANA)
+    assert page.status == 200 and "dana@example.com" in page.text, page
+    account = own_account(stack, provider_id).json()
+    # Dana removes the app in her Google account: its refresh tokens and access tokens stop working.
+    assert sandbox(stack, "POST", "revoke-grants", {"user_id": DANA}).status in (200, 204)
+    assert live_grants(stack, DANA) == 0
 
     booking = Booking(Client.unique(), start=(now() + dt.timedelta(days=5)).replace(microsecond=0),
-                      provider_id=PROVIDER_ID)
+                      provider_id=provider_id)
     assert stack.post_webhook(booking.event()).status == 202
     marked = stack.wait_for("the account marked", lambda: (lambda a: a if a.get("status") == "needs_reconnect"
-                                                                        else None)(own_account(stack).json()))
+                                                                        else None)(own_account(stack, provider_id).json()))
     assert marked["id"] == account["id"]
-    [email] = stack.wait_for_emails(1, to=alerts_to)
-    assert "stopped working" in email["subject"], email
+    [email] = stack.wait_for_emails(1, to=alerts_to, mentioning="stopped working")
+    assert email["subject"].startswith("Alert: a meeting account stopped working"), email["subject"]
+    assert "dana@example.com" in " ".join(str(email.get(k) or "") for k in ("html", "text")), email
+    # The booking is not lost: it is hosted by the next account of the chain (the company's demo room).
+    view = stack.wait_for_links(booking)
+    assert view["meeting"]["account_id"] != account["id"] and view["meeting"]["provider"] != "google", view
