@@ -84,7 +84,7 @@ def test_a_providers_own_google_account_hosts_their_bookings(stack, google):
     stack.book(booking_event())
 
     [event] = _live_events(google).values()
-    assert event['user_id'] == DANA
+    assert event['owner'] == DANA
     assert stack.view('b1')[1]['meeting']['account_id'] == stack.admin('GET', 'providers/dana/account')[1]['id']
 
 
@@ -187,8 +187,6 @@ def test_book_reschedule_cancel_is_one_insert_one_patch_one_delete_in_utc_with_t
     assert datetime.fromisoformat(event['start']['dateTime'].replace('Z', '+00:00')) == start
     assert datetime.fromisoformat(event['end']['dateTime'].replace('Z', '+00:00')) == start + timedelta(minutes=45)
     links = stack.view('b1')[1]['links']
-    page = _open(stack, links['clients']['c1'])
-    assert page['statusCode'] == 303 and page['headers']['Location'] == event['hangoutLink']
 
     moved = booking_event('booking.rescheduled', start=start + timedelta(days=1, hours=2), minutes=45)
     moved['booking']['timezone'] = 'Asia/Kolkata'
@@ -242,7 +240,7 @@ def test_a_lost_insert_answer_is_found_on_the_retry_not_made_twice(stack, google
     _ready(stack, google)
     google.fail('insert_event', 503, body={'error': {'code': 503, 'message': 'Backend Error', 'errors': [
         {'domain': 'global', 'reason': 'backendError', 'message': 'Backend Error'}]}}, after=True)
-    stack.post(booking_event())
+    stack.post(booking_event(start=datetime.now(UTC) - timedelta(minutes=1)))  # its links open the meeting now
     records = stack.cloud.queues['meetings'].receive()
 
     assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
@@ -288,7 +286,7 @@ def test_a_pending_conference_is_read_again_until_it_is_ready(stack, google):
     _ready(stack, google)
     google.set_conference_pending(2)
 
-    stack.book(booking_event())
+    stack.book(booking_event(start=datetime.now(UTC) - timedelta(minutes=1)))
 
     assert _calendar_calls(google) == ['insert_event', 'get_event', 'get_event', 'get_event']
     [event] = _live_events(google).values()
@@ -381,7 +379,7 @@ def test_another_google_user_replaces_the_company_account_and_takes_its_meetings
     stack.pump()
 
     live = _live_events(google)
-    assert len(live) == 2 and {event['user_id'] for event in live.values()} == {DANA}
+    assert len(live) == 2 and {event['owner'] for event in live.values()} == {DANA}
     assert google.grants(OWNER) == []  # the replaced account's grant revoked once its meetings moved
     assert {booking_id: stack.view(booking_id)[1]['links'] for booking_id in ('b1', 'b2')} == links
 
