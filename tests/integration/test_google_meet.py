@@ -437,3 +437,60 @@ def test_a_google_account_passes_its_health_check_with_a_renewal(stack, google):
     with config.using(HealthSettings), acting_as('health'):
         health.check_account(request, later, lambda: 60.0)
     assert account_used_by(stack.tenant.tenant_id, 'company').status == 'needs_reconnect'
+
+
+def test_a_retry_after_beyond_what_the_invocation_may_wait_hands_the_message_back_at_once(stack, google, monkeypatch):
+    _ready(stack, google)
+    monkeypatch.setattr(google_provider.PROVIDER, 'sleep', _never)
+    google.rate_limit('insert_event', retry_after=120)
+    stack.post(booking_event())
+    records = stack.cloud.queues['meetings'].receive()
+
+    assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+    assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert len(_live_events(google)) == 1
+
+
+def _never(seconds: float) -> None:
+    raise AssertionError(f'slept {seconds} s in the invocation')
+
+
+def test_a_lost_delete_answer_is_done_on_the_retry(stack, google):
+    _ready(stack, google)
+    stack.book(booking_event())
+    [event_id] = list(google.events)
+    google.fail('delete_event', 503, after=True)
+
+    stack.post(booking_event('booking.cancelled'))
+    records = stack.cloud.queues['meetings'].receive()
+    assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+    assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+
+    assert google.events[event_id]['status'] == 'cancelled'
+    assert [c['status'] for c in google.calls('delete_event')][-1] == 410  # already deleted: done
+    assert stack.view('b1')[1]['meeting']['status'] == 'cancelled'
+
+
+def test_an_event_its_host_deleted_is_restored_by_the_reschedule(stack, google):
+    _ready(stack, google)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    stack.book(booking_event(start=start))
+    [(event_id, event)] = google.events.items()
+    google.remove_event(event_id)
+    google.reset_calls()
+
+    stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=3)))
+
+    assert _calendar_calls(google) == ['patch_event'] and list(google.events) == [event_id]
+    assert google.events[event_id]['status'] == 'confirmed'
+    assert google.events[event_id]['hangoutLink'] == event['hangoutLink']  # the same Meet
+
+
+def test_a_disconnect_whose_revocation_fails_still_forgets_the_tokens(stack, google):
+    _ready(stack, google)
+    google.fail('revoke', 503, times=3)
+
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200
+    stack.pump()
+
+    assert google.calls('revoke') and account_used_by(stack.tenant.tenant_id, 'company').secret_sealed is None
