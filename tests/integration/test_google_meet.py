@@ -494,3 +494,30 @@ def test_a_disconnect_whose_revocation_fails_still_forgets_the_tokens(stack, goo
     stack.pump()
 
     assert google.calls('revoke') and account_used_by(stack.tenant.tenant_id, 'company').secret_sealed is None
+
+
+def test_a_meeting_deleted_in_google_calendar_is_sent_to_be_made_again_by_the_health_check(stack, google):
+    from functions.health.handler import HealthSettings
+    from helpers import acting_as
+    from meetbridge import config
+    from meetbridge.logic import health
+
+    _ready(stack, google)
+    tick = datetime.now(UTC).replace(microsecond=0)
+    gone = booking_event(booking_id='gone', client_id='c-gone', start=tick + timedelta(hours=1, minutes=5), minutes=30)
+    stack.book(gone)
+    [event_id] = list(google.events)
+    google.remove_event(event_id)
+    item = account_used_by(stack.tenant.tenant_id, 'company')
+
+    with config.using(HealthSettings), acting_as('health'):
+        health.check_account(health.AccountCheck(tenant_id=stack.tenant.tenant_id, account_id=item.account_id,
+                                                 tick=tick), tick, lambda: 60.0)
+
+    records = stack.cloud.queues['meetings'].receive()
+    [request] = [json.loads(record['body']) for record in records]
+    assert request['detail']['meeting_key'] == 'booking:gone' and request['detail']['reason'] == 'missing'
+
+    links = stack.view('gone')[1]['links']
+    assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert len(_live_events(google)) == 1 and stack.view('gone')[1]['links'] == links
