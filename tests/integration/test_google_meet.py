@@ -321,8 +321,10 @@ def test_a_user_with_meet_switched_off_is_a_problem_for_the_admin(stack, google)
 def test_a_class_session_is_one_event_and_each_client_has_their_own_link(stack, google):
     _ready(stack, google)
     assert stack.admin('PUT', 'services/yoga', {'name': 'Yoga', 'online': True, 'kind': 'class'})[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     for booking_id, client_id in (('b1', 'anna'), ('b2', 'ben')):
-        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='s1', service_id='yoga'))
+        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='s1', service_id='yoga',
+                                 start=start))
 
     assert len(google.events) == 1 and _calendar_calls(google) == ['insert_event']
     first, second = stack.view('b1')[1]['links'], stack.view('b2')[1]['links']
