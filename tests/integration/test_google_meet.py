@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bookings import booking_event
 from helpers import handler, join_event, sqs_event
-from integration_stack import GOOGLE_REDIRECT_URI, connect_google, finish_connect, start_connect
+from integration_stack import GOOGLE_REDIRECT_URI, book_in_parallel, connect_google, finish_connect, start_connect
 
 from meetbridge.providers import google as google_provider
 from meetbridge.store import tokens
@@ -90,7 +90,10 @@ def test_a_providers_own_google_account_hosts_their_bookings(stack, google):
 
 def test_a_user_who_granted_before_is_asked_for_consent_again_and_stored_with_a_refresh_token(stack, google):
     _ready(stack, google)  # the owner granted our client for the company's account
-    first = finish_connect(stack, 'google', google.authorize(OWNER, start_connect(stack, 'google', 'dana')))
+    answer = google.authorize(OWNER, start_connect(stack, 'google', 'dana'))
+    first = finish_connect(stack, 'google', answer)
+    replayed = finish_connect(stack, 'google', answer)  # its state was used: no second ask from it
+    assert replayed['statusCode'] == 400 and 'already used' in replayed['body']
 
     # No refresh token in the answer: nothing stored, the browser sent back to Google under a new state.
     assert first['statusCode'] == 302
@@ -523,3 +526,12 @@ def test_a_meeting_deleted_in_google_calendar_is_sent_to_be_made_again_by_the_he
     links = stack.view('gone')[1]['links']
     assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
     assert len(_live_events(google)) == 1 and stack.view('gone')[1]['links'] == links
+
+
+def test_twenty_parallel_creations_at_expiry_renew_once(stack, google):
+    _ready(stack, google)
+    google.expire_access_tokens()
+
+    failures = book_in_parallel(stack, 20)
+
+    assert failures == [] and google.refresh_count(OWNER) == 1 and len(_live_events(google)) == 20
