@@ -535,3 +535,23 @@ def test_twenty_parallel_creations_at_expiry_renew_once(stack, google):
     failures = book_in_parallel(stack, 20)
 
     assert failures == [] and google.refresh_count(OWNER) == 1 and len(_live_events(google)) == 20
+
+
+def test_a_token_that_outlives_the_next_check_is_proven_by_listing_one_event(stack, google):
+    from functions.health.handler import HealthSettings
+    from helpers import acting_as
+    from meetbridge import config
+    from meetbridge.logic import health
+
+    google.access_token_ttl = 3 * 3600
+    _ready(stack, google)
+    item = account_used_by(stack.tenant.tenant_id, 'company')
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    with config.using(HealthSettings), acting_as('health'):
+        health.check_account(health.AccountCheck(tenant_id=stack.tenant.tenant_id, account_id=item.account_id,
+                                                 tick=now), now, lambda: 60.0)
+
+    [listed] = google.calls()
+    assert (listed['operation'], listed['status'], _query(listed)['maxResults']) == ('list_events', 200, '1')
+    assert account_used_by(stack.tenant.tenant_id, 'company').last_checked_at is not None
