@@ -1,6 +1,9 @@
 """Calendar events with a Google Meet on the sandbox: insert/get/patch/delete/list on `primary` with
 Google's rules and error bodies, the conference's pending/success/failure, and token checks."""
 
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2
 import pytest
 from google_sandbox_support import (DANA, INSERT, NOMEET, OWNER, auth_uri, calendar, clean, connect, error_of,
                                     event_body, event_id, exchange, google, insert)
@@ -306,3 +309,17 @@ def test_each_calendar_scope_covers_what_it_should(google, http, scope, can_writ
 def test_unknown_calendar_paths_and_methods_answer_in_googles_shape(google, http, token):
     assert error_of(calendar(http, google, token, 'GET', '/users/me/calendarList'))[:2] == (404, 'notFound')
     assert calendar(http, google, token, 'PUT', path('anything')).status_code == 405
+
+
+# --- redelivery: the same request at once from several workers ---
+
+
+def test_concurrent_inserts_of_one_id_make_one_event_and_409s(google, token):
+    def attempt(_: int) -> int:
+        with httpx2.Client(trust_env=False, timeout=5.0) as client:
+            return insert(client, google, token, 'raced-1').status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(attempt, range(6)))
+    assert statuses == [200] + [409] * 5
+    assert sum(1 for e in google.events.values() if e['id'] == event_id('raced-1')) == 1

@@ -4,8 +4,10 @@ step's checks and pages, granular consent, and each way the token and revoke end
 import base64
 import hashlib
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from google_sandbox_support import (CHALLENGE, DANA, GRANTED, OWNER, REDIRECT_URI, SCOPE, VERIFIER, auth_uri,
@@ -253,6 +255,20 @@ def test_a_code_is_single_use_and_a_reused_code_revokes_what_it_issued(google, h
     assert refresh(http, google, token['refresh_token']).json()['error'] == 'invalid_grant'
 
 
+def test_one_code_exchanged_twice_at_once_gives_one_answer_and_revokes_it(google, http):
+    code = google.authorize(OWNER, auth_uri(google, prompt='consent'))['code']
+
+    def attempt(_: int) -> httpx2.Response:
+        with httpx2.Client(trust_env=False, timeout=5.0) as client:
+            return exchange(client, google, code)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(attempt, range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 400]
+    [issued] = [a.json() for a in answers if a.status_code == 200]
+    assert refresh(http, google, issued['refresh_token']).json()['error'] == 'invalid_grant'
+
+
 def test_a_code_lives_ten_minutes_on_the_sandbox_clock(google, http):
     late = google.authorize(OWNER, auth_uri(google))['code']
     in_time = google.authorize(OWNER, auth_uri(google))['code']
@@ -304,8 +320,7 @@ def test_plain_pkce_and_no_pkce(google, http):
     code = google.authorize(OWNER, auth_uri(google, code_challenge=None, code_challenge_method=None))['code']
     assert exchange(http, google, code, code_verifier=None).status_code == 200
     code = google.authorize(OWNER, auth_uri(google, code_challenge=None, code_challenge_method=None))['code']
-    assert exchange(http, google, code).json() == {'error': 'invalid_request',
-                                                   'error_description': 'code_verifier or verifier is not needed.'}
+    assert exchange(http, google, code).json() == bad_grant('code_verifier or verifier is not needed.')
 
 
 def test_client_secret_basic_and_mismatched_credentials(google, http):
