@@ -555,3 +555,23 @@ def test_a_token_that_outlives_the_next_check_is_proven_by_listing_one_event(sta
     [listed] = google.calls()
     assert (listed['operation'], listed['status'], _query(listed)['maxResults']) == ('list_events', 200, '1')
     assert account_used_by(stack.tenant.tenant_id, 'company').last_checked_at is not None
+
+
+def test_disconnecting_one_of_two_accounts_of_the_same_google_user_leaves_the_other_working(stack, google):
+    """Google's grant is one per user and client: revoking one account's refresh token would end the other's too."""
+    _ready(stack, google)
+    assert connect_google(stack, google, provider_id='dana')['statusCode'] == 200  # the same Google user
+    google.reset_calls()
+
+    assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
+    stack.pump()
+
+    assert google.calls('revoke') == [] and google.grants(OWNER)
+    assert account_used_by(stack.tenant.tenant_id, 'provider:dana').secret_sealed is None
+    google.expire_access_tokens()
+    stack.book(booking_event())
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'active' and len(_live_events(google)) == 1
+
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200  # the last account of the user: its grant revoked
+    stack.pump()
+    assert google.calls('revoke') and google.grants(OWNER) == []
