@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bookings import booking_event
 from helpers import handler, join_event, sqs_event
-from integration_stack import GOOGLE_REDIRECT_URI, connect_google, finish_connect, start_connect
+from integration_stack import GOOGLE_REDIRECT_URI, book_in_parallel, connect_google, finish_connect, start_connect
 
 from meetbridge.providers import google as google_provider
 from meetbridge.store import tokens
@@ -84,13 +84,16 @@ def test_a_providers_own_google_account_hosts_their_bookings(stack, google):
     stack.book(booking_event())
 
     [event] = _live_events(google).values()
-    assert event['user_id'] == DANA
+    assert event['owner'] == DANA
     assert stack.view('b1')[1]['meeting']['account_id'] == stack.admin('GET', 'providers/dana/account')[1]['id']
 
 
 def test_a_user_who_granted_before_is_asked_for_consent_again_and_stored_with_a_refresh_token(stack, google):
     _ready(stack, google)  # the owner granted our client for the company's account
-    first = finish_connect(stack, 'google', google.authorize(OWNER, start_connect(stack, 'google', 'dana')))
+    answer = google.authorize(OWNER, start_connect(stack, 'google', 'dana'))
+    first = finish_connect(stack, 'google', answer)
+    replayed = finish_connect(stack, 'google', answer)  # its state was used: no second ask from it
+    assert replayed['statusCode'] == 400 and 'already used' in replayed['body']
 
     # No refresh token in the answer: nothing stored, the browser sent back to Google under a new state.
     assert first['statusCode'] == 302
@@ -187,8 +190,6 @@ def test_book_reschedule_cancel_is_one_insert_one_patch_one_delete_in_utc_with_t
     assert datetime.fromisoformat(event['start']['dateTime'].replace('Z', '+00:00')) == start
     assert datetime.fromisoformat(event['end']['dateTime'].replace('Z', '+00:00')) == start + timedelta(minutes=45)
     links = stack.view('b1')[1]['links']
-    page = _open(stack, links['clients']['c1'])
-    assert page['statusCode'] == 303 and page['headers']['Location'] == event['hangoutLink']
 
     moved = booking_event('booking.rescheduled', start=start + timedelta(days=1, hours=2), minutes=45)
     moved['booking']['timezone'] = 'Asia/Kolkata'
@@ -242,7 +243,7 @@ def test_a_lost_insert_answer_is_found_on_the_retry_not_made_twice(stack, google
     _ready(stack, google)
     google.fail('insert_event', 503, body={'error': {'code': 503, 'message': 'Backend Error', 'errors': [
         {'domain': 'global', 'reason': 'backendError', 'message': 'Backend Error'}]}}, after=True)
-    stack.post(booking_event())
+    stack.post(booking_event(start=datetime.now(UTC) - timedelta(minutes=1)))  # its links open the meeting now
     records = stack.cloud.queues['meetings'].receive()
 
     assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
@@ -288,7 +289,7 @@ def test_a_pending_conference_is_read_again_until_it_is_ready(stack, google):
     _ready(stack, google)
     google.set_conference_pending(2)
 
-    stack.book(booking_event())
+    stack.book(booking_event(start=datetime.now(UTC) - timedelta(minutes=1)))
 
     assert _calendar_calls(google) == ['insert_event', 'get_event', 'get_event', 'get_event']
     [event] = _live_events(google).values()
@@ -323,8 +324,10 @@ def test_a_user_with_meet_switched_off_is_a_problem_for_the_admin(stack, google)
 def test_a_class_session_is_one_event_and_each_client_has_their_own_link(stack, google):
     _ready(stack, google)
     assert stack.admin('PUT', 'services/yoga', {'name': 'Yoga', 'online': True, 'kind': 'class'})[0] == 200
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     for booking_id, client_id in (('b1', 'anna'), ('b2', 'ben')):
-        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='s1', service_id='yoga'))
+        stack.book(booking_event(booking_id=booking_id, client_id=client_id, session_id='s1', service_id='yoga',
+                                 start=start))
 
     assert len(google.events) == 1 and _calendar_calls(google) == ['insert_event']
     first, second = stack.view('b1')[1]['links'], stack.view('b2')[1]['links']
@@ -381,7 +384,7 @@ def test_another_google_user_replaces_the_company_account_and_takes_its_meetings
     stack.pump()
 
     live = _live_events(google)
-    assert len(live) == 2 and {event['user_id'] for event in live.values()} == {DANA}
+    assert len(live) == 2 and {event['owner'] for event in live.values()} == {DANA}
     assert google.grants(OWNER) == []  # the replaced account's grant revoked once its meetings moved
     assert {booking_id: stack.view(booking_id)[1]['links'] for booking_id in ('b1', 'b2')} == links
 
@@ -439,3 +442,136 @@ def test_a_google_account_passes_its_health_check_with_a_renewal(stack, google):
     with config.using(HealthSettings), acting_as('health'):
         health.check_account(request, later, lambda: 60.0)
     assert account_used_by(stack.tenant.tenant_id, 'company').status == 'needs_reconnect'
+
+
+def test_a_retry_after_beyond_what_the_invocation_may_wait_hands_the_message_back_at_once(stack, google, monkeypatch):
+    _ready(stack, google)
+    monkeypatch.setattr(google_provider.PROVIDER, 'sleep', _never)
+    google.rate_limit('insert_event', retry_after=120)
+    stack.post(booking_event())
+    records = stack.cloud.queues['meetings'].receive()
+
+    assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+    assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert len(_live_events(google)) == 1
+
+
+def _never(seconds: float) -> None:
+    raise AssertionError(f'slept {seconds} s in the invocation')
+
+
+def test_a_lost_delete_answer_is_done_on_the_retry(stack, google):
+    _ready(stack, google)
+    stack.book(booking_event())
+    [event_id] = list(google.events)
+    google.fail('delete_event', 503, after=True)
+
+    stack.post(booking_event('booking.cancelled'))
+    records = stack.cloud.queues['meetings'].receive()
+    assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+    assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+
+    assert google.events[event_id]['status'] == 'cancelled'
+    assert [c['status'] for c in google.calls('delete_event')][-1] == 410  # already deleted: done
+    assert stack.view('b1')[1]['meeting']['status'] == 'cancelled'
+
+
+def test_an_event_its_host_deleted_is_restored_by_the_reschedule(stack, google):
+    _ready(stack, google)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    stack.book(booking_event(start=start))
+    [(event_id, event)] = google.events.items()
+    google.remove_event(event_id)
+    google.reset_calls()
+
+    stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=3)))
+
+    assert _calendar_calls(google) == ['patch_event'] and list(google.events) == [event_id]
+    assert google.events[event_id]['status'] == 'confirmed'
+    assert google.events[event_id]['hangoutLink'] == event['hangoutLink']  # the same Meet
+
+
+def test_a_disconnect_whose_revocation_fails_still_forgets_the_tokens(stack, google):
+    _ready(stack, google)
+    google.fail('revoke', 503, times=3)
+
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200
+    stack.pump()
+
+    assert google.calls('revoke') and account_used_by(stack.tenant.tenant_id, 'company').secret_sealed is None
+
+
+def test_a_meeting_deleted_in_google_calendar_is_sent_to_be_made_again_by_the_health_check(stack, google):
+    from functions.health.handler import HealthSettings
+    from helpers import acting_as
+    from meetbridge import config
+    from meetbridge.logic import health
+
+    _ready(stack, google)
+    tick = datetime.now(UTC).replace(microsecond=0)
+    gone = booking_event(booking_id='gone', client_id='c-gone', start=tick + timedelta(hours=1, minutes=5), minutes=30)
+    stack.book(gone)
+    [event_id] = list(google.events)
+    google.remove_event(event_id)
+    item = account_used_by(stack.tenant.tenant_id, 'company')
+
+    with config.using(HealthSettings), acting_as('health'):
+        health.check_account(health.AccountCheck(tenant_id=stack.tenant.tenant_id, account_id=item.account_id,
+                                                 tick=tick), tick, lambda: 60.0)
+
+    records = stack.cloud.queues['meetings'].receive()
+    [request] = [json.loads(record['body']) for record in records]
+    assert request['detail']['meeting_key'] == 'booking:gone' and request['detail']['reason'] == 'missing'
+
+    links = stack.view('gone')[1]['links']
+    assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert len(_live_events(google)) == 1 and stack.view('gone')[1]['links'] == links
+
+
+def test_twenty_parallel_creations_at_expiry_renew_once(stack, google):
+    _ready(stack, google)
+    google.expire_access_tokens()
+
+    failures = book_in_parallel(stack, 20)
+
+    assert failures == [] and google.refresh_count(OWNER) == 1 and len(_live_events(google)) == 20
+
+
+def test_a_token_that_outlives_the_next_check_is_proven_by_listing_one_event(stack, google):
+    from functions.health.handler import HealthSettings
+    from helpers import acting_as
+    from meetbridge import config
+    from meetbridge.logic import health
+
+    google.access_token_ttl = 3 * 3600
+    _ready(stack, google)
+    item = account_used_by(stack.tenant.tenant_id, 'company')
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    with config.using(HealthSettings), acting_as('health'):
+        health.check_account(health.AccountCheck(tenant_id=stack.tenant.tenant_id, account_id=item.account_id,
+                                                 tick=now), now, lambda: 60.0)
+
+    [listed] = google.calls()
+    assert (listed['operation'], listed['status'], _query(listed)['maxResults']) == ('list_events', 200, '1')
+    assert account_used_by(stack.tenant.tenant_id, 'company').last_checked_at is not None
+
+
+def test_disconnecting_one_of_two_accounts_of_the_same_google_user_leaves_the_other_working(stack, google):
+    """Google's grant is one per user and client: revoking one account's refresh token would end the other's too."""
+    _ready(stack, google)
+    assert connect_google(stack, google, provider_id='dana')['statusCode'] == 200  # the same Google user
+    google.reset_calls()
+
+    assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
+    stack.pump()
+
+    assert google.calls('revoke') == [] and google.grants(OWNER)
+    assert account_used_by(stack.tenant.tenant_id, 'provider:dana').secret_sealed is None
+    google.expire_access_tokens()
+    stack.book(booking_event())
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'active' and len(_live_events(google)) == 1
+
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200  # the last account of the user: its grant revoked
+    stack.pump()
+    assert google.calls('revoke') and google.grants(OWNER) == []

@@ -40,6 +40,16 @@ def test_times_are_utc_instants_with_the_bookings_own_zone():
                                   'end': {'dateTime': '2030-03-10T04:15:00Z', 'timeZone': 'Asia/Kolkata'}}
 
 
+def test_a_meeting_across_a_dst_change_keeps_its_instants():
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo('Europe/Berlin')  # summer time ends at 03:00 on 27 October 2030
+    spec = MeetingSpec(topic='t', start=datetime(2030, 10, 27, 1, 30, tzinfo=berlin),
+                       end=datetime(2030, 10, 27, 4, 0, tzinfo=berlin), timezone='Europe/Berlin', kind='appointment')
+    assert google._when(spec) == {'start': {'dateTime': '2030-10-26T23:30:00Z', 'timeZone': 'Europe/Berlin'},
+                                  'end': {'dateTime': '2030-10-27T03:00:00Z', 'timeZone': 'Europe/Berlin'}}
+
+
 def test_the_id_token_payload_is_read_and_anything_else_is_no_claims():
     assert google.id_token_claims(_id_token({'sub': '105', 'email': 'a@example.com'}))['sub'] == '105'
     for broken in (None, '', 'one-part', 'a.!!!.c', 'a.' + base64.urlsafe_b64encode(b'[1]').decode() + '.c'):

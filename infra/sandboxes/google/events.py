@@ -106,7 +106,7 @@ def _zone(name: Any, which: str) -> ZoneInfo:
         raise Invalid('invalid', f'Invalid time zone definition for {which} time.')
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise Invalid('invalid', f'Invalid time zone definition for {which} time.') from None
 
 
@@ -145,6 +145,10 @@ def read_time(value: Any, which: str) -> dict[str, Any]:
         if zone is None:
             raise Invalid('required', f'Missing time zone definition for {which} time.')
         moment = moment.replace(tzinfo=zone)
+    try:  # an instant at the edge of year 1 or 9999 that UTC or its zone cannot show
+        moment.astimezone(UTC).astimezone(zone or UTC)
+    except OverflowError:
+        raise Invalid('invalid', f'Invalid {which} time.') from None
     return {'kind': 'dateTime', 'at': moment, 'timeZone': zone_name}
 
 

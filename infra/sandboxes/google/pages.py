@@ -56,23 +56,23 @@ def error_page(status: int, error: str, message: str, details: str) -> str:
 
 def consent(*, app_name: str, action: str, users: Iterable[dict[str, Any]], selected: str | None, request: str,
             scopes: Iterable[str], calendar_scopes: Iterable[str], redirect_uri: str) -> str:
-    """The consent screen: pick an account; the sign-in scopes are listed, each calendar scope has its
-    own checkbox, ticked (Google's granular consent lets the user untick it)."""
+    """The consent screen: pick an account; the sign-in scopes are listed, the calendar permission has a
+    checkbox of its own, ticked (Google's granular consent lets the user untick it)."""
     options = ''.join(
         f'<option value="{escape(u["id"])}"{" selected" if u["id"] == selected else ""}>'
         f'{escape(u["name"] or u["email"])} &lt;{escape(u["email"])}&gt;</option>' for u in users)
     listed = ''.join(f'<li>{escape(SCOPE_TEXT.get(s, s))}</li>' for s in scopes)
-    boxes = ''.join(
-        f'<li><label><input type="checkbox" name="grant_calendar" value="on" checked> '
-        f'{escape(SCOPE_TEXT.get(s, s))} <span class="muted">(<code>{escape(s)}</code>)</span></label></li>'
-        for s in calendar_scopes)
+    calendar_scopes = list(calendar_scopes)
+    box = ('<li><label><input type="checkbox" name="grant_calendar" value="on" checked> '
+           + '; '.join(f'{escape(SCOPE_TEXT.get(s, s))} <span class="muted">(<code>{escape(s)}</code>)</span>'
+                       for s in calendar_scopes) + '</label></li>') if calendar_scopes else ''
     return page('Sign in - Google Accounts', (
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="request" value="{escape(request)}">'
         '<p><label class="muted">Choose an account<br><select name="user_id">'
         f'{options}</select></label></p>'
         f'<h1>{escape(app_name)} wants access to your Google Account</h1>'
-        f'<ul class="perms">{listed}{boxes}</ul>'
+        f'<ul class="perms">{listed}{box}</ul>'
         f'<p class="muted">Make sure you trust {escape(app_name)}. You will be sent back to '
         f'<code>{escape(redirect_uri)}</code></p>'
         '<div class="buttons"><button class="cancel" type="submit" name="decision" value="cancel">Cancel</button>'

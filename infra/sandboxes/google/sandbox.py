@@ -78,9 +78,9 @@ class _Authorization:
     login_hint: str | None
 
 
-def _interaction_required(checked: _Authorization) -> dict[str, str]:
-    """``prompt=none``: the sandbox keeps no signed-in browser session, so Google's answer is this one."""
-    answer = {'error': 'interaction_required'}
+def _refusal(error: str, checked: _Authorization) -> dict[str, str]:
+    """The query of a redirect back to the app with ``error`` (and the state, when one was sent)."""
+    answer = {'error': error}
     if checked.state is not None:
         answer['state'] = checked.state
     return answer
@@ -238,10 +238,10 @@ class GoogleSandbox(Sandbox):
                 checked = self._check_authorize(first_values(parts.query))
             except _PageError as exc:
                 raise ValueError(str(exc)) from None
-            if 'none' in checked.prompt:
-                return _interaction_required(checked)
+            if 'none' in checked.prompt:  # the sandbox keeps no signed-in browser session
+                return _refusal('interaction_required', checked)
             if not accept:
-                return self._declined(checked)
+                return _refusal('access_denied', checked)
             user = self._users.get(user_id)
             if user is None:
                 raise ValueError(f'unknown user {user_id!r}')
@@ -371,12 +371,6 @@ class GoogleSandbox(Sandbox):
                               challenge=challenge, method=method if challenge is not None else None,
                               login_hint=params.get('login_hint'))
 
-    def _declined(self, checked: _Authorization) -> dict[str, str]:
-        answer = {'error': 'access_denied'}
-        if checked.state is not None:
-            answer['state'] = checked.state
-        return answer
-
     def _consented(self, checked: _Authorization, user: dict[str, Any], grant_calendar: bool) -> dict[str, str]:
         """The user allowed: a code for what was granted (the calendar scopes only with ``grant_calendar``)."""
         granted = [s for s in checked.scopes if grant_calendar or s not in CALENDAR_READ_SCOPES]
@@ -406,8 +400,8 @@ class GoogleSandbox(Sandbox):
             checked = self._check_authorize(request.query)
         except _PageError as exc:
             return self._error_page(exc)
-        if 'none' in checked.prompt:
-            return redirect(with_query(checked.redirect_uri, _interaction_required(checked)))
+        if 'none' in checked.prompt:  # the sandbox keeps no signed-in browser session
+            return redirect(with_query(checked.redirect_uri, _refusal('interaction_required', checked)))
         hinted = next((u['id'] for u in self._users.values()
                        if checked.login_hint in (u['id'], u['email'])), None)
         calendar_scopes = [s for s in checked.scopes if s in CALENDAR_READ_SCOPES]
@@ -424,7 +418,7 @@ class GoogleSandbox(Sandbox):
         except _PageError as exc:
             return self._error_page(exc)
         if form.get('decision') != 'allow':
-            return redirect(with_query(checked.redirect_uri, self._declined(checked)))
+            return redirect(with_query(checked.redirect_uri, _refusal('access_denied', checked)))
         user = self._users.get(form.get('user_id', ''))
         if user is None:
             return html_response(400, pages.notice('Choose an account', 'No such account in the Google sandbox.'))
@@ -505,7 +499,7 @@ class GoogleSandbox(Sandbox):
             if not hmac.compare_digest(computed.encode(), record['challenge'].encode()):
                 return oauth_error(400, 'invalid_grant', 'Invalid code verifier.')
         elif verifier is not None:
-            return oauth_error(400, 'invalid_request', 'code_verifier or verifier is not needed.')
+            return oauth_error(400, 'invalid_grant', 'code_verifier or verifier is not needed.')
         user = self._users[record['user_id']]
         refresh_token = self._new_refresh_token(user, record['scopes']) if record['issue_refresh'] else None
         body, access_token = self._token_body(user, record['scopes'], refresh_token)
@@ -605,7 +599,8 @@ class GoogleSandbox(Sandbox):
 
         try:
             body = json.loads(request.body.decode('utf-8'), parse_constant=no_constants)
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            json.dumps(body, ensure_ascii=False).encode('utf-8')  # a lone surrogate (\ud800) is no text
+        except (UnicodeError, ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             raise cal.Invalid('parseError', 'Parse Error')

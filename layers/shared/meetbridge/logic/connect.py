@@ -166,7 +166,7 @@ def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now:
     item.settings = {'user_id': signed_in.user_id, 'account_id': signed_in.account_id, 'email': signed_in.email,
                      'role': signed_in.role}
     item.secret_sealed = tokens.seal_state(signed_in.state, state.tenant_id, item.account_id)
-    item.gsi1pk = f'{provider_type.upper()}USER#{signed_in.user_id}'
+    item.gsi1pk = repository.provider_user_key(provider_type, signed_in.user_id)
     item.gsi1sk = f'{state.tenant_id}#{item.account_id}'
     accounts.use(state.tenant_id, holder, item, now)
     logger.info('account connected', extra={'tenant_id': state.tenant_id, 'holder': holder,
