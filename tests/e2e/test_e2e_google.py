@@ -8,6 +8,7 @@ the tests depend neither on their order nor on which xdist worker runs them.
 
 import datetime as dt
 import json
+import time
 import urllib.parse
 import uuid
 from collections import Counter
@@ -455,3 +456,29 @@ def test_a_callback_google_did_not_send_ends_on_a_page_never_a_server_error(stac
     assert "Traceback" not in page.text and "4/0AX4XfWh" not in page.text
     after = own_account(stack)
     assert (after.status, after.body) == (before.status, before.body)
+
+
+def test_a_booking_webhook_delivered_twice_makes_one_event(stack):
+    ensure_connected(stack)
+    stack.wait_until_drained()
+    before = set(sandbox_events(stack))
+    reset_calls(stack)
+    booking = Booking(Client.unique(), start=(now() + dt.timedelta(days=8)).replace(microsecond=0),
+                      provider_id=PROVIDER_ID, timezone="America/St_Johns")  # UTC-03:30 / -02:30
+    created = booking.event("booking.created")
+    assert stack.post_webhook(created).status == 202
+    stack.wait_for_links(booking)
+    stack.wait_until_drained()
+    # The platform sends it again (a 202 it lost). Within the first delivery's claim lease it is told to retry
+    # (503, Retry-After), as the platform's retry would be; the one after the lease publishes it again, and the
+    # meetings function applies it once.
+    again = stack.post_webhook(created)
+    deadline = time.monotonic() + 60
+    while again.status == 503 and time.monotonic() < deadline:
+        time.sleep(int(again.headers["retry-after"]))
+        again = stack.post_webhook(created)
+    assert again.status == 202, again
+    stack.wait_until_drained()
+    assert event_calls(sandbox_calls(stack)) == Counter(insert_event=1)
+    [event] = [e for k, e in sandbox_events(stack).items() if k not in before]
+    assert instant(event["start"]) == booking.start and event["start"]["timeZone"] == "America/St_Johns", event
