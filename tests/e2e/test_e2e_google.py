@@ -157,6 +157,15 @@ def ensure_connected(stack) -> dict:
     return account.json()
 
 
+def new_google_user(stack) -> tuple[str, str]:
+    """A Google account of the calling test's own, so no other test's account shares its grant: (sub, email)."""
+    tag = uuid.uuid4().int % 10**12
+    user_id, email = f"106{tag:012d}", f"user-{tag}@example.com"
+    added = sandbox(stack, "POST", "users", {"user_id": user_id, "email": email, "name": f"User {tag}"})
+    assert added.status in (200, 201), added
+    return user_id, email
+
+
 def new_provider(stack) -> str:
     provider_id = f"prov-g-{uuid.uuid4().hex[:8]}"
     made = stack.admin("PUT", f"providers/{provider_id}", {"name": "Gale Google", "email": "gale@example.com",
@@ -338,16 +347,38 @@ def test_a_class_session_is_one_event_and_each_client_has_a_link_of_their_own(st
 
 
 def test_disconnecting_revokes_the_grant_at_google(stack):
-    ensure_connected(stack)
-    granted = live_grants(stack, OWNER)
-    assert granted >= 1
+    user_id, email = new_google_user(stack)
+    provider_id = new_provider(stack)
+    page, _ = connect(stack, provider_id, user_id=user_id)
+    assert page.status == 200 and email in page.text, page
+    assert live_grants(stack, user_id) == 1
     reset_calls(stack)
-    gone = stack.admin("DELETE", f"providers/{PROVIDER_ID}/account")
+    gone = stack.admin("DELETE", f"providers/{provider_id}/account")
     assert gone.status == 200, gone
-    stack.wait_for("the grant revoked at Google", lambda: live_grants(stack, OWNER) < granted)
+    stack.wait_for("the grant revoked at Google", lambda: live_grants(stack, user_id) == 0)
     assert sandbox_calls(stack)["revoke"] == 1
-    account = own_account(stack)
+    account = own_account(stack, provider_id)
     assert account.status == 404 or account.json()["status"] == "disconnected", account
+
+
+def test_disconnecting_one_of_two_accounts_of_one_google_user_keeps_the_grant_the_other_needs(stack):
+    # Google's revoke ends the user's whole grant to our client, every token of it, the other account's too.
+    user_id, _ = new_google_user(stack)
+    first, second = new_provider(stack), new_provider(stack)
+    for provider_id in (first, second):
+        page, _ = connect(stack, provider_id, user_id=user_id)
+        assert page.status == 200, page
+    reset_calls(stack)
+    assert stack.admin("DELETE", f"providers/{first}/account").status == 200
+    stack.wait_until_drained()
+    assert sandbox_calls(stack)["revoke"] == 0
+    assert live_grants(stack, user_id) >= 1
+    booking = Booking(Client.unique(), start=(now() - dt.timedelta(minutes=1)).replace(microsecond=0),
+                      provider_id=second)
+    assert stack.post_webhook(booking.event()).status == 202
+    view = stack.wait_for_links(booking)
+    assert view["meeting"]["provider"] == "google", view
+    assert (own_account(stack, second).json()["status"]) == "active"
 
 
 def test_a_grant_revoked_at_google_marks_the_account_and_raises_an_alert(stack):
