@@ -1,10 +1,10 @@
 """The demo tenant: created through the shared package, then configured through the admin API.
 
 With the provider sandboxes running, the seed also asks the admin API for a connect link per
-provider: Zoom as the company account (it replaces the demo custom link once someone clicks Allow),
-Microsoft Teams as the demo provider's own account (a provider's own account hosts their bookings
-before the company's), so that both kinds of account can be tried, and Google Meet as the own account
-of a second demo provider, so that connecting it changes neither of the others.
+provider: Zoom as the company account (it replaces the demo custom link once someone clicks Allow) and
+Microsoft Teams as the demo provider's own account (a provider's own account hosts their bookings before
+the company's), so that both kinds of account can be tried; Google Meet as the own account of a second
+demo provider, ``prov-google``, so that connecting it moves neither of the others.
 """
 
 from __future__ import annotations
