@@ -34,6 +34,7 @@ os.environ.update(
     KMS_KEY_ID='arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000',
     ZOOM_CLIENT_SECRET_ARN='arn:aws:secretsmanager:us-east-1:123456789012:secret:zoom-app',
     MICROSOFT_CLIENT_SECRET_ARN='arn:aws:secretsmanager:us-east-1:123456789012:secret:microsoft-app',
+    GOOGLE_CLIENT_SECRET_ARN='arn:aws:secretsmanager:us-east-1:123456789012:secret:google-app',
     AUTO_START_FUNCTION_ARN='arn:aws:lambda:us-east-1:123456789012:function:meetbridge-test-auto-start',
     PUBLIC_BASE_URL='https://meet.test',
     SENDER_EMAIL='meetings@example.com',

@@ -65,6 +65,7 @@ def _physical_resources() -> tuple[dict[str, str], dict[str, str]]:
         'NotificationsDeadLetterQueue': env['NOTIFICATIONS_DEAD_LETTER_QUEUE_URL'],
         'ZoomClientSecret': env.get('ZOOM_CLIENT_SECRET_ARN', unset),
         'MicrosoftClientSecret': env.get('MICROSOFT_CLIENT_SECRET_ARN', unset),
+        'GoogleClientSecret': env.get('GOOGLE_CLIENT_SECRET_ARN', unset),
     }
     attributes = {
         'Table.Arn': arn('dynamodb', f"table/{env['TABLE_NAME']}"),

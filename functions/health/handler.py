@@ -8,14 +8,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from meetbridge import config
-from meetbridge.config import FunctionSettings, HealthQueueSettings, MicrosoftSettings, MeetingsQueueSettings, ZoomSettings
+from meetbridge.config import (FunctionSettings, GoogleSettings, HealthQueueSettings, MeetingsQueueSettings,
+                               MicrosoftSettings, ZoomSettings)
 from meetbridge.logic import health
 from meetbridge.observability import logger, metrics
 
 
-class HealthSettings(FunctionSettings, HealthQueueSettings, MeetingsQueueSettings, ZoomSettings, MicrosoftSettings):
-    """Lists the tenants, then each tenant's accounts, onto the health queue; checks each Zoom and Microsoft
-    account and asks for its soon meetings, sending a missing one to the meetings queue."""
+class HealthSettings(FunctionSettings, HealthQueueSettings, MeetingsQueueSettings, ZoomSettings, MicrosoftSettings,
+                     GoogleSettings):
+    """Lists the tenants, then each tenant's accounts, onto the health queue; checks each Zoom, Microsoft and
+    Google account and asks for its soon meetings, sending a missing one to the meetings queue."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.

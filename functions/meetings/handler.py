@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from meetbridge import budget, config, events, idempotency, retries
-from meetbridge.config import (BookingPlatformSettings, FunctionSettings, LinksSettings, MeetingsQueueSettings,
-                               MicrosoftSettings, ReminderSettings, ScheduleGroupSettings, SchedulingSettings,
-                               StartQueueSettings, WaitingSettings, ZoomSettings)
+from meetbridge.config import (BookingPlatformSettings, FunctionSettings, GoogleSettings, LinksSettings,
+                               MeetingsQueueSettings, MicrosoftSettings, ReminderSettings, ScheduleGroupSettings,
+                               SchedulingSettings, StartQueueSettings, WaitingSettings, ZoomSettings)
 from meetbridge.domain.model import BookingEvent
 from meetbridge.sources.base import Lookup, LookupRefused
 from meetbridge.errors import InvalidInput, MeetbridgeError, NotFound, RetryLater
@@ -25,7 +25,7 @@ from meetbridge.observability import logger, metrics
 
 class MeetingsSettings(FunctionSettings, ScheduleGroupSettings, SchedulingSettings, StartQueueSettings,
                        ReminderSettings, WaitingSettings, MeetingsQueueSettings, LinksSettings, ZoomSettings,
-                       MicrosoftSettings, BookingPlatformSettings):
+                       MicrosoftSettings, GoogleSettings, BookingPlatformSettings):
     """Creates meetings at the providers, mints join links and schedules the starts and reminders; tells the
     admin about bookings that wait too long; looks up in the booking platforms' APIs what their webhooks leave
     out; re-homes the future meetings of an account that went away."""

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 
 from meetbridge import config
-from meetbridge.config import FunctionSettings, MicrosoftSettings, ZoomSettings
+from meetbridge.config import FunctionSettings, GoogleSettings, MicrosoftSettings, ZoomSettings
 from meetbridge.domain.hosting import COMPANY
 from meetbridge.logic import connect, provider_events
 from meetbridge.observability import logger, metrics
@@ -22,8 +22,8 @@ ZOOM_EVENTS_ROUTE = 'POST /providers/zoom/events'
 MAX_FORM_CHARS = 16_384
 
 
-class OAuthSettings(FunctionSettings, ZoomSettings, MicrosoftSettings):
-    """Signs in at Zoom and Microsoft with the app credentials and seals the tokens."""
+class OAuthSettings(FunctionSettings, ZoomSettings, MicrosoftSettings, GoogleSettings):
+    """Signs in at Zoom, Microsoft and Google with the app credentials and seals the tokens."""
 
 
 # Cold start: a function deployed without one of its variables fails its init, naming it.
@@ -56,6 +56,8 @@ def _oauth(event: APIGatewayProxyEventV2) -> dict:
         if step == 'start':
             return redirect_response(connect.start(provider, params.get('intent'), redirect_uri, now))
         connected = connect.callback(provider, params, redirect_uri, now)
+    except connect.AskAgain as again:
+        return redirect_response(again.url)
     except connect.ConnectFailed as failure:
         metrics.add_metric(name='ConnectFailed', unit='Count', value=1)
         return page_response(failure.status, failure.title, failure.detail)

@@ -78,6 +78,9 @@ def banner(info: dict, elapsed: float) -> str:
     if info.get("microsoft_sandbox_url"):
         lines.append(f"  Microsoft       {info['microsoft_sandbox_url']}  (the Microsoft sandbox: Entra ID sign-in "
                      "and Graph online meetings)")
+    if info.get("google_sandbox_url"):
+        lines.append(f"  Google          {info['google_sandbox_url']}  (the Google sandbox: Google sign-in and "
+                     "Calendar events with Meet links)")
     for platform in BOOKING_PLATFORMS:
         if info.get(f"{platform.key}_sandbox_url"):
             lines.append(f"  {platform.name:<16}{info[f'{platform.key}_sandbox_url']}  (the {platform.name} sandbox: "
@@ -127,6 +130,20 @@ def banner(info: dict, elapsed: float) -> str:
                 f"  {own_account_command(info['api_url'], tenant, 'DELETE', provider)}",
                 "  The link works once, for 15 minutes. A new one:",
                 f"  {connect_link_command(info['api_url'], tenant, 'microsoft', provider)}",
+                "",
+            ]
+        provider = info.get("google_connect_provider_id")
+        if info.get("google_connect_url") and provider:
+            lines += [
+                f"Connect Google Meet ({provider}'s own account): open {info['google_connect_url']} in a "
+                "browser — the sandbox's consent page has Allow/Cancel.",
+                "  Pick a user; Allow without the calendar permission ticked ends on a page saying it is needed.",
+                f"  Allow makes that Google account {provider}'s own: bookings with \"provider_id\": "
+                f"\"{provider}\" get a Calendar event",
+                "  with a Meet link (in the sandbox); the company's account and prov-demo's are left as they were.",
+                f"  To disconnect it: {own_account_command(info['api_url'], tenant, 'DELETE', provider)}",
+                "  The link works once, for 15 minutes. A new one:",
+                f"  {connect_link_command(info['api_url'], tenant, 'google', provider)}",
                 "",
             ]
     else:

@@ -1,5 +1,5 @@
 """Outside services' sandboxes inside the local stack, each on a loopback port: the meeting providers (a
-local Zoom and a local Microsoft) and the booking platforms whose APIs the functions call (a local
+local Zoom, a local Microsoft and a local Google) and the booking platforms whose APIs the functions call (a local
 SimplyBook.me, Acuity and Square).
 
 The functions reach an outside service through settings that name the real one (``ZOOM_OAUTH_BASE``,
@@ -150,6 +150,12 @@ def _microsoft(redirect_uris: tuple[str, ...], port: int) -> Any:
     return MicrosoftSandbox(host="127.0.0.1", port=port, redirect_uris=redirect_uris)
 
 
+def _google(redirect_uris: tuple[str, ...], port: int) -> Any:
+    from infra.sandboxes.google import GoogleSandbox
+
+    return GoogleSandbox(host="127.0.0.1", port=port, redirect_uris=redirect_uris)
+
+
 def _simplybook(port: int) -> Any:
     from infra.sandboxes.simplybook import SimplyBookSandbox
 
@@ -191,6 +197,16 @@ MICROSOFT = Provider(
                            "GRAPH_BASE": s.graph_base},
 )
 
+GOOGLE = Provider(
+    key="google",
+    name="Google",
+    secret_variable="GOOGLE_CLIENT_SECRET_ARN",
+    create=_google,
+    credentials=lambda s: {"client_id": s.client_id, "client_secret": s.client_secret},
+    environment=lambda s: {"GOOGLE_AUTHORIZE_URL": s.authorize_url, "GOOGLE_TOKEN_URL": s.token_url,
+                           "GOOGLE_REVOKE_URL": s.revoke_url, "GOOGLE_CALENDAR_BASE": s.calendar_base},
+)
+
 # Each API base is what the source appends its paths to: SimplyBook's <base>/login and <base>/, Acuity's
 # <base>/appointments/{id}, Square's <base>/v2/...
 SIMPLYBOOK = BookingPlatform(
@@ -220,7 +236,7 @@ SQUARE = BookingPlatform(
     summary="customers and team members, bearer tokens; seed PUT /_sandbox/access-tokens/{token}",
 )
 
-PROVIDERS = (ZOOM, MICROSOFT)
+PROVIDERS = (ZOOM, MICROSOFT, GOOGLE)
 BOOKING_PLATFORMS = (SIMPLYBOOK, ACUITY, SQUARE)
 SANDBOXED_SERVICES: tuple[SandboxedService, ...] = (*PROVIDERS, *BOOKING_PLATFORMS)
 

@@ -1,9 +1,10 @@
 """The demo tenant: created through the shared package, then configured through the admin API.
 
 With the provider sandboxes running, the seed also asks the admin API for a connect link per
-provider: Zoom as the company account (it replaces the demo custom link once someone clicks Allow)
-and Microsoft Teams as the demo provider's own account (a provider's own account hosts their
-bookings before the company's), so that both kinds of account can be tried.
+provider: Zoom as the company account (it replaces the demo custom link once someone clicks Allow) and
+Microsoft Teams as the demo provider's own account (a provider's own account hosts their bookings before
+the company's), so that both kinds of account can be tried; Google Meet as the own account of a second
+demo provider, ``prov-google``, so that connecting it moves neither of the others.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ from . import room
 
 SERVICE_ID = "svc-demo"
 PROVIDER_ID = "prov-demo"
+GOOGLE_PROVIDER_ID = "prov-google"
 
 DEMO_SERVICE = {"name": "Online consultation", "online": True, "kind": "appointment"}
 DEMO_PROVIDER = {"name": "Dana Demo", "email": "dana@example.com", "timezone": "Europe/Berlin"}
 # Whose account each provider's seeded connect link connects: None is the company account.
-DEMO_CONNECTIONS: dict[str, str | None] = {"zoom": None, "microsoft": PROVIDER_ID}
+DEMO_CONNECTIONS: dict[str, str | None] = {"zoom": None, "microsoft": PROVIDER_ID, "google": GOOGLE_PROVIDER_ID}
+# Providers that exist only to hold a seeded connection, created just before their link is asked for.
+CONNECTION_PROVIDERS = {
+    GOOGLE_PROVIDER_ID: {"name": "Gus Google", "email": "gus@example.com", "timezone": "America/New_York"},
+}
 
 
 # What create_tenant reads: the seed runs it in the stack's own process, as an operator's CLI would.
@@ -91,7 +97,7 @@ def demo_account(api_url: str) -> dict[str, str]:
 
 
 def seed_demo(api_url: str, *, name: str = "Demo clinic", connect: Iterable[str] = ()) -> DemoTenant:
-    """The demo tenant; ``connect`` names the providers (zoom, microsoft) to ask a connect link for."""
+    """The demo tenant; ``connect`` names the providers (zoom, microsoft, google) to ask a connect link for."""
     try:
         from meetbridge import config
         from meetbridge.cli import ConsoleSettings
@@ -113,6 +119,8 @@ def seed_demo(api_url: str, *, name: str = "Demo clinic", connect: Iterable[str]
     admin_put(api_url, tenant.api_key, f"{base}/accounts/default", demo_account(api_url))
     for provider_type in connect:
         provider_id = DEMO_CONNECTIONS.get(provider_type)
+        if provider_id in CONNECTION_PROVIDERS:
+            admin_put(api_url, tenant.api_key, f"{base}/providers/{provider_id}", CONNECTION_PROVIDERS[provider_id])
         link = admin_call(api_url, tenant.api_key, "POST", f"{base}/connections/{provider_type}/connect-link",
                           {"provider_id": provider_id, "return_url": None})
         tenant.connect_links[provider_type] = ConnectLink(provider_type, provider_id, link["url"], link["expires_at"])

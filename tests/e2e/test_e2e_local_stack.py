@@ -109,6 +109,35 @@ def test_the_microsoft_sandbox_runs_with_the_stack_and_the_seed_offers_the_provi
     assert "The provider's own account wins for their bookings" in banner
 
 
+def test_the_google_sandbox_runs_with_the_stack_and_the_seed_offers_a_second_providers_google_link(stack):
+    import json
+    import urllib.parse
+
+    from e2e_support import request
+
+    google = stack.info["google_sandbox_url"]
+    assert google.startswith("http://127.0.0.1:")
+    assert request(f"{google}/_sandbox/state").status == 200
+    secret = stack.aws("secretsmanager").get_secret_value(SecretId=stack.info["resources"]["GoogleClientSecret"])
+    assert set(json.loads(secret["SecretString"])) == {"client_id", "client_secret"}
+    assert stack.get("/_local/health").json()["google_sandbox"] == google
+
+    # A provider of its own holds the Google link, so connecting it moves neither prov-demo nor the company.
+    assert stack.info["google_connect_provider_id"] == "prov-google"
+    assert stack.admin("GET", "providers/prov-google").json()["name"] == "Gus Google"
+    start = stack.get(stack.info["google_connect_url"])  # opened only
+    assert start.status == 302, start
+    authorize = start.headers["location"]
+    assert authorize.startswith(f"{google}/o/oauth2/v2/auth?"), authorize
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(authorize).query)
+    assert query["client_id"] == [json.loads(secret["SecretString"])["client_id"]]
+    assert query["redirect_uri"] == [f"{stack.api}/oauth/google/callback"]
+    banner = stack.log_path.read_text(errors="replace")
+    assert f"Google          {google}" in banner
+    assert (f"Connect Google Meet (prov-google's own account): open {stack.info['google_connect_url']} "
+            "in a browser") in banner
+
+
 def test_a_busy_sandbox_port_stops_the_start_with_a_message_naming_the_option(tmp_path):
     import socket
 

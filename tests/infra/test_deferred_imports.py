@@ -19,8 +19,8 @@ from meetbridge.config import CONCERNS, placeholder_environment
 ROOT = Path(__file__).resolve().parents[2]
 
 # Imported by the code that uses them, on the paths that do: the providers' OAuth and Graph clients when a provider
-# is called (providers/zoom.py, providers/microsoft.py), Babel when a date is written in a language (notify/locales.py),
-# joserfc when a Wix webhook is verified (sources/wix.py).
+# is called (providers/zoom.py, providers/microsoft.py, providers/google.py), Babel when a date is written in a
+# language (notify/locales.py), joserfc when a Wix webhook is verified (sources/wix.py).
 PROVIDER_CLIENTS = ("msal", "authlib")
 BABEL = "babel"
 JOSERFC = "joserfc"

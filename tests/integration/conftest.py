@@ -5,7 +5,7 @@ import os
 
 import boto3
 import pytest
-from integration_stack import (MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, WebhookReceiver,
+from integration_stack import (GOOGLE_REDIRECT_URI, MICROSOFT_REDIRECT_URI, ZOOM_REDIRECT_URI, Cloud, Queue, Stack, WebhookReceiver,
                                aws_calls_one_at_a_time, create_table, template_resources)
 from moto import mock_aws
 
@@ -146,6 +146,28 @@ def microsoft(cloud, monkeypatch):
     monkeypatch.setenv('MICROSOFT_AUTHORITY', sandbox.authority)
     monkeypatch.setenv('MICROSOFT_AUTHORITY_ORIGIN', sandbox.url)
     monkeypatch.setenv('GRAPH_BASE', sandbox.graph_base)
+    parameters.clear_caches()
+    yield sandbox
+    sandbox.stop()
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def google(cloud, monkeypatch):
+    """The Google sandbox on loopback, the OAuth client's credentials in Secrets Manager, the provider pointed at it."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from infra.sandboxes.google import GoogleSandbox
+
+    sandbox = GoogleSandbox().start()
+    sandbox.allow_redirect_uri(GOOGLE_REDIRECT_URI)
+    secret = boto3.client('secretsmanager').create_secret(Name='google-app', SecretString=json.dumps({
+        'client_id': sandbox.client_id, 'client_secret': sandbox.client_secret}))['ARN']
+    monkeypatch.setenv('GOOGLE_CLIENT_SECRET_ARN', secret)
+    monkeypatch.setenv('GOOGLE_AUTHORIZE_URL', sandbox.authorize_url)
+    monkeypatch.setenv('GOOGLE_TOKEN_URL', sandbox.token_url)
+    monkeypatch.setenv('GOOGLE_REVOKE_URL', sandbox.revoke_url)
+    monkeypatch.setenv('GOOGLE_CALENDAR_BASE', sandbox.calendar_base)
     parameters.clear_caches()
     yield sandbox
     sandbox.stop()

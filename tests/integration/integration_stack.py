@@ -18,6 +18,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / 'template.yaml'
 # helpers.http_event answers as the API at https://api.test.
 ZOOM_REDIRECT_URI = 'https://api.test/oauth/zoom/callback'
 MICROSOFT_REDIRECT_URI = 'https://api.test/oauth/microsoft/callback'
+GOOGLE_REDIRECT_URI = 'https://api.test/oauth/google/callback'
 
 
 def template_resources() -> dict:
@@ -202,6 +203,18 @@ def connect_microsoft(stack: Stack, sandbox, user_id: str = '00000000-0000-0000-
                       provider_id: str | None = None) -> dict:
     return finish_connect(stack, 'microsoft', sandbox.authorize(user_id, start_connect(stack, 'microsoft',
                                                                                        provider_id)))
+
+
+def connect_google(stack: Stack, sandbox, user_id: str = '105000000000000000001', provider_id: str | None = None,
+                   grant_calendar: bool = True) -> dict:
+    """The whole connect flow; a second ask with prompt=consent (a user who granted before) is answered the same way.
+    Returns our last answer (a page or a redirect)."""
+    page = finish_connect(stack, 'google', sandbox.authorize(user_id, start_connect(stack, 'google', provider_id),
+                                                            grant_calendar=grant_calendar))
+    if page['statusCode'] == 302 and page['headers']['Location'].startswith(sandbox.authorize_url):
+        page = finish_connect(stack, 'google', sandbox.authorize(user_id, page['headers']['Location'],
+                                                                grant_calendar=grant_calendar))
+    return page
 
 
 @contextmanager

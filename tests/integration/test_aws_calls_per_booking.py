@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bookings import booking_event
 from helpers import handler, join_event, sqs_event
-from integration_stack import Stack, connect_zoom
+from integration_stack import Stack, connect_google, connect_zoom
 
 
 class Calls:
@@ -152,3 +152,18 @@ def test_the_calls_of_a_booking_on_zoom(stack, calls, zoom):
         'created meetings': 25, 'created notifications': 12, 'join page': 6,
         'rescheduled meetings': 25, 'rescheduled notifications': 13,
         'cancelled meetings': 18, 'cancelled notifications': 14}
+
+
+def test_the_calls_of_a_booking_on_google_meet(stack, calls, google):
+    stack.setup_online_service()
+    assert connect_google(stack, google)['statusCode'] == 200
+    google.reset_calls()
+    # Zoom's one more is its daily quota's counter: Google's Calendar has none we count.
+    assert _totals(_lifecycle(stack, calls)) == {
+        'created meetings': 24, 'created notifications': 12, 'join page': 6,
+        'rescheduled meetings': 24, 'rescheduled notifications': 13,
+        'cancelled meetings': 18, 'cancelled notifications': 14}
+    # One Calendar call for each change: an insert for b1 and each of its four warm-up bookings, b1's one move and
+    # one cancellation, and no read.
+    operations = [call['operation'] for call in google.calls() if call['operation'] != 'token']
+    assert sorted(operations) == ['delete_event'] + ['insert_event'] * 5 + ['patch_event']

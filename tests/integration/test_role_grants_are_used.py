@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSResponse
 from pynamodb.exceptions import TransactWriteError
 from helpers import (TEMPLATE, LambdaContext, _physical_resources, function_ids, handler, join_event, sqs_event,
                      zoom_event_request)
-from integration_stack import connect_microsoft, connect_zoom
+from integration_stack import connect_google, connect_microsoft, connect_zoom
 
 from infra.local import iam
 from infra.sandboxes.zoom.signing import sign
@@ -28,6 +28,7 @@ from meetbridge.store.models import OutboxItem
 from meetbridge.store.repository import account_used_by, get_meeting
 
 MICROSOFT_OWNER = '00000000-0000-0000-0000-000000000001'
+GOOGLE_OWNER = '105000000000000000001'
 
 # Grants that only a path outside the function's code uses, so no in-process run can show them used.
 USED_OUTSIDE_THE_CODE = {
@@ -141,7 +142,7 @@ def _health_tick(stack, tick: datetime) -> None:
         assert handler('health')(sqs_event(checks), stack.context) == {'batchItemFailures': []}
 
 
-def drive_every_path(stack, zoom, microsoft) -> None:
+def drive_every_path(stack, zoom, microsoft, google) -> None:
     # admin: a service, providers, the company room, templates.
     stack.setup_online_service()
     assert stack.admin('PUT', 'providers/eli', {'name': 'Eli Roe', 'email': 'eli@example.com',
@@ -267,12 +268,21 @@ def drive_every_path(stack, zoom, microsoft) -> None:
     stack.book(booking_event(booking_id='m1', client_id='c6', provider_id='eli'))
     assert microsoft.refresh_count() == 1
 
+    # Google Meet for Gus: connected, then an event made after the token expired.
+    assert stack.admin('PUT', 'providers/gus', {'name': 'Gus Roe', 'email': 'gus@example.com',
+                                                'timezone': 'America/New_York'})[0] == 200
+    assert connect_google(stack, google, user_id=GOOGLE_OWNER, provider_id='gus')['statusCode'] == 200
+    google.expire_access_tokens()
+    stack.book(booking_event(booking_id='g1', client_id='c10', provider_id='gus'))
+    assert google.refresh_count() == 1
+
     # health: the tick lists the tenants onto the health queue; the check renews Zoom's hour-long token, asks for
     # a meeting an hour ahead (gone at Zoom: sent to be made again) and notes the check; a user who revoked the
     # app is marked at the next check, its connection.broken through the outbox.
     # Dana's own Zoom account hosts her bookings (the company user's day of meetings is used up above).
     connect_zoom(stack, zoom, user_id='zoom-eli', provider_id='dana')
     tick = datetime.now(UTC).replace(microsecond=0)
+    google.expire_access_tokens()  # Gus's Google account is checked with a renewed token
     stack.book(booking_event(booking_id='h1', client_id='c9', start=tick + timedelta(hours=1, minutes=30)))
     zoom.remove_meeting(get_meeting(stack.tenant.tenant_id, 'booking:h1').external_id)
     _health_tick(stack, tick)
@@ -338,9 +348,10 @@ def drive_callbacks(stack, receiver) -> None:
     assert stack.admin('DELETE', 'settings/callbacks')[0] == 200
 
 
-def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft, alert_receiver, account_events):
+def test_each_role_grants_exactly_what_its_code_paths_use(stack, zoom, microsoft, google, alert_receiver,
+                                                        account_events):
     with iam.recording_allowed() as allowances:
-        drive_every_path(stack, zoom, microsoft)
+        drive_every_path(stack, zoom, microsoft, google)
         drive_alerts(stack, alert_receiver)
         drive_callbacks(stack, alert_receiver)
 

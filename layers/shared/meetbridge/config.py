@@ -189,6 +189,18 @@ class MicrosoftSettings(Concern):
     graph_base: str = 'https://graph.microsoft.com/v1.0'
 
 
+class GoogleSettings(Concern):
+    """The Google OAuth client's credentials (a Secrets Manager secret, cached 5 minutes), Google's OAuth
+    endpoints and the Calendar API."""
+
+    google_client_secret_arn: NonEmpty
+    # Google's endpoints; the local stack and tests point these at the Google sandbox.
+    google_authorize_url: str = 'https://accounts.google.com/o/oauth2/v2/auth'
+    google_token_url: str = 'https://oauth2.googleapis.com/token'
+    google_revoke_url: str = 'https://oauth2.googleapis.com/revoke'
+    google_calendar_base: str = 'https://www.googleapis.com/calendar/v3'
+
+
 class BookingPlatformSettings(Concern):
     """The booking platforms' APIs that webhooks carrying only ids are looked up in; the local stack and tests
     point these at the platforms' sandboxes."""
@@ -206,7 +218,7 @@ CONCERNS = (ObservabilitySettings, StoreSettings, IdempotencySettings, SealingSe
             ScheduleGroupSettings, SchedulingSettings, ReminderSettings, StartQueueSettings, WaitingSettings,
             MeetingsQueueSettings, DeadLetterSettings, NotificationsDeadLetterSettings, HealthQueueSettings,
             LinksSettings, EmailSettings, SmsSettings, AlertWebhookSettings, AlertQueuesSettings, CallbacksQueueSettings,
-            ZoomSettings, MicrosoftSettings, BookingPlatformSettings)
+            ZoomSettings, MicrosoftSettings, GoogleSettings, BookingPlatformSettings)
 
 FunctionModel = TypeVar('FunctionModel', bound=BaseModel)
 ConcernModel = TypeVar('ConcernModel', bound=Concern)

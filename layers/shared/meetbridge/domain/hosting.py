@@ -5,7 +5,7 @@
 COMPANY = 'company'
 FALLBACK = 'fallback'
 # The names the admin knows the account types by, in the sentences that say why a booking fell back.
-TYPE_NAMES = {'zoom': 'Zoom', 'microsoft': 'Microsoft Teams', 'custom_link': 'custom link'}
+TYPE_NAMES = {'zoom': 'Zoom', 'microsoft': 'Microsoft Teams', 'google': 'Google Meet', 'custom_link': 'custom link'}
 
 
 def provider_holder(provider_id: str) -> str:

@@ -19,7 +19,7 @@ from meetbridge.store import repository, tokens
 from meetbridge.store.models import AccountItem, AccountPointerItem
 
 # Account types connected through the provider's sign-in: they hold tokens to revoke.
-OAUTH_TYPES = ('zoom', 'microsoft')
+OAUTH_TYPES = ('zoom', 'microsoft', 'google')
 
 
 def new_account(tenant_id: str, account_type: str, now: datetime) -> AccountItem:

@@ -5,7 +5,9 @@
    the provider module needs back at the callback (a PKCE verifier, MSAL's whole flow) is kept
    sealed server side.
 3. `callback` consumes the state exactly once, exchanges the code, identifies the provider-side user
-   and stores the account with its tokens sealed.
+   and stores the account with its tokens sealed. When the provider kept back the refresh token of an
+   earlier grant (Google), nothing is stored: the browser is sent back once more under a new state,
+   with the provider's consent screen asked for.
 Every failure ends on a page a person can read; nothing here answers with a 5xx for bad input.
 """
 
@@ -20,7 +22,7 @@ from meetbridge.domain.hosting import COMPANY, provider_holder
 from meetbridge.errors import InvalidInput, NotFound
 from meetbridge.logic import accounts, tenants
 from meetbridge.observability import logger
-from meetbridge.providers.base import SignInRefused
+from meetbridge.providers.base import ConsentAgain, SignInRefused
 from meetbridge.security import secrets
 from meetbridge.providers import module_for
 from meetbridge.store import repository, tokens
@@ -29,7 +31,7 @@ from meetbridge.store.models import AccountItem, ConnectIntentItem, OAuthStateIt
 INTENT_LIFETIME = timedelta(minutes=15)
 STATE_LIFETIME = timedelta(minutes=10)
 # The providers whose accounts connect through a sign-in, with the names people know them by.
-OAUTH_PROVIDERS = {'zoom': 'Zoom', 'microsoft': 'Microsoft Teams'}
+OAUTH_PROVIDERS = {'zoom': 'Zoom', 'microsoft': 'Microsoft Teams', 'google': 'Google Meet'}
 
 
 class ConnectFailed(Exception):
@@ -38,6 +40,14 @@ class ConnectFailed(Exception):
     def __init__(self, title: str, detail: str, status: int = 400):
         super().__init__(title)
         self.title, self.detail, self.status = title, detail, status
+
+
+class AskAgain(Exception):
+    """Ends the callback with a redirect to the provider's authorize `url`, the consent screen asked for."""
+
+    def __init__(self, url: str):
+        super().__init__('the provider is asked for consent again')
+        self.url = url
 
 
 @dataclass(frozen=True)
@@ -90,11 +100,19 @@ def start(provider_type: str, intent_token: str | None, redirect_uri: str, now: 
     if intent is None or intent.provider_type != provider_type or intent.expires_at < now:
         raise ConnectFailed('This connection link has expired or was already used',
                             'A connection link works once, for 15 minutes. Ask the booking system for a new one.')
-    state, auth_url, flow = module_for(provider_type).begin(redirect_uri)
+    return _keep_flow(intent.tenant_id, provider_type, intent.provider_id, intent.return_url, redirect_uri,
+                      module_for(provider_type).begin(redirect_uri), now)
+
+
+def _keep_flow(tenant_id: str, provider_type: str, provider_id: str | None, return_url: str | None,
+               redirect_uri: str, begun: tuple[str, str, dict], now: datetime) -> str:
+    """Keeps what the provider module's `begin` needs back at the callback under its single-use state; returns the
+    authorize URL."""
+    state, auth_url, flow = begun
     expires = now + STATE_LIFETIME
-    OAuthStateItem(*OAuthStateItem.key(state), tenant_id=intent.tenant_id, provider_type=provider_type,
-                   provider_id=intent.provider_id, return_url=intent.return_url, redirect_uri=redirect_uri,
-                   flow_sealed=repository.seal_json(flow, intent.tenant_id, 'oauth_flow', state),
+    OAuthStateItem(*OAuthStateItem.key(state), tenant_id=tenant_id, provider_type=provider_type,
+                   provider_id=provider_id, return_url=return_url, redirect_uri=redirect_uri,
+                   flow_sealed=repository.seal_json(flow, tenant_id, 'oauth_flow', state),
                    expires_at=expires, ttl=expires).save()
     return auth_url
 
@@ -131,6 +149,11 @@ def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now:
     flow = repository.unseal_json(state.flow_sealed, state.tenant_id, 'oauth_flow', state.state)
     try:
         signed_in = module_for(provider_type).finish(flow, params, redirect_uri)
+    except ConsentAgain:
+        # The same intent once more under a new state; that flow asks for consent, so it never ends here again.
+        logger.info('sign-in asked again with consent', extra={'provider': provider_type})
+        raise AskAgain(_keep_flow(state.tenant_id, provider_type, state.provider_id, state.return_url, redirect_uri,
+                                  module_for(provider_type).begin(redirect_uri, consent=True), now)) from None
     except SignInRefused as refusal:
         logger.warning('sign-in refused', extra={'provider': provider_type, 'reason': refusal.title})
         raise ConnectFailed(refusal.title, refusal.detail, refusal.status) from None
@@ -143,7 +166,7 @@ def callback(provider_type: str, params: dict[str, str], redirect_uri: str, now:
     item.settings = {'user_id': signed_in.user_id, 'account_id': signed_in.account_id, 'email': signed_in.email,
                      'role': signed_in.role}
     item.secret_sealed = tokens.seal_state(signed_in.state, state.tenant_id, item.account_id)
-    item.gsi1pk = f'{provider_type.upper()}USER#{signed_in.user_id}'
+    item.gsi1pk = repository.provider_user_key(provider_type, signed_in.user_id)
     item.gsi1sk = f'{state.tenant_id}#{item.account_id}'
     accounts.use(state.tenant_id, holder, item, now)
     logger.info('account connected', extra={'tenant_id': state.tenant_id, 'holder': holder,

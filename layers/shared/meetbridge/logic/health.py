@@ -30,7 +30,7 @@ from meetbridge.providers.base import CHECK_FAILED, ProviderMeeting, ProviderRej
 from meetbridge.store import repository, tokens
 from meetbridge.store.models import AccountItem, MeetingItem, TenantItem, tenant_pk
 
-CHECKED_TYPES = ('zoom', 'microsoft')
+CHECKED_TYPES = ('zoom', 'microsoft', 'google')
 # A meeting is asked for when its start is in one of these windows after the tick: each is as wide as the
 # period of the ticks, so every meeting is asked for once a day ahead and once an hour ahead. Soonest first: the
 # hour-ahead check is a meeting's last, and a continuation resumes in the index's order.

@@ -136,7 +136,7 @@ def list_templates(tenant_id: str, limit: int, cursor: str | None) -> TemplatesP
 class ListedMeeting(BaseModel):
     key: str
     status: str
-    account_type: str  # the provider it is at: zoom, microsoft, custom_link, platform...
+    account_type: str  # the provider it is at: zoom, microsoft, google, custom_link, platform...
 
 
 class ListedBooking(BaseModel):

@@ -43,9 +43,9 @@ def zoom_event(headers: dict[str, str], body: bytes, now: float) -> dict[str, An
 def deauthorized(provider_type: str, user_id: str) -> int:
     """The user removed our app: their tokens are deleted and every account that holds them is disconnected.
     An account replaced earlier is no longer indexed under the user, so it is never reached here."""
-    indexed_as = f'{provider_type.upper()}USER#{user_id}'
+    indexed_as = repository.provider_user_key(provider_type, user_id)
     count = 0
-    for found in AccountItem.gsi1.query(indexed_as):
+    for found in repository.accounts_of_provider_user(provider_type, user_id):
         tenant_id = found.gsi1sk.split('#', 1)[0]
         item = AccountItem.get(found.pk, found.sk, consistent_read=True)
         if item.gsi1pk != indexed_as:

@@ -61,6 +61,7 @@ from pynamodb.transactions import TransactWrite
 
 from meetbridge import aws, budget, events, outbox
 from meetbridge.config import MeetingsQueueSettings, settings
+from meetbridge.domain.hosting import TYPE_NAMES
 from meetbridge.errors import Conflict, MeetbridgeError, RetryLater
 from meetbridge.logic import accounts, bookings
 from meetbridge.observability import logger
@@ -109,7 +110,6 @@ _WHY = {
     'deauthorized': 'had the app removed by its user',
     'check_failed': 'failed its health check',
 }
-_TYPES = {'zoom': 'Zoom', 'microsoft': 'Microsoft Teams', 'custom_link': 'custom link'}
 NO_ACCOUNT = 'No account of its chain can host it: connect a company account or the provider\'s own account.'
 
 
@@ -401,7 +401,7 @@ def _fallback_reason(tenant_id: str, account_id: str, detail: dict[str, Any],
                      reconciliation: ReconciliationItem | None) -> str:
     """Shown to the admin on the booking: 'Re-homed: the provider's own Zoom account was disconnected by the admin'."""
     account = repository.find(AccountItem, AccountItem.key(tenant_id, account_id))
-    kind = _TYPES.get(account.type, account.type) if account is not None else 'meeting'
+    kind = TYPE_NAMES.get(account.type, account.type) if account is not None else 'meeting'
     if detail.get('reason') == MISSING:
         return f'Made again: the meeting was missing at {kind}'
     holder = reconciliation.holder if reconciliation is not None else None

@@ -54,7 +54,7 @@ class MeetingRow(BaseModel):
     clients: list[ReportClient]
     start: datetime
     end: datetime
-    account_type: str | None  # zoom | microsoft | custom_link | platform; None without a meeting
+    account_type: str | None  # zoom | microsoft | google | custom_link | platform; None without a meeting
     account_slot: str | None  # who hosts: company | provider:<id> (their own) | fallback; None for `platform`
     meeting_status: str | None  # scheduled | started | cancelled; None without a meeting
     started_at: datetime | None

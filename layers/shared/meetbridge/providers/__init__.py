@@ -7,7 +7,7 @@ from types import ModuleType
 from meetbridge.providers.base import MeetingProvider
 
 # `platform` is no account type: it wraps the meeting a booking platform made itself.
-PROVIDER_TYPES = ('custom_link', 'zoom', 'microsoft', 'platform')
+PROVIDER_TYPES = ('custom_link', 'zoom', 'microsoft', 'google', 'platform')
 
 
 def module_for(account_type: str) -> ModuleType:

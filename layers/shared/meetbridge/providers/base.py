@@ -32,6 +32,11 @@ class SignInRefused(Exception):
         self.title, self.detail, self.status = title, detail, status
 
 
+class ConsentAgain(Exception):
+    """The provider kept back the lasting authorisation (a refresh token) of a grant the user gave before: the
+    person is sent back once more, with the provider's consent screen asked for (`begin(..., consent=True)`)."""
+
+
 @dataclass(frozen=True)
 class Authorized:
     """Who signed in at the provider, and the token state to keep sealed for the account."""
@@ -125,7 +130,7 @@ class MeetingProvider(Protocol):
 
 
 class CheckedProvider(MeetingProvider, Protocol):
-    """A provider whose accounts sign in (Zoom, Microsoft): the hourly health check uses these."""
+    """A provider whose accounts sign in (Zoom, Microsoft, Google): the hourly health check uses these."""
 
     def check(self, account: Account) -> None:
         """Proves the account works with the cheapest call: the renewal of an access token that would expire

@@ -156,6 +156,16 @@ def account_secret_context(account_id: str) -> tuple[str, str]:
     return 'account', account_id
 
 
+def provider_user_key(provider_type: str, user_id: str) -> str:
+    """The index key of the live accounts, of any tenant, signed in as one provider-side user."""
+    return f'{provider_type.upper()}USER#{user_id}'
+
+
+def accounts_of_provider_user(provider_type: str, user_id: str) -> Iterator[AccountItem]:
+    """The accounts indexed under the provider-side user (eventually consistent: read each again before acting)."""
+    return AccountItem.gsi1.query(provider_user_key(provider_type, user_id))
+
+
 def settings_of(item: AccountItem) -> dict[str, Any]:
     return item.settings.as_dict() if hasattr(item.settings, 'as_dict') else dict(item.settings or {})
 

@@ -96,6 +96,11 @@ def _read(tenant_id: str, account_id: str) -> AccountItem:
     return item
 
 
+def state_of(tenant_id: str, account_id: str) -> dict[str, Any]:
+    """The account's token state as stored (a refresh token to revoke, say); ConnectionUnusable as access_token."""
+    return open_state(_read(tenant_id, account_id), tenant_id)
+
+
 def access_token(tenant_id: str, account_id: str, keeper: Keeper, rejected: str | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  broken_reason: str | None = None) -> str:
