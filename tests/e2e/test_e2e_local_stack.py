@@ -173,6 +173,10 @@ def test_each_function_runs_in_workers_of_its_own_and_its_lines_name_it(stack):
     all_pids = [pid for group in pids.values() for pid in group]
     assert len(all_pids) == len(set(all_pids)) and stack.process.pid not in all_pids
 
+    # The meetings function logs "applied" after the meeting is visible: wait for this booking's line.
+    stack.wait_for("the meetings function's line for the booking", lambda: any(
+        "booking event applied" in line and booking.id in line
+        for line in stack.log_path.read_text(errors="replace").splitlines()))
     log = stack.log_path.read_text(errors="replace")
     applied = [line for line in log.splitlines() if "booking event applied" in line]
     assert applied and all(re.search(r" MeetingsFunction: [0-9a-f-]{36} INFO booking event applied", line)
