@@ -7,9 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bookings import booking_event
-from helpers import handler, join_event, sqs_event
+from helpers import handler, join_event, oauth_event, sqs_event
 from integration_stack import GOOGLE_REDIRECT_URI, book_in_parallel, connect_google, finish_connect, start_connect
 
+from meetbridge.errors import RetryLater
 from meetbridge.providers import google as google_provider
 from meetbridge.store import tokens
 from meetbridge.store.repository import account_used_by
@@ -446,18 +447,16 @@ def test_a_google_account_passes_its_health_check_with_a_renewal(stack, google):
 
 def test_a_retry_after_beyond_what_the_invocation_may_wait_hands_the_message_back_at_once(stack, google, monkeypatch):
     _ready(stack, google)
-    monkeypatch.setattr(google_provider.PROVIDER, 'sleep', _never)
+    slept = []
+    monkeypatch.setattr(google_provider.PROVIDER, 'sleep', slept.append)
     google.rate_limit('insert_event', retry_after=120)
     stack.post(booking_event())
     records = stack.cloud.queues['meetings'].receive()
 
     assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+    assert slept == []  # handed back at once, never waiting in the invocation
     assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
     assert len(_live_events(google)) == 1
-
-
-def _never(seconds: float) -> None:
-    raise AssertionError(f'slept {seconds} s in the invocation')
 
 
 def test_a_lost_delete_answer_is_done_on_the_retry(stack, google):
@@ -498,7 +497,18 @@ def test_a_disconnect_whose_revocation_fails_still_forgets_the_tokens(stack, goo
     assert stack.admin('DELETE', 'accounts/default')[0] == 200
     stack.pump()
 
-    assert google.calls('revoke') and account_used_by(stack.tenant.tenant_id, 'company').secret_sealed is None
+    assert len(google.calls('revoke')) == 3  # tried again twice within the invocation
+    assert account_used_by(stack.tenant.tenant_id, 'company').secret_sealed is None
+
+
+def test_a_revocation_that_fails_once_is_done_on_its_second_try(stack, google):
+    _ready(stack, google)
+    google.fail('revoke', 503)
+
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200
+    stack.pump()
+
+    assert [c['status'] for c in google.calls('revoke')] == [503, 200] and google.grants(OWNER) == []
 
 
 def test_a_meeting_deleted_in_google_calendar_is_sent_to_be_made_again_by_the_health_check(stack, google):
@@ -575,3 +585,116 @@ def test_disconnecting_one_of_two_accounts_of_the_same_google_user_leaves_the_ot
     assert stack.admin('DELETE', 'accounts/default')[0] == 200  # the last account of the user: its grant revoked
     stack.pump()
     assert google.calls('revoke') and google.grants(OWNER) == []
+
+
+def _usage_limit(reason: str) -> dict:
+    return {'error': {'code': 403, 'message': 'Daily Limit Exceeded', 'errors': [
+        {'domain': 'usageLimits', 'reason': reason, 'message': 'Daily Limit Exceeded'}]}}
+
+
+def test_a_daily_limit_of_the_project_is_waited_out_and_never_marks_the_account_broken(stack, google):
+    from functions.health.handler import HealthSettings
+    from helpers import acting_as
+    from meetbridge import config
+    from meetbridge.logic import health
+
+    google.access_token_ttl = 3 * 3600  # the check lists one event instead of renewing
+    _ready(stack, google)
+    item = account_used_by(stack.tenant.tenant_id, 'company')
+    now = datetime.now(UTC).replace(microsecond=0)
+    google.fail('list_events', 403, body=_usage_limit('dailyLimitExceeded'))
+    with config.using(HealthSettings), acting_as('health'):
+        try:
+            health.check_account(health.AccountCheck(tenant_id=stack.tenant.tenant_id, account_id=item.account_id,
+                                                     tick=now), now, lambda: 60.0)
+        except RetryLater:
+            pass  # the check is asked again later
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'active'
+
+    google.fail('insert_event', 403, body=_usage_limit('dailyLimitExceeded'))
+    stack.post(booking_event())
+    records = stack.cloud.queues['meetings'].receive()
+    assert handler('meetings')(sqs_event(records), stack.context)['batchItemFailures']
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'active'
+    assert handler('meetings')(sqs_event(records), stack.context) == {'batchItemFailures': []}
+    assert stack.view('b1')[1]['meeting']['status'] == 'scheduled'
+
+
+def test_a_meet_switched_on_after_a_failed_conference_gets_a_new_conference_on_the_same_event(stack, google):
+    """The event of a failed conference keeps its id; the retry restores it and asks for a Meet under a new
+    requestId, since Google ignores a repeated one."""
+    _ready(stack, google, user_id=NO_MEET)
+    from meetbridge.providers.base import MeetingSpec
+    from meetbridge.providers.base import ProviderRejected
+    from meetbridge.store.repository import account_of
+    from functions.meetings.handler import MeetingsSettings
+    from meetbridge import config
+
+    account = account_of(account_used_by(stack.tenant.tenant_id, 'company'), stack.tenant.tenant_id)
+    start = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
+    spec = MeetingSpec(topic='Consultation', start=start, end=start + timedelta(hours=1), timezone='Asia/Kolkata',
+                       kind='appointment', reference='claim-of-b9')
+    with config.using(MeetingsSettings):
+        with pytest.raises(ProviderRejected, match='switched off'):
+            google_provider.PROVIDER.create(account, spec)
+        [event_id] = list(google.events)
+        assert google.events[event_id]['status'] == 'cancelled'
+        google.set_meet_enabled(NO_MEET, True)
+        google.reset_calls()
+
+        made = google_provider.PROVIDER.create(account, spec)
+
+    assert _calendar_calls(google) == ['insert_event', 'get_event', 'patch_event']
+    event = google.events[event_id]
+    assert made.external_id == event_id and event['status'] == 'confirmed'
+    assert made.join_url == event['hangoutLink'] and event['conferenceData']['createRequest']['requestId'] != spec.reference
+
+
+def test_a_booking_moved_while_its_lost_insert_answer_waited_gets_the_event_moved_too(stack, google):
+    _ready(stack, google)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    google.fail('insert_event', 503, after=True)
+    stack.post(booking_event(start=start.astimezone(KOLKATA)))
+    handler('meetings')(sqs_event(stack.cloud.queues['meetings'].receive()), stack.context)
+    [event_id] = list(google.events)
+
+    moved = start + timedelta(hours=3)
+    stack.book(booking_event('booking.rescheduled', start=moved.astimezone(KOLKATA)))
+    stack.pump()
+
+    event = google.events[event_id]
+    assert datetime.fromisoformat(event['start']['dateTime']) == moved and len(google.events) == 1
+    assert stack.view('b1')[1]['meeting']['status'] == 'scheduled'
+
+
+def test_a_reschedule_google_refuses_on_an_event_its_host_deleted_makes_a_new_event(stack, google):
+    _ready(stack, google)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    stack.book(booking_event(start=start))
+    [(old_id, old)] = google.events.items()
+    google.remove_event(old_id)
+    google.fail('patch_event', 403, body={'error': {'code': 403, 'message': 'Forbidden', 'errors': [
+        {'domain': 'global', 'reason': 'forbidden', 'message': 'Forbidden'}]}})
+    google.reset_calls()
+
+    stack.book(booking_event('booking.rescheduled', start=start + timedelta(hours=3)))
+
+    assert _calendar_calls(google) == ['patch_event', 'get_event', 'insert_event']
+    [(new_id, new)] = _live_events(google).items()
+    assert new_id != old_id and datetime.fromisoformat(new['start']['dateTime']) == start + timedelta(hours=3)
+    view = stack.view('b1')[1]
+    assert view['meeting']['status'] == 'scheduled'
+    assert _open(stack, view['links']['clients']['c1'])['statusCode'] in (200, 302)
+
+
+def test_a_code_that_is_no_google_code_is_a_page_not_an_error(stack, google):
+    stack.setup_online_service()
+    auth_uri = start_connect(stack, 'google')
+    answer = google.authorize(OWNER, auth_uri)
+    for code in ('4/\ud800x', 'x' * 5000, '4/\x00'):
+        event = oauth_event('google', 'callback', {'state': answer['state']})
+        event['queryStringParameters'] = {**answer, 'code': code}  # as the gateway hands it over, decoded
+        page = handler('oauth')(event, stack.context)
+        assert page['statusCode'] == 400, (code, page)
+        assert 'not an authorisation from Google' in page['body']
+        answer = google.authorize(OWNER, start_connect(stack, 'google'))

@@ -156,6 +156,11 @@ class GoogleSandbox(Sandbox):
             self._users[user_id] = user
             return dict(user)
 
+    def set_meet_enabled(self, user_id: str, enabled: bool) -> None:
+        """The user's Workspace admin switches Meet on or off: conferences asked for from now on succeed or fail."""
+        with self._lock:
+            self._users[user_id]['meet_enabled'] = bool(enabled)
+
     @property
     def users(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -738,8 +743,9 @@ class GoogleSandbox(Sandbox):
         if (start, end) != (event['start'], event['end']):
             event['sequence'] += 1
         event.update(start=start, end=end, **fields)
-        if create is not None and event['conference'] is None:
-            event['conference'] = self._new_conference(user, create)
+        if create is not None and (event['conference'] is None or event['conference']['status'] == 'failure'):
+            # A conference is asked for again (under a requestId the calendar has not seen) where none works.
+            event['conference'] = self._new_conference(user, create) or event['conference']
         event['updated'] = self._clock()
         return self._ok(event)
 

@@ -14,7 +14,8 @@ import json
 import random
 import secrets
 import time
-from datetime import UTC
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
@@ -50,6 +51,12 @@ TIMEOUT = httpx2.Timeout(10.0, connect=3.0)
 RATE_RETRIES = 3
 MAX_INLINE_WAIT_SECONDS = 5.0
 RATE_LIMIT_REASONS = ('rateLimitExceeded', 'userRateLimitExceeded')
+# Any other 403 of this domain (quotaExceeded, dailyLimitExceeded) is a limit of our Google Cloud project, not a
+# refusal of the account: the change waits, and the account stays connected.
+USAGE_LIMITS = 'usageLimits'
+# Google's codes are short printable ASCII ("4/0A..."); anything else is not one, and is not sent on.
+MAX_CODE_CHARS = 2048
+REVOKE_RETRY_WAITS_SECONDS = (0.5, 2.0)
 # A new conference may answer "pending": the event is read again after each of these waits, then the message
 # goes back to its queue and the next attempt finds the event by its id.
 PENDING_WAITS_SECONDS = (0.25, 0.5, 1.0, 2.0)
@@ -91,6 +98,8 @@ def finish(flow: dict[str, Any], params: dict[str, str], redirect_uri: str) -> A
     ConsentAgain when Google kept back the refresh token of an earlier grant on a first ask."""
     if not params.get('code'):
         raise SignInRefused('Google sent no authorisation', 'Start again from the connection link.')
+    if len(params['code']) > MAX_CODE_CHARS or not params['code'].isascii() or not params['code'].isprintable():
+        raise SignInRefused('This is not an authorisation from Google', 'Start again from the connection link.')
     try:
         with oauth_client(redirect_uri) as client:
             token = client.fetch_token(settings(GoogleSettings).google_token_url, grant_type='authorization_code',
@@ -145,14 +154,23 @@ def revoke(account: Account) -> None:
                     extra={'tenant_id': account.tenant_id, 'account_id': account.account_id})
         return
     refresh_token = tokens.state_of(account.tenant_id, account.account_id)['refresh_token']
-    try:
-        response = httpx2.post(settings(GoogleSettings).google_revoke_url, data={'token': refresh_token},
-                               timeout=budget.http_timeout(TIMEOUT))
-    except httpx2.HTTPError as exc:
-        raise RetryLater(f'Google did not answer the revocation ({type(exc).__name__})') from None
-    if response.status_code == 200 or (response.status_code == 400 and _oauth_error(response) == 'invalid_token'):
-        return
-    raise RetryLater(f'Google did not revoke the account\'s grant ({response.status_code} {_oauth_error(response)})')
+    # Our copy of the tokens is forgotten after this whatever happens, so a passing failure is tried again here.
+    for wait in (*REVOKE_RETRY_WAITS_SECONDS, None):
+        try:
+            response = httpx2.post(settings(GoogleSettings).google_revoke_url, data={'token': refresh_token},
+                                   timeout=budget.http_timeout(TIMEOUT))
+        except httpx2.HTTPError as exc:
+            problem = type(exc).__name__
+        else:
+            if response.status_code == 200 or \
+                    (response.status_code == 400 and _oauth_error(response) == 'invalid_token'):
+                return
+            if response.status_code != 429 and response.status_code < 500:
+                wait = None  # refused: asking again gets the same answer
+            problem = f'{response.status_code} {_oauth_error(response)}'
+        if wait is None or wait > budget.left(wait):
+            raise RetryLater(f'Google did not revoke the account\'s grant ({problem})')
+        time.sleep(wait)
 
 
 def _oauth_error(response: httpx2.Response) -> str:
@@ -183,8 +201,8 @@ class GoogleKeeper:
             raise RetryLater(f'Google refused the refresh: {exc.error}') from None
         except (httpx2.HTTPError, ValueError) as exc:
             raise RetryLater(f'Google did not answer the refresh ({type(exc).__name__})') from None
-        # Google sends no new refresh token: the grant's one stays.
-        return token['access_token'], _token_state(token, state['refresh_token'])
+        # Google sends no new refresh token today, and the grant's one stays; one it sends replaces it (RFC 6749 §6).
+        return token['access_token'], _token_state(token, token.get('refresh_token') or state['refresh_token'])
 
 
 KEEPER = GoogleKeeper()
@@ -194,9 +212,9 @@ KEEPER = GoogleKeeper()
 
 
 class CalendarError(Exception):
-    def __init__(self, status: int, reason: str, message: str):
+    def __init__(self, status: int, reason: str, message: str, domain: str = ''):
         super().__init__(f'Google Calendar answered {status} ({reason})')
-        self.status, self.reason, self.message = status, reason, message
+        self.status, self.reason, self.message, self.domain = status, reason, message, domain
 
 
 def _http() -> httpx2.Client:
@@ -218,7 +236,8 @@ def _error_of(response: httpx2.Response) -> CalendarError:
     error = error if isinstance(error, dict) else {}
     details = error.get('errors')
     first = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) else {}
-    return CalendarError(response.status_code, str(first.get('reason', '')), str(error.get('message', '')))
+    return CalendarError(response.status_code, str(first.get('reason', '')), str(error.get('message', '')),
+                         str(first.get('domain', '')))
 
 
 def _retry_after(response: httpx2.Response, attempt: int) -> float:
@@ -258,9 +277,10 @@ class CalendarApi:
                     raise RetryLater('Google Calendar asked to slow down')
                 self.sleep(wait * random.uniform(0.8, 1.2))  # jitter: concurrent callers spread out
                 continue
-            if error.status == 403 and error.reason == 'quotaExceeded':
-                raise RetryLater('Google Calendar usage limits are exceeded for this Google Cloud project; the '
-                                 'change is tried again later')
+            if error.status == 403 and (error.domain == USAGE_LIMITS or error.reason in ('quotaExceeded',
+                                                                                        'dailyLimitExceeded')):
+                raise RetryLater(f'Google Calendar usage limits are exceeded for this Google Cloud project '
+                                 f'({error.reason}); the change is tried again later')
             if error.status >= 500:
                 raise RetryLater(f'Google Calendar is unavailable ({error.status})')
             if error.status == 403 and error.reason == 'insufficientPermissions':
@@ -303,26 +323,33 @@ class GoogleProvider:
             raise ValueError('a Google Meet is made under the claim\'s reference')
         api = self._api(account)
         body = {'id': event_id(spec.reference), 'summary': spec.topic[:250], **_when(spec),
-                'conferenceData': {'createRequest': {'requestId': spec.reference,
-                                                     'conferenceSolutionKey': {'type': 'hangoutsMeet'}}}}
+                'conferenceData': _meet_asked(spec.reference)}
         try:
             event = api.call('POST', EVENTS, json=body, params=WRITE).json()
         except CalendarError as error:
             if error.status != 409:
                 raise _rejected(error, 'the Google Meet could not be created') from None
-            event = self._made_before(api, body['id'], spec)
+            try:
+                event = self._adopted(api, api.call('GET', f'{EVENTS}/{body["id"]}').json(), spec)
+            except CalendarError as error:
+                raise _rejected(error, 'the Google Meet could not be created') from None
         return self._meeting(api, event)
 
-    def _made_before(self, api: CalendarApi, event: str, spec: MeetingSpec) -> dict[str, Any]:
-        """The event of our id, restored if it was deleted (by its host, or by a cancellation of the same claim)."""
-        try:
-            made = api.call('GET', f'{EVENTS}/{event}').json()
-            if made.get('status') == 'cancelled':
-                made = api.call('PATCH', f'{EVENTS}/{event}', params=WRITE,
-                                json={'summary': spec.topic[:250], **_when(spec), 'status': 'confirmed'}).json()
-        except CalendarError as error:
-            raise _rejected(error, 'the Google Meet could not be created') from None
-        return made
+    def _adopted(self, api: CalendarApi, event: dict[str, Any], spec: MeetingSpec) -> dict[str, Any]:
+        """An event an earlier attempt of this claim made (its answer lost), brought to what `spec` asks in one PATCH
+        when it differs: restored if it was deleted, at the spec's times (the booking may have moved meanwhile), and
+        with a Meet asked for again under a new requestId if its conference failed (Google ignores a repeated one)."""
+        changes: dict[str, Any] = {}
+        if event.get('status') == 'cancelled':
+            changes['status'] = 'confirmed'
+        if not _at_times(event, spec):
+            changes.update(_when(spec))
+        if _conference_status(event) not in ('success', 'pending'):
+            changes['conferenceData'] = _meet_asked(f'{spec.reference}~{secrets.token_hex(6)}')
+        if not changes:
+            return event
+        return api.call('PATCH', f'{EVENTS}/{event["id"]}', params=WRITE,
+                        json={'summary': spec.topic[:250], **changes}).json()
 
     def _meeting(self, api: CalendarApi, event: dict[str, Any]) -> ProviderMeeting:
         """The event's Meet, read again while Google is still making it (within the time left)."""
@@ -365,18 +392,36 @@ class GoogleProvider:
             raise _rejected(error, 'the Google Meet could not be read') from None
         if event.get('status') == 'cancelled':
             return None
+        try:
+            event = self._adopted(api, event, spec)
+        except CalendarError as error:
+            raise _rejected(error, 'the Google Meet could not be read') from None
         return self._meeting(api, event)
 
     def update(self, account: Account, meeting: ProviderMeeting, spec: MeetingSpec) -> ProviderMeeting:
         """One PATCH: the event keeps its Meet; status confirmed restores an event its host deleted."""
+        api = self._api(account)
         try:
-            self._api(account).call('PATCH', f'{EVENTS}/{meeting.external_id}', params=WRITE,
-                                    json={'summary': spec.topic[:250], **_when(spec), 'status': 'confirmed'})
+            api.call('PATCH', f'{EVENTS}/{meeting.external_id}', params=WRITE,
+                     json={'summary': spec.topic[:250], **_when(spec), 'status': 'confirmed'})
         except CalendarError as error:
             if error.status == 404:
                 return self.create(account, spec)  # never made under this id: made now
+            if error.status in (403, 410) and self._deleted(api, meeting):
+                # Google would not restore the event its host deleted: a new one, under an id of its own that a
+                # retry of this move finds again.
+                return self.create(account, replace(spec, reference=f'{spec.reference}~{meeting.external_id}'))
             raise _rejected(error, 'the Google Meet could not be moved') from None
         return meeting
+
+    @staticmethod
+    def _deleted(api: CalendarApi, meeting: ProviderMeeting) -> bool:
+        try:
+            return api.call('GET', f'{EVENTS}/{meeting.external_id}').json().get('status') == 'cancelled'
+        except CalendarError as error:
+            if error.status in (404, 410):
+                return True
+            raise _rejected(error, 'the Google Meet could not be read') from None
 
     def delete(self, account: Account, meeting: ProviderMeeting) -> None:
         try:
@@ -416,6 +461,20 @@ class GoogleProvider:
                 return False
             raise _rejected(error, 'the Google Meet could not be read') from None
         return event.get('status') != 'cancelled'
+
+
+def _meet_asked(request_id: str) -> dict[str, Any]:
+    return {'createRequest': {'requestId': request_id, 'conferenceSolutionKey': {'type': 'hangoutsMeet'}}}
+
+
+def _at_times(event: dict[str, Any], spec: MeetingSpec) -> bool:
+    """Whether the event starts and ends at the spec's instants, to the second as they are sent (Google answers them
+    in the event's own zone)."""
+    try:
+        return all(datetime.fromisoformat(event[name]['dateTime']) == moment.replace(microsecond=0)
+                   for name, moment in (('start', spec.start), ('end', spec.end)))
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _conference_status(event: dict[str, Any]) -> str:
