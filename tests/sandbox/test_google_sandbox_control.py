@@ -3,6 +3,7 @@ malformed requests (never a 500) and running alone as a module."""
 
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -358,6 +359,9 @@ def test_runs_alone_as_a_module_and_stops_on_sigterm(http):
          '--redirect-uri', 'http://localhost:3000/cb', '--client-id', 'cli-id', '--client-secret', 'cli-secret'],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        printed = selectors.DefaultSelector()
+        printed.register(process.stdout, selectors.EVENT_READ)
+        assert printed.select(timeout=10), 'the sandbox printed nothing in 10 s'
         first_line = process.stdout.readline()
         assert first_line.startswith('Google sandbox on http://127.0.0.1:'), process.stderr.read()
         url = first_line.split()[3]

@@ -500,6 +500,8 @@ class GoogleSandbox(Sandbox):
         if record['challenge'] is not None:
             if not verifier:
                 return oauth_error(400, 'invalid_grant', 'Missing code verifier.')
+            if not PKCE_RE.fullmatch(verifier):  # RFC 7636 §4.1: 43-128 unreserved characters
+                return oauth_error(400, 'invalid_grant', 'Invalid code verifier.')
             computed = s256_challenge(verifier) if record['method'] == 'S256' else verifier
             if not hmac.compare_digest(computed.encode(), record['challenge'].encode()):
                 return oauth_error(400, 'invalid_grant', 'Invalid code verifier.')
@@ -565,8 +567,11 @@ class GoogleSandbox(Sandbox):
         record['issued_refresh'], record['issued_access'] = None, []
 
     def _drop_grant(self, user_id: str) -> None:
-        """The whole grant of ``user_id`` to this client: consent, refresh tokens, access tokens."""
+        """The whole grant of ``user_id`` to this client: consent, refresh tokens, access tokens, and the codes not
+        yet exchanged (they belong to it)."""
         self._consents.pop(user_id, None)
+        for code in [c for c, record in self._codes.items() if record['user_id'] == user_id]:
+            del self._codes[code]
         for store in (self._refresh_tokens, self._access_tokens):
             for token in [t for t, record in store.items() if record['user_id'] == user_id]:
                 del store[token]
