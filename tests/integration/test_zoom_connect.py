@@ -3,6 +3,7 @@
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from helpers import handler, oauth_event
 from integration_stack import ZOOM_REDIRECT_URI, connect_zoom
 
@@ -179,3 +180,22 @@ def test_return_url_must_be_on_an_origin_the_tenant_registered(stack, zoom):
 
     assert stack.admin('PUT', 'settings/return-origins', {'origins': []}) == (200, {'origins': []})
     assert link('https://platform.example/settings')[0] == 400
+
+
+@pytest.mark.usefixtures('account_events')  # the disconnect's reconciliation runs, and with it the revocation
+def test_disconnecting_one_of_two_accounts_of_the_same_zoom_user_keeps_the_authorisation_the_other_needs(stack, zoom):
+    """Zoom's authorisation is one per user and app: revoking it for one account would end the other's access."""
+    stack.setup_online_service()
+    assert connect_zoom(stack, zoom)['page']['statusCode'] == 200
+    assert connect_zoom(stack, zoom, provider_id='dana')['page']['statusCode'] == 200  # the same Zoom user
+    zoom.reset_calls()
+
+    assert stack.admin('DELETE', 'providers/dana/account')[0] == 200
+    stack.pump()
+    assert [c for c in zoom.calls() if c['operation'] == 'revoke'] == []
+    assert account_used_by(stack.tenant.tenant_id, 'provider:dana').secret_sealed is None
+    assert stack.admin('GET', 'accounts/default')[1]['status'] == 'active'
+
+    assert stack.admin('DELETE', 'accounts/default')[0] == 200  # the last account of that user: revoked
+    stack.pump()
+    assert [c['operation'] for c in zoom.calls() if c['operation'] == 'revoke'] == ['revoke']

@@ -111,13 +111,26 @@ def _unindex(item: AccountItem) -> None:
     item.gsi1pk = item.gsi1sk = None
 
 
+def _signed_in_elsewhere(tenant_id: str, item: AccountItem) -> bool:
+    """Whether another live account, of any tenant, is signed in as this account's provider-side user. Zoom's and
+    Google's authorisation is one per user and app: revoking it for this account would end that one's access too."""
+    user_id = repository.settings_of(item).get('user_id')
+    own = f'{tenant_id}#{item.account_id}'
+    return bool(user_id) and any(found.gsi1sk != own
+                                 for found in repository.accounts_of_provider_user(item.type, user_id))
+
+
 def forget_authorisation(tenant_id: str, account_id: str) -> None:
-    """Revokes an OAuth account let go on our side at its provider (best effort), then forgets its tokens.
-    Called once its reconciliation is over; nothing to do for an account that holds none."""
+    """Revokes an OAuth account let go on our side at its provider (best effort; not while another live account is
+    signed in as the same provider-side user), then forgets its tokens. Called once its reconciliation is over;
+    nothing to do for an account that holds none."""
     item = repository.find_consistent(AccountItem, AccountItem.key(tenant_id, account_id))
     if item is None or item.status not in repository.GONE or not item.secret_sealed:
         return
-    if item.type in OAUTH_TYPES:
+    if item.type in OAUTH_TYPES and _signed_in_elsewhere(tenant_id, item):
+        logger.info('authorisation kept at the provider for another account of the same user',
+                    extra={'tenant_id': tenant_id, 'account_id': account_id})
+    elif item.type in OAUTH_TYPES:
         try:
             with tokens.letting_go(account_id):
                 module_for(item.type).revoke(repository.account_of(item, tenant_id))

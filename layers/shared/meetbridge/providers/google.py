@@ -26,7 +26,6 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from meetbridge import budget
 from meetbridge.config import GoogleSettings, settings
 from meetbridge.errors import RetryLater
-from meetbridge.observability import logger
 from meetbridge.providers.base import (
     CHECK_FAILED,
     CHECK_HORIZON_SECONDS,
@@ -38,7 +37,7 @@ from meetbridge.providers.base import (
     ProviderRejected,
     SignInRefused,
 )
-from meetbridge.store import repository, tokens
+from meetbridge.store import tokens
 from meetbridge.store.repository import Account
 
 CALENDAR_SCOPE = 'https://www.googleapis.com/auth/calendar.events.owned'
@@ -143,16 +142,9 @@ def _token_state(token: dict[str, Any], refresh_token: str) -> dict[str, Any]:
 
 
 def revoke(account: Account) -> None:
-    """Revokes the account's grant at Google (its refresh token and every access token made from it). A token Google
-    no longer knows has been revoked already. Google's grant is one per user and client, so revoking it would end
-    the access of every other account signed in as the same Google user too: while one is live, only our copy of
-    these tokens goes (the caller deletes it)."""
-    user_id = account.settings.get('user_id') or ''
-    own = f'{account.tenant_id}#{account.account_id}'
-    if any(found.gsi1sk != own for found in repository.accounts_of_provider_user('google', user_id)):
-        logger.info('grant kept at Google for another account of the same user',
-                    extra={'tenant_id': account.tenant_id, 'account_id': account.account_id})
-        return
+    """Revokes the account's grant at Google (its refresh token and every access token made from it); the grant is
+    one per Google user and client, which the caller minds (logic/accounts.py). A token Google no longer knows has
+    been revoked already."""
     refresh_token = tokens.state_of(account.tenant_id, account.account_id)['refresh_token']
     # Our copy of the tokens is forgotten after this whatever happens, so a passing failure is tried again here.
     for wait in (*REVOKE_RETRY_WAITS_SECONDS, None):
