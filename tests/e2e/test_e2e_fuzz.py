@@ -156,7 +156,7 @@ def _one_request(rng: random.Random, stack, target: str) -> tuple[str, str, Resp
     if target == "oauth":
         query = urllib.parse.urlencode({"code": rng.randbytes(8).hex(), "state": rng.randbytes(12).hex(),
                                         "intent": rng.randbytes(6).hex()})
-        provider = rng.choice(["zoom", "microsoft", "meet", "x" * 200])
+        provider = rng.choice(["zoom", "microsoft", "google", "meet", "x" * 200])
         step, method = rng.choice([("start", "GET"), ("callback", "GET"), ("callback", "POST")])
         path = f"/oauth/{provider}/{step}"
         body = rng.choice(BODIES)(rng, {"code": "c", "state": "s"}) if method == "POST" else None
@@ -189,7 +189,10 @@ def test_no_request_gets_a_5xx_or_a_traceback(fuzz_stack):
         statuses[answer.status] += 1
         by_target[target] += 1
         text = answer.text
-        if answer.status >= 500 and not (answer.status == 503 and "provider" in text):
+        # Two alike deliveries of "evt-fuzz" within one second and the claim's lease: the second is told, as
+        # documented, to send it again (503 not_published with Retry-After), a retry and not an error.
+        retry = answer.status == 503 and '"not_published"' in text and answer.headers.get("retry-after")
+        if answer.status >= 500 and not (answer.status == 503 and "provider" in text) and not retry:
             failures.append((method, path, answer.status, text[:300]))
         elif any(marker in text for marker in TRACEBACK_MARKERS):
             failures.append((method, path, answer.status, "traceback in body: " + text[:300]))
