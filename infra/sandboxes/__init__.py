@@ -8,5 +8,5 @@ that carry a Google Meet; ``simplybook``, ``acuity`` and ``square`` are the book
 platforms' APIs that a source reads a booking's details from (not yet wired into the local stack).
 What they share: ``web`` (the HTTP plumbing), ``sandbox`` (the base ``Sandbox``: lifecycle, clock,
 faults, calls log, dispatch), ``control`` (the ``/_sandbox/`` endpoints every sandbox has), ``cli``
-(running one alone) and ``pages`` (pieces of the index page).
+(running one alone), ``pages`` (pieces of the index page) and ``oauth`` (PKCE, base64url, a JWT's claims).
 """

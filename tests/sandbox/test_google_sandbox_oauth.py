@@ -14,7 +14,7 @@ from google_sandbox_support import (CHALLENGE, DANA, GRANTED, OWNER, REDIRECT_UR
                                     calendar, clean, connect, exchange, google, insert, refresh)
 
 from infra.sandboxes.google import CALENDAR_OWNED_SCOPE, EMAIL_SCOPE, ID_TOKEN_KEY, jwt_claims, s256_challenge
-from infra.sandboxes.google.tokens import b64url
+from infra.sandboxes.oauth import b64url
 
 __all__ = ['clean', 'google']
 

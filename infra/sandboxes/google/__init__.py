@@ -10,7 +10,8 @@ Alone: ``python -m infra.sandboxes.google --port 9095``.
 """
 
 from .sandbox import CALENDAR_OWNED_SCOPE, EMAIL_SCOPE, OPERATIONS, GoogleSandbox
-from .tokens import ID_TOKEN_KEY, jwt_claims, s256_challenge
+from ..oauth import jwt_claims, s256_challenge
+from .tokens import ID_TOKEN_KEY
 
 __all__ = ['CALENDAR_OWNED_SCOPE', 'EMAIL_SCOPE', 'ID_TOKEN_KEY', 'OPERATIONS', 'GoogleSandbox', 'jwt_claims',
            's256_challenge']

@@ -24,8 +24,9 @@ from ..web import Request, Response, first_values, html_response, json_response,
 from . import events as cal
 from . import pages
 from .control import ROUTES as CONTROL_ROUTES
-from .tokens import (ID_TOKEN_TTL, ISSUER, NO_STORE, PKCE_RE, TOKEN_JSON, id_token, new_access_token, new_code,
-                     new_refresh_token, oauth_error, s256_challenge)
+from ..oauth import PKCE_RE, s256_challenge
+from .tokens import (ID_TOKEN_TTL, ISSUER, NO_STORE, TOKEN_JSON, id_token, new_access_token, new_code, new_refresh_token,
+                     oauth_error)
 
 OPERATIONS = ('authorize', 'token', 'revoke', 'insert_event', 'get_event', 'patch_event', 'delete_event',
               'list_events')

@@ -1,17 +1,15 @@
-"""Pure helpers for the OAuth side: PKCE, the id_token (a three-part JWT), Google's token-endpoint error
+"""Pure helpers for the OAuth side (PKCE and base64url are infra.sandboxes.oauth's): the id_token (a three-part JWT), Google's token-endpoint error
 bodies and the look of its codes and tokens. No state here."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from typing import Any
 
+from ..oauth import b64url
 from ..web import Response, json_response
 
 ISSUER = 'https://accounts.google.com'
@@ -19,28 +17,8 @@ ISSUER = 'https://accounts.google.com'
 # verify Google's id_token signature either; it came from the token endpoint over TLS).
 ID_TOKEN_KEY = b'meetbridge-google-sandbox-id-token-key'
 ID_TOKEN_TTL = 3600
-PKCE_RE = re.compile(r'[A-Za-z0-9._~-]{43,128}')
 TOKEN_JSON = 'application/json; charset=utf-8'
 NO_STORE = {'Cache-Control': 'no-cache, no-store, max-age=0, must-revalidate', 'Pragma': 'no-cache'}
-
-
-def b64url(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
-
-
-def b64url_decode(text: str) -> bytes:
-    if not isinstance(text, str) or not re.fullmatch(r'[A-Za-z0-9_-]*', text):
-        raise ValueError('not base64url')
-    try:
-        return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError('not base64url') from None
-
-
-def s256_challenge(code_verifier: str) -> str:
-    """PKCE S256: base64url(SHA-256(verifier)) without padding (RFC 7636)."""
-    return b64url(hashlib.sha256(code_verifier.encode('utf-8')).digest())
 
 
 def id_token(claims: dict[str, Any]) -> str:
@@ -49,18 +27,6 @@ def id_token(claims: dict[str, Any]) -> str:
     payload = b64url(json.dumps(claims, separators=(',', ':')).encode())
     signing_input = f'{header}.{payload}'.encode('ascii')
     return f'{header}.{payload}.{b64url(hmac.new(ID_TOKEN_KEY, signing_input, hashlib.sha256).digest())}'
-
-
-def jwt_claims(token: str) -> dict[str, Any] | None:
-    """The payload of a three-part JWT, unverified; None when it is not one."""
-    parts = token.split('.') if isinstance(token, str) else []
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(b64url_decode(parts[1]))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return claims if isinstance(claims, dict) else None
 
 
 def new_code() -> str:

@@ -9,7 +9,8 @@ Alone: ``python -m infra.sandboxes.microsoft --port 9091``.
 """
 
 from .sandbox import MSA_TENANT, OPERATIONS, ORG_TENANT, MicrosoftSandbox
-from .tokens import client_info, jwt_claims, nonce_hash, s256_challenge
+from ..oauth import jwt_claims, s256_challenge
+from .tokens import client_info, nonce_hash
 
 __all__ = ['MSA_TENANT', 'OPERATIONS', 'ORG_TENANT', 'MicrosoftSandbox', 'client_info', 'jwt_claims', 'nonce_hash',
            's256_challenge']

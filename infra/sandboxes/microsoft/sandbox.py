@@ -34,8 +34,9 @@ from ..web import first_values
 from . import meetings as graph_meetings
 from . import pages
 from .control import ROUTES as CONTROL_ROUTES
-from .tokens import (ENTRA_JSON, NO_STORE, PKCE_RE, b64url, client_info, entra_error, entra_timestamp, is_guid,
-                     jwt_claims, new_guid, opaque_token, s256_challenge, unsigned_jwt)
+from ..oauth import PKCE_RE, b64url, jwt_claims, s256_challenge
+from .tokens import (ENTRA_JSON, NO_STORE, client_info, entra_error, entra_timestamp, is_guid, new_guid, opaque_token,
+                     unsigned_jwt)
 
 OPERATIONS = ('discovery', 'authorize', 'token', 'get_me', 'create_meeting', 'create_or_get_meeting',
               'update_meeting', 'delete_meeting', 'get_meeting')

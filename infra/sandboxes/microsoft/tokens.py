@@ -1,13 +1,11 @@
-"""Pure helpers for the identity side: base64url, ``client_info``, the nonce hash MSAL sends, PKCE,
-unsigned JWTs, and Entra's token-endpoint error bodies.
+"""Pure helpers for the identity side (PKCE and base64url are infra.sandboxes.oauth's): ``client_info``, the
+nonce hash MSAL sends, unsigned JWTs, and Entra's token-endpoint error bodies.
 
 No state here; the sandbox and the tests use the same functions (docs: provider-apis.md TV-8..TV-10).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -16,27 +14,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from ..oauth import b64url
 from ..web import Response, json_response
 
 GUID_RE = re.compile(r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
-PKCE_RE = re.compile(r'[A-Za-z0-9._~-]{43,128}')
 ENTRA_JSON = 'application/json; charset=utf-8'
 NO_STORE = {'Cache-Control': 'no-store, no-cache', 'Pragma': 'no-cache'}
-
-
-def b64url(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
-
-
-def b64url_decode(text: str) -> bytes:
-    """The inverse of ``b64url``; raises ``ValueError`` on anything that is not base64url."""
-    if not isinstance(text, str) or not re.fullmatch(r'[A-Za-z0-9_-]*', text):
-        raise ValueError('not base64url')
-    try:
-        return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError('not base64url') from None
 
 
 def compact_json(value: Any) -> bytes:
@@ -59,11 +42,6 @@ def nonce_hash(raw_nonce: str) -> str:
     return hashlib.sha256(raw_nonce.encode('ascii')).hexdigest()
 
 
-def s256_challenge(code_verifier: str) -> str:
-    """PKCE S256: base64url(SHA-256(verifier)) without padding (RFC 7636, TV-8)."""
-    return b64url(hashlib.sha256(code_verifier.encode('utf-8')).digest())
-
-
 def is_guid(value: Any) -> bool:
     return isinstance(value, str) and GUID_RE.fullmatch(value) is not None
 
@@ -78,18 +56,6 @@ def unsigned_jwt(claims: dict[str, Any], key: bytes, kid: str = 'sandbox') -> st
     signing_input = f'{header}.{payload}'.encode('ascii')
     signature = hashlib.sha256(key + signing_input).digest() + hashlib.sha256(signing_input + key).digest()
     return f'{header}.{payload}.{b64url(signature * 4)}'
-
-
-def jwt_claims(token: str) -> dict[str, Any] | None:
-    """The claims of a JWS-shaped token, unverified; None when it is not one."""
-    parts = token.split('.') if isinstance(token, str) else []
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(b64url_decode(parts[1]))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return claims if isinstance(claims, dict) else None
 
 
 def new_guid() -> str:

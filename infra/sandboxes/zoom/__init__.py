@@ -9,7 +9,8 @@ Alone: ``python -m infra.sandboxes.zoom --port 9090``.
 """
 
 from .sandbox import OPERATIONS, Request, Response, ZoomSandbox
-from .signing import s256_challenge, sign, url_validation_response, verify_signature
+from ..oauth import s256_challenge
+from .signing import sign, url_validation_response, verify_signature
 
 __all__ = ['OPERATIONS', 'Request', 'Response', 'ZoomSandbox', 's256_challenge', 'sign', 'url_validation_response',
            'verify_signature']

@@ -28,7 +28,8 @@ from ..web import Request, Response, html_response, json_response, post, redirec
 from ..web import first_values as _first_values
 from . import pages
 from .control import ROUTES as CONTROL_ROUTES
-from .signing import s256_challenge, sign, url_validation_response
+from ..oauth import PKCE_RE, s256_challenge
+from .signing import sign, url_validation_response
 from .validation import APPROVAL_TYPES, SCHEDULED, format_utc, is_iana_zone, is_int, validate_meeting
 
 OPERATIONS = ('authorize', 'token', 'revoke', 'get_me', 'list_users', 'create_meeting', 'list_meetings',
@@ -51,7 +52,6 @@ USERS_PAGE_SIZE, USERS_PAGE_MAX = 30, 300
 # `upcoming` and `upcoming_meetings` both mean upcoming and live ones.
 MEETING_LIST_TYPES = ('scheduled', 'live', 'upcoming', 'upcoming_meetings', 'previous_meetings')
 LISTED_AGENDA_MAX = 250  # the list truncates each agenda; GET /meetings/{id} has it whole
-PKCE_RE = re.compile(r'[A-Za-z0-9._~-]{43,128}')
 EMAIL_RE = re.compile(r'[^@\s]+@[^@\s]+\.[^@\s]+')
 NOT_JSON = 'Request Body should be a valid JSON object.'
 SEED_ACCOUNT = 'acct-demo'

@@ -1,12 +1,11 @@
-"""Zoom's webhook signature and URL-validation answer, and the PKCE S256 transform.
+"""Zoom's webhook signature and URL-validation answer.
 
 Pure functions, no state: the sandbox signs what it sends with them, and tests check them against
-the published vectors (docs: provider-apis.md, Test vectors TV-1..TV-8).
+the published vectors (docs: provider-apis.md, Test vectors TV-1..TV-7).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 
@@ -47,9 +46,3 @@ def encrypted_token(secret: str | bytes, plain_token: str) -> str:
 def url_validation_response(secret: str | bytes, plain_token: str) -> dict[str, str]:
     """The JSON a webhook endpoint answers to ``endpoint.url_validation``."""
     return {'plainToken': plain_token, 'encryptedToken': encrypted_token(secret, plain_token)}
-
-
-def s256_challenge(code_verifier: str) -> str:
-    """PKCE S256: base64url(SHA-256(verifier)) without padding (RFC 7636)."""
-    digest = hashlib.sha256(code_verifier.encode('utf-8')).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b'=').decode('ascii')
